@@ -1,0 +1,70 @@
+/* util.h - time, sizes, durations, hex, and careful file system helpers. */
+#ifndef CF_UTIL_H
+#define CF_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "buf.h"
+#include "err.h"
+
+/* --- time --- */
+
+/* "2026-11-22T03:15:00Z" into @out (at least 21 bytes) */
+void time_format_rfc3339(time_t t, char *out, size_t cap);
+/* RFC 3339 with 'Z' or a numeric offset ("2026-11-21T03:00:00+01:00"), seconds optional
+ * fractions ignored; also "now". Returns 0 or -1 (@e says what is wrong). */
+int time_parse_rfc3339(const char *s, time_t *out, struct cf_err *e);
+/* "20261122T031500Z" (16 chars + NUL) */
+void time_format_compact(time_t t, char *out, size_t cap);
+int time_parse_compact(const char *s, time_t *out);
+/* monotonic milliseconds */
+uint64_t time_mono_ms(void);
+
+/* --- sizes and durations in configuration --- */
+
+/* "64MiB", "16 MiB", "1GiB", "512KiB", "1000000", "10MB" -> bytes */
+int parse_size(const char *s, uint64_t *out);
+/* "90s", "30m", "26h", "2d", "1w" -> seconds; a bare number is seconds */
+int parse_duration(const char *s, int64_t *out);
+/* "1.5 GiB" style for humans */
+void format_bytes(uint64_t n, char *out, size_t cap);
+
+/* --- hex --- */
+
+void hex_encode(const unsigned char *in, size_t n, char *out /* 2n+1 */);
+/* exact length: @n bytes from 2n hex chars; -1 on bad input */
+int hex_decode(const char *in, unsigned char *out, size_t n);
+
+/* --- file system --- */
+
+/* write all of @buf, retrying on EINTR and short writes */
+int fs_write_all(int fd, const void *buf, size_t len, const char *what, struct cf_err *e);
+/* read up to @cap bytes (fewer only at EOF); returns bytes read or -1 */
+ssize_t fs_read_full(int fd, void *buf, size_t cap, const char *what, struct cf_err *e);
+/* read a whole (small) file, refusing files larger than @max */
+int fs_read_file(const char *path, size_t max, struct buf *out, struct cf_err *e);
+/* temp file beside @path, write, fsync, rename, fsync the directory; mode applied */
+int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         struct cf_err *e);
+int fs_fsync_dir(const char *dir, struct cf_err *e);
+/* the directory part of @path ("." when none), freshly allocated */
+char *fs_dirname(const char *path);
+/* create @path and missing parents with @mode; existing directories are fine */
+int fs_mkdir_p(const char *path, mode_t mode, struct cf_err *e);
+/* refuse a secret file that group or others can read or write */
+int fs_check_private(const char *path, const char *what, struct cf_err *e);
+/* read a secret file: private, non-empty; one trailing newline is dropped */
+int fs_read_secret(const char *path, const char *what, struct buf *out, struct cf_err *e);
+/* remove a tree (no following of symlinks); missing is fine */
+int fs_remove_tree(const char *path, struct cf_err *e);
+/* true if @path is a directory with no entries */
+int fs_dir_is_empty(const char *path, bool *empty, struct cf_err *e);
+
+/* number of online cores, at least 1 */
+int sys_ncpu(void);
+
+#endif

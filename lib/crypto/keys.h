@@ -1,0 +1,69 @@
+/* keys.h - the repository's keys and the wrapping of each backup's data key.
+ *
+ * Modes (repo.json "key.mode"):
+ *   keyfile     master key = 32 bytes from a 0600 file; data keys wrapped with
+ *               crypto_secretbox (XSalsa20-Poly1305) under it
+ *   passphrase  master key = Argon2id(passphrase, salt, opslimit, memlimit); same wrapping
+ *   public      data keys sealed to the repository's X25519 public key (crypto_box_seal):
+ *               the writer cannot read back; restore needs the secret key */
+#ifndef CF_KEYS_H
+#define CF_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#include "../core/err.h"
+
+#define KEY_BYTES 32
+#define KEYS_WRAPPED_MAX 96
+#define KEYS_SALT_BYTES 16
+
+enum key_mode { KEY_MODE_KEYFILE = 1, KEY_MODE_PASSPHRASE = 2, KEY_MODE_PUBLIC = 3 };
+
+struct keyring {
+    enum key_mode mode;
+    bool have_master, have_public, have_secret;
+    unsigned char master[KEY_BYTES];
+    unsigned char pk[crypto_box_PUBLICKEYBYTES];
+    unsigned char sk[crypto_box_SECRETKEYBYTES];
+};
+
+/* call once per process before anything else here */
+int keys_init(struct cf_err *e);
+const char *key_mode_name(enum key_mode m);
+int key_mode_parse(const char *s, enum key_mode *out);
+
+/* a new random key file, mode 0600; refuses to overwrite */
+int keys_generate_file(const char *path, struct cf_err *e);
+/* 32 raw bytes, or 64 hex digits and an optional newline; refuses group/other access */
+int keys_load_file(const char *path, unsigned char out[KEY_BYTES], struct cf_err *e);
+/* Argon2id; @ops and @mem as stored in repo.json */
+int keys_derive(const char *pass, size_t len, const unsigned char salt[KEYS_SALT_BYTES],
+                uint64_t ops, size_t mem, unsigned char out[KEY_BYTES], struct cf_err *e);
+/* a new X25519 key pair: public key file (0644) and secret key file (0600), hex text */
+int keys_keygen(const char *pub_path, const char *sec_path, struct cf_err *e);
+int keys_load_public(const char *path, unsigned char pk[crypto_box_PUBLICKEYBYTES],
+                     struct cf_err *e);
+/* the secret key file, checked to belong to @pk */
+int keys_load_secret(const char *path, const unsigned char pk[crypto_box_PUBLICKEYBYTES],
+                     unsigned char sk[crypto_box_SECRETKEYBYTES], struct cf_err *e);
+
+/* wrap a data key for storage: *len set, at most KEYS_WRAPPED_MAX */
+int keys_wrap(const struct keyring *k, const unsigned char dk[KEY_BYTES], unsigned char *out,
+              size_t *len, struct cf_err *e);
+/* unwrap; CF_E_CRYPTO when the key does not open it */
+int keys_unwrap(const struct keyring *k, const unsigned char *in, size_t len,
+                unsigned char dk[KEY_BYTES], struct cf_err *e);
+bool keys_can_unwrap(const struct keyring *k);
+
+/* a check value stored in repo.json, so a wrong key is told apart from damage */
+#define KEYS_CHECK_HEX (2 * (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 16) + 1)
+void keys_check_value(const struct keyring *k, char *out /* KEYS_CHECK_HEX */);
+int keys_verify_check_value(const struct keyring *k, const char *hex, struct cf_err *e);
+
+void keyring_wipe(struct keyring *k);
+
+#endif

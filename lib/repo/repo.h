@@ -1,0 +1,73 @@
+/* repo.h - the repository on a target: repo.json, keys, backups, manifests.
+ *
+ * Layout (docs/FORMAT.md is the reference):
+ *   repo.json                                   format, id, key mode, KDF parameters
+ *   backups/<source>/<backup-id>/data/<n>       encrypted, compressed stream objects
+ *   backups/<source>/<backup-id>/manifest       written last: the commit point
+ * A backup exists when its manifest exists. */
+#ifndef CF_REPO_H
+#define CF_REPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "../config/conf.h"
+#include "../crypto/keys.h"
+#include "../target/target.h"
+
+#define REPO_ID_MAX 64       /* "20261122T031500Z-1a2b3c4d" and room to spare */
+#define REPO_NAME_MAX 128    /* source names */
+
+struct repo;
+
+/* How to unlock: the configuration names the key file, passphrase file or public key; a
+ * secret key file (public-key mode) comes from the command line. */
+struct repo_unlock {
+    const char *secret_key_file;   /* public-key mode: needed to read; NULL to write only */
+};
+
+/* repo_init() - create repo.json on the target described by @c. Refuses an existing one.
+ * @generate_key: when not NULL, write a new random 32-byte key there (0600) and use it. */
+int repo_init(const struct conf *c, const char *generate_key, struct cf_err *e);
+
+/* repo_open() - read repo.json and unlock the keys. A wrong key or passphrase is CF_E_CRYPTO
+ * with a message saying so. In public-key mode without a secret key, the repository can be
+ * written and listed but not read (repo_can_read() is false). */
+int repo_open(const struct conf *c, const struct repo_unlock *u, struct repo **out,
+              struct cf_err *e);
+void repo_close(struct repo *r);
+
+struct target *repo_target(struct repo *r);
+const struct keyring *repo_keys(const struct repo *r);
+bool repo_can_read(const struct repo *r);
+const char *repo_id(const struct repo *r);
+const struct conf *repo_conf(const struct repo *r);
+
+/* A committed backup, known from the names of its objects alone. */
+struct repo_ref {
+    char source[REPO_NAME_MAX];
+    char id[REPO_ID_MAX];
+    time_t time;   /* from the id */
+};
+
+/* Every committed backup (manifest present) of @source (NULL: all), sorted by source, then
+ * id (which is by time). Free with free(). */
+int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t *n,
+              struct cf_err *e);
+/* Read, authenticate and parse a backup's manifest. CF_E_CRYPTO/CF_E_CORRUPT when damaged. */
+int repo_manifest_load(struct repo *r, const char *source, const char *id, json_t **out,
+                       struct cf_err *e);
+/* Delete a backup: its manifest first (so it is no longer listed), then its data. */
+int repo_backup_remove(struct repo *r, const char *source, const char *id, struct cf_err *e);
+
+/* new backup id "20261122T031500Z-<8 hex>" for time @t */
+void repo_new_id(time_t t, char out[REPO_ID_MAX]);
+/* key names */
+char *repo_key_manifest(const char *source, const char *id);
+char *repo_key_data(const char *source, const char *id, uint32_t n);
+char *repo_key_backup_prefix(const char *source, const char *id);
+
+#endif

@@ -1,0 +1,69 @@
+/* source.c - the registry of source kinds and the shared opening of a [source] section. */
+#include "source.h"
+
+#include <string.h>
+
+#include "../config/conf.h"
+
+extern const struct source_ops src_volume_ops;
+#ifdef COFFER_HAVE_DB
+extern const struct source_ops src_postgres_ops;
+extern const struct source_ops src_mariadb_ops;
+extern const struct source_ops src_redis_ops;
+#endif
+
+static const struct source_ops *const drivers[] = {
+    &src_volume_ops,
+#ifdef COFFER_HAVE_DB
+    &src_postgres_ops,
+    &src_mariadb_ops,
+    &src_redis_ops,
+#endif
+    NULL,
+};
+
+const char *const source_common_keys[] = { "type", "rpo", "migrations", NULL };
+
+const struct source_ops *source_driver_find(const char *name)
+{
+    for (size_t i = 0; drivers[i]; i++)
+        if (strcmp(drivers[i]->name, name) == 0)
+            return drivers[i];
+    return NULL;
+}
+
+int source_open(const struct ini_section *sec, struct source **out, struct cf_err *e)
+{
+    const char *type;
+    const struct source_ops *ops;
+    struct source *s;
+
+    if (ini_require_str(sec, "type", &type, e) != 0)
+        return -1;
+    ops = source_driver_find(type);
+    if (ops == NULL)
+        return ini_err(sec, "type", e, "type: unknown kind '%s' (volume, postgres, mariadb, redis)",
+                       type);
+    const char *const *const lists[] = { source_common_keys, conf_retention_keys, ops->keys, NULL };
+    if (ini_check_keys(sec, lists, e) != 0)
+        return -1;
+    s = cf_calloc(1, sizeof(*s));
+    s->ops = ops;
+    s->name = cf_strdup(sec->name);
+    if (ops->open(sec, &s->priv, e) != 0) {
+        free(s->name);
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void source_close(struct source *s)
+{
+    if (s == NULL)
+        return;
+    s->ops->close(s->priv);
+    free(s->name);
+    free(s);
+}

@@ -1,0 +1,84 @@
+/* source.h - what is backed up and restored: a volume (directory tree), a PostgreSQL, MariaDB
+ * or Redis server.
+ *
+ * An export pushes bytes into a `struct source_out`, split into named parts (one per
+ * database, say; a volume has one part). An import pulls them back from a `struct source_in`,
+ * part by part. Sources never know targets: the pipeline (lib/stream) sits between them.
+ *
+ * A driver exports one `const struct source_ops`; everything else in its file is static. */
+#ifndef CF_SOURCE_H
+#define CF_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "../config/ini.h"
+#include "../core/err.h"
+
+struct source_out;
+struct source_in;
+
+/* Start a new part named @name (the previous one ends). A source with a single stream may
+ * skip this: its bytes go to a part named after the source kind. */
+int source_out_part(struct source_out *o, const char *name, struct cf_err *e);
+int source_out_write(struct source_out *o, const void *buf, size_t len, struct cf_err *e);
+
+/* Move to the next part: 1 with @name set (valid until the next call), 0 when there are no
+ * more parts, -1 on error. */
+int source_in_next_part(struct source_in *in, const char **name, struct cf_err *e);
+/* Read from the current part: bytes read, 0 at its end, -1 on error. */
+ssize_t source_in_read(struct source_in *in, void *buf, size_t cap, struct cf_err *e);
+
+/* What `restore` asks of an import. Fields a kind does not use are ignored by it. */
+struct restore_opts {
+    const char *to_dir;       /* volume: --to DIR */
+    const char *to_file;      /* databases: --to-file F */
+    const char *database;     /* --database DB: only this part */
+    const char *into_db;      /* --into-db NAME */
+    const char *into_redis;   /* --into-redis ADDR */
+    bool clean;               /* --clean */
+    bool globals;             /* --globals */
+    bool force;               /* --force */
+    bool dry_run;             /* --dry-run: print the plan, change nothing */
+    int jobs;                 /* --jobs N */
+    const char *backup_id;    /* the backup being restored, for messages */
+};
+
+struct source_ops {
+    const char *name;          /* "volume", "postgres", "mariadb", "redis" */
+    const char *const *keys;   /* configuration keys this kind reads, besides the common ones */
+    /* parse and check the [source] section; no connection yet; *priv is freed by close */
+    int (*open)(const struct ini_section *sec, void **priv, struct cf_err *e);
+    void (*close)(void *priv);
+    /* Back up: push the whole stream into @out. Record in @info (a JSON object) the
+     * consistency point, server version, warnings, and anything restore needs. Return 0
+     * only when the stream is known complete: a dump that cannot be proved whole is an
+     * error, never a backup. */
+    int (*export)(void *priv, struct source_out *out, json_t *info, struct cf_err *e);
+    /* Restore: pull the stream from @in into the destination @opts names. @info is what
+     * export recorded. On failure nothing at the destination may look complete. */
+    int (*import)(void *priv, struct source_in *in, const struct restore_opts *opts,
+                  json_t *info, struct cf_err *e);
+    /* Check @opts before anything is read (destination given, not occupied...) and print
+     * the plan lines to stdout. */
+    int (*plan)(void *priv, const struct restore_opts *opts, json_t *info, struct cf_err *e);
+};
+
+/* the driver for kind @name, or NULL */
+const struct source_ops *source_driver_find(const char *name);
+/* keys every [source] section may carry (type, retention, rpo, ...) */
+extern const char *const source_common_keys[];
+
+struct source {
+    const struct source_ops *ops;
+    void *priv;
+    char *name;     /* the section name: [source media] -> "media" */
+};
+
+int source_open(const struct ini_section *sec, struct source **out, struct cf_err *e);
+void source_close(struct source *s);
+
+#endif

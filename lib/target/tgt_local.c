@@ -1,0 +1,356 @@
+/* tgt_local.c - a repository in a local directory (or an NFS mount).
+ *
+ * put: a temporary file "<key>.tmp-XXXXXX" in the key's directory, written, fsync'd, renamed
+ * onto the key, and the directory fsync'd (the rename itself durable). Writeback is started
+ * every few MiB (sync_file_range) so that the final fsync waits for little and the disk works
+ * while the pipeline computes. NOREPLACE publishes with link(2), which fails if the key exists.
+ * Files are 0600, directories 0700. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/util.h"
+#include "target.h"
+
+#define WRITEBACK_STEP (8u << 20)
+
+struct local {
+    char *root;   /* absolute */
+    char *desc;
+};
+
+struct local_writer {
+    struct local *l;
+    char *path, *tmp, *dir;
+    int fd;
+    unsigned flags;
+    uint64_t written, flushed;
+};
+
+struct local_reader {
+    int fd;
+    char *path;
+};
+
+static const char *const local_keys[] = { "path", NULL };
+
+static int local_open(const struct ini_section *sec, void **priv, struct cf_err *e)
+{
+    const char *path;
+    char abs[PATH_MAX];
+    struct local *l;
+
+    if (ini_require_str(sec, "path", &path, e) != 0)
+        return -1;
+    if (path[0] == '/') {
+        snprintf(abs, sizeof(abs), "%s", path);
+    } else {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return cf_err_sys(e, CF_E_IO, "unable to get the working directory");
+        snprintf(abs, sizeof(abs), "%s/%s", cwd, path);
+    }
+    l = cf_calloc(1, sizeof(*l));
+    l->root = cf_strdup(abs);
+    l->desc = cf_asprintf("local %s", abs);
+    *priv = l;
+    return 0;
+}
+
+static void local_close(void *priv)
+{
+    struct local *l = priv;
+    if (l == NULL)
+        return;
+    free(l->root);
+    free(l->desc);
+    free(l);
+}
+
+static const char *local_describe(void *priv)
+{
+    return ((struct local *)priv)->desc;
+}
+
+/* keys are relative, '/'-separated, without '.' or '..' components */
+static int key_check(const char *key, struct cf_err *e)
+{
+    const char *p = key;
+    if (*key == '\0' || *key == '/')
+        return cf_err_set(e, CF_E_INTERNAL, "bad object key '%s'", key);
+    while (*p) {
+        const char *s = strchr(p, '/');
+        size_t n = s ? (size_t)(s - p) : strlen(p);
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return cf_err_set(e, CF_E_INTERNAL, "bad object key '%s'", key);
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return 0;
+}
+
+static int local_put_begin(void *priv, const char *key, uint64_t size_hint, unsigned flags,
+                           void **out, struct cf_err *e)
+{
+    struct local *l = priv;
+    struct local_writer *w;
+
+    (void)size_hint;
+    if (key_check(key, e) != 0)
+        return -1;
+    w = cf_calloc(1, sizeof(*w));
+    w->l = l;
+    w->flags = flags;
+    w->path = cf_asprintf("%s/%s", l->root, key);
+    w->dir = fs_dirname(w->path);
+    w->tmp = cf_asprintf("%s.tmp-XXXXXX", w->path);
+    w->fd = -1;
+    if (fs_mkdir_p(w->dir, 0700, e) != 0)
+        goto fail;
+    w->fd = mkostemp(w->tmp, O_CLOEXEC);
+    if (w->fd < 0) {
+        cf_err_sys(e, CF_E_IO, "unable to create '%s'", w->tmp);
+        goto fail;
+    }
+    if (fchmod(w->fd, 0600) != 0) {
+        cf_err_sys(e, CF_E_IO, "unable to set the mode of '%s'", w->tmp);
+        goto fail;
+    }
+    *out = w;
+    return 0;
+fail:
+    if (w->fd >= 0) {
+        close(w->fd);
+        unlink(w->tmp);
+    }
+    free(w->path);
+    free(w->dir);
+    free(w->tmp);
+    free(w);
+    return -1;
+}
+
+static int local_write(void *wp, const void *buf, size_t len, struct cf_err *e)
+{
+    struct local_writer *w = wp;
+    if (fs_write_all(w->fd, buf, len, w->tmp, e) != 0)
+        return -1;
+    w->written += len;
+    if (w->written - w->flushed >= WRITEBACK_STEP) {
+        /* start writeback of what is written; never waits */
+        (void)sync_file_range(w->fd, (off_t)w->flushed, (off_t)(w->written - w->flushed),
+                              SYNC_FILE_RANGE_WRITE);
+        w->flushed = w->written;
+    }
+    return 0;
+}
+
+static void writer_free(struct local_writer *w)
+{
+    free(w->path);
+    free(w->dir);
+    free(w->tmp);
+    free(w);
+}
+
+static int local_commit(void *wp, struct cf_err *e)
+{
+    struct local_writer *w = wp;
+
+    if (fsync(w->fd) != 0)
+        return cf_err_sys(e, CF_E_IO, "unable to sync '%s'", w->tmp);
+    if (close(w->fd) != 0) {
+        w->fd = -1;
+        return cf_err_sys(e, CF_E_IO, "unable to close '%s'", w->tmp);
+    }
+    w->fd = -1;
+    if (w->flags & TARGET_PUT_NOREPLACE) {
+        if (link(w->tmp, w->path) != 0)
+            return cf_err_sys(e, errno == EEXIST ? CF_E_EXISTS : CF_E_IO,
+                              "unable to publish '%s'", w->path);
+        unlink(w->tmp);
+    } else if (rename(w->tmp, w->path) != 0) {
+        return cf_err_sys(e, CF_E_IO, "unable to rename '%s' to '%s'", w->tmp, w->path);
+    }
+    if (fs_fsync_dir(w->dir, e) != 0)
+        return -1;   /* published but not yet durable; the caller aborts (a no-op now) */
+    writer_free(w);
+    return 0;
+}
+
+static void local_abort(void *wp)
+{
+    struct local_writer *w = wp;
+    if (w == NULL)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    unlink(w->tmp);
+    writer_free(w);
+}
+
+static int local_get_begin(void *priv, const char *key, void **out, struct cf_err *e)
+{
+    struct local *l = priv;
+    struct local_reader *r;
+    char *path;
+    int fd;
+
+    if (key_check(key, e) != 0)
+        return -1;
+    path = cf_asprintf("%s/%s", l->root, key);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cf_err_sys(e, errno == ENOENT ? CF_E_NOTFOUND : CF_E_IO, "unable to open '%s'", path);
+        free(path);
+        return -1;
+    }
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    r = cf_calloc(1, sizeof(*r));
+    r->fd = fd;
+    r->path = path;
+    *out = r;
+    return 0;
+}
+
+static ssize_t local_read(void *rp, void *buf, size_t cap, struct cf_err *e)
+{
+    struct local_reader *r = rp;
+    for (;;) {
+        ssize_t n = read(r->fd, buf, cap);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return cf_err_sys(e, CF_E_IO, "unable to read '%s'", r->path);
+    }
+}
+
+static void local_get_end(void *rp)
+{
+    struct local_reader *r = rp;
+    if (r == NULL)
+        return;
+    close(r->fd);
+    free(r->path);
+    free(r);
+}
+
+static int local_stat(void *priv, const char *key, uint64_t *size, struct cf_err *e)
+{
+    struct local *l = priv;
+    struct stat st;
+    char *path;
+    int rc = 0;
+
+    if (key_check(key, e) != 0)
+        return -1;
+    path = cf_asprintf("%s/%s", l->root, key);
+    if (stat(path, &st) != 0)
+        rc = cf_err_sys(e, errno == ENOENT ? CF_E_NOTFOUND : CF_E_IO, "unable to stat '%s'",
+                        path);
+    else
+        *size = (uint64_t)st.st_size;
+    free(path);
+    return rc;
+}
+
+/* walk @dir (absolute) whose key prefix is @rel ("" or "a/b/"), calling back for files whose
+ * key starts with @prefix; temporary files of unfinished puts are skipped */
+static int list_dir(const char *dir, const char *rel, const char *prefix, target_list_cb cb,
+                    void *arg, struct cf_err *e)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int rc = 0;
+
+    if (d == NULL)
+        return errno == ENOENT || errno == ENOTDIR
+                   ? 0
+                   : cf_err_sys(e, CF_E_IO, "unable to list '%s'", dir);
+    while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+                                     (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+            continue;
+        char *key = cf_asprintf("%s%s", rel, de->d_name);
+        size_t klen = strlen(key), plen = strlen(prefix);
+        /* descend only where the prefix can still match */
+        bool may_match = strncmp(key, prefix, klen < plen ? klen : plen) == 0;
+        if (may_match) {
+            char *path = cf_asprintf("%s/%s", dir, de->d_name);
+            struct stat st;
+            if (lstat(path, &st) != 0) {
+                if (errno != ENOENT)
+                    rc = cf_err_sys(e, CF_E_IO, "unable to stat '%s'", path);
+            } else if (S_ISDIR(st.st_mode)) {
+                char *sub = cf_asprintf("%s/", key);
+                rc = list_dir(path, sub, prefix, cb, arg, e);
+                free(sub);
+            } else if (S_ISREG(st.st_mode) && klen >= plen && strstr(de->d_name, ".tmp-") == NULL) {
+                rc = cb(arg, key, (uint64_t)st.st_size);
+                if (rc != 0 && e->code == CF_E_OK)
+                    cf_err_set(e, CF_E_INTERNAL, "listing stopped by its caller");
+            }
+            free(path);
+        }
+        free(key);
+    }
+    if (rc == 0 && errno != 0)
+        rc = cf_err_sys(e, CF_E_IO, "unable to list '%s'", dir);
+    closedir(d);
+    return rc;
+}
+
+static int local_list(void *priv, const char *prefix, target_list_cb cb, void *arg,
+                      struct cf_err *e)
+{
+    struct local *l = priv;
+    return list_dir(l->root, "", prefix, cb, arg, e);
+}
+
+static int local_remove(void *priv, const char *key, struct cf_err *e)
+{
+    struct local *l = priv;
+    char *path, *dir;
+    int rc = 0;
+
+    if (key_check(key, e) != 0)
+        return -1;
+    path = cf_asprintf("%s/%s", l->root, key);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        rc = cf_err_sys(e, CF_E_IO, "unable to remove '%s'", path);
+    } else {
+        /* drop directories left empty, up to the root */
+        dir = fs_dirname(path);
+        while (strlen(dir) > strlen(l->root) && rmdir(dir) == 0) {
+            char *up = fs_dirname(dir);
+            free(dir);
+            dir = up;
+        }
+        free(dir);
+    }
+    free(path);
+    return rc;
+}
+
+const struct target_ops tgt_local_ops = {
+    .name = "local",
+    .keys = local_keys,
+    .open = local_open,
+    .close = local_close,
+    .describe = local_describe,
+    .put_begin = local_put_begin,
+    .write = local_write,
+    .commit = local_commit,
+    .abort = local_abort,
+    .get_begin = local_get_begin,
+    .read = local_read,
+    .get_end = local_get_end,
+    .stat = local_stat,
+    .list = local_list,
+    .remove = local_remove,
+};
