@@ -11,7 +11,7 @@ const char *const conf_retention_keys[] = {
 };
 
 static const char *const job_keys[] = { "sources", "schedule", "rpo", NULL };
-static const char *const catalog_keys[] = { "path", NULL };
+static const char *const catalog_keys[] = { "path", "debris-grace", "lock-ttl", NULL };
 static const char *const metrics_keys[] = { "textfile", "listen", NULL };
 
 static int check_retention(const struct ini_section *s, struct cf_err *e)
@@ -77,7 +77,10 @@ int conf_load(const char *path, struct conf **out, struct cf_err *e)
             c->repository = s;
         } else if (strcmp(s->kind, "catalog") == 0 && !named) {
             const char *const *const lists[] = { catalog_keys, NULL };
-            if (ini_check_keys(s, lists, e) != 0)
+            int64_t d;
+            if (ini_check_keys(s, lists, e) != 0 ||
+                ini_get_duration(s, "debris-grace", 86400, &d, e) != 0 ||
+                ini_get_duration(s, "lock-ttl", 600, &d, e) != 0)
                 goto fail;
             c->catalog = s;
         } else if (strcmp(s->kind, "metrics") == 0 && !named) {
