@@ -470,6 +470,46 @@ int cat_index_set_verify(struct cat_index *x, const char *repo, const char *sour
     return step_done(x, st, "record a verify result", e);
 }
 
+int cat_index_meta_set(struct cat_index *x, const char *key, const char *value,
+                       struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    if (prepare(x, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", &st, e) != 0)
+        return -1;
+    bind_text(st, 1, key);
+    bind_text(st, 2, value);
+    return step_done(x, st, "write meta", e);
+}
+
+int cat_index_meta_get(struct cat_index *x, const char *key, char *out, size_t cap,
+                       struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if (prepare(x, "SELECT value FROM meta WHERE key = ?1", &st, e) != 0)
+        return -1;
+    bind_text(st, 1, key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        return 0;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return cf_err_set(e, CF_E_NOTFOUND, "no '%s' in the catalog index", key);
+    return db_err(x, rc, "read meta", e);
+}
+
+int cat_index_forget(struct cat_index *x, const char *repo, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    if (prepare(x, "DELETE FROM backups WHERE repo = ?1", &st, e) != 0)
+        return -1;
+    bind_text(st, 1, repo);
+    return step_done(x, st, "drop rows", e);
+}
+
 void cat_row_clear(struct cat_row *r)
 {
     if (r == NULL)
@@ -537,14 +577,17 @@ void cat_row_from_manifest(const json_t *m, struct cat_row *r)
 
     json_str(m, "kind", "type", r->kind, sizeof(r->kind));
     json_str(m, "job", NULL, r->job, sizeof(r->job));
-    json_str(m, "tool_version", "version", r->tool_version, sizeof(r->tool_version));
+    json_str(m, "tool", "tool_version", r->tool_version, sizeof(r->tool_version));
     r->started = json_time(json_object_get(m, "started"));
     r->finished = json_time(json_object_get(m, "finished"));
     r->bytes_in = json_u64(json_object_get(m, "bytes_in"));
     r->bytes_stored = json_u64(json_object_get(m, "bytes_stored"));
     v = json_object_get(m, "objects");
     r->objects = json_is_array(v) ? json_array_size(v) : json_u64(v);
+    /* the pipeline keeps it under "info" (what the source reported) */
     v = json_object_get(m, "consistency");
+    if (v == NULL)
+        v = json_object_get(json_object_get(m, "info"), "consistency");
     free(r->consistency);
     r->consistency = v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS |
                                                               JSON_ENCODE_ANY)

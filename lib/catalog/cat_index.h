@@ -101,6 +101,15 @@ int cat_index_set_verify(struct cat_index *x, const char *repo, const char *sour
                          const char *id, enum cat_verify v, bool quick, time_t at,
                          const char *error, struct cf_err *e);
 
+/* small values kept beside the rows ("synced:<repo>" and the like) */
+int cat_index_meta_set(struct cat_index *x, const char *key, const char *value,
+                       struct cf_err *e);
+/* CF_E_NOTFOUND when absent */
+int cat_index_meta_get(struct cat_index *x, const char *key, char *out, size_t cap,
+                       struct cf_err *e);
+/* drop every row of repository @repo (catalog rebuild) */
+int cat_index_forget(struct cat_index *x, const char *repo, struct cf_err *e);
+
 /* free what a row holds (not the row itself) */
 void cat_row_clear(struct cat_row *r);
 void cat_rows_free(struct cat_row *rows, size_t n);

@@ -2,6 +2,7 @@
 #include "repo_lease.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,12 @@ struct lease {
     struct lease_info info;
     char token[33];
     int64_t ttl;
+    /* the keeper thread */
+    pthread_t keeper;
+    bool keeping, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct cf_err keeper_err;
 };
 
 static char *lease_key(const char *name)
@@ -243,12 +250,71 @@ int lease_keep(struct lease *l, struct cf_err *e)
     return lease_renew(l, e);
 }
 
+static void *keeper_main(void *arg)
+{
+    struct lease *l = arg;
+    struct timespec ts;
+
+    pthread_mutex_lock(&l->mu);
+    while (!l->stop) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += l->ttl / 3 > 0 ? l->ttl / 3 : 1;
+        if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == 0 || l->stop)
+            continue;
+        struct cf_err e = CF_ERR_INIT;
+        if (lease_renew(l, &e) != 0) {
+            log_warn("unable to renew lock locks/%s: %s", l->info.name, e.msg);
+            if (e.code == CF_E_LOCKED) {
+                cf_err_keep(&l->keeper_err, &e);
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+int lease_keeper_start(struct lease *l, struct cf_err *e)
+{
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    l->stop = false;
+    cf_err_clear(&l->keeper_err);
+    if (pthread_create(&l->keeper, NULL, keeper_main, l) != 0) {
+        pthread_cond_destroy(&l->cv);
+        pthread_mutex_destroy(&l->mu);
+        return cf_err_set(e, CF_E_INTERNAL, "unable to start the lock renewal thread");
+    }
+    l->keeping = true;
+    return 0;
+}
+
+int lease_keeper_stop(struct lease *l, struct cf_err *e)
+{
+    if (l == NULL || !l->keeping)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    l->stop = true;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->keeper, NULL);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    l->keeping = false;
+    if (l->keeper_err.code != CF_E_OK) {
+        cf_err_keep(e, &l->keeper_err);
+        return -1;
+    }
+    return 0;
+}
+
 void lease_release(struct lease *l)
 {
     struct cf_err e = CF_ERR_INIT;
 
     if (l == NULL)
         return;
+    lease_keeper_stop(l, NULL);
     if (lease_remove_stale(l->t, l->info.name, l->token, &e) != 0)
         log_warn("unable to release lock locks/%s: %s", l->info.name, e.msg);
     free(l->key);

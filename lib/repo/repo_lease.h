@@ -47,6 +47,13 @@ int lease_keep(struct lease *l, struct cf_err *e);
 /* lease_renew() - renew now, whatever the time. Same failures as lease_keep. */
 int lease_renew(struct lease *l, struct cf_err *e);
 
+/* lease_keeper_start() - renew @l from a thread of its own every third of its lifetime,
+ * for holders that cannot call lease_keep() while they work (a backup inside the pipeline).
+ * A failed renewal is logged; the holder finds out at lease_keeper_stop(), which returns -1
+ * with @e set if the lease was lost meanwhile. */
+int lease_keeper_start(struct lease *l, struct cf_err *e);
+int lease_keeper_stop(struct lease *l, struct cf_err *e);
+
 /* lease_release() - remove the lock if it is still ours and free @l; never fails (a lock left
  * behind expires). NULL is fine. */
 void lease_release(struct lease *l);

@@ -181,6 +181,23 @@ TEST(renew_and_lost)
     target_remove(tgt, "locks/source-media", &e);
 }
 
+TEST(keeper_thread_renews)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct lease *l = NULL;
+    struct lease_info a, b;
+    CHECK_EQ_INT(lease_acquire(tgt, "source-db", "backup", 3, &l, &e), 0);
+    CHECK_EQ_INT(lease_read(tgt, "source-db", &a, &e), 0);
+    CHECK_EQ_INT(lease_keeper_start(l, &e), 0);
+    sleep(3);   /* past the original expiry */
+    CHECK_EQ_INT(lease_read(tgt, "source-db", &b, &e), 0);
+    CHECK(b.expires > a.expires);
+    CHECK(!b.stale);
+    CHECK_EQ_INT(lease_keeper_stop(l, &e), 0);
+    lease_release(l);
+    CHECK_EQ_INT(lease_read(tgt, "source-db", &b, &e), -1);
+}
+
 TEST(list_locks)
 {
     struct cf_err e = CF_ERR_INIT;
@@ -219,6 +236,7 @@ int main(void)
     RUN(dead_process_on_this_host_taken_over);
     RUN(unreadable_lock_taken_over);
     RUN(renew_and_lost);
+    RUN(keeper_thread_renews);
     RUN(list_locks);
     target_close(tgt);
     ini_free(ini);
