@@ -211,6 +211,7 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
                 goto out;
             }
             missing++;
+            fprintf(stderr, "catalog: %s\n", e.msg);
             json_array_append_new(arr, json_pack("{s:s, s:n, s:s}", "source", s, "backup",
                                                  "error", e.msg));
             if (!o->json)
