@@ -38,7 +38,7 @@ static int read_rules(const struct ini_section *s, const struct ini_section *tz_
     if (tz != NULL) {
         struct cf_err te = CF_ERR_INIT;
         if (retention_tz_check(tz, &te) != 0)
-            return ini_err(tz_sec, "timezone", e, "%s", te.msg);
+            return ini_err(tz_sec, "timezone", e, "timezone: %s", te.msg);
         snprintf(p->timezone, sizeof(p->timezone), "%s", tz);
     }
     return 0;

@@ -255,6 +255,14 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
         rc = cli_fail("catalog", &e);
         goto out;
     }
+    /* every configured source's rules, checked before anything is deleted */
+    for (size_t k = 0; k < c->nsources; k++) {
+        struct cat_policy_set ps;
+        if (cat_policy_for(c, c->sources[k]->name, &ps, &e) != 0) {
+            rc = cli_fail("catalog", &e);
+            goto out;
+        }
+    }
     if (!o->dry_run && lease_acquire(repo_target(ctx.r), "prune", "prune", p.ttl, &p.lock,
                                      &e) != 0) {
         rc = cli_fail("catalog", &e);

@@ -78,7 +78,10 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
         }
         const struct cat_pin *p = cat_pins_find(pins, npin, refs[i].source, refs[i].id);
         bool have = c == 0 && rows[k].status != CAT_PRUNED;
-        if (!have || (!rows[k].details && repo_can_read(ctx->r))) {
+        /* rows written without the manifest (public-key mode) are completed once it can be
+         * read; a damaged one stays as it is until verify says otherwise */
+        if (!have ||
+            (!rows[k].details && rows[k].status == CAT_COMPLETE && repo_can_read(ctx->r))) {
             struct cat_row nr;
             if (cat_row_from_repo(ctx->r, refs[i].source, refs[i].id, &nr, e) != 0) {
                 cat_row_clear(&nr);

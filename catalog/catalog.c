@@ -469,7 +469,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                                           "quick", verified->verify_quick, "at", vt, "error",
                                           verified->verify_error)
                               : json_null();
-        json_array_append_new(arr, json_pack("{s:s, s:o, s:I?, s:I?, s:s, s:o}", "source", s,
+        json_array_append_new(arr, json_pack("{s:s, s:o, s:I, s:I, s:s, s:o}", "source", s,
                                              "newest", newest ? cat_row_json(newest) : json_null(),
                                              "age_seconds", newest ? (json_int_t)ev.age : (json_int_t)0,
                                              "rpo_seconds", (json_int_t)ps.rpo, "rpo_state",

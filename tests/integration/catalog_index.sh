@@ -21,7 +21,18 @@ jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(
 cat_() { catalog --config "$C" "$@"; }
 # ok/fails, keeping the command's output in $T/o and $T/e for the checks that follow
 run() { ok "$@"; cp "$_out" "$T/o"; cp "$_err" "$T/e"; }
-runf() { fails "$@"; cp "$_out" "$T/o"; cp "$_err" "$T/e"; }
+# runf WHAT CODE NEEDLE cmd...: exit CODE, and NEEDLE on stderr unless it is empty
+runf() {
+    local what=$1 code=$2 needle=$3 rc; shift 3
+    "$@" >"$T/o" 2>"$T/e"; rc=$?
+    if [ "$rc" -eq "$code" ] && { [ -z "$needle" ] || grep -qF -- "$needle" "$T/e"; }; then
+        echo "ok - $what"
+    else
+        echo "not ok - $what (exit $rc, wanted $code with '$needle' on stderr)"
+        echo "#   command: $*"
+        sed 's/^/#   stderr: /' "$T/e" | tail -n 10
+    fi
+}
 
 run "init" backupd --config "$C" init
 run "backup 1" bk "2026-11-01 03:00:00" "$C"
