@@ -415,8 +415,11 @@ static int fetch_object(struct readback *rb, uint32_t n, unsigned char *pt, uint
         cf_err_set(e, CF_E_CORRUPT, "the manifest's entry for object %u is malformed", n);
         goto out;
     }
-    if (target_get_begin(repo_target(rb->r), key, &tr, e) != 0)
-        goto out;
+    if (target_get_begin(repo_target(rb->r), key, &tr, e) != 0) {
+        if (e->code == CF_E_NOTFOUND)
+            cf_err_set(e, CF_E_NOTFOUND, "missing from the repository");
+        goto bad;
+    }
     if (seal_open(&sr, tr_read, tr, repo_keys(rb->r), &rb->sk, SEAL_DATA, n, rb->id, e) != 0)
         goto bad;
     sr.skip_hash = !rb->check_hash;
