@@ -83,6 +83,13 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
         return x->db ? db_err(x, rc, "open", e)
                      : cf_err_set(e, CF_E_NOMEM, "unable to open catalog index");
     sqlite3_busy_timeout(x->db, CAT_BUSY_MS);
+    /* A cache: losing the last commit in a power cut is fine (the repository has it), a
+     * torn file is not. WAL with synchronous=NORMAL gives exactly that, without an fsync per
+     * command. A file that is not a database fails here already. */
+    rc = sqlite3_exec(x->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL,
+                      NULL);
+    if (rc != SQLITE_OK)
+        return db_err(x, rc, "set up", e);
     rc = sqlite3_prepare_v2(x->db, "PRAGMA quick_check", -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
