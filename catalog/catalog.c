@@ -86,9 +86,9 @@ int catalog_list(const struct conf *c, const struct repo_unlock *u, const struct
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, cat_row_json(&v[i]));
-        json_t *res = json_pack("{s:o, s:o}", "catalog", cat_ctx_json(&ctx), "backups", arr);
-        cat_print_json(res);
-        json_decref(res);
+        /* an array of rows (what scripts iterate over); the refresh report is on stderr */
+        cat_print_json(arr);
+        json_decref(arr);
     } else if (n == 0) {
         printf("no backups%s%s\n", o->source ? " of source " : "", o->source ? o->source : "");
     } else {

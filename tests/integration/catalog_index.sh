@@ -51,8 +51,8 @@ check "list shows the three" test "$(cat "$T/o" | grep -c '^media ')" -eq 3
 check "list did not need a refresh" bash -c "! grep -q refreshed $T/e"
 run "list --json" cat_ list --json
 last_out >"$T/list.json"
-check "json: stable fields" test "$(jq_ "$T/list.json" "sorted(d['backups'][0].keys())==sorted(['repository','source','id','time','kind','job','started','finished','status','damage','bytes_in','bytes_stored','objects','tool','consistency','details','pinned','pin_reason','pinned_at','verify'])")" = True
-check "json: values" test "$(jq_ "$T/list.json" "(d['backups'][0]['id'], d['backups'][0]['kind'], d['backups'][0]['job'], d['backups'][0]['status'], d['backups'][0]['time'])")" = "('${ids[0]}', 'volume', 'nightly', 'complete', '2026-11-01T03:00:00Z')"
+check "json: stable fields" test "$(jq_ "$T/list.json" "sorted(d[0].keys())==sorted(['repository','source','id','time','kind','job','started','finished','status','damage','bytes_in','bytes_stored','objects','tool','consistency','details','pinned','pin_reason','pinned_at','verify'])")" = True
+check "json: values" test "$(jq_ "$T/list.json" "(d[0]['id'], d[0]['kind'], d[0]['job'], d[0]['status'], d[0]['time'])")" = "('${ids[0]}', 'volume', 'nightly', 'complete', '2026-11-01T03:00:00Z')"
 run "list --since --until" cat_ list --since 2026-11-01T12:00:00Z --until 2026-11-02T12:00:00Z
 check "one in that window" test "$(cat "$T/o" | grep -c '^media ')" -eq 1
 run "list --job other" cat_ list --job other
@@ -114,7 +114,10 @@ run "list with the repository unreachable" cat_ list
 check "warns it is unreachable" grep -q "repository unreachable" "$T/e"
 check "rows from the index" test "$(cat "$T/o" | grep -c '^media ')" -eq 3
 run "list --json offline" cat_ list --json
-check "json says offline" test "$(jq_ "$T/o" "d['catalog']['offline']")" = True
+check "offline said on stderr" grep -q "repository unreachable" "$T/e"
+check "json rows from the index" test "$(jq_ "$T/o" "len(d)")" = 3
+runf "status --json offline fails" 1 "repository unreachable" catalog --config "$C" status --json
+check "status json says offline" test "$(jq_ "$T/o" "(d['ok'], d['catalog']['offline'])")" = "(False, True)"
 runf "status fails while unreachable" 1 "repository unreachable" cat_ status
 runf "prune refuses while unreachable" 1 "error:" cat_ prune
 runf "pin refuses while unreachable" 1 "error:" cat_ pin "${ids[0]}"
@@ -139,26 +142,26 @@ check "pin object in the repository" test -f "$T/repo/pins/media/${ids[0]}"
 run "rebuild" cat_ rebuild
 check "rebuild counts" grep -q "3 backups (1 damaged, 1 pinned)" "$T/o"
 run "list after rebuild" cat_ list --json
-check "pin and reason kept" test "$(jq_ "$T/o" "[(b['pinned'], b['pin_reason']) for b in d['backups'] if b['id']=='${ids[0]}'][0]")" = "(True, 'incident 4711')"
+check "pin and reason kept" test "$(jq_ "$T/o" "[(b['pinned'], b['pin_reason']) for b in d if b['id']=='${ids[0]}'][0]")" = "(True, 'incident 4711')"
 # a fresh host with only the repository and the key gets the same rows
 rm -f "$T/host2/catalog.db"   # host 2 as a fresh machine: only the repository and the key
 run "new host: list" catalog --config "$T/host2.conf" list --json
 python3 - "$T/o" "$T/list2.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-json.dump([{k: v for k, v in b.items() if k != 'verify'} for b in d['backups']], open(sys.argv[2], 'w'), sort_keys=True)
+json.dump([{k: v for k, v in b.items() if k != 'verify'} for b in d], open(sys.argv[2], 'w'), sort_keys=True)
 PY
 cat_ list --json >"$T/list1.raw"
 python3 - "$T/list1.raw" "$T/list1.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-json.dump([{k: v for k, v in b.items() if k != 'verify'} for b in d['backups']], open(sys.argv[2], 'w'), sort_keys=True)
+json.dump([{k: v for k, v in b.items() if k != 'verify'} for b in d], open(sys.argv[2], 'w'), sort_keys=True)
 PY
 check "new host sees the same rows" diff "$T/list1.json" "$T/list2.json"
 run "unpin" cat_ unpin "${ids[0]}"
 check "pin object gone" test ! -e "$T/repo/pins/media/${ids[0]}"
 run "new host sees the unpin" catalog --config "$T/host2.conf" list --json
-check "unpinned there" test "$(jq_ "$T/o" "[b['pinned'] for b in d['backups'] if b['id']=='${ids[0]}'][0]")" = False
+check "unpinned there" test "$(jq_ "$T/o" "[b['pinned'] for b in d if b['id']=='${ids[0]}'][0]")" = False
 runf "pin unknown id" 1 "no backup" cat_ pin 20200101T000000Z-00000000
 runf "pin needs an id" 2 "wrong arguments" cat_ pin
 runf "unknown command" 2 "unknown command" cat_ frobnicate
@@ -185,9 +188,9 @@ EOF
 run "pk init" backupd --config "$T/pk/coffer.conf" init
 run "pk backup" backupd --config "$T/pk/coffer.conf" run nightly
 run "pk list without the secret key" catalog --config "$T/pk/coffer.conf" list --json
-check "listed without details" test "$(jq_ "$T/o" "(len(d['backups']), d['backups'][0]['details'])")" = "(1, False)"
+check "listed without details" test "$(jq_ "$T/o" "(len(d), d[0]['details'])")" = "(1, False)"
 runf "pk rebuild without the secret key" 1 "--secret-key-file" catalog --config "$T/pk/coffer.conf" rebuild
 check "says why" grep -q "sealed to a public key" "$T/e"
 run "pk rebuild with the secret key" catalog --config "$T/pk/coffer.conf" rebuild --secret-key-file "$T/pk/repo.sec"
 run "pk list with details" catalog --config "$T/pk/coffer.conf" list --json --secret-key-file "$T/pk/repo.sec"
-check "details read" test "$(jq_ "$T/o" "(d['backups'][0]['details'], d['backups'][0]['kind'], d['backups'][0]['bytes_in'] > 0)")" = "(True, 'volume', True)"
+check "details read" test "$(jq_ "$T/o" "(d[0]['details'], d[0]['kind'], d[0]['bytes_in'] > 0)")" = "(True, 'volume', True)"
