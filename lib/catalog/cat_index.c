@@ -424,18 +424,26 @@ int cat_index_at(struct cat_index *x, const char *repo, const char *source, time
     return 0;
 }
 
+/* prepare an UPDATE of one row: ?1 repo, ?2 source, ?3 id are bound here */
+static int prepare_row(struct cat_index *x, const char *sql, const char *repo, const char *source,
+                       const char *id, sqlite3_stmt **st, struct cf_err *e)
+{
+    if (prepare(x, sql, st, e) != 0)
+        return -1;
+    bind_text(*st, 1, repo);
+    bind_text(*st, 2, source);
+    bind_text(*st, 3, id);
+    return 0;
+}
+
 int cat_index_set_status(struct cat_index *x, const char *repo, const char *source,
                          const char *id, enum cat_status s, const char *damage,
                          struct cf_err *e)
 {
     sqlite3_stmt *st;
-    if (prepare(x, "UPDATE backups SET status = ?4, damage = ?5 WHERE repo = ?1 AND "
-                   "source = ?2 AND id = ?3",
-                &st, e) != 0)
+    if (prepare_row(x, "UPDATE backups SET status = ?4, damage = ?5 WHERE repo = ?1 AND "
+                   "source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
         return -1;
-    bind_text(st, 1, repo);
-    bind_text(st, 2, source);
-    bind_text(st, 3, id);
     sqlite3_bind_int(st, 4, (int)s);
     bind_text(st, 5, damage);
     return step_done(x, st, "update a status", e);
@@ -445,13 +453,9 @@ int cat_index_set_pin(struct cat_index *x, const char *repo, const char *source,
                       bool pinned, const char *reason, time_t at, struct cf_err *e)
 {
     sqlite3_stmt *st;
-    if (prepare(x, "UPDATE backups SET pinned = ?4, pin_reason = ?5, pinned_at = ?6 WHERE "
-                   "repo = ?1 AND source = ?2 AND id = ?3",
-                &st, e) != 0)
+    if (prepare_row(x, "UPDATE backups SET pinned = ?4, pin_reason = ?5, pinned_at = ?6 WHERE "
+                   "repo = ?1 AND source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
         return -1;
-    bind_text(st, 1, repo);
-    bind_text(st, 2, source);
-    bind_text(st, 3, id);
     sqlite3_bind_int(st, 4, pinned);
     bind_text(st, 5, pinned ? reason : NULL);
     sqlite3_bind_int64(st, 6, pinned ? (sqlite3_int64)at : 0);
@@ -463,13 +467,9 @@ int cat_index_set_verify(struct cat_index *x, const char *repo, const char *sour
                          const char *error, struct cf_err *e)
 {
     sqlite3_stmt *st;
-    if (prepare(x, "UPDATE backups SET verify = ?4, verify_quick = ?5, verified_at = ?6, "
-                   "verify_error = ?7 WHERE repo = ?1 AND source = ?2 AND id = ?3",
-                &st, e) != 0)
+    if (prepare_row(x, "UPDATE backups SET verify = ?4, verify_quick = ?5, verified_at = ?6, "
+                   "verify_error = ?7 WHERE repo = ?1 AND source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
         return -1;
-    bind_text(st, 1, repo);
-    bind_text(st, 2, source);
-    bind_text(st, 3, id);
     sqlite3_bind_int(st, 4, (int)v);
     sqlite3_bind_int(st, 5, quick);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)at);

@@ -4,6 +4,7 @@
 # locked index, unreachable repository, a damaged manifest, pins surviving a rebuild, and
 # public-key mode needing the secret key.
 . "$COFFER_TESTS/lib/testlib.sh"
+. "$COFFER_TESTS/lib/catalog_helpers.sh"
 
 mkdir -p "$T/src" && echo hello >"$T/src/a"
 make_local_conf "$T" "$T/src"
@@ -15,29 +16,12 @@ path = $T/state/catalog.db
 EOF
 # a second configuration with its own index: a "new host" that sees the same repository
 sed "s|$T/state/catalog.db|$T/host2/catalog.db|" "$C" >"$T/host2.conf"
-export FAKETIME_DONT_FAKE_MONOTONIC=1
-bk() { faketime "$1" backupd --config "$2" run nightly >/dev/null 2>&1; }
-jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 cat_() { catalog --config "$C" "$@"; }
-# ok/fails, keeping the command's output in $T/o and $T/e for the checks that follow
-run() { ok "$@"; cp "$_out" "$T/o"; cp "$_err" "$T/e"; }
-# runf WHAT CODE NEEDLE cmd...: exit CODE, and NEEDLE on stderr unless it is empty
-runf() {
-    local what=$1 code=$2 needle=$3 rc; shift 3
-    "$@" >"$T/o" 2>"$T/e"; rc=$?
-    if [ "$rc" -eq "$code" ] && { [ -z "$needle" ] || grep -qF -- "$needle" "$T/e"; }; then
-        echo "ok - $what"
-    else
-        echo "not ok - $what (exit $rc, wanted $code with '$needle' on stderr)"
-        echo "#   command: $*"
-        sed 's/^/#   stderr: /' "$T/e" | tail -n 10
-    fi
-}
 
 run "init" backupd --config "$C" init
-run "backup 1" bk "2026-11-01 03:00:00" "$C"
-run "backup 2" bk "2026-11-02 03:00:00" "$C"
-run "backup 3" bk "2026-11-03 03:00:00" "$C"
+run "backup 1" bk "$C" "2026-11-01 03:00:00"
+run "backup 2" bk "$C" "2026-11-02 03:00:00"
+run "backup 3" bk "$C" "2026-11-03 03:00:00"
 ids=($(ls "$T/repo/backups/media"))
 check "three backups in the repository" test "${#ids[@]}" -eq 3
 
@@ -74,7 +58,7 @@ rm -rf "$T/repo/backups/media/${ids[0]}"
 run "list after a backup vanished" cat_ list
 check "list says it refreshed" grep -q "index refreshed from the repository: 0 added (0 damaged), 1 gone" "$T/e"
 check "vanished backup not listed" bash -c "! grep -q ${ids[0]} $T/o"
-run "backup made through another host" bk "2026-11-04 03:00:00" "$T/host2.conf"
+run "backup made through another host" bk "$T/host2.conf" "2026-11-04 03:00:00"
 run "list after a backup appeared" cat_ list
 check "list says 1 added" grep -q "1 added" "$T/e"
 check "four rows, one pruned" test "$(sqlite3 "$T/state/catalog.db" "select count(*) from backups where status = 2")" = 1

@@ -4,22 +4,8 @@
 # grace period, repository locks (live, stale, per source), a prune killed with SIGKILL, and
 # `catalog verify` / `catalog status` (RPO, last verify, lock holders).
 . "$COFFER_TESTS/lib/testlib.sh"
+. "$COFFER_TESTS/lib/catalog_helpers.sh"
 
-export FAKETIME_DONT_FAKE_MONOTONIC=1
-jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
-run() { ok "$@"; cp "$_out" "$T/o"; cp "$_err" "$T/e"; }
-# runf WHAT CODE NEEDLE cmd...: exit CODE, and NEEDLE on stderr unless it is empty
-runf() {
-    local what=$1 code=$2 needle=$3 rc; shift 3
-    "$@" >"$T/o" 2>"$T/e"; rc=$?
-    if [ "$rc" -eq "$code" ] && { [ -z "$needle" ] || grep -qF -- "$needle" "$T/e"; }; then
-        echo "ok - $what"
-    else
-        echo "not ok - $what (exit $rc, wanted $code with '$needle' on stderr)"
-        echo "#   command: $*"
-        sed 's/^/#   stderr: /' "$T/e" | tail -n 10
-    fi
-}
 
 # conf DIR [source extra] [job extra]
 conf() {
@@ -46,7 +32,6 @@ $3
 EOF
     backupd --config "$d/coffer.conf" init >/dev/null 2>&1
 }
-bk() { faketime "$2" backupd --config "$1/coffer.conf" run nightly >/dev/null 2>&1; }
 ids() { ls "$1/repo/backups/media"; }
 host=$(hostname)
 
@@ -56,7 +41,7 @@ conf "$D" "rpo = 26h" "keep-daily = 2"
 C=$D/coffer.conf
 for t in "2026-11-01 03:00:00" "2026-11-01 15:00:00" "2026-11-02 03:00:00" \
          "2026-11-02 15:00:00" "2026-11-03 03:00:00"; do
-    ok "backup $t" bk "$D" "$t"
+    ok "backup $t" bk "$D/coffer.conf" "$t"
 done
 I=($(ids "$D"))
 check "five backups" test "${#I[@]}" -eq 5
@@ -93,13 +78,13 @@ check "damaged one still there" test -e "$D/repo/backups/media/${I[2]}/manifest"
 # --- a source's rules win over its job's ---
 D2=$T/b
 conf "$D2" "keep-last = 3" "keep-last = 1"
-for h in 01 02 03 04; do ok "b backup $h" bk "$D2" "2026-11-05 $h:00:00"; done
+for h in 01 02 03 04; do ok "b backup $h" bk "$D2/coffer.conf" "2026-11-05 $h:00:00"; done
 run "prune with source rules" catalog --config "$D2/coffer.conf" prune
 check "source keep-last=3 applied, not the job's 1" test "$(ids "$D2" | wc -l)" -eq 3
 # an empty policy keeps everything
 D3=$T/c
 conf "$D3" "" ""
-for h in 01 02 03; do ok "c backup $h" bk "$D3" "2026-11-05 $h:00:00"; done
+for h in 01 02 03; do ok "c backup $h" bk "$D3/coffer.conf" "2026-11-05 $h:00:00"; done
 run "prune without rules" catalog --config "$D3/coffer.conf" prune
 check "nothing deleted" test "$(ids "$D3" | wc -l)" -eq 3
 check "reason no-policy" grep -q "no-policy" "$T/o"
@@ -191,7 +176,7 @@ check "OK shown" grep -q "^media .* 1d 02h  *OK" "$T/o"
 # --- a prune killed with SIGKILL, and the next one finishing the job ---
 K=$T/k
 conf "$K" "" "keep-last = 1"
-for h in 01 02 03 04 05 06 07 08 09 10; do ok "k backup $h" bk "$K" "2026-11-06 $h:00:00"; done
+for h in 01 02 03 04 05 06 07 08 09 10; do ok "k backup $h" bk "$K/coffer.conf" "2026-11-06 $h:00:00"; done
 KI=($(ids "$K"))
 COFFER_TEST_PRUNE_PAUSE_MS=300 catalog --config "$K/coffer.conf" prune >"$T/k.out" 2>&1 &
 pp=$!
