@@ -85,7 +85,14 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
             struct cat_row nr;
             if (cat_row_from_repo(ctx->r, refs[i].source, refs[i].id, &nr, e) != 0) {
                 cat_row_clear(&nr);
-                goto out;
+                if (e->code != CF_E_NOTFOUND)
+                    goto out;
+                /* removed since we listed it (a prune elsewhere): the next refresh sees it gone */
+                cf_err_clear(e);
+                i++;
+                if (c == 0)
+                    k++;
+                continue;
             }
             if (have && rows[k].status == CAT_DAMAGED && nr.status == CAT_COMPLETE) {
                 /* damage found by verify is not in the manifest: keep it */

@@ -123,8 +123,9 @@ void cat_row_from_manifest(const json_t *m, struct cat_row *r);
 
 /* cat_row_from_repo() - a row for committed backup @source/@id of @r: from its manifest when
  * the repository can be read (status damaged, with the reason, when the manifest fails to
- * load), else from the names alone (details false). Fails only when the repository cannot be
- * reached (CF_E_NET, CF_E_IO): damage is a status, not an error. */
+ * load), else from the names alone (details false). Fails when the repository cannot be
+ * reached (CF_E_NET, CF_E_IO, CF_E_AUTH) or the manifest vanished since it was listed
+ * (CF_E_NOTFOUND): damage is a status, not an error. */
 int cat_row_from_repo(struct repo *r, const char *source, const char *id, struct cat_row *out,
                       struct cf_err *e);
 

@@ -276,7 +276,7 @@ TEST(manifest_fields)
                           "kind", "postgres", "job", "nightly", "started",
                           "2026-11-22T03:15:00Z", "finished", "2026-11-22T03:20:00Z",
                           "bytes_in", (json_int_t)123456789, "bytes_stored", (json_int_t)4567,
-                          "objects", "consistency", "lsn", "0/16B3740", "tool_version",
+                          "objects", "consistency", "lsn", "0/16B3740", "tool",
                           "coffer 0.1.0");
     cat_row_from_manifest(m, &r);
     CHECK_STR(r.kind, "postgres");
@@ -288,6 +288,11 @@ TEST(manifest_fields)
     CHECK_STR(r.consistency, "{\"lsn\":\"0/16B3740\"}");
     CHECK_STR(r.tool_version, "coffer 0.1.0");
     CHECK(r.details);
+    json_decref(m);
+    /* as the pipeline writes it: under "info" */
+    m = json_pack("{s:{s:{s:s}}, s:n}", "info", "consistency", "snapshot", "s1", "job");
+    cat_row_from_manifest(m, &r);
+    CHECK_STR(r.consistency, "{\"snapshot\":\"s1\"}");
     json_decref(m);
     cat_row_clear(&r);
 }
