@@ -180,27 +180,33 @@ int cat_ctx_open(const struct conf *c, const struct repo_unlock *u, bool allow_o
     memset(ctx, 0, sizeof(*ctx));
     ctx->c = c;
     if (cat_index_path(c, &path, e) != 0 || cat_index_open(path, &ctx->x, &ctx->st.fresh, e) != 0)
-        return -1;
+        goto fail;
     if (repo_open(c, u, &ctx->r, &re) != 0) {
         /* a wrong key or a bad configuration is not "unreachable" */
         if (!allow_offline || re.code == CF_E_CRYPTO || re.code == CF_E_CONFIG ||
             re.code == CF_E_USAGE) {
             cf_err_keep(e, &re);
-            return -1;
+            goto fail;
         }
-        return go_offline(ctx, &re, e);
+        if (go_offline(ctx, &re, e) != 0)
+            goto fail;
+        return 0;
     }
     snprintf(ctx->repo_id, sizeof(ctx->repo_id), "%s", repo_id(ctx->r));
     if (cat_sync(ctx, false, &re) != 0) {
         if (!allow_offline || re.code == CF_E_LOCKED || re.code == CF_E_CORRUPT) {
             cf_err_keep(e, &re);
-            return -1;
+            goto fail;
         }
         repo_close(ctx->r);
         ctx->r = NULL;
-        return go_offline(ctx, &re, e);
+        if (go_offline(ctx, &re, e) != 0)
+            goto fail;
     }
     return 0;
+fail:
+    cat_ctx_close(ctx);
+    return -1;
 }
 
 void cat_ctx_close(struct cat_ctx *ctx)

@@ -112,9 +112,10 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
         if (v == NULL || strcmp(v, CAT_SCHEMA) != 0) {
+            cf_err_set(e, CF_E_CORRUPT, "catalog index '%s' has schema %s, not %s", x->path,
+                       v ? v : "?", CAT_SCHEMA);
             sqlite3_finalize(st);
-            return cf_err_set(e, CF_E_CORRUPT, "catalog index '%s' has schema %s, not %s",
-                              x->path, v ? v : "?", CAT_SCHEMA);
+            return -1;
         }
         have = 1;
     }
