@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../core/util.h"
 #include "../source/source.h"
 #include "../target/target.h"
 
@@ -28,6 +29,9 @@ static int check_retention(const struct ini_section *s, struct cf_err *e)
     if (ini_get_duration(s, "keep-within", 0, &d, e) != 0 ||
         ini_get_duration(s, "rpo", 0, &d, e) != 0 || ini_get_str(s, "timezone", NULL, &tz, e) != 0)
         return -1;
+    struct cf_err te = CF_ERR_INIT;
+    if (time_zone_check(tz, &te) != 0)
+        return ini_err(s, "timezone", e, "timezone: %s", te.msg);
     return 0;
 }
 
