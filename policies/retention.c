@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "../lib/core/util.h"
 
 /* Calendar fields of one instant in the policy's zone. */
 struct cal {
@@ -71,27 +72,9 @@ static void to_cal(const struct ret_backup *b, size_t n, const char *tz, struct 
 
 int retention_tz_check(const char *tz, struct cf_err *e)
 {
-    struct stat st;
-    char path[512];
-    const char *dir = getenv("TZDIR");
-
-    if (tz_is_utc(tz))
-        return 0;
-    if (strlen(tz) >= RET_TZ_MAX)
+    if (tz != NULL && strlen(tz) >= RET_TZ_MAX)
         return cf_err_set(e, CF_E_CONFIG, "timezone '%.40s...' is too long", tz);
-    if (tz[0] != '/' && strstr(tz, "..") == NULL) {
-        snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-            return 0;
-    }
-    /* A POSIX TZ string names its standard time (3+ letters) and its offset. */
-    size_t letters = strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-    if (letters >= 3 && strchr("+-0123456789", tz[letters]) != NULL && tz[letters] != '\0')
-        return 0;
-    return cf_err_set(e, CF_E_CONFIG,
-                      "unknown timezone '%s'; HINT: use a name from /usr/share/zoneinfo such as "
-                      "Europe/Berlin, or UTC",
-                      tz);
+    return time_zone_check(tz, e);
 }
 
 bool retention_policy_empty(const struct ret_policy *p)

@@ -94,6 +94,7 @@ conf "$D4" "" "keep-daily = 1
 timezone = Mars/Olympus"
 runf "bad timezone" 2 "unknown timezone 'Mars/Olympus'" catalog --config "$D4/coffer.conf" prune
 check "names file and line" grep -q "coffer.conf:[0-9]*: \[job nightly\] timezone" "$T/e"
+runf "check-config catches it too" 2 "[job nightly] timezone: unknown timezone" backupd --config "$D4/coffer.conf" check-config
 
 # --- debris: uncommitted backups, old ones swept, young ones left alone ---
 old=20261101T000000Z-deadbeef

@@ -102,14 +102,22 @@ TEST(no_rules_keep_everything)
 
 TEST(bad_timezone_names_line)
 {
+    /* refused by the configuration itself (check-config), with file and line */
     struct cf_err e = CF_ERR_INIT;
-    struct cat_policy_set ps;
-    struct conf *c = load("\n[job nightly]\nsources = media\nkeep-daily = 1\n"
-                          "timezone = Europe/Nowhere\n");
-    CHECK_EQ_INT(cat_policy_for(c, "media", &ps, &e), -1);
+    struct conf *c = NULL;
+    char *path = cf_asprintf("%s/bad.conf", dir);
+    char *text = cf_asprintf("[repository]\ntarget = local\npath = %s/repo\nkey-file = %s/k\n\n"
+                             "[source media]\ntype = volume\npath = %s\n\n[job nightly]\n"
+                             "sources = media\nkeep-daily = 1\ntimezone = Europe/Nowhere\n",
+                             dir, dir, dir);
+    CHECK_EQ_INT(fs_write_file_atomic(path, text, strlen(text), 0600, &e), 0);
+    CHECK_EQ_INT(conf_load(path, &c, &e), -1);
     CHECK_EQ_INT(e.code, CF_E_CONFIG);
-    CHECK_MSG(e, "coffer.conf:13: [job nightly] timezone: unknown timezone 'Europe/Nowhere'");
+    CHECK_MSG(e, "bad.conf:13: [job nightly] timezone: unknown timezone 'Europe/Nowhere'");
+    CHECK_MSG(e, "HINT:");
     conf_free(c);
+    free(text);
+    free(path);
 }
 
 int main(void)
