@@ -90,16 +90,20 @@ on_exit "kill $holder"
 for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
 runf "list with the index locked" 1 "is locked by another process" cat_ list
 check "with a hint" grep -q "HINT:" "$T/e"
+runf "a backup while the index is locked still succeeds" 0 "not in the catalog index" faketime "2026-10-20 03:00:00" backupd --config "$C" run nightly
 kill "$holder"; wait "$holder" 2>/dev/null
+run "the next list adds it" cat_ list
+check "said 1 added" grep -q "1 added" "$T/e"
+ids=($(ls "$T/repo/backups/media"))
 
 # repository unreachable: read commands answer from the index, loudly; status fails
 mv "$T/repo" "$T/repo.away"
 run "list with the repository unreachable" cat_ list
 check "warns it is unreachable" grep -q "repository unreachable" "$T/e"
-check "rows from the index" test "$(cat "$T/o" | grep -c '^media ')" -eq 3
+check "rows from the index" test "$(cat "$T/o" | grep -c '^media ')" -eq 4
 run "list --json offline" cat_ list --json
 check "offline said on stderr" grep -q "repository unreachable" "$T/e"
-check "json rows from the index" test "$(jq_ "$T/o" "len(d)")" = 3
+check "json rows from the index" test "$(jq_ "$T/o" "len(d)")" = 4
 runf "status --json offline fails" 1 "repository unreachable" catalog --config "$C" status --json
 check "status json says offline" test "$(jq_ "$T/o" "(d['ok'], d['catalog']['offline'])")" = "(False, True)"
 runf "status fails while unreachable" 1 "repository unreachable" cat_ status
@@ -108,23 +112,23 @@ runf "pin refuses while unreachable" 1 "error:" cat_ pin "${ids[0]}"
 mv "$T/repo.away" "$T/repo"
 
 # a manifest that fails to decrypt: damaged, never chosen by at or restore
-m="$T/repo/backups/media/${ids[2]}/manifest"
+m="$T/repo/backups/media/${ids[3]}/manifest"
 printf '\xff\xff\xff\xff' | dd of="$m" bs=1 seek=60 conv=notrunc status=none
 rm -f "$T/state/catalog.db"
 run "list with a damaged manifest" cat_ list
-check "listed as damaged" grep -q "${ids[2]}.*damaged" "$T/o"
+check "listed as damaged" grep -q "${ids[3]}.*damaged" "$T/o"
 check "said so while building" grep -q "1 damaged" "$T/e"
 run "at skips the damaged one" cat_ at now --json
-check "at picks the one before" test "$(jq_ "$T/o" "d['sources'][0]['backup']['id']")" = "${ids[1]}"
+check "at picks the one before" test "$(jq_ "$T/o" "d['sources'][0]['backup']['id']")" = "${ids[2]}"
 run "restore --at agrees" restore --config "$C" --source media --at now --to "$T/out" --dry-run
-check "restore plan names the same backup" grep -q "${ids[1]}" "$T/o"
-runf "show of the damaged one exits 1" 1 "" cat_ show "${ids[2]}"
+check "restore plan names the same backup" grep -q "${ids[2]}" "$T/o"
+runf "show of the damaged one exits 1" 1 "" cat_ show "${ids[3]}"
 
 # pins live in the repository: a rebuilt index keeps them
 run "pin" cat_ pin "${ids[0]}" --reason "incident 4711"
 check "pin object in the repository" test -f "$T/repo/pins/media/${ids[0]}"
 run "rebuild" cat_ rebuild
-check "rebuild counts" grep -q "3 backups (1 damaged, 1 pinned)" "$T/o"
+check "rebuild counts" grep -q "4 backups (1 damaged, 1 pinned)" "$T/o"
 run "list after rebuild" cat_ list --json
 check "pin and reason kept" test "$(jq_ "$T/o" "[(b['pinned'], b['pin_reason']) for b in d if b['id']=='${ids[0]}'][0]")" = "(True, 'incident 4711')"
 # a fresh host with only the repository and the key gets the same rows

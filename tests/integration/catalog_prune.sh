@@ -173,6 +173,14 @@ run "status ok" catalog --config "$C" status --json
 check "status json" test "$(jq_ "$T/o" "(d['ok'], d['sources'][0]['rpo_state'], d['sources'][0]['rpo_seconds'], d['locks'])")" = "(True, 'OK', 93600, [])"
 run "status text" catalog --config "$C" status
 check "OK shown" grep -q "^media .* 1d 02h  *OK" "$T/o"
+# a backup waits for a source lock held by someone else, and takes it once it expires
+soon=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
+plant source-media other.example 4242 "$soon"
+t0=$(date +%s)
+run "backup waits for the source lock" backupd --config "$C" run nightly
+check "it waited" test $(( $(date +%s) - t0 )) -ge 1
+check "and took the expired lock over" grep -q "taking over stale lock locks/source-media" "$T/e"
+check "and released it" test ! -e "$D/repo/locks/source-media"
 
 # --- a prune killed with SIGKILL, and the next one finishing the job ---
 K=$T/k
