@@ -238,8 +238,11 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
         char rel[PATH_MAX + 2];
         entry = archive_entry_new();
         r = archive_read_next_header2(in, entry);
-        if (r == ARCHIVE_EOF)
+        if (r == ARCHIVE_EOF) {
+            archive_entry_free(entry);
+            entry = NULL;
             break;
+        }
         const char *full = archive_entry_pathname(entry);
         if (r == ARCHIVE_FATAL) {
             cf_err_set(e, CF_E_SOURCE, "reading volume '%s': %s", v->path,
