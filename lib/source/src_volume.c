@@ -181,13 +181,10 @@ static int copy_file_data(struct archive *in, struct archive *out, struct archiv
             return -1;
         warn(x, "'%s' could not be read completely (%s); the rest is zeros", rel,
              archive_error_string(in));
-    } else if (progress < want && r == ARCHIVE_EOF) {
-        /* read_data_block reports the trailing hole of a sparse file as the end */
-        struct stat st;
-        const char *src = archive_entry_sourcepath(entry);
-        if (src && stat(src, &st) == 0 && st.st_size < want)
-            warn(x, "'%s' shrank while being read; padded with zeros to %lld bytes", rel,
-                 (long long)want);
+    } else if (progress < want && archive_entry_sparse_count(entry) == 0) {
+        /* a sparse file's trailing hole also ends early; any other file shrank */
+        warn(x, "'%s' shrank while being read; padded with zeros to %lld bytes", rel,
+             (long long)want);
     }
     return 0;
 }
