@@ -49,6 +49,9 @@ void cat_ctx_note(const struct cat_ctx *ctx);
 /* the same as a JSON object: {"offline", "refreshed", "added", "gone", ...} */
 json_t *cat_ctx_json(const struct cat_ctx *ctx);
 
+/* the status shown for a row: complete, damaged, pruned, or sealed (committed, manifest not
+ * readable here: public-key mode without the secret key) */
+const char *cat_row_status(const struct cat_row *r);
 /* a row as JSON, with the stable field names of docs/CATALOG.md */
 json_t *cat_row_json(const struct cat_row *r);
 void cat_print_json(json_t *v);

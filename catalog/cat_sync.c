@@ -264,6 +264,14 @@ static json_t *json_time_or_null(time_t t)
     return json_string(s);
 }
 
+const char *cat_row_status(const struct cat_row *r)
+{
+    /* committed, but this host cannot open the manifest (public-key mode): not known good */
+    if (r->status == CAT_COMPLETE && !r->details)
+        return "sealed";
+    return cat_status_name(r->status);
+}
+
 json_t *cat_row_json(const struct cat_row *r)
 {
     json_t *cons = NULL;
@@ -275,7 +283,7 @@ json_t *cat_row_json(const struct cat_row *r)
         "repository", r->repo, "source", r->source, "id", r->id, "time",
         json_time_or_null(r->time), "kind", r->kind, "job", r->job[0] ? r->job : NULL,
         "started", json_time_or_null(r->started), "finished", json_time_or_null(r->finished),
-        "status", cat_status_name(r->status), "damage", r->damage, "bytes_in",
+        "status", cat_row_status(r), "damage", r->damage, "bytes_in",
         (json_int_t)r->bytes_in, "bytes_stored", (json_int_t)r->bytes_stored, "objects",
         (json_int_t)r->objects, "tool", r->tool_version[0] ? r->tool_version : NULL,
         "consistency", cons ? cons : json_null(), "details", r->details, "pinned", r->pinned,

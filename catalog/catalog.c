@@ -59,7 +59,7 @@ static void print_rows_text(const struct cat_row *v, size_t n)
         }
         fmt_time(v[i].time, t, sizeof(t));
         printf("%-16s %-26s %-8s %-20s %10s %10s  %-8s %s\n", v[i].source, v[i].id,
-               v[i].kind[0] ? v[i].kind : "-", t, in, st, cat_status_name(v[i].status),
+               v[i].kind[0] ? v[i].kind : "-", t, in, st, cat_row_status(&v[i]),
                v[i].pinned ? (v[i].pin_reason && v[i].pin_reason[0] ? v[i].pin_reason
                                                                     : "pinned")
                            : "");
