@@ -103,6 +103,29 @@ static int keep_leases(struct prune_run *p, struct cf_err *e)
     return p->slock ? lease_keep(p->slock, e) : 0;
 }
 
+/* "# media: [job nightly] keep-daily 2, keep-monthly 12 (Europe/Berlin)" */
+static void print_rules(const char *source, const struct cat_policy_set *ps)
+{
+    static const char *const names[] = { "keep-last", "keep-hourly", "keep-daily",
+                                         "keep-weekly", "keep-monthly", "keep-yearly" };
+    if (ps->n == 0) {
+        printf("# %s: no retention rules: everything is kept\n", source);
+        return;
+    }
+    for (size_t k = 0; k < ps->n; k++) {
+        const struct ret_policy *r = &ps->p[k];
+        const long v[] = { r->keep_last, r->keep_hourly, r->keep_daily,
+                           r->keep_weekly, r->keep_monthly, r->keep_yearly };
+        printf("# %s: %s", source, ps->origin[k]);
+        for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
+            if (v[i] > 0)
+                printf(" %s %ld", names[i], v[i]);
+        if (r->keep_within > 0)
+            printf(" keep-within %llds", (long long)r->keep_within);
+        printf(" (%s)\n", r->timezone[0] ? r->timezone : "UTC");
+    }
+}
+
 /* retention of one source: rows from the index (already refreshed) */
 static int prune_retention(struct prune_run *p, const char *source, struct cf_err *e)
 {
@@ -118,6 +141,8 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
     if (cat_policy_for(ctx->c, source, &ps, e) != 0 ||
         cat_index_query(ctx->x, &f, &rows, &n, e) != 0)
         goto out;
+    if (!p->o->json)
+        print_rules(source, &ps);
     b = cf_calloc(n ? n : 1, sizeof(*b));
     d = cf_calloc(n ? n : 1, sizeof(*d));
     for (size_t i = 0; i < n; i++) {

@@ -53,6 +53,7 @@ rm -f "$D/catalog.db"
 
 run "prune --dry-run" catalog --config "$C" prune --dry-run
 check "dry run deletes nothing" test "$(ids "$D" | wc -l)" -eq 5
+check "names the rules it applies" grep -q "^# media: \[job nightly\] keep-daily 2 (UTC)" "$T/o"
 check "dry run says what it would delete" grep -q "${I[1]}  *delete  *no rule keeps it" "$T/o"
 check "summary" grep -q "4 kept, 1 to delete" "$T/o"
 check "pinned kept" grep -q "${I[0]}  *keep  *pinned" "$T/o"
