@@ -209,3 +209,17 @@ check "the newest" test "$(ids "$K")" = "${KI[-1]}"
 check "no lock left" test -z "$(ls "$K/repo/locks" 2>/dev/null)"
 run "list agrees" catalog --config "$K/coffer.conf" list
 check "one row" test "$(grep -c '^media ' "$T/o")" -eq 1
+
+# --- two prunes at once: exactly one runs ---
+P=$T/p
+conf "$P" "" "keep-last = 1"
+for h in 01 02 03 04; do ok "p backup $h" bk "$P/coffer.conf" "2026-11-07 $h:00:00"; done
+COFFER_TEST_PRUNE_PAUSE_MS=500 catalog --config "$P/coffer.conf" prune >"$T/p1.out" 2>&1 &
+p1=$!
+on_exit "kill -9 $p1"
+for _ in $(seq 100); do [ -e "$P/repo/locks/prune" ] && break; sleep 0.05; done
+runf "a second prune is refused while the first runs" 1 "is held by prune on $host pid $p1" \
+    catalog --config "$P/coffer.conf" prune
+wait "$p1"
+check "the first one finished" test "$?" -eq 0
+check "its work is done" test "$(ids "$P" | wc -l)" -eq 1
