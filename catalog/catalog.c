@@ -460,10 +460,10 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                      verified->verify_quick ? " (quick)" : "", vt, verified->id,
                      verify_bad ? ": " : "", verify_bad ? verified->verify_error : "");
         }
-        const char *state = ev.state == OBJ_NONE ? (newest ? "OK" : "NONE")
-                                                 : objective_state_name(ev.state);
-        if (ev.state == OBJ_NONE && newest)
-            state = "OK";
+        /* without an objective: OK once there is a backup */
+        const char *state = ev.state != OBJ_NONE ? objective_state_name(ev.state)
+                            : newest             ? "OK"
+                                                 : "NONE";
         json_t *vj = verified ? json_pack("{s:s, s:s, s:b, s:s, s:s?}", "result",
                                           cat_verify_name(verified->verify), "id", verified->id,
                                           "quick", verified->verify_quick, "at", vt, "error",
@@ -478,7 +478,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                                              "last_verify", vj));
         if (!o->json)
             printf("%-16s %-26s %-10s %-8s %-9s %s\n", s, newest ? newest->id : "-", age, rpo,
-                   ev.state == OBJ_VIOLATED ? "VIOLATED" : state, vdesc);
+                   state, vdesc);
         cat_rows_free(v, n);
     }
     if (ctx.r != NULL && lease_list(repo_target(ctx.r), &li, &nli, &e) != 0) {
