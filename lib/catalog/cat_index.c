@@ -141,12 +141,20 @@ int cat_index_open(const char *path, struct cat_index **out, bool *fresh, struct
 
     *fresh = false;
     x->path = cf_strdup(path);
-    if (fs_mkdir_p(dir, 0700, e) != 0)
+    if (fs_mkdir_p(dir, 0700, e) != 0) {
+        cf_err_ctx(e, "catalog index '%s'", path);
         goto fail;
+    }
     /* create it private before SQLite does (it would follow the umask) */
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
+        bool denied = errno == EACCES || errno == EPERM || errno == EROFS;
         cf_err_sys(e, CF_E_IO, "unable to open catalog index '%s'", path);
+        if (denied) {
+            size_t len = strlen(e->msg);
+            snprintf(e->msg + len, sizeof(e->msg) - len, "; HINT: run as the user that owns it, "
+                     "or set [catalog] path to a file this user may write");
+        }
         goto fail;
     }
     close(fd);
@@ -185,7 +193,6 @@ done:
     *out = x;
     return 0;
 fail:
-    cf_err_ctx(e, "catalog index");
     free(dir);
     cat_index_close(x);
     return -1;
