@@ -220,7 +220,8 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
         }
         char t[32], age[32];
         fmt_time(r.time, t, sizeof(t));
-        fmt_age((int64_t)(when - r.time), age, sizeof(age));
+        time_t ref = when < time(NULL) ? when : time(NULL);   /* 'latest': age now */
+        fmt_age(ref > r.time ? (int64_t)(ref - r.time) : 0, age, sizeof(age));
         json_array_append_new(arr, json_pack("{s:s, s:o}", "source", s, "backup",
                                              cat_row_json(&r)));
         if (!o->json)

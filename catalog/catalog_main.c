@@ -28,7 +28,7 @@ static const char usage[] =
     "  --json               machine-readable output (docs/CATALOG.md)\n"
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
     "  --log-format text|json, --verbose, --quiet\n"
-    "TIME is RFC 3339 (2026-11-21T03:00:00Z) or 'now'.\n"
+    "TIME is RFC 3339 (2026-11-21T03:00:00Z) or 'now' ('latest' too for at).\n"
     "\n"
     "Exit codes: 0 done, 1 failed, damage found or objective violated, 2 usage or\n"
     "configuration error, 3 prune skipped a source locked by a running backup.\n";
@@ -127,8 +127,12 @@ int main(int argc, char **argv)
         goto usage_err;
     }
     time_t when = 0;
-    if (strcmp(cmd, "at") == 0 && parse_time_opt("at", arg, &when, &e) != 0)
-        goto usage_err;
+    if (strcmp(cmd, "at") == 0) {
+        if (strcmp(arg, "latest") == 0)
+            when = (time_t)253402300799;   /* 9999-12-31: the newest, even if dated ahead */
+        else if (parse_time_opt("at", arg, &when, &e) != 0)
+            goto usage_err;
+    }
     if (keys_init(&e) != 0)
         return cli_fail("catalog", &e);
     if (conf_load(cc.config, &c, &e) != 0)
