@@ -3,7 +3,8 @@
  * Needs S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET (an existing bucket);
  * tests/integration/s3_target.sh starts a Ceph RGW and runs this. Without them only the
  * configuration tests run. With S3_FAULTS=1 (behind tests/lib/s3_fault_proxy.py) only the
- * round trips run, and each must still be complete and exact. */
+ * round trips run, and each must still be complete and exact. S3_EXTRA_CONF is appended
+ * to every [repository] section. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,9 @@ static struct target *open_with(const char *extra, const char *secret, struct cf
     extra = ex.data;
     buf_printf(&conf,
                "[repository]\ntarget = s3\nendpoint = %s\nbucket = %s\nregion = us-east-1\n"
-               "access-key-id-file = %s\nsecret-access-key-file = %s\n%s%s",
-               endpoint, bucket, idp, sp, strstr(extra, "retries") ? "" : "retries = 6\n", extra);
+               "access-key-id-file = %s\nsecret-access-key-file = %s\n%s%s%s",
+               endpoint, bucket, idp, sp, strstr(extra, "retries") ? "" : "retries = 6\n", extra,
+               getenv("S3_EXTRA_CONF") ? getenv("S3_EXTRA_CONF") : "");
     if (ini_parse_string(conf.data, "test.conf", &ini, e) == 0)
         target_open(ini_find(ini, "repository", NULL), &t, e);
     ini_free(ini);
