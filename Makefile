@@ -23,9 +23,6 @@ ifneq ($(wildcard lib/source/src_postgres.c),)
 FEATURES += -DCOFFER_HAVE_DB
 endif
 
-# target.c registers the S3 driver under COFFER_HAVE_S3: rebuild it when tgt_s3.c appears
-$(BUILD)/obj/lib/target/target.o: $(wildcard lib/target/tgt_s3.c)
-
 TOOLS     := backupd restore catalog migrate
 MAIN_SRC  := $(foreach t,$(TOOLS),$(wildcard $(t)/$(t)_main.c))
 LIB_SRC   := $(filter-out $(MAIN_SRC),$(wildcard lib/*/*.c policies/*.c $(foreach t,$(TOOLS),$(t)/*.c)))
@@ -51,6 +48,9 @@ deps:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# target.c registers the S3 driver under COFFER_HAVE_S3: rebuild it when tgt_s3.c appears
+$(BUILD)/obj/lib/target/target.o: $(wildcard lib/target/tgt_s3.c)
 
 $(BUILD)/libcoffer.a: $(LIB_OBJ)
 	@rm -f $@
