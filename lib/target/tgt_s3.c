@@ -256,7 +256,8 @@ static int classify(const struct s3 *s, struct s3_req *rq, const char *what, str
     } else if (st == 403 || st == 401) {
         cf_err_set(e, CF_E_AUTH, "%s: access denied (%s).%s", what, detail, auth_hint(c));
     } else if (st == 404 && strcmp(c, "NoSuchBucket") == 0) {
-        cf_err_set(e, CF_E_NOTFOUND,
+        /* not CF_E_NOTFOUND: callers take that for a missing object */
+        cf_err_set(e, CF_E_CONFIG,
                    "%s: bucket '%s' does not exist (%s). HINT: create it, or correct bucket "
                    "and endpoint in [repository]", what, s->bucket, detail);
     } else if (st == 404) {
@@ -917,12 +918,34 @@ static void writer_free(struct s3_writer *w)
 static int head_size(struct s3 *s, const char *fkey, uint64_t *size, struct cf_err *e)
 {
     struct s3_req rq = { 0 };
+    struct cf_err he = CF_ERR_INIT;
     rq.method = "HEAD";
     rq.key = fkey;
-    if (s3_call(s, &rq, e) != 0)
-        return -1;
-    *size = rq.length;
-    return 0;
+    if (s3_call(s, &rq, &he) == 0) {
+        *size = rq.length;
+        return 0;
+    }
+    if (rq.status >= 400 && rq.status < 500 && rq.errcode[0] == '\0') {
+        /* a HEAD answer has no body: ask again with a one-byte GET to learn the server's
+         * Code (NoSuchBucket or NoSuchKey, SignatureDoesNotMatch or AccessDenied) */
+        const struct s3_pair h[] = { { "range", "bytes=0-0" } };
+        unsigned char one[1];
+        struct s3_req gq = { 0 };
+        struct cf_err ge = CF_ERR_INIT;
+        gq.method = "GET";
+        gq.key = fkey;
+        gq.hdr = h;
+        gq.nhdr = 1;
+        gq.sink = one;
+        gq.sink_cap = 1;
+        if (s3_call(s, &gq, &ge) != 0 && gq.errcode[0] != '\0' &&
+            strcmp(gq.errcode, "InvalidRange") != 0) {
+            cf_err_keep(e, &ge);
+            return -1;
+        }
+    }
+    cf_err_keep(e, &he);
+    return -1;
 }
 
 static int single_put(struct s3_writer *w, struct cf_err *e)
