@@ -98,6 +98,23 @@ check "the proxy injected every kind of fault" python3 -c "
 import json; s=json.load(open('$T/proxy.stats'))
 assert all(s[k] > 0 for k in ('drop','error','stall','cut')), s"
 
+# TLS is always verified: a self-signed endpoint is refused until ca-file names its CA
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" -out "$T/tls.pem" -days 1 \
+    -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
+python3 "$COFFER_TESTS/lib/s3_fault_proxy.py" --upstream "${S3_ENDPOINT#http://}" \
+    --port-file "$T/tls.port" --stats-file "$T/tls.stats" --drop 0 --error 0 --stall 0 --cut 0 \
+    --tls-cert "$T/tls.pem" --tls-key "$T/tls.key" &
+tlsproxy=$!
+on_exit "kill $tlsproxy"
+for i in $(seq 1 50); do [ -s "$T/tls.port" ] && break; sleep 0.1; done
+s3_conf "$T/c/tls.conf" "https://127.0.0.1:$(cat "$T/tls.port")" repo1 "retries = 1"
+fails "an unknown certificate authority is refused" 1 "TLS certificate was not accepted" catalog --config "$T/c/tls.conf" list
+cp "$_err" "$T/tls.err"
+check "with a hint to set ca-file" grep -q "HINT: give the certificate authority in ca-file" "$T/tls.err"
+s3_conf "$T/c/tls-ca.conf" "https://127.0.0.1:$(cat "$T/tls.port")" repo1 "ca-file = $T/tls.pem"
+ok "with ca-file the same endpoint works over TLS" catalog --config "$T/c/tls-ca.conf" list
+kill "$tlsproxy"
+
 # a backup killed mid-upload: slow every request down through the proxy, kill -9 it
 kill "$proxy"; wait "$proxy" 2>/dev/null
 rm -f "$T/proxy.port"

@@ -4,6 +4,7 @@ server: dropped connections, 500/503 answers, stalls, answers cut in the middle.
 
     s3_fault_proxy.py --upstream 127.0.0.1:PORT --port-file F --stats-file S \
         [--drop 0.08] [--error 0.1] [--stall 0.04] [--stall-seconds 3] [--cut 0.06] [--seed 1]
+        [--tls-cert CERT.pem --tls-key KEY.pem]     (serve HTTPS to the client)
 
 Each request is read whole (head and Content-Length body), then one fate is drawn:
   drop   the connection is closed before anything reaches the server
@@ -151,9 +152,16 @@ def main():
     p.add_argument("--stall-seconds", type=float, default=3.0)
     p.add_argument("--cut", type=float, default=0.06)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
     ARGS = p.parse_args()
     RNG.seed(ARGS.seed)
     srv = Server(("127.0.0.1", 0), Handler)
+    if ARGS.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(ARGS.port_file + ".tmp", "w") as f:
         f.write("%d\n" % srv.server_address[1])
     import os
