@@ -80,13 +80,9 @@ sed "s|^bucket = coffer-b|bucket = coffer-none|" "$T/c/coffer.conf" >"$T/c/nobuc
 fails "a missing bucket is named (a configuration error, exit 2)" 2 "bucket 'coffer-none' does not exist" backupd --config "$T/c/nobucket.conf" run nightly
 
 # through the fault proxy: drops, 500/503, stalls beyond the timeout, answers cut short
-python3 "$COFFER_TESTS/lib/s3_fault_proxy.py" --upstream "${S3_ENDPOINT#http://}" \
-    --port-file "$T/proxy.port" --stats-file "$T/proxy.stats" \
-    --drop 0.12 --error 0.15 --stall 0.05 --stall-seconds 2.5 --cut 0.1 --seed 11 &
-proxy=$!
-on_exit "kill $proxy"
-for i in $(seq 1 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
-s3_conf "$T/c/faults.conf" "http://127.0.0.1:$(cat "$T/proxy.port")" repo1 "timeout = 2
+s3_proxy_start proxy --drop 0.12 --error 0.15 --stall 0.05 --stall-seconds 2.5 --cut 0.1 --seed 11
+proxy=$PROXY_PID
+s3_conf "$T/c/faults.conf" "http://127.0.0.1:$PROXY_PORT" repo1 "timeout = 2
 retries = 8"
 ok "backup through the fault proxy completes" backupd --config "$T/c/faults.conf" run nightly
 ok "catalog verify --all through the fault proxy finds both backups intact" catalog --config "$T/c/faults.conf" verify --all
@@ -101,30 +97,20 @@ assert all(s[k] > 0 for k in ('drop','error','stall','cut')), s"
 # TLS is always verified: a self-signed endpoint is refused until ca-file names its CA
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" -out "$T/tls.pem" -days 1 \
     -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
-python3 "$COFFER_TESTS/lib/s3_fault_proxy.py" --upstream "${S3_ENDPOINT#http://}" \
-    --port-file "$T/tls.port" --stats-file "$T/tls.stats" --drop 0 --error 0 --stall 0 --cut 0 \
-    --tls-cert "$T/tls.pem" --tls-key "$T/tls.key" &
-tlsproxy=$!
-on_exit "kill $tlsproxy"
-for i in $(seq 1 50); do [ -s "$T/tls.port" ] && break; sleep 0.1; done
-s3_conf "$T/c/tls.conf" "https://127.0.0.1:$(cat "$T/tls.port")" repo1 "retries = 1"
+s3_proxy_start tls --drop 0 --error 0 --stall 0 --cut 0 --tls-cert "$T/tls.pem" --tls-key "$T/tls.key"
+tlsproxy=$PROXY_PID
+s3_conf "$T/c/tls.conf" "https://127.0.0.1:$PROXY_PORT" repo1 "retries = 1"
 fails "an unknown certificate authority is refused" 1 "TLS certificate was not accepted" catalog --config "$T/c/tls.conf" list
 cp "$_err" "$T/tls.err"
 check "with a hint to set ca-file" grep -q "HINT: give the certificate authority in ca-file" "$T/tls.err"
-s3_conf "$T/c/tls-ca.conf" "https://127.0.0.1:$(cat "$T/tls.port")" repo1 "ca-file = $T/tls.pem"
+s3_conf "$T/c/tls-ca.conf" "https://127.0.0.1:$PROXY_PORT" repo1 "ca-file = $T/tls.pem"
 ok "with ca-file the same endpoint works over TLS" catalog --config "$T/c/tls-ca.conf" list
 kill "$tlsproxy"
 
 # a backup killed mid-upload: slow every request down through the proxy, kill -9 it
 kill "$proxy"; wait "$proxy" 2>/dev/null
-rm -f "$T/proxy.port"
-python3 "$COFFER_TESTS/lib/s3_fault_proxy.py" --upstream "${S3_ENDPOINT#http://}" \
-    --port-file "$T/proxy.port" --stats-file "$T/proxy2.stats" \
-    --drop 0 --error 0 --stall 1 --stall-seconds 0.7 --cut 0 &
-slow=$!
-on_exit "kill $slow"
-for i in $(seq 1 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
-s3_conf "$T/c/slow.conf" "http://127.0.0.1:$(cat "$T/proxy.port")" repo1
+s3_proxy_start slow --drop 0 --error 0 --stall 1 --stall-seconds 0.7 --cut 0
+s3_conf "$T/c/slow.conf" "http://127.0.0.1:$PROXY_PORT" repo1
 backupd --config "$T/c/slow.conf" run nightly >"$T/killed.out" 2>&1 &
 victim=$!
 on_exit "kill -9 $victim"

@@ -16,23 +16,15 @@ export S3_BUCKET=coffer-t
 
 # list the multipart uploads still open in the bucket (none after aborts and commits)
 open_uploads() {
-    printf 'user = "%s:%s"\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" |
-        curl -sf -K - --aws-sigv4 "aws:amz:$S3_REGION:s3" \
-            -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-            "$S3_ENDPOINT/$S3_BUCKET?uploads=" | grep -o '<Upload>' | wc -l
+    s3_curl "$S3_ENDPOINT/$S3_BUCKET?uploads=" | grep -o '<Upload>' | wc -l
 }
 
 "$unit" 2>"$T/unit.err"
 check "no multipart upload is left open on the server" test "$(open_uploads)" -eq 0
 check "no credential appears in the driver's messages" bash -c "! grep -qF -- '$S3_SECRET_KEY' '$T/unit.err'"
 
-python3 "$COFFER_TESTS/lib/s3_fault_proxy.py" --upstream "${S3_ENDPOINT#http://}" \
-    --port-file "$T/proxy.port" --stats-file "$T/proxy.stats" \
-    --drop 0.08 --error 0.1 --stall 0.04 --stall-seconds 2.5 --cut 0.06 --seed 7 &
-proxy=$!
-on_exit "kill $proxy"
-for i in $(seq 1 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
-S3_ENDPOINT=http://127.0.0.1:$(cat "$T/proxy.port") S3_FAULTS=1 S3_EXTRA_CONF="timeout = 2
+s3_proxy_start proxy --drop 0.08 --error 0.1 --stall 0.04 --stall-seconds 2.5 --cut 0.06 --seed 7
+S3_ENDPOINT=http://127.0.0.1:$PROXY_PORT S3_FAULTS=1 S3_EXTRA_CONF="timeout = 2
 " "$unit" 2>"$T/faults.err" | sed 's/^ok - /ok - through faults: /; s/^not ok - /not ok - through faults: /'
 check "the proxy injected every kind of fault" python3 -c "
 import json; s=json.load(open('$T/proxy.stats'))

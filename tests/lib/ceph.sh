@@ -126,12 +126,30 @@ ceph_stop() {
     rm -rf "$d"
 }
 
-# ceph_bucket NAME - create a bucket with plain curl's SigV4 (credentials on stdin, never argv)
-ceph_bucket() {
+# s3_curl CURL-ARGS... - curl signing with SigV4 as the test user (credentials on stdin,
+# never on the command line); the body is sent unsigned (UNSIGNED-PAYLOAD)
+s3_curl() {
     printf 'user = "%s:%s"\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" |
-        curl -sf -K - --aws-sigv4 "aws:amz:$S3_REGION:s3" -X PUT \
-            -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-            "$S3_ENDPOINT/$1" >/dev/null
+        curl -sf -K - --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+            -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+}
+
+# ceph_bucket NAME - create a bucket
+ceph_bucket() {
+    s3_curl -X PUT "$S3_ENDPOINT/$1" >/dev/null
+}
+
+# s3_proxy_start NAME [s3_fault_proxy.py options...] - start the fault proxy in front of
+# $S3_ENDPOINT (stats in $T/NAME.stats), stopped at exit; sets PROXY_PID and PROXY_PORT
+s3_proxy_start() {
+    local name=$1 i; shift
+    rm -f "$T/$name.port"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/s3_fault_proxy.py" --upstream "${S3_ENDPOINT#*://}" \
+        --port-file "$T/$name.port" --stats-file "$T/$name.stats" "$@" &
+    PROXY_PID=$!
+    on_exit "kill $PROXY_PID"
+    for i in $(seq 1 50); do [ -s "$T/$name.port" ] && break; sleep 0.1; done
+    PROXY_PORT=$(cat "$T/$name.port")
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
