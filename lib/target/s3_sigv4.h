@@ -1,4 +1,5 @@
-/* s3_sigv4.h - AWS Signature Version 4 for S3 requests, on libsodium's SHA-256 and HMAC.
+/* s3_sigv4.h - AWS Signature Version 4 for S3 requests (libsodium's HMAC-SHA256, OpenSSL's
+ * SHA-256 for bodies).
  *
  * Pure functions, no I/O: tests/unit/test_s3_sigv4.c checks them against AWS's published
  * examples. The S3 flavour: the canonical URI is encoded once (not twice), and the payload
