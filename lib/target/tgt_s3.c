@@ -9,12 +9,13 @@
  * put: the writer fills one part in memory. If the object ends before the part is full, one
  * PUT sends it at commit. Otherwise the first full part starts a multipart upload; each full
  * part is uploaded by its own thread while the next one fills, up to upload-concurrency parts
- * in flight (memory: (upload-concurrency + 1) x part-size). commit uploads the last part,
+ * in flight (memory: (upload-concurrency + 1) x part-size). commit uploads the last part
+ * (split into pieces of at least 5 MiB sent side by side, since the pipeline waits for it),
  * waits for all, and sends CompleteMultipartUpload: the only step that makes the object
  * visible. abort cancels the parts in flight and aborts the upload on the server.
  *
- * get: HEAD for the size, then ranged GETs of part-size each, upload-concurrency of them in
- * flight, delivered in order; each range is retried on its own.
+ * get: HEAD for the size, then ranged GETs of 8 MiB (or part-size if smaller),
+ * upload-concurrency of them in flight, delivered in order; each range is retried on its own.
  *
  * NOREPLACE: a single PUT carries If-None-Match: * (Amazon S3, Ceph RGW and MinIO honour it);
  * a multipart upload checks with HEAD just before CompleteMultipartUpload, which leaves a
@@ -41,6 +42,7 @@
 #define S3_MAX_PARTS 10000u
 #define S3_ERR_BODY_MAX (64u << 10)
 #define S3_FIRST_BUF (256u << 10)
+#define S3_GET_CHUNK (8ull << 20)   /* ranged GETs: at most this, at most part-size */
 
 struct s3 {
     char *scheme_host;   /* "https://s3.eu-west-1.amazonaws.com" or "https://b.s3..." */
@@ -51,6 +53,7 @@ struct s3 {
     uint64_t part_size;
     unsigned concurrency, retries;
     long timeout;
+    bool sign_payload;   /* SHA-256 of each body in x-amz-content-sha256, else UNSIGNED-PAYLOAD */
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
@@ -58,7 +61,7 @@ struct s3 {
 static const char *const s3_keys[] = {
     "endpoint", "bucket", "prefix", "region", "uri-style", "access-key-id-file",
     "secret-access-key-file", "session-token-file", "ca-file", "storage-class",
-    "upload-concurrency", "part-size", "retries", "timeout", NULL,
+    "upload-concurrency", "part-size", "retries", "timeout", "payload-signing", NULL,
 };
 
 /* ---- one request ---- */
@@ -542,7 +545,7 @@ static bool bucket_name_ok(const char *b)
 
 static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
-    const char *endpoint, *bucket, *prefix, *region, *style, *ca, *sc;
+    const char *endpoint, *bucket, *prefix, *region, *style, *ca, *sc, *signing;
     uint64_t part;
     long conc, retries;
     int64_t timeout;
@@ -566,7 +569,8 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
         ini_get_size(sec, "part-size", 16ull << 20, S3_MIN_PART, S3_MAX_PART, &part, e) != 0 ||
         ini_get_int(sec, "upload-concurrency", 4, 1, 64, &conc, e) != 0 ||
         ini_get_int(sec, "retries", 4, 0, 100, &retries, e) != 0 ||
-        ini_get_duration(sec, "timeout", 60, &timeout, e) != 0)
+        ini_get_duration(sec, "timeout", 60, &timeout, e) != 0 ||
+        ini_get_str(sec, "payload-signing", "auto", &signing, e) != 0)
         goto fail;
 
     const char *hp;
@@ -592,6 +596,13 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     }
     if (!bucket_name_ok(bucket)) {
         ini_err(sec, "bucket", e, "bucket: '%s' is not a valid bucket name", bucket);
+        goto fail;
+    }
+    if (strcmp(signing, "on") == 0 || (strcmp(signing, "auto") == 0 && !https)) {
+        s->sign_payload = true;
+    } else if (strcmp(signing, "off") != 0 && strcmp(signing, "auto") != 0) {
+        ini_err(sec, "payload-signing", e, "payload-signing: '%s' is not auto, on or off",
+                signing);
         goto fail;
     }
     if (timeout < 1 || timeout > 3600) {
@@ -768,7 +779,10 @@ static void *part_thread(void *arg)
     const struct s3_pair q[] = { { "partNumber", num }, { "uploadId", w->upload_id } };
     struct s3_req rq = { 0 };
 
-    s3_sha256_hex(p->data, p->len, sha);
+    if (w->s->sign_payload)
+        s3_sha256_hex(p->data, p->len, sha);
+    else
+        snprintf(sha, sizeof(sha), "UNSIGNED-PAYLOAD");
     rq.method = "PUT";
     rq.key = w->key;
     rq.query = q;
@@ -965,6 +979,7 @@ static int single_put(struct s3_writer *w, struct cf_err *e)
     rq.nhdr = nh;
     rq.body = p->data;
     rq.body_len = p->len;
+    rq.body_sha = w->s->sign_payload ? NULL : "UNSIGNED-PAYLOAD";
     rq.cancel = &w->cancel;
     if (s3_call(w->s, &rq, e) == 0)
         return 0;
@@ -1041,6 +1056,8 @@ out:
 static int s3_commit(void *wp, struct cf_err *e)
 {
     struct s3_writer *w = wp;
+    struct s3_part *pieces = NULL;
+    size_t npieces = 0;
     int rc = -1;
 
     if (w->upload_id == NULL) {
@@ -1049,11 +1066,44 @@ static int s3_commit(void *wp, struct cf_err *e)
         writer_free(w);
         return 0;
     }
-    if (w->slots[w->cur].len > 0 && part_launch(w, e) != 0)
-        goto fail;
+    /* The pipeline waits for commit, so the last part is what it waits for: split it into
+     * pieces of at least the 5 MiB minimum and send them side by side. */
+    struct s3_part *last = &w->slots[w->cur];
+    size_t len = last->len, k = len / S3_MIN_PART, off = 0;
+    if (k > w->s->concurrency)
+        k = w->s->concurrency;
+    if (k < 1)
+        k = 1;
+    pieces = len > 0 ? cf_calloc(k, sizeof(*pieces)) : NULL;
+    for (size_t i = 0; pieces != NULL && i < k; i++) {
+        struct s3_part *p = &pieces[i];
+        p->w = w;
+        p->data = last->data + off;
+        p->len = i + 1 < k ? len / k : len - off;
+        off += p->len;
+        if (w->next_number > S3_MAX_PARTS) {
+            cf_err_set(e, CF_E_INTERNAL, "s3 PUT '%s': more than %u parts. HINT: raise part-size",
+                       w->key, S3_MAX_PARTS);
+            goto fail;
+        }
+        p->number = w->next_number++;
+        if (pthread_create(&p->th, NULL, part_thread, p) != 0) {
+            cf_err_sys(e, CF_E_INTERNAL, "unable to start an upload thread");
+            goto fail;
+        }
+        p->running = true;
+        npieces = i + 1;
+    }
     for (unsigned i = 0; i < w->nslots; i++)
         if (part_join(w, &w->slots[i], e) != 0)
             goto fail;
+    for (size_t i = 0; i < npieces; i++)
+        if (part_join(w, &pieces[i], e) != 0)
+            goto fail;
+    free(pieces);
+    pieces = NULL;
+    npieces = 0;
+    last->len = 0;
     if (multipart_complete(w, e) != 0)
         goto fail;
     log_debug("s3 put done key=%s bytes=%" PRIu64 " parts=%u", w->key, w->total,
@@ -1061,6 +1111,13 @@ static int s3_commit(void *wp, struct cf_err *e)
     writer_free(w);
     return 0;
 fail:
+    /* the pieces point into the last slot: stop and wait for them before abort frees it */
+    atomic_store(&w->cancel, 1);
+    for (size_t i = 0; i < npieces; i++) {
+        struct cf_err ignore = CF_ERR_INIT;
+        part_join(w, &pieces[i], &ignore);
+    }
+    free(pieces);
     return rc;
 }
 
@@ -1151,7 +1208,8 @@ static void *chunk_thread(void *arg)
 static int chunk_launch(struct s3_reader *r, struct s3_chunk *c, struct cf_err *e)
 {
     uint64_t left = r->size - r->next_off;
-    size_t len = left < r->s->part_size ? (size_t)left : (size_t)r->s->part_size;
+    uint64_t chunk = r->s->part_size < S3_GET_CHUNK ? r->s->part_size : S3_GET_CHUNK;
+    size_t len = left < chunk ? (size_t)left : (size_t)chunk;
     if (c->cap < len) {
         free(c->data);
         c->data = cf_malloc(len);

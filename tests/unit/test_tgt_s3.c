@@ -374,6 +374,8 @@ TEST(config_errors)
                "part-size");
     conf_fails("[repository]\ntarget = s3\nendpoint = http://h\nbucket = b12\n",
                "no S3 credentials. HINT:");
+    conf_fails("[repository]\ntarget = s3\nendpoint = http://h\nbucket = b12\npayload-signing = y\n",
+               "c.conf:5: [repository] payload-signing: 'y' is not auto, on or off");
     snprintf(path, sizeof(path), "%s/open-secret", tmpdir);
     write_file(path, "s", 0644);
     snprintf(conf, sizeof(conf),
