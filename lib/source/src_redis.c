@@ -395,6 +395,7 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
         goto out;
     }
     c.rd.sink = NULL;
+    s.bytes = c.rd.consumed - start;
     if (eofmark) {
         char got[40];
         if (src_reader_get(&c.rd, got, 40, "end mark", e) != 0)
@@ -404,13 +405,12 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
                        r->addr);
             goto out;
         }
-    } else if (c.rd.consumed - start != len) {
+    } else if (s.bytes != len) {
         cf_err_set(e, CF_E_CORRUPT, "redis at %s announced %" PRIu64 " RDB bytes but the RDB ends after %" PRIu64,
-                   r->addr, len, c.rd.consumed - start);
+                   r->addr, len, s.bytes);
         goto out;
     }
     json_object_set_new(info, "rdb_version", json_integer(s.version));
-    s.bytes = c.rd.consumed - start;
     json_object_set_new(info, "rdb_bytes", json_integer((json_int_t)s.bytes));
     json_object_set_new(info, "keys", json_integer((json_int_t)s.keys));
     json_object_set_new(info, "keys_with_ttl", json_integer((json_int_t)s.keys_with_ttl));
