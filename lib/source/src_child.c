@@ -230,14 +230,30 @@ out:
     return rc;
 }
 
+int src_child_conclude(struct child *c, int check_rc, bool stream_ended, struct cf_err *e)
+{
+    struct cf_err ce = CF_ERR_INIT;
+    if (check_rc != 0 && !stream_ended && e->sys_errno != EPIPE) {
+        src_child_kill(c);
+        return -1;
+    }
+    if (src_child_finish(c, &ce) != 0) {
+        cf_err_clear(e);
+        cf_err_keep(e, &ce);
+        return -1;
+    }
+    return check_rc;
+}
+
 void src_child_kill(struct child *c)
 {
+    if (c->pid > 0)   /* before closing its input: a loader must not see a clean end */
+        kill(c->pid, SIGTERM);
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
     }
     if (c->pid > 0) {
-        kill(c->pid, SIGTERM);
         for (int i = 0; i < 50; i++) {
             if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
                 c->pid = 0;

@@ -40,6 +40,13 @@ int src_child_start(struct child *c, const char *what, char *const argv[],
 /* src_child_finish() - close our end, wait for the child, and fail unless it exited 0; the
  * error names the tool and quotes the last lines of its stderr. */
 int src_child_finish(struct child *c, struct cf_err *e);
+/* src_child_conclude() - end a child whose stream was checked: @check_rc is the checker's
+ * result (0 proved, -1 with @e set), @stream_ended whether the child's stream reached its end.
+ * A check that failed while the stream still flowed (bad data, the backup side failed) kills
+ * the child; otherwise the child is waited for, and its own failure (exit status and stderr)
+ * replaces @e, since it explains a cut stream best (also when we wrote into a pipe it closed).
+ * Returns 0 only when both the check and the child succeeded. */
+int src_child_conclude(struct child *c, int check_rc, bool stream_ended, struct cf_err *e);
 /* src_child_kill() - SIGTERM, wait briefly, SIGKILL, reap; safe on a finished child */
 void src_child_kill(struct child *c);
 /* src_child_stderr() - the last @max bytes of the child's stderr (so far) into @out */

@@ -321,15 +321,11 @@ static int my_export_db(struct my *m, const char *db, const char *optfile, bool 
         goto out;
     r.fd = ch.fd;
     int prc = src_pump(&r, &head, 64 * 1024, &tail, 4096, e);
+    if (prc == 0)
+        prc = sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
+                            what, e);
     r.fd = -1;
-    struct cf_err ce = CF_ERR_INIT;
-    if (src_child_finish(&ch, &ce) != 0) {
-        cf_err_clear(e);
-        cf_err_keep(e, &ce);
-        goto out;
-    }
-    if (prc != 0 || sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
-                                  what, e) != 0)
+    if (src_child_conclude(&ch, prc, r.eof, e) != 0)
         goto out;
     json_object_set_new(dbinfo, "part", json_string(part));
     json_object_set_new(dbinfo, "bytes", json_integer((json_int_t)r.consumed));
@@ -574,18 +570,11 @@ static int my_import_db(struct my *m, struct source_in *in, const struct restore
     if (src_child_start(&ch, what, argv, NULL, CHILD_WRITE, e) != 0)
         goto out;
     fd = ch.fd;
-    struct cf_err ce = CF_ERR_INIT;
     int prc = src_pump(&r, &head, 4096, &tail, 4096, e);
     if (prc == 0)
         prc = sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
                             "database part", e);
-    if (prc != 0)
-        src_child_kill(&ch);
-    if (src_child_finish(&ch, &ce) != 0 && prc == 0) {
-        cf_err_keep(e, &ce);
-        goto out;
-    }
-    if (prc != 0)
+    if (src_child_conclude(&ch, prc, false, e) != 0)
         goto out;
     log_info("restore part source=%s database=%s into=%s", m->name, orig, dest);
     rc = 0;

@@ -279,16 +279,12 @@ static int pg_export_globals(struct pg *p, PGconn *c, struct source_out *out, js
                         CHILD_READ, e) != 0)
         goto out;
     r.fd = ch.fd;
-    struct cf_err ce = CF_ERR_INIT;
     int prc = src_pump(&r, &head, 4096, &tail, 4096, e);
+    if (prc == 0)
+        prc = sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
+                            SQLDUMP_PGALL_SUFFIX, "pg_dumpall --globals-only output", e);
     r.fd = -1;
-    if (src_child_finish(&ch, &ce) != 0) {   /* the child's own error says most */
-        cf_err_clear(e);
-        cf_err_keep(e, &ce);
-        goto out;
-    }
-    if (prc != 0 || sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
-                                  SQLDUMP_PGALL_SUFFIX, "pg_dumpall --globals-only output", e) != 0)
+    if (src_child_conclude(&ch, prc, r.eof, e) != 0)
         goto out;
     json_object_set_new(info, "globals", json_pack("{s:s,s:I,s:b}", "part", PART_GLOBALS,
                                                    "bytes", (json_int_t)r.consumed,
@@ -362,15 +358,7 @@ static int pg_export_db(struct pg *p, const char *db, struct source_out *out, js
     r.fd = ch.fd;
     int crc = pgdump_check(&r, &s, e);
     r.fd = -1;
-    if (crc != 0)
-        src_child_kill(&ch);   /* a stream that cannot be proved is never waited for */
-    struct cf_err ce = CF_ERR_INIT;
-    if (src_child_finish(&ch, &ce) != 0 && !(crc != 0 && e->code != CF_E_CORRUPT)) {
-        cf_err_clear(e);   /* the tool's own message explains a cut stream best */
-        cf_err_keep(e, &ce);
-        goto out;
-    }
-    if (crc != 0)
+    if (src_child_conclude(&ch, crc, r.eof, e) != 0)
         goto out;
     json_object_set_new(dbinfo, "part", json_string(part));
     json_object_set_new(dbinfo, "bytes", json_integer((json_int_t)s.bytes));
@@ -617,12 +605,12 @@ static int pg_import_globals(struct pg *p, struct source_in *in, struct cf_err *
                         CHILD_WRITE, e) != 0)
         goto out;
     fd = ch.fd;
-    if (src_pump(&r, &head, 4096, &tail, 4096, e) != 0 ||
-        sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
-                      SQLDUMP_PGALL_SUFFIX, "globals part", e) != 0)
-        goto out;
+    int prc = src_pump(&r, &head, 4096, &tail, 4096, e);
+    if (prc == 0)
+        prc = sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
+                            SQLDUMP_PGALL_SUFFIX, "globals part", e);
     src_child_stderr(&ch, 2000, &errs);
-    if (src_child_finish(&ch, e) != 0)
+    if (src_child_conclude(&ch, prc, false, e) != 0)
         goto out;
     if (errs.len)
         log_warn("restore roles source=%s: some statements failed (usually roles that already exist): %.300s",
@@ -727,15 +715,8 @@ static int pg_import_db(struct pg *p, struct source_in *in, const struct restore
             goto out;
         fd = ch.fd;
         src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &fd);
-        struct cf_err ce = CF_ERR_INIT;
-        int crc = pgdump_check(&r, &s, e);
-        if (crc != 0)
-            src_child_kill(&ch);   /* an unproved stream is never committed */
-        if (src_child_finish(&ch, &ce) != 0 && crc == 0) {
-            cf_err_keep(e, &ce);
-            goto out;
-        }
-        if (crc != 0)
+        /* an unproved stream is never committed: the loader is killed before its input ends */
+        if (src_child_conclude(&ch, pgdump_check(&r, &s, e), false, e) != 0)
             goto out;
     }
     log_info("restore part source=%s database=%s into=%s toc=%u", p->name, orig, dest,
