@@ -61,7 +61,7 @@ bin/$(1): $(BUILD)/obj/$(1)/$(1)_main.o $(BUILD)/libcoffer.a
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libcoffer.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h tests/unit/fixture.h $(BUILD)/libcoffer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ilib -o $@ $< $(BUILD)/libcoffer.a $(LDLIBS)
 
@@ -79,7 +79,7 @@ asan: deps
 
 # the asan build keeps its binaries apart from bin/
 .PHONY: all-asan
-all-asan: $(TOOLS:%=$(BUILD)/bin/%) $(UNIT_BINS)
+all-asan: $(foreach m,$(MAIN_SRC),$(BUILD)/bin/$(notdir $(m:_main.c=))) $(UNIT_BINS)
 define asan_rule
 $(BUILD)/bin/$(1): $(BUILD)/obj/$(1)/$(1)_main.o $(BUILD)/libcoffer.a
 	@mkdir -p $$(dir $$@)
