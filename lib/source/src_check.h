@@ -1,7 +1,7 @@
 /* src_check.h - proofs that a dump stream is complete, read while it is being forwarded.
  *
  * A dump tool that exits 0 is not enough: each checker reads the stream itself and fails
- * unless the stream is whole (docs/FORMAT.md, "database streams", says how each works).
+ * unless the stream is whole (docs/SOURCES.md says how each works).
  *   pg_dump -Fc    header and table of contents parse; every data block the TOC announces
  *                  follows, in order, each ending with its zero-length terminator; the
  *                  stream ends exactly there
