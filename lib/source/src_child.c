@@ -296,6 +296,53 @@ char *src_tool_path(const char *tool, const char *bindir, const char *glob_dir)
     return cf_strdup(tool);
 }
 
+/* --- connection settings --- */
+
+int src_settings_load(const struct ini_section *sec, const char *password_env, long default_port,
+                      struct src_settings **out, struct cf_err *e)
+{
+    struct src_settings *s = cf_calloc(1, sizeof(*s));
+    const char *sock, *host, *user, *bindir;
+
+    s->name = cf_strdup(sec->name);
+    if (ini_get_str(sec, "socket", NULL, &sock, e) != 0 ||
+        ini_get_str(sec, "host", NULL, &host, e) != 0 ||
+        ini_get_int(sec, "port", default_port, 1, 65535, &s->port, e) != 0 ||
+        ini_get_str(sec, "user", NULL, &user, e) != 0 ||
+        ini_get_str(sec, "bin-dir", NULL, &bindir, e) != 0 ||
+        src_get_databases(sec, &s->dbs, &s->ndbs, &s->all, e) != 0)
+        goto fail;
+    if (sock && host) {
+        ini_err(sec, "host", e, "give either socket or host, not both");
+        goto fail;
+    }
+    if (src_password_load(sec, password_env, &s->password, e) != 0)
+        goto fail;
+    s->socket = sock ? cf_strdup(sock) : NULL;
+    s->host = host ? cf_strdup(host) : NULL;
+    s->user = user ? cf_strdup(user) : NULL;
+    s->bindir = bindir ? cf_strdup(bindir) : NULL;
+    *out = s;
+    return 0;
+fail:
+    src_settings_free(s);
+    return -1;
+}
+
+void src_settings_free(struct src_settings *s)
+{
+    if (s == NULL)
+        return;
+    free(s->name);
+    free(s->socket);
+    free(s->host);
+    free(s->user);
+    free(s->bindir);
+    src_secret_free(s->password);
+    ini_list_free(s->dbs, s->ndbs);
+    free(s);
+}
+
 /* --- secrets --- */
 
 int src_password_load(const struct ini_section *sec, const char *env_name, char **out,

@@ -58,6 +58,30 @@ void src_child_stderr(const struct child *c, size_t max, struct buf *out);
  * (looked up in PATH). Freshly allocated. */
 char *src_tool_path(const char *tool, const char *bindir, const char *glob_dir);
 
+/* --- connection settings --- */
+
+/* What every database source reads from its [source] section. Keys a kind does not list in
+ * its ops `keys` are rejected before this runs, so they are simply absent here. */
+struct src_settings {
+    char *name;       /* [source NAME] */
+    char *socket;     /* `socket`, or NULL */
+    char *host;       /* `host` (postgres: also a socket directory), or NULL */
+    long port;        /* `port`, or the kind's default */
+    char *user;       /* `user`, or NULL */
+    char *password;   /* from `password-file` or the environment, or NULL */
+    char **dbs;       /* `databases`, unless all */
+    size_t ndbs;
+    bool all;         /* `databases = all`, or not given */
+    char *bindir;     /* `bin-dir`, or NULL */
+};
+
+/* src_settings_load() - read the keys above from @sec; `socket` and `host` together are an
+ * error; the password comes from `password-file` (must be private) or @password_env. On
+ * failure nothing is left allocated. Free with src_settings_free. */
+int src_settings_load(const struct ini_section *sec, const char *password_env, long default_port,
+                      struct src_settings **out, struct cf_err *e);
+void src_settings_free(struct src_settings *s);
+
 /* --- secrets --- */
 
 /* src_password_load() - the password for a source: the file named by `password-file` in @sec

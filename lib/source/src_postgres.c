@@ -30,59 +30,18 @@
 static const char *const pg_keys[] = { "host", "port", "user", "password-file", "databases",
                                        "bin-dir", NULL };
 
-struct pg {
-    char *name;          /* [source NAME] */
-    char *host;          /* NULL: libpq's default */
-    long port;
-    char *user;          /* NULL: libpq's default */
-    char *password;      /* NULL: none (or ~/.pgpass, which libpq reads itself) */
-    char **dbs;
-    size_t ndbs;
-    bool all;
-    char *bindir;
-};
-
 static int pg_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
-    struct pg *p = cf_calloc(1, sizeof(*p));
-    const char *host, *user, *bindir;
-
-    p->name = cf_strdup(sec->name);
-    if (ini_get_str(sec, "host", NULL, &host, e) != 0 ||
-        ini_get_int(sec, "port", 5432, 1, 65535, &p->port, e) != 0 ||
-        ini_get_str(sec, "user", NULL, &user, e) != 0 ||
-        ini_get_str(sec, "bin-dir", NULL, &bindir, e) != 0 ||
-        src_get_databases(sec, &p->dbs, &p->ndbs, &p->all, e) != 0 ||
-        src_password_load(sec, "PGPASSWORD", &p->password, e) != 0)
-        goto fail;
-    p->host = host ? cf_strdup(host) : NULL;
-    p->user = user ? cf_strdup(user) : NULL;
-    p->bindir = bindir ? cf_strdup(bindir) : NULL;
-    *priv = p;
-    return 0;
-fail:
-    ini_list_free(p->dbs, p->ndbs);
-    free(p->name);
-    free(p);
-    return -1;
+    return src_settings_load(sec, "PGPASSWORD", 5432, (struct src_settings **)priv, e);
 }
 
 static void pg_close(void *priv)
 {
-    struct pg *p = priv;
-    if (p == NULL)
-        return;
-    free(p->name);
-    free(p->host);
-    free(p->user);
-    free(p->bindir);
-    src_secret_free(p->password);
-    ini_list_free(p->dbs, p->ndbs);
-    free(p);
+    src_settings_free(priv);
 }
 
 /* "socket /run/postgresql port 5432" or "db.example.com:5432", for messages */
-static void pg_where(const struct pg *p, char *out, size_t cap)
+static void pg_where(const struct src_settings *p, char *out, size_t cap)
 {
     const char *h = p->host ? p->host : "(default socket)";
     if (h[0] == '/')
@@ -100,7 +59,7 @@ static void pg_msg(const char *m, char *out, size_t cap)
     out[strcspn(out, "\n")] = '\0';
 }
 
-static int pg_connect(const struct pg *p, const char *db, PGconn **out, struct cf_err *e)
+static int pg_connect(const struct src_settings *p, const char *db, PGconn **out, struct cf_err *e)
 {
     char port[16], where[512], msg[512];
     const char *kw[8], *val[8];
@@ -172,7 +131,7 @@ struct pg_env {
     size_t n;
 };
 
-static void pg_env_build(const struct pg *p, const char *db, struct pg_env *env)
+static void pg_env_build(const struct src_settings *p, const char *db, struct pg_env *env)
 {
     memset(env, 0, sizeof(*env));
     if (p->host)
@@ -205,7 +164,7 @@ static int out_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
 }
 
 /* the databases to dump: the configured ones (each must exist) or all but templates */
-static int pg_list_databases(const struct pg *p, PGconn *c, char ***names, size_t *n,
+static int pg_list_databases(const struct src_settings *p, PGconn *c, char ***names, size_t *n,
                              json_t *sizes, struct cf_err *e)
 {
     PGresult *r = pg_exec(c, "listing databases",
@@ -250,12 +209,11 @@ static int pg_list_databases(const struct pg *p, PGconn *c, char ***names, size_
     return 0;
 }
 
-static int pg_export_globals(struct pg *p, PGconn *c, struct source_out *out, json_t *info,
+static int pg_export_globals(struct src_settings *p, PGconn *c, struct source_out *out, json_t *info,
                              struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
-    struct buf head = BUF_INIT, tail = BUF_INIT;
     struct pg_env env;
     char *tool = src_tool_path("pg_dumpall", p->bindir, PG_TOOLS_GLOB);
     int rc = -1;
@@ -279,10 +237,7 @@ static int pg_export_globals(struct pg *p, PGconn *c, struct source_out *out, js
                         CHILD_READ, e) != 0)
         goto out;
     r.fd = ch.fd;
-    int prc = src_pump(&r, &head, 4096, &tail, 4096, e);
-    if (prc == 0)
-        prc = sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
-                            SQLDUMP_PGALL_SUFFIX, "pg_dumpall --globals-only output", e);
+    int prc = dump_check(&r, DUMP_PGALL, e);
     r.fd = -1;
     if (src_child_conclude(&ch, prc, r.eof, e) != 0)
         goto out;
@@ -302,13 +257,11 @@ out:
     src_reader_free(&r);
     pg_env_free(&env);
 out_nores:
-    buf_free(&head);
-    buf_free(&tail);
     free(tool);
     return rc;
 }
 
-static int pg_export_db(struct pg *p, const char *db, struct source_out *out, json_t *dbinfo,
+static int pg_export_db(struct src_settings *p, const char *db, struct source_out *out, json_t *dbinfo,
                         struct cf_err *e)
 {
     PGconn *c = NULL;
@@ -385,7 +338,7 @@ out:
 
 static int pg_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
-    struct pg *p = priv;
+    struct src_settings *p = priv;
     PGconn *c = NULL;
     PGresult *res = NULL;
     char **names = NULL;
@@ -533,7 +486,7 @@ static int pg_db_exists(PGconn *c, const char *name, bool *exists, struct cf_err
 
 static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
 {
-    struct pg *p = priv;
+    struct src_settings *p = priv;
     struct pg_plan pl;
     PGconn *c = NULL;
     char where[512];
@@ -589,12 +542,12 @@ out:
 
 /* load the globals SQL from @in into psql: errors of single statements (a role that already
  * exists) are reported, not fatal */
-static int pg_import_globals(struct pg *p, struct source_in *in, struct cf_err *e)
+static int pg_import_globals(struct src_settings *p, struct source_in *in, struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
     struct pg_env env;
-    struct buf head = BUF_INIT, tail = BUF_INIT, errs = BUF_INIT;
+    struct buf errs = BUF_INIT;
     char *tool = src_tool_path("psql", p->bindir, PG_TOOLS_GLOB);
     char *argv[] = { tool, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=0", NULL };
     int rc = -1, fd = -1;
@@ -605,10 +558,7 @@ static int pg_import_globals(struct pg *p, struct source_in *in, struct cf_err *
                         CHILD_WRITE, e) != 0)
         goto out;
     fd = ch.fd;
-    int prc = src_pump(&r, &head, 4096, &tail, 4096, e);
-    if (prc == 0)
-        prc = sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
-                            SQLDUMP_PGALL_SUFFIX, "globals part", e);
+    int prc = dump_check(&r, DUMP_PGALL, e);
     src_child_stderr(&ch, 2000, &errs);
     if (src_child_conclude(&ch, prc, false, e) != 0)
         goto out;
@@ -620,8 +570,6 @@ out:
     src_child_kill(&ch);
     src_reader_free(&r);
     pg_env_free(&env);
-    buf_free(&head);
-    buf_free(&tail);
     buf_free(&errs);
     free(tool);
     return rc;
@@ -654,7 +602,7 @@ static void pg_drop_db(PGconn *c, const char *name)
 }
 
 /* one database part into database @dest with pg_restore */
-static int pg_import_db(struct pg *p, struct source_in *in, const struct restore_opts *o,
+static int pg_import_db(struct src_settings *p, struct source_in *in, const struct restore_opts *o,
                         const char *orig, const char *dest, PGconn *admin, struct cf_err *e)
 {
     struct child ch = { 0 };
@@ -742,42 +690,10 @@ out:
     return rc;
 }
 
-static int pg_import_to_file(struct source_in *in, const struct restore_opts *o, bool sql,
-                             struct cf_err *e)
-{
-    struct src_outfile f;
-    struct src_reader r;
-    struct pgdump_summary s;
-    struct buf head = BUF_INIT, tail = BUF_INIT;
-    int rc = -1;
-
-    if (src_outfile_begin(&f, o->to_file, o->force, e) != 0)
-        return -1;
-    src_reader_init_fn(&r, src_in_read_fn, in, sql ? "globals part" : "database part",
-                       src_fd_sink, &f.fd);
-    if (sql) {
-        if (src_pump(&r, &head, 4096, &tail, 4096, e) != 0 ||
-            sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
-                          SQLDUMP_PGALL_SUFFIX, "globals part", e) != 0)
-            goto out;
-    } else if (pgdump_check(&r, &s, e) != 0) {
-        goto out;
-    }
-    if (src_outfile_commit(&f, e) != 0)
-        goto out;
-    rc = 0;
-out:
-    src_outfile_abort(&f);
-    src_reader_free(&r);
-    buf_free(&head);
-    buf_free(&tail);
-    return rc;
-}
-
 static int pg_import(void *priv, struct source_in *in, const struct restore_opts *o,
                      json_t *info, struct cf_err *e)
 {
-    struct pg *p = priv;
+    struct src_settings *p = priv;
     struct pg_plan pl;
     PGconn *admin = NULL;
     const char *part;
@@ -792,7 +708,8 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
         if (strcmp(part, PART_GLOBALS) == 0) {
             if (!pl.globals)
                 continue;
-            if (pl.to_file ? pg_import_to_file(in, o, true, e) : pg_import_globals(p, in, e))
+            if (pl.to_file ? dump_part_to_file(in, DUMP_PGALL, o->to_file, o->force, e)
+                           : pg_import_globals(p, in, e))
                 goto out;
             done++;
             continue;
@@ -803,7 +720,7 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
         if (!pg_db_selected(&pl, orig))
             continue;
         if (pl.to_file) {
-            if (pg_import_to_file(in, o, false, e) != 0)
+            if (dump_part_to_file(in, DUMP_PGDUMP, o->to_file, o->force, e) != 0)
                 goto out;
         } else {
             char *name = cf_strdup(orig);   /* @part changes with the next read */
