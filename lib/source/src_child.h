@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "../config/ini.h"
 #include "../core/buf.h"
 #include "../core/err.h"
@@ -166,6 +168,22 @@ bool src_name_is_safe(const char *s);
 /* --- restore plumbing shared by the database sources --- */
 
 struct source_in;
+
+/* Database parts are named "db:<name>"; info.databases lists them as {"name": ...}. */
+#define SRC_PART_DB_PREFIX "db:"
+
+/* src_info_db_name() - the name of entry @i of info.databases, NULL past the end */
+const char *src_info_db_name(json_t *info, size_t i);
+/* src_select_db() - the database a restore takes: @want when given (it must be in the
+ * backup: CF_E_NOTFOUND listing what is there), else the only one when @one_needed and the
+ * backup holds one, else NULL (all). @what ("--to-file") names the option needing one: with
+ * several databases and none chosen, a CF_E_USAGE error asks for --database. */
+int src_select_db(json_t *info, const char *want, bool one_needed, const char *what,
+                  const char **out, struct cf_err *e);
+/* src_in_next_db() - move to the next part of @in: 1 with *@db set to the database of a
+ * "db:<name>" part (freshly allocated) or NULL for any other part (named *@part), 0 after the
+ * last part, -1 on error */
+int src_in_next_db(struct source_in *in, const char **part, char **db, struct cf_err *e);
 
 /* a src_read_fn over the current part of a backup stream (@ctx: struct source_in *) */
 ssize_t src_in_read_fn(void *ctx, void *buf, size_t cap, struct cf_err *e);

@@ -19,7 +19,6 @@
 #include "src_check.h"
 #include "src_child.h"
 
-#define PART_DB_PREFIX "db:"
 
 static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
                                        "databases", "bin-dir", NULL };
@@ -246,7 +245,7 @@ static int my_export_db(struct src_settings *m, const char *db, const char *optf
     struct buf head = BUF_INIT, tail = BUF_INIT;
     char *tool = src_tool_path("mariadb-dump", m->bindir, NULL);
     char *defaults = cf_asprintf("--defaults-extra-file=%s", optfile);
-    char *part = cf_asprintf(PART_DB_PREFIX "%s", db);
+    char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
     char *what = cf_asprintf("mariadb-dump of database '%s'", db);
     char v[256];
     int rc = -1;
@@ -385,16 +384,9 @@ out:
  * restore
  * ---------------------------------------------------------------------------------------- */
 
-static const char *dbinfo_name(json_t *d)
-{
-    return json_string_value(json_object_get(d, "name"));
-}
-
 static int my_plan_check(const struct restore_opts *o, json_t *info, const char **only,
                          struct cf_err *e)
 {
-    json_t *dbs = json_object_get(info, "databases");
-    size_t n = json_array_size(dbs);
     *only = NULL;
     if (o->into_redis || o->to_dir || o->globals || o->clean || o->jobs > 1)
         return cf_err_set(e, CF_E_USAGE, "a mariadb source takes --into-db NAME, --to-file FILE, "
@@ -402,21 +394,9 @@ static int my_plan_check(const struct restore_opts *o, json_t *info, const char 
                                          "--globals, --clean or --jobs)");
     if (o->to_file && o->into_db)
         return cf_err_set(e, CF_E_USAGE, "give either --to-file or --into-db, not both");
-    if (o->database) {
-        size_t i;
-        for (i = 0; i < n && strcmp(dbinfo_name(json_array_get(dbs, i)), o->database) != 0; i++)
-            ;
-        if (i == n)
-            return cf_err_set(e, CF_E_NOTFOUND, "backup %s holds no database '%s'",
-                              o->backup_id ? o->backup_id : "", o->database);
-        *only = o->database;
-    } else if (n == 1 && (o->to_file || o->into_db)) {
-        *only = dbinfo_name(json_array_get(dbs, 0));
-    }
-    if ((o->to_file || o->into_db) && *only == NULL)
-        return cf_err_set(e, CF_E_USAGE,
-                          "%s takes one database and the backup holds %zu: name it with --database DB",
-                          o->to_file ? "--to-file" : "--into-db", n);
+    if (src_select_db(info, o->database, o->to_file || o->into_db,
+                      o->to_file ? "--to-file" : "--into-db", only, e) != 0)
+        return -1;
     if (o->into_db && !src_name_is_safe(o->into_db))
         return cf_err_set(e, CF_E_USAGE, "--into-db '%s' is not a database name coffer accepts",
                           o->into_db);
@@ -468,7 +448,7 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
     if (my_connect(m, &c, e) != 0)
         return -1;
     for (size_t i = 0; i < json_array_size(dbs); i++) {
-        const char *orig = dbinfo_name(json_array_get(dbs, i));
+        const char *orig = src_info_db_name(info, i);
         if (only && strcmp(only, orig) != 0)
             continue;
         const char *dest = o->into_db ? o->into_db : orig;
@@ -552,7 +532,7 @@ static int my_import(void *priv, struct source_in *in, const struct restore_opts
     struct src_settings *m = priv;
     const char *only, *part;
     MYSQL *c = NULL;
-    char *optfile = NULL;
+    char *optfile = NULL, *orig = NULL;
     unsigned done = 0;
     int rc = -1, k;
 
@@ -560,11 +540,8 @@ static int my_import(void *priv, struct source_in *in, const struct restore_opts
         return -1;
     if (!o->to_file && (my_connect(m, &c, e) != 0 || my_option_file(m, &optfile, e) != 0))
         goto out;
-    while ((k = source_in_next_part(in, &part, e)) == 1) {
-        if (strncmp(part, PART_DB_PREFIX, strlen(PART_DB_PREFIX)) != 0)
-            continue;
-        char *orig = cf_strdup(part + strlen(PART_DB_PREFIX));
-        if (only && strcmp(only, orig) != 0) {
+    while ((k = src_in_next_db(in, &part, &orig, e)) == 1) {
+        if (orig == NULL || (only && strcmp(only, orig) != 0)) {
             free(orig);
             continue;
         }

@@ -25,7 +25,6 @@
 
 #define PG_TOOLS_GLOB "/usr/lib/postgresql/[0-9]*/bin"
 #define PART_GLOBALS "globals"
-#define PART_DB_PREFIX "db:"
 
 static const char *const pg_keys[] = { "host", "port", "user", "password-file", "databases",
                                        "bin-dir", NULL };
@@ -271,7 +270,7 @@ static int pg_export_db(struct src_settings *p, const char *db, struct source_ou
     struct pg_env env = { { 0 }, 0 };
     struct pgdump_summary s;
     char *tool = src_tool_path("pg_dump", p->bindir, PG_TOOLS_GLOB);
-    char *part = cf_asprintf(PART_DB_PREFIX "%s", db);
+    char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
     char *what = cf_asprintf("pg_dump of database '%s'", db);
     char *snap = NULL;
     int rc = -1;
@@ -399,11 +398,6 @@ struct pg_plan {
     bool to_file;
 };
 
-static const char *dbinfo_name(json_t *d)
-{
-    return json_string_value(json_object_get(d, "name"));
-}
-
 /* the destination name of database @orig */
 static const char *pg_target_name(const struct restore_opts *o, const char *orig)
 {
@@ -417,46 +411,22 @@ static int pg_plan_check(const struct restore_opts *o, json_t *info, struct pg_p
 {
     memset(pl, 0, sizeof(*pl));
     pl->dbs = json_object_get(info, "databases");
-    size_t n = json_array_size(pl->dbs);
     if (o->into_redis || o->to_dir)
         return cf_err_set(e, CF_E_USAGE, "--into-redis and --to are not for a postgres source: "
                                          "use --into-db NAME or --to-file FILE");
     if (o->to_file && o->into_db)
         return cf_err_set(e, CF_E_USAGE, "give either --to-file or --into-db, not both");
-    if (o->database) {
-        size_t i;
-        for (i = 0; i < n && strcmp(dbinfo_name(json_array_get(pl->dbs, i)), o->database) != 0; i++)
-            ;
-        if (i == n) {
-            struct buf names = BUF_INIT;
-            for (i = 0; i < n; i++)
-                buf_printf(&names, "%s%s", i ? ", " : "", dbinfo_name(json_array_get(pl->dbs, i)));
-            cf_err_set(e, CF_E_NOTFOUND, "backup %s holds no database '%s' (it holds: %s)",
-                       o->backup_id ? o->backup_id : "", o->database, names.data ? names.data : "none");
-            buf_free(&names);
-            return -1;
-        }
-        pl->only = o->database;
-    } else if (n == 1 && (o->to_file || o->into_db)) {
-        pl->only = dbinfo_name(json_array_get(pl->dbs, 0));
-    }
+    /* --to-file --globals alone writes the roles; otherwise --to-file and --into-db need one */
+    bool roles_file = o->to_file && o->globals && !o->database;
+    if (src_select_db(info, o->database, (o->to_file && !roles_file) || o->into_db,
+                      o->to_file ? "--to-file" : "--into-db", &pl->only, e) != 0)
+        return -1;
     pl->globals = o->globals;
     pl->to_file = o->to_file != NULL;
-    if (o->to_file) {
-        if (o->globals && pl->only && o->database)
-            return cf_err_set(e, CF_E_USAGE, "--to-file writes one part: --globals or --database DB, not both");
-        if (o->globals && !o->database)
-            pl->only = NULL;   /* the globals SQL alone */
-        else if (pl->only == NULL)
-            return cf_err_set(e, CF_E_USAGE,
-                              "--to-file writes one database and the backup holds %zu: name it with --database DB (or --globals for the roles)",
-                              n);
+    if (o->to_file && o->globals && o->database)
+        return cf_err_set(e, CF_E_USAGE, "--to-file writes one part: --globals or --database DB, not both");
+    if (o->to_file)
         return src_outfile_check(o->to_file, o->force, e);
-    }
-    if (o->into_db && pl->only == NULL)
-        return cf_err_set(e, CF_E_USAGE,
-                          "--into-db loads one database and the backup holds %zu: name it with --database DB",
-                          n);
     if (o->into_db && !src_name_is_safe(o->into_db))
         return cf_err_set(e, CF_E_USAGE, "--into-db '%s' is not a database name coffer accepts",
                           o->into_db);
@@ -514,7 +484,7 @@ static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struc
         printf("  roles    roles and tablespaces into postgres at %s (existing roles are kept; "
                "their errors are reported)\n", where);
     for (size_t i = 0; i < json_array_size(pl.dbs); i++) {
-        const char *orig = dbinfo_name(json_array_get(pl.dbs, i));
+        const char *orig = src_info_db_name(info, i);
         if (!pg_db_selected(&pl, orig))
             continue;
         const char *dest = pg_target_name(o, orig);
@@ -697,6 +667,7 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
     struct pg_plan pl;
     PGconn *admin = NULL;
     const char *part;
+    char *db = NULL;
     int rc = -1, k;
     unsigned done = 0;
 
@@ -704,31 +675,21 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
         return -1;
     if (!pl.to_file && pg_connect(p, "postgres", &admin, e) != 0)
         return -1;
-    while ((k = source_in_next_part(in, &part, e)) == 1) {
-        if (strcmp(part, PART_GLOBALS) == 0) {
-            if (!pl.globals)
-                continue;
-            if (pl.to_file ? dump_part_to_file(in, DUMP_PGALL, o->to_file, o->force, e)
-                           : pg_import_globals(p, in, e))
-                goto out;
-            done++;
+    while ((k = src_in_next_db(in, &part, &db, e)) == 1) {
+        int irc = 0;
+        if (db == NULL && strcmp(part, PART_GLOBALS) == 0 && pl.globals)
+            irc = pl.to_file ? dump_part_to_file(in, DUMP_PGALL, o->to_file, o->force, e)
+                             : pg_import_globals(p, in, e);
+        else if (db == NULL || !pg_db_selected(&pl, db))
             continue;
-        }
-        if (strncmp(part, PART_DB_PREFIX, strlen(PART_DB_PREFIX)) != 0)
-            continue;
-        const char *orig = part + strlen(PART_DB_PREFIX);
-        if (!pg_db_selected(&pl, orig))
-            continue;
-        if (pl.to_file) {
-            if (dump_part_to_file(in, DUMP_PGDUMP, o->to_file, o->force, e) != 0)
-                goto out;
-        } else {
-            char *name = cf_strdup(orig);   /* @part changes with the next read */
-            int irc = pg_import_db(p, in, o, name, pg_target_name(o, name), admin, e);
-            free(name);
-            if (irc != 0)
-                goto out;
-        }
+        else if (pl.to_file)
+            irc = dump_part_to_file(in, DUMP_PGDUMP, o->to_file, o->force, e);
+        else
+            irc = pg_import_db(p, in, o, db, pg_target_name(o, db), admin, e);
+        free(db);
+        db = NULL;
+        if (irc != 0)
+            goto out;
         done++;
     }
     if (k < 0)
@@ -739,6 +700,7 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
     }
     rc = 0;
 out:
+    free(db);
     PQfinish(admin);
     return rc;
 }
