@@ -357,8 +357,10 @@ int src_password_load(const struct ini_section *sec, const char *env_name, char 
         if (fs_read_secret(file, "password-file", &b, e) != 0) {
             buf_free(&b);
             const struct ini_kv *kv = ini_kv_find(sec, "password-file");
-            return cf_err_ctx(e, "%s:%d: [source %s]", sec->file, kv ? kv->line : sec->line,
-                              sec->name);
+            cf_err_ctx(e, "%s:%d: [source %s]", sec->file, kv ? kv->line : sec->line, sec->name);
+            if (e)
+                e->code = CF_E_CONFIG;   /* a file the configuration names: exit 2 */
+            return -1;
         }
         if (memchr(b.data, '\0', b.len) || strchr(b.data, '\n')) {
             src_secret_free(b.data);
