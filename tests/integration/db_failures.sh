@@ -99,6 +99,27 @@ redis_restart_during() {
 fails "redis: server restart during the RDB transfer" 1 "source 'cache': redis at $REDIS_SOCK closed the connection" redis_restart_during
 check "redis: nothing committed after the restart" intact cache
 
+# --- a restore that fails half-way leaves nothing that looks complete ---
+# kill_loader SOURCE TOOL ARGS...: run a restore, kill its loader TOOL once it has read 1 MB
+kill_loader() {
+    local src=$1 tool=$2; shift 2
+    restore --config "$conf" --source "$src" --at now "$@" >"$T/kl.out" 2>"$T/kl.err" &
+    local r=$! c i
+    c=$(wait_child "$r" "$tool") || { wait "$r"; return 99; }
+    for ((i = 0; i < 500; i++)); do
+        [ "$(awk '/^rchar/ {print $2}' "/proc/$c/io" 2>/dev/null || echo 0)" -ge 1048576 ] && break
+        sleep 0.01
+    done
+    kill -KILL "$c"
+    wait "$r"
+    local rc=$?
+    cat "$T/kl.err" >&2
+    return $rc
+}
+fails "postgres: pg_restore killed during a restore" 1 "pg_restore into database 'half' was killed by signal 9" kill_loader pg pg_restore --database app --into-db half
+check "postgres: the half-restored database was dropped" test -z "$(pg_sql -tAc "SELECT 1 FROM pg_database WHERE datname = 'half'")"
+fails "mariadb: the client killed during a restore" 1 "mariadb client loading database 'half' was killed by signal 9" kill_loader my mariadb --database shop --into-db half
+check "mariadb: the half-loaded database was dropped" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'half'")"
 # --- server down ---
 stop_postgres; stop_mariadb; stop_redis
 fails "postgres: server down" 1 "source 'pg': unable to connect to postgres at socket $PG_HOST port $PG_PORT" backupd --config "$conf" run pg
@@ -146,3 +167,13 @@ scan_backup() {  # scan_backup SOURCE SECRET TOOL
 ok "postgres: no password in any command line while pg_dump runs" scan_backup pg "$PG_PASSWORD" pg_dump
 ok "mariadb: no password in any command line while mariadb-dump runs" scan_backup my "$MY_PASSWORD" mariadb-dump
 ok "redis: no password in any command line during the backup" scan_backup cache "$REDIS_PASSWORD" ""
+
+# --- last, as it damages the redis backups: with a damaged object, the restore stops before
+# the destination is touched
+for obj in $(find "$T/c/repo/backups/cache" -path '*/data/*' -type f); do
+    printf 'X' | dd of="$obj" bs=1 seek=$(( $(stat -c %s "$obj") / 2 )) conv=notrunc 2>/dev/null
+done
+fails "redis: a damaged backup is refused" 1 "" restore --config "$conf" --source cache --at now --to-file "$T/damaged.rdb"
+check "redis: no file was written from it" test ! -e "$T/damaged.rdb"
+check "redis: no partial file is left" test -z "$(ls "$T" | grep coffer-partial)"
+
