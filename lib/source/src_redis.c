@@ -161,7 +161,7 @@ static int resp_line(struct conn *c, struct buf *line, struct cf_err *e)
     for (;;) {
         const unsigned char *p = src_reader_peek(&c->rd);
         size_t n = src_reader_avail(&c->rd);
-        const unsigned char *nl = memchr(p, '\n', n);
+        const unsigned char *nl = n ? memchr(p, '\n', n) : NULL;
         if (nl) {
             size_t k = (size_t)(nl - p);
             buf_append(line, p, k && p[k - 1] == '\r' ? k - 1 : k);
@@ -242,10 +242,12 @@ static int conn_call(struct conn *c, int argc, const char *const argv[], struct 
     }
     rc = 0;
 out:
+    if (cmd.data)   /* AUTH carries the password */
+        explicit_bzero(cmd.data, cmd.len);
+    if (reply.data)
+        explicit_bzero(reply.data, reply.len);
     buf_free(&cmd);
-    explicit_bzero(reply.data, reply.len);
     buf_free(&reply);
-    explicit_bzero(cmd.data, cmd.len);
     return rc;
 }
 
