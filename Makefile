@@ -34,6 +34,10 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all deps check asan demo install clean help bench
 all: $(BINS)
 
+# the driver registries change when an optional driver's file appears (after a merge, say)
+$(BUILD)/obj/lib/source/source.o: $(wildcard lib/source/src_postgres.c)
+$(BUILD)/obj/lib/target/target.o: $(wildcard lib/target/tgt_s3.c)
+
 help:
 	@echo "make            build bin/backupd bin/restore bin/catalog bin/migrate"
 	@echo "make demo       install what is missing, build, back up and restore a sample tree"
