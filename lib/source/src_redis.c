@@ -44,7 +44,7 @@ static int redis_open(const struct ini_section *sec, void **priv, struct cf_err 
         return -1;
     if (set->user && set->password == NULL) {
         src_settings_free(set);
-        return ini_err(sec, "user", e, "an ACL user needs a password: set password-file");
+        return ini_err(sec, "user", e, "an ACL user needs a password: set password-file (or REDISCLI_AUTH)");
     }
     struct rds *r = cf_calloc(1, sizeof(*r));
     r->set = set;
