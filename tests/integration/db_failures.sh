@@ -167,6 +167,17 @@ scan_backup() {  # scan_backup SOURCE SECRET TOOL
 ok "postgres: no password in any command line while pg_dump runs" scan_backup pg "$PG_PASSWORD" pg_dump
 ok "mariadb: no password in any command line while mariadb-dump runs" scan_backup my "$MY_PASSWORD" mariadb-dump
 ok "redis: no password in any command line during the backup" scan_backup cache "$REDIS_PASSWORD" ""
+scan_restore() {  # scan_restore SOURCE SECRET TOOL RESTORE-ARGS...
+    local src=$1 secret=$2 tool=$3; shift 3
+    restore --config "$conf" --source "$src" --at now "$@" >/dev/null 2>&1 &
+    local r=$!
+    scan_cmdlines "$r" "$secret" "$tool"
+    local rc=$?
+    wait "$r" || return 3
+    return $rc
+}
+ok "postgres: no password in any command line while pg_restore runs" scan_restore pg "$PG_PASSWORD" pg_restore --database app --into-db scanned
+ok "mariadb: no password in any command line while the mariadb client loads" scan_restore my "$MY_PASSWORD" mariadb --database shop --into-db scanned
 
 # --- the password from the environment when there is no password-file ---
 grep -v '^password-file' "$conf" >"$T/env.conf"
