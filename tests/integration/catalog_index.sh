@@ -9,11 +9,8 @@
 mkdir -p "$T/src" && echo hello >"$T/src/a"
 make_local_conf "$T" "$T/src"
 C=$T/coffer.conf
-cat >>"$C" <<EOF
-
-[catalog]
-path = $T/state/catalog.db
-EOF
+# make_local_conf's [catalog] section, moved to an index directory of its own
+sed -i "s|^path = $T/catalog.db\$|path = $T/state/catalog.db|" "$C"
 # a second configuration with its own index: a "new host" that sees the same repository
 sed "s|$T/state/catalog.db|$T/host2/catalog.db|" "$C" >"$T/host2.conf"
 cat_() { catalog --config "$C" "$@"; }
