@@ -1,0 +1,100 @@
+/* mig.h - the migrate tool: migration files, statement splitting, the database engines and
+ * the commands. migrate_main.c parses arguments and calls migrate_run(); everything else
+ * lives in migrate/mig_*.c and is linked into build/libcoffer.a for the unit tests. */
+#ifndef CF_MIG_H
+#define CF_MIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/core/buf.h"
+#include "../lib/core/err.h"
+
+/* Exit codes of `migrate` (docs/MIGRATE.md). 0, 1 and 2 are the ones every tool uses. */
+enum mig_exit {
+    MIG_EXIT_OK = 0,
+    MIG_EXIT_FAILED = 1,      /* an error, or a migration failed cleanly (PostgreSQL) */
+    MIG_EXIT_USAGE = 2,       /* command line or configuration */
+    MIG_EXIT_PENDING = 10,    /* status: migrations are waiting to be applied */
+    MIG_EXIT_NEEDS_ROLLBACK = 11, /* a migration failed partway: rollback or repair first */
+    MIG_EXIT_LOCKED = 12,     /* another runner held the lock past --lock-timeout */
+    MIG_EXIT_DRIFT = 13,      /* an applied file changed or is missing */
+    MIG_EXIT_SNAPSHOT = 14,   /* the snapshot before apply failed: nothing was applied */
+};
+
+enum mig_engine { MIG_PG, MIG_MARIA };
+
+/* --- files (mig_files.c) --- */
+
+#define MIG_CHECKSUM_MAX 72     /* "sha256:" + 64 hex + NUL */
+#define MIG_NO_TX_MARKER "-- coffer:no-transaction"
+
+struct mig_file {
+    uint64_t version;
+    char *vtext;        /* the version as written in the file name ("0003") */
+    char *name;         /* "add_users" */
+    char *up_path;
+    char *down_path;    /* NULL when there is no down script */
+    char *up_sql;
+    char *down_sql;     /* NULL when there is no down script */
+    char checksum[MIG_CHECKSUM_MAX];
+    bool no_tx;         /* first line of the up script is MIG_NO_TX_MARKER */
+    bool down_no_tx;
+};
+
+struct mig_set {
+    struct mig_file *f;  /* sorted by version, ascending */
+    size_t n;
+};
+
+/* mig_scan() - read every migration in @dir: `<version>_<name>.up.sql` and optional
+ * `<version>_<name>.down.sql`, versions digits (integers or timestamps) ordered numerically.
+ * Fails (nothing returned) on a duplicate version, a down script without its up script, a
+ * file ending in .sql that does not follow the pattern, an empty up script, or a file that
+ * cannot be read; the message names the file. Hidden files and other files are ignored. */
+int mig_scan(const char *dir, struct mig_set *out, struct cf_err *e);
+void mig_set_free(struct mig_set *s);
+/* the file of @version, or NULL */
+const struct mig_file *mig_set_find(const struct mig_set *s, uint64_t version);
+
+/* mig_parse_name() - split a file name into version, name and kind (1 up, 2 down). Returns
+ * 0 when it is a migration name, 1 when it is not a .sql file (ignored), -1 when it ends in
+ * .sql but does not follow the pattern (@e says why). *vtext and *name are allocated. */
+int mig_parse_name(const char *file, uint64_t *version, char **vtext, char **name, int *kind,
+                   struct cf_err *e);
+/* mig_parse_version() - digits only, at most 19 of them; 0 or -1 */
+int mig_parse_version(const char *s, uint64_t *out);
+
+/* "sha256:<hex>" of @sql with CRLF and lone CR turned into LF */
+void mig_checksum(const char *sql, size_t len, char out[MIG_CHECKSUM_MAX]);
+/* true when the first line of @sql is the no-transaction marker (trailing blanks allowed) */
+bool mig_is_no_tx(const char *sql);
+
+/* mig_new_version() - the version text for `migrate new`: one more than the highest, zero
+ * padded like it, or a UTC timestamp (YYYYMMDDHHMMSS, at least one more than the highest)
+ * when the directory is empty or uses timestamps. @now is the current time. */
+void mig_new_version(const struct mig_set *s, int64_t now, char *out, size_t cap);
+
+/* --- statement splitting (mig_split.c) --- */
+
+struct mig_stmt {
+    char *sql;   /* trimmed, without the delimiter */
+    int line;    /* line of its first character in the file, from 1 */
+};
+
+struct mig_stmts {
+    struct mig_stmt *s;
+    size_t n;
+};
+
+/* mig_split() - cut a script into statements the way the engine's own client would.
+ * PostgreSQL: '' and E'' strings, "" identifiers, -- and nested block comments,
+ * dollar quoting ($$ and $tag$). MariaDB: '' and "" strings with backslash escapes, ``
+ * identifiers, --, # and block comments, DELIMITER lines (not sent to the server).
+ * Statements that hold only comments and blanks are dropped. An unterminated quote or
+ * comment is an error naming the line where it starts. */
+int mig_split(enum mig_engine eng, const char *sql, struct mig_stmts *out, struct cf_err *e);
+void mig_stmts_free(struct mig_stmts *st);
+
+#endif
