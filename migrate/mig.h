@@ -63,7 +63,8 @@ const struct mig_file *mig_set_find(const struct mig_set *s, uint64_t version);
  * .sql but does not follow the pattern (@e says why). *vtext and *name are allocated. */
 int mig_parse_name(const char *file, uint64_t *version, char **vtext, char **name, int *kind,
                    struct cf_err *e);
-/* mig_parse_version() - digits only, at most 19 of them; 0 or -1 */
+/* mig_parse_version() - digits only, at most 19 of them, a signed 64-bit value (the
+ * history's bigint); 0 or -1 */
 int mig_parse_version(const char *s, uint64_t *out);
 
 /* "sha256:<hex>" of @sql with CRLF and lone CR turned into LF */
@@ -98,3 +99,91 @@ int mig_split(enum mig_engine eng, const char *sql, struct mig_stmts *out, struc
 void mig_stmts_free(struct mig_stmts *st);
 
 #endif
+
+/* --- database engines (mig_pg.c, mig_maria.c) --- */
+
+/* Where to connect: from the [source] section (host/socket, port, user, password-file) and
+ * the database chosen by `databases =` or --database. */
+struct mig_conn_cfg {
+    const char *host;       /* host name or (PostgreSQL) socket directory; NULL: default */
+    const char *socket;     /* MariaDB unix socket; NULL: default */
+    unsigned port;          /* 0: default */
+    const char *user;       /* NULL: the client library's default */
+    const char *password;   /* NULL: none */
+    const char *database;
+};
+
+/* Rows of a query: cell(r, c) is NULL for SQL NULL. */
+struct mig_rows {
+    size_t nrows, ncols;
+    char **cell;
+};
+#define MIG_CELL(rows, r, c) ((rows)->cell[(r) * (rows)->ncols + (c)])
+void mig_rows_free(struct mig_rows *r);
+
+struct mig_engine_ops {
+    enum mig_engine eng;
+    const char *name;             /* "postgres", "mariadb" */
+    const char *history_ddl;      /* CREATE TABLE IF NOT EXISTS coffer_schema_history ... */
+    const char *history_exists;   /* query: one row, one cell "1" when the table exists */
+    const char *now_expr;         /* the current time for applied_at, stored as UTC */
+    const char *applied_at_expr;  /* applied_at as "YYYY-MM-DDTHH:MM:SSZ" */
+    const char *upsert_tail;      /* what follows INSERT ... VALUES (...) to replace a row */
+    bool transactional_ddl;
+    int (*connect)(const struct mig_conn_cfg *c, void **h, struct cf_err *e);
+    void (*close)(void *h);
+    /* run one statement (result rows discarded); on failure @e holds the server's message */
+    int (*exec)(void *h, const char *sql, struct cf_err *e);
+    int (*query)(void *h, const char *sql, struct mig_rows *out, struct cf_err *e);
+    /* @s as an SQL string literal, quotes included; freshly allocated */
+    char *(*quote)(void *h, const char *s);
+    /* one attempt at the migration lock of database @db: 1 taken, 0 held elsewhere */
+    int (*lock_try)(void *h, const char *db, struct cf_err *e);
+    void (*unlock)(void *h, const char *db);
+    /* the server's version as major*10000 + minor*100 + patch (PostgreSQL: major*10000 +
+     * minor) */
+    unsigned long (*server_version)(void *h);
+};
+
+extern const struct mig_engine_ops mig_pg_ops;
+extern const struct mig_engine_ops mig_maria_ops;
+
+/* --- the commands (mig_run.c) --- */
+
+struct mig_opts {
+    const char *config;          /* --config (default CONF_DEFAULT_PATH) */
+    const char *source;          /* --source */
+    const char *database;        /* --database */
+    const char *dir;             /* --dir */
+    const char *command;         /* status, up, down, verify, baseline, rollback, repair,
+                                    accept-checksum, new */
+    const char *arg;             /* baseline V, accept-checksum V, new NAME */
+    bool has_to;
+    uint64_t to;                 /* --to V */
+    bool json, dry_run, no_snapshot, restore_snapshot, force;
+    int64_t lock_timeout_ms;     /* --lock-timeout */
+    const char *secret_key_file; /* --secret-key-file, to restore in public-key mode */
+};
+
+/* migrate_run() - run one command; returns the process exit code (enum mig_exit). Errors are
+ * logged on stderr; results go to stdout (JSON with --json). */
+int migrate_run(const struct mig_opts *o);
+
+/* --- the snapshot before apply (mig_snap.c) --- */
+
+struct mig_snap {
+    const char *config;            /* coffer.conf */
+    const char *source;            /* the [source] section's name */
+    const char *database;          /* the one database migrated */
+    enum mig_engine eng;
+    unsigned long server_version;  /* as mig_engine_ops.server_version */
+    const char *secret_key_file;   /* public-key repositories: needed to restore */
+};
+
+/* mig_snapshot_take() - back up @s->database of @s->source through the normal backup path
+ * into the repository of @s->config, after checking that the dump tool can read the server.
+ * The new backup's id goes to @id. Fails (nothing committed) on any error. */
+int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_err *e);
+/* mig_snapshot_restore() - restore backup @id into the same database, replacing what is
+ * there. */
+int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err *e);

@@ -24,6 +24,8 @@ int mig_parse_version(const char *s, uint64_t *out)
         if (s[n] < '0' || s[n] > '9' || n >= 19)
             return -1;
         v = v * 10 + (uint64_t)(s[n] - '0');
+        if (v > (uint64_t)INT64_MAX)
+            return -1;
     }
     if (n == 0)
         return -1;
@@ -66,7 +68,7 @@ int mig_parse_name(const char *file, uint64_t *version, char **vtext, char **nam
     if (mig_parse_version(v, version) != 0) {
         cf_err_set(e, CF_E_USAGE,
                    "'%s': version '%s' must be digits only (an integer or a timestamp such as "
-                   "20261122031500), at most 19 of them", file, v);
+                   "20261122031500) no larger than 9223372036854775807", file, v);
         free(v);
         return -1;
     }

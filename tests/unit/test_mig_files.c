@@ -48,7 +48,10 @@ TEST(parse_version)
     CHECK_EQ_INT(v, 3);
     CHECK_EQ_INT(mig_parse_version("20261122031500", &v), 0);
     CHECK(v == UINT64_C(20261122031500));
-    CHECK_EQ_INT(mig_parse_version("9999999999999999999", &v), 0);
+    CHECK_EQ_INT(mig_parse_version("9223372036854775807", &v), 0);
+    CHECK(v == UINT64_C(9223372036854775807));
+    CHECK_EQ_INT(mig_parse_version("9223372036854775808", &v), -1);
+    CHECK_EQ_INT(mig_parse_version("9999999999999999999", &v), -1);
     CHECK_EQ_INT(mig_parse_version("10000000000000000000", &v), -1);
     CHECK_EQ_INT(mig_parse_version("", &v), -1);
     CHECK_EQ_INT(mig_parse_version("1a", &v), -1);

@@ -1,0 +1,56 @@
+# migrate.sh - helpers for the migrate integration tests. Source after testlib.sh and
+# servers.sh.
+#
+#   mig_conf FILE KIND DB MIGDIR   write a coffer.conf with a local repository and
+#                                  [source app] for the last started server of KIND
+#                                  (postgres or mariadb)
+#   mig FILE args...               bin/migrate --config FILE --source app args...
+#   mig_file DIR NAME TEXT         write DIR/NAME with TEXT
+
+mig_conf() {
+    local f=$1 kind=$2 db=$3 dir=$4 d
+    d=$(dirname "$f")
+    mkdir -p "$d"
+    [ -f "$d/repo.key" ] || { head -c 32 /dev/urandom >"$d/repo.key"; chmod 600 "$d/repo.key"; }
+    {
+        cat <<CONF
+[repository]
+target = local
+path = $d/repo
+key-file = $d/repo.key
+
+CONF
+        if [ "$kind" = postgres ]; then
+            cat <<CONF
+[source app]
+type = postgres
+host = $PG_HOST
+port = $PG_PORT
+user = $PG_USER
+password-file = $PG_PASSFILE
+databases = $db
+migrations = $dir
+CONF
+        else
+            cat <<CONF
+[source app]
+type = mariadb
+socket = $MY_SOCK
+user = $MY_USER
+password-file = $MY_PASSFILE
+databases = $db
+migrations = $dir
+CONF
+        fi
+    } >"$f"
+}
+
+mig() {
+    local f=$1; shift
+    migrate --config "$f" --source app "$@"
+}
+
+mig_file() {
+    mkdir -p "$1"
+    printf '%s\n' "$3" >"$1/$2"
+}
