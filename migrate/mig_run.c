@@ -107,16 +107,22 @@ static void who_am_i(struct ctx *c)
     snprintf(c->who, sizeof(c->who), "%s@%s", pw ? pw->pw_name : "unknown", host);
 }
 
+/* "20261122T031500.123Z-1a2b3c4d": runs are serialised by the lock and each takes more than
+ * a millisecond, so the latest run has the greatest id */
 static void new_run_id(char *out, size_t cap)
 {
+    struct timespec now;
+    struct tm tm;
     char ts[32];
     unsigned char r[4];
     char hex[9];
 
-    time_format_compact(time(NULL), ts, sizeof(ts));
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof(ts), "%Y%m%dT%H%M%S", &tm);
     randombytes_buf(r, sizeof(r));
     hex_encode(r, sizeof(r), hex);
-    snprintf(out, cap, "%s-%s", ts, hex);
+    snprintf(out, cap, "%s.%03ldZ-%s", ts, now.tv_nsec / 1000000, hex);
 }
 
 static void print_stmts(const struct mig_stmts *st)
@@ -1331,9 +1337,13 @@ int migrate_run(const struct mig_opts *o)
             cf_err_set(&e, CF_E_USAGE, "--source NAME is required");
             goto out;
         }
-        if (load_config(&c, &e) != 0)
+        if (load_config(&c, &e) != 0) {
+            c.exit = c.exit ? c.exit : MIG_EXIT_USAGE;
             goto out;
+        }
     }
+    if (strcmp(cmd, "new") == 0 && !o->dry_run && fs_mkdir_p(c.dir, 0755, &e) != 0)
+        goto out;
     /* every file is read and checked before the database is touched */
     if (mig_scan(c.dir, &c.files, &e) != 0) {
         c.exit = MIG_EXIT_USAGE;

@@ -54,3 +54,29 @@ mig_file() {
     mkdir -p "$1"
     printf '%s\n' "$3" >"$1/$2"
 }
+
+# exits "what" CODE cmd...   passes when cmd exits CODE (stdout/stderr kept for saw)
+exits() {
+    local what=$1 code=$2 rc; shift 2
+    "$@" >"$_out" 2>"$_err"
+    rc=$?
+    if [ "$rc" -eq "$code" ]; then
+        echo "ok - $what"
+    else
+        echo "not ok - $what (exit $rc, wanted $code)"
+        echo "#   command: $*"
+        sed 's/^/#   stderr: /' "$_err" | tail -n 10
+    fi
+}
+
+# saw "what" out|err NEEDLE   the last ok/fails/exits command printed NEEDLE (fixed string)
+saw() {
+    local what=$1 f=$_out needle=$3
+    [ "$2" = err ] && f=$_err
+    if grep -qF -- "$needle" "$f"; then
+        echo "ok - $what"
+    else
+        echo "not ok - $what (no '$needle' on std$2)"
+        sed "s/^/#   std$2: /" "$f" | tail -n 10
+    fi
+}

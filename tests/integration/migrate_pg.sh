@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# migrate_pg.sh - `migrate` against a real PostgreSQL 15: a series applied, statused, rolled
+# down and up; a failing migration in the middle leaves no trace; drift blocks up; a
+# duplicate version is refused before the database is touched; two runners at once apply
+# each migration once; lock timeout; no-transaction files; baseline, repair, accept-checksum.
+. "$COFFER_TESTS/lib/testlib.sh"
+. "$COFFER_TESTS/lib/servers.sh"
+. "$COFFER_TESTS/lib/migrate.sh"
+
+start_postgres || { echo "not ok - postgres did not start"; exit 1; }
+pg_sql -c "create database app" -c "create database app2" -c "create database app3" >/dev/null
+M=$T/mig C=$T/conf/coffer.conf
+mig_conf "$C" postgres app "$M"
+q() { pg_sql -d "${DB:-app}" -At -c "$1"; }
+exists() { [ "$(q "select to_regclass('$1') is not null")" = t ]; }
+
+mig_file "$M" 001_users.up.sql "create table users (id int primary key, name text not null);"
+mig_file "$M" 001_users.down.sql "drop table users;"
+cat >"$M/002_fn.up.sql" <<'SQL'
+-- a function with a dollar-quoted body and an E'' string holding a quote and a semicolon
+create function user_count() returns bigint language plpgsql as $body$
+begin
+  return (select count(*) from users); -- ; inside
+end;
+$body$;
+insert into users values (1, E'o\'brien;'), (2, 'it''s; fine');
+SQL
+printf 'drop function user_count();\r\ndelete from users;\r\n' >"$M/002_fn.down.sql"
+cat >"$M/003_idx.up.sql" <<'SQL'
+-- coffer:no-transaction
+create index concurrently users_name on users (name);
+SQL
+mig_file "$M" 003_idx.down.sql "drop index users_name;"
+mig_file "$M" 004_orders.up.sql "create table orders (id int, user_id int references users(id)); insert into orders values (1, 1);"
+mig_file "$M" 004_orders.down.sql "drop table orders;"
+
+# --- status of a fresh database changes nothing ---
+exits "status: pending is exit 10" 10 mig "$C" status
+saw "status lists 4 pending" out "0 applied, 4 pending"
+check "status created no history table" test "$(q "select to_regclass('coffer_schema_history') is null")" = t
+
+# --- dry run prints the plan and changes nothing, not even the history table ---
+ok "up --dry-run" mig "$C" up --dry-run --no-snapshot
+saw "dry run prints the function body" out 'return (select count(*) from users); -- ; inside'
+saw "dry run prints the snapshot plan" out "snapshot: none"
+ok "up --dry-run --json" mig "$C" --json up --dry-run
+saw "dry run json plans a snapshot" out '"snapshot":"planned"'
+check "dry run: no history table" test "$(q "select to_regclass('coffer_schema_history') is null")" = t
+check "dry run: no users table" test "$(q "select to_regclass('users') is null")" = t
+
+# --- a series applied in steps ---
+ok "up --to 2" mig "$C" up --to 2 --no-snapshot
+saw "--no-snapshot is logged as a warning" err "warn no snapshot before apply"
+check "1 and 2 applied, 3 not" test "$(q "select string_agg(version::text, ',' order by version) from coffer_schema_history where status = 'applied'")" = "1,2"
+check "E'' string stored" test "$(q "select name from users where id = 1")" = "o'brien;"
+check "function works" test "$(q "select user_count()")" = 2
+exits "status: still pending" 10 mig "$C" status
+ok "up the rest" mig "$C" up --no-snapshot
+check "no-transaction index built" exists users_name
+ok "status: all applied" mig "$C" status
+saw "status says 4 applied" out "4 applied, 0 pending"
+ok "status --json" mig "$C" status --json
+saw "json status" out '"applied":4,"pending":0'
+ok "verify" mig "$C" verify
+check "history has applied_by user@host" test "$(q "select applied_by from coffer_schema_history where version = 1")" = "$(id -un)@$(hostname)"
+check "checksum stored with its algorithm" test "$(q "select checksum from coffer_schema_history where version = 1")" = "sha256:$(sha256sum <"$M/001_users.up.sql" | cut -d' ' -f1)"
+ok "up again: nothing to apply" mig "$C" up --no-snapshot
+saw "says nothing to apply" out "nothing to apply"
+
+# --- down, newest first, and up again ---
+ok "down (one)" mig "$C" down
+check "orders gone" test "$(q "select to_regclass('orders') is null")" = t
+ok "down --to 1" mig "$C" down --to 1
+check "index and function gone, users kept" test "$(q "select (to_regclass('users_name') is null) and (select count(*) from pg_proc where proname = 'user_count') = 0 and to_regclass('users') is not null")" = t
+check "history: 2-4 rolled back" test "$(q "select string_agg(status, ',' order by version) from coffer_schema_history")" = "applied,rolled_back,rolled_back,rolled_back"
+exits "status after down: pending" 10 mig "$C" status
+ok "up again" mig "$C" up --no-snapshot
+check "all applied again" test "$(q "select count(*) from coffer_schema_history where status = 'applied'")" = 4
+check "orders back" test "$(q "select count(*) from orders")" = 1
+
+# --- a down script missing refuses before anything runs ---
+mig_file "$M" 005_nodown.up.sql "create table t5 (a int);"
+ok "up 5" mig "$C" up --no-snapshot
+fails "down --to 3 refuses: 5 has no down script" 1 "version 5 has no down script" mig "$C" down --to 3
+check "4 still applied after refusal" test "$(q "select status from coffer_schema_history where version = 4")" = applied
+mig_file "$M" 005_nodown.down.sql "drop table t5;"
+
+# --- failing migration in the middle: no trace of it ---
+mig_file "$M" 006_ok.up.sql "create table t6 (a int);"
+mig_file "$M" 006_ok.down.sql "drop table t6;"
+mig_file "$M" 007_bad.up.sql "create table t7 (a int);
+insert into t7 values (1);
+insert into no_such_table values (1);
+create table t7b (a int);"
+mig_file "$M" 008_later.up.sql "create table t8 (a int);"
+fails "failing migration: exit 1, names file:line and error" 1 "007_bad.up.sql:3, rolled back" mig "$C" up --no-snapshot
+saw "error quotes the server" err 'relation "no_such_table" does not exist'
+check "6 applied before it" exists t6
+check "7 left no trace" test "$(q "select to_regclass('t7') is null and to_regclass('t7b') is null")" = t
+check "8 not run" test "$(q "select to_regclass('t8') is null")" = t
+check "7 recorded rolled back with its statement" test "$(q "select status || '|' || failed_statement from coffer_schema_history where version = 7")" = "rolled_back|insert into no_such_table values (1)"
+exits "status shows 7 pending with its error" 10 mig "$C" status
+saw "status prints the last error" out 'last error: relation "no_such_table" does not exist'
+mig_file "$M" 007_bad.up.sql "create table t7 (a int);"
+ok "fixed file applies" mig "$C" up --no-snapshot
+check "7 and 8 applied" test "$(q "select count(*) from coffer_schema_history where version in (7, 8) and status = 'applied'")" = 2
+
+# --- rollback of the last run by down scripts ---
+mig_file "$M" 007_bad.down.sql "drop table t7;"
+mig_file "$M" 008_later.down.sql "drop table t8;"
+ok "rollback --dry-run" mig "$C" rollback --dry-run
+cp "$_out" "$T/plan"
+check "plan lists 8 then 7" bash -c "grep 'version 00[78]' '$T/plan' | head -1 | grep -q 008"
+ok "rollback" mig "$C" rollback
+check "7 and 8 rolled back, 6 applied" test "$(q "select string_agg(status, ',' order by version) from coffer_schema_history where version >= 6")" = "applied,rolled_back,rolled_back"
+fails "rollback --restore-snapshot without a snapshot" 1 "applied without a snapshot" mig "$C" rollback --restore-snapshot --force
+ok "up 7 and 8 again" mig "$C" up --no-snapshot
+
+# --- drift: an applied file edited afterwards blocks up ---
+cp "$M/001_users.up.sql" "$T/001.orig"
+mig_file "$M" 001_users.up.sql "create table users (id bigint primary key, name text not null);"
+mig_file "$M" 009_more.up.sql "create table t9 (a int);"
+fails "verify reports drift: exit 13" 13 "checksum drift" mig "$C" verify
+saw "verify names version 1 as drift" out "001              drift"
+fails "up refuses on drift: exit 13" 13 "001_users.up.sql changed" mig "$C" up --no-snapshot
+saw "hint names accept-checksum" err "accept-checksum 1"
+check "9 not applied" test "$(q "select to_regclass('t9') is null")" = t
+exits "status: drift exit 13" 13 mig "$C" status
+# line endings alone are no drift
+sed 's/$/\r/' "$T/001.orig" >"$M/001_users.up.sql"
+ok "CRLF copy of the applied file is no drift" mig "$C" verify
+mig_file "$M" 001_users.up.sql "create table users (id bigint primary key, name text not null);"
+ok "accept-checksum --dry-run" mig "$C" accept-checksum 1 --dry-run
+exits "dry run accepted nothing" 13 mig "$C" verify
+ok "accept-checksum 1" mig "$C" accept-checksum 1
+saw "acceptance is logged" err "warn accepted changed checksum version=1"
+ok "verify after accepting" mig "$C" verify
+ok "up after accepting" mig "$C" up --no-snapshot
+rm -f "$M/009_more.up.sql"
+fails "a deleted applied file is drift" 13 "9 (file missing)" mig "$C" up --no-snapshot
+mig_file "$M" 009_more.up.sql "create table t9 (a int);"
+
+# --- a no-transaction migration failing partway needs repair ---
+mig_file "$M" 010_nt.up.sql "-- coffer:no-transaction
+create table t10 (a int);
+create index concurrently t10_x on no_such_table (a);"
+fails "no-transaction failure: exit 11" 11 "after 1 of 2 statements ran" mig "$C" up --no-snapshot
+saw "message gives the repair command" err "source app repair\`"
+check "partial DDL stays" exists t10
+check "row failed with statement" test "$(q "select status from coffer_schema_history where version = 10")" = failed
+fails "up refuses while failed: exit 11" 11 "failed partway" mig "$C" up --no-snapshot
+exits "status: failed exit 11" 11 mig "$C" status
+fails "rollback by down scripts refuses a partial run" 11 "failed partway" mig "$C" rollback
+pg_sql -d app -q -c "drop table t10"
+ok "repair --dry-run" mig "$C" repair --dry-run
+check "dry run kept failed" test "$(q "select status from coffer_schema_history where version = 10")" = failed
+ok "repair" mig "$C" repair
+check "repair marks rolled back" test "$(q "select status from coffer_schema_history where version = 10")" = rolled_back
+mig_file "$M" 010_nt.up.sql "-- coffer:no-transaction
+create table t10 (a int);
+create index concurrently t10_x on t10 (a);"
+ok "up after repair" mig "$C" up --no-snapshot
+check "10 applied" exists t10_x
+
+
+# --- duplicate version: refused before touching the database ---
+mig_file "$M" 003_again.up.sql "create table dup (a int);"
+fails "duplicate version: exit 2" 2 "duplicate version 3" mig "$C" up --no-snapshot
+sed "s/^port = .*/port = 1/" "$C" >"$T/conf/down.conf"
+fails "duplicate found before connecting (server unreachable)" 2 "duplicate version 3" mig "$T/conf/down.conf" status
+check "dup not created" test "$(q "select to_regclass('dup') is null")" = t
+rm -f "$M/003_again.up.sql"
+mig_file "$M" 011_broken.up.sql "select 'unterminated;"
+fails "unterminated string refused before anything runs" 2 "011_broken.up.sql: line 1: unterminated string" mig "$C" up --no-snapshot
+rm -f "$M/011_broken.up.sql"
+mig_file "$M" 11_x.sql "select 1;"
+fails "misnamed .sql file refused" 2 "'11_x.sql' is not a migration name" mig "$C" status
+rm -f "$M/11_x.sql"
+
+# --- configuration and connection errors ---
+fails "server unreachable: clear error" 1 "unable to connect to PostgreSQL" mig "$T/conf/down.conf" status
+fails "unknown source" 2 "no [source nope] section" migrate --config "$C" --source nope status
+chmod 644 "$PG_PASSFILE"
+fails "password file readable by others refused" 2 "password-file" mig "$C" status
+chmod 600 "$PG_PASSFILE"
+sed "s/^password-file = .*/password-file = $(echo "$T/wrong.pass" | sed 's|/|\\/|g')/" "$C" >"$T/conf/wrong.conf"
+(umask 077 && echo wrong >"$T/wrong.pass")
+fails "wrong password: clear error" 1 "password authentication failed" mig "$T/conf/wrong.conf" status
+cp "$_err" "$T/wrong.err"
+check "password not in the message" bash -c "! grep -qF '$PG_PASSWORD' '$T/wrong.err'"
+fails "no database chosen" 2 "--database" migrate --config "$C" --source app --database other status
+fails "usage: unknown command" 2 "unknown command" mig "$C" frobnicate
+
+# --- two runners at once apply each migration exactly once (database app2) ---
+M2=$T/mig2
+mig_conf "$T/conf2/coffer.conf" postgres app2 "$M2"
+mig_file "$M2" 000_log.up.sql "create table applied_log (v int);"
+for i in 1 2 3 4 5; do
+    mig_file "$M2" "00${i}_step.up.sql" "select pg_sleep(0.1); insert into applied_log values ($i); create table s$i (a int);"
+done
+mig "$T/conf2/coffer.conf" up --no-snapshot >"$T/r1.out" 2>"$T/r1.err" &
+p1=$!
+mig "$T/conf2/coffer.conf" up --no-snapshot >"$T/r2.out" 2>"$T/r2.err" &
+p2=$!
+wait $p1; rc1=$?
+wait $p2; rc2=$?
+check "both runners succeed" test "$rc1:$rc2" = "0:0"
+check "one of them waited for the lock" bash -c "cat '$T/r1.err' '$T/r2.err' | grep -q 'waiting for the migration lock'"
+check "each migration applied exactly once" test "$(DB=app2 q "select string_agg(v::text, ',' order by v) from applied_log")" = "1,2,3,4,5"
+check "six history rows" test "$(DB=app2 q "select count(*) from coffer_schema_history where status = 'applied'")" = 6
+
+# --- lock timeout ---
+mig_file "$M2" 006_more.up.sql "create table s6 (a int);"
+pg_sql -d app2 -c "select pg_advisory_lock(7165058122144443753), pg_sleep(6)" >/dev/null 2>&1 &
+holder=$!
+on_exit "kill $holder"
+sleep 0.5
+fails "lock held elsewhere: exit 12 after --lock-timeout" 12 "holds the lock" mig "$T/conf2/coffer.conf" up --no-snapshot --lock-timeout 1
+check "nothing applied under a held lock" test "$(DB=app2 q "select to_regclass('s6') is null")" = t
+kill $holder 2>/dev/null; wait $holder 2>/dev/null
+ok "after the holder is gone, up proceeds" mig "$T/conf2/coffer.conf" up --no-snapshot
+check "killed runner left no stale lock" test "$(DB=app2 q "select count(*) from pg_locks where locktype = 'advisory'")" = 0
+
+# --- baseline adopts an existing database (app3) ---
+DB=app3 q "create table users (id int primary key, name text not null)" >/dev/null
+mig_conf "$T/conf3/coffer.conf" postgres app3 "$M"
+ok "baseline 2 --dry-run" mig "$T/conf3/coffer.conf" baseline 2 --dry-run
+check "dry run: no history table" test "$(DB=app3 q "select to_regclass('coffer_schema_history') is null")" = t
+ok "baseline 2" mig "$T/conf3/coffer.conf" baseline 2
+check "1 and 2 marked applied" test "$(DB=app3 q "select string_agg(version::text, ',') from coffer_schema_history where status = 'applied'")" = "1,2"
+check "function not created by baseline" test "$(DB=app3 q "select count(*) from pg_proc where proname = 'user_count'")" = 0
+fails "baseline twice refused" 1 "already has migration history" mig "$T/conf3/coffer.conf" baseline 2
+
+# --- new ---
+ok "new NAME in an empty directory" migrate --dir "$T/newdir" new add_things
+check "timestamped pair created" bash -c "ls '$T/newdir' | grep -Eq '^[0-9]{14}_add_things.up.sql$'"
+mig_file "$T/newdir2" 0009_a.up.sql "select 1;"
+ok "new after 0009" migrate --dir "$T/newdir2" new next_one
+check "0010 created with its down" test -f "$T/newdir2/0010_next_one.up.sql" -a -f "$T/newdir2/0010_next_one.down.sql"
+fails "new with a bad name" 2 "letters, digits" migrate --dir "$T/newdir2" new "bad name"
+
+# --- a pending version older than an applied one is refused (database app4) ---
+pg_sql -c "create database app4" >/dev/null
+mig_conf "$T/conf4/coffer.conf" postgres app4 "$T/mig4"
+mig_file "$T/mig4" 10_a.up.sql "create table a (x int);"
+mig_file "$T/mig4" 30_c.up.sql "create table c (x int);"
+ok "10 and 30 applied" mig "$T/conf4/coffer.conf" up --no-snapshot
+mig_file "$T/mig4" 20_b.up.sql "create table b (x int);"
+fails "out-of-order pending refused" 1 "a later version (30) is already applied" mig "$T/conf4/coffer.conf" up --no-snapshot
+check "b not created" test "$(DB=app4 q "select to_regclass('b') is null")" = t
