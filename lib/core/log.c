@@ -19,6 +19,16 @@ void log_setup(enum log_level min, enum log_format fmt)
     log_fmt = fmt;
 }
 
+void log_set_level(enum log_level min)
+{
+    log_min = min;
+}
+
+void log_set_format(enum log_format fmt)
+{
+    log_fmt = fmt;
+}
+
 int log_format_parse(const char *s, enum log_format *out)
 {
     if (strcmp(s, "text") == 0)

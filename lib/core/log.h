@@ -12,6 +12,8 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_TEXT, LOG_JSON };
 
 void log_setup(enum log_level min, enum log_format fmt);
+void log_set_level(enum log_level min);
+void log_set_format(enum log_format fmt);
 /* "text" or "json" -> 0, else -1 */
 int log_format_parse(const char *s, enum log_format *out);
 void log_msg(enum log_level lvl, const char *fmt, ...) CF_PRINTF(2, 3);

@@ -60,6 +60,16 @@ int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t 
 /* Read, authenticate and parse a backup's manifest. CF_E_CRYPTO/CF_E_CORRUPT when damaged. */
 int repo_manifest_load(struct repo *r, const char *source, const char *id, json_t **out,
                        struct cf_err *e);
+/* repo_find_at() - the backup `restore --at @t` uses: the newest backup of @source started at
+ * or before @t whose manifest opens and checks. Damaged manifests are skipped with a warning,
+ * never chosen. CF_E_NOTFOUND when there is none. */
+int repo_find_at(struct repo *r, const char *source, time_t t, struct repo_ref *ref,
+                 json_t **manifest, struct cf_err *e);
+
+/* Encrypt @manifest with the backup's data key and store it: the commit point of a backup. */
+struct seal_key;
+int repo_manifest_save(struct repo *r, const struct seal_key *sk, const char *source,
+                       const char *id, json_t *manifest, struct cf_err *e);
 /* Delete a backup: its manifest first (so it is no longer listed), then its data. */
 int repo_backup_remove(struct repo *r, const char *source, const char *id, struct cf_err *e);
 

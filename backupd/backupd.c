@@ -1,0 +1,61 @@
+#include "backupd.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "../lib/core/cli.h"
+#include "../lib/core/log.h"
+#include "../lib/core/util.h"
+#include "../lib/repo/repo.h"
+#include "../lib/stream/pipeline.h"
+
+static void print_summary(const char *source, const struct backup_result *r)
+{
+    char in[32], st[32];
+    double secs = (double)r->elapsed_ms / 1000.0;
+    format_bytes(r->bytes_in, in, sizeof(in));
+    format_bytes(r->bytes_stored, st, sizeof(st));
+    printf("%s: backup %s done: in %s, stored %s, ratio %.2f, %.1f s, %.1f MB/s%s\n", source,
+           r->id, in, st, r->bytes_in ? (double)r->bytes_stored / (double)r->bytes_in : 0.0,
+           secs, secs > 0 ? (double)r->bytes_in / 1e6 / secs : 0.0,
+           r->warnings ? " (with warnings, see the log)" : "");
+    fflush(stdout);
+}
+
+int backupd_job_run(const struct conf *c, const char *job)
+{
+    const struct conf_job *j = conf_job(c, job);
+    struct cf_err e = CF_ERR_INIT;
+    struct repo *r = NULL;
+    size_t ok = 0, failed = 0;
+
+    if (j == NULL) {
+        cf_err_set(&e, CF_E_USAGE, "no [job %s] in %s", job, c->ini->file);
+        return cli_fail("backupd", &e);
+    }
+    if (repo_open(c, NULL, &r, &e) != 0)
+        return cli_fail("backupd", &e);
+    for (size_t i = 0; i < j->nsources; i++) {
+        struct source *src = NULL;
+        struct backup_result res;
+        cf_err_clear(&e);
+        if (source_open(conf_source(c, j->sources[i]), &src, &e) != 0 ||
+            pipeline_backup(r, src, job, &res, &e) != 0) {
+            log_error("backup failed job=%s source=%s: %s", job, j->sources[i], e.msg);
+            fprintf(stderr, "backupd: error: source '%s': %s\n", j->sources[i], e.msg);
+            failed++;
+        } else {
+            log_info("backup done job=%s source=%s id=%s in=%" PRIu64 " stored=%" PRIu64
+                     " objects=%u ms=%" PRIu64,
+                     job, src->name, res.id, res.bytes_in, res.bytes_stored, res.objects,
+                     res.elapsed_ms);
+            print_summary(src->name, &res);
+            ok++;
+        }
+        source_close(src);
+    }
+    repo_close(r);
+    if (failed == 0)
+        return EXIT_OK;
+    return ok == 0 ? EXIT_FAILED : EXIT_PARTIAL;
+}

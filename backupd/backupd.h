@@ -1,0 +1,13 @@
+/* backupd.h - the backup daemon's commands, callable from tests. */
+#ifndef CF_BACKUPD_H
+#define CF_BACKUPD_H
+
+#include "../lib/config/conf.h"
+#include "../lib/core/err.h"
+
+/* backupd_job_run() - back up every source of @job, one after the other, printing one summary
+ * line per source on stdout. Returns an exit code: 0 all done, 1 all failed (or the job could
+ * not start), 3 some failed. */
+int backupd_job_run(const struct conf *c, const char *job);
+
+#endif

@@ -1,0 +1,118 @@
+/* backupd - back up the sources of a job into the repository. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../lib/config/conf.h"
+#include "../lib/core/cli.h"
+#include "../lib/core/log.h"
+#include "../lib/crypto/keys.h"
+#include "../lib/repo/repo.h"
+#include "backupd.h"
+
+static const char usage[] =
+    "usage: backupd [--config FILE] [--log-format text|json] [--verbose|--quiet] COMMAND\n"
+    "\n"
+    "commands:\n"
+    "  init [--generate-key FILE]   create the repository named in [repository]; with\n"
+    "                               --generate-key, first write a new random key to FILE (0600)\n"
+    "  keygen --public OUT.pub --secret OUT.sec\n"
+    "                               make a key pair for a repository sealed to a public key:\n"
+    "                               the backup host keeps only OUT.pub; restores need OUT.sec\n"
+    "  run JOB                      back up every source of [job JOB] now, once\n"
+    "  check-config                 validate the configuration and exit\n"
+    "\n"
+    "The configuration is " CONF_DEFAULT_PATH " unless --config is given.\n"
+    "Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 some sources failed.\n";
+
+int main(int argc, char **argv)
+{
+    struct cli_common cc = { CONF_DEFAULT_PATH };
+    struct cf_err e = CF_ERR_INIT;
+    struct conf *c = NULL;
+    const char *cmd = NULL, *gen = NULL, *pub = NULL, *sec = NULL, *v;
+    const char *args[4];
+    int nargs = 0, rc;
+
+    for (int i = 1; i < argc; i++) {
+        int k = cli_common_opt(&cc, argc, argv, &i, &e);
+        if (k < 0)
+            goto usage_err;
+        if (k > 0)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        }
+        if ((v = cli_opt_value("--generate-key", argc, argv, &i, &e)) != NULL)
+            gen = v;
+        else if ((v = cli_opt_value("--public", argc, argv, &i, &e)) != NULL)
+            pub = v;
+        else if ((v = cli_opt_value("--secret", argc, argv, &i, &e)) != NULL)
+            sec = v;
+        else if (e.code != CF_E_OK)
+            goto usage_err;
+        else if (argv[i][0] == '-') {
+            cf_err_set(&e, CF_E_USAGE, "unknown option '%s'", argv[i]);
+            goto usage_err;
+        } else if (cmd == NULL)
+            cmd = argv[i];
+        else if (nargs < 4)
+            args[nargs++] = argv[i];
+        else {
+            cf_err_set(&e, CF_E_USAGE, "too many arguments");
+            goto usage_err;
+        }
+    }
+    if (cmd == NULL) {
+        cf_err_set(&e, CF_E_USAGE, "no command given");
+        goto usage_err;
+    }
+    if (keys_init(&e) != 0)
+        return cli_fail("backupd", &e);
+
+    if (strcmp(cmd, "keygen") == 0) {
+        if (pub == NULL || sec == NULL || nargs) {
+            cf_err_set(&e, CF_E_USAGE, "keygen needs --public FILE and --secret FILE");
+            goto usage_err;
+        }
+        if (keys_keygen(pub, sec, &e) != 0)
+            return cli_fail("backupd", &e);
+        printf("public key written to %s (give it to backup hosts: public-key-file = %s)\n"
+               "secret key written to %s (mode 0600): keep it off the backup hosts, in a safe "
+               "place; restores need it\n",
+               pub, pub, sec);
+        return EXIT_OK;
+    }
+    if ((gen || pub || sec) && strcmp(cmd, "init") != 0) {
+        cf_err_set(&e, CF_E_USAGE, "--generate-key, --public and --secret go with init or keygen");
+        goto usage_err;
+    }
+    if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0) {
+        cf_err_set(&e, CF_E_USAGE, "unknown command '%s'", cmd);
+        goto usage_err;
+    }
+    if (conf_load(cc.config, &c, &e) != 0)
+        return cli_fail("backupd", &e);
+
+    if (strcmp(cmd, "check-config") == 0) {
+        printf("%s: ok (%zu sources, %zu jobs)\n", cc.config, c->nsources, c->njobs);
+        rc = EXIT_OK;
+    } else if (strcmp(cmd, "init") == 0) {
+        rc = repo_init(c, gen, &e) == 0 ? EXIT_OK : cli_fail("backupd", &e);
+        if (rc == EXIT_OK)
+            printf("repository created\n");
+    } else {
+        if (nargs != 1) {
+            conf_free(c);
+            cf_err_set(&e, CF_E_USAGE, "run needs one JOB name");
+            goto usage_err;
+        }
+        rc = backupd_job_run(c, args[0]);
+    }
+    conf_free(c);
+    return rc;
+
+usage_err:
+    fprintf(stderr, "backupd: %s\n%s", e.msg, usage);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,593 @@
+/* pipeline.c - where sources meet the repository.
+ *
+ * Backup, two threads plus zstd's workers:
+ *   caller:  source export -> frames -> ZSTD_compressStream2 (nbWorkers) -> pipe
+ *   sealer:  pipe -> 1 MiB messages -> secretstream -> object writer (BLAKE2b) -> target
+ * Restore and verify, three threads:
+ *   fetcher: objects -> BLAKE2b + secretstream open (tags checked) -> pipe
+ *   inflater: pipe -> ZSTD_decompressStream -> pipe
+ *   caller:  pipe -> frames -> source import (or a drain, for verify)
+ *
+ * Errors: the stage that fails first records its error as the root cause (struct pl) and
+ * fails every pipe; the others stop at their next pipe call. The caller reports the root
+ * cause, so "object 3 is truncated" is not hidden behind "the archive ended early". */
+#include "pipeline.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "../core/log.h"
+#include "../core/progress.h"
+#include "../core/util.h"
+#include "../core/version.h"
+#include "../crypto/seal.h"
+#include "bpipe.h"
+#include "frame.h"
+
+#define PIPE_CAP (8u << 20)
+
+/* the root cause of a failed run, and the pipes to stop */
+struct pl {
+    pthread_mutex_t mu;
+    bool failed;
+    struct cf_err err;
+    struct bpipe *pipes[2];
+};
+
+static void pl_init(struct pl *pl)
+{
+    memset(pl, 0, sizeof(*pl));
+    pthread_mutex_init(&pl->mu, NULL);
+}
+
+/* record @err unless an earlier failure is recorded, and stop every pipe */
+static void pl_fail(struct pl *pl, const struct cf_err *err)
+{
+    pthread_mutex_lock(&pl->mu);
+    if (!pl->failed) {
+        pl->failed = true;
+        pl->err = *err;
+    }
+    pthread_mutex_unlock(&pl->mu);
+    for (int i = 0; i < 2; i++)
+        if (pl->pipes[i])
+            bpipe_fail(pl->pipes[i], err);
+}
+
+/* -1 with the root cause in @e */
+static int pl_result(struct pl *pl, struct cf_err *e)
+{
+    pthread_mutex_lock(&pl->mu);
+    if (pl->failed)
+        *e = pl->err;
+    pthread_mutex_unlock(&pl->mu);
+    return pl->failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* backup                                                                                 */
+
+struct backup {
+    struct pl pl;
+    struct repo *r;
+    struct source *src;
+    const char *id;
+    struct seal_key sk;
+    uint64_t object_size;
+    ZSTD_CCtx *cctx;
+    struct bpipe *q;
+    unsigned char *zout;
+    size_t zout_cap;
+    struct progress prog;
+    uint64_t in_bytes;
+    pthread_t sealer;
+    /* written by the sealer, read after join */
+    json_t *objects;
+    uint64_t stored;
+    uint32_t nobjects;
+};
+
+/* frames -> zstd -> pipe (caller's thread) */
+static int compress_emit(void *arg, const void *buf, size_t len, struct cf_err *e)
+{
+    struct backup *b = arg;
+    ZSTD_inBuffer in = { buf, len, 0 };
+    while (in.pos < in.size) {
+        ZSTD_outBuffer out = { b->zout, b->zout_cap, 0 };
+        size_t rc = ZSTD_compressStream2(b->cctx, &out, &in, ZSTD_e_continue);
+        if (ZSTD_isError(rc))
+            return cf_err_set(e, CF_E_INTERNAL, "zstd: %s", ZSTD_getErrorName(rc));
+        if (out.pos && bpipe_write(b->q, b->zout, out.pos, e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int compress_end(struct backup *b, struct cf_err *e)
+{
+    ZSTD_inBuffer in = { NULL, 0, 0 };
+    size_t rc;
+    do {
+        ZSTD_outBuffer out = { b->zout, b->zout_cap, 0 };
+        rc = ZSTD_compressStream2(b->cctx, &out, &in, ZSTD_e_end);
+        if (ZSTD_isError(rc))
+            return cf_err_set(e, CF_E_INTERNAL, "zstd: %s", ZSTD_getErrorName(rc));
+        if (out.pos && bpipe_write(b->q, b->zout, out.pos, e) != 0)
+            return -1;
+    } while (rc != 0);
+    return 0;
+}
+
+/* one object being written by the sealer */
+struct obj_w {
+    struct target_writer *w;
+    struct seal_w sw;
+    crypto_generichash_state hash;
+    uint64_t size;
+    char *key;
+};
+
+static int obj_write(struct obj_w *o, const void *p, size_t n, struct cf_err *e)
+{
+    crypto_generichash_update(&o->hash, p, n);
+    o->size += n;
+    return target_write(o->w, p, n, e);
+}
+
+static int obj_begin(struct backup *b, struct obj_w *o, struct cf_err *e)
+{
+    o->key = repo_key_data(b->src->name, b->id, b->nobjects);
+    o->size = 0;
+    crypto_generichash_init(&o->hash, NULL, 0, 32);
+    if (target_put_begin(repo_target(b->r), o->key, b->object_size + 4096, 0, &o->w, e) != 0)
+        return -1;
+    seal_begin(&o->sw, &b->sk, SEAL_DATA, b->nobjects);
+    return obj_write(o, o->sw.hdr, o->sw.hdr_len, e);
+}
+
+static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
+{
+    unsigned char h[32];
+    char hex[65];
+    if (target_commit(o->w, e) != 0)
+        return -1;
+    o->w = NULL;
+    crypto_generichash_final(&o->hash, h, sizeof(h));
+    hex_encode(h, sizeof(h), hex);
+    json_array_append_new(b->objects, json_pack("{s:i,s:I,s:s}", "n", (int)b->nobjects, "size",
+                                                (json_int_t)o->size, "blake2b", hex));
+    b->stored += o->size;
+    b->nobjects++;
+    free(o->key);
+    o->key = NULL;
+    return 0;
+}
+
+static void *sealer_main(void *arg)
+{
+    struct backup *b = arg;
+    struct cf_err e = CF_ERR_INIT;
+    struct obj_w o;
+    unsigned char *cur = cf_malloc(SEAL_MSG_MAX), *next = cf_malloc(SEAL_MSG_MAX);
+    unsigned char *ct = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
+    const uint64_t per_object = b->object_size / SEAL_MSG_MAX;
+    uint64_t msgs = 0;
+    ssize_t n, m;
+
+    memset(&o, 0, sizeof(o));
+    n = bpipe_read_full(b->q, cur, SEAL_MSG_MAX, &e);
+    if (n < 0)
+        goto out;
+    for (;;) {
+        if (o.w == NULL && obj_begin(b, &o, &e) != 0)
+            goto fail;
+        /* one message of lookahead: the last message of the stream is sealed FINAL */
+        m = bpipe_read_full(b->q, next, SEAL_MSG_MAX, &e);
+        if (m < 0)
+            goto out;
+        unsigned char tag = m == 0                   ? SEAL_TAG_FINAL
+                            : msgs + 1 == per_object ? SEAL_TAG_PUSH
+                                                     : SEAL_TAG_MESSAGE;
+        size_t c = seal_push(&o.sw, cur, (size_t)n, tag, ct);
+        if (obj_write(&o, ct, c, &e) != 0)
+            goto fail;
+        msgs++;
+        if (tag != SEAL_TAG_MESSAGE) {
+            if (obj_commit(b, &o, &e) != 0) {
+                cf_err_ctx(&e, "object %u", b->nobjects);
+                goto fail;
+            }
+            msgs = 0;
+        }
+        if (m == 0)
+            break;
+        unsigned char *t = cur;
+        cur = next;
+        next = t;
+        n = m;
+    }
+    goto out;
+fail:
+    pl_fail(&b->pl, &e);
+out:
+    if (e.code != CF_E_OK)
+        pl_fail(&b->pl, &e);   /* a pipe error: already recorded upstream, a no-op here */
+    target_abort(o.w);
+    free(o.key);
+    sodium_memzero(&o.sw, sizeof(o.sw));
+    free(cur);
+    free(next);
+    free(ct);
+    return NULL;
+}
+
+struct removal {
+    struct target *t;
+};
+
+static int remove_cb(void *arg, const char *key, uint64_t size)
+{
+    struct removal *rm = arg;
+    struct cf_err e = CF_ERR_INIT;
+    (void)size;
+    if (target_remove(rm->t, key, &e) != 0)
+        log_warn("unable to remove an object of the failed backup: %s", e.msg);
+    return 0;
+}
+
+/* remove what a failed backup wrote; best effort, prune sweeps what is left */
+static void backup_discard(struct repo *r, const char *source, const char *id)
+{
+    struct removal rm = { repo_target(r) };
+    struct cf_err e = CF_ERR_INIT;
+    char *prefix = repo_key_backup_prefix(source, id);
+    if (target_list(rm.t, prefix, remove_cb, &rm, &e) != 0)
+        log_warn("unable to list the objects of failed backup %s/%s: %s", source, id, e.msg);
+    free(prefix);
+}
+
+static int progress_emit(void *arg, const void *buf, size_t len, struct cf_err *e)
+{
+    struct backup *b = arg;
+    b->in_bytes += len;
+    progress_update(&b->prog, b->in_bytes);
+    return compress_emit(b, buf, len, e);
+}
+
+int pipeline_backup(struct repo *r, struct source *src, const char *job,
+                    struct backup_result *res, struct cf_err *e)
+{
+    const struct ini_section *rs = repo_conf(r)->repository;
+    struct backup b;
+    struct source_out out;
+    json_t *info = json_object(), *manifest = NULL;
+    char started[32], finished[32], host[256] = "unknown";
+    long level, threads;
+    uint64_t t0 = time_mono_ms();
+    time_t start = time(NULL);
+    bool sealer_started = false, wrote = false;
+    int rc = -1;
+
+    memset(&b, 0, sizeof(b));
+    memset(res, 0, sizeof(*res));
+    pl_init(&b.pl);
+    frame_out_init(&out, progress_emit, &b, src->ops->name);
+    if (ini_get_int(rs, "compression-level", 3, 1, 19, &level, e) != 0 ||
+        ini_get_int(rs, "compression-threads", 0, 0, 256, &threads, e) != 0 ||
+        ini_get_size(rs, "object-size", 64 << 20, 1 << 20, 1ull << 32, &b.object_size, e) != 0)
+        goto out;
+    if (threads == 0)
+        threads = sys_ncpu();
+    repo_new_id(start, res->id);
+    b.r = r;
+    b.src = src;
+    b.id = res->id;
+    b.objects = json_array();
+    if (seal_key_new(&b.sk, repo_keys(r), res->id, e) != 0)
+        goto out;
+    b.cctx = ZSTD_createCCtx();
+    if (b.cctx == NULL || ZSTD_isError(ZSTD_CCtx_setParameter(b.cctx, ZSTD_c_compressionLevel,
+                                                              (int)level))) {
+        cf_err_set(e, CF_E_INTERNAL, "zstd: unable to set up compression");
+        goto out;
+    }
+    /* nbWorkers fails on a libzstd built without threads: then compress in this thread */
+    if (threads > 1 &&
+        ZSTD_isError(ZSTD_CCtx_setParameter(b.cctx, ZSTD_c_nbWorkers, (int)threads)))
+        log_warn("zstd without worker threads: compressing on one core");
+    b.zout_cap = ZSTD_CStreamOutSize();
+    b.zout = cf_malloc(b.zout_cap);
+    b.q = bpipe_new(PIPE_CAP);
+    b.pl.pipes[0] = b.q;
+
+    log_info("backup start source=%s kind=%s id=%s target=%s", src->name, src->ops->name,
+             res->id, target_describe(repo_target(r)));
+    progress_start(&b.prog, "backing up", 0);
+    if (pthread_create(&b.sealer, NULL, sealer_main, &b) != 0) {
+        cf_err_sys(e, CF_E_INTERNAL, "unable to start a thread");
+        goto out;
+    }
+    sealer_started = wrote = true;
+    {
+        struct cf_err ee = CF_ERR_INIT;
+        if (src->ops->export(src->priv, &out, info, &ee) != 0 || frame_out_finish(&out, &ee) != 0 ||
+            compress_end(&b, &ee) != 0) {
+            cf_err_ctx(&ee, "source '%s'", src->name);
+            pl_fail(&b.pl, &ee);
+        } else {
+            bpipe_close(b.q);
+        }
+    }
+    pthread_join(b.sealer, NULL);
+    sealer_started = false;
+    progress_end(&b.prog);
+    if (pl_result(&b.pl, e) != 0)
+        goto out;
+
+    gethostname(host, sizeof(host) - 1);
+    time_format_rfc3339(start, started, sizeof(started));
+    time_format_rfc3339(time(NULL), finished, sizeof(finished));
+    manifest = json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:I,s:I,s:{s:s,s:i},s:I,s:O,"
+                         "s:O,s:O,s:n}",
+                         "format", 1, "id", res->id, "source", src->name, "kind", src->ops->name,
+                         "job", job ? json_string(job) : json_null(), "host", host, "tool",
+                         "coffer " COFFER_VERSION, "started", started, "finished", finished,
+                         "bytes_in", (json_int_t)out.total_bytes, "bytes_stored",
+                         (json_int_t)b.stored, "compression", "algorithm", "zstd", "level",
+                         (int)level, "object_size", (json_int_t)b.object_size, "objects",
+                         b.objects, "parts", out.parts_info, "info", info, "parent");
+    if (manifest == NULL) {
+        cf_err_set(e, CF_E_INTERNAL, "unable to build the manifest");
+        goto out;
+    }
+    if (repo_manifest_save(r, &b.sk, src->name, res->id, manifest, e) != 0) {
+        cf_err_ctx(e, "unable to commit backup %s/%s", src->name, res->id);
+        goto out;
+    }
+    res->bytes_in = out.total_bytes;
+    res->bytes_stored = b.stored;
+    res->objects = b.nobjects;
+    res->elapsed_ms = time_mono_ms() - t0;
+    res->warnings = (unsigned)json_array_size(json_object_get(info, "warnings"));
+    rc = 0;
+out:
+    if (sealer_started) {
+        pl_fail(&b.pl, e);
+        pthread_join(b.sealer, NULL);
+    }
+    if (rc != 0 && wrote)
+        backup_discard(r, src->name, res->id);
+    json_decref(manifest);
+    json_decref(info);
+    json_decref(b.objects);
+    frame_out_free(&out);
+    bpipe_free(b.q);
+    free(b.zout);
+    ZSTD_freeCCtx(b.cctx);
+    seal_key_wipe(&b.sk);
+    pthread_mutex_destroy(&b.pl.mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* restore and verify                                                                     */
+
+struct readback {
+    struct pl pl;
+    struct repo *r;
+    const char *source, *id;
+    json_t *objects;
+    struct seal_key sk;
+    struct bpipe *q1, *q2;
+    struct progress prog;
+    uint64_t total_stored;
+};
+
+static ssize_t tr_read(void *arg, void *buf, size_t cap, struct cf_err *e)
+{
+    return target_read(arg, buf, cap, e);
+}
+
+/* read, authenticate and check one object, passing its plaintext on */
+static int fetch_object(struct readback *rb, uint32_t n, unsigned char *pt, uint64_t *done,
+                        struct cf_err *e)
+{
+    json_t *o = json_array_get(rb->objects, n);
+    const char *want_hash = json_string_value(json_object_get(o, "blake2b"));
+    json_int_t want_size = json_integer_value(json_object_get(o, "size"));
+    bool last = n + 1 == json_array_size(rb->objects);
+    char *key = repo_key_data(rb->source, rb->id, n);
+    struct target_reader *tr = NULL;
+    struct seal_r sr;
+    unsigned char h[32], tag = 0;
+    char hex[65];
+    size_t len;
+    int k, rc = -1;
+
+    memset(&sr, 0, sizeof(sr));
+    if (want_hash == NULL || json_integer_value(json_object_get(o, "n")) != n) {
+        cf_err_set(e, CF_E_CORRUPT, "the manifest's entry for object %u is malformed", n);
+        goto out;
+    }
+    if (target_get_begin(repo_target(rb->r), key, &tr, e) != 0)
+        goto out;
+    if (seal_open(&sr, tr_read, tr, repo_keys(rb->r), &rb->sk, SEAL_DATA, n, rb->id, e) != 0)
+        goto bad;
+    while ((k = seal_next(&sr, pt, &len, &tag, e)) == 1) {
+        if (len && bpipe_write(rb->q1, pt, len, e) != 0)
+            goto out;   /* stopped from downstream */
+        progress_update(&rb->prog, *done + sr.bytes);
+    }
+    if (k < 0)
+        goto bad;
+    if (last && tag != SEAL_TAG_FINAL) {
+        cf_err_set(e, CF_E_CORRUPT, "the stream goes on after the last object: objects missing");
+        goto bad;
+    }
+    if (!last && tag != SEAL_TAG_PUSH) {
+        cf_err_set(e, CF_E_CORRUPT, "the stream ends in this object, but %zu more are listed",
+                   json_array_size(rb->objects) - n - 1);
+        goto bad;
+    }
+    seal_r_hash(&sr, h);
+    hex_encode(h, sizeof(h), hex);
+    if ((json_int_t)sr.bytes != want_size || strcmp(hex, want_hash) != 0) {
+        cf_err_set(e, CF_E_CORRUPT, "size or BLAKE2b hash differs from the manifest");
+        goto bad;
+    }
+    *done += sr.bytes;
+    rc = 0;
+    goto out;
+bad:
+    cf_err_ctx(e, "object %u ('%s') of backup %s/%s", n, key, rb->source, rb->id);
+    pl_fail(&rb->pl, e);
+out:
+    seal_r_free(&sr);
+    target_get_end(tr);
+    free(key);
+    return rc;
+}
+
+static void *fetcher_main(void *arg)
+{
+    struct readback *rb = arg;
+    struct cf_err e = CF_ERR_INIT;
+    unsigned char *pt = cf_malloc(SEAL_MSG_MAX);
+    uint64_t done = 0;
+    size_t count = json_array_size(rb->objects);
+
+    if (count == 0) {
+        cf_err_set(&e, CF_E_CORRUPT, "backup %s/%s lists no objects", rb->source, rb->id);
+        pl_fail(&rb->pl, &e);
+    }
+    for (uint32_t n = 0; n < count; n++)
+        if (fetch_object(rb, n, pt, &done, &e) != 0) {
+            pl_fail(&rb->pl, &e);
+            break;
+        }
+    if (e.code == CF_E_OK)
+        bpipe_close(rb->q1);
+    free(pt);
+    return NULL;
+}
+
+static void *inflater_main(void *arg)
+{
+    struct readback *rb = arg;
+    struct cf_err e = CF_ERR_INIT;
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize(), zr = 0;
+    unsigned char *inb = cf_malloc(in_cap), *outb = cf_malloc(out_cap);
+    bool any = false;
+    ssize_t n;
+
+    /* zr == 0 exactly when a frame has been fully decoded and flushed */
+    while ((n = bpipe_read(rb->q1, inb, in_cap, &e)) > 0) {
+        ZSTD_inBuffer in = { inb, (size_t)n, 0 };
+        any = true;
+        for (;;) {
+            ZSTD_outBuffer out = { outb, out_cap, 0 };
+            zr = ZSTD_decompressStream(d, &out, &in);
+            if (ZSTD_isError(zr)) {
+                cf_err_set(&e, CF_E_CORRUPT, "backup %s/%s: compressed stream is damaged: %s",
+                           rb->source, rb->id, ZSTD_getErrorName(zr));
+                pl_fail(&rb->pl, &e);
+                goto out;
+            }
+            if (out.pos && bpipe_write(rb->q2, outb, out.pos, &e) != 0)
+                goto out;
+            if (in.pos == in.size && out.pos < out.size)
+                break;
+        }
+    }
+    if (n < 0)
+        goto out;
+    if (!any || zr != 0) {
+        cf_err_set(&e, CF_E_CORRUPT, "backup %s/%s: compressed stream ends early", rb->source,
+                   rb->id);
+        pl_fail(&rb->pl, &e);
+        goto out;
+    }
+    bpipe_close(rb->q2);
+out:
+    free(inb);
+    free(outb);
+    ZSTD_freeDCtx(d);
+    return NULL;
+}
+
+static ssize_t q2_fill(void *arg, void *buf, size_t cap, struct cf_err *e)
+{
+    return bpipe_read(arg, buf, cap, e);
+}
+
+/* run the read side of a backup; @import NULL verifies (drains) */
+static int readback_run(struct repo *r, struct source *src, const char *source, const char *id,
+                        json_t *manifest, const struct restore_opts *opts, struct cf_err *e)
+{
+    struct readback rb;
+    struct source_in in;
+    pthread_t th[2];
+    int started = 0, rc;
+    struct cf_err me = CF_ERR_INIT;
+
+    memset(&rb, 0, sizeof(rb));
+    pl_init(&rb.pl);
+    rb.r = r;
+    rb.source = source;
+    rb.id = id;
+    rb.objects = json_object_get(manifest, "objects");
+    rb.total_stored = (uint64_t)json_integer_value(json_object_get(manifest, "bytes_stored"));
+    if (!json_is_array(rb.objects)) {
+        pthread_mutex_destroy(&rb.pl.mu);
+        return cf_err_set(e, CF_E_CORRUPT, "manifest of %s/%s lists no objects", source, id);
+    }
+    rb.q1 = bpipe_new(PIPE_CAP);
+    rb.q2 = bpipe_new(PIPE_CAP);
+    rb.pl.pipes[0] = rb.q1;
+    rb.pl.pipes[1] = rb.q2;
+    progress_start(&rb.prog, src ? "restoring" : "verifying", rb.total_stored);
+    frame_in_init(&in, q2_fill, rb.q2);
+
+    if (pthread_create(&th[0], NULL, fetcher_main, &rb) != 0 ||
+        (started = 1, pthread_create(&th[1], NULL, inflater_main, &rb) != 0)) {
+        cf_err_set(&me, CF_E_INTERNAL, "unable to start a thread");
+        pl_fail(&rb.pl, &me);
+    } else {
+        started = 2;
+        json_t *info = json_object_get(manifest, "info");
+        if (src != NULL)
+            rc = src->ops->import(src->priv, &in, opts, info, &me);
+        else
+            rc = 0;
+        if (rc == 0)
+            rc = frame_in_finish(&in, &me);
+        if (rc != 0)
+            pl_fail(&rb.pl, &me);   /* keeps an upstream root cause if there is one */
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    progress_end(&rb.prog);
+    rc = pl_result(&rb.pl, e);
+    bpipe_free(rb.q1);
+    bpipe_free(rb.q2);
+    seal_key_wipe(&rb.sk);
+    pthread_mutex_destroy(&rb.pl.mu);
+    return rc;
+}
+
+int pipeline_restore(struct repo *r, struct source *src, const char *id, json_t *manifest,
+                     const struct restore_opts *opts, struct cf_err *e)
+{
+    return readback_run(r, src, src->name, id, manifest, opts, e);
+}
+
+int pipeline_verify(struct repo *r, const char *source, const char *id, json_t *manifest,
+                    struct cf_err *e)
+{
+    return readback_run(r, NULL, source, id, manifest, NULL, e);
+}

@@ -1,0 +1,96 @@
+#include "restore.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../lib/core/cli.h"
+#include "../lib/core/log.h"
+#include "../lib/core/util.h"
+#include "../lib/stream/pipeline.h"
+
+static void age(time_t from, time_t to, char *out, size_t cap)
+{
+    long long d = (long long)(to - from);
+    if (d < 0)
+        d = 0;
+    if (d < 120)
+        snprintf(out, cap, "%llds", d);
+    else if (d < 7200)
+        snprintf(out, cap, "%lldmin", d / 60);
+    else if (d < 172800)
+        snprintf(out, cap, "%lldh %lldmin", d / 3600, d % 3600 / 60);
+    else
+        snprintf(out, cap, "%lldd %lldh", d / 86400, d % 86400 / 3600);
+}
+
+int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source, time_t at,
+                const struct restore_opts *opts_in)
+{
+    const struct ini_section *sec = conf_source(c, source);
+    struct restore_opts opts = *opts_in;
+    struct cf_err e = CF_ERR_INIT;
+    struct repo *r = NULL;
+    struct source *src = NULL;
+    struct repo_ref ref;
+    json_t *m = NULL;
+    char when[32], ago[32], stored[32], in[32];
+    int rc;
+
+    if (sec == NULL) {
+        cf_err_set(&e, CF_E_USAGE, "no [source %s] in %s", source, c->ini->file);
+        return cli_fail("restore", &e);
+    }
+    if (source_open(sec, &src, &e) != 0 || repo_open(c, u, &r, &e) != 0 ||
+        repo_find_at(r, source, at, &ref, &m, &e) != 0) {
+        rc = cli_fail("restore", &e);
+        goto out;
+    }
+    const char *kind = json_string_value(json_object_get(m, "kind"));
+    if (kind == NULL || strcmp(kind, src->ops->name) != 0) {
+        cf_err_set(&e, CF_E_USAGE,
+                   "backup %s holds a '%s' source but [source %s] is now of type '%s'", ref.id,
+                   kind ? kind : "?", source, src->ops->name);
+        rc = cli_fail("restore", &e);
+        goto out;
+    }
+    opts.backup_id = ref.id;
+    time_format_rfc3339(ref.time, when, sizeof(when));
+    age(ref.time, at, ago, sizeof(ago));
+    format_bytes((uint64_t)json_integer_value(json_object_get(m, "bytes_stored")), stored,
+                 sizeof(stored));
+    format_bytes((uint64_t)json_integer_value(json_object_get(m, "bytes_in")), in, sizeof(in));
+    printf("restore plan%s\n", opts.dry_run ? " (dry run: nothing will be changed)" : "");
+    printf("  source   %s (%s)\n", source, kind);
+    printf("  backup   %s, taken %s, %s before the requested time\n", ref.id, when, ago);
+    printf("  size     %s stored in %zu objects, %s to restore\n", stored,
+           json_array_size(json_object_get(m, "objects")), in);
+    if (src->ops->plan(src->priv, &opts, json_object_get(m, "info"), &e) != 0) {
+        rc = cli_fail("restore", &e);
+        goto out;
+    }
+    fflush(stdout);
+    if (opts.dry_run) {
+        rc = EXIT_OK;
+        goto out;
+    }
+    uint64_t t0 = time_mono_ms();
+    log_info("restore start source=%s id=%s", source, ref.id);
+    if (pipeline_restore(r, src, ref.id, m, &opts, &e) != 0) {
+        log_error("restore failed source=%s id=%s: %s", source, ref.id, e.msg);
+        cf_err_ctx(&e, "restore of %s/%s", source, ref.id);
+        rc = cli_fail("restore", &e);
+        goto out;
+    }
+    double secs = (double)(time_mono_ms() - t0) / 1000.0;
+    double mb = (double)json_integer_value(json_object_get(m, "bytes_in")) / 1e6;
+    log_info("restore done source=%s id=%s ms=%.0f", source, ref.id, secs * 1000);
+    printf("restore done: %s restored from backup %s in %.1f s (%.1f MB/s)\n", in, ref.id, secs,
+           secs > 0 ? mb / secs : 0.0);
+    rc = EXIT_OK;
+out:
+    json_decref(m);
+    repo_close(r);
+    source_close(src);
+    return rc;
+}

@@ -1,0 +1,16 @@
+/* restore.h - bring a source back as it was at a moment. */
+#ifndef CF_RESTORE_H
+#define CF_RESTORE_H
+
+#include <time.h>
+
+#include "../lib/config/conf.h"
+#include "../lib/repo/repo.h"
+#include "../lib/source/source.h"
+
+/* restore_run() - choose the backup of @source for @at, print the plan, and unless
+ * opts->dry_run restore it. Returns an exit code (0, 1, 2). */
+int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source, time_t at,
+                const struct restore_opts *opts);
+
+#endif
