@@ -16,6 +16,7 @@
 
 #include "../lib/config/conf.h"
 #include "../lib/config/ini.h"
+#include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 
@@ -1388,7 +1389,8 @@ int migrate_run(const struct mig_opts *o)
     }
 out:
     if (rc != 0) {
-        log_error("migrate %s: %s", cmd, e.msg);
+        cf_err_ctx(&e, "%s", cmd);
+        cli_fail("migrate", &e);
         code = c.exit ? c.exit : e.code == CF_E_LOCKED ? MIG_EXIT_LOCKED : MIG_EXIT_FAILED;
     }
     if (c.o->json) {

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# migrate_maria.sh - `migrate` against a real MariaDB 10.11: a series with a procedure and a
+# trigger in DELIMITER blocks applied, statused, rolled down and up; a failing migration in
+# the middle leaves partial DDL, is recorded failed with its statement and error, and blocks
+# up until repair; two runners at once apply each migration once; lock timeout; drift.
+. "$COFFER_TESTS/lib/testlib.sh"
+. "$COFFER_TESTS/lib/servers.sh"
+. "$COFFER_TESTS/lib/migrate.sh"
+
+start_mariadb || { echo "not ok - mariadb did not start"; exit 1; }
+my_sql -e "create database app; create database app2" || exit 1
+M=$T/mig C=$T/conf/coffer.conf
+mig_conf "$C" mariadb app "$M"
+q() { my_sql -N -B "${DB:-app}" -e "$1"; }
+has_table() { [ "$(q "select count(*) from information_schema.tables where table_schema = '${DB:-app}' and table_name = '$1'")" = 1 ]; }
+
+mig_file "$M" 001_users.up.sql "create table users (id int primary key, name varchar(100) not null, hits int not null default 0) engine=InnoDB;"
+mig_file "$M" 001_users.down.sql "drop table users;"
+cat >"$M/002_proc.up.sql" <<'SQL'
+# a procedure and a trigger: DELIMITER blocks, quotes with ; and \' inside
+DELIMITER //
+create procedure add_user(in p_id int, in p_name varchar(100))
+begin
+  insert into users (id, name) values (p_id, p_name);
+  update users set hits = hits + 1 where id = p_id;
+end //
+create trigger users_bi before insert on users for each row
+begin
+  if new.name = '' then set new.name = 'anon;ymous'; end if;
+end//
+DELIMITER ;
+call add_user(1, 'o\'brien; "q"');
+insert into users (id, name) values (2, '');
+SQL
+mig_file "$M" 002_proc.down.sql "drop trigger users_bi; drop procedure add_user; delete from users;"
+mig_file "$M" 003_orders.up.sql "create table orders (id int primary key, user_id int, \`note;x\` text, foreign key (user_id) references users(id)) engine=InnoDB; insert into orders values (1, 1, 'a -- b # c');"
+mig_file "$M" 003_orders.down.sql "drop table orders;"
+
+exits "status: pending exit 10" 10 mig "$C" status
+saw "three pending" out "0 applied, 3 pending"
+ok "up --dry-run" mig "$C" up --dry-run --no-snapshot
+saw "dry run shows the procedure body" out "update users set hits = hits + 1 where id = p_id;"
+check "dry run created no history table" bash -c "[ \"\$(mariadb --no-defaults -S '$MY_SOCK' -uroot -N -B app -e \"select count(*) from information_schema.tables where table_schema='app' and table_name='coffer_schema_history'\")\" = 0 ]"
+ok "up" mig "$C" up --no-snapshot
+check "procedure ran: quote and semicolon kept" test "$(q "select name from users where id = 1")" = "o'brien; \"q\""
+check "trigger fired" test "$(q "select name from users where id = 2")" = "anon;ymous"
+check "procedure updated hits" test "$(q "select hits from users where id = 1")" = 1
+check "backquoted column and comment markers in a string" test "$(q "select \`note;x\` from orders")" = "a -- b # c"
+ok "status: all applied" mig "$C" status
+saw "3 applied" out "3 applied, 0 pending"
+ok "verify" mig "$C" verify
+check "history row" test "$(q "select concat(status, '|', checksum, '|', applied_by) from coffer_schema_history where version = 1")" = "applied|sha256:$(sha256sum <"$M/001_users.up.sql" | cut -d' ' -f1)|$(id -un)@$(hostname)"
+
+ok "down --to 1" mig "$C" down --to 1
+check "orders, trigger, procedure gone" test "$(q "select (select count(*) from information_schema.tables where table_schema='app' and table_name='orders') + (select count(*) from information_schema.routines where routine_schema='app') + (select count(*) from information_schema.triggers where trigger_schema='app')")" = 0
+exits "status after down: pending" 10 mig "$C" status
+ok "up again" mig "$C" up --no-snapshot
+check "all back" test "$(q "select count(*) from coffer_schema_history where status = 'applied'")" = 3
+
+# --- a failing migration in the middle: partial DDL, failed row, up refuses ---
+mig_file "$M" 004_ok.up.sql "create table t4 (a int);"
+mig_file "$M" 004_ok.down.sql "drop table t4;"
+mig_file "$M" 005_bad.up.sql "create table t5 (a int);
+alter table users add column email varchar(200);
+insert into no_such_table values (1);
+create table t5b (a int);"
+mig_file "$M" 006_later.up.sql "create table t6 (a int);"
+exits "failure partway: exit 11" 11 mig "$C" up --no-snapshot
+saw "names file, line and the server's error" err "005_bad.up.sql:3 after 2 of 4 statements ran"
+saw "quotes the server" err "doesn't exist (error 1146)"
+saw "gives the exact command" err "migrate --config $C --source app repair"
+check "4 applied" has_table t4
+check "partial DDL of 5 stays (MariaDB commits DDL)" has_table t5
+check "t5b not created" test "$(q "select count(*) from information_schema.tables where table_schema='app' and table_name='t5b'")" = 0
+check "6 not run" test "$(q "select count(*) from information_schema.tables where table_schema='app' and table_name='t6'")" = 0
+check "row failed with statement and error" test "$(q "select concat(status, '|', failed_statement) from coffer_schema_history where version = 5")" = "failed|insert into no_such_table values (1)"
+check "error text stored" test "$(q "select error like '%no_such_table%' from coffer_schema_history where version = 5")" = 1
+exits "up refuses until rollback or repair: exit 11" 11 mig "$C" up --no-snapshot
+saw "refusal names repair" err "repair"
+exits "status: failed exit 11" 11 mig "$C" status
+saw "status shows the failing statement" out "in: insert into no_such_table values (1)"
+exits "rollback by down scripts refuses a partial run" 11 mig "$C" rollback
+q "drop table t5; alter table users drop column email" >/dev/null
+ok "repair" mig "$C" repair
+saw "repair is logged" err "warn repair: version=5"
+mig_file "$M" 005_bad.up.sql "create table t5 (a int);"
+ok "up after repair" mig "$C" up --no-snapshot
+check "5 and 6 applied" test "$(q "select count(*) from coffer_schema_history where version in (5, 6) and status = 'applied'")" = 2
+
+# --- drift ---
+mig_file "$M" 002_proc.down.sql "drop trigger users_bi; drop procedure add_user;"
+ok "editing a down script is no drift" mig "$C" verify
+echo "-- edited" >>"$M/003_orders.up.sql"
+exits "edited applied file: verify exit 13" 13 mig "$C" verify
+mig_file "$M" 007_x.up.sql "create table t7 (a int);"
+exits "drift blocks up: exit 13" 13 mig "$C" up --no-snapshot
+check "7 not applied" test "$(q "select count(*) from information_schema.tables where table_schema='app' and table_name='t7'")" = 0
+ok "accept-checksum 3" mig "$C" accept-checksum 3
+ok "up after accepting" mig "$C" up --no-snapshot
+
+# --- duplicate version refused before connecting ---
+mig_file "$M" 7_other.up.sql "create table dup (a int);"
+sed "s|^socket = .*|socket = $T/nowhere.sock|" "$C" >"$T/conf/down.conf"
+fails "duplicate version refused before touching the server" 2 "duplicate version 7" mig "$T/conf/down.conf" up --no-snapshot
+rm -f "$M/7_other.up.sql"
+fails "server unreachable: clear error" 1 "unable to connect to MariaDB" mig "$T/conf/down.conf" status
+mig_file "$M" 008_u.up.sql "select \`abc;"
+fails "unterminated backquote refused" 2 "unterminated quoted identifier" mig "$C" up --no-snapshot
+rm -f "$M/008_u.up.sql"
+
+# --- two runners at once apply each migration exactly once (app2) ---
+M2=$T/mig2
+mig_conf "$T/conf2/coffer.conf" mariadb app2 "$M2"
+mig_file "$M2" 000_log.up.sql "create table applied_log (v int);"
+for i in 1 2 3 4 5; do
+    mig_file "$M2" "00${i}_step.up.sql" "do sleep(0.1); insert into applied_log values ($i); create table s$i (a int);"
+done
+mig "$T/conf2/coffer.conf" up --no-snapshot >"$T/r1.out" 2>"$T/r1.err" &
+p1=$!
+mig "$T/conf2/coffer.conf" up --no-snapshot >"$T/r2.out" 2>"$T/r2.err" &
+p2=$!
+wait $p1; rc1=$?
+wait $p2; rc2=$?
+check "both runners succeed" test "$rc1:$rc2" = "0:0"
+check "one of them waited for the lock" bash -c "cat '$T/r1.err' '$T/r2.err' | grep -q 'waiting for the migration lock'"
+check "each migration applied exactly once" test "$(DB=app2 q "select group_concat(v order by v) from applied_log")" = "1,2,3,4,5"
+
+# --- lock timeout: GET_LOCK scoped to the database name ---
+mig_file "$M2" 006_more.up.sql "create table s6 (a int);"
+my_sql -e "select get_lock('coffer_migrate.app2', 0), sleep(6)" >/dev/null 2>&1 &
+holder=$!
+on_exit "kill $holder"
+sleep 0.5
+fails "lock held: exit 12" 12 "holds the lock on database 'app2'" mig "$T/conf2/coffer.conf" up --no-snapshot --lock-timeout 1
+ok "another database is not blocked" mig "$C" status
+kill $holder 2>/dev/null; wait $holder 2>/dev/null
+sleep 0.3
+ok "after the holder is gone, up proceeds" mig "$T/conf2/coffer.conf" up --no-snapshot
