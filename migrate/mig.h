@@ -178,6 +178,7 @@ struct mig_snap {
     enum mig_engine eng;
     unsigned long server_version;  /* as mig_engine_ops.server_version */
     const char *secret_key_file;   /* public-key repositories: needed to restore */
+    const struct mig_conn_cfg *conn; /* how migrate itself connects (to swap databases) */
 };
 
 /* mig_snapshot_take() - back up @s->database of @s->source through the normal backup path
@@ -185,5 +186,7 @@ struct mig_snap {
  * The new backup's id goes to @id. Fails (nothing committed) on any error. */
 int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_err *e);
 /* mig_snapshot_restore() - restore backup @id into the same database, replacing what is
- * there. */
+ * there: first into a scratch database, and only when that worked in place of the migrated
+ * one. PostgreSQL: the caller must have closed its own connection to the database (it is
+ * renamed aside); the old database is kept under a name the log gives. */
 int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err *e);

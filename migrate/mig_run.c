@@ -19,6 +19,7 @@
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
+#include "../lib/source/src_child.h"
 
 #define HIST_COLS "version, name, checksum, applied_at, duration_ms, applied_by, status, " \
                   "snapshot, run_id, failed_statement, error"
@@ -211,6 +212,11 @@ static int load_config(struct ctx *c, struct cf_err *e)
             goto out;
         }
         c->password = b.data;
+    }
+    if (!src_name_is_safe(c->database)) {
+        ini_err(c->sec, "databases", e, "'%s' is not a database name coffer accepts (1-64 "
+                "bytes, no quotes, backticks or control characters)", c->database);
+        goto out;
     }
     c->cc.host = host;
     c->cc.socket = sock;
@@ -751,7 +757,7 @@ static int cmd_up(struct ctx *c, struct cf_err *e)
                  "cannot be undone by restoring one", c->database);
     } else {
         struct mig_snap s = { c->o->config, c->o->source, c->database, c->ops->eng,
-                              c->ops->server_version(c->db), c->o->secret_key_file };
+                              c->ops->server_version(c->db), c->o->secret_key_file, &c->cc };
         uint64_t t0 = time_mono_ms();
         if (mig_snapshot_take(&s, snap, sizeof(snap), e) != 0) {
             c->exit = MIG_EXIT_SNAPSHOT;
@@ -1010,11 +1016,32 @@ static int cmd_rollback(struct ctx *c, struct cf_err *e)
         goto out;
     {
         struct mig_snap s = { c->o->config, c->o->source, c->database, c->ops->eng,
-                              c->ops->server_version(c->db), c->o->secret_key_file };
+                              c->ops->server_version(c->db), c->o->secret_key_file, &c->cc };
         char *snap_copy = cf_strdup(snap), *run_copy = cf_strdup(run);
         char *why = cf_asprintf("rolled back by restoring snapshot %s", snap_copy);
+        int r;
         log_info("restoring snapshot database=%s backup=%s", c->database, snap_copy);
-        if (mig_snapshot_restore(&s, snap_copy, e) != 0) {
+        /* PostgreSQL renames the database aside: our session (and its lock) must go first;
+         * MariaDB's lock is server-wide and is held through the restore */
+        if (c->ops->eng == MIG_PG) {
+            lock_release(c);
+            c->ops->close(c->db);
+            c->db = NULL;
+        }
+        r = mig_snapshot_restore(&s, snap_copy, e);
+        lock_release(c);
+        if (c->db != NULL)
+            c->ops->close(c->db);
+        c->db = NULL;
+        if (r == 0 && (c->ops->connect(&c->cc, &c->db, e) != 0 || lock_take(c, e) != 0)) {
+            cf_err_ctx(e, "snapshot %s restored, but recording it in the history failed",
+                       snap_copy);
+            free(why);
+            free(snap_copy);
+            free(run_copy);
+            goto out;
+        }
+        if (r != 0) {
             c->exit = MIG_EXIT_SNAPSHOT;
             cf_err_ctx(e, "restoring snapshot %s into database '%s'", snap_copy, c->database);
             free(why);

@@ -48,6 +48,12 @@ saw "dry run json plans a snapshot" out '"snapshot":"planned"'
 check "dry run: no history table" test "$(q "select to_regclass('coffer_schema_history') is null")" = t
 check "dry run: no users table" test "$(q "select to_regclass('users') is null")" = t
 
+# --- a failed snapshot applies nothing (the dump tool cannot be found) ---
+sed "s|^migrations = .*|&\nbin-dir = $T/no-such-bin|" "$C" >"$T/conf/nobin.conf"
+exits "snapshot failure: exit 14" 14 mig "$T/conf/nobin.conf" up
+saw "says nothing was applied" err "snapshot before apply failed, nothing was applied"
+check "snapshot failure: no users table" test "$(q "select to_regclass('users') is null")" = t
+
 # --- a series applied in steps ---
 ok "up --to 2" mig "$C" up --to 2 --no-snapshot
 saw "--no-snapshot is logged as a warning" err "warn no snapshot before apply"
