@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "source.h"
 
 extern char **environ;
 
@@ -356,10 +357,37 @@ void src_secret_file_remove(char *path)
 
 #define READER_CHUNK (256 * 1024)
 
+static ssize_t fd_read(void *ctx, void *buf, size_t cap, struct cf_err *e)
+{
+    struct src_reader *r = ctx;
+    for (;;) {
+        ssize_t got = read(r->fd, buf, cap);
+        if (got >= 0)
+            return got;
+        if (errno != EINTR)
+            return cf_err_sys(e, CF_E_SOURCE, "unable to read %s", r->what);
+    }
+}
+
+void src_reader_init_fn(struct src_reader *r, src_read_fn fn, void *fn_ctx, const char *what,
+                        src_sink_fn sink, void *sink_ctx)
+{
+    memset(r, 0, sizeof(*r));
+    r->read = fn;
+    r->read_ctx = fn_ctx;
+    r->fd = -1;
+    r->what = what;
+    r->sink = sink;
+    r->sink_ctx = sink_ctx;
+    r->limit = UINT64_MAX;
+}
+
 void src_reader_init(struct src_reader *r, int fd, const char *what, src_sink_fn sink,
                      void *sink_ctx)
 {
     memset(r, 0, sizeof(*r));
+    r->read = fd_read;
+    r->read_ctx = r;
     r->fd = fd;
     r->what = what;
     r->sink = sink;
@@ -410,12 +438,9 @@ int src_reader_fill(struct src_reader *r, size_t n, struct cf_err *e)
             r->eof = true;
             break;
         }
-        ssize_t got = read(r->fd, r->buf + r->len, want);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return cf_err_sys(e, CF_E_SOURCE, "unable to read %s", r->what);
-        }
+        ssize_t got = r->read(r->read_ctx, r->buf + r->len, want, e);
+        if (got < 0)
+            return -1;
         if (got == 0) {
             r->eof = true;
             break;
@@ -557,7 +582,7 @@ uint64_t src_crc64(uint64_t crc, const void *p, size_t n)
 bool src_name_is_safe(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 64)
+    if (n == 0 || n > 64 || s[0] == '-')
         return false;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == 0x7f || *p == '\'' || *p == '"' || *p == '`' || *p == '\\')
@@ -604,4 +629,87 @@ int src_get_databases(const struct ini_section *sec, char ***items, size_t *n, b
         }
     }
     return 0;
+}
+
+/* --- restore plumbing --- */
+
+ssize_t src_in_read_fn(void *ctx, void *buf, size_t cap, struct cf_err *e)
+{
+    return source_in_read(ctx, buf, cap, e);
+}
+
+int src_fd_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
+{
+    return fs_write_all(*(int *)ctx, buf, len, "the restore tool's input", e);
+}
+
+int src_outfile_check(const char *path, bool force, struct cf_err *e)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return cf_err_set(e, CF_E_USAGE, "--to-file '%s' is a directory: name a file", path);
+        if (!force)
+            return cf_err_set(e, CF_E_EXISTS,
+                              "--to-file '%s' exists. HINT: name a new file, or add --force to replace it",
+                              path);
+    }
+    char *dir = fs_dirname(path);
+    int rc = 0;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        rc = cf_err_set(e, CF_E_USAGE, "--to-file '%s': directory '%s' does not exist", path, dir);
+    free(dir);
+    return rc;
+}
+
+int src_outfile_begin(struct src_outfile *f, const char *path, bool force, struct cf_err *e)
+{
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
+    if (src_outfile_check(path, force, e) != 0)
+        return -1;
+    f->tmp = cf_asprintf("%s.coffer-partial-XXXXXX", path);
+    f->fd = mkostemp(f->tmp, O_CLOEXEC);
+    if (f->fd < 0) {
+        cf_err_sys(e, CF_E_IO, "unable to create '%s'", f->tmp);
+        free(f->tmp);
+        f->tmp = NULL;
+        return -1;
+    }
+    f->path = cf_strdup(path);
+    return 0;
+}
+
+int src_outfile_commit(struct src_outfile *f, struct cf_err *e)
+{
+    if (fsync(f->fd) != 0)
+        return cf_err_sys(e, CF_E_IO, "unable to sync '%s'", f->tmp);
+    if (close(f->fd) != 0) {
+        f->fd = -1;
+        return cf_err_sys(e, CF_E_IO, "unable to close '%s'", f->tmp);
+    }
+    f->fd = -1;
+    if (rename(f->tmp, f->path) != 0)
+        return cf_err_sys(e, CF_E_IO, "unable to rename '%s' to '%s'", f->tmp, f->path);
+    free(f->tmp);
+    f->tmp = NULL;
+    char *dir = fs_dirname(f->path);
+    int rc = fs_fsync_dir(dir, e);
+    free(dir);
+    free(f->path);
+    f->path = NULL;
+    return rc;
+}
+
+void src_outfile_abort(struct src_outfile *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    if (f->tmp)
+        unlink(f->tmp);
+    free(f->tmp);
+    f->tmp = NULL;
+    free(f->path);
+    f->path = NULL;
 }

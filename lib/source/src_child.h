@@ -68,8 +68,12 @@ void src_secret_file_remove(char *path);
 /* --- a reader that parses while it forwards --- */
 
 typedef int (*src_sink_fn)(void *ctx, const void *buf, size_t len, struct cf_err *e);
+/* bytes read (0 at the end) or -1 */
+typedef ssize_t (*src_read_fn)(void *ctx, void *buf, size_t cap, struct cf_err *e);
 
 struct src_reader {
+    src_read_fn read;        /* where the bytes come from (a fd by default) */
+    void *read_ctx;
     int fd;
     const char *what;        /* "pg_dump app output", for messages */
     src_sink_fn sink;        /* consumed bytes go here (may be NULL) */
@@ -88,6 +92,9 @@ struct src_reader {
 
 void src_reader_init(struct src_reader *r, int fd, const char *what, src_sink_fn sink,
                      void *sink_ctx);
+/* as src_reader_init, reading through @fn (a restore reads the backup stream this way) */
+void src_reader_init_fn(struct src_reader *r, src_read_fn fn, void *fn_ctx, const char *what,
+                        src_sink_fn sink, void *sink_ctx);
 void src_reader_free(struct src_reader *r);
 /* make @n bytes available at src_reader_peek(); 1 when they are, 0 when the input ends
  * first, -1 on a read or sink error */
@@ -120,8 +127,35 @@ uint64_t src_crc64(uint64_t crc, const void *p, size_t n);
 /* "a, b" list key -> strings; "all" alone gives *all = true and no items */
 int src_get_databases(const struct ini_section *sec, char ***items, size_t *n, bool *all,
                       struct cf_err *e);
-/* true when @s is a plain database name: 1-64 bytes, no NUL, no control characters and no
- * quotes or backticks (what the sources accept in `databases`) */
+/* true when @s is a plain database name: 1-64 bytes, not starting with '-', no control
+ * characters, quotes, backticks or backslashes (what the sources accept in `databases`) */
 bool src_name_is_safe(const char *s);
+
+
+/* --- restore plumbing shared by the database sources --- */
+
+struct source_in;
+
+/* a src_read_fn over the current part of a backup stream (@ctx: struct source_in *) */
+ssize_t src_in_read_fn(void *ctx, void *buf, size_t cap, struct cf_err *e);
+/* a src_sink_fn writing to a file descriptor (@ctx: int * holding it) */
+int src_fd_sink(void *ctx, const void *buf, size_t len, struct cf_err *e);
+
+/* A file written by --to-file: created beside @path as a 0600 temp file, renamed into place
+ * only when complete (nothing half-written ever carries the name). */
+struct src_outfile {
+    int fd;
+    char *tmp;
+    char *path;
+};
+/* refuses an existing @path unless @force (CF_E_EXISTS with a HINT) */
+int src_outfile_begin(struct src_outfile *f, const char *path, bool force, struct cf_err *e);
+/* fsync, rename over @path, fsync the directory */
+int src_outfile_commit(struct src_outfile *f, struct cf_err *e);
+/* remove the temp file; safe after commit */
+void src_outfile_abort(struct src_outfile *f);
+/* the --to-file checks every kind shares, for plan(): refuses an existing file without --force
+ * and a directory that does not exist */
+int src_outfile_check(const char *path, bool force, struct cf_err *e);
 
 #endif

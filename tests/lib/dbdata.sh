@@ -45,11 +45,9 @@ SQL
 pg_fingerprint() {
     local db=$1 t
     for t in $(pg_sql -d "$db" -tAc "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1"); do
-        local key
-        key=$(pg_sql -d "$db" -tAc "SELECT string_agg(a.attname, ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = 'public.$t'::regclass AND a.attnum > 0 AND NOT a.attisdropped")
         printf '%s %s %s\n' "$t" \
             "$(pg_sql -d "$db" -tAc "SELECT count(*) FROM public.$t")" \
-            "$(pg_sql -d "$db" -c "COPY (SELECT * FROM public.$t ORDER BY $key) TO STDOUT" | md5sum | cut -c1-32)"
+            "$(pg_sql -d "$db" -c "COPY (SELECT * FROM public.$t AS x ORDER BY x::text) TO STDOUT" | md5sum | cut -c1-32)"
     done
     printf 'large_objects %s\n' "$(pg_sql -d "$db" -tAc "SELECT string_agg(md5(lo_get(oid)), ',' ORDER BY oid) FROM pg_largeobject_metadata")"
     printf 'views %s\n' "$(pg_sql -d "$db" -tAc "SELECT string_agg(viewname || ':' || md5(definition), ',' ORDER BY viewname) FROM pg_views WHERE schemaname = 'public'")"
@@ -98,8 +96,7 @@ my_fingerprint() {
     done
     my_sql -N -B "$db" -e "SELECT routine_type, routine_name, MD5(routine_definition) FROM information_schema.routines WHERE routine_schema = '$db' ORDER BY 1, 2"
     my_sql -N -B "$db" -e "SELECT trigger_name, MD5(action_statement) FROM information_schema.triggers WHERE trigger_schema = '$db' ORDER BY 1"
-    my_sql -N -B "$db" -e "SELECT table_name, MD5(view_definition) FROM information_schema.views WHERE table_schema = '$db' ORDER BY 1" |
-        sed "s/\`$db\`\.//g"
+    my_sql -N -B "$db" -e "SELECT table_name, MD5(REPLACE(view_definition, '\`$db\`.', '')) FROM information_schema.views WHERE table_schema = '$db' ORDER BY 1"
     my_sql -N -B "$db" -e "SELECT event_name, MD5(event_definition) FROM information_schema.events WHERE event_schema = '$db' ORDER BY 1"
 }
 
