@@ -244,6 +244,7 @@ static int admin_exec(const struct mig_engine_ops *ops, void *db, const char *sq
 static int pg_swap(const struct mig_snap *s, const char *scratch, struct cf_err *e)
 {
     struct mig_conn_cfg cc = *s->conn;
+    struct mig_rows owner = { 0, 0, NULL };
     void *db = NULL;
     char ts[32], *aside = NULL, *sql = NULL;
     int rc = -1;
@@ -253,6 +254,11 @@ static int pg_swap(const struct mig_snap *s, const char *scratch, struct cf_err 
         return cf_err_ctx(e, "connecting to the maintenance database to swap databases");
     time_format_compact(time(NULL), ts, sizeof(ts));
     aside = cf_asprintf("%.40s_before_restore_%s", s->database, ts);
+    sql = cf_asprintf("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '%s'",
+                      s->database);
+    if (mig_pg_ops.query(db, sql, &owner, e) != 0)
+        goto out;
+    free(sql);
     sql = cf_asprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
                       "'%s' AND pid <> pg_backend_pid()", s->database);
     if (admin_exec(&mig_pg_ops, db, sql, e) != 0)
@@ -272,11 +278,22 @@ static int pg_swap(const struct mig_snap *s, const char *scratch, struct cf_err 
         free(back);
         goto out;
     }
+    /* the scratch database belongs to whoever created it: give it the old owner */
+    if (owner.nrows == 1 && MIG_CELL(&owner, 0, 0) != NULL) {
+        struct cf_err oe = CF_ERR_INIT;
+        free(sql);
+        sql = cf_asprintf("ALTER DATABASE \"%s\" OWNER TO \"%s\"", s->database,
+                          MIG_CELL(&owner, 0, 0));
+        if (strchr(MIG_CELL(&owner, 0, 0), '"') != NULL || admin_exec(&mig_pg_ops, db, sql, &oe) != 0)
+            log_warn("unable to give database %s back to its owner %s: %s", s->database,
+                     MIG_CELL(&owner, 0, 0), oe.msg);
+    }
     log_warn("snapshot restored into database=%s; the database as it was before the restore is "
              "kept as %s: drop it (DROP DATABASE \"%s\") once satisfied", s->database, aside,
              aside);
     rc = 0;
 out:
+    mig_rows_free(&owner);
     free(sql);
     free(aside);
     mig_pg_ops.close(db);

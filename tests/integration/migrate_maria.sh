@@ -136,3 +136,44 @@ ok "another database is not blocked" mig "$C" status
 kill $holder 2>/dev/null; wait $holder 2>/dev/null
 sleep 0.3
 ok "after the holder is gone, up proceeds" mig "$T/conf2/coffer.conf" up --no-snapshot
+
+# --- snapshot before apply, partial DDL, rollback --restore-snapshot (database app3) ---
+my_sql -e "create database app3" || exit 1
+M3=$T/mig3 C3=$T/conf3/coffer.conf
+mig_conf "$C3" mariadb app3 "$M3"
+ok "repository init" backupd --config "$C3" init
+mig_file "$M3" 001_base.up.sql "create table items (id int primary key, label varchar(50), price decimal(8,2)) engine=InnoDB;
+insert into items values (1, 'tea; green', 3.50), (2, 'o''clock', 1.25);
+create view cheap as select id from items where price < 2;"
+ok "baseline schema applied with a snapshot" mig "$C3" up
+saw "snapshot logged" err "snapshot taken database=app3 backup="
+snap1=$(DB=app3 q "select snapshot from coffer_schema_history where version = 1")
+check "history records the snapshot id" test -n "$snap1"
+check "the snapshot is a backup of the source in the repository" test -f "$T/conf3/repo/backups/app/$snap1/manifest"
+state() {  # schema and data of app3 without the history table, as one checksum
+    { mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --skip-dump-date --skip-comments \
+          --routines --triggers --ignore-table=app3.coffer_schema_history app3
+      my_sql -N -B app3 -e "checksum table items"; } | sha256sum | cut -d' ' -f1
+}
+before=$(state)
+mig_file "$M3" 002_change.up.sql "alter table items add column stock int not null default 0;
+update items set price = price * 2;
+create table audit (id int);
+alter table no_such_table add column x int;
+drop view cheap;"
+exits "partial DDL failure with a snapshot: exit 11" 11 mig "$C3" up
+saw "message gives the exact restore command" err "migrate --config $C3 --source app rollback --restore-snapshot"
+snap2=$(DB=app3 q "select snapshot from coffer_schema_history where version = 2")
+saw "message names the snapshot" err "$snap2"
+check "partial change is there" test "$(state)" != "$before"
+exits "rollback --restore-snapshot without --force and no terminal refuses" 2 mig "$C3" rollback --restore-snapshot
+check "refusal changed nothing" test "$(DB=app3 q "select count(*) from information_schema.tables where table_schema='app3' and table_name='audit'")" = 1
+ok "rollback --restore-snapshot --dry-run" mig "$C3" rollback --restore-snapshot --dry-run
+saw "dry run names the snapshot" out "restore snapshot $snap2"
+ok "rollback --restore-snapshot --force" mig "$C3" rollback --restore-snapshot --force
+check "schema and data identical to before (checksums)" test "$(state)" = "$before"
+check "version 2 marked rolled back" test "$(DB=app3 q "select status from coffer_schema_history where version = 2")" = rolled_back
+check "version 1 still applied" test "$(DB=app3 q "select status from coffer_schema_history where version = 1")" = applied
+mig_file "$M3" 002_change.up.sql "alter table items add column stock int not null default 0;"
+ok "up after the restore" mig "$C3" up
+check "2 applied after the fix" test "$(DB=app3 q "select status from coffer_schema_history where version = 2")" = applied

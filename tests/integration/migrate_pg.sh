@@ -254,3 +254,31 @@ ok "10 and 30 applied" mig "$T/conf4/coffer.conf" up --no-snapshot
 mig_file "$T/mig4" 20_b.up.sql "create table b (x int);"
 fails "out-of-order pending refused" 1 "a later version (30) is already applied" mig "$T/conf4/coffer.conf" up --no-snapshot
 check "b not created" test "$(DB=app4 q "select to_regclass('b') is null")" = t
+
+# --- snapshot before apply and rollback --restore-snapshot (database app5) ---
+pg_sql -c "create database app5" >/dev/null
+C5=$T/conf5/coffer.conf M5=$T/mig5
+mig_conf "$C5" postgres app5 "$M5"
+ok "repository init" backupd --config "$C5" init
+mig_file "$M5" 001_base.up.sql "create table items (id int primary key, label text); insert into items values (1, 'a'), (2, 'b;c');"
+ok "up with a snapshot" mig "$C5" up
+snap=$(DB=app5 q "select snapshot from coffer_schema_history where version = 1")
+check "snapshot id recorded" test -f "$T/conf5/repo/backups/app/$snap/manifest"
+state5() {
+    { pg_dump -h "$PG_HOST" -p "$PG_PORT" -U postgres --exclude-table=coffer_schema_history app5
+    } | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' | sha256sum | cut -d' ' -f1
+}
+before=$(state5)
+mig_file "$M5" 002_nt.up.sql "-- coffer:no-transaction
+alter table items add column extra int;
+update items set label = 'changed';
+create index concurrently nope on no_such_table (a);"
+exits "no-transaction failure with a snapshot: exit 11" 11 mig "$C5" up
+saw "restore command given" err "rollback --restore-snapshot\` brings the database back to snapshot"
+check "partial change present" test "$(state5)" != "$before"
+ok "rollback --restore-snapshot --force" mig "$C5" rollback --restore-snapshot --force
+check "schema and data identical to before (checksums)" test "$(state5)" = "$before"
+check "2 marked rolled back" test "$(DB=app5 q "select status from coffer_schema_history where version = 2")" = rolled_back
+check "owner kept" test "$(q "select pg_get_userbyid(datdba) from pg_database where datname = 'app5'")" = postgres
+check "old database kept aside" test "$(q "select count(*) from pg_database where datname like 'app5_before_restore_%'")" = 1
+exits "status: 2 pending again" 10 mig "$C5" status
