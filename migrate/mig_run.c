@@ -419,23 +419,18 @@ static const struct mig_hist *first_failed(const struct ctx *c)
 static int failed_error(struct ctx *c, const struct mig_hist *h, struct cf_err *e)
 {
     char *pre = cmd_prefix(c);
+    char *how = h->snapshot
+                    ? cf_asprintf("`%s rollback --restore-snapshot` brings it back to snapshot %s; "
+                                  "or fix it by hand and run `%s repair`", pre, h->snapshot, pre)
+                    : cf_asprintf("no snapshot was taken for that run (--no-snapshot): fix it by "
+                                  "hand and run `%s repair`", pre);
     c->exit = MIG_EXIT_NEEDS_ROLLBACK;
-    if (h->snapshot)
-        cf_err_set(e, CF_E_SOURCE,
-                   "migration %" PRIu64 " (%s) failed partway%s%s%s%s: the database needs a "
-                   "rollback first; HINT: `%s rollback --restore-snapshot` brings it back to "
-                   "snapshot %s; or fix it by hand and run `%s repair`", h->version, h->name,
-                   h->error ? ": " : "", h->error ? h->error : "",
-                   h->failed_statement ? " in: " : "",
-                   h->failed_statement ? h->failed_statement : "", pre, h->snapshot, pre);
-    else
-        cf_err_set(e, CF_E_SOURCE,
-                   "migration %" PRIu64 " (%s) failed partway%s%s%s%s: the database needs a "
-                   "rollback first; HINT: no snapshot was taken for that run (--no-snapshot): "
-                   "fix it by hand and run `%s repair`", h->version, h->name,
-                   h->error ? ": " : "", h->error ? h->error : "",
-                   h->failed_statement ? " in: " : "",
-                   h->failed_statement ? h->failed_statement : "", pre);
+    cf_err_set(e, CF_E_SOURCE,
+               "migration %" PRIu64 " (%s) failed partway%s%s%s%s: the database needs a rollback "
+               "first; HINT: %s", h->version, h->name, h->error ? ": " : "",
+               h->error ? h->error : "", h->failed_statement ? " in: " : "",
+               h->failed_statement ? h->failed_statement : "", how);
+    free(how);
     free(pre);
     return -1;
 }

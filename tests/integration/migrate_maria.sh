@@ -115,14 +115,9 @@ mig_file "$M2" 000_log.up.sql "create table applied_log (v int);"
 for i in 1 2 3 4 5; do
     mig_file "$M2" "00${i}_step.up.sql" "do sleep(0.1); insert into applied_log values ($i); create table s$i (a int);"
 done
-mig "$T/conf2/coffer.conf" up --no-snapshot >"$T/r1.out" 2>"$T/r1.err" &
-p1=$!
-mig "$T/conf2/coffer.conf" up --no-snapshot >"$T/r2.out" 2>"$T/r2.err" &
-p2=$!
-wait $p1; rc1=$?
-wait $p2; rc2=$?
-check "both runners succeed" test "$rc1:$rc2" = "0:0"
-check "one of them waited for the lock" bash -c "cat '$T/r1.err' '$T/r2.err' | grep -q 'waiting for the migration lock'"
+mig_race "$T/conf2/coffer.conf"
+check "both runners succeed" test "$race_rc" = "0:0"
+check "one of them waited for the lock" test "$race_waited" = 1
 check "each migration applied exactly once" test "$(DB=app2 q "select group_concat(v order by v) from applied_log")" = "1,2,3,4,5"
 
 # --- lock timeout: GET_LOCK scoped to the database name ---

@@ -80,3 +80,18 @@ saw() {
         sed "s/^/#   std$2: /" "$f" | tail -n 10
     fi
 }
+
+# mig_race CONF: two `migrate up --no-snapshot` at once; sets race_rc ("0:0" when both
+# succeeded) and race_waited (1 when one of them logged waiting for the lock)
+mig_race() {
+    local p1 p2 rc1 rc2
+    mig "$1" up --no-snapshot >"$T/race1.out" 2>"$T/race1.err" &
+    p1=$!
+    mig "$1" up --no-snapshot >"$T/race2.out" 2>"$T/race2.err" &
+    p2=$!
+    wait $p1; rc1=$?
+    wait $p2; rc2=$?
+    race_rc="$rc1:$rc2"
+    race_waited=0
+    cat "$T/race1.err" "$T/race2.err" | grep -q 'waiting for the migration lock' && race_waited=1
+}
