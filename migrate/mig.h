@@ -97,6 +97,10 @@ struct mig_stmts {
  * comment is an error naming the line where it starts. */
 int mig_split(enum mig_engine eng, const char *sql, struct mig_stmts *out, struct cf_err *e);
 void mig_stmts_free(struct mig_stmts *st);
+/* true for a transaction control statement (BEGIN, COMMIT, ROLLBACK, END, ABORT, START
+ * TRANSACTION, SAVEPOINT, RELEASE): PostgreSQL migrations run in their own transaction and
+ * must not hold these unless they opt out of it */
+bool mig_stmt_is_tx_control(const char *sql);
 
 #endif
 

@@ -19,6 +19,7 @@
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
+#include "../lib/source/source.h"
 #include "../lib/source/src_child.h"
 
 #define HIST_COLS "version, name, checksum, applied_at, duration_ms, applied_by, status, " \
@@ -166,6 +167,13 @@ static int load_config(struct ctx *c, struct cf_err *e)
     else
         return ini_err(c->sec, "type", e, "migrate works on postgres and mariadb sources, "
                        "not on type '%s'", type);
+    /* the section as the backup side reads it: unknown keys, bad values, file modes */
+    {
+        struct source *src = NULL;
+        if (source_open(c->sec, &src, e) != 0)
+            return -1;
+        source_close(src);
+    }
     if (ini_get_str(c->sec, "migrations", NULL, &mig, e) != 0 ||
         ini_get_str(c->sec, "host", NULL, &host, e) != 0 ||
         ini_get_str(c->sec, "socket", NULL, &sock, e) != 0 ||
@@ -553,6 +561,24 @@ static int split_file(struct ctx *c, const char *sql, const char *path, struct m
         c->exit = MIG_EXIT_USAGE;
         return cf_err_set(e, CF_E_USAGE, "%s: no statements (only comments)", path);
     }
+    return 0;
+}
+
+/* PostgreSQL runs each script in its own transaction: a COMMIT inside would end it early */
+static int check_tx_control(struct ctx *c, const char *path, bool no_tx,
+                            const struct mig_stmts *st, struct cf_err *e)
+{
+    if (c->ops->eng != MIG_PG || no_tx)
+        return 0;
+    for (size_t i = 0; i < st->n; i++)
+        if (mig_stmt_is_tx_control(st->s[i].sql)) {
+            c->exit = MIG_EXIT_USAGE;
+            return cf_err_set(e, CF_E_USAGE,
+                              "%s:%d: '%.40s' controls the transaction, but each migration "
+                              "already runs in its own; HINT: remove it, or make the first line "
+                              "'" MIG_NO_TX_MARKER "' to run the file statement by statement",
+                              path, st->s[i].line, st->s[i].sql);
+        }
     return 0;
 }
 
@@ -1381,10 +1407,19 @@ int migrate_run(const struct mig_opts *o)
         struct mig_stmts st = { NULL, 0 };
         if (split_file(&c, f->up_sql, f->up_path, &st, &e) != 0)
             goto out;
+        if (check_tx_control(&c, f->up_path, f->no_tx, &st, &e) != 0) {
+            mig_stmts_free(&st);
+            goto out;
+        }
         mig_stmts_free(&st);
         if (f->down_sql != NULL && mig_split(c.ops->eng, f->down_sql, &st, &e) != 0) {
             c.exit = MIG_EXIT_USAGE;
             cf_err_ctx(&e, "%s", f->down_path);
+            goto out;
+        }
+        if (f->down_sql != NULL &&
+            check_tx_control(&c, f->down_path, f->down_no_tx, &st, &e) != 0) {
+            mig_stmts_free(&st);
             goto out;
         }
         mig_stmts_free(&st);

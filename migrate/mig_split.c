@@ -297,3 +297,19 @@ void mig_stmts_free(struct mig_stmts *st)
     st->s = NULL;
     st->n = 0;
 }
+
+bool mig_stmt_is_tx_control(const char *sql)
+{
+    static const char *const words[] = { "begin", "commit", "rollback", "end", "abort",
+                                         "start transaction", "savepoint", "release", NULL };
+    for (size_t i = 0; words[i]; i++) {
+        size_t k = strlen(words[i]);
+        if (strncasecmp(sql, words[i], k) != 0)
+            continue;
+        const char *p = sql + k;
+        /* "begin" alone or followed by transaction options; not "begin_x" or "beginning" */
+        if (*p == '\0' || isspace((unsigned char)*p) || *p == ';')
+            return true;
+    }
+    return false;
+}

@@ -196,6 +196,14 @@ cp "$_err" "$T/wrong.err"
 check "password not in the message" bash -c "! grep -qF '$PG_PASSWORD' '$T/wrong.err'"
 fails "no database chosen" 2 "--database" migrate --config "$C" --source app --database other status
 fails "usage: unknown command" 2 "unknown command" mig "$C" frobnicate
+sed "s/^password-file/pasword-file/" "$C" >"$T/conf/typo.conf"
+fails "a misspelt key is a configuration error with its line" 2 "typo.conf:11:" mig "$T/conf/typo.conf" status
+saw "names the key" err "pasword-file"
+mig_file "$M" 011_tx.up.sql "BEGIN;
+create table t11 (a int);
+COMMIT;"
+fails "BEGIN/COMMIT in a transactional file refused" 2 "011_tx.up.sql:1: 'BEGIN' controls the transaction" mig "$C" up --no-snapshot
+rm -f "$M/011_tx.up.sql"
 
 # --- two runners at once apply each migration exactly once (database app2) ---
 M2=$T/mig2

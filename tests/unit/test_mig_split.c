@@ -188,6 +188,27 @@ TEST(bom_skipped)
     STMT(0, "select 1");
 }
 
+TEST(tx_control)
+{
+    CHECK(mig_stmt_is_tx_control("BEGIN"));
+    CHECK(mig_stmt_is_tx_control("begin transaction isolation level serializable"));
+    CHECK(mig_stmt_is_tx_control("COMMIT"));
+    CHECK(mig_stmt_is_tx_control("commit\nwork"));
+    CHECK(mig_stmt_is_tx_control("ROLLBACK"));
+    CHECK(mig_stmt_is_tx_control("end"));
+    CHECK(mig_stmt_is_tx_control("START TRANSACTION"));
+    CHECK(mig_stmt_is_tx_control("savepoint a"));
+    CHECK(!mig_stmt_is_tx_control("beginning_table"));
+    CHECK(!mig_stmt_is_tx_control("create table begin_log (a int)"));
+    CHECK(!mig_stmt_is_tx_control("select 1"));
+    CHECK(!mig_stmt_is_tx_control("end_date"));
+    CHECK(!mig_stmt_is_tx_control("committed"));
+    /* a function body holds them inside a dollar quote: one create statement */
+    CHECK_EQ_INT(split(MIG_PG, "create function f() returns void language plpgsql as $$ begin commit; end $$;"), 0);
+    CHECK_EQ_INT(st.n, 1);
+    CHECK(!mig_stmt_is_tx_control(st.s[0].sql));
+}
+
 int main(void)
 {
     RUN(pg_basic);
@@ -200,6 +221,7 @@ int main(void)
     RUN(maria_delimiter);
     RUN(maria_unterminated);
     RUN(bom_skipped);
+    RUN(tx_control);
     mig_stmts_free(&st);
     return unit_done();
 }
