@@ -61,7 +61,7 @@ bin/$(1): $(BUILD)/obj/$(1)/$(1)_main.o $(BUILD)/libcoffer.a
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libcoffer.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h tests/unit/fixture.h $(BUILD)/libcoffer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ilib -o $@ $< $(BUILD)/libcoffer.a $(LDLIBS)
 

@@ -143,7 +143,9 @@ int ini_parse_file(const char *path, struct ini **out, struct cf_err *e)
 
     if (fs_read_file(path, 4 << 20, &b, e) != 0) {
         buf_free(&b);
-        return cf_err_ctx(e, "unable to read configuration");
+        cf_err_ctx(e, "unable to read configuration");
+        e->code = CF_E_CONFIG;
+        return -1;
     }
     if (memchr(b.data, '\0', b.len) != NULL) {
         buf_free(&b);

@@ -69,6 +69,7 @@ struct seal_r {
     uint64_t bytes;
     unsigned char *ct;
     bool done;                       /* PUSH or FINAL seen, object end checked */
+    bool skip_hash;                  /* set after seal_open: do not hash the messages */
     unsigned char last_tag;
 };
 

@@ -429,6 +429,19 @@ static la_ssize_t in_read(struct archive *a, void *arg, const void **buf)
     return n;
 }
 
+/* libarchive's message, with the system's reason when there is one ("Write failed: No space
+ * left on device") */
+static const char *ar_error(struct archive *a, char *out, size_t cap)
+{
+    const char *msg = archive_error_string(a);
+    int err = archive_errno(a);
+    if (err > 0 && (msg == NULL || strstr(msg, strerror(err)) == NULL))
+        snprintf(out, cap, "%s: %s", msg ? msg : "error", strerror(err));
+    else
+        snprintf(out, cap, "%s", msg ? msg : "error");
+    return out;
+}
+
 /* our own check before libarchive's, so the error names the entry plainly */
 static bool hostile_path(const char *p)
 {
@@ -455,6 +468,7 @@ static int extract(struct source_in *in, struct cf_err *e)
     struct import_ctx c = { in, cf_malloc(1 << 20), e };
     struct archive *ar = archive_read_new(), *dw = archive_write_disk_new();
     struct archive_entry *entry;
+    char msg[512];
     int rc = -1, r;
 
     archive_read_support_format_tar(ar);
@@ -486,7 +500,7 @@ static int extract(struct source_in *in, struct cf_err *e)
                 log_warn("restore: '%s': %s", name, archive_error_string(dw));
             } else {
                 cf_err_set(e, archive_errno(dw) == ENOSPC ? CF_E_IO : CF_E_CORRUPT,
-                           "unable to extract '%s': %s", name, archive_error_string(dw));
+                           "unable to extract '%s': %s", name, ar_error(dw, msg, sizeof(msg)));
                 goto out;
             }
         }
@@ -497,7 +511,7 @@ static int extract(struct source_in *in, struct cf_err *e)
             while ((r = archive_read_data_block(ar, &buf, &size, &off)) == ARCHIVE_OK) {
                 if (archive_write_data_block(dw, buf, size, off) < ARCHIVE_OK) {
                     cf_err_set(e, CF_E_IO, "unable to write '%s': %s", name,
-                               archive_error_string(dw));
+                               ar_error(dw, msg, sizeof(msg)));
                     goto out;
                 }
             }
@@ -510,14 +524,16 @@ static int extract(struct source_in *in, struct cf_err *e)
         }
         r = archive_write_finish_entry(dw);
         if (r < ARCHIVE_WARN) {
-            cf_err_set(e, CF_E_IO, "unable to finish '%s': %s", name, archive_error_string(dw));
+            cf_err_set(e, CF_E_IO, "unable to finish '%s': %s", name,
+                       ar_error(dw, msg, sizeof(msg)));
             goto out;
         }
         if (r == ARCHIVE_WARN)
             log_warn("restore: '%s': %s", name, archive_error_string(dw));
     }
     if (archive_write_close(dw) != ARCHIVE_OK) {
-        cf_err_set(e, CF_E_IO, "unable to finish the restore: %s", archive_error_string(dw));
+        cf_err_set(e, CF_E_IO, "unable to finish the restore: %s",
+                   ar_error(dw, msg, sizeof(msg)));
         goto out;
     }
     /* the pax stream ends before the frame does: leave the rest to the frame check */

@@ -1,0 +1,141 @@
+/* test_config.c - the INI dialect and coffer.conf validation: every error names file and line. */
+#include "unit.h"
+#include "config/conf.h"
+#include "config/ini.h"
+#include "core/util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static const char *write_conf(const char *text)
+{
+    static char path[128];
+    snprintf(path, sizeof(path), "%s/c.conf", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+/* load must fail with @needle in the message */
+static void bad(const char *text, const char *needle)
+{
+    struct conf *c = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    if (conf_load(write_conf(text), &c, &e) == 0) {
+        printf("#   accepted: %s\n", text);
+        CHECK(0);
+        conf_free(c);
+        return;
+    }
+    CHECK(e.code == CF_E_CONFIG || e.code == CF_E_NOTFOUND);
+    CHECK_MSG(e, needle);
+}
+
+#define REPO "[repository]\npath = /srv/b\nkey-file = /k\n"
+
+TEST(ini_basics)
+{
+    struct ini *ini = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    const char *v;
+    const char *all[4];
+    CHECK(ini_parse_string("; c\n# c\n[source a]\nk = v ; trailing\nx = a;b\nex = 1\nex = 2\n",
+                           "f", &ini, &e) == 0);
+    const struct ini_section *s = ini_find(ini, "source", "a");
+    CHECK(s != NULL);
+    CHECK(ini_get_str(s, "k", NULL, &v, &e) == 0);
+    CHECK_STR(v, "v");
+    CHECK(ini_get_str(s, "x", NULL, &v, &e) == 0);
+    CHECK_STR(v, "a;b");
+    CHECK_EQ_INT(ini_get_all(s, "ex", all, 4), 2);
+    CHECK_STR(all[1], "2");
+    CHECK(ini_get_str(s, "ex", NULL, &v, &e) != 0);
+    CHECK_MSG(e, "f:7:");
+    CHECK_MSG(e, "given twice");
+    ini_free(ini);
+}
+
+TEST(ini_syntax_errors)
+{
+    struct ini *ini = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    CHECK(ini_parse_string("[repository\n", "f", &ini, &e) != 0);
+    CHECK_MSG(e, "f:1: section header without ']'");
+    CHECK(ini_parse_string("[a]\njunk\n", "f", &ini, &e) != 0);
+    CHECK_MSG(e, "f:2: expected 'key = value'");
+    CHECK(ini_parse_string("k = v\n", "f", &ini, &e) != 0);
+    CHECK_MSG(e, "before any [section]");
+    CHECK(ini_parse_string("[a]\n[a]\n", "f", &ini, &e) != 0);
+    CHECK_MSG(e, "f:2: section [a] already defined at line 1");
+    CHECK(ini_parse_string("[source bad name!]\n", "f", &ini, &e) != 0);
+    CHECK_MSG(e, "bad section header");
+}
+
+TEST(conf_good)
+{
+    struct conf *c = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    const char *p = write_conf(REPO "object-size = 16MiB\n\n[source media]\ntype = volume\n"
+                               "path = /srv/media\nexclude = *.tmp\nexclude = cache/\n"
+                               "keep-daily = 7\nrpo = 26h\n\n[job nightly]\nsources = media\n"
+                               "keep-last = 3\n");
+    CHECK(conf_load(p, &c, &e) == 0);
+    if (c) {
+        CHECK_EQ_INT(c->nsources, 1);
+        CHECK_EQ_INT(c->njobs, 1);
+        CHECK(conf_job(c, "nightly") != NULL);
+        CHECK_STR(conf_job(c, "nightly")->sources[0], "media");
+    }
+    conf_free(c);
+}
+
+TEST(conf_errors_name_the_line)
+{
+    bad("[source m]\ntype = volume\npath = /x\n", "no [repository] section");
+    bad(REPO "pth = /x\n", "c.conf:4: [repository] unknown key 'pth'");
+    bad(REPO "[source m]\ntype = volume\npath = /x\nexclud = a\n",
+        "c.conf:7: [source m] unknown key 'exclud'");
+    bad(REPO "[source m]\ntype = tape\n", "c.conf:5: [source m] type: unknown kind 'tape'");
+    bad(REPO "[source m]\ntype = volume\n", "[source m] missing required key 'path'");
+    bad(REPO "[source m]\ntype = volume\npath = relative/dir\n", "must be an absolute path");
+    bad(REPO "object-size = huge\n", "c.conf:4: [repository] object-size: 'huge' is not a size");
+    bad(REPO "compression-level = 99\n", "compression-level: '99' is not a whole number from 1 to 19");
+    bad(REPO "[job j]\nsources = nope\n", "c.conf:5: [job j] sources: no [source nope]");
+    bad(REPO "[job j]\nschedule = daily\n", "[job j] missing required key 'sources'");
+    bad(REPO "[source m]\ntype = volume\npath = /x\nkeep-daily = lots\n",
+        "keep-daily: 'lots' is not a whole number");
+    bad(REPO "[source m]\ntype = volume\npath = /x\nrpo = soon\n", "rpo: 'soon' is not a duration");
+    bad("[repository]\npath = /x\n", "give exactly one of key-file, passphrase-file or public-key-file");
+    bad("[repository]\npath = /x\nkey-file = /k\npassphrase-file = /p\n", "give exactly one");
+    bad("[repository]\ntarget = tape\nkey-file = /k\n", "target: unknown kind 'tape'");
+    bad("[repository]\nkey-file = /k\n", "missing required key 'path'");
+    bad(REPO "[weird]\n", "c.conf:4: unknown section [weird]");
+    bad(REPO "[source m]\ntype = volume\npath =\n", "path: empty value");
+}
+
+TEST(conf_missing_file)
+{
+    struct conf *c = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    CHECK(conf_load("/nonexistent/coffer.conf", &c, &e) != 0);
+    CHECK_MSG(e, "unable to read configuration");
+    CHECK_MSG(e, "/nonexistent/coffer.conf");
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/coffer-conf.XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    RUN(ini_basics);
+    RUN(ini_syntax_errors);
+    RUN(conf_good);
+    RUN(conf_errors_name_the_line);
+    RUN(conf_missing_file);
+    struct cf_err e = CF_ERR_INIT;
+    fs_remove_tree(dir, &e);
+    return unit_done();
+}
