@@ -138,3 +138,92 @@ redis_fingerprint() {
         printf 'db%s keys=%s digest=%s\n' "$db" "$(rcli -n "$db" DBSIZE)" "$(rcli -n "$db" DEBUG DIGEST)"
     done
 }
+
+# db_conf DIR: DIR/coffer.conf with a local repository and a [source pg|my|cache] plus a
+# [job pg|my|cache] for each server started so far (their password files), repository
+# initialised. Later sections may be appended by the test.
+db_conf() {
+    local d=$1
+    make_local_conf "$d" "$T" || return 1
+    if [ -n "${PG_HOST:-}" ]; then
+        cat >>"$d/coffer.conf" <<CONF
+
+[source pg]
+type = postgres
+host = $PG_HOST
+port = $PG_PORT
+user = $PG_USER
+password-file = $PG_PASSFILE
+databases = ${PG_DATABASES:-all}
+
+[job pg]
+sources = pg
+CONF
+    fi
+    if [ -n "${MY_SOCK:-}" ]; then
+        cat >>"$d/coffer.conf" <<CONF
+
+[source my]
+type = mariadb
+socket = $MY_SOCK
+user = $MY_USER
+password-file = $MY_PASSFILE
+databases = ${MY_DATABASES:-all}
+
+[job my]
+sources = my
+CONF
+    fi
+    if [ -n "${REDIS_SOCK:-}" ]; then
+        cat >>"$d/coffer.conf" <<CONF
+
+[source cache]
+type = redis
+socket = $REDIS_SOCK
+user = $REDIS_USER
+password-file = $REDIS_PASSFILE
+
+[job cache]
+sources = cache
+CONF
+    fi
+    backupd --config "$d/coffer.conf" init >/dev/null 2>&1
+}
+
+# backups SOURCE CONF: the number of committed backups of SOURCE
+backups() {
+    catalog --config "$2" list --source "$1" --json 2>/dev/null |
+        python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+
+# latest_info CONF SOURCE KEY...: a value from the newest backup's info (python expression path)
+latest_info() {
+    local conf=$1 src=$2 expr=$3 id
+    id=$(catalog --config "$conf" list --source "$src" --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+    catalog --config "$conf" show "$id" --json |
+        python3 -c "import json,sys; m=json.load(sys.stdin); i=m.get('info', m); print($expr)"
+}
+
+# wait_child PARENT_PID NAME [SECONDS]: the pid of PARENT's child process NAME once it runs
+wait_child() {
+    local parent=$1 name=$2 n=${3:-30} i pid
+    for ((i = 0; i < n * 50; i++)); do
+        pid=$(pgrep -P "$parent" -x "$name" | head -n 1)
+        [ -n "$pid" ] && { echo "$pid"; return 0; }
+        kill -0 "$parent" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    return 1
+}
+
+# wait_io PID BYTES: until process PID has written BYTES (from /proc/PID/io)
+wait_io() {
+    local pid=$1 want=$2 i w
+    for ((i = 0; i < 1500; i++)); do
+        w=$(awk '/^wchar/ {print $2}' "/proc/$pid/io" 2>/dev/null) || return 1
+        [ -n "$w" ] && [ "$w" -ge "$want" ] && return 0
+        sleep 0.01
+    done
+    return 1
+}

@@ -197,6 +197,7 @@ dbfilename dump.rdb
 save ""
 appendonly no
 enable-debug-command local
+repl-diskless-sync-delay 0
 logfile $REDIS_DIR/server.log
 user default on nopass ~* &* +@all
 user coffer on >$REDIS_PASSWORD ~* &* +@all
