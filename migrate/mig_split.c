@@ -18,6 +18,12 @@ struct splitter {
     size_t code_start;   /* its first character that is not a comment or blank */
     int code_line;
     char delim[32];      /* MariaDB: the current delimiter */
+    /* PostgreSQL, as psql: a ';' inside parentheses, or inside the BEGIN ATOMIC ... END body
+     * of a CREATE FUNCTION/PROCEDURE, does not end the statement */
+    int paren_depth;
+    int begin_depth;
+    int nwords;          /* words seen in the statement so far (up to 4 are kept) */
+    char words[4][16];
     struct mig_stmts *out;
 };
 
@@ -56,6 +62,9 @@ static void emit(struct splitter *sp, size_t end)
         sp->out->n++;
     }
     sp->has_code = false;
+    sp->paren_depth = 0;
+    sp->begin_depth = 0;
+    sp->nwords = 0;
 }
 
 static int unterminated(const char *what, int line, struct cf_err *e)
@@ -139,6 +148,38 @@ static size_t dollar_tag(const char *s)
     return s[n] == '$' ? n + 1 : 0;
 }
 
+static bool word_is(const char *w, size_t n, const char *kw)
+{
+    return strlen(kw) == n && strncasecmp(w, kw, n) == 0;
+}
+
+/* psql's rule: within CREATE [OR REPLACE] FUNCTION/PROCEDURE, BEGIN and CASE open a block
+ * that END closes */
+static void pg_word(struct splitter *sp, const char *w, size_t n)
+{
+    if (sp->nwords < 4) {
+        size_t k = n < sizeof(sp->words[0]) - 1 ? n : sizeof(sp->words[0]) - 1;
+        memcpy(sp->words[sp->nwords], w, k);
+        sp->words[sp->nwords][k] = '\0';
+    }
+    sp->nwords++;
+    if (sp->nwords < 3 || strcasecmp(sp->words[0], "create") != 0)
+        return;
+    int kind = 1;
+    if (strcasecmp(sp->words[1], "or") == 0) {
+        if (sp->nwords < 5 || strcasecmp(sp->words[2], "replace") != 0)
+            return;
+        kind = 3;
+    }
+    if (strcasecmp(sp->words[kind], "function") != 0 &&
+        strcasecmp(sp->words[kind], "procedure") != 0)
+        return;
+    if (word_is(w, n, "begin") || word_is(w, n, "case"))
+        sp->begin_depth++;
+    else if (word_is(w, n, "end") && sp->begin_depth > 0)
+        sp->begin_depth--;
+}
+
 static int pg_step(struct splitter *sp, struct cf_err *e)
 {
     const char *c = sp->p + sp->i;
@@ -150,7 +191,7 @@ static int pg_step(struct splitter *sp, struct cf_err *e)
     }
     if (c[0] == '/' && c[1] == '*')
         return skip_block(sp, e);
-    if (c[0] == ';') {
+    if (c[0] == ';' && sp->paren_depth == 0 && sp->begin_depth == 0) {
         emit(sp, sp->i);
         advance(sp, 1);
         return 0;
@@ -183,10 +224,16 @@ static int pg_step(struct splitter *sp, struct cf_err *e)
         }
     }
     if (ident_char(c[0])) {
+        size_t start = sp->i;
         while (ident_char(sp->p[sp->i]))
             advance(sp, 1);
+        pg_word(sp, sp->p + start, sp->i - start);
         return 0;
     }
+    if (c[0] == '(')
+        sp->paren_depth++;
+    else if (c[0] == ')' && sp->paren_depth > 0)
+        sp->paren_depth--;
     advance(sp, 1);
     return 0;
 }

@@ -257,6 +257,18 @@ ok "10 and 30 applied" mig "$T/conf4/coffer.conf" up --no-snapshot
 mig_file "$T/mig4" 20_b.up.sql "create table b (x int);"
 fails "out-of-order pending refused" 1 "a later version (30) is already applied" mig "$T/conf4/coffer.conf" up --no-snapshot
 check "b not created" test "$(DB=app4 q "select to_regclass('b') is null")" = t
+rm -f "$T/mig4/20_b.up.sql"
+cat >"$T/mig4/40_atomic.up.sql" <<'SQL'
+create function add2(a int, b int) returns int language sql
+begin atomic
+  select case when a is null then b else a + b end;
+end;
+create rule c_log as on insert to c do also (insert into a values (new.x); insert into a values (new.x + 1));
+insert into c values (10);
+SQL
+ok "BEGIN ATOMIC body and a rule with two actions apply" mig "$T/conf4/coffer.conf" up --no-snapshot
+check "function works" test "$(DB=app4 q "select add2(2, 3)")" = 5
+check "rule fired both actions" test "$(DB=app4 q "select string_agg(x::text, ',' order by x) from a")" = "10,11"
 
 # --- snapshot before apply and rollback --restore-snapshot (database app5) ---
 pg_sql -c "create database app5" >/dev/null

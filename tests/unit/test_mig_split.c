@@ -101,6 +101,37 @@ TEST(pg_dollar)
     CHECK_EQ_INT(st.n, 2);
 }
 
+TEST(pg_parens_and_atomic)
+{
+    /* a rule with several actions in parentheses */
+    CHECK_EQ_INT(split(MIG_PG, "create rule r as on insert to t do also (insert into a values (1); insert into b values (2)); select 2;"), 0);
+    CHECK_EQ_INT(st.n, 2);
+    STMT(1, "select 2");
+    /* a stray ')' does not make the depth negative */
+    CHECK_EQ_INT(split(MIG_PG, "select 1); select 2;"), 0);
+    CHECK_EQ_INT(st.n, 2);
+    /* SQL-standard function bodies (PostgreSQL 14+) */
+    const char *atomic =
+        "CREATE OR REPLACE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql\n"
+        "BEGIN ATOMIC\n  SELECT a + b;\n  SELECT CASE WHEN a > 0 THEN 1 ELSE 2 END;\nEND;\n"
+        "create procedure p() language sql begin atomic insert into t values (1); end;\n"
+        "select 3;";
+    CHECK_EQ_INT(split(MIG_PG, atomic), 0);
+    CHECK_EQ_INT(st.n, 3);
+    CHECK(st.n > 0 && strstr(st.s[0].sql, "ELSE 2 END;\nEND") != NULL);
+    STMT(1, "create procedure p() language sql begin atomic insert into t values (1); end");
+    STMT(2, "select 3");
+    /* a function whose body is a CASE expression without BEGIN ATOMIC */
+    CHECK_EQ_INT(split(MIG_PG, "create function s(a int) returns int language sql return case when a > 0 then 1 else 0 end; select 4;"), 0);
+    CHECK_EQ_INT(st.n, 2);
+    /* outside CREATE FUNCTION, BEGIN and END are ordinary statements */
+    CHECK_EQ_INT(split(MIG_PG, "begin; select 1; end;"), 0);
+    CHECK_EQ_INT(st.n, 3);
+    /* CASE in an ordinary statement does not hold the semicolon */
+    CHECK_EQ_INT(split(MIG_PG, "select case when true then 1 end; select 2;"), 0);
+    CHECK_EQ_INT(st.n, 2);
+}
+
 TEST(pg_unterminated)
 {
     CHECK_EQ_INT(split(MIG_PG, "select 1;\nselect 'abc;\n"), -1);
@@ -215,6 +246,7 @@ int main(void)
     RUN(pg_quotes);
     RUN(pg_comments);
     RUN(pg_dollar);
+    RUN(pg_parens_and_atomic);
     RUN(pg_unterminated);
     RUN(maria_basic);
     RUN(maria_comments);
