@@ -18,7 +18,7 @@ static void usage(FILE *f)
           "  down [--to V]              revert by down scripts, newest first (default: one)\n"
           "  verify                     checksums of applied files against the history\n"
           "  baseline V                 mark versions up to V applied without running them\n"
-          "  rollback [--restore-snapshot] [--force]  undo the last run\n"
+          "  rollback [--restore-snapshot] [--force] [--secret-key-file F]  undo the last run\n"
           "  repair                     mark failed migrations rolled back (fixed by hand)\n"
           "  accept-checksum V          record the edited file of applied version V\n"
           "  new NAME                   create the next <version>_NAME.up.sql / .down.sql\n"
@@ -112,7 +112,8 @@ int main(int argc, char **argv)
     }
     if ((o.has_to && strcmp(o.command, "up") != 0 && strcmp(o.command, "down") != 0) ||
         (o.no_snapshot && strcmp(o.command, "up") != 0) ||
-        (o.restore_snapshot && strcmp(o.command, "rollback") != 0)) {
+        (o.restore_snapshot && strcmp(o.command, "rollback") != 0) ||
+        (o.force && strcmp(o.command, "rollback") != 0)) {
         fprintf(stderr, "migrate: option not valid with '%s'\n", o.command);
         return MIG_EXIT_USAGE;
     }
