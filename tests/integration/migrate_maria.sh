@@ -172,3 +172,21 @@ check "version 1 still applied" test "$(DB=app3 q "select status from coffer_sch
 mig_file "$M3" 002_change.up.sql "alter table items add column stock int not null default 0;"
 ok "up after the restore" mig "$C3" up
 check "2 applied after the fix" test "$(DB=app3 q "select status from coffer_schema_history where version = 2")" = applied
+
+# --- a runner killed mid-migration: a visible failed row, no stale lock (app2) ---
+mig_file "$M2" 007_slow.up.sql "create table k1 (a int);
+do sleep(5);
+create table k2 (a int);"
+migrate --config "$T/conf2/coffer.conf" --source app up --no-snapshot >/dev/null 2>&1 &
+runner=$!
+for _ in $(seq 1 50); do
+    [ "$(DB=app2 q "select count(*) from information_schema.tables where table_schema='app2' and table_name='k1'")" = 1 ] && break
+    sleep 0.1
+done
+kill -KILL $runner; wait $runner 2>/dev/null
+check "killed runner left the row failed (interrupted)" test "$(DB=app2 q "select concat(status, '|', error) from coffer_schema_history where version = 7")" = "failed|interrupted: the runner stopped before this script finished"
+# the server finishes the statement it was running (the sleep) before it ends the session and
+# its lock: the next runner waits for that, then refuses
+exits "the next up waits for the dead session, then refuses with 11" 11 mig "$T/conf2/coffer.conf" up --no-snapshot --lock-timeout 20
+saw "and says why" err "interrupted"
+check "the statement after the kill never ran" test "$(DB=app2 q "select count(*) from information_schema.tables where table_schema='app2' and table_name='k2'")" = 0
