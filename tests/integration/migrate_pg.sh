@@ -220,7 +220,8 @@ check "six history rows" test "$(DB=app2 q "select count(*) from coffer_schema_h
 
 # --- lock timeout ---
 mig_file "$M2" 006_more.up.sql "create table s6 (a int);"
-pg_sql -d app2 -c "select pg_advisory_lock(7165058122144443753), pg_sleep(6)" >/dev/null 2>&1 &
+"$PG_BINDIR/psql" -X -q -h "$PG_HOST" -p "$PG_PORT" -U postgres -d app2 \
+    -c "select pg_advisory_lock(7165058122144443753), pg_sleep(4)" >/dev/null 2>&1 &
 holder=$!
 on_exit "kill $holder"
 sleep 0.5
@@ -228,7 +229,22 @@ fails "lock held elsewhere: exit 12 after --lock-timeout" 12 "holds the lock" mi
 check "nothing applied under a held lock" test "$(DB=app2 q "select to_regclass('s6') is null")" = t
 kill $holder 2>/dev/null; wait $holder 2>/dev/null
 ok "after the holder is gone, up proceeds" mig "$T/conf2/coffer.conf" up --no-snapshot
-check "killed runner left no stale lock" test "$(DB=app2 q "select count(*) from pg_locks where locktype = 'advisory'")" = 0
+check "the holder's lock went with its session" test "$(DB=app2 q "select count(*) from pg_locks where locktype = 'advisory'")" = 0
+
+# --- a runner killed inside a transactional migration: no trace, no stale lock ---
+mig_file "$M2" 007_slow.up.sql "create table k1 (a int); select pg_sleep(3); create table k2 (a int);"
+migrate --config "$T/conf2/coffer.conf" --source app up --no-snapshot >/dev/null 2>&1 &
+runner=$!
+inside=0
+for _ in $(seq 1 50); do
+    [ "$(DB=app2 q "select count(*) from pg_stat_activity where query like '%pg_sleep(3)%' and pid <> pg_backend_pid()")" = 1 ] && { inside=1; break; }
+    sleep 0.1
+done
+kill -KILL $runner; wait $runner 2>/dev/null
+check "the runner was killed inside the migration" test $inside = 1
+check "nothing of 7 visible after the kill" test "$(DB=app2 q "select count(*) from coffer_schema_history where version = 7")" = 0
+ok "the next up waits for the dead session, then applies" mig "$T/conf2/coffer.conf" up --no-snapshot --lock-timeout 20
+check "7 applied exactly once" test "$(DB=app2 q "select status from coffer_schema_history where version = 7")" = applied
 
 # --- baseline adopts an existing database (app3) ---
 DB=app3 q "create table users (id int primary key, name text not null)" >/dev/null
