@@ -102,8 +102,6 @@ void mig_stmts_free(struct mig_stmts *st);
  * must not hold these unless they opt out of it */
 bool mig_stmt_is_tx_control(const char *sql);
 
-#endif
-
 /* --- database engines (mig_pg.c, mig_maria.c) --- */
 
 /* Where to connect: from the [source] section (host/socket, port, user, password-file) and
@@ -194,3 +192,5 @@ int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_
  * one. PostgreSQL: the caller must have closed its own connection to the database (it is
  * renamed aside); the old database is kept under a name the log gives. */
 int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err *e);
+
+#endif

@@ -28,8 +28,7 @@
 #define PG_TOOLS_GLOB "/usr/lib/postgresql/[0-9]*/bin"
 
 /* A copy of @sec with `databases = @db` (pointers into @sec, except the new kv array). */
-static void narrow_section(const struct ini_section *sec, const char *db,
-                           struct ini_section *out)
+static void narrow_section(const struct ini_section *sec, const char *db, struct ini_section *out)
 {
     bool found = false;
 
@@ -161,8 +160,7 @@ struct snap_env {
     struct source *src;
 };
 
-static int env_open(const struct mig_snap *s, bool need_read, struct snap_env *v,
-                    struct cf_err *e)
+static int env_open(const struct mig_snap *s, bool need_read, struct snap_env *v, struct cf_err *e)
 {
     struct repo_unlock u = { s->secret_key_file };
     const struct ini_section *orig;
@@ -233,8 +231,7 @@ static int restore_into(struct snap_env *v, const struct mig_snap *s, const char
     return 0;
 }
 
-static int admin_exec(const struct mig_engine_ops *ops, void *db, const char *sql,
-                      struct cf_err *e)
+static int admin_exec(const struct mig_engine_ops *ops, void *db, const char *sql, struct cf_err *e)
 {
     if (ops->exec(db, sql, e) != 0)
         return cf_err_ctx(e, "%s", sql);
@@ -284,7 +281,8 @@ static int pg_swap(const struct mig_snap *s, const char *scratch, struct cf_err 
         free(sql);
         sql = cf_asprintf("ALTER DATABASE \"%s\" OWNER TO \"%s\"", s->database,
                           MIG_CELL(&owner, 0, 0));
-        if (strchr(MIG_CELL(&owner, 0, 0), '"') != NULL || admin_exec(&mig_pg_ops, db, sql, &oe) != 0)
+        if (strchr(MIG_CELL(&owner, 0, 0), '"') != NULL ||
+            admin_exec(&mig_pg_ops, db, sql, &oe) != 0)
             log_warn("unable to give database %s back to its owner %s: %s", s->database,
                      MIG_CELL(&owner, 0, 0), oe.msg);
     }
