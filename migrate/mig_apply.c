@@ -42,8 +42,8 @@ static int run_script(struct mig_ctx *c, const struct mig_file *f, const struct 
     bool tx = c->ops->transactional_ddl && !no_tx;
     const char *done = kind == SCRIPT_UP ? "applied" : "rolled_back";
     const char *what = kind == SCRIPT_UP ? "up" : "down";
-    struct mig_hist_row w = {f->version, f->name, f->checksum, done, snapshot,
-                             run_id,     NULL,    NULL,        0};
+    struct mig_hist_row w = { .version = f->version, .name = f->name, .checksum = f->checksum,
+                              .status = done, .snapshot = snapshot, .run_id = run_id };
     uint64_t t0 = time_mono_ms();
     struct cf_err se = CF_ERR_INIT;
     size_t i = 0;
@@ -99,8 +99,10 @@ static int run_script(struct mig_ctx *c, const struct mig_file *f, const struct 
             r.status = "rolled_back";
             r.failed_statement = stmt;
             r.error = se.msg;
-            if (mig_hist_write(c, &r, e) != 0)
-                return -1;
+            struct cf_err he = CF_ERR_INIT;
+            if (mig_hist_write(c, &r, &he) != 0)
+                log_warn("the failure of version %" PRIu64 " is not in the history: %s",
+                         f->version, he.msg);
         }
         return cf_err_set(e, CF_E_SOURCE,
                           "%s script of version %" PRIu64 " (%s) failed at %s:%d, rolled back: "
@@ -433,6 +435,76 @@ static int confirm_restore(struct mig_ctx *c, const char *id, struct cf_err *e)
     return 0;
 }
 
+/* Restore snapshot @snap (taken before run @run, which applied @n migrations) into the
+ * database, then mark that run's rows rolled back: the history table came back with the
+ * snapshot, as it was before the run. */
+static int restore_run(struct mig_ctx *c, const char *run, const char *snap, size_t n,
+                       struct cf_err *e)
+{
+    struct mig_snap s = { c->o->config, c->o->source, c->database, c->ops->eng,
+                          c->ops->server_version(c->db), c->o->secret_key_file, &c->cc };
+    /* the history in memory is replaced below: keep what we need from it */
+    char *snap_id = cf_strdup(snap), *run_id = cf_strdup(run);
+    char *why = cf_asprintf("rolled back by restoring snapshot %s", snap_id);
+    struct mig_hist *before = c->h;
+    size_t nbefore = c->nh;
+    bool restored = false;
+    int rc = -1;
+
+    c->h = NULL;
+    c->nh = 0;
+    log_info("restoring snapshot database=%s backup=%s", c->database, snap_id);
+    /* PostgreSQL renames the database aside, so our session (and its lock) goes first;
+     * MariaDB's lock is server-wide and is held through the restore */
+    if (c->ops->eng == MIG_PG) {
+        mig_lock_release(c);
+        c->ops->close(c->db);
+        c->db = NULL;
+    }
+    if (mig_snapshot_restore(&s, snap_id, e) != 0) {
+        c->exit = MIG_EXIT_SNAPSHOT;
+        cf_err_ctx(e, "restoring snapshot %s into database '%s'", snap_id, c->database);
+        goto out;
+    }
+    restored = true;
+    mig_lock_release(c);
+    if (c->db != NULL)
+        c->ops->close(c->db);
+    c->db = NULL;
+    if (c->ops->connect(&c->cc, &c->db, e) != 0 || mig_lock_take(c, e) != 0 ||
+        mig_hist_ensure(c, e) != 0 || mig_hist_load(c, e) != 0)
+        goto out;
+    for (size_t i = 0; i < nbefore; i++) {
+        const struct mig_hist *h = &before[i];
+        if (h->run_id != NULL && strcmp(h->run_id, run_id) == 0 &&
+            mig_hist_set_status(c, h, "rolled_back", why, e) != 0)
+            goto out;
+    }
+    if (c->o->json)
+        c->out = json_pack("{s:s,s:s,s:s,s:I}", "database", c->database, "run", run_id,
+                           "restored", snap_id, "migrations", (json_int_t)n);
+    else
+        printf("restored snapshot %s into %s; %zu migration(s) of run %s marked rolled back\n",
+               snap_id, c->database, n, run_id);
+    rc = 0;
+out:
+    if (rc != 0 && restored)
+        cf_err_ctx(e, "snapshot %s restored, but recording it in the history failed", snap_id);
+    {
+        struct mig_hist *now = c->h;
+        size_t nnow = c->nh;
+        c->h = before;
+        c->nh = nbefore;
+        mig_hist_free(c);
+        c->h = now;
+        c->nh = nnow;
+    }
+    free(why);
+    free(run_id);
+    free(snap_id);
+    return rc;
+}
+
 int mig_cmd_rollback(struct mig_ctx *c, struct cf_err *e)
 {
     const char *run = NULL;
@@ -506,79 +578,7 @@ int mig_cmd_rollback(struct mig_ctx *c, struct cf_err *e)
     }
     if (confirm_restore(c, snap, e) != 0)
         goto out;
-    {
-        struct mig_snap s = { c->o->config, c->o->source, c->database, c->ops->eng,
-                              c->ops->server_version(c->db), c->o->secret_key_file, &c->cc };
-        char *snap_copy = cf_strdup(snap), *run_copy = cf_strdup(run);
-        char *why = cf_asprintf("rolled back by restoring snapshot %s", snap_copy);
-        int r;
-        log_info("restoring snapshot database=%s backup=%s", c->database, snap_copy);
-        /* PostgreSQL renames the database aside: our session (and its lock) must go first;
-         * MariaDB's lock is server-wide and is held through the restore */
-        if (c->ops->eng == MIG_PG) {
-            mig_lock_release(c);
-            c->ops->close(c->db);
-            c->db = NULL;
-        }
-        r = mig_snapshot_restore(&s, snap_copy, e);
-        mig_lock_release(c);
-        if (c->db != NULL)
-            c->ops->close(c->db);
-        c->db = NULL;
-        if (r == 0 && (c->ops->connect(&c->cc, &c->db, e) != 0 || mig_lock_take(c, e) != 0)) {
-            cf_err_ctx(e, "snapshot %s restored, but recording it in the history failed",
-                       snap_copy);
-            free(why);
-            free(snap_copy);
-            free(run_copy);
-            goto out;
-        }
-        if (r != 0) {
-            c->exit = MIG_EXIT_SNAPSHOT;
-            cf_err_ctx(e, "restoring snapshot %s into database '%s'", snap_copy, c->database);
-            free(why);
-            free(snap_copy);
-            free(run_copy);
-            goto out;
-        }
-        /* the history came back with the snapshot; record what the run did and its end */
-        struct mig_hist *keep = c->h;
-        size_t nkeep = c->nh;
-        c->h = NULL;
-        c->nh = 0;
-        if (mig_hist_ensure(c, e) == 0 && mig_hist_load(c, e) == 0) {
-            for (size_t i = 0; i < nkeep && rc != -2; i++) {
-                const struct mig_hist *h = &keep[i];
-                if (h->run_id == NULL || strcmp(h->run_id, run_copy) != 0)
-                    continue;
-                if (mig_hist_set_status(c, h, "rolled_back", why, e) != 0)
-                    rc = -2;
-            }
-            if (rc != -2)
-                rc = 0;
-        }
-        struct mig_hist *cur = c->h;
-        size_t ncur = c->nh;
-        c->h = keep;
-        c->nh = nkeep;
-        mig_hist_free(c);
-        c->h = cur;
-        c->nh = ncur;
-        if (rc == 0) {
-            if (c->o->json)
-                c->out = json_pack("{s:s,s:s,s:s,s:I}", "database", c->database, "run", run_copy,
-                                   "restored", snap_copy, "migrations", (json_int_t)n);
-            else
-                printf("restored snapshot %s into %s; %zu migration(s) of run %s marked rolled "
-                       "back\n", snap_copy, c->database, n, run_copy);
-        } else {
-            rc = -1;
-            cf_err_ctx(e, "snapshot %s restored, but", snap_copy);
-        }
-        free(why);
-        free(snap_copy);
-        free(run_copy);
-    }
+    rc = restore_run(c, run, snap, n, e);
 out:
     mig_lock_release(c);
     free(pre);

@@ -176,9 +176,10 @@ int mig_hist_write(struct mig_ctx *c, const struct mig_hist_row *w, struct cf_er
 int mig_hist_set_status(struct mig_ctx *c, const struct mig_hist *h, const char *status,
                         const char *error, struct cf_err *e)
 {
-    struct mig_hist_row w = {h->version,    h->name,   h->checksum,         status,
-                             h->snapshot,   h->run_id, h->failed_statement, error,
-                             h->duration_ms};
+    struct mig_hist_row w = { .version = h->version, .name = h->name, .checksum = h->checksum,
+                              .status = status, .snapshot = h->snapshot, .run_id = h->run_id,
+                              .failed_statement = h->failed_statement, .error = error,
+                              .duration_ms = h->duration_ms };
     return mig_hist_write(c, &w, e);
 }
 

@@ -301,10 +301,9 @@ static int cmd_baseline(struct mig_ctx *c, struct cf_err *e)
     mig_new_run_id(run_id + 9, sizeof(run_id) - 9);
     for (size_t i = 0; i < c->files.n && c->files.f[i].version <= upto; i++) {
         const struct mig_file *f = &c->files.f[i];
-        struct mig_hist_row w = {
-            f->version, f->name, f->checksum, "applied",
-            NULL,       run_id,  NULL,        "baseline: marked applied without running",
-            0};
+        struct mig_hist_row w = { .version = f->version, .name = f->name,
+                                  .checksum = f->checksum, .status = "applied", .run_id = run_id,
+                                  .error = "baseline: marked applied without running" };
         n++;
         json_array_append_new(list, json_pack("{s:I,s:s}", "version", (json_int_t)f->version,
                                               "name", f->name));
