@@ -207,12 +207,14 @@ int mig_cmd_up(struct mig_ctx *c, struct cf_err *e)
         if (c->o->has_to && f->version > c->o->to)
             break;
         if (any_applied && f->version < max_applied) {
+            char *pre = mig_cmd_prefix(c);
             c->exit = MIG_EXIT_FAILED;
             cf_err_set(e, CF_E_USAGE,
                        "'%s' is pending but a later version (%" PRIu64 ") is already applied; "
                        "HINT: give it a version after %" PRIu64 " (rename the file), or revert "
-                       "the later ones with `migrate down --to %" PRIu64 "` first",
-                       f->up_path, max_applied, max_applied, f->version - 1);
+                       "the later ones first with `%s down --to %" PRIu64 "`",
+                       f->up_path, max_applied, max_applied, pre, f->version - 1);
+            free(pre);
             goto out;
         }
         if (mig_split_file(c, f->up_sql, f->up_path, &st[n], e) != 0)
