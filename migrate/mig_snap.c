@@ -160,7 +160,10 @@ struct snap_env {
     struct source *src;
 };
 
-static int env_open(const struct mig_snap *s, bool need_read, struct snap_env *v, struct cf_err *e)
+/* @for_backup: check the dump tool first (before the repository's key is even derived);
+ * otherwise the repository must be readable (a restore) */
+static int env_open(const struct mig_snap *s, bool for_backup, struct snap_env *v,
+                    struct cf_err *e)
 {
     struct repo_unlock u = { s->secret_key_file };
     const struct ini_section *orig;
@@ -172,9 +175,11 @@ static int env_open(const struct mig_snap *s, bool need_read, struct snap_env *v
     if (orig == NULL)
         return cf_err_set(e, CF_E_CONFIG, "%s: no [source %s]", s->config, s->source);
     narrow_section(orig, s->database, &v->sec);
+    if (for_backup && check_dump_tool(s, &v->sec, e) != 0)
+        return -1;
     if (repo_open(v->conf, &u, &v->repo, e) != 0)
         return cf_err_ctx(e, "opening the repository");
-    if (need_read && !repo_can_read(v->repo))
+    if (!for_backup && !repo_can_read(v->repo))
         return cf_err_set(e, CF_E_CRYPTO, "the repository is sealed to a public key; HINT: "
                           "give --secret-key-file FILE to restore");
     if (source_open(&v->sec, &v->src, e) != 0)
@@ -196,9 +201,7 @@ int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_
     struct backup_result res;
     int rc = -1;
 
-    if (env_open(s, false, &v, e) != 0)
-        goto out;
-    if (check_dump_tool(s, &v.sec, e) != 0)
+    if (env_open(s, true, &v, e) != 0)
         goto out;
     memset(&res, 0, sizeof(res));
     if (pipeline_backup(v.repo, v.src, "migrate", &res, e) != 0) {
@@ -354,7 +357,7 @@ int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err
     char *scratch = cf_asprintf("%.40s_coffer_restore", s->database);
     int rc = -1;
 
-    if (env_open(s, true, &v, e) != 0)
+    if (env_open(s, false, &v, e) != 0)
         goto out;
     if (repo_manifest_load(v.repo, s->source, id, &manifest, e) != 0) {
         cf_err_ctx(e, "snapshot %s of source '%s'", id, s->source);

@@ -137,6 +137,14 @@ my_sql -e "create database app3" || exit 1
 M3=$T/mig3 C3=$T/conf3/coffer.conf
 mig_conf "$C3" mariadb app3 "$M3"
 ok "repository init" backupd --config "$C3" init
+mkdir -p "$T/oldbin"
+printf '#!/bin/sh\necho "mariadb-dump  Ver 10.19 Distrib 10.5.23-MariaDB, for debian-linux-gnu (x86_64)"\n' >"$T/oldbin/mariadb-dump"
+chmod 755 "$T/oldbin/mariadb-dump"
+sed "s|^migrations = .*|&\nbin-dir = $T/oldbin|" "$C3" >"$T/conf3/oldbin.conf"
+mig_file "$M3" 001_base.up.sql "create table items (id int);"
+exits "mariadb-dump 10.5 against a 10.11 server: exit 14" 14 mig "$T/conf3/oldbin.conf" up
+saw "names both versions" err "is from MariaDB 10.5 and the server is 10.11"
+check "old dump tool: nothing applied" test "$(DB=app3 q "select count(*) from information_schema.tables where table_schema='app3' and table_name='items'")" = 0
 mig_file "$M3" 001_base.up.sql "create table items (id int primary key, label varchar(50), price decimal(8,2)) engine=InnoDB;
 insert into items values (1, 'tea; green', 3.50), (2, 'o''clock', 1.25);
 create view cheap as select id from items where price < 2;"

@@ -53,6 +53,14 @@ sed "s|^migrations = .*|&\nbin-dir = $T/no-such-bin|" "$C" >"$T/conf/nobin.conf"
 exits "snapshot failure: exit 14" 14 mig "$T/conf/nobin.conf" up
 saw "says nothing was applied" err "snapshot before apply failed, nothing was applied"
 check "snapshot failure: no users table" test "$(q "select to_regclass('users') is null")" = t
+# a dump tool older than the server is refused loudly, before any dump
+mkdir -p "$T/oldbin"
+printf '#!/bin/sh\necho "pg_dump (PostgreSQL) 13.9"\n' >"$T/oldbin/pg_dump"
+chmod 755 "$T/oldbin/pg_dump"
+sed "s|^migrations = .*|&\nbin-dir = $T/oldbin|" "$C" >"$T/conf/oldbin.conf"
+exits "pg_dump 13 against a PostgreSQL 15 server: exit 14" 14 mig "$T/conf/oldbin.conf" up
+saw "names both versions" err "is version 13 and cannot dump a PostgreSQL 15 server"
+check "old dump tool: nothing applied" test "$(q "select to_regclass('users') is null")" = t
 
 # --- a series applied in steps ---
 ok "up --to 2" mig "$C" up --to 2 --no-snapshot
