@@ -11,7 +11,7 @@
 static void usage(FILE *f)
 {
     fputs("usage: migrate [--config F] --source S [--database DB] [--dir PATH] [--json]\n"
-          "               [--dry-run] [--lock-timeout DUR] [--log-format text|json] COMMAND\n"
+          "               [--dry-run] [--lock-timeout DUR] [--log-format text|json] [-v|-q] COMMAND\n"
           "commands:\n"
           "  status                     applied, pending, failed and drifted migrations\n"
           "  up [--to V] [--no-snapshot]  snapshot, then apply the pending migrations\n"
@@ -43,18 +43,19 @@ int main(int argc, char **argv)
         { "lock-timeout", required_argument, NULL, 'l' },
         { "secret-key-file", required_argument, NULL, 'k' },
         { "log-format", required_argument, NULL, 'L' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct mig_opts o;
-    enum log_format lf = LOG_TEXT;
     int64_t secs;
     int ch;
 
     memset(&o, 0, sizeof(o));
     o.config = CONF_DEFAULT_PATH;
     o.lock_timeout_ms = 60 * 1000;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "hvq", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': o.config = optarg; break;
         case 's': o.source = optarg; break;
@@ -81,17 +82,21 @@ int main(int argc, char **argv)
             }
             o.lock_timeout_ms = secs * 1000;
             break;
-        case 'L':
+        case 'L': {
+            enum log_format lf;
             if (log_format_parse(optarg, &lf) != 0) {
                 fprintf(stderr, "migrate: --log-format is text or json, not '%s'\n", optarg);
                 return MIG_EXIT_USAGE;
             }
+            log_set_format(lf);
             break;
+        }
+        case 'v': log_set_level(LOG_DEBUG); break;
+        case 'q': log_set_level(LOG_WARN); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return MIG_EXIT_USAGE;
         }
     }
-    log_setup(LOG_INFO, lf);
     if (optind >= argc) {
         usage(stderr);
         return MIG_EXIT_USAGE;
