@@ -11,7 +11,8 @@
 static void usage(FILE *f)
 {
     fputs("usage: migrate [--config F] --source S [--database DB] [--dir PATH] [--json]\n"
-          "               [--dry-run] [--lock-timeout DUR] [--log-format text|json] [-v|-q] COMMAND\n"
+          "               [--dry-run] [--lock-timeout DUR] [--log-format text|json] [-v|-q]\n"
+          "               COMMAND\n"
           "commands:\n"
           "  status                     applied, pending, failed and drifted migrations\n"
           "  up [--to V] [--no-snapshot]  snapshot, then apply the pending migrations\n"
