@@ -220,11 +220,16 @@ mig_file "$M2" 000_log.up.sql "create table applied_log (v int);"
 for i in 1 2 3 4 5; do
     mig_file "$M2" "00${i}_step.up.sql" "select pg_sleep(0.1); insert into applied_log values ($i); create table s$i (a int);"
 done
+# one of them builds an index concurrently while the other runner polls for the lock
+mig_file "$M2" 003_step.up.sql "-- coffer:no-transaction
+select pg_sleep(0.1); insert into applied_log values (3); create table s3 (a int);
+create index concurrently s2_a on s2 (a);"
 mig_race "$T/conf2/coffer.conf"
 check "both runners succeed" test "$race_rc" = "0:0"
 check "one of them waited for the lock" test "$race_waited" = 1
 check "each migration applied exactly once" test "$(DB=app2 q "select string_agg(v::text, ',' order by v) from applied_log")" = "1,2,3,4,5"
 check "six history rows" test "$(DB=app2 q "select count(*) from coffer_schema_history where status = 'applied'")" = 6
+check "the concurrent index is valid" test "$(DB=app2 q "select indisvalid from pg_index where indexrelid = 's2_a'::regclass")" = t
 
 # --- lock timeout ---
 mig_file "$M2" 006_more.up.sql "create table s6 (a int);"
