@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# stream.sh - coffer's backup and restore throughput and memory against peers, on the same
+# data in the same run: tar|zstd -3 -T0, restic and borg (encryption on, as users run them).
+# Prints medians of RUNS runs and the ratios. Never part of the pass/fail suite.
+#
+#   bench/stream.sh [SIZE_MIB]        (default 1024; data kept in $BENCH_DIR between runs)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+size=${1:-1024}
+runs=${RUNS:-3}
+B=${BENCH_DIR:-/var/tmp/coffer-bench}
+bin=$root/bin
+"$root/deploy/install-deps.sh" build bench
+make -s -C "$root" all
+
+mkdir -p "$B"
+data=$B/data-$size
+if [ ! -f "$data/.complete" ]; then
+    echo "generating $size MiB of mixed data (half SQL-like text, half random) in $data"
+    rm -rf "$data"
+    python3 "$here/gen-data.py" "$data" "$size"
+    touch "$data/.complete"
+fi
+small=$B/data-256
+if [ ! -f "$small/.complete" ]; then
+    rm -rf "$small"; python3 "$here/gen-data.py" "$small" 256; touch "$small/.complete"
+fi
+bytes=$(du -sb --exclude=.complete "$data" | cut -f1)
+w=$B/work; rm -rf "$w"; mkdir -p "$w"
+export RESTIC_PASSWORD=bench-passphrase BORG_PASSPHRASE=bench-passphrase
+export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+export COFFER_NO_PROGRESS=1
+
+conf() {  # conf DIR SRC
+    head -c 32 /dev/urandom >"$1.key"; chmod 600 "$1.key"
+    printf '[repository]\npath = %s\nkey-file = %s\n[source data]\ntype = volume\npath = %s\n[job j]\nsources = data\n' \
+        "$1" "$1.key" "$2" >"$1.conf"
+    "$bin/backupd" --config "$1.conf" --quiet init
+}
+
+# timed NAME CMD...: run, append "seconds rss_kib" to $w/NAME
+timed() {
+    local name=$1; shift
+    sync
+    /usr/bin/time -f '%e %M' -o "$w/.t" "$@" >/dev/null 2>"$w/.err" || { cat "$w/.err" >&2; exit 1; }
+    cat "$w/.t" >>"$w/$name"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+sec() { cut -d' ' -f1 "$w/$1" | median; }
+rss() { cut -d' ' -f2 "$w/$1" | sort -n | tail -1; }
+
+cat "$data"/*/* >/dev/null   # warm cache: every peer reads from memory
+for i in $(seq 1 "$runs"); do
+    echo "run $i/$runs"
+    # fresh repositories each run: restic and borg would otherwise deduplicate
+    rm -rf "$w"/c "$w"/c.* "$w"/restic "$w"/borg "$w"/t.zst
+    conf "$w/c" "$data"
+    restic init --repo "$w/restic" >/dev/null
+    borg init -e repokey "$w/borg" >/dev/null 2>&1
+    timed b_coffer "$bin/backupd" --config "$w/c.conf" --quiet run j
+    timed b_tarzstd sh -c "tar -cf - -C '$data' . | zstd -3 -T0 -q > '$w/t.zst'"
+    timed b_restic restic -r "$w/restic" backup --quiet "$data"
+    timed b_borg borg create --compression zstd,3 "$w/borg::a" "$data"
+    for t in coffer tarzstd restic borg; do rm -rf "$w/r-$t"; mkdir -p "$w/r-$t"; done
+    rmdir "$w/r-coffer"
+    timed r_coffer "$bin/restore" --config "$w/c.conf" --quiet --source data --at latest --to "$w/r-coffer"
+    timed r_tarzstd sh -c "zstd -d -q -c '$w/t.zst' | tar -xf - -C '$w/r-tarzstd'"
+    timed r_restic restic -r "$w/restic" restore latest --target "$w/r-restic"
+    timed r_borg sh -c "cd '$w/r-borg' && borg extract '$w/borg::a'"
+    rm -rf "$w"/r-*
+done
+# memory does not grow with the input: the same backup at 256 MiB
+rm -rf "$w"/c256 "$w"/c256.*
+conf "$w/c256" "$small"
+timed b_coffer256 "$bin/backupd" --config "$w/c256.conf" --quiet run j
+
+mbs() { awk -v b="$bytes" -v s="$1" 'BEGIN {printf "%.0f", b / 1e6 / s}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b / a}'; }
+echo
+echo "data: $(awk -v b="$bytes" 'BEGIN {printf "%.0f", b/1048576}') MiB, half text, half random; median of $runs runs; $(nproc) cores"
+printf '%-28s %9s %8s %10s %s\n' "" seconds "MB/s" "peak RSS" "coffer vs this"
+for t in coffer tarzstd restic borg; do
+    case $t in coffer) n="backup coffer";; tarzstd) n="backup tar | zstd -3 -T0";; restic) n="backup restic";; borg) n="backup borg (zstd,3)";; esac
+    printf '%-28s %9s %8s %7s MiB %s\n' "$n" "$(sec b_$t)" "$(mbs "$(sec b_$t)")" "$(( $(rss b_$t) / 1024 ))" \
+        "$([ $t = coffer ] || echo "$(ratio "$(sec b_coffer)" "$(sec b_$t)")x")"
+done
+for t in coffer tarzstd restic borg; do
+    case $t in coffer) n="restore coffer";; tarzstd) n="restore zstd -d | tar -x";; restic) n="restore restic";; borg) n="restore borg extract";; esac
+    printf '%-28s %9s %8s %7s MiB %s\n' "$n" "$(sec r_$t)" "$(mbs "$(sec r_$t)")" "$(( $(rss r_$t) / 1024 ))" \
+        "$([ $t = coffer ] || echo "$(ratio "$(sec r_coffer)" "$(sec r_$t)")x")"
+done
+echo "coffer backup peak RSS: $(( $(rss b_coffer256) / 1024 )) MiB at 256 MiB of input, $(( $(rss b_coffer) / 1024 )) MiB at $size MiB"
+echo "(coffer vs this: the other's time / coffer's time; above 1 means coffer is faster)"
+rm -rf "$w"
