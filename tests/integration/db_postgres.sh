@@ -14,6 +14,8 @@ pg_sql -c "CREATE DATABASE billing" -c "CREATE ROLE app_reader LOGIN PASSWORD 'p
 pg_sql -d billing -c "CREATE TABLE invoices (id int PRIMARY KEY, total numeric, meta jsonb); INSERT INTO invoices SELECT i, i * 1.25, jsonb_build_object('n', i) FROM generate_series(1, 1000) i"
 db_conf "$T/c"
 conf="$T/c/coffer.conf"
+export TMPDIR="$T/tmp"   # where --jobs puts its temp archive: checked empty after
+mkdir -p "$TMPDIR"
 
 # pgbench's invariant: a consistent snapshot has the same balance total in all four tables
 balances() {
@@ -54,7 +56,7 @@ check "COPY checksums of every table, large objects and views are equal" cmp "$T
 ok "parallel restore (--jobs 2) into a new database" restore --config "$conf" --source pg --at now --database app --into-db app_par --jobs 2
 pg_fingerprint app_par >"$T/par.fp"
 check "--jobs restore is equal too" cmp "$T/app.fp" "$T/par.fp"
-check "--jobs leaves no temp archive behind" test -z "$(ls -d /tmp/coffer-pgrestore-* 2>/dev/null)"
+check "--jobs leaves no temp archive behind" test -z "$(ls -A "$TMPDIR")"
 ok "--to-file writes a pg_restore archive" restore --config "$conf" --source pg --at now --database billing --to-file "$T/billing.dump"
 ok "pg_restore reads the written file" pg_restore -l "$T/billing.dump"
 fails "--to-file refuses to overwrite" 1 "exists" restore --config "$conf" --source pg --at now --database billing --to-file "$T/billing.dump"
