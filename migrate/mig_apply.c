@@ -104,10 +104,15 @@ static int run_script(struct mig_ctx *c, const struct mig_file *f, const struct 
                 log_warn("the failure of version %" PRIu64 " is not in the history: %s",
                          f->version, he.msg);
         }
+        /* 25001: "cannot run inside a transaction block" (CREATE INDEX CONCURRENTLY, ...) */
+        bool needs_no_tx = strstr(se.msg, "(SQLSTATE 25001)") != NULL;
         return cf_err_set(e, CF_E_SOURCE,
                           "%s script of version %" PRIu64 " (%s) failed at %s:%d, rolled back: "
-                          "the database is as it was before it: %s", what, f->version, f->name,
-                          path, line, se.msg);
+                          "the database is as it was before it: %s%s", what, f->version,
+                          f->name, path, line, se.msg,
+                          needs_no_tx ? "; HINT: make the first line of the file '"
+                                        MIG_NO_TX_MARKER "' to run it outside a transaction"
+                                      : "");
     }
     struct mig_hist_row r = w;
     r.status = "failed";

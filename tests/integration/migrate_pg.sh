@@ -326,3 +326,7 @@ check "2 marked rolled back" test "$(DB=app5 q "select status from coffer_schema
 check "owner kept" test "$(q "select pg_get_userbyid(datdba) from pg_database where datname = 'app5'")" = postgres
 check "old database kept aside" test "$(q "select count(*) from pg_database where datname like 'app5_before_restore_%'")" = 1
 exits "status: 2 pending again" 10 mig "$C5" status
+
+# --- CREATE INDEX CONCURRENTLY without the marker: rolled back, with a hint ---
+mig_file "$T/mig4" 50_cic.up.sql "create index concurrently a_x on a (x);"
+fails "a statement that cannot run in a transaction names the marker" 1 "HINT: make the first line of the file '-- coffer:no-transaction'" mig "$T/conf4/coffer.conf" up --no-snapshot
