@@ -228,6 +228,7 @@ static int restore_into(struct snap_env *v, const struct mig_snap *s, const char
     o.database = s->database;
     o.into_db = into;
     o.force = true;
+    o.clean = s->eng == MIG_PG;   /* pg_restore --clean --if-exists: into our empty scratch */
     o.backup_id = id;
     if (pipeline_restore(v->repo, v->src, id, manifest, &o, e) != 0)
         return cf_err_ctx(e, "restoring snapshot %s into database '%s'", id, into);
@@ -241,113 +242,146 @@ static int admin_exec(const struct mig_engine_ops *ops, void *db, const char *sq
     return 0;
 }
 
-static int pg_swap(const struct mig_snap *s, const char *scratch, struct cf_err *e)
+/* the maintenance connection: PostgreSQL's "postgres" database, MariaDB without one */
+static int admin_connect(const struct mig_snap *s, const struct mig_engine_ops **ops, void **db,
+                         struct cf_err *e)
 {
     struct mig_conn_cfg cc = *s->conn;
-    struct mig_rows owner = { 0, 0, NULL };
+
+    *ops = s->eng == MIG_PG ? &mig_pg_ops : &mig_maria_ops;
+    cc.database = s->eng == MIG_PG ? "postgres" : NULL;
+    if ((*ops)->connect(&cc, db, e) != 0)
+        return cf_err_ctx(e, "connecting for the restore");
+    return 0;
+}
+
+static char *drop_sql(const struct mig_snap *s, const char *name)
+{
+    return s->eng == MIG_PG ? cf_asprintf("DROP DATABASE IF EXISTS \"%s\"", name)
+                            : cf_asprintf("DROP DATABASE IF EXISTS `%s`", name);
+}
+
+/* (Re)create database @name empty, shaped like the migrated one as it is now (PostgreSQL:
+ * encoding, collation, ctype and owner; MariaDB: character set and collation). The shape is
+ * read before @name is dropped, so @name may be the migrated database itself. */
+static int create_like(const struct mig_snap *s, const char *name, struct cf_err *e)
+{
+    const struct mig_engine_ops *ops;
+    struct mig_rows r = { 0, 0, NULL };
+    void *db = NULL;
+    char *sql = NULL;
+    int rc = -1;
+
+    if (admin_connect(s, &ops, &db, e) != 0)
+        return -1;
+    sql = s->eng == MIG_PG
+              ? cf_asprintf("SELECT pg_encoding_to_char(encoding), datcollate, datctype, "
+                            "pg_get_userbyid(datdba) FROM pg_database WHERE datname = '%s'",
+                            s->database)
+              : cf_asprintf("SELECT default_character_set_name, default_collation_name FROM "
+                            "information_schema.schemata WHERE schema_name = '%s'", s->database);
+    if (ops->query(db, sql, &r, e) != 0)
+        goto out;
+    for (size_t i = 0; i < r.nrows * r.ncols; i++)
+        if (r.cell[i] == NULL || strpbrk(r.cell[i], "'\"`\\") != NULL) {
+            cf_err_set(e, CF_E_SOURCE, "unexpected properties of database '%s'", s->database);
+            goto out;
+        }
+    free(sql);
+    sql = drop_sql(s, name);
+    if (admin_exec(ops, db, sql, e) != 0)
+        goto out;
+    free(sql);
+    if (r.nrows != 1)
+        sql = s->eng == MIG_PG ? cf_asprintf("CREATE DATABASE \"%s\" TEMPLATE template0", name)
+                               : cf_asprintf("CREATE DATABASE `%s`", name);
+    else if (s->eng == MIG_PG)
+        sql = cf_asprintf("CREATE DATABASE \"%s\" TEMPLATE template0 ENCODING '%s' "
+                          "LC_COLLATE '%s' LC_CTYPE '%s' OWNER \"%s\"", name,
+                          MIG_CELL(&r, 0, 0), MIG_CELL(&r, 0, 1), MIG_CELL(&r, 0, 2),
+                          MIG_CELL(&r, 0, 3));
+    else
+        sql = cf_asprintf("CREATE DATABASE `%s` CHARACTER SET %s COLLATE %s", name,
+                          MIG_CELL(&r, 0, 0), MIG_CELL(&r, 0, 1));
+    if (admin_exec(ops, db, sql, e) != 0)
+        goto out;
+    rc = 0;
+out:
+    mig_rows_free(&r);
+    free(sql);
+    ops->close(db);
+    return rc;
+}
+
+/* best effort: a failed restore leaves no scratch database behind */
+static void scratch_drop(const struct mig_snap *s, const char *scratch)
+{
+    const struct mig_engine_ops *ops;
+    struct cf_err e = CF_ERR_INIT;
+    void *db = NULL;
+    char *sql = drop_sql(s, scratch);
+
+    if (admin_connect(s, &ops, &db, &e) != 0 || admin_exec(ops, db, sql, &e) != 0)
+        log_warn("unable to drop the scratch database %s: %s", scratch, e.msg);
+    if (db != NULL)
+        ops->close(db);
+    free(sql);
+}
+
+static int pg_swap(const struct mig_snap *s, const char *scratch, struct cf_err *e)
+{
+    const struct mig_engine_ops *ops;
     void *db = NULL;
     char ts[32], *aside = NULL, *sql = NULL;
     int rc = -1;
 
-    cc.database = "postgres";
-    if (mig_pg_ops.connect(&cc, &db, e) != 0)
-        return cf_err_ctx(e, "connecting to the maintenance database to swap databases");
+    if (admin_connect(s, &ops, &db, e) != 0)
+        return -1;
     time_format_compact(time(NULL), ts, sizeof(ts));
     aside = cf_asprintf("%.40s_before_restore_%s", s->database, ts);
-    sql = cf_asprintf("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '%s'",
-                      s->database);
-    if (mig_pg_ops.query(db, sql, &owner, e) != 0)
-        goto out;
-    free(sql);
     sql = cf_asprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
                       "'%s' AND pid <> pg_backend_pid()", s->database);
-    if (admin_exec(&mig_pg_ops, db, sql, e) != 0)
+    if (admin_exec(ops, db, sql, e) != 0)
         goto out;
     free(sql);
     sql = cf_asprintf("ALTER DATABASE \"%s\" RENAME TO \"%s\"", s->database, aside);
-    if (admin_exec(&mig_pg_ops, db, sql, e) != 0)
+    if (admin_exec(ops, db, sql, e) != 0)
         goto out;
     free(sql);
     sql = cf_asprintf("ALTER DATABASE \"%s\" RENAME TO \"%s\"", scratch, s->database);
-    if (admin_exec(&mig_pg_ops, db, sql, e) != 0) {
+    if (admin_exec(ops, db, sql, e) != 0) {
         struct cf_err ie = CF_ERR_INIT;
         char *back = cf_asprintf("ALTER DATABASE \"%s\" RENAME TO \"%s\"", aside, s->database);
-        if (admin_exec(&mig_pg_ops, db, back, &ie) != 0)
+        if (admin_exec(ops, db, back, &ie) != 0)
             cf_err_ctx(e, "and renaming '%s' back failed too (%s); HINT: rename it by hand",
                        aside, ie.msg);
         free(back);
         goto out;
-    }
-    /* the scratch database belongs to whoever created it: give it the old owner */
-    if (owner.nrows == 1 && MIG_CELL(&owner, 0, 0) != NULL) {
-        struct cf_err oe = CF_ERR_INIT;
-        free(sql);
-        sql = cf_asprintf("ALTER DATABASE \"%s\" OWNER TO \"%s\"", s->database,
-                          MIG_CELL(&owner, 0, 0));
-        if (strchr(MIG_CELL(&owner, 0, 0), '"') != NULL ||
-            admin_exec(&mig_pg_ops, db, sql, &oe) != 0)
-            log_warn("unable to give database %s back to its owner %s: %s", s->database,
-                     MIG_CELL(&owner, 0, 0), oe.msg);
     }
     log_warn("snapshot restored into database=%s; the database as it was before the restore is "
              "kept as %s: drop it (DROP DATABASE \"%s\") once satisfied", s->database, aside,
              aside);
     rc = 0;
 out:
-    mig_rows_free(&owner);
     free(sql);
     free(aside);
-    mig_pg_ops.close(db);
+    ops->close(db);
     return rc;
 }
 
+/* MariaDB cannot rename a database: the snapshot, just proven loadable into the scratch
+ * database, is loaded again into the migrated database, recreated empty */
 static int maria_replace(const struct mig_snap *s, struct snap_env *v, const char *id,
                          json_t *manifest, const char *scratch, struct cf_err *e)
 {
-    struct mig_conn_cfg cc = *s->conn;
-    struct mig_rows r = { 0, 0, NULL };
-    void *db = NULL;
-    char *sql = NULL, *cs = NULL, *co = NULL;
-    int rc = -1;
-
-    cc.database = NULL;
-    if (mig_maria_ops.connect(&cc, &db, e) != 0)
-        return cf_err_ctx(e, "connecting to replace the database");
-    sql = cf_asprintf("SELECT default_character_set_name, default_collation_name FROM "
-                      "information_schema.schemata WHERE schema_name = '%s'", s->database);
-    if (mig_maria_ops.query(db, sql, &r, e) != 0)
-        goto out;
-    if (r.nrows == 1 && MIG_CELL(&r, 0, 0) && MIG_CELL(&r, 0, 1)) {
-        cs = cf_strdup(MIG_CELL(&r, 0, 0));
-        co = cf_strdup(MIG_CELL(&r, 0, 1));
-    }
-    free(sql);
-    sql = cf_asprintf("DROP DATABASE IF EXISTS `%s`", scratch);
-    if (admin_exec(&mig_maria_ops, db, sql, e) != 0)
-        goto out;
-    free(sql);
-    sql = cf_asprintf("DROP DATABASE IF EXISTS `%s`", s->database);
-    if (admin_exec(&mig_maria_ops, db, sql, e) != 0)
-        goto out;
-    free(sql);
-    sql = cs ? cf_asprintf("CREATE DATABASE `%s` CHARACTER SET %s COLLATE %s", s->database, cs,
-                           co)
-             : cf_asprintf("CREATE DATABASE `%s`", s->database);
-    if (admin_exec(&mig_maria_ops, db, sql, e) != 0)
-        goto out;
-    if (restore_into(v, s, id, manifest, s->database, e) != 0) {
-        cf_err_ctx(e, "database '%s' was emptied and the second load failed; HINT: run the same "
-                   "rollback again, or `restore` backup %s into it", s->database, id);
-        goto out;
-    }
-    rc = 0;
-out:
-    mig_rows_free(&r);
-    free(co);
-    free(cs);
-    free(sql);
-    mig_maria_ops.close(db);
-    return rc;
+    scratch_drop(s, scratch);
+    if (create_like(s, s->database, e) != 0)
+        return cf_err_ctx(e, "recreating database '%s'", s->database);
+    if (restore_into(v, s, id, manifest, s->database, e) != 0)
+        return cf_err_ctx(e, "database '%s' was emptied and the second load failed; HINT: run "
+                          "the same rollback again, or `restore` backup %s into it",
+                          s->database, id);
+    return 0;
 }
 
 int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err *e)
@@ -363,24 +397,12 @@ int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err
         cf_err_ctx(e, "snapshot %s of source '%s'", id, s->source);
         goto out;
     }
-    /* a scratch database left by an earlier attempt goes first */
-    {
-        struct mig_conn_cfg cc = *s->conn;
-        const struct mig_engine_ops *ops = s->eng == MIG_PG ? &mig_pg_ops : &mig_maria_ops;
-        void *db = NULL;
-        cc.database = s->eng == MIG_PG ? "postgres" : NULL;
-        if (ops->connect(&cc, &db, e) != 0)
-            goto out;
-        char *sql = s->eng == MIG_PG ? cf_asprintf("DROP DATABASE IF EXISTS \"%s\"", scratch)
-                                     : cf_asprintf("DROP DATABASE IF EXISTS `%s`", scratch);
-        int r = admin_exec(ops, db, sql, e);
-        free(sql);
-        ops->close(db);
-        if (r != 0)
-            goto out;
-    }
-    if (restore_into(&v, s, id, manifest, scratch, e) != 0)
+    if (create_like(s, scratch, e) != 0)
         goto out;
+    if (restore_into(&v, s, id, manifest, scratch, e) != 0) {
+        scratch_drop(s, scratch);
+        goto out;
+    }
     if (s->eng == MIG_PG)
         rc = pg_swap(s, scratch, e);
     else

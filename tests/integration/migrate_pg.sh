@@ -330,3 +330,17 @@ exits "status: 2 pending again" 10 mig "$C5" status
 # --- CREATE INDEX CONCURRENTLY without the marker: rolled back, with a hint ---
 mig_file "$T/mig4" 50_cic.up.sql "create index concurrently a_x on a (x);"
 fails "a statement that cannot run in a transaction names the marker" 1 "HINT: make the first line of the file '-- coffer:no-transaction'" mig "$T/conf4/coffer.conf" up --no-snapshot
+
+# --- a damaged snapshot: the restore fails before the database is touched ---
+exits "the same failing migration again (new snapshot): exit 11" 11 mig "$C5" up
+snap2=$(DB=app5 q "select snapshot from coffer_schema_history where version = 2")
+check "a new snapshot for the new run" test -n "$snap2" -a "$snap2" != "$snap"
+partial=$(state5)
+for f in "$T/conf5/repo/backups/app/$snap2/data/"*; do
+    printf 'garbage' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+done
+exits "restoring a damaged snapshot: exit 14" 14 mig "$C5" rollback --restore-snapshot --force
+saw "says which snapshot" err "restoring snapshot $snap2"
+check "the database was not touched" test "$(state5)" = "$partial"
+check "no scratch database left" test "$(q "select count(*) from pg_database where datname = 'app5_coffer_restore'")" = 0
+check "2 still failed" test "$(DB=app5 q "select status from coffer_schema_history where version = 2")" = failed
