@@ -198,3 +198,17 @@ check "killed runner left the row failed (interrupted)" test "$(DB=app2 q "selec
 exits "the next up waits for the dead session, then refuses with 11" 11 mig "$T/conf2/coffer.conf" up --no-snapshot --lock-timeout 20
 saw "and says why" err "interrupted"
 check "the statement after the kill never ran" test "$(DB=app2 q "select count(*) from information_schema.tables where table_schema='app2' and table_name='k2'")" = 0
+
+# --- a damaged snapshot: the restore fails before the database is touched ---
+mig_file "$M3" 003_bad.up.sql "create table extra (a int);
+insert into no_such_table values (1);"
+exits "partial failure again (new snapshot): exit 11" 11 mig "$C3" up
+snap3=$(DB=app3 q "select snapshot from coffer_schema_history where version = 3")
+partial=$(state)
+for f in "$T/conf3/repo/backups/app/$snap3/data/"*; do
+    printf 'garbage' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+done
+exits "restoring a damaged snapshot: exit 14" 14 mig "$C3" rollback --restore-snapshot --force
+check "the database was not touched" test "$(state)" = "$partial"
+check "no scratch database left" test "$(my_sql -N -B -e "select count(*) from information_schema.schemata where schema_name = 'app3_coffer_restore'")" = 0
+check "3 still failed" test "$(DB=app3 q "select status from coffer_schema_history where version = 3")" = failed
