@@ -240,6 +240,7 @@ on_exit "kill $holder"
 sleep 0.5
 fails "lock held elsewhere: exit 12 after --lock-timeout" 12 "holds the lock" mig "$T/conf2/coffer.conf" up --no-snapshot --lock-timeout 1
 check "nothing applied under a held lock" test "$(DB=app2 q "select to_regclass('s6') is null")" = t
+ok "the lock of another database does not block" mig "$C" up --no-snapshot --lock-timeout 1
 kill $holder 2>/dev/null; wait $holder 2>/dev/null
 ok "after the holder is gone, up proceeds" mig "$T/conf2/coffer.conf" up --no-snapshot
 check "the holder's lock went with its session" test "$(DB=app2 q "select count(*) from pg_locks where locktype = 'advisory'")" = 0
