@@ -29,6 +29,7 @@ static int load_config(struct mig_ctx *c, struct cf_err *e)
     char **dbs = NULL;
     size_t ndb = 0;
     long port;
+    bool all = false;
     int rc = -1;
 
     if (ini_parse_file(o->config, &c->ini, e) != 0)
@@ -58,7 +59,7 @@ static int load_config(struct mig_ctx *c, struct cf_err *e)
         ini_get_str(c->sec, "user", NULL, &user, e) != 0 ||
         ini_get_str(c->sec, "password-file", NULL, &pwfile, e) != 0 ||
         ini_get_int(c->sec, "port", 0, 0, 65535, &port, e) != 0 ||
-        ini_get_list(c->sec, "databases", &dbs, &ndb, e) != 0)
+        src_get_databases(c->sec, &dbs, &ndb, &all, e) != 0)
         goto out;
     if (o->dir != NULL) {
         c->dir = cf_strdup(o->dir);
@@ -73,7 +74,7 @@ static int load_config(struct mig_ctx *c, struct cf_err *e)
         goto out;
     }
     if (o->database != NULL) {
-        bool listed = ndb == 0;
+        bool listed = all;
         for (size_t i = 0; i < ndb; i++)
             listed = listed || strcmp(dbs[i], o->database) == 0;
         if (!listed) {
@@ -85,9 +86,8 @@ static int load_config(struct mig_ctx *c, struct cf_err *e)
     } else if (ndb == 1) {
         c->database = cf_strdup(dbs[0]);
     } else {
-        ini_err(c->sec, "databases", e, ndb == 0 ? "no database to migrate; HINT: set "
-                "databases = NAME or give --database NAME" : "names several databases; HINT: "
-                "choose one with --database NAME");
+        ini_err(c->sec, "databases", e, "%s; HINT: choose the one to migrate with --database "
+                "NAME", all ? "covers all databases" : "names several databases");
         goto out;
     }
     if (pwfile != NULL) {

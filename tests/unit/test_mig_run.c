@@ -93,6 +93,13 @@ TEST(config_errors)
     CHECK_EQ_INT(migrate_run(&o), MIG_EXIT_USAGE);   /* several databases */
     o.database = "c";
     CHECK_EQ_INT(migrate_run(&o), MIG_EXIT_USAGE);   /* not one of them */
+    conf("type = postgres\nhost = /nonexistent\nport = 1\nmigrations = m\n");
+    o = opts("status");
+    CHECK_EQ_INT(migrate_run(&o), MIG_EXIT_USAGE);   /* all databases, none chosen */
+    conf("type = postgres\nhost = /nonexistent\nport = 1\ndatabases = all\nmigrations = m\n");
+    CHECK_EQ_INT(migrate_run(&o), MIG_EXIT_USAGE);
+    o.database = "any";
+    CHECK_EQ_INT(migrate_run(&o), MIG_EXIT_USAGE);   /* chosen: now the missing directory */
     conf("type = postgres\nhost = /nonexistent\nport = 1\ndatabases = a\n");
     o = opts("status");
     CHECK_EQ_INT(migrate_run(&o), MIG_EXIT_USAGE);   /* no migrations directory */
