@@ -126,8 +126,13 @@ void mig_rows_free(struct mig_rows *r);
 struct mig_engine_ops {
     enum mig_engine eng;
     const char *name;             /* "postgres", "mariadb" */
-    const char *history_ddl;      /* CREATE TABLE IF NOT EXISTS coffer_schema_history ... */
-    const char *history_exists;   /* query: one row, one cell "1" when the table exists */
+    /* CREATE TABLE IF NOT EXISTS <%s: the qualified table name> (...) */
+    const char *history_ddl;
+    /* query with <%s: the schema as a string literal>: a row when the table exists */
+    const char *history_exists;
+    /* put the session back after each migration, so that what one changed (PostgreSQL: SET,
+     * SET ROLE; MariaDB: USE) reaches neither the next one nor the history writes */
+    int (*session_reset)(void *h, const char *db, struct cf_err *e);
     const char *now_expr;         /* the current time for applied_at, stored as UTC */
     const char *applied_at_expr;  /* applied_at as "YYYY-MM-DDTHH:MM:SSZ" */
     const char *upsert_tail;      /* what follows INSERT ... VALUES (...) to replace a row */
@@ -139,6 +144,11 @@ struct mig_engine_ops {
     int (*query)(void *h, const char *sql, struct mig_rows *out, struct cf_err *e);
     /* @s as an SQL string literal, quotes included; freshly allocated */
     char *(*quote)(void *h, const char *s);
+    /* @s as a quoted identifier; freshly allocated */
+    char *(*quote_ident)(void *h, const char *s);
+    /* where the history table lives: PostgreSQL's current schema at connection time, MariaDB's
+     * database @db; freshly allocated */
+    int (*history_schema)(void *h, const char *db, char **out, struct cf_err *e);
     /* one attempt at the migration lock of database @db: 1 taken, 0 held elsewhere */
     int (*lock_try)(void *h, const char *db, struct cf_err *e);
     void (*unlock)(void *h, const char *db);

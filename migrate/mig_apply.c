@@ -34,9 +34,10 @@ enum script_kind { SCRIPT_UP, SCRIPT_DOWN };
 /* Run the statements of @f's up or down script and record the outcome.
  * Returns 0, or -1 with c->exit MIG_EXIT_FAILED (nothing changed: the transaction was rolled
  * back) or MIG_EXIT_NEEDS_ROLLBACK (statements ran before the failure). */
-static int run_script(struct mig_ctx *c, const struct mig_file *f, const struct mig_hist *old,
-                      enum script_kind kind, const struct mig_stmts *st, const char *snapshot,
-                      const char *run_id, struct cf_err *e)
+static int run_statements(struct mig_ctx *c, const struct mig_file *f,
+                          const struct mig_hist *old, enum script_kind kind,
+                          const struct mig_stmts *st, const char *snapshot, const char *run_id,
+                          struct cf_err *e)
 {
     bool no_tx = kind == SCRIPT_UP ? f->no_tx : f->down_no_tx;
     bool tx = c->ops->transactional_ddl && !no_tx;
@@ -138,6 +139,26 @@ static int run_script(struct mig_ctx *c, const struct mig_file *f, const struct 
                    kind == SCRIPT_UP ? "no snapshot was taken (--no-snapshot): " : "", pre);
     free(pre);
     return -1;
+}
+
+/* run_statements(), then the session put back (see mig_engine_ops.session_reset) */
+static int run_script(struct mig_ctx *c, const struct mig_file *f, const struct mig_hist *old,
+                      enum script_kind kind, const struct mig_stmts *st, const char *snapshot,
+                      const char *run_id, struct cf_err *e)
+{
+    struct cf_err re = CF_ERR_INIT;
+    int rc = run_statements(c, f, old, kind, st, snapshot, run_id, e);
+
+    if (c->ops->session_reset(c->db, c->database, &re) != 0) {
+        if (rc == 0) {
+            c->exit = MIG_EXIT_FAILED;
+            return cf_err_set(e, re.code, "resetting the session after version %" PRIu64
+                              ": %s", f->version, re.msg);
+        }
+        log_warn("unable to reset the session after version %" PRIu64 ": %s", f->version,
+                 re.msg);
+    }
+    return rc;
 }
 
 /* split @sql for @f or fail naming the file */

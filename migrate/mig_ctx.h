@@ -34,6 +34,8 @@ struct mig_ctx {
     struct mig_hist *h;
     size_t nh;
     bool have_table;
+    char *hist;                    /* the history table's qualified, quoted name */
+    char *hist_schema;             /* its schema as a string literal */
     char who[320];
     json_t *out;                   /* --json result */
 };
@@ -60,6 +62,10 @@ void mig_who_am_i(struct mig_ctx *c);
 void mig_new_run_id(char *out, size_t cap);
 
 /* --- the history table (mig_history.c) --- */
+
+/* find where the history table lives (c->hist, c->hist_schema); right after connecting,
+ * before any migration can change the session */
+int mig_hist_locate(struct mig_ctx *c, struct cf_err *e);
 
 /* read every row into c->h (empty when the table does not exist; c->have_table says) */
 int mig_hist_load(struct mig_ctx *c, struct cf_err *e);

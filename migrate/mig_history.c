@@ -96,12 +96,31 @@ void mig_new_run_id(char *out, size_t cap)
 
 /* ---------- history ---------- */
 
+int mig_hist_locate(struct mig_ctx *c, struct cf_err *e)
+{
+    char *schema = NULL, *qs;
+
+    if (c->ops->history_schema(c->db, c->database, &schema, e) != 0)
+        return -1;
+    qs = c->ops->quote_ident(c->db, schema);
+    free(c->hist);
+    free(c->hist_schema);
+    c->hist = cf_asprintf("%s.coffer_schema_history", qs);
+    c->hist_schema = c->ops->quote(c->db, schema);
+    free(qs);
+    free(schema);
+    return 0;
+}
+
 int mig_hist_load(struct mig_ctx *c, struct cf_err *e)
 {
     struct mig_rows r;
 
     mig_hist_free(c);
-    if (c->ops->query(c->db, c->ops->history_exists, &r, e) != 0)
+    char *q = cf_asprintf(c->ops->history_exists, c->hist_schema);
+    int qrc = c->ops->query(c->db, q, &r, e);
+    free(q);
+    if (qrc != 0)
         return cf_err_ctx(e, "reading the migration history");
     c->have_table = r.nrows > 0;
     mig_rows_free(&r);
@@ -109,7 +128,7 @@ int mig_hist_load(struct mig_ctx *c, struct cf_err *e)
         return 0;
     char *sql = cf_asprintf("SELECT version, name, checksum, %s, duration_ms, applied_by, "
                             "status, snapshot, run_id, failed_statement, error "
-                            "FROM coffer_schema_history ORDER BY version", c->ops->applied_at_expr);
+                            "FROM %s ORDER BY version", c->ops->applied_at_expr, c->hist);
     int rc = c->ops->query(c->db, sql, &r, e);
     free(sql);
     if (rc != 0)
@@ -135,8 +154,11 @@ int mig_hist_load(struct mig_ctx *c, struct cf_err *e)
 
 int mig_hist_ensure(struct mig_ctx *c, struct cf_err *e)
 {
-    if (c->ops->exec(c->db, c->ops->history_ddl, e) != 0)
-        return cf_err_ctx(e, "creating coffer_schema_history");
+    char *sql = cf_asprintf(c->ops->history_ddl, c->hist);
+    int rc = c->ops->exec(c->db, sql, e);
+    free(sql);
+    if (rc != 0)
+        return cf_err_ctx(e, "creating %s", c->hist);
     return 0;
 }
 
@@ -151,8 +173,8 @@ int mig_hist_write(struct mig_ctx *c, const struct mig_hist_row *w, struct cf_er
     char *who = c->ops->quote(c->db, c->who), *st = c->ops->quote(c->db, w->status);
     char *snap = q_or_null(c, w->snapshot), *run = q_or_null(c, w->run_id);
     char *fs = q_or_null(c, w->failed_statement), *er = q_or_null(c, w->error);
-    char *sql = cf_asprintf("INSERT INTO coffer_schema_history (" HIST_COLS ") VALUES (%" PRIu64
-                            ", %s, %s, %s, %" PRId64 ", %s, %s, %s, %s, %s, %s)%s",
+    char *sql = cf_asprintf("INSERT INTO %s (" HIST_COLS ") VALUES (%" PRIu64
+                            ", %s, %s, %s, %" PRId64 ", %s, %s, %s, %s, %s, %s)%s", c->hist,
                             w->version, name, sum, c->ops->now_expr, w->duration_ms, who, st,
                             snap, run, fs, er, c->ops->upsert_tail);
     int rc = c->ops->exec(c->db, sql, e);

@@ -112,6 +112,29 @@ static char *my_quote(void *h, const char *s)
     return q;
 }
 
+static char *my_quote_ident(void *h, const char *s)
+{
+    struct buf b = BUF_INIT;
+
+    (void)h;
+    buf_puts(&b, "`");
+    for (; *s; s++) {
+        if (*s == '`')
+            buf_puts(&b, "`");
+        buf_append(&b, s, 1);
+    }
+    buf_puts(&b, "`");
+    return b.data;
+}
+
+static int my_history_schema(void *h, const char *db, char **out, struct cf_err *e)
+{
+    (void)h;
+    (void)e;
+    *out = cf_strdup(db);
+    return 0;
+}
+
 /* "coffer_migrate.<db>", or a hash of the database name where that passes the 64
  * characters GET_LOCK allows */
 static char *lock_name(MYSQL *m, const char *db)
@@ -163,6 +186,13 @@ static void my_unlock(void *h, const char *db)
     free(name);
 }
 
+static int my_session_reset(void *h, const char *db, struct cf_err *e)
+{
+    if (mysql_select_db(h, db) != 0)
+        return my_fail(h, "selecting the database again", e);
+    return 0;
+}
+
 static unsigned long my_server_version(void *h)
 {
     return mysql_get_server_version(h);
@@ -172,7 +202,7 @@ const struct mig_engine_ops mig_maria_ops = {
     .eng = MIG_MARIA,
     .name = "mariadb",
     .history_ddl =
-        "CREATE TABLE IF NOT EXISTS coffer_schema_history ("
+        "CREATE TABLE IF NOT EXISTS %s ("
         " version BIGINT NOT NULL PRIMARY KEY,"
         " name VARCHAR(255) NOT NULL,"
         " checksum VARCHAR(80) NOT NULL,"
@@ -187,8 +217,9 @@ const struct mig_engine_ops mig_maria_ops = {
         " CHECK (status IN ('applied', 'failed', 'rolled_back'))"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
     .history_exists =
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE()"
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
         " AND table_name = 'coffer_schema_history'",
+    .session_reset = my_session_reset,
     .now_expr = "UTC_TIMESTAMP(3)",
     .applied_at_expr = "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%sZ')",
     .upsert_tail =
@@ -203,6 +234,8 @@ const struct mig_engine_ops mig_maria_ops = {
     .exec = my_exec,
     .query = my_query,
     .quote = my_quote,
+    .quote_ident = my_quote_ident,
+    .history_schema = my_history_schema,
     .lock_try = my_lock_try,
     .unlock = my_unlock,
     .server_version = my_server_version,

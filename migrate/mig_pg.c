@@ -150,6 +150,38 @@ static char *pg_quote(void *h, const char *s)
     return out;
 }
 
+static char *pg_quote_ident(void *h, const char *s)
+{
+    char *q = PQescapeIdentifier(h, s, strlen(s));
+    char *out;
+
+    if (q == NULL) {
+        fprintf(stderr, "coffer: unable to quote an identifier: %s", PQerrorMessage(h));
+        abort();
+    }
+    out = cf_strdup(q);
+    PQfreemem(q);
+    return out;
+}
+
+static int pg_history_schema(void *h, const char *db, char **out, struct cf_err *e)
+{
+    struct mig_rows r;
+
+    (void)db;
+    if (pg_query(h, "SELECT current_schema()", &r, e) != 0)
+        return cf_err_ctx(e, "finding the current schema");
+    if (r.nrows != 1 || MIG_CELL(&r, 0, 0) == NULL) {
+        mig_rows_free(&r);
+        return cf_err_set(e, CF_E_SOURCE, "no current schema (search_path names no existing "
+                          "schema): there is nowhere to keep coffer_schema_history; HINT: set "
+                          "the user's search_path, or create the schema it names");
+    }
+    *out = cf_strdup(MIG_CELL(&r, 0, 0));
+    mig_rows_free(&r);
+    return 0;
+}
+
 static int pg_lock_try(void *h, const char *db, struct cf_err *e)
 {
     struct mig_rows r;
@@ -172,6 +204,12 @@ static void pg_unlock(void *h, const char *db)
         log_warn("unable to release the migration lock (it goes with the session): %s", e.msg);
 }
 
+static int pg_session_reset(void *h, const char *db, struct cf_err *e)
+{
+    (void)db;
+    return pg_exec(h, "RESET SESSION AUTHORIZATION; RESET ALL", e);
+}
+
 static unsigned long pg_server_version(void *h)
 {
     int v = PQserverVersion(h);
@@ -182,7 +220,7 @@ const struct mig_engine_ops mig_pg_ops = {
     .eng = MIG_PG,
     .name = "postgres",
     .history_ddl =
-        "CREATE TABLE IF NOT EXISTS coffer_schema_history ("
+        "CREATE TABLE IF NOT EXISTS %s ("
         " version bigint PRIMARY KEY,"
         " name text NOT NULL,"
         " checksum text NOT NULL,"
@@ -194,7 +232,9 @@ const struct mig_engine_ops mig_pg_ops = {
         " run_id text,"
         " failed_statement text,"
         " error text)",
-    .history_exists = "SELECT 1 WHERE to_regclass('coffer_schema_history') IS NOT NULL",
+    .history_exists = "SELECT 1 FROM pg_tables WHERE schemaname = %s"
+                      " AND tablename = 'coffer_schema_history'",
+    .session_reset = pg_session_reset,
     .now_expr = "now()",
     .applied_at_expr =
         "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
@@ -210,6 +250,8 @@ const struct mig_engine_ops mig_pg_ops = {
     .exec = pg_exec,
     .query = pg_query,
     .quote = pg_quote,
+    .quote_ident = pg_quote_ident,
+    .history_schema = pg_history_schema,
     .lock_try = pg_lock_try,
     .unlock = pg_unlock,
     .server_version = pg_server_version,

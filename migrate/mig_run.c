@@ -368,8 +368,8 @@ static int cmd_accept(struct mig_ctx *c, struct cf_err *e)
                    h->checksum);
     } else {
         char *nq = c->ops->quote(c->db, f->checksum);
-        char *sql = cf_asprintf("UPDATE coffer_schema_history SET checksum = %s WHERE version = %"
-                                PRIu64, nq, v);
+        char *sql = cf_asprintf("UPDATE %s SET checksum = %s WHERE version = %" PRIu64, c->hist,
+                                nq, v);
         int r = c->ops->exec(c->db, sql, e);
         free(sql);
         free(nq);
@@ -530,7 +530,7 @@ int migrate_run(const struct mig_opts *o)
         }
         mig_stmts_free(&st);
     }
-    if (c.ops->connect(&c.cc, &c.db, &e) != 0)
+    if (c.ops->connect(&c.cc, &c.db, &e) != 0 || mig_hist_locate(&c, &e) != 0)
         goto out;
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "verify") == 0) {
         if (mig_hist_load(&c, &e) != 0)
@@ -576,6 +576,8 @@ out:
         free(c.password);
     }
     free(c.database);
+    free(c.hist);
+    free(c.hist_schema);
     free(c.dir);
     ini_free(c.ini);
     return code;

@@ -108,6 +108,15 @@ mig_file "$M" 008_u.up.sql "select \`abc;"
 fails "unterminated backquote refused" 2 "unterminated quoted identifier" mig "$C" up --no-snapshot
 rm -f "$M/008_u.up.sql"
 
+# --- a migration that selects another database: the next one and the history stay in app ---
+mig_file "$M" 0061_use.up.sql "create database other; use other; create table inother (a int);"
+mig_file "$M" 0062_next.up.sql "create table afterwards (a int);"
+ok "USE inside a migration" mig "$C" up --no-snapshot
+check "its table went to the other database" test "$(DB=other q "select count(*) from information_schema.tables where table_schema='other' and table_name='inother'")" = 1
+check "the next migration ran in app" has_table afterwards
+check "history rows in app's history table" test "$(q "select count(*) from coffer_schema_history where version in (61, 62) and status = 'applied'")" = 2
+check "no history table in the other database" test "$(DB=other q "select count(*) from information_schema.tables where table_schema='other' and table_name='coffer_schema_history'")" = 0
+
 # --- two runners at once apply each migration exactly once (app2) ---
 M2=$T/mig2
 mig_conf "$T/conf2/coffer.conf" mariadb app2 "$M2"

@@ -328,8 +328,17 @@ check "owner kept" test "$(q "select pg_get_userbyid(datdba) from pg_database wh
 check "old database kept aside" test "$(q "select count(*) from pg_database where datname like 'app5_before_restore_%'")" = 1
 exits "status: 2 pending again" 10 mig "$C5" status
 
+# --- a migration that changes search_path: the history stays put, the next one starts clean ---
+mig_file "$T/mig4" 60_sp.up.sql "create schema other; set search_path = other; create table inother (a int);"
+mig_file "$T/mig4" 70_next.up.sql "create table afterwards (a int);"
+ok "SET search_path inside a migration" mig "$T/conf4/coffer.conf" up --no-snapshot
+check "its table went to its schema" test "$(DB=app4 q "select to_regclass('other.inother') is not null")" = t
+check "the next migration started with the default search_path" test "$(DB=app4 q "select to_regclass('public.afterwards') is not null")" = t
+check "history rows in the one history table" test "$(DB=app4 q "select count(*) from public.coffer_schema_history where version in (60, 70) and status = 'applied'")" = 2
+check "no history table in the other schema" test "$(DB=app4 q "select to_regclass('other.coffer_schema_history') is null")" = t
+
 # --- CREATE INDEX CONCURRENTLY without the marker: rolled back, with a hint ---
-mig_file "$T/mig4" 50_cic.up.sql "create index concurrently a_x on a (x);"
+mig_file "$T/mig4" 80_cic.up.sql "create index concurrently a_x on a (x);"
 fails "a statement that cannot run in a transaction names the marker" 1 "HINT: make the first line of the file '-- coffer:no-transaction'" mig "$T/conf4/coffer.conf" up --no-snapshot
 
 # --- a damaged snapshot: the restore fails before the database is touched ---
