@@ -119,7 +119,9 @@ TEST(directory_checked_before_connecting)
     put("m/1_a.up.sql", "select 1;");
     put("m/01_b.up.sql", "select 1;");
     CHECK_EQ_INT(migrate_run(&o), MIG_EXIT_USAGE);   /* duplicate */
-    unlink(path("m/01_b.up.sql"));
+    char *dup = path("m/01_b.up.sql");
+    unlink(dup);
+    free(dup);
     put("m/2_b.up.sql", "select 'x;");
     CHECK_EQ_INT(migrate_run(&o), MIG_EXIT_USAGE);   /* unterminated */
     put("m/2_b.up.sql", "begin; select 1; commit;");
