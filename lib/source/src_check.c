@@ -4,6 +4,8 @@
  * stream, so a stream is checked in the same pass that stores it and never held whole. */
 #include "src_check.h"
 
+#include "source.h"
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -736,5 +738,55 @@ out:
     buf_free(&key);
     buf_free(&val);
     buf_free(&aux);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * by kind
+ * ---------------------------------------------------------------------------------------- */
+
+int dump_check(struct src_reader *r, enum dump_kind kind, struct cf_err *e)
+{
+    struct buf head = BUF_INIT, tail = BUF_INIT;
+    int rc = -1;
+    switch (kind) {
+    case DUMP_PGDUMP: {
+        struct pgdump_summary s;
+        return pgdump_check(r, &s, e);
+    }
+    case DUMP_RDB: {
+        struct rdb_summary s;
+        return rdb_check(r, &s, NULL, NULL, e);
+    }
+    case DUMP_PGALL:
+        if (src_pump(r, &head, 4096, &tail, 4096, e) == 0)
+            rc = sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
+                               SQLDUMP_PGALL_SUFFIX, r->what, e);
+        break;
+    case DUMP_MARIADB:
+        if (src_pump(r, &head, 4096, &tail, 4096, e) == 0)
+            rc = sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
+                               r->what, e);
+        break;
+    }
+    buf_free(&head);
+    buf_free(&tail);
+    return rc;
+}
+
+int dump_part_to_file(struct source_in *in, enum dump_kind kind, const char *path, bool force,
+                      struct cf_err *e)
+{
+    struct src_outfile f;
+    struct src_reader r;
+    int rc = -1;
+
+    if (src_outfile_begin(&f, path, force, e) != 0)
+        return -1;
+    src_reader_init_fn(&r, src_in_read_fn, in, "the part written", src_fd_sink, &f.fd);
+    if (dump_check(&r, kind, e) == 0 && src_reader_flush(&r, e) == 0 && src_outfile_commit(&f, e) == 0)
+        rc = 0;
+    src_outfile_abort(&f);
+    src_reader_free(&r);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* src_check.h - proofs that a dump stream is complete, read while it is being forwarded.
  *
  * A dump tool that exits 0 is not enough: each checker reads the stream itself and fails
- * unless the stream is whole (docs/FORMAT.md, "database streams", says how each works).
+ * unless the stream is whole (docs/SOURCES.md says how each works).
  *   pg_dump -Fc    header and table of contents parse; every data block the TOC announces
  *                  follows, in order, each ending with its zero-length terminator; the
  *                  stream ends exactly there
@@ -70,5 +70,24 @@ typedef int (*rdb_key_fn)(void *ctx, unsigned db, const char *key, size_t key_le
  * left unread). @key_cb may be NULL. */
 int rdb_check(struct src_reader *r, struct rdb_summary *s, rdb_key_fn key_cb, void *ctx,
               struct cf_err *e);
+
+/* --- the proofs by kind, for restores --- */
+
+enum dump_kind {
+    DUMP_PGDUMP,    /* pg_dump custom-format archive */
+    DUMP_PGALL,     /* pg_dumpall --globals-only SQL */
+    DUMP_MARIADB,   /* mariadb-dump SQL */
+    DUMP_RDB,       /* Redis RDB */
+};
+
+/* dump_check() - consume the rest of @r and prove it a whole stream of @kind */
+int dump_check(struct src_reader *r, enum dump_kind kind, struct cf_err *e);
+
+struct source_in;
+/* dump_part_to_file() - write the current part of @in to @path (restore --to-file): into a
+ * temp file beside it, proved as @kind, then renamed into place; an existing @path is refused
+ * unless @force. On failure nothing carries the name. */
+int dump_part_to_file(struct source_in *in, enum dump_kind kind, const char *path, bool force,
+                      struct cf_err *e);
 
 #endif

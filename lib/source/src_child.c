@@ -230,14 +230,30 @@ out:
     return rc;
 }
 
+int src_child_conclude(struct child *c, int check_rc, bool stream_ended, struct cf_err *e)
+{
+    struct cf_err ce = CF_ERR_INIT;
+    if (check_rc != 0 && !stream_ended && e->sys_errno != EPIPE) {
+        src_child_kill(c);
+        return -1;
+    }
+    if (src_child_finish(c, &ce) != 0) {
+        cf_err_clear(e);
+        cf_err_keep(e, &ce);
+        return -1;
+    }
+    return check_rc;
+}
+
 void src_child_kill(struct child *c)
 {
+    if (c->pid > 0)   /* before closing its input: a loader must not see a clean end */
+        kill(c->pid, SIGTERM);
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
     }
     if (c->pid > 0) {
-        kill(c->pid, SIGTERM);
         for (int i = 0; i < 50; i++) {
             if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
                 c->pid = 0;
@@ -280,6 +296,53 @@ char *src_tool_path(const char *tool, const char *bindir, const char *glob_dir)
     return cf_strdup(tool);
 }
 
+/* --- connection settings --- */
+
+int src_settings_load(const struct ini_section *sec, const char *password_env, long default_port,
+                      struct src_settings **out, struct cf_err *e)
+{
+    struct src_settings *s = cf_calloc(1, sizeof(*s));
+    const char *sock, *host, *user, *bindir;
+
+    s->name = cf_strdup(sec->name);
+    if (ini_get_str(sec, "socket", NULL, &sock, e) != 0 ||
+        ini_get_str(sec, "host", NULL, &host, e) != 0 ||
+        ini_get_int(sec, "port", default_port, 1, 65535, &s->port, e) != 0 ||
+        ini_get_str(sec, "user", NULL, &user, e) != 0 ||
+        ini_get_str(sec, "bin-dir", NULL, &bindir, e) != 0 ||
+        src_get_databases(sec, &s->dbs, &s->ndbs, &s->all, e) != 0)
+        goto fail;
+    if (sock && host) {
+        ini_err(sec, "host", e, "give either socket or host, not both");
+        goto fail;
+    }
+    if (src_password_load(sec, password_env, &s->password, e) != 0)
+        goto fail;
+    s->socket = sock ? cf_strdup(sock) : NULL;
+    s->host = host ? cf_strdup(host) : NULL;
+    s->user = user ? cf_strdup(user) : NULL;
+    s->bindir = bindir ? cf_strdup(bindir) : NULL;
+    *out = s;
+    return 0;
+fail:
+    src_settings_free(s);
+    return -1;
+}
+
+void src_settings_free(struct src_settings *s)
+{
+    if (s == NULL)
+        return;
+    free(s->name);
+    free(s->socket);
+    free(s->host);
+    free(s->user);
+    free(s->bindir);
+    src_secret_free(s->password);
+    ini_list_free(s->dbs, s->ndbs);
+    free(s);
+}
+
 /* --- secrets --- */
 
 int src_password_load(const struct ini_section *sec, const char *env_name, char **out,
@@ -294,8 +357,10 @@ int src_password_load(const struct ini_section *sec, const char *env_name, char 
         if (fs_read_secret(file, "password-file", &b, e) != 0) {
             buf_free(&b);
             const struct ini_kv *kv = ini_kv_find(sec, "password-file");
-            return cf_err_ctx(e, "%s:%d: [source %s]", sec->file, kv ? kv->line : sec->line,
-                              sec->name);
+            cf_err_ctx(e, "%s:%d: [source %s]", sec->file, kv ? kv->line : sec->line, sec->name);
+            if (e)
+                e->code = CF_E_CONFIG;   /* a file the configuration names: exit 2 */
+            return -1;
         }
         if (memchr(b.data, '\0', b.len) || strchr(b.data, '\n')) {
             src_secret_free(b.data);
@@ -632,6 +697,52 @@ int src_get_databases(const struct ini_section *sec, char ***items, size_t *n, b
 }
 
 /* --- restore plumbing --- */
+
+const char *src_info_db_name(json_t *info, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(json_object_get(info, "databases"), i),
+                                             "name"));
+}
+
+int src_select_db(json_t *info, const char *want, bool one_needed, const char *what,
+                  const char **out, struct cf_err *e)
+{
+    size_t n = json_array_size(json_object_get(info, "databases"));
+    *out = NULL;
+    if (want) {
+        struct buf names = BUF_INIT;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(src_info_db_name(info, i), want) == 0) {
+                *out = src_info_db_name(info, i);
+                buf_free(&names);
+                return 0;
+            }
+            buf_printf(&names, "%s%s", i ? ", " : "", src_info_db_name(info, i));
+        }
+        cf_err_set(e, CF_E_NOTFOUND, "the backup holds no database '%s' (it holds: %s)", want,
+                   names.data ? names.data : "none");
+        buf_free(&names);
+        return -1;
+    }
+    if (!one_needed)
+        return 0;
+    if (n == 1) {
+        *out = src_info_db_name(info, 0);
+        return 0;
+    }
+    return cf_err_set(e, CF_E_USAGE,
+                      "%s takes one database and the backup holds %zu: name it with --database DB",
+                      what, n);
+}
+
+int src_in_next_db(struct source_in *in, const char **part, char **db, struct cf_err *e)
+{
+    *db = NULL;
+    int k = source_in_next_part(in, part, e);
+    if (k == 1 && strncmp(*part, SRC_PART_DB_PREFIX, strlen(SRC_PART_DB_PREFIX)) == 0)
+        *db = cf_strdup(*part + strlen(SRC_PART_DB_PREFIX));
+    return k;
+}
 
 ssize_t src_in_read_fn(void *ctx, void *buf, size_t cap, struct cf_err *e)
 {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "../config/ini.h"
 #include "../core/buf.h"
 #include "../core/err.h"
@@ -40,6 +42,13 @@ int src_child_start(struct child *c, const char *what, char *const argv[],
 /* src_child_finish() - close our end, wait for the child, and fail unless it exited 0; the
  * error names the tool and quotes the last lines of its stderr. */
 int src_child_finish(struct child *c, struct cf_err *e);
+/* src_child_conclude() - end a child whose stream was checked: @check_rc is the checker's
+ * result (0 proved, -1 with @e set), @stream_ended whether the child's stream reached its end.
+ * A check that failed while the stream still flowed (bad data, the backup side failed) kills
+ * the child; otherwise the child is waited for, and its own failure (exit status and stderr)
+ * replaces @e, since it explains a cut stream best (also when we wrote into a pipe it closed).
+ * Returns 0 only when both the check and the child succeeded. */
+int src_child_conclude(struct child *c, int check_rc, bool stream_ended, struct cf_err *e);
 /* src_child_kill() - SIGTERM, wait briefly, SIGKILL, reap; safe on a finished child */
 void src_child_kill(struct child *c);
 /* src_child_stderr() - the last @max bytes of the child's stderr (so far) into @out */
@@ -50,6 +59,30 @@ void src_child_stderr(const struct child *c, size_t max, struct buf *out);
  * "/usr/lib/postgresql/[0-9]*" + "/bin"; may be NULL) that holds it, else @tool itself
  * (looked up in PATH). Freshly allocated. */
 char *src_tool_path(const char *tool, const char *bindir, const char *glob_dir);
+
+/* --- connection settings --- */
+
+/* What every database source reads from its [source] section. Keys a kind does not list in
+ * its ops `keys` are rejected before this runs, so they are simply absent here. */
+struct src_settings {
+    char *name;       /* [source NAME] */
+    char *socket;     /* `socket`, or NULL */
+    char *host;       /* `host` (postgres: also a socket directory), or NULL */
+    long port;        /* `port`, or the kind's default */
+    char *user;       /* `user`, or NULL */
+    char *password;   /* from `password-file` or the environment, or NULL */
+    char **dbs;       /* `databases`, unless all */
+    size_t ndbs;
+    bool all;         /* `databases = all`, or not given */
+    char *bindir;     /* `bin-dir`, or NULL */
+};
+
+/* src_settings_load() - read the keys above from @sec; `socket` and `host` together are an
+ * error; the password comes from `password-file` (must be private) or @password_env. On
+ * failure nothing is left allocated. Free with src_settings_free. */
+int src_settings_load(const struct ini_section *sec, const char *password_env, long default_port,
+                      struct src_settings **out, struct cf_err *e);
+void src_settings_free(struct src_settings *s);
 
 /* --- secrets --- */
 
@@ -135,6 +168,22 @@ bool src_name_is_safe(const char *s);
 /* --- restore plumbing shared by the database sources --- */
 
 struct source_in;
+
+/* Database parts are named "db:<name>"; info.databases lists them as {"name": ...}. */
+#define SRC_PART_DB_PREFIX "db:"
+
+/* src_info_db_name() - the name of entry @i of info.databases, NULL past the end */
+const char *src_info_db_name(json_t *info, size_t i);
+/* src_select_db() - the database a restore takes: @want when given (it must be in the
+ * backup: CF_E_NOTFOUND listing what is there), else the only one when @one_needed and the
+ * backup holds one, else NULL (all). @what ("--to-file") names the option needing one: with
+ * several databases and none chosen, a CF_E_USAGE error asks for --database. */
+int src_select_db(json_t *info, const char *want, bool one_needed, const char *what,
+                  const char **out, struct cf_err *e);
+/* src_in_next_db() - move to the next part of @in: 1 with *@db set to the database of a
+ * "db:<name>" part (freshly allocated) or NULL for any other part (named *@part), 0 after the
+ * last part, -1 on error */
+int src_in_next_db(struct source_in *in, const char **part, char **db, struct cf_err *e);
 
 /* a src_read_fn over the current part of a backup stream (@ctx: struct source_in *) */
 ssize_t src_in_read_fn(void *ctx, void *buf, size_t cap, struct cf_err *e);

@@ -19,76 +19,29 @@
 #include "src_check.h"
 #include "src_child.h"
 
-#define PART_DB_PREFIX "db:"
 
 static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
                                        "databases", "bin-dir", NULL };
 
-struct my {
-    char *name;
-    char *socket;     /* unix socket, or NULL with host */
-    char *host;
-    long port;
-    char *user;
-    char *password;
-    char **dbs;
-    size_t ndbs;
-    bool all;
-    char *bindir;
-};
-
 static int my_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
-    struct my *m = cf_calloc(1, sizeof(*m));
-    const char *sock, *host, *user, *bindir;
-
-    m->name = cf_strdup(sec->name);
-    if (ini_get_str(sec, "socket", NULL, &sock, e) != 0 ||
-        ini_get_str(sec, "host", NULL, &host, e) != 0 ||
-        ini_get_int(sec, "port", 3306, 1, 65535, &m->port, e) != 0 ||
-        ini_get_str(sec, "user", NULL, &user, e) != 0 ||
-        ini_get_str(sec, "bin-dir", NULL, &bindir, e) != 0 ||
-        src_get_databases(sec, &m->dbs, &m->ndbs, &m->all, e) != 0)
-        goto fail;
-    if (sock && host) {
-        ini_err(sec, "host", e, "give either socket or host, not both");
-        goto fail;
-    }
-    if (src_password_load(sec, "MYSQL_PWD", &m->password, e) != 0)
-        goto fail;
-    m->socket = cf_strdup(sock ? sock : host ? "" : "/run/mysqld/mysqld.sock");
-    if (m->socket[0] == '\0') {
-        free(m->socket);
-        m->socket = NULL;
-    }
-    m->host = host ? cf_strdup(host) : NULL;
-    m->user = cf_strdup(user ? user : "root");
-    m->bindir = bindir ? cf_strdup(bindir) : NULL;
+    struct src_settings *m;
+    if (src_settings_load(sec, "MYSQL_PWD", 3306, &m, e) != 0)
+        return -1;
+    if (m->socket == NULL && m->host == NULL)
+        m->socket = cf_strdup("/run/mysqld/mysqld.sock");
+    if (m->user == NULL)
+        m->user = cf_strdup("root");
     *priv = m;
     return 0;
-fail:
-    ini_list_free(m->dbs, m->ndbs);
-    free(m->name);
-    free(m);
-    return -1;
 }
 
 static void my_close(void *priv)
 {
-    struct my *m = priv;
-    if (m == NULL)
-        return;
-    free(m->name);
-    free(m->socket);
-    free(m->host);
-    free(m->user);
-    free(m->bindir);
-    src_secret_free(m->password);
-    ini_list_free(m->dbs, m->ndbs);
-    free(m);
+    src_settings_free(priv);
 }
 
-static void my_where(const struct my *m, char *out, size_t cap)
+static void my_where(const struct src_settings *m, char *out, size_t cap)
 {
     if (m->socket)
         snprintf(out, cap, "socket %s", m->socket);
@@ -96,7 +49,7 @@ static void my_where(const struct my *m, char *out, size_t cap)
         snprintf(out, cap, "%s:%ld", m->host, m->port);
 }
 
-static int my_connect(const struct my *m, MYSQL **out, struct cf_err *e)
+static int my_connect(const struct src_settings *m, MYSQL **out, struct cf_err *e)
 {
     char where[512];
     unsigned timeout = 20;
@@ -159,7 +112,7 @@ static void opt_quote(struct buf *b, const char *key, const char *v)
 }
 
 /* the 0600 --defaults-extra-file with where to connect and the password */
-static int my_option_file(const struct my *m, char **path, struct cf_err *e)
+static int my_option_file(const struct src_settings *m, char **path, struct cf_err *e)
 {
     struct buf b = BUF_INIT;
     buf_puts(&b, "[client]\n");
@@ -206,7 +159,7 @@ static bool head_value(const struct buf *head, const char *key, char *out, size_
     return true;
 }
 
-static int my_list_databases(const struct my *m, MYSQL *c, char ***names, size_t *n,
+static int my_list_databases(const struct src_settings *m, MYSQL *c, char ***names, size_t *n,
                              struct cf_err *e)
 {
     MYSQL_RES *r = my_query(c, "listing databases",
@@ -257,7 +210,7 @@ static int my_list_databases(const struct my *m, MYSQL *c, char ***names, size_t
 }
 
 /* tables that --single-transaction cannot make consistent */
-static int my_warn_engines(const struct my *m, MYSQL *c, const char *db, json_t *warnings,
+static int my_warn_engines(const struct src_settings *m, MYSQL *c, const char *db, json_t *warnings,
                            struct cf_err *e)
 {
     char *esc = cf_malloc(strlen(db) * 2 + 1);
@@ -284,7 +237,7 @@ static int my_warn_engines(const struct my *m, MYSQL *c, const char *db, json_t 
     return 0;
 }
 
-static int my_export_db(struct my *m, const char *db, const char *optfile, bool binlog,
+static int my_export_db(struct src_settings *m, const char *db, const char *optfile, bool binlog,
                         struct source_out *out, json_t *dbinfo, struct cf_err *e)
 {
     struct child ch = { 0 };
@@ -292,7 +245,7 @@ static int my_export_db(struct my *m, const char *db, const char *optfile, bool 
     struct buf head = BUF_INIT, tail = BUF_INIT;
     char *tool = src_tool_path("mariadb-dump", m->bindir, NULL);
     char *defaults = cf_asprintf("--defaults-extra-file=%s", optfile);
-    char *part = cf_asprintf(PART_DB_PREFIX "%s", db);
+    char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
     char *what = cf_asprintf("mariadb-dump of database '%s'", db);
     char v[256];
     int rc = -1;
@@ -321,15 +274,11 @@ static int my_export_db(struct my *m, const char *db, const char *optfile, bool 
         goto out;
     r.fd = ch.fd;
     int prc = src_pump(&r, &head, 64 * 1024, &tail, 4096, e);
+    if (prc == 0)
+        prc = sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
+                            what, e);
     r.fd = -1;
-    struct cf_err ce = CF_ERR_INIT;
-    if (src_child_finish(&ch, &ce) != 0) {
-        cf_err_clear(e);
-        cf_err_keep(e, &ce);
-        goto out;
-    }
-    if (prc != 0 || sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
-                                  what, e) != 0)
+    if (src_child_conclude(&ch, prc, r.eof, e) != 0)
         goto out;
     json_object_set_new(dbinfo, "part", json_string(part));
     json_object_set_new(dbinfo, "bytes", json_integer((json_int_t)r.consumed));
@@ -361,7 +310,7 @@ out:
 
 static int my_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
-    struct my *m = priv;
+    struct src_settings *m = priv;
     MYSQL *c = NULL;
     MYSQL_RES *r = NULL;
     MYSQL_ROW row;
@@ -435,16 +384,9 @@ out:
  * restore
  * ---------------------------------------------------------------------------------------- */
 
-static const char *dbinfo_name(json_t *d)
-{
-    return json_string_value(json_object_get(d, "name"));
-}
-
 static int my_plan_check(const struct restore_opts *o, json_t *info, const char **only,
                          struct cf_err *e)
 {
-    json_t *dbs = json_object_get(info, "databases");
-    size_t n = json_array_size(dbs);
     *only = NULL;
     if (o->into_redis || o->to_dir || o->globals || o->clean || o->jobs > 1)
         return cf_err_set(e, CF_E_USAGE, "a mariadb source takes --into-db NAME, --to-file FILE, "
@@ -452,21 +394,9 @@ static int my_plan_check(const struct restore_opts *o, json_t *info, const char 
                                          "--globals, --clean or --jobs)");
     if (o->to_file && o->into_db)
         return cf_err_set(e, CF_E_USAGE, "give either --to-file or --into-db, not both");
-    if (o->database) {
-        size_t i;
-        for (i = 0; i < n && strcmp(dbinfo_name(json_array_get(dbs, i)), o->database) != 0; i++)
-            ;
-        if (i == n)
-            return cf_err_set(e, CF_E_NOTFOUND, "backup %s holds no database '%s'",
-                              o->backup_id ? o->backup_id : "", o->database);
-        *only = o->database;
-    } else if (n == 1 && (o->to_file || o->into_db)) {
-        *only = dbinfo_name(json_array_get(dbs, 0));
-    }
-    if ((o->to_file || o->into_db) && *only == NULL)
-        return cf_err_set(e, CF_E_USAGE,
-                          "%s takes one database and the backup holds %zu: name it with --database DB",
-                          o->to_file ? "--to-file" : "--into-db", n);
+    if (src_select_db(info, o->database, o->to_file || o->into_db,
+                      o->to_file ? "--to-file" : "--into-db", only, e) != 0)
+        return -1;
     if (o->into_db && !src_name_is_safe(o->into_db))
         return cf_err_set(e, CF_E_USAGE, "--into-db '%s' is not a database name coffer accepts",
                           o->into_db);
@@ -496,7 +426,7 @@ static int my_db_tables(MYSQL *c, const char *db, long *tables, struct cf_err *e
 
 static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
 {
-    struct my *m = priv;
+    struct src_settings *m = priv;
     const char *only;
     MYSQL *c = NULL;
     char where[512];
@@ -518,7 +448,7 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
     if (my_connect(m, &c, e) != 0)
         return -1;
     for (size_t i = 0; i < json_array_size(dbs); i++) {
-        const char *orig = dbinfo_name(json_array_get(dbs, i));
+        const char *orig = src_info_db_name(info, i);
         if (only && strcmp(only, orig) != 0)
             continue;
         const char *dest = o->into_db ? o->into_db : orig;
@@ -540,7 +470,7 @@ out:
     return rc;
 }
 
-static int my_import_db(struct my *m, struct source_in *in, const struct restore_opts *o,
+static int my_import_db(struct src_settings *m, struct source_in *in, const struct restore_opts *o,
                         MYSQL *c, const char *optfile, const char *orig, struct cf_err *e)
 {
     struct child ch = { 0 };
@@ -574,18 +504,7 @@ static int my_import_db(struct my *m, struct source_in *in, const struct restore
     if (src_child_start(&ch, what, argv, NULL, CHILD_WRITE, e) != 0)
         goto out;
     fd = ch.fd;
-    struct cf_err ce = CF_ERR_INIT;
-    int prc = src_pump(&r, &head, 4096, &tail, 4096, e);
-    if (prc == 0)
-        prc = sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
-                            "database part", e);
-    if (prc != 0)
-        src_child_kill(&ch);
-    if (src_child_finish(&ch, &ce) != 0 && prc == 0) {
-        cf_err_keep(e, &ce);
-        goto out;
-    }
-    if (prc != 0)
+    if (src_child_conclude(&ch, dump_check(&r, DUMP_MARIADB, e), false, e) != 0)
         goto out;
     log_info("restore part source=%s database=%s into=%s", m->name, orig, dest);
     rc = 0;
@@ -607,35 +526,13 @@ out:
     return rc;
 }
 
-static int my_import_to_file(struct source_in *in, const struct restore_opts *o, struct cf_err *e)
-{
-    struct src_outfile f;
-    struct src_reader r;
-    struct buf head = BUF_INIT, tail = BUF_INIT;
-    int rc = -1;
-
-    if (src_outfile_begin(&f, o->to_file, o->force, e) != 0)
-        return -1;
-    src_reader_init_fn(&r, src_in_read_fn, in, "database part", src_fd_sink, &f.fd);
-    if (src_pump(&r, &head, 4096, &tail, 4096, e) == 0 &&
-        sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
-                      "database part", e) == 0 &&
-        src_outfile_commit(&f, e) == 0)
-        rc = 0;
-    src_outfile_abort(&f);
-    src_reader_free(&r);
-    buf_free(&head);
-    buf_free(&tail);
-    return rc;
-}
-
 static int my_import(void *priv, struct source_in *in, const struct restore_opts *o,
                      json_t *info, struct cf_err *e)
 {
-    struct my *m = priv;
+    struct src_settings *m = priv;
     const char *only, *part;
     MYSQL *c = NULL;
-    char *optfile = NULL;
+    char *optfile = NULL, *orig = NULL;
     unsigned done = 0;
     int rc = -1, k;
 
@@ -643,15 +540,12 @@ static int my_import(void *priv, struct source_in *in, const struct restore_opts
         return -1;
     if (!o->to_file && (my_connect(m, &c, e) != 0 || my_option_file(m, &optfile, e) != 0))
         goto out;
-    while ((k = source_in_next_part(in, &part, e)) == 1) {
-        if (strncmp(part, PART_DB_PREFIX, strlen(PART_DB_PREFIX)) != 0)
-            continue;
-        char *orig = cf_strdup(part + strlen(PART_DB_PREFIX));
-        if (only && strcmp(only, orig) != 0) {
+    while ((k = src_in_next_db(in, &part, &orig, e)) == 1) {
+        if (orig == NULL || (only && strcmp(only, orig) != 0)) {
             free(orig);
             continue;
         }
-        int irc = o->to_file ? my_import_to_file(in, o, e)
+        int irc = o->to_file ? dump_part_to_file(in, DUMP_MARIADB, o->to_file, o->force, e)
                              : my_import_db(m, in, o, c, optfile, orig, e);
         free(orig);
         if (irc != 0)

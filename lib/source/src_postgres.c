@@ -25,64 +25,22 @@
 
 #define PG_TOOLS_GLOB "/usr/lib/postgresql/[0-9]*/bin"
 #define PART_GLOBALS "globals"
-#define PART_DB_PREFIX "db:"
 
 static const char *const pg_keys[] = { "host", "port", "user", "password-file", "databases",
                                        "bin-dir", NULL };
 
-struct pg {
-    char *name;          /* [source NAME] */
-    char *host;          /* NULL: libpq's default */
-    long port;
-    char *user;          /* NULL: libpq's default */
-    char *password;      /* NULL: none (or ~/.pgpass, which libpq reads itself) */
-    char **dbs;
-    size_t ndbs;
-    bool all;
-    char *bindir;
-};
-
 static int pg_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
-    struct pg *p = cf_calloc(1, sizeof(*p));
-    const char *host, *user, *bindir;
-
-    p->name = cf_strdup(sec->name);
-    if (ini_get_str(sec, "host", NULL, &host, e) != 0 ||
-        ini_get_int(sec, "port", 5432, 1, 65535, &p->port, e) != 0 ||
-        ini_get_str(sec, "user", NULL, &user, e) != 0 ||
-        ini_get_str(sec, "bin-dir", NULL, &bindir, e) != 0 ||
-        src_get_databases(sec, &p->dbs, &p->ndbs, &p->all, e) != 0 ||
-        src_password_load(sec, "PGPASSWORD", &p->password, e) != 0)
-        goto fail;
-    p->host = host ? cf_strdup(host) : NULL;
-    p->user = user ? cf_strdup(user) : NULL;
-    p->bindir = bindir ? cf_strdup(bindir) : NULL;
-    *priv = p;
-    return 0;
-fail:
-    ini_list_free(p->dbs, p->ndbs);
-    free(p->name);
-    free(p);
-    return -1;
+    return src_settings_load(sec, "PGPASSWORD", 5432, (struct src_settings **)priv, e);
 }
 
 static void pg_close(void *priv)
 {
-    struct pg *p = priv;
-    if (p == NULL)
-        return;
-    free(p->name);
-    free(p->host);
-    free(p->user);
-    free(p->bindir);
-    src_secret_free(p->password);
-    ini_list_free(p->dbs, p->ndbs);
-    free(p);
+    src_settings_free(priv);
 }
 
 /* "socket /run/postgresql port 5432" or "db.example.com:5432", for messages */
-static void pg_where(const struct pg *p, char *out, size_t cap)
+static void pg_where(const struct src_settings *p, char *out, size_t cap)
 {
     const char *h = p->host ? p->host : "(default socket)";
     if (h[0] == '/')
@@ -100,7 +58,7 @@ static void pg_msg(const char *m, char *out, size_t cap)
     out[strcspn(out, "\n")] = '\0';
 }
 
-static int pg_connect(const struct pg *p, const char *db, PGconn **out, struct cf_err *e)
+static int pg_connect(const struct src_settings *p, const char *db, PGconn **out, struct cf_err *e)
 {
     char port[16], where[512], msg[512];
     const char *kw[8], *val[8];
@@ -172,7 +130,7 @@ struct pg_env {
     size_t n;
 };
 
-static void pg_env_build(const struct pg *p, const char *db, struct pg_env *env)
+static void pg_env_build(const struct src_settings *p, const char *db, struct pg_env *env)
 {
     memset(env, 0, sizeof(*env));
     if (p->host)
@@ -205,7 +163,7 @@ static int out_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
 }
 
 /* the databases to dump: the configured ones (each must exist) or all but templates */
-static int pg_list_databases(const struct pg *p, PGconn *c, char ***names, size_t *n,
+static int pg_list_databases(const struct src_settings *p, PGconn *c, char ***names, size_t *n,
                              json_t *sizes, struct cf_err *e)
 {
     PGresult *r = pg_exec(c, "listing databases",
@@ -250,12 +208,11 @@ static int pg_list_databases(const struct pg *p, PGconn *c, char ***names, size_
     return 0;
 }
 
-static int pg_export_globals(struct pg *p, PGconn *c, struct source_out *out, json_t *info,
+static int pg_export_globals(struct src_settings *p, PGconn *c, struct source_out *out, json_t *info,
                              struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
-    struct buf head = BUF_INIT, tail = BUF_INIT;
     struct pg_env env;
     char *tool = src_tool_path("pg_dumpall", p->bindir, PG_TOOLS_GLOB);
     int rc = -1;
@@ -279,16 +236,9 @@ static int pg_export_globals(struct pg *p, PGconn *c, struct source_out *out, js
                         CHILD_READ, e) != 0)
         goto out;
     r.fd = ch.fd;
-    struct cf_err ce = CF_ERR_INIT;
-    int prc = src_pump(&r, &head, 4096, &tail, 4096, e);
+    int prc = dump_check(&r, DUMP_PGALL, e);
     r.fd = -1;
-    if (src_child_finish(&ch, &ce) != 0) {   /* the child's own error says most */
-        cf_err_clear(e);
-        cf_err_keep(e, &ce);
-        goto out;
-    }
-    if (prc != 0 || sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
-                                  SQLDUMP_PGALL_SUFFIX, "pg_dumpall --globals-only output", e) != 0)
+    if (src_child_conclude(&ch, prc, r.eof, e) != 0)
         goto out;
     json_object_set_new(info, "globals", json_pack("{s:s,s:I,s:b}", "part", PART_GLOBALS,
                                                    "bytes", (json_int_t)r.consumed,
@@ -306,13 +256,11 @@ out:
     src_reader_free(&r);
     pg_env_free(&env);
 out_nores:
-    buf_free(&head);
-    buf_free(&tail);
     free(tool);
     return rc;
 }
 
-static int pg_export_db(struct pg *p, const char *db, struct source_out *out, json_t *dbinfo,
+static int pg_export_db(struct src_settings *p, const char *db, struct source_out *out, json_t *dbinfo,
                         struct cf_err *e)
 {
     PGconn *c = NULL;
@@ -322,7 +270,7 @@ static int pg_export_db(struct pg *p, const char *db, struct source_out *out, js
     struct pg_env env = { { 0 }, 0 };
     struct pgdump_summary s;
     char *tool = src_tool_path("pg_dump", p->bindir, PG_TOOLS_GLOB);
-    char *part = cf_asprintf(PART_DB_PREFIX "%s", db);
+    char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
     char *what = cf_asprintf("pg_dump of database '%s'", db);
     char *snap = NULL;
     int rc = -1;
@@ -362,15 +310,7 @@ static int pg_export_db(struct pg *p, const char *db, struct source_out *out, js
     r.fd = ch.fd;
     int crc = pgdump_check(&r, &s, e);
     r.fd = -1;
-    if (crc != 0)
-        src_child_kill(&ch);   /* a stream that cannot be proved is never waited for */
-    struct cf_err ce = CF_ERR_INIT;
-    if (src_child_finish(&ch, &ce) != 0 && !(crc != 0 && e->code != CF_E_CORRUPT)) {
-        cf_err_clear(e);   /* the tool's own message explains a cut stream best */
-        cf_err_keep(e, &ce);
-        goto out;
-    }
-    if (crc != 0)
+    if (src_child_conclude(&ch, crc, r.eof, e) != 0)
         goto out;
     json_object_set_new(dbinfo, "part", json_string(part));
     json_object_set_new(dbinfo, "bytes", json_integer((json_int_t)s.bytes));
@@ -397,7 +337,7 @@ out:
 
 static int pg_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
-    struct pg *p = priv;
+    struct src_settings *p = priv;
     PGconn *c = NULL;
     PGresult *res = NULL;
     char **names = NULL;
@@ -458,11 +398,6 @@ struct pg_plan {
     bool to_file;
 };
 
-static const char *dbinfo_name(json_t *d)
-{
-    return json_string_value(json_object_get(d, "name"));
-}
-
 /* the destination name of database @orig */
 static const char *pg_target_name(const struct restore_opts *o, const char *orig)
 {
@@ -476,46 +411,22 @@ static int pg_plan_check(const struct restore_opts *o, json_t *info, struct pg_p
 {
     memset(pl, 0, sizeof(*pl));
     pl->dbs = json_object_get(info, "databases");
-    size_t n = json_array_size(pl->dbs);
     if (o->into_redis || o->to_dir)
         return cf_err_set(e, CF_E_USAGE, "--into-redis and --to are not for a postgres source: "
                                          "use --into-db NAME or --to-file FILE");
     if (o->to_file && o->into_db)
         return cf_err_set(e, CF_E_USAGE, "give either --to-file or --into-db, not both");
-    if (o->database) {
-        size_t i;
-        for (i = 0; i < n && strcmp(dbinfo_name(json_array_get(pl->dbs, i)), o->database) != 0; i++)
-            ;
-        if (i == n) {
-            struct buf names = BUF_INIT;
-            for (i = 0; i < n; i++)
-                buf_printf(&names, "%s%s", i ? ", " : "", dbinfo_name(json_array_get(pl->dbs, i)));
-            cf_err_set(e, CF_E_NOTFOUND, "backup %s holds no database '%s' (it holds: %s)",
-                       o->backup_id ? o->backup_id : "", o->database, names.data ? names.data : "none");
-            buf_free(&names);
-            return -1;
-        }
-        pl->only = o->database;
-    } else if (n == 1 && (o->to_file || o->into_db)) {
-        pl->only = dbinfo_name(json_array_get(pl->dbs, 0));
-    }
+    /* --to-file --globals alone writes the roles; otherwise --to-file and --into-db need one */
+    bool roles_file = o->to_file && o->globals && !o->database;
+    if (src_select_db(info, o->database, (o->to_file && !roles_file) || o->into_db,
+                      o->to_file ? "--to-file" : "--into-db", &pl->only, e) != 0)
+        return -1;
     pl->globals = o->globals;
     pl->to_file = o->to_file != NULL;
-    if (o->to_file) {
-        if (o->globals && pl->only && o->database)
-            return cf_err_set(e, CF_E_USAGE, "--to-file writes one part: --globals or --database DB, not both");
-        if (o->globals && !o->database)
-            pl->only = NULL;   /* the globals SQL alone */
-        else if (pl->only == NULL)
-            return cf_err_set(e, CF_E_USAGE,
-                              "--to-file writes one database and the backup holds %zu: name it with --database DB (or --globals for the roles)",
-                              n);
+    if (o->to_file && o->globals && o->database)
+        return cf_err_set(e, CF_E_USAGE, "--to-file writes one part: --globals or --database DB, not both");
+    if (o->to_file)
         return src_outfile_check(o->to_file, o->force, e);
-    }
-    if (o->into_db && pl->only == NULL)
-        return cf_err_set(e, CF_E_USAGE,
-                          "--into-db loads one database and the backup holds %zu: name it with --database DB",
-                          n);
     if (o->into_db && !src_name_is_safe(o->into_db))
         return cf_err_set(e, CF_E_USAGE, "--into-db '%s' is not a database name coffer accepts",
                           o->into_db);
@@ -545,7 +456,7 @@ static int pg_db_exists(PGconn *c, const char *name, bool *exists, struct cf_err
 
 static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
 {
-    struct pg *p = priv;
+    struct src_settings *p = priv;
     struct pg_plan pl;
     PGconn *c = NULL;
     char where[512];
@@ -573,7 +484,7 @@ static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struc
         printf("  roles    roles and tablespaces into postgres at %s (existing roles are kept; "
                "their errors are reported)\n", where);
     for (size_t i = 0; i < json_array_size(pl.dbs); i++) {
-        const char *orig = dbinfo_name(json_array_get(pl.dbs, i));
+        const char *orig = src_info_db_name(info, i);
         if (!pg_db_selected(&pl, orig))
             continue;
         const char *dest = pg_target_name(o, orig);
@@ -601,12 +512,12 @@ out:
 
 /* load the globals SQL from @in into psql: errors of single statements (a role that already
  * exists) are reported, not fatal */
-static int pg_import_globals(struct pg *p, struct source_in *in, struct cf_err *e)
+static int pg_import_globals(struct src_settings *p, struct source_in *in, struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
     struct pg_env env;
-    struct buf head = BUF_INIT, tail = BUF_INIT, errs = BUF_INIT;
+    struct buf errs = BUF_INIT;
     char *tool = src_tool_path("psql", p->bindir, PG_TOOLS_GLOB);
     char *argv[] = { tool, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=0", NULL };
     int rc = -1, fd = -1;
@@ -617,12 +528,9 @@ static int pg_import_globals(struct pg *p, struct source_in *in, struct cf_err *
                         CHILD_WRITE, e) != 0)
         goto out;
     fd = ch.fd;
-    if (src_pump(&r, &head, 4096, &tail, 4096, e) != 0 ||
-        sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
-                      SQLDUMP_PGALL_SUFFIX, "globals part", e) != 0)
-        goto out;
+    int prc = dump_check(&r, DUMP_PGALL, e);
     src_child_stderr(&ch, 2000, &errs);
-    if (src_child_finish(&ch, e) != 0)
+    if (src_child_conclude(&ch, prc, false, e) != 0)
         goto out;
     if (errs.len)
         log_warn("restore roles source=%s: some statements failed (usually roles that already exist): %.300s",
@@ -632,8 +540,6 @@ out:
     src_child_kill(&ch);
     src_reader_free(&r);
     pg_env_free(&env);
-    buf_free(&head);
-    buf_free(&tail);
     buf_free(&errs);
     free(tool);
     return rc;
@@ -666,7 +572,7 @@ static void pg_drop_db(PGconn *c, const char *name)
 }
 
 /* one database part into database @dest with pg_restore */
-static int pg_import_db(struct pg *p, struct source_in *in, const struct restore_opts *o,
+static int pg_import_db(struct src_settings *p, struct source_in *in, const struct restore_opts *o,
                         const char *orig, const char *dest, PGconn *admin, struct cf_err *e)
 {
     struct child ch = { 0 };
@@ -727,15 +633,8 @@ static int pg_import_db(struct pg *p, struct source_in *in, const struct restore
             goto out;
         fd = ch.fd;
         src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &fd);
-        struct cf_err ce = CF_ERR_INIT;
-        int crc = pgdump_check(&r, &s, e);
-        if (crc != 0)
-            src_child_kill(&ch);   /* an unproved stream is never committed */
-        if (src_child_finish(&ch, &ce) != 0 && crc == 0) {
-            cf_err_keep(e, &ce);
-            goto out;
-        }
-        if (crc != 0)
+        /* an unproved stream is never committed: the loader is killed before its input ends */
+        if (src_child_conclude(&ch, pgdump_check(&r, &s, e), false, e) != 0)
             goto out;
     }
     log_info("restore part source=%s database=%s into=%s toc=%u", p->name, orig, dest,
@@ -761,45 +660,14 @@ out:
     return rc;
 }
 
-static int pg_import_to_file(struct source_in *in, const struct restore_opts *o, bool sql,
-                             struct cf_err *e)
-{
-    struct src_outfile f;
-    struct src_reader r;
-    struct pgdump_summary s;
-    struct buf head = BUF_INIT, tail = BUF_INIT;
-    int rc = -1;
-
-    if (src_outfile_begin(&f, o->to_file, o->force, e) != 0)
-        return -1;
-    src_reader_init_fn(&r, src_in_read_fn, in, sql ? "globals part" : "database part",
-                       src_fd_sink, &f.fd);
-    if (sql) {
-        if (src_pump(&r, &head, 4096, &tail, 4096, e) != 0 ||
-            sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
-                          SQLDUMP_PGALL_SUFFIX, "globals part", e) != 0)
-            goto out;
-    } else if (pgdump_check(&r, &s, e) != 0) {
-        goto out;
-    }
-    if (src_outfile_commit(&f, e) != 0)
-        goto out;
-    rc = 0;
-out:
-    src_outfile_abort(&f);
-    src_reader_free(&r);
-    buf_free(&head);
-    buf_free(&tail);
-    return rc;
-}
-
 static int pg_import(void *priv, struct source_in *in, const struct restore_opts *o,
                      json_t *info, struct cf_err *e)
 {
-    struct pg *p = priv;
+    struct src_settings *p = priv;
     struct pg_plan pl;
     PGconn *admin = NULL;
     const char *part;
+    char *db = NULL;
     int rc = -1, k;
     unsigned done = 0;
 
@@ -807,30 +675,21 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
         return -1;
     if (!pl.to_file && pg_connect(p, "postgres", &admin, e) != 0)
         return -1;
-    while ((k = source_in_next_part(in, &part, e)) == 1) {
-        if (strcmp(part, PART_GLOBALS) == 0) {
-            if (!pl.globals)
-                continue;
-            if (pl.to_file ? pg_import_to_file(in, o, true, e) : pg_import_globals(p, in, e))
-                goto out;
-            done++;
+    while ((k = src_in_next_db(in, &part, &db, e)) == 1) {
+        int irc = 0;
+        if (db == NULL && strcmp(part, PART_GLOBALS) == 0 && pl.globals)
+            irc = pl.to_file ? dump_part_to_file(in, DUMP_PGALL, o->to_file, o->force, e)
+                             : pg_import_globals(p, in, e);
+        else if (db == NULL || !pg_db_selected(&pl, db))
             continue;
-        }
-        if (strncmp(part, PART_DB_PREFIX, strlen(PART_DB_PREFIX)) != 0)
-            continue;
-        const char *orig = part + strlen(PART_DB_PREFIX);
-        if (!pg_db_selected(&pl, orig))
-            continue;
-        if (pl.to_file) {
-            if (pg_import_to_file(in, o, false, e) != 0)
-                goto out;
-        } else {
-            char *name = cf_strdup(orig);   /* @part changes with the next read */
-            int irc = pg_import_db(p, in, o, name, pg_target_name(o, name), admin, e);
-            free(name);
-            if (irc != 0)
-                goto out;
-        }
+        else if (pl.to_file)
+            irc = dump_part_to_file(in, DUMP_PGDUMP, o->to_file, o->force, e);
+        else
+            irc = pg_import_db(p, in, o, db, pg_target_name(o, db), admin, e);
+        free(db);
+        db = NULL;
+        if (irc != 0)
+            goto out;
         done++;
     }
     if (k < 0)
@@ -841,6 +700,7 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
     }
     rc = 0;
 out:
+    free(db);
     PQfinish(admin);
     return rc;
 }

@@ -33,42 +33,25 @@
 static const char *const redis_keys[] = { "socket", "host", "port", "user", "password-file", NULL };
 
 struct rds {
-    char *name;
+    struct src_settings *set;
     char *addr;        /* "/path/to.sock" or "host:port" */
-    char *user;        /* ACL user, or NULL */
-    char *password;
 };
 
 static int redis_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
+    struct src_settings *set;
+    if (src_settings_load(sec, "REDISCLI_AUTH", 6379, &set, e) != 0)
+        return -1;
+    if (set->user && set->password == NULL) {
+        src_settings_free(set);
+        return ini_err(sec, "user", e, "an ACL user needs a password: set password-file");
+    }
     struct rds *r = cf_calloc(1, sizeof(*r));
-    const char *sock, *host, *user;
-    long port;
-
-    r->name = cf_strdup(sec->name);
-    if (ini_get_str(sec, "socket", NULL, &sock, e) != 0 ||
-        ini_get_str(sec, "host", NULL, &host, e) != 0 ||
-        ini_get_int(sec, "port", 6379, 1, 65535, &port, e) != 0 ||
-        ini_get_str(sec, "user", NULL, &user, e) != 0)
-        goto fail;
-    if (sock && host) {
-        ini_err(sec, "host", e, "give either socket or host, not both");
-        goto fail;
-    }
-    if (src_password_load(sec, "REDISCLI_AUTH", &r->password, e) != 0)
-        goto fail;
-    if (user && r->password == NULL) {
-        ini_err(sec, "user", e, "an ACL user needs a password: set password-file");
-        goto fail;
-    }
-    r->addr = sock ? cf_strdup(sock) : cf_asprintf("%s:%ld", host ? host : "127.0.0.1", port);
-    r->user = user ? cf_strdup(user) : NULL;
+    r->set = set;
+    r->addr = set->socket ? cf_strdup(set->socket)
+                          : cf_asprintf("%s:%ld", set->host ? set->host : "127.0.0.1", set->port);
     *priv = r;
     return 0;
-fail:
-    free(r->name);
-    free(r);
-    return -1;
 }
 
 static void redis_close(void *priv)
@@ -76,10 +59,8 @@ static void redis_close(void *priv)
     struct rds *r = priv;
     if (r == NULL)
         return;
-    free(r->name);
+    src_settings_free(r->set);
     free(r->addr);
-    free(r->user);
-    src_secret_free(r->password);
     free(r);
 }
 
@@ -328,7 +309,7 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
 
     json_object_set_new(info, "warnings", json_array());
     json_object_set_new(info, "server", json_string(r->addr));
-    if (conn_open(&c, r->addr, e) != 0 || conn_auth(&c, r->user, r->password, e) != 0)
+    if (conn_open(&c, r->addr, e) != 0 || conn_auth(&c, r->set->user, r->set->password, e) != 0)
         goto out;
     const char *info_cmd[] = { "INFO", "server" };
     if (conn_call(&c, 2, info_cmd, &b, e) != 0)
@@ -423,7 +404,7 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
         }
     json_object_set_new(info, "db_keys", dbs);
     log_info("backup part source=%s rdb_version=%d keys=%" PRIu64 " bytes=%" PRIu64
-             " repl_offset=%lld", r->name, s.version, s.keys, s.bytes, offset);
+             " repl_offset=%lld", r->set->name, s.version, s.keys, s.bytes, offset);
     rc = 0;
 out:
     conn_close(&c);
@@ -460,11 +441,11 @@ static int scratch_connect(struct rds *r, const char *addr, struct conn *c, stru
     struct cf_err first = CF_ERR_INIT;
     if (conn_call(c, 2, cmd, info, &first) == 0)
         return 0;
-    if (first.code != CF_E_AUTH || r->password == NULL) {
+    if (first.code != CF_E_AUTH || r->set->password == NULL) {
         cf_err_keep(e, &first);
         return -1;
     }
-    if (conn_auth(c, r->user, r->password, e) != 0 || conn_call(c, 2, cmd, info, e) != 0)
+    if (conn_auth(c, r->set->user, r->set->password, e) != 0 || conn_call(c, 2, cmd, info, e) != 0)
         return -1;
     return 0;
 }
@@ -594,7 +575,6 @@ static int redis_import(void *priv, struct source_in *in, const struct restore_o
     struct rds *r = priv;
     struct conn c = { -1, NULL, { 0 } };
     struct src_reader rd;
-    struct src_outfile f = { -1, NULL, NULL };
     struct rdb_summary s;
     struct buf b = BUF_INIT;
     struct loader l;
@@ -615,13 +595,9 @@ static int redis_import(void *priv, struct source_in *in, const struct restore_o
         goto out;
     }
     if (o->to_file) {
-        if (src_outfile_begin(&f, o->to_file, o->force, e) != 0)
+        if (dump_part_to_file(in, DUMP_RDB, o->to_file, o->force, e) != 0)
             goto out;
-        rd.sink = src_fd_sink;
-        rd.sink_ctx = &f.fd;
-        if (rdb_check(&rd, &s, NULL, NULL, e) != 0 || src_outfile_commit(&f, e) != 0)
-            goto out;
-        log_info("restore rdb source=%s file=%s keys=%" PRIu64, r->name, o->to_file, s.keys);
+        log_info("restore rdb source=%s file=%s", r->set->name, o->to_file);
         rc = 0;
         goto out;
     }
@@ -668,11 +644,10 @@ static int redis_import(void *priv, struct source_in *in, const struct restore_o
             goto out;
         }
     }
-    log_info("restore rdb source=%s into=%s keys=%" PRIu64 " expired_skipped=%" PRIu64, r->name,
+    log_info("restore rdb source=%s into=%s keys=%" PRIu64 " expired_skipped=%" PRIu64, r->set->name,
              o->into_redis, l.restored, l.expired);
     rc = 0;
 out:
-    src_outfile_abort(&f);
     src_reader_free(&rd);
     conn_close(&c);
     buf_free(&b);
