@@ -213,6 +213,13 @@ static int cmd_status(struct mig_ctx *c, bool verify_only, struct cf_err *e)
         json_decref(list);
         printf("%zu applied, %zu pending, %zu failed, %zu drifted, %zu missing\n", applied,
                pending, failed, drift, missing);
+        /* the way out, as `up` would say it */
+        const struct mig_hist *bad = mig_first_failed(c);
+        struct cf_err why = CF_ERR_INIT;
+        int keep = c->exit;
+        if (!verify_only && bad != NULL && mig_failed_error(c, bad, &why) != 0)
+            printf("%s\n", why.msg);
+        c->exit = keep;
     }
     if (verify_only && code != 0)
         log_error("checksum drift: applied migrations differ from their files (see above); "

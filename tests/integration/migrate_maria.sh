@@ -79,6 +79,7 @@ exits "up refuses until rollback or repair: exit 11" 11 mig "$C" up --no-snapsho
 saw "refusal names repair" err "repair"
 exits "status: failed exit 11" 11 mig "$C" status
 saw "status shows the failing statement" out "in: insert into no_such_table values (1)"
+saw "status gives the way out" out "source app repair\`"
 exits "rollback by down scripts refuses a partial run" 11 mig "$C" rollback
 q "drop table t5; alter table users drop column email" >/dev/null
 ok "repair" mig "$C" repair
