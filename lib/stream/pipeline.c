@@ -324,7 +324,9 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     char started[32], finished[32], host[256] = "unknown";
     long level, threads;
     uint64_t t0 = time_mono_ms();
-    time_t start = time(NULL);
+    struct timespec start_ts;
+    clock_gettime(CLOCK_REALTIME, &start_ts);
+    time_t start = start_ts.tv_sec;
     bool sealer_started = false, wrote = false;
     int rc = -1;
 
@@ -338,7 +340,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
         goto out;
     if (threads == 0)
         threads = sys_ncpu();
-    repo_new_id(start, res->id);
+    repo_new_id(&start_ts, res->id);
     b.r = r;
     b.src = src;
     b.id = res->id;
