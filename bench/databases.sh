@@ -27,10 +27,10 @@ secs() {  # secs CMD...: wall seconds of one run, 3 decimals
     t0=$(date +%s.%N)
     "$@" >/dev/null 2>&1
     t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc -l | xargs printf '%.3f\n'
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { echo "$1 / $2" | bc -l | xargs printf '%.3f'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 stored() {  # stored SOURCE: bytes stored by the newest backup of SOURCE
     catalog --config "$conf" list --source "$1" --json |
         python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["bytes_stored"])'

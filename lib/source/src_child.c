@@ -518,7 +518,7 @@ int src_reader_fill(struct src_reader *r, size_t n, struct cf_err *e)
 
 const unsigned char *src_reader_peek(const struct src_reader *r)
 {
-    return r->buf + r->pos;
+    return r->buf ? r->buf + r->pos : (const unsigned char *)"";
 }
 
 size_t src_reader_avail(const struct src_reader *r)

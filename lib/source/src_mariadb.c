@@ -209,12 +209,24 @@ static int my_list_databases(const struct src_settings *m, MYSQL *c, char ***nam
     return 0;
 }
 
-/* tables that --single-transaction cannot make consistent */
-static int my_warn_engines(const struct src_settings *m, MYSQL *c, const char *db, json_t *warnings,
-                           struct cf_err *e)
+/* the size of database @db (data + indexes) into @dbinfo, and a warning for each table that
+ * --single-transaction cannot make consistent */
+static int my_inspect_db(const struct src_settings *m, MYSQL *c, const char *db, json_t *dbinfo,
+                         json_t *warnings, struct cf_err *e)
 {
     char *esc = cf_malloc(strlen(db) * 2 + 1);
     mysql_real_escape_string(c, esc, db, strlen(db));
+    char *q = cf_asprintf("SELECT COALESCE(SUM(data_length + index_length), 0) FROM "
+                          "information_schema.tables WHERE table_schema = '%s'", esc);
+    MYSQL_RES *sz = my_query(c, "reading the database size", q, e);
+    free(q);
+    if (sz == NULL) {
+        free(esc);
+        return -1;
+    }
+    MYSQL_ROW srow = mysql_fetch_row(sz);
+    json_object_set_new(dbinfo, "size", json_integer(srow && srow[0] ? strtoll(srow[0], NULL, 10) : 0));
+    mysql_free_result(sz);
     char *sql = cf_asprintf("SELECT table_name, engine FROM information_schema.tables "
                             "WHERE table_schema = '%s' AND table_type = 'BASE TABLE' "
                             "AND engine NOT IN ('InnoDB', 'ROCKSDB') ORDER BY table_name",
@@ -354,21 +366,21 @@ static int my_export(void *priv, struct source_out *out, json_t *info, struct cf
     }
     if (my_list_databases(m, c, &names, &n, e) != 0)
         goto out;
-    for (size_t i = 0; i < n; i++)
-        if (my_warn_engines(m, c, names[i], warnings, e) != 0)
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_pack("{s:s}", "name", names[i]);
+        json_array_append_new(dbs, d);
+        if (my_inspect_db(m, c, names[i], d, warnings, e) != 0)
             goto out;
+    }
     json_object_set_new(info, "consistency_note",
                         json_string("each database is one --single-transaction snapshot; its "
                                     "binlog_file/binlog_pos/gtid are those mariadb-dump recorded "
                                     "for that snapshot (--master-data=2 --gtid)"));
     if (my_option_file(m, &optfile, e) != 0)
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        json_t *d = json_pack("{s:s}", "name", names[i]);
-        json_array_append_new(dbs, d);
-        if (my_export_db(m, names[i], optfile, binlog, out, d, e) != 0)
+    for (size_t i = 0; i < n; i++)
+        if (my_export_db(m, names[i], optfile, binlog, out, json_array_get(dbs, i), e) != 0)
             goto out;
-    }
     rc = 0;
 out:
     src_secret_file_remove(optfile);

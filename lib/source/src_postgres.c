@@ -677,12 +677,14 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
         return -1;
     while ((k = src_in_next_db(in, &part, &db, e)) == 1) {
         int irc = 0;
-        if (db == NULL && strcmp(part, PART_GLOBALS) == 0 && pl.globals)
+        if (db == NULL && strcmp(part, PART_GLOBALS) == 0 && pl.globals) {
             irc = pl.to_file ? dump_part_to_file(in, DUMP_PGALL, o->to_file, o->force, e)
                              : pg_import_globals(p, in, e);
-        else if (db == NULL || !pg_db_selected(&pl, db))
+        } else if (db == NULL || !pg_db_selected(&pl, db)) {
+            free(db);
+            db = NULL;
             continue;
-        else if (pl.to_file)
+        } else if (pl.to_file)
             irc = dump_part_to_file(in, DUMP_PGDUMP, o->to_file, o->force, e);
         else
             irc = pg_import_db(p, in, o, db, pg_target_name(o, db), admin, e);

@@ -21,6 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "../core/log.h"
 #include "../core/util.h"
 #include "source.h"
@@ -30,11 +35,22 @@
 #define PART_RDB "rdb"
 #define IO_TIMEOUT_S 120
 
-static const char *const redis_keys[] = { "socket", "host", "port", "user", "password-file", NULL };
+static const char *const redis_keys[] = { "socket", "host", "port", "user", "password-file",
+                                          "tls", "tls-ca-file", "tls-cert-file", "tls-key-file",
+                                          "tls-server-name", NULL };
+
+/* TLS to the source server (`tls = yes`): the server's certificate is always verified (CA
+ * file, or the system's), and its name when one is known */
+struct tls_opts {
+    bool on;
+    char *ca, *cert, *key;
+    char *name;        /* tls-server-name, else the host */
+};
 
 struct rds {
     struct src_settings *set;
     char *addr;        /* "/path/to.sock" or "host:port" */
+    struct tls_opts tls;
 };
 
 static int redis_open(const struct ini_section *sec, void **priv, struct cf_err *e)
@@ -44,14 +60,40 @@ static int redis_open(const struct ini_section *sec, void **priv, struct cf_err 
         return -1;
     if (set->user && set->password == NULL) {
         src_settings_free(set);
-        return ini_err(sec, "user", e, "an ACL user needs a password: set password-file");
+        return ini_err(sec, "user", e, "an ACL user needs a password: set password-file (or REDISCLI_AUTH)");
     }
     struct rds *r = cf_calloc(1, sizeof(*r));
+    const char *ca, *cert, *key, *name;
     r->set = set;
     r->addr = set->socket ? cf_strdup(set->socket)
                           : cf_asprintf("%s:%ld", set->host ? set->host : "127.0.0.1", set->port);
     *priv = r;
+    if (ini_get_bool(sec, "tls", false, &r->tls.on, e) != 0 ||
+        ini_get_str(sec, "tls-ca-file", NULL, &ca, e) != 0 ||
+        ini_get_str(sec, "tls-cert-file", NULL, &cert, e) != 0 ||
+        ini_get_str(sec, "tls-key-file", NULL, &key, e) != 0 ||
+        ini_get_str(sec, "tls-server-name", NULL, &name, e) != 0)
+        goto fail;
+    if (!r->tls.on && (ca || cert || key || name)) {
+        ini_err(sec, "tls", e, "tls-* keys are set but tls is not: add 'tls = yes'");
+        goto fail;
+    }
+    if ((cert == NULL) != (key == NULL)) {
+        ini_err(sec, cert ? "tls-cert-file" : "tls-key-file", e,
+                "a client certificate needs both tls-cert-file and tls-key-file");
+        goto fail;
+    }
+    r->tls.ca = ca ? cf_strdup(ca) : NULL;
+    r->tls.cert = cert ? cf_strdup(cert) : NULL;
+    r->tls.key = key ? cf_strdup(key) : NULL;
+    r->tls.name = name ? cf_strdup(name) : set->host ? cf_strdup(set->host) : NULL;
     return 0;
+fail:
+    *priv = NULL;
+    src_settings_free(set);
+    free(r->addr);
+    free(r);
+    return -1;
 }
 
 static void redis_close(void *priv)
@@ -61,6 +103,10 @@ static void redis_close(void *priv)
         return;
     src_settings_free(r->set);
     free(r->addr);
+    free(r->tls.ca);
+    free(r->tls.cert);
+    free(r->tls.key);
+    free(r->tls.name);
     free(r);
 }
 
@@ -72,9 +118,76 @@ struct conn {
     int fd;
     char *addr;
     struct src_reader rd;
+    SSL_CTX *ctx;      /* TLS, or NULL */
+    SSL *ssl;
 };
 
-static int conn_open(struct conn *c, const char *addr, struct cf_err *e)
+/* the first OpenSSL error (or the certificate verification result) into @e */
+static int tls_err(struct conn *c, const char *what, struct cf_err *e)
+{
+    char msg[256] = "";
+    unsigned long err = ERR_get_error();
+    long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+    if (vr != X509_V_OK)
+        snprintf(msg, sizeof(msg), "certificate verify failed: %s",
+                 X509_verify_cert_error_string(vr));
+    else if (err)
+        ERR_error_string_n(err, msg, sizeof(msg));
+    else
+        snprintf(msg, sizeof(msg), "%s", errno ? strerror(errno) : "connection closed");
+    ERR_clear_error();
+    return cf_err_set(e, CF_E_NET, "redis at %s: TLS %s: %s%s", c->addr, what, msg,
+                      vr != X509_V_OK ? ". HINT: check tls-ca-file and tls-server-name" : "");
+}
+
+static ssize_t tls_read(void *ctx, void *buf, size_t cap, struct cf_err *e)
+{
+    struct conn *c = ctx;
+    int n = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+    if (n > 0)
+        return n;
+    int err = SSL_get_error(c->ssl, n);
+    if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0))
+        return 0;
+    if (err == SSL_ERROR_SYSCALL && errno != 0)
+        return cf_err_sys(e, CF_E_NET, "unable to read redis connection");
+    return tls_err(c, "read", e);
+}
+
+static int tls_start(struct conn *c, const struct tls_opts *t, struct cf_err *e)
+{
+    struct in6_addr ip;
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    if (c->ctx == NULL)
+        return tls_err(c, "setup", e);
+    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    if ((t->ca ? SSL_CTX_load_verify_locations(c->ctx, t->ca, NULL)
+               : SSL_CTX_set_default_verify_paths(c->ctx)) != 1)
+        return tls_err(c, t->ca ? "loading tls-ca-file" : "loading the system CAs", e);
+    if (t->cert && (SSL_CTX_use_certificate_chain_file(c->ctx, t->cert) != 1 ||
+                    SSL_CTX_use_PrivateKey_file(c->ctx, t->key, SSL_FILETYPE_PEM) != 1))
+        return tls_err(c, "loading the client certificate", e);
+    if ((c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+        return tls_err(c, "setup", e);
+    if (t->name) {
+        X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+        if (inet_pton(AF_INET, t->name, &ip) == 1 || inet_pton(AF_INET6, t->name, &ip) == 1) {
+            X509_VERIFY_PARAM_set1_ip_asc(vp, t->name);
+        } else {
+            SSL_set_tlsext_host_name(c->ssl, t->name);
+            X509_VERIFY_PARAM_set1_host(vp, t->name, 0);
+        }
+    }
+    errno = 0;
+    if (SSL_connect(c->ssl) != 1)
+        return tls_err(c, "handshake", e);
+    src_reader_init_fn(&c->rd, tls_read, c, "redis connection", NULL, NULL);
+    return 0;
+}
+
+static int conn_open(struct conn *c, const char *addr, const struct tls_opts *tls,
+                     struct cf_err *e)
 {
     struct timeval tv = { IO_TIMEOUT_S, 0 };
     memset(c, 0, sizeof(*c));
@@ -122,11 +235,17 @@ static int conn_open(struct conn *c, const char *addr, struct cf_err *e)
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     src_reader_init(&c->rd, c->fd, "redis connection", NULL, NULL);
+    if (tls && tls->on)
+        return tls_start(c, tls, e);
     return 0;
 }
 
 static void conn_close(struct conn *c)
 {
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    SSL_CTX_free(c->ctx);
+    c->ctx = NULL;
     src_reader_free(&c->rd);
     if (c->fd >= 0)
         close(c->fd);
@@ -149,6 +268,18 @@ static void resp_cmd(struct buf *out, int argc, const char *const argv[], const 
 
 static int conn_send(struct conn *c, const struct buf *b, struct cf_err *e)
 {
+    if (c->ssl) {
+        size_t done = 0;
+        while (done < b->len) {
+            size_t n = b->len - done > INT32_MAX ? INT32_MAX : b->len - done;
+            errno = 0;
+            int k = SSL_write(c->ssl, b->data + done, (int)n);
+            if (k <= 0)
+                return tls_err(c, "write", e);
+            done += (size_t)k;
+        }
+        return 0;
+    }
     if (fs_write_all(c->fd, b->data, b->len, "the redis connection", e) != 0)
         return cf_err_ctx(e, "redis at %s", c->addr);
     return 0;
@@ -161,7 +292,7 @@ static int resp_line(struct conn *c, struct buf *line, struct cf_err *e)
     for (;;) {
         const unsigned char *p = src_reader_peek(&c->rd);
         size_t n = src_reader_avail(&c->rd);
-        const unsigned char *nl = memchr(p, '\n', n);
+        const unsigned char *nl = n ? memchr(p, '\n', n) : NULL;
         if (nl) {
             size_t k = (size_t)(nl - p);
             buf_append(line, p, k && p[k - 1] == '\r' ? k - 1 : k);
@@ -242,10 +373,12 @@ static int conn_call(struct conn *c, int argc, const char *const argv[], struct 
     }
     rc = 0;
 out:
+    if (cmd.data)   /* AUTH carries the password */
+        explicit_bzero(cmd.data, cmd.len);
+    if (reply.data)
+        explicit_bzero(reply.data, reply.len);
     buf_free(&cmd);
-    explicit_bzero(reply.data, reply.len);
     buf_free(&reply);
-    explicit_bzero(cmd.data, cmd.len);
     return rc;
 }
 
@@ -309,7 +442,7 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
 
     json_object_set_new(info, "warnings", json_array());
     json_object_set_new(info, "server", json_string(r->addr));
-    if (conn_open(&c, r->addr, e) != 0 || conn_auth(&c, r->set->user, r->set->password, e) != 0)
+    if (conn_open(&c, r->addr, &r->tls, e) != 0 || conn_auth(&c, r->set->user, r->set->password, e) != 0)
         goto out;
     const char *info_cmd[] = { "INFO", "server" };
     if (conn_call(&c, 2, info_cmd, &b, e) != 0)
@@ -436,7 +569,7 @@ static int scratch_connect(struct rds *r, const char *addr, struct conn *c, stru
                            struct cf_err *e)
 {
     const char *cmd[] = { "INFO", "keyspace" };
-    if (conn_open(c, addr, e) != 0)
+    if (conn_open(c, addr, NULL, e) != 0)   /* a scratch server: local, plain */
         return -1;
     struct cf_err first = CF_ERR_INIT;
     if (conn_call(c, 2, cmd, info, &first) == 0)
@@ -453,7 +586,7 @@ static int scratch_connect(struct rds *r, const char *addr, struct conn *c, stru
 static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
 {
     struct rds *r = priv;
-    struct conn c = { -1, NULL, { 0 } };
+    struct conn c = { .fd = -1 };
     struct buf b = BUF_INIT;
     uint64_t per[RDB_MAX_DBS];
     int rc = -1;
@@ -573,7 +706,7 @@ static int redis_import(void *priv, struct source_in *in, const struct restore_o
                         json_t *info, struct cf_err *e)
 {
     struct rds *r = priv;
-    struct conn c = { -1, NULL, { 0 } };
+    struct conn c = { .fd = -1 };
     struct src_reader rd;
     struct rdb_summary s;
     struct buf b = BUF_INIT;

@@ -167,6 +167,27 @@ scan_backup() {  # scan_backup SOURCE SECRET TOOL
 ok "postgres: no password in any command line while pg_dump runs" scan_backup pg "$PG_PASSWORD" pg_dump
 ok "mariadb: no password in any command line while mariadb-dump runs" scan_backup my "$MY_PASSWORD" mariadb-dump
 ok "redis: no password in any command line during the backup" scan_backup cache "$REDIS_PASSWORD" ""
+scan_restore() {  # scan_restore SOURCE SECRET TOOL RESTORE-ARGS...
+    local src=$1 secret=$2 tool=$3; shift 3
+    restore --config "$conf" --source "$src" --at now "$@" >/dev/null 2>&1 &
+    local r=$!
+    scan_cmdlines "$r" "$secret" "$tool"
+    local rc=$?
+    wait "$r" || return 3
+    return $rc
+}
+ok "postgres: no password in any command line while pg_restore runs" scan_restore pg "$PG_PASSWORD" pg_restore --database app --into-db scanned
+ok "mariadb: no password in any command line while the mariadb client loads" scan_restore my "$MY_PASSWORD" mariadb --database shop --into-db scanned
+
+# --- the password from the environment when there is no password-file ---
+grep -v '^password-file' "$conf" >"$T/env.conf"
+fails "redis: an ACL user without any password is a configuration error" 2 "an ACL user needs a password" backupd --config "$T/env.conf" check-config
+export REDISCLI_AUTH=$REDIS_PASSWORD   # the whole file is checked on every run
+fails "postgres: no password at all is refused" 1 "source 'pg': postgres at" backupd --config "$T/env.conf" run pg
+ok "postgres: PGPASSWORD from the environment" env PGPASSWORD="$PG_PASSWORD" backupd --config "$T/env.conf" run pg
+ok "mariadb: MYSQL_PWD from the environment" env MYSQL_PWD="$MY_PASSWORD" backupd --config "$T/env.conf" run my
+ok "redis: REDISCLI_AUTH from the environment" backupd --config "$T/env.conf" run cache
+unset REDISCLI_AUTH
 
 # --- last, as it damages the redis backups: with a damaged object, the restore stops before
 # the destination is touched

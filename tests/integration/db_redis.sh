@@ -61,3 +61,73 @@ for _ in $(seq 100); do [ "$(redis-cli -s "$T/fromfile/s.sock" ping 2>/dev/null)
 REDIS_SOCK=$T/fromfile/s.sock redis_fingerprint >"$T/file.fp"
 check "a server started on the written RDB has the same digest" cmp "$T/src.fp" "$T/file.fp"
 fails "--to-file and --into-redis together are refused" 2 "one of" restore --config "$conf" --source cache --at now --to-file "$T/x.rdb" --into-redis "$SCRATCH"
+
+# --- TLS. Debian's redis-server is built without TLS, so a real TLS endpoint (socat, as a
+# TLS-terminating proxy would be) forwards to the Redis socket; the certificate comes from a
+# test CA ---
+mkdir -p "$T/tls" && cd "$T/tls" || exit 1
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=coffer test CA" -keyout ca.key -out ca.crt >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout srv.key -out srv.csr >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext.cnf
+openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out srv.crt >/dev/null 2>&1
+cat srv.crt srv.key >srv.pem
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other CA" -keyout other.key -out other.crt >/dev/null 2>&1
+cd - >/dev/null || exit 1
+tport=$(_srv_port)
+socat "OPENSSL-LISTEN:$tport,bind=127.0.0.1,reuseaddr,fork,cert=$T/tls/srv.pem,verify=0" \
+    "UNIX-CONNECT:$REDIS_SOCK" >/dev/null 2>&1 &
+tpid=$!
+on_exit "_srv_stop_pid $tpid"
+for _ in $(seq 100); do
+    redis-cli --tls --cacert "$T/tls/ca.crt" -h 127.0.0.1 -p "$tport" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.05
+done
+cat >>"$conf" <<CONF
+
+[source tlscache]
+type = redis
+host = 127.0.0.1
+port = $tport
+user = $REDIS_USER
+password-file = $REDIS_PASSFILE
+tls = yes
+tls-ca-file = $T/tls/ca.crt
+
+[job tls]
+sources = tlscache
+
+[source tlsbad]
+type = redis
+host = 127.0.0.1
+port = $tport
+tls = yes
+tls-ca-file = $T/tls/other.crt
+
+[job tlsbad]
+sources = tlsbad
+
+[source tlsname]
+type = redis
+host = 127.0.0.1
+port = $tport
+tls = yes
+tls-ca-file = $T/tls/ca.crt
+tls-server-name = db.example.com
+
+[job tlsname]
+sources = tlsname
+
+[source plainontls]
+type = redis
+host = 127.0.0.1
+port = $tport
+
+[job plainontls]
+sources = plainontls
+CONF
+ok "backup over TLS, the server's certificate verified" backupd --config "$conf" run tls
+check "the TLS backup holds every key" test "$(latest_info "$conf" tlscache 'i["keys"]')" -eq "$(( $(rcli -n 0 DBSIZE) + $(rcli -n 3 DBSIZE) ))"
+fails "a certificate from another CA is refused" 1 "certificate verify failed" backupd --config "$conf" run tlsbad
+fails "a certificate for another name is refused" 1 "certificate verify failed" backupd --config "$conf" run tlsname
+fails "plain text to a TLS port fails clearly" 1 "source 'plainontls': redis at 127.0.0.1:$tport" backupd --config "$conf" run plainontls
+check "nothing committed for the refused ones" test "$(backups tlsbad "$conf")$(backups tlsname "$conf")$(backups plainontls "$conf")" = 000
