@@ -5,7 +5,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS    := libarchive libzstd libsodium jansson sqlite3 libcurl libpq libmariadb openssl
+PKGS    := libarchive libzstd libsodium jansson sqlite3 libcurl libcrypto libpq libmariadb openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -52,6 +52,9 @@ deps:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# target.c registers the S3 driver under COFFER_HAVE_S3: rebuild it when tgt_s3.c appears
+$(BUILD)/obj/lib/target/target.o: $(wildcard lib/target/tgt_s3.c)
 
 $(BUILD)/libcoffer.a: $(LIB_OBJ)
 	@rm -f $@
