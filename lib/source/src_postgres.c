@@ -109,6 +109,19 @@ static int pg_connect(const struct src_settings *p, const char *db, PGconn **out
     return rc;
 }
 
+/* a connection for cluster-wide work: database postgres, else template1 (as pg_dumpall does) */
+static int pg_connect_admin(const struct src_settings *p, PGconn **out, struct cf_err *e)
+{
+    struct cf_err first = CF_ERR_INIT;
+    if (pg_connect(p, "postgres", out, &first) == 0)
+        return 0;
+    if (first.code != CF_E_NOTFOUND) {
+        cf_err_keep(e, &first);
+        return -1;
+    }
+    return pg_connect(p, "template1", out, e);
+}
+
 /* run @sql with @nparams text parameters; PGRES_TUPLES_OK or COMMAND_OK, else an error */
 static PGresult *pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
                          const char *const *params, struct cf_err *e)
@@ -226,7 +239,7 @@ static int pg_export_globals(struct src_settings *p, PGconn *c, struct source_ou
     super = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
 
-    char *argv[] = { tool, "--globals-only", "--no-password", "-l", "postgres",
+    char *argv[] = { tool, "--globals-only", "--no-password",
                      super ? NULL : "--no-role-passwords", NULL };
     pg_env_build(p, NULL, &env);
     src_reader_init(&r, -1, "pg_dumpall --globals-only output", out_sink, out);
@@ -348,7 +361,7 @@ static int pg_export(void *priv, struct source_out *out, json_t *info, struct cf
 
     pg_where(p, where, sizeof(where));
     json_object_set_new(info, "warnings", json_array());
-    if (pg_connect(p, "postgres", &c, e) != 0)
+    if (pg_connect_admin(p, &c, e) != 0)
         goto out;
     res = pg_exec(c, "reading the server version", "SELECT current_setting('server_version')",
                   0, NULL, e);
@@ -478,7 +491,7 @@ static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struc
                o->to_file);
         return 0;
     }
-    if (pg_connect(p, "postgres", &c, e) != 0)
+    if (pg_connect_admin(p, &c, e) != 0)
         goto out;
     if (pl.globals)
         printf("  roles    roles and tablespaces into postgres at %s (existing roles are kept; "
@@ -510,9 +523,10 @@ out:
     return rc;
 }
 
-/* load the globals SQL from @in into psql: errors of single statements (a role that already
+/* load the globals SQL from @in into psql, connected where @admin is: errors of single statements (a role that already
  * exists) are reported, not fatal */
-static int pg_import_globals(struct src_settings *p, struct source_in *in, struct cf_err *e)
+static int pg_import_globals(struct src_settings *p, PGconn *admin, struct source_in *in,
+                             struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
@@ -522,7 +536,7 @@ static int pg_import_globals(struct src_settings *p, struct source_in *in, struc
     char *argv[] = { tool, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=0", NULL };
     int rc = -1, fd = -1;
 
-    pg_env_build(p, "postgres", &env);
+    pg_env_build(p, PQdb(admin), &env);
     src_reader_init_fn(&r, src_in_read_fn, in, "globals part", src_fd_sink, &fd);
     if (src_child_start(&ch, "psql (roles and tablespaces)", argv, (const char *const *)env.v,
                         CHILD_WRITE, e) != 0)
@@ -673,13 +687,13 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
 
     if (pg_plan_check(o, info, &pl, e) != 0)
         return -1;
-    if (!pl.to_file && pg_connect(p, "postgres", &admin, e) != 0)
+    if (!pl.to_file && pg_connect_admin(p, &admin, e) != 0)
         return -1;
     while ((k = src_in_next_db(in, &part, &db, e)) == 1) {
         int irc = 0;
         if (db == NULL && strcmp(part, PART_GLOBALS) == 0 && pl.globals) {
             irc = pl.to_file ? dump_part_to_file(in, DUMP_PGALL, o->to_file, o->force, e)
-                             : pg_import_globals(p, in, e);
+                             : pg_import_globals(p, admin, in, e);
         } else if (db == NULL || !pg_db_selected(&pl, db)) {
             free(db);
             db = NULL;

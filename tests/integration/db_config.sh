@@ -34,7 +34,8 @@ host = 127.0.0.1
 port = 6379
 user = backup
 password-file = $T/ok.pass"
-fails "an unknown key is named with its line" 2 "try.conf:16: [source pg] unknown key 'passwd'" try "[source pg]
+# try appends a blank line, then the text: its third line is base + 4
+fails "an unknown key is named with its line" 2 "try.conf:$(( $(wc -l <"$base") + 4 )): [source pg] unknown key 'passwd'" try "[source pg]
 type = postgres
 passwd = x"
 fails "a password file others can read is refused" 2 "is readable by group or others" try "[source pg]
