@@ -88,7 +88,10 @@ int conf_load(const char *path, struct conf **out, struct cf_err *e)
             c->catalog = s;
         } else if (strcmp(s->kind, "source") == 0 && named) {
             struct source *src = NULL;
-            if (source_open(s, &src, e) != 0 || check_retention(s, e) != 0) {
+            long lv;
+            if (source_open(s, &src, e) != 0 || check_retention(s, e) != 0 ||
+                ini_get_int(s, "compression-level", 3, 1, 19, &lv, e) != 0 ||
+                ini_get_int(s, "compression-threads", 0, 0, 256, &lv, e) != 0) {
                 source_close(src);
                 goto fail;
             }

@@ -22,7 +22,8 @@ static const struct source_ops *const drivers[] = {
     NULL,
 };
 
-const char *const source_common_keys[] = { "type", "rpo", "migrations", NULL };
+const char *const source_common_keys[] = { "type", "rpo", "migrations", "compression-level",
+                                            "compression-threads", NULL };
 
 const struct source_ops *source_driver_find(const char *name)
 {

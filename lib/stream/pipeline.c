@@ -334,8 +334,12 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     memset(res, 0, sizeof(*res));
     pl_init(&b.pl);
     frame_out_init(&out, progress_emit, &b, src->ops->name);
+    /* the source's own compression settings win over the repository's */
+    const struct ini_section *ss = conf_source(repo_conf(r), src->name);
     if (ini_get_int(rs, "compression-level", 3, 1, 19, &level, e) != 0 ||
         ini_get_int(rs, "compression-threads", 0, 0, 256, &threads, e) != 0 ||
+        ini_get_int(ss, "compression-level", level, 1, 19, &level, e) != 0 ||
+        ini_get_int(ss, "compression-threads", threads, 0, 256, &threads, e) != 0 ||
         ini_get_size(rs, "object-size", 64 << 20, 1 << 20, 1ull << 32, &b.object_size, e) != 0)
         goto out;
     if (threads == 0)
@@ -382,8 +386,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
         struct cf_err ee = CF_ERR_INIT;
         if (src->ops->export(src->priv, &out, info, &ee) != 0 || frame_out_finish(&out, &ee) != 0 ||
             compress_end(&b, &ee) != 0) {
-            cf_err_ctx(&ee, "source '%s'", src->name);
-            pl_fail(&b.pl, &ee);
+            pl_fail(&b.pl, &ee);   /* the caller says which source */
         } else {
             bpipe_close(b.q);
         }

@@ -107,6 +107,8 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[job j]\nkeep-last = 2\n", "[job j] missing required key 'sources'");
     bad(REPO "[job j]\nsources = m\nschedule = daily\n", "unknown key 'schedule'");
     bad(REPO "[metrics]\n", "unknown section [metrics]");
+    bad(REPO "[source m]\ntype = volume\npath = /x\ncompression-level = 40\n",
+        "c.conf:7: [source m] compression-level: '40' is not a whole number from 1 to 19");
     bad(REPO "[source m]\ntype = volume\npath = /x\nkeep-daily = lots\n",
         "keep-daily: 'lots' is not a whole number");
     bad(REPO "[source m]\ntype = volume\npath = /x\nrpo = soon\n", "rpo: 'soon' is not a duration");
