@@ -742,6 +742,9 @@ struct s3_writer {
     atomic_int cancel;
 };
 
+static int abort_upload(struct s3 *s, const char *fkey, const char *upload_id,
+                        struct cf_err *e);
+
 static int check_key(const char *key, struct cf_err *e)
 {
     if (*key == '\0' || *key == '/' || strstr(key, "//") != NULL)
@@ -1132,14 +1135,8 @@ static void s3_abort(void *wp)
         part_join(w, &w->slots[i], &ignore);
     }
     if (w->upload_id != NULL) {
-        const struct s3_pair q[] = { { "uploadId", w->upload_id } };
-        struct s3_req rq = { 0 };
         struct cf_err e = CF_ERR_INIT;
-        rq.method = "DELETE";
-        rq.key = w->key;
-        rq.query = q;
-        rq.nquery = 1;
-        if (s3_call(w->s, &rq, &e) != 0 && e.code != CF_E_NOTFOUND)
+        if (abort_upload(w->s, w->key, w->upload_id, &e) != 0)
             log_warn("s3 abort of the multipart upload of '%s' failed (prune removes it "
                      "later): %s", w->key, e.msg);
     }
@@ -1397,6 +1394,89 @@ static int s3_remove(void *priv, const char *key, struct cf_err *e)
     return rc;
 }
 
+static int abort_upload(struct s3 *s, const char *fkey, const char *upload_id, struct cf_err *e)
+{
+    const struct s3_pair q[] = { { "uploadId", upload_id } };
+    struct s3_req rq = { 0 };
+    struct cf_err one = CF_ERR_INIT;
+    rq.method = "DELETE";
+    rq.key = fkey;
+    rq.query = q;
+    rq.nquery = 1;
+    if (s3_call(s, &rq, &one) != 0 && strcmp(rq.errcode, "NoSuchUpload") != 0) {
+        cf_err_keep(e, &one);
+        return -1;
+    }
+    return 0;
+}
+
+/* ListMultipartUploads under the prefix, page by page; abort those older than @age */
+static int s3_sweep(void *priv, int64_t age, unsigned *n, struct cf_err *e)
+{
+    struct s3 *s = priv;
+    struct buf resp = BUF_INIT, key = BUF_INIT, id = BUF_INIT, when = BUF_INIT,
+               kmark = BUF_INIT, imark = BUF_INIT, trunc = BUF_INIT;
+    time_t now = time(NULL);
+    int rc = -1;
+
+    for (;;) {
+        struct s3_pair q[4] = { { "uploads", NULL }, { "prefix", s->prefix } };
+        struct s3_req rq = { 0 };
+        size_t nq = 2;
+        if (kmark.len)
+            q[nq++] = (struct s3_pair){ "key-marker", kmark.data };
+        if (imark.len)
+            q[nq++] = (struct s3_pair){ "upload-id-marker", imark.data };
+        rq.method = "GET";
+        rq.query = q;
+        rq.nquery = nq;
+        rq.resp = &resp;
+        if (s3_call(s, &rq, e) != 0) {
+            cf_err_ctx(e, "unable to list unfinished uploads");
+            goto out;
+        }
+        const char *p = resp.data ? resp.data : "", *end = p + resp.len, *vs, *ve;
+        while (s3_xml_find(&p, end, "Upload", &vs, &ve)) {
+            time_t t;
+            struct cf_err te = CF_ERR_INIT;
+            if (!s3_xml_get(vs, ve, "Key", &key) || !s3_xml_get(vs, ve, "UploadId", &id) ||
+                !s3_xml_get(vs, ve, "Initiated", &when) ||
+                time_parse_rfc3339(when.data, &t, &te) != 0) {
+                cf_err_set(e, CF_E_NET, "s3 list of uploads: an entry without Key, UploadId "
+                                        "or a readable Initiated time");
+                goto out;
+            }
+            if ((int64_t)(now - t) < age)
+                continue;
+            if (abort_upload(s, key.data, id.data, e) != 0) {
+                cf_err_ctx(e, "unable to abort the unfinished upload of '%s'", key.data);
+                goto out;
+            }
+            log_info("s3 unfinished upload aborted key=%s started=%s", key.data, when.data);
+            (*n)++;
+        }
+        const char *b = resp.data ? resp.data : "";
+        if (!s3_xml_get(b, b + resp.len, "IsTruncated", &trunc) ||
+            strcmp(trunc.data, "true") != 0)
+            break;
+        if (!s3_xml_get(b, b + resp.len, "NextKeyMarker", &kmark) ||
+            !s3_xml_get(b, b + resp.len, "NextUploadIdMarker", &imark)) {
+            cf_err_set(e, CF_E_NET, "s3 list of uploads: truncated without markers");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    buf_free(&resp);
+    buf_free(&key);
+    buf_free(&id);
+    buf_free(&when);
+    buf_free(&kmark);
+    buf_free(&imark);
+    buf_free(&trunc);
+    return rc;
+}
+
 const struct target_ops tgt_s3_ops = {
     .name = "s3",
     .keys = s3_keys,
@@ -1413,4 +1493,5 @@ const struct target_ops tgt_s3_ops = {
     .stat = s3_stat,
     .list = s3_list,
     .remove = s3_remove,
+    .sweep = s3_sweep,
 };
