@@ -56,6 +56,10 @@ struct s3 {
     bool sign_payload;   /* SHA-256 of each body in x-amz-content-sha256, else UNSIGNED-PAYLOAD */
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    /* part buffers kept between objects (at most upload-concurrency + 1) */
+    pthread_mutex_t pool_mu;
+    unsigned char **pool;
+    unsigned npool;
 };
 
 static const char *const s3_keys[] = {
@@ -512,6 +516,10 @@ static void s3_close(void *priv)
         curl_share_cleanup(s->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&s->locks[i]);
+    for (unsigned i = 0; i < s->npool; i++)
+        free(s->pool[i]);
+    free(s->pool);
+    pthread_mutex_destroy(&s->pool_mu);
     free(s->scheme_host);
     free(s->host);
     free(s->bucket_path);
@@ -555,6 +563,7 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     pthread_once(&curl_once, curl_init_once);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&s->locks[i], NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
     if (sodium_init() < 0) {
         cf_err_set(e, CF_E_INTERNAL, "unable to initialise libsodium");
         goto fail;
@@ -663,6 +672,7 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     }
     s->part_size = part;
     s->concurrency = (unsigned)conc;
+    s->pool = cf_calloc(s->concurrency + 1, sizeof(*s->pool));
     s->retries = (unsigned)retries;
     s->timeout = (long)timeout;
 
@@ -744,6 +754,27 @@ struct s3_writer {
 
 static int abort_upload(struct s3 *s, const char *fkey, const char *upload_id,
                         struct cf_err *e);
+
+static unsigned char *pool_get(struct s3 *s)
+{
+    unsigned char *b = NULL;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool > 0)
+        b = s->pool[--s->npool];
+    pthread_mutex_unlock(&s->pool_mu);
+    return b != NULL ? b : cf_malloc(s->part_size);
+}
+
+static void pool_put(struct s3 *s, unsigned char *b)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool < s->concurrency + 1) {
+        s->pool[s->npool++] = b;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    free(b);
+}
 
 static int check_key(const char *key, struct cf_err *e)
 {
@@ -892,17 +923,21 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
 
     while (len > 0) {
         struct s3_part *p = &w->slots[w->cur];
-        if (p->cap < part) {
-            /* the first buffer grows, so that small objects stay small */
+        if (p->cap < part && p->len + len > p->cap) {
             size_t want = p->len + len;
-            size_t cap = p->cap ? p->cap : S3_FIRST_BUF;
-            if (w->next_number > 1 || want > part)
-                cap = part;
-            while (cap < want && cap < part)
-                cap *= 2;
-            if (cap > part)
-                cap = part;
-            if (cap > p->cap) {
+            if (w->next_number > 1 || want > part / 4) {
+                /* a whole part: reused from the pool (no fresh pages to fault in) */
+                unsigned char *nb = pool_get(w->s);
+                if (p->len > 0)
+                    memcpy(nb, p->data, p->len);
+                free(p->data);
+                p->data = nb;
+                p->cap = part;
+            } else {
+                /* the first buffer grows, so that small objects stay small */
+                size_t cap = p->cap ? p->cap : S3_FIRST_BUF;
+                while (cap < want)
+                    cap *= 2;
                 p->data = cf_realloc(p->data, cap);
                 p->cap = cap;
             }
@@ -921,8 +956,12 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
 
 static void writer_free(struct s3_writer *w)
 {
-    for (unsigned i = 0; i < w->nslots; i++)
-        free(w->slots[i].data);
+    for (unsigned i = 0; i < w->nslots; i++) {
+        if (w->slots[i].cap == w->s->part_size)
+            pool_put(w->s, w->slots[i].data);
+        else
+            free(w->slots[i].data);
+    }
     for (size_t i = 0; i < w->netags; i++)
         free(w->etags[i]);
     free(w->etags);
