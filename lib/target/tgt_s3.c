@@ -19,7 +19,12 @@
  *
  * NOREPLACE: a single PUT carries If-None-Match: * (Amazon S3, Ceph RGW and MinIO honour it);
  * a multipart upload checks with HEAD just before CompleteMultipartUpload, which leaves a
- * short race with another writer of the same key (documented in docs/CONFIG.md). */
+ * short race with another writer of the same key (documented in docs/CONFIG.md).
+ *
+ * sweep: ListMultipartUploads under the prefix; uploads older than the given age (left by
+ * killed writers) are aborted. Part buffers are pooled across objects. Credentials and the
+ * Authorization header are never logged; error messages name method, key and the server's
+ * Code and Message only. */
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
