@@ -14,8 +14,9 @@
  * waits for all, and sends CompleteMultipartUpload: the only step that makes the object
  * visible. abort cancels the parts in flight and aborts the upload on the server.
  *
- * get: HEAD for the size, then ranged GETs of 8 MiB (or part-size if smaller),
- * upload-concurrency of them in flight, delivered in order; each range is retried on its own.
+ * get: HEAD for the size, then ranged GETs of 8 MiB (or part-size if smaller; the first
+ * three ramp up from 1 MiB so that the first bytes come soon), upload-concurrency of them in
+ * flight, delivered in order; each range is retried on its own.
  *
  * NOREPLACE: a single PUT carries If-None-Match: * (Amazon S3, Ceph RGW and MinIO honour it);
  * a multipart upload checks with HEAD just before CompleteMultipartUpload, which leaves a
@@ -1207,6 +1208,7 @@ struct s3_reader {
     struct s3_chunk *slots;
     unsigned nslots, cur;
     size_t pos;
+    unsigned launched;   /* ranges started so far */
     bool ready;          /* slots[cur] has been joined */
     atomic_int cancel;
 };
@@ -1250,6 +1252,10 @@ static int chunk_launch(struct s3_reader *r, struct s3_chunk *c, struct cf_err *
 {
     uint64_t left = r->size - r->next_off;
     uint64_t chunk = r->s->part_size < S3_GET_CHUNK ? r->s->part_size : S3_GET_CHUNK;
+    /* ramp up (1, 2, 4, 8 MiB): the reader is waiting for the first bytes of each object */
+    if (r->launched < 3 && (1ull << 20 << r->launched) < chunk)
+        chunk = 1ull << 20 << r->launched;
+    r->launched++;
     size_t len = left < chunk ? (size_t)left : (size_t)chunk;
     if (c->cap < len) {
         free(c->data);
