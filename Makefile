@@ -82,7 +82,7 @@ asan: deps
 
 # the asan build keeps its binaries apart from bin/
 .PHONY: all-asan
-all-asan: $(TOOLS:%=$(BUILD)/bin/%) $(UNIT_BINS)
+all-asan: $(foreach m,$(MAIN_SRC),$(BUILD)/bin/$(notdir $(m:_main.c=))) $(UNIT_BINS)
 define asan_rule
 $(BUILD)/bin/$(1): $(BUILD)/obj/$(1)/$(1)_main.o $(BUILD)/libcoffer.a
 	@mkdir -p $$(dir $$@)

@@ -34,8 +34,8 @@ export COFFER_NO_PROGRESS=1
 
 conf() {  # conf DIR SRC
     head -c 32 /dev/urandom >"$1.key"; chmod 600 "$1.key"
-    printf '[repository]\npath = %s\nkey-file = %s\n[source data]\ntype = volume\npath = %s\n[job j]\nsources = data\n' \
-        "$1" "$1.key" "$2" >"$1.conf"
+    printf '[repository]\npath = %s\nkey-file = %s\n[source data]\ntype = volume\npath = %s\n[job j]\nsources = data\n[catalog]\npath = %s.db\n' \
+        "$1" "$1.key" "$2" "$1" >"$1.conf"
     "$bin/backupd" --config "$1.conf" --quiet init
 }
 

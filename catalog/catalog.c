@@ -1,232 +1,580 @@
+/* catalog.c - list, show, at, verify, pin, status, rebuild over the index (prune is in
+ * cat_prune.c). Field names of --json output are documented in docs/CATALOG.md. */
 #include "catalog.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
+#include "../lib/repo/repo_lease.h"
 #include "../lib/stream/pipeline.h"
+#include "../policies/objectives.h"
+#include "cat_ctx.h"
 
-/* One listing row: what the manifest says, or why it could not be read. */
-static json_t *row_for(struct repo *r, const struct repo_ref *ref, json_t **manifest_out)
+/* open and refresh; on failure print the error and return the exit code (else -1) */
+static int open_ctx(const struct conf *c, const struct repo_unlock *u, bool allow_offline,
+                    const struct catalog_opts *o, struct cat_ctx *ctx)
 {
     struct cf_err e = CF_ERR_INIT;
-    json_t *m = NULL, *row;
-    char started[32];
+    if (cat_ctx_open(c, u, allow_offline, ctx, &e) != 0)
+        return cli_fail("catalog", &e);
+    if (!o->json || ctx->offline)
+        cat_ctx_note(ctx);
+    return -1;
+}
 
-    time_format_rfc3339(ref->time, started, sizeof(started));
-    row = json_pack("{s:s,s:s,s:s}", "id", ref->id, "source", ref->source, "started", started);
-    if (repo_manifest_load(r, ref->source, ref->id, &m, &e) != 0) {
-        json_object_set_new(row, "status", json_string(repo_can_read(r) ? "damaged" : "sealed"));
-        json_object_set_new(row, "error", json_string(e.msg));
-        return row;
-    }
-    static const char *const copy[] = { "kind", "job", "started", "finished", "bytes_in",
-                                        "bytes_stored", "host", "tool", NULL };
-    for (size_t i = 0; copy[i]; i++)
-        json_object_set(row, copy[i], json_object_get(m, copy[i]));
-    json_object_set_new(row, "objects",
-                        json_integer((json_int_t)json_array_size(json_object_get(m, "objects"))));
-    json_object_set_new(row, "status", json_string("complete"));
-    if (manifest_out)
-        *manifest_out = m;
+static void fmt_time(time_t t, char *out, size_t cap)
+{
+    if (t == 0)
+        snprintf(out, cap, "-");
     else
-        json_decref(m);
-    return row;
+        time_format_rfc3339(t, out, cap);
 }
 
-static void print_json(json_t *v)
+/* "3d 4h", "2h 05m", "42s" */
+static void fmt_age(int64_t s, char *out, size_t cap)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    puts(s);
-    free(s);
+    if (s >= 86400)
+        snprintf(out, cap, "%" PRId64 "d %02" PRId64 "h", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(out, cap, "%" PRId64 "h %02" PRId64 "m", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(out, cap, "%" PRId64 "m %02" PRId64 "s", s / 60, s % 60);
+    else
+        snprintf(out, cap, "%" PRId64 "s", s);
 }
 
-static const char *str(json_t *row, const char *k)
+static void print_rows_text(const struct cat_row *v, size_t n)
 {
-    const char *s = json_string_value(json_object_get(row, k));
-    return s ? s : "-";
+    printf("%-16s %-26s %-8s %-20s %10s %10s  %-8s %s\n", "SOURCE", "ID", "KIND", "TIME", "IN",
+           "STORED", "STATUS", "PIN");
+    for (size_t i = 0; i < n; i++) {
+        char in[32] = "-", st[32] = "-", t[32];
+        if (v[i].details) {
+            format_bytes(v[i].bytes_in, in, sizeof(in));
+            format_bytes(v[i].bytes_stored, st, sizeof(st));
+        }
+        fmt_time(v[i].time, t, sizeof(t));
+        printf("%-16s %-26s %-8s %-20s %10s %10s  %-8s %s\n", v[i].source, v[i].id,
+               v[i].kind[0] ? v[i].kind : "-", t, in, st, cat_row_status(&v[i]),
+               v[i].pinned ? (v[i].pin_reason && v[i].pin_reason[0] ? v[i].pin_reason
+                                                                    : "pinned")
+                           : "");
+    }
 }
 
 int catalog_list(const struct conf *c, const struct repo_unlock *u, const struct catalog_opts *o)
 {
     struct cf_err e = CF_ERR_INIT;
-    struct repo *r = NULL;
-    struct repo_ref *refs = NULL;
+    struct cat_ctx ctx;
+    struct cat_row *v = NULL;
     size_t n = 0;
-    json_t *rows = json_array();
-    int rc = EXIT_OK;
+    int rc = open_ctx(c, u, true, o, &ctx);
 
-    if (repo_open(c, u, &r, &e) != 0 || repo_list(r, o->source, &refs, &n, &e) != 0) {
+    if (rc >= 0)
+        return rc;
+    struct cat_filter f = { .repo = ctx.repo_id, .source = o->source, .job = o->job,
+                            .since = o->since, .until = o->until };
+    if (cat_index_query(ctx.x, &f, &v, &n, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
     }
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(rows, row_for(r, &refs[i], NULL));
     if (o->json) {
-        print_json(rows);
-        goto out;
-    }
-    if (n == 0) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, cat_row_json(&v[i]));
+        /* an array of rows (what scripts iterate over); the refresh report is on stderr */
+        cat_print_json(arr);
+        json_decref(arr);
+    } else if (n == 0) {
         printf("no backups%s%s\n", o->source ? " of source " : "", o->source ? o->source : "");
-        goto out;
+    } else {
+        print_rows_text(v, n);
     }
-    printf("%-16s %-26s %-8s %-21s %10s %10s  %s\n", "SOURCE", "ID", "KIND", "STARTED", "IN",
-           "STORED", "STATUS");
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) {
-        char in[32] = "-", st[32] = "-";
-        if (json_object_get(row, "bytes_in")) {
-            format_bytes((uint64_t)json_integer_value(json_object_get(row, "bytes_in")), in,
-                         sizeof(in));
-            format_bytes((uint64_t)json_integer_value(json_object_get(row, "bytes_stored")), st,
-                         sizeof(st));
-        }
-        printf("%-16s %-26s %-8s %-21s %10s %10s  %s\n", str(row, "source"), str(row, "id"),
-               str(row, "kind"), str(row, "started"), in, st, str(row, "status"));
-    }
+    rc = EXIT_OK;
 out:
-    json_decref(rows);
-    free(refs);
-    repo_close(r);
+    cat_rows_free(v, n);
+    cat_ctx_close(&ctx);
     return rc;
-}
-
-/* the backup named @id (any source unless o->source) */
-static int find_ref(struct repo *r, const char *id, const struct catalog_opts *o,
-                    struct repo_ref *out, struct cf_err *e)
-{
-    struct repo_ref *refs = NULL;
-    size_t n = 0;
-    if (repo_list(r, o->source, &refs, &n, e) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(refs[i].id, id) == 0) {
-            *out = refs[i];
-            free(refs);
-            return 0;
-        }
-    free(refs);
-    return cf_err_set(e, CF_E_NOTFOUND, "no backup '%s' in the repository; HINT: 'catalog list' "
-                      "shows the ids", id);
 }
 
 int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *id,
                  const struct catalog_opts *o)
 {
     struct cf_err e = CF_ERR_INIT;
-    struct repo *r = NULL;
-    struct repo_ref ref;
-    json_t *m = NULL, *row = NULL;
-    int rc = EXIT_OK;
+    struct cat_ctx ctx;
+    struct cat_row r;
+    json_t *row = NULL, *m = NULL;
+    int rc = open_ctx(c, u, true, o, &ctx);
 
-    if (repo_open(c, u, &r, &e) != 0 || find_ref(r, id, o, &ref, &e) != 0) {
+    if (rc >= 0)
+        return rc;
+    memset(&r, 0, sizeof(r));
+    if (cat_index_get(ctx.x, ctx.repo_id, o->source, id, &r, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
     }
-    row = row_for(r, &ref, &m);
-    if (m) {
-        json_object_set(row, "consistency", json_object_get(json_object_get(m, "info"),
-                                                             "consistency"));
-        json_object_set(row, "info", json_object_get(m, "info"));
-        json_object_set(row, "parts", json_object_get(m, "parts"));
-        json_object_set(row, "compression", json_object_get(m, "compression"));
+    row = cat_row_json(&r);
+    /* the manifest's own details, when it can be read */
+    if (ctx.r && r.status != CAT_PRUNED && repo_can_read(ctx.r) &&
+        repo_manifest_load(ctx.r, r.source, r.id, &m, &e) == 0) {
+        static const char *const copy[] = { "host", "info", "parts", "compression", "parent",
+                                            NULL };
+        for (size_t i = 0; copy[i]; i++)
+            json_object_set(row, copy[i], json_object_get(m, copy[i]));
         json_object_set(row, "object_list", json_object_get(m, "objects"));
     }
     if (o->json) {
-        print_json(row);
+        cat_print_json(row);
     } else {
         const char *k;
-        json_t *v;
-        json_object_foreach(row, k, v) {
-            char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            printf("%-13s %s\n", k, s ? s : json_string_value(v));
+        json_t *val;
+        json_object_foreach(row, k, val) {
+            if (json_is_null(val))
+                continue;
+            char *s = json_is_string(val) ? NULL : json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+            printf("%-13s %s\n", k, s ? s : json_string_value(val));
             free(s);
         }
     }
-    if (m == NULL)
-        rc = EXIT_FAILED;
+    rc = r.status == CAT_COMPLETE ? EXIT_OK : EXIT_FAILED;
 out:
     json_decref(m);
     json_decref(row);
-    repo_close(r);
+    cat_row_clear(&r);
+    cat_ctx_close(&ctx);
     return rc;
+}
+
+/* the sources to report on: configured ones, and any other the index knows */
+static json_t *source_names(struct cat_ctx *ctx, const struct catalog_opts *o, struct cf_err *e)
+{
+    json_t *names = json_array();
+    struct cat_row *v = NULL;
+    size_t n = 0;
+
+    if (o->source) {
+        json_array_append_new(names, json_string(o->source));
+        return names;
+    }
+    for (size_t i = 0; i < ctx->c->nsources; i++)
+        json_array_append_new(names, json_string(ctx->c->sources[i]->name));
+    struct cat_filter f = { .repo = ctx->repo_id };
+    if (cat_index_query(ctx->x, &f, &v, &n, e) != 0) {
+        json_decref(names);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        size_t k;
+        json_t *s;
+        json_array_foreach(names, k, s) seen |= strcmp(json_string_value(s), v[i].source) == 0;
+        if (!seen)
+            json_array_append_new(names, json_string(v[i].source));
+    }
+    cat_rows_free(v, n);
+    return names;
+}
+
+int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
+               const struct catalog_opts *o)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_ctx ctx;
+    json_t *names = NULL, *arr = json_array();
+    size_t missing = 0, i;
+    json_t *sj;
+    char ws[32];
+    int rc = open_ctx(c, u, true, o, &ctx);
+
+    if (rc >= 0) {
+        json_decref(arr);
+        return rc;
+    }
+    if ((names = source_names(&ctx, o, &e)) == NULL) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    time_format_rfc3339(when, ws, sizeof(ws));
+    if (!o->json)
+        printf("%-16s %-26s %-20s %s\n", "SOURCE", "ID", "TIME", "AGE AT THAT TIME");
+    json_array_foreach(names, i, sj) {
+        const char *s = json_string_value(sj);
+        struct cat_row r;
+        cf_err_clear(&e);
+        if (cat_index_at(ctx.x, ctx.repo_id, s, when, &r, &e) != 0) {
+            if (e.code != CF_E_NOTFOUND) {
+                rc = cli_fail("catalog", &e);
+                goto out;
+            }
+            missing++;
+            fprintf(stderr, "catalog: %s\n", e.msg);
+            json_array_append_new(arr, json_pack("{s:s, s:n, s:s}", "source", s, "backup",
+                                                 "error", e.msg));
+            if (!o->json)
+                printf("%-16s %-26s %-20s %s\n", s, "-", "-", "no complete backup at or before");
+            continue;
+        }
+        char t[32], age[32];
+        fmt_time(r.time, t, sizeof(t));
+        time_t ref = when < time(NULL) ? when : time(NULL);   /* 'latest': age now */
+        fmt_age(ref > r.time ? (int64_t)(ref - r.time) : 0, age, sizeof(age));
+        json_array_append_new(arr, json_pack("{s:s, s:o}", "source", s, "backup",
+                                             cat_row_json(&r)));
+        if (!o->json)
+            printf("%-16s %-26s %-20s %s\n", s, r.id, t, age);
+        cat_row_clear(&r);
+    }
+    if (o->json) {
+        json_t *res = json_pack("{s:o, s:s, s:o}", "catalog", cat_ctx_json(&ctx), "at", ws,
+                                "sources", arr);
+        arr = NULL;
+        cat_print_json(res);
+        json_decref(res);
+    }
+    rc = missing ? EXIT_FAILED : EXIT_OK;
+out:
+    json_decref(arr);
+    json_decref(names);
+    cat_ctx_close(&ctx);
+    return rc;
+}
+
+/* --quick: every object named by the manifest exists with its size */
+static int verify_quick(struct repo *r, const char *source, const char *id, json_t *m,
+                        struct cf_err *e)
+{
+    size_t i;
+    json_t *ob;
+    json_array_foreach(json_object_get(m, "objects"), i, ob) {
+        uint32_t n = (uint32_t)json_integer_value(json_object_get(ob, "n"));
+        uint64_t want = (uint64_t)json_integer_value(json_object_get(ob, "size")), got = 0;
+        char *key = repo_key_data(source, id, n);
+        int k = target_stat(repo_target(r), key, &got, e);
+        free(key);
+        if (k != 0)
+            return cf_err_ctx(e, "object %u", n);
+        if (got != want)
+            return cf_err_set(e, CF_E_CORRUPT, "object %u is %" PRIu64 " bytes, the manifest "
+                              "says %" PRIu64, n, got, want);
+    }
+    return 0;
 }
 
 int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char *id,
                    const struct catalog_opts *o)
 {
     struct cf_err e = CF_ERR_INIT;
-    struct repo *r = NULL;
-    struct repo_ref *refs = NULL, one;
-    size_t n = 0, bad = 0;
+    struct cat_ctx ctx;
+    struct cat_row *v = NULL;
+    size_t n = 0, bad = 0, done = 0;
     json_t *rows = json_array();
-    int rc = EXIT_OK;
+    int rc = open_ctx(c, u, false, o, &ctx);
 
-    if (repo_open(c, u, &r, &e) != 0) {
+    if (rc >= 0) {
+        json_decref(rows);
+        return rc;
+    }
+    if (!repo_can_read(ctx.r)) {
+        cf_err_set(&e, CF_E_CRYPTO, "verifying reads the manifests: this repository is sealed "
+                                    "to a public key; HINT: pass --secret-key-file FILE");
         rc = cli_fail("catalog", &e);
         goto out;
     }
-    if (!repo_can_read(r)) {
-        cf_err_set(&e, CF_E_CRYPTO, "verifying reads every byte: this repository is sealed to "
-                                    "a public key; HINT: pass --secret-key-file FILE");
-        rc = cli_fail("catalog", &e);
-        goto out;
-    }
-    if (o->all) {
-        if (repo_list(r, o->source, &refs, &n, &e) != 0) {
+    struct cat_filter f = { .repo = ctx.repo_id, .source = o->source };
+    if (id != NULL) {
+        v = cf_calloc(1, sizeof(*v));
+        if (cat_index_get(ctx.x, ctx.repo_id, o->source, id, &v[0], &e) != 0) {
+            free(v);
+            v = NULL;
             rc = cli_fail("catalog", &e);
             goto out;
         }
-    } else {
-        if (find_ref(r, id, o, &one, &e) != 0) {
-            rc = cli_fail("catalog", &e);
-            goto out;
-        }
-        refs = cf_malloc(sizeof(*refs));
-        refs[0] = one;
         n = 1;
+    } else if (cat_index_query(ctx.x, &f, &v, &n, &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
     }
     for (size_t i = 0; i < n; i++) {
+        /* --latest: the newest complete backup of each source (rows sorted by source, time) */
+        if (o->latest && (v[i].status != CAT_COMPLETE ||
+                          (i + 1 < n && strcmp(v[i + 1].source, v[i].source) == 0 &&
+                           v[i + 1].status == CAT_COMPLETE)))
+            continue;
         json_t *m = NULL;
         uint64_t t0 = time_mono_ms();
         cf_err_clear(&e);
-        int k = repo_manifest_load(r, refs[i].source, refs[i].id, &m, &e);
+        int k = repo_manifest_load(ctx.r, v[i].source, v[i].id, &m, &e);
         if (k == 0)
-            k = pipeline_verify(r, refs[i].source, refs[i].id, m, &e);
+            k = o->quick ? verify_quick(ctx.r, v[i].source, v[i].id, m, &e)
+                         : pipeline_verify(ctx.r, v[i].source, v[i].id, m, &e);
         json_decref(m);
         if (k != 0 && e.code != CF_E_CORRUPT && e.code != CF_E_CRYPTO &&
             e.code != CF_E_NOTFOUND) {
             rc = cli_fail("catalog", &e);   /* not damage: the repository is unreachable */
             goto out;
         }
+        struct cf_err we = CF_ERR_INIT;
+        if (cat_index_set_verify(ctx.x, ctx.repo_id, v[i].source, v[i].id,
+                                 k == 0 ? CAT_VERIFY_OK : CAT_VERIFY_FAILED, o->quick, time(NULL),
+                                 k == 0 ? NULL : e.msg, &we) != 0 ||
+            cat_index_set_status(ctx.x, ctx.repo_id, v[i].source, v[i].id,
+                                 k == 0 ? CAT_COMPLETE : CAT_DAMAGED, k == 0 ? NULL : e.msg,
+                                 &we) != 0)
+            log_warn("unable to record the verify result in the index: %s", we.msg);
+        done++;
         if (k != 0)
             bad++;
-        json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s?,s:I}", "id", refs[i].id,
-                                              "source", refs[i].source, "result",
-                                              k == 0 ? "ok" : "damaged", "error",
-                                              k == 0 ? NULL : e.msg, "ms",
+        json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:b,s:s?,s:I}", "id", v[i].id,
+                                              "source", v[i].source, "result",
+                                              k == 0 ? "ok" : "damaged", "quick", o->quick,
+                                              "error", k == 0 ? NULL : e.msg, "ms",
                                               (json_int_t)(time_mono_ms() - t0)));
         if (!o->json) {
             if (k == 0)
-                printf("%s/%s: ok\n", refs[i].source, refs[i].id);
+                printf("%s/%s: ok%s\n", v[i].source, v[i].id, o->quick ? " (quick)" : "");
             else
-                printf("%s/%s: DAMAGED: %s\n", refs[i].source, refs[i].id, e.msg);
+                printf("%s/%s: DAMAGED: %s\n", v[i].source, v[i].id, e.msg);
             fflush(stdout);
         }
         if (k != 0)
-            log_error("verify failed source=%s id=%s: %s", refs[i].source, refs[i].id, e.msg);
+            log_error("verify failed source=%s id=%s: %s", v[i].source, v[i].id, e.msg);
     }
-    if (o->json)
-        print_json(rows);
-    else
-        printf("%zu backups verified, %zu damaged\n", n, bad);
+    if (o->json) {
+        json_t *res = json_pack("{s:o, s:o, s:I, s:I}", "catalog", cat_ctx_json(&ctx), "results",
+                                rows, "verified", (json_int_t)done, "damaged", (json_int_t)bad);
+        rows = NULL;
+        cat_print_json(res);
+        json_decref(res);
+    } else {
+        printf("%zu backups verified%s, %zu damaged\n", done, o->quick ? " (quick)" : "", bad);
+    }
     rc = bad ? EXIT_FAILED : EXIT_OK;
 out:
     json_decref(rows);
-    free(refs);
+    cat_rows_free(v, n);
+    cat_ctx_close(&ctx);
+    return rc;
+}
+
+int catalog_pin(const struct conf *c, const struct repo_unlock *u, const char *id, bool pin,
+                const struct catalog_opts *o)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_ctx ctx;
+    struct cat_row r;
+    time_t now = time(NULL);
+    int rc = open_ctx(c, u, false, o, &ctx);
+
+    if (rc >= 0)
+        return rc;
+    memset(&r, 0, sizeof(r));
+    if (cat_index_get(ctx.x, ctx.repo_id, o->source, id, &r, &e) != 0 ||
+        (r.status == CAT_PRUNED &&
+         cf_err_set(&e, CF_E_NOTFOUND, "backup %s/%s was pruned: there is nothing left to %s",
+                    r.source, r.id, pin ? "pin" : "unpin") != 0)) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    /* the repository first: it is the truth, the index follows */
+    if ((pin ? cat_pin_put(repo_target(ctx.r), r.source, r.id, o->reason, now, &e)
+             : cat_pin_remove(repo_target(ctx.r), r.source, r.id, &e)) != 0 ||
+        cat_index_set_pin(ctx.x, ctx.repo_id, r.source, r.id, pin, o->reason ? o->reason : "",
+                          now, &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    if (o->json) {
+        json_t *res = json_pack("{s:s, s:s, s:b, s:s?}", "source", r.source, "id", r.id,
+                                "pinned", pin, "reason", pin ? o->reason : NULL);
+        cat_print_json(res);
+        json_decref(res);
+    } else {
+        printf("%s/%s: %s\n", r.source, r.id, pin ? "pinned (never pruned until unpinned)"
+                                                  : "unpinned (retention applies again)");
+    }
+    rc = EXIT_OK;
+out:
+    cat_row_clear(&r);
+    cat_ctx_close(&ctx);
+    return rc;
+}
+
+int catalog_status(const struct conf *c, const struct repo_unlock *u,
+                   const struct catalog_opts *o)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_ctx ctx;
+    json_t *names = NULL, *arr = json_array(), *locks = json_array(), *sj;
+    struct lease_info *li = NULL;
+    size_t nli = 0, notok = 0, i;
+    time_t now = time(NULL);
+    int rc = open_ctx(c, u, true, o, &ctx);
+
+    if (rc >= 0) {
+        json_decref(arr);
+        json_decref(locks);
+        return rc;
+    }
+    if (ctx.offline)
+        notok++;   /* an unreachable repository is not OK, whatever the index says */
+    if ((names = source_names(&ctx, o, &e)) == NULL) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    if (!o->json)
+        printf("%-16s %-26s %-10s %-8s %-9s %s\n", "SOURCE", "NEWEST", "AGE", "RPO", "STATE",
+               "LAST VERIFY");
+    json_array_foreach(names, i, sj) {
+        const char *s = json_string_value(sj);
+        struct cat_policy_set ps;
+        struct cat_row *v = NULL, *newest = NULL, *verified = NULL;
+        size_t n = 0;
+        struct cat_filter f = { .repo = ctx.repo_id, .source = s };
+        if (cat_policy_for(c, s, &ps, &e) != 0 || cat_index_query(ctx.x, &f, &v, &n, &e) != 0) {
+            rc = cli_fail("catalog", &e);
+            goto out;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (v[k].status == CAT_COMPLETE)
+                newest = &v[k];
+            if (v[k].verify != CAT_VERIFY_NEVER &&
+                (verified == NULL || v[k].verified_at >= verified->verified_at))
+                verified = &v[k];
+        }
+        struct rpo_eval ev;
+        objective_rpo(newest != NULL, newest ? newest->time : 0, now, ps.rpo, &ev);
+        bool verify_bad = verified && verified->verify == CAT_VERIFY_FAILED;
+        if (ev.state == OBJ_VIOLATED || verify_bad)
+            notok++;
+        char age[32] = "-", rpo[32] = "-", vt[32] = "-", vdesc[256] = "never";
+        if (newest)
+            fmt_age(ev.age, age, sizeof(age));
+        if (ps.rpo)
+            fmt_age(ps.rpo, rpo, sizeof(rpo));
+        if (verified) {
+            fmt_time(verified->verified_at, vt, sizeof(vt));
+            snprintf(vdesc, sizeof(vdesc), "%s%s %s of %s%s%s", cat_verify_name(verified->verify),
+                     verified->verify_quick ? " (quick)" : "", vt, verified->id,
+                     verify_bad ? ": " : "", verify_bad ? verified->verify_error : "");
+        }
+        /* without an objective: OK once there is a backup */
+        const char *state = ev.state != OBJ_NONE ? objective_state_name(ev.state)
+                            : newest             ? "OK"
+                                                 : "NONE";
+        json_t *vj = verified ? json_pack("{s:s, s:s, s:b, s:s, s:s?}", "result",
+                                          cat_verify_name(verified->verify), "id", verified->id,
+                                          "quick", verified->verify_quick, "at", vt, "error",
+                                          verified->verify_error)
+                              : json_null();
+        json_array_append_new(arr, json_pack("{s:s, s:o, s:I, s:I, s:s, s:o}", "source", s,
+                                             "newest", newest ? cat_row_json(newest) : json_null(),
+                                             "age_seconds", newest ? (json_int_t)ev.age : (json_int_t)0,
+                                             "rpo_seconds", (json_int_t)ps.rpo, "rpo_state",
+                                             ev.state == OBJ_NONE ? "NONE"
+                                                                  : objective_state_name(ev.state),
+                                             "last_verify", vj));
+        if (!o->json)
+            printf("%-16s %-26s %-10s %-8s %-9s %s\n", s, newest ? newest->id : "-", age, rpo,
+                   state, vdesc);
+        cat_rows_free(v, n);
+    }
+    if (ctx.r != NULL && lease_list(repo_target(ctx.r), &li, &nli, &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    if (!o->json)
+        printf("\n%s\n", nli ? "repository locks:" : "repository locks: none");
+    for (size_t k = 0; k < nli; k++) {
+        char since[32], until[32];
+        fmt_time(li[k].created, since, sizeof(since));
+        fmt_time(li[k].expires, until, sizeof(until));
+        json_array_append_new(locks, json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:b}", "name",
+                                               li[k].name, "purpose", li[k].purpose, "host",
+                                               li[k].host, "pid", (json_int_t)li[k].pid,
+                                               "since", since, "expires", until, "stale",
+                                               li[k].stale));
+        if (!o->json)
+            printf("  %-20s %-8s %s pid %ld since %s until %s%s\n", li[k].name, li[k].purpose,
+                   li[k].host, li[k].pid, since, until, li[k].stale ? " (STALE: will be taken over)"
+                                                                    : "");
+    }
+    if (o->json) {
+        json_t *res = json_pack("{s:o, s:b, s:o, s:o}", "catalog", cat_ctx_json(&ctx), "ok",
+                                notok == 0, "sources", arr, "locks", locks);
+        arr = locks = NULL;
+        cat_print_json(res);
+        json_decref(res);
+    }
+    rc = notok ? EXIT_FAILED : EXIT_OK;
+out:
+    free(li);
+    json_decref(arr);
+    json_decref(locks);
+    json_decref(names);
+    cat_ctx_close(&ctx);
+    return rc;
+}
+
+int catalog_rebuild(const struct conf *c, const struct repo_unlock *u,
+                    const struct catalog_opts *o)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_ctx ctx;
+    struct repo *r = NULL;
+    const char *path;
+    bool fresh;
+    uint64_t t0 = time_mono_ms();
+    int rc = EXIT_FAILED;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.c = c;
+    if (repo_open(c, u, &r, &e) != 0)
+        goto fail;
+    if (!repo_can_read(r)) {
+        cf_err_set(&e, CF_E_CRYPTO, "rebuilding the catalog reads every manifest, and this "
+                   "repository is sealed to a public key; HINT: pass --secret-key-file FILE "
+                   "(the secret key of the repository)");
+        goto fail;
+    }
+    if (cat_index_path(c, &path, &e) != 0 || cat_index_open(path, &ctx.x, &fresh, &e) != 0)
+        goto fail;
+    ctx.r = r;
+    r = NULL;
+    snprintf(ctx.repo_id, sizeof(ctx.repo_id), "%s", repo_id(ctx.r));
+    if (cat_sync(&ctx, true, &e) != 0)
+        goto fail;
+    struct cat_filter f = { .repo = ctx.repo_id };
+    struct cat_row *v = NULL;
+    size_t n = 0, damaged = 0, pinned = 0;
+    if (cat_index_query(ctx.x, &f, &v, &n, &e) != 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        damaged += v[i].status == CAT_DAMAGED;
+        pinned += v[i].pinned;
+    }
+    cat_rows_free(v, n);
+    uint64_t ms = time_mono_ms() - t0;
+    if (o->json) {
+        json_t *res = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "repository", ctx.repo_id,
+                                "index", cat_index_file(ctx.x), "backups", (json_int_t)n,
+                                "damaged", (json_int_t)damaged, "pinned", (json_int_t)pinned,
+                                "ms", (json_int_t)ms);
+        cat_print_json(res);
+        json_decref(res);
+    } else {
+        printf("catalog rebuilt from the repository: %zu backups (%zu damaged, %zu pinned) in "
+               "%" PRIu64 " ms\n", n, damaged, pinned, ms);
+    }
+    rc = EXIT_OK;
+    goto out;
+fail:
+    rc = cli_fail("catalog", &e);
+out:
     repo_close(r);
+    cat_ctx_close(&ctx);
     return rc;
 }

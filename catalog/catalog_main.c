@@ -3,21 +3,42 @@
 #include <string.h>
 
 #include "../lib/core/cli.h"
+#include "../lib/core/util.h"
 #include "../lib/crypto/keys.h"
 #include "catalog.h"
 
 static const char usage[] =
     "usage: catalog [--config FILE] COMMAND [options]\n"
     "\n"
-    "commands:\n"
-    "  list [--source S] [--json]       every complete backup, oldest first\n"
-    "  show ID [--json]                 one backup: times, sizes, consistency point, objects\n"
-    "  verify ID|--all [--source S]     read, decrypt and check every object; exit 1 on damage\n"
+    "commands (each refreshes the local index from the repository first):\n"
+    "  list [--source S] [--job J] [--since T] [--until T]\n"
+    "                                   backups, oldest first, with status and pins\n"
+    "  show ID [--source S]             one backup: times, sizes, consistency point, objects\n"
+    "  at TIME [--source S]             per source, the backup `restore --at TIME` would use\n"
+    "  verify ID|--all|--latest [--source S] [--quick]\n"
+    "                                   read, decrypt and check every byte (--quick: every\n"
+    "                                   object exists with its size); exit 1 on damage\n"
+    "  pin ID [--reason TEXT]           never prune this backup (stored in the repository)\n"
+    "  unpin ID                         let retention decide again\n"
+    "  status [--source S]              newest backup, age, RPO, last verify, locks;\n"
+    "                                   exit 1 unless every objective is met\n"
+    "  prune [--dry-run] [--source S]   apply the retention rules, sweep debris\n"
+    "  rebuild                          recreate the index from the repository alone\n"
     "\n"
+    "  --json               machine-readable output (docs/CATALOG.md)\n"
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
     "  --log-format text|json, --verbose, --quiet\n"
+    "TIME is RFC 3339 (2026-11-21T03:00:00Z) or 'now' ('latest' too for at).\n"
     "\n"
-    "Exit codes: 0 done, 1 failed or damage found, 2 usage or configuration error.\n";
+    "Exit codes: 0 done, 1 failed, damage found or objective violated, 2 usage or\n"
+    "configuration error, 3 prune skipped a source locked by a running backup.\n";
+
+static int parse_time_opt(const char *name, const char *v, time_t *out, struct cf_err *e)
+{
+    if (time_parse_rfc3339(v, out, e) != 0)
+        return cf_err_ctx(e, "%s", name);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -43,12 +64,28 @@ int main(int argc, char **argv)
             o.source = v;
         else if ((v = cli_opt_value("--secret-key-file", argc, argv, &i, &e)))
             u.secret_key_file = v;
-        else if (e.code != CF_E_OK)
+        else if ((v = cli_opt_value("--job", argc, argv, &i, &e)))
+            o.job = v;
+        else if ((v = cli_opt_value("--reason", argc, argv, &i, &e)))
+            o.reason = v;
+        else if ((v = cli_opt_value("--since", argc, argv, &i, &e))) {
+            if (parse_time_opt("--since", v, &o.since, &e) != 0)
+                goto usage_err;
+        } else if ((v = cli_opt_value("--until", argc, argv, &i, &e))) {
+            if (parse_time_opt("--until", v, &o.until, &e) != 0)
+                goto usage_err;
+        } else if (e.code != CF_E_OK)
             goto usage_err;
         else if (strcmp(argv[i], "--json") == 0)
             o.json = true;
         else if (strcmp(argv[i], "--all") == 0)
             o.all = true;
+        else if (strcmp(argv[i], "--latest") == 0)
+            o.latest = true;
+        else if (strcmp(argv[i], "--quick") == 0)
+            o.quick = true;
+        else if (strcmp(argv[i], "--dry-run") == 0)
+            o.dry_run = true;
         else if (argv[i][0] == '-') {
             cf_err_set(&e, CF_E_USAGE, "unknown option '%s'", argv[i]);
             goto usage_err;
@@ -65,27 +102,57 @@ int main(int argc, char **argv)
         cf_err_set(&e, CF_E_USAGE, "no command given");
         goto usage_err;
     }
-    bool is_list = strcmp(cmd, "list") == 0, is_show = strcmp(cmd, "show") == 0,
-         is_verify = strcmp(cmd, "verify") == 0;
-    if (!is_list && !is_show && !is_verify) {
+    /* each command: does it take an ID/TIME argument (1), none (0) */
+    static const struct {
+        const char *name;
+        int arg;
+    } cmds[] = { { "list", 0 }, { "show", 1 },  { "at", 1 },     { "verify", -1 },
+                 { "pin", 1 },  { "unpin", 1 }, { "status", 0 }, { "prune", 0 },
+                 { "rebuild", 0 } };
+    int want = -2;
+    for (size_t k = 0; k < sizeof(cmds) / sizeof(*cmds); k++)
+        if (strcmp(cmd, cmds[k].name) == 0)
+            want = cmds[k].arg;
+    if (want == -2) {
         cf_err_set(&e, CF_E_USAGE, "unknown command '%s'", cmd);
         goto usage_err;
     }
-    if ((is_list && arg) || (is_show && !arg) || (is_verify && !arg == !o.all) ||
-        (o.all && !is_verify)) {
+    bool is_verify = strcmp(cmd, "verify") == 0;
+    if ((want == 0 && arg) || (want == 1 && !arg) ||
+        (is_verify && (!!arg + o.all + o.latest) != 1) ||
+        ((o.all || o.latest || o.quick) && !is_verify) ||
+        (o.dry_run && strcmp(cmd, "prune") != 0) || (o.reason && strcmp(cmd, "pin") != 0) ||
+        ((o.job || o.since || o.until) && strcmp(cmd, "list") != 0)) {
         cf_err_set(&e, CF_E_USAGE, "%s: wrong arguments", cmd);
         goto usage_err;
+    }
+    time_t when = 0;
+    if (strcmp(cmd, "at") == 0) {
+        if (strcmp(arg, "latest") == 0)
+            when = (time_t)253402300799;   /* 9999-12-31: the newest, even if dated ahead */
+        else if (parse_time_opt("at", arg, &when, &e) != 0)
+            goto usage_err;
     }
     if (keys_init(&e) != 0)
         return cli_fail("catalog", &e);
     if (conf_load(cc.config, &c, &e) != 0)
         return cli_fail("catalog", &e);
-    if (is_list)
+    if (strcmp(cmd, "list") == 0)
         rc = catalog_list(c, &u, &o);
-    else if (is_show)
+    else if (strcmp(cmd, "show") == 0)
         rc = catalog_show(c, &u, arg, &o);
-    else
+    else if (strcmp(cmd, "at") == 0)
+        rc = catalog_at(c, &u, when, &o);
+    else if (is_verify)
         rc = catalog_verify(c, &u, arg, &o);
+    else if (strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0)
+        rc = catalog_pin(c, &u, arg, strcmp(cmd, "pin") == 0, &o);
+    else if (strcmp(cmd, "status") == 0)
+        rc = catalog_status(c, &u, &o);
+    else if (strcmp(cmd, "prune") == 0)
+        rc = catalog_prune(c, &u, &o);
+    else
+        rc = catalog_rebuild(c, &u, &o);
     conf_free(c);
     return rc;
 

@@ -35,6 +35,10 @@ exclude = *.tmp
 ; a job groups sources; cron or a systemd timer runs 'backupd run nightly'
 [job nightly]
 sources = sample
+
+; the local index of what the repository holds (a cache: catalog rebuild recreates it)
+[catalog]
+path = $demo/catalog.db
 CONF
 sed 's/^/  /' "$demo/coffer.conf"
 

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../core/util.h"
 #include "../source/source.h"
 #include "../target/target.h"
 
@@ -11,7 +12,7 @@ const char *const conf_retention_keys[] = {
 };
 
 static const char *const job_keys[] = { "sources", "schedule", "rpo", NULL };
-static const char *const catalog_keys[] = { "path", NULL };
+static const char *const catalog_keys[] = { "path", "debris-grace", "lock-ttl", NULL };
 static const char *const metrics_keys[] = { "textfile", "listen", NULL };
 
 static int check_retention(const struct ini_section *s, struct cf_err *e)
@@ -28,6 +29,9 @@ static int check_retention(const struct ini_section *s, struct cf_err *e)
     if (ini_get_duration(s, "keep-within", 0, &d, e) != 0 ||
         ini_get_duration(s, "rpo", 0, &d, e) != 0 || ini_get_str(s, "timezone", NULL, &tz, e) != 0)
         return -1;
+    struct cf_err te = CF_ERR_INIT;
+    if (time_zone_check(tz, &te) != 0)
+        return ini_err(s, "timezone", e, "timezone: %s", te.msg);
     return 0;
 }
 
@@ -77,7 +81,10 @@ int conf_load(const char *path, struct conf **out, struct cf_err *e)
             c->repository = s;
         } else if (strcmp(s->kind, "catalog") == 0 && !named) {
             const char *const *const lists[] = { catalog_keys, NULL };
-            if (ini_check_keys(s, lists, e) != 0)
+            int64_t d;
+            if (ini_check_keys(s, lists, e) != 0 ||
+                ini_get_duration(s, "debris-grace", 86400, &d, e) != 0 ||
+                ini_get_duration(s, "lock-ttl", 600, &d, e) != 0)
                 goto fail;
             c->catalog = s;
         } else if (strcmp(s->kind, "metrics") == 0 && !named) {

@@ -296,14 +296,12 @@ void repo_close(struct repo *r)
     free(r);
 }
 
-void repo_new_id(time_t t, char out[REPO_ID_MAX])
+void repo_new_id(const struct timespec *t, char out[REPO_ID_MAX])
 {
-    unsigned char rnd[4];
-    char ts[32], hex[9];
-    time_format_compact(t, ts, sizeof(ts));
-    randombytes_buf(rnd, sizeof(rnd));
-    hex_encode(rnd, sizeof(rnd), hex);
-    snprintf(out, REPO_ID_MAX, "%s-%s", ts, hex);
+    char ts[32];
+    time_format_compact(t->tv_sec, ts, sizeof(ts));
+    snprintf(out, REPO_ID_MAX, "%s-%03ld%05x", ts, t->tv_nsec / 1000000L,
+             (unsigned)(randombytes_random() & 0xfffff));
 }
 
 char *repo_key_manifest(const char *source, const char *id)

@@ -73,8 +73,10 @@ int repo_manifest_save(struct repo *r, const struct seal_key *sk, const char *so
 /* Delete a backup: its manifest first (so it is no longer listed), then its data. */
 int repo_backup_remove(struct repo *r, const char *source, const char *id, struct cf_err *e);
 
-/* new backup id "20261122T031500Z-<8 hex>" for time @t */
-void repo_new_id(time_t t, char out[REPO_ID_MAX]);
+/* A new backup id for the time @ts: "20261122T031500Z-123abcde", the UTC second, then three
+ * decimal digits of milliseconds and five random hex digits, so that ids sort by time even
+ * for backups of the same second. */
+void repo_new_id(const struct timespec *ts, char out[REPO_ID_MAX]);
 /* key names */
 char *repo_key_manifest(const char *source, const char *id);
 char *repo_key_data(const char *source, const char *id, uint32_t n);

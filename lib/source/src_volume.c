@@ -181,13 +181,10 @@ static int copy_file_data(struct archive *in, struct archive *out, struct archiv
             return -1;
         warn(x, "'%s' could not be read completely (%s); the rest is zeros", rel,
              archive_error_string(in));
-    } else if (progress < want && r == ARCHIVE_EOF) {
-        /* read_data_block reports the trailing hole of a sparse file as the end */
-        struct stat st;
-        const char *src = archive_entry_sourcepath(entry);
-        if (src && stat(src, &st) == 0 && st.st_size < want)
-            warn(x, "'%s' shrank while being read; padded with zeros to %lld bytes", rel,
-                 (long long)want);
+    } else if (progress < want && archive_entry_sparse_count(entry) == 0) {
+        /* a sparse file's trailing hole also ends early; any other file shrank */
+        warn(x, "'%s' shrank while being read; padded with zeros to %lld bytes", rel,
+             (long long)want);
     }
     return 0;
 }
@@ -238,8 +235,11 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
         char rel[PATH_MAX + 2];
         entry = archive_entry_new();
         r = archive_read_next_header2(in, entry);
-        if (r == ARCHIVE_EOF)
+        if (r == ARCHIVE_EOF) {
+            archive_entry_free(entry);
+            entry = NULL;
             break;
+        }
         const char *full = archive_entry_pathname(entry);
         if (r == ARCHIVE_FATAL) {
             cf_err_set(e, CF_E_SOURCE, "reading volume '%s': %s", v->path,

@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+/* writes at least this large skip the gathering buffer */
+#define FRAME_DIRECT_MIN (32u << 10)
+
 enum { REC_PART = 'P', REC_DATA = 'D', REC_END = 'E', REC_STREAM_END = 'Z' };
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -105,6 +108,19 @@ int source_out_write(struct source_out *o, const void *buf, size_t len, struct c
         return -1;
     o->part_bytes += len;
     o->total_bytes += len;
+    /* large writes go out as records of their own, without a copy; small ones are gathered */
+    if (len >= FRAME_DIRECT_MIN) {
+        if (flush_data(o, e) != 0)
+            return -1;
+        while (len > 0) {
+            size_t n = len < FRAME_DATA_MAX ? len : FRAME_DATA_MAX;
+            if (emit_record(o, REC_DATA, p, n, e) != 0)
+                return -1;
+            p += n;
+            len -= n;
+        }
+        return 0;
+    }
     while (len > 0) {
         size_t n = FRAME_DATA_MAX - o->len;
         if (n > len)

@@ -1,8 +1,11 @@
 /* pipeline.c - where sources meet the repository.
  *
- * Backup, two threads plus zstd's workers:
+ * Backup, three threads plus zstd's workers:
  *   caller:  source export -> frames -> ZSTD_compressStream2 (nbWorkers) -> pipe
- *   sealer:  pipe -> 1 MiB messages -> secretstream -> object writer (BLAKE2b) -> target
+ *   sealer:  pipe -> 1 MiB messages -> secretstream -> queue of sealed buffers
+ *   writer:  queue -> BLAKE2b -> target objects (put, write, commit)
+ * Encryption and hashing run on different threads: on data zstd cannot compress, they are
+ * the slowest stages, and together on one thread they would leave the other core idle.
  * Restore and verify, three threads:
  *   fetcher: objects -> BLAKE2b + secretstream open (tags checked) -> pipe
  *   inflater: pipe -> ZSTD_decompressStream -> pipe
@@ -26,6 +29,7 @@
 #include "../core/version.h"
 #include "../crypto/seal.h"
 #include "bpipe.h"
+#include "bqueue.h"
 #include "frame.h"
 
 #define PIPE_CAP (8u << 20)
@@ -36,6 +40,7 @@ struct pl {
     bool failed;
     struct cf_err err;
     struct bpipe *pipes[2];
+    struct bqueue *queue;
 };
 
 static void pl_init(struct pl *pl)
@@ -56,6 +61,8 @@ static void pl_fail(struct pl *pl, const struct cf_err *err)
     for (int i = 0; i < 2; i++)
         if (pl->pipes[i])
             bpipe_fail(pl->pipes[i], err);
+    if (pl->queue)
+        bqueue_fail(pl->queue, err);
 }
 
 /* -1 with the root cause in @e */
@@ -84,7 +91,8 @@ struct backup {
     size_t zout_cap;
     struct progress prog;
     uint64_t in_bytes;
-    pthread_t sealer;
+    pthread_t sealer, writer;
+    struct bqueue *queue;
     /* written by the sealer, read after join */
     json_t *objects;
     uint64_t stored;
@@ -122,10 +130,87 @@ static int compress_end(struct backup *b, struct cf_err *e)
     return 0;
 }
 
-/* one object being written by the sealer */
+/* what the sealer hands the writer */
+enum { CHUNK_BEGIN, CHUNK_DATA, CHUNK_LAST };
+#define QUEUE_BUFS 6
+#define QUEUE_BUF_SIZE (SEAL_MSG_MAX + SEAL_MSG_OVERHEAD)
+
+static int queue_chunk(struct backup *b, int type, const void *hdr, size_t hdr_len,
+                       struct bq_buf **out, struct cf_err *e)
+{
+    struct bq_buf *q = bqueue_get_free(b->queue, e);
+    if (q == NULL)
+        return -1;
+    q->type = type;
+    q->len = hdr_len;
+    if (hdr_len)
+        memcpy(q->data, hdr, hdr_len);
+    *out = q;
+    return 0;
+}
+
+static void *sealer_main(void *arg)
+{
+    struct backup *b = arg;
+    struct cf_err e = CF_ERR_INIT;
+    struct seal_w sw;
+    struct bq_buf *q = NULL;
+    unsigned char *cur = cf_malloc(SEAL_MSG_MAX), *next = cf_malloc(SEAL_MSG_MAX);
+    const uint64_t per_object = b->object_size / SEAL_MSG_MAX;
+    uint64_t msgs = 0;
+    uint32_t index = 0;
+    bool in_object = false;
+    ssize_t n, m;
+
+    pthread_setname_np(pthread_self(), "coffer-seal");
+    n = bpipe_read_full(b->q, cur, SEAL_MSG_MAX, &e);
+    if (n < 0)
+        goto out;
+    for (;;) {
+        if (!in_object) {
+            seal_begin(&sw, &b->sk, SEAL_DATA, index++);
+            if (queue_chunk(b, CHUNK_BEGIN, sw.hdr, sw.hdr_len, &q, &e) != 0 ||
+                bqueue_push(b->queue, q, &e) != 0)
+                goto out;
+            in_object = true;
+        }
+        /* one message of lookahead: the last message of the stream is sealed FINAL */
+        m = bpipe_read_full(b->q, next, SEAL_MSG_MAX, &e);
+        if (m < 0)
+            goto out;
+        unsigned char tag = m == 0                   ? SEAL_TAG_FINAL
+                            : msgs + 1 == per_object ? SEAL_TAG_PUSH
+                                                     : SEAL_TAG_MESSAGE;
+        if (queue_chunk(b, tag == SEAL_TAG_MESSAGE ? CHUNK_DATA : CHUNK_LAST, NULL, 0, &q, &e) != 0)
+            goto out;
+        q->len = seal_push(&sw, cur, (size_t)n, tag, q->data);
+        if (bqueue_push(b->queue, q, &e) != 0)
+            goto out;
+        msgs++;
+        if (tag != SEAL_TAG_MESSAGE) {
+            in_object = false;
+            msgs = 0;
+        }
+        if (m == 0)
+            break;
+        unsigned char *t = cur;
+        cur = next;
+        next = t;
+        n = m;
+    }
+    bqueue_close(b->queue);
+out:
+    if (e.code != CF_E_OK)
+        pl_fail(&b->pl, &e);   /* after a pipe error, the root cause is already recorded */
+    sodium_memzero(&sw, sizeof(sw));
+    free(cur);
+    free(next);
+    return NULL;
+}
+
+/* one object being written */
 struct obj_w {
     struct target_writer *w;
-    struct seal_w sw;
     crypto_generichash_state hash;
     uint64_t size;
     char *key;
@@ -143,10 +228,7 @@ static int obj_begin(struct backup *b, struct obj_w *o, struct cf_err *e)
     o->key = repo_key_data(b->src->name, b->id, b->nobjects);
     o->size = 0;
     crypto_generichash_init(&o->hash, NULL, 0, 32);
-    if (target_put_begin(repo_target(b->r), o->key, b->object_size + 4096, 0, &o->w, e) != 0)
-        return -1;
-    seal_begin(&o->sw, &b->sk, SEAL_DATA, b->nobjects);
-    return obj_write(o, o->sw.hdr, o->sw.hdr_len, e);
+    return target_put_begin(repo_target(b->r), o->key, b->object_size + 4096, 0, &o->w, e);
 }
 
 static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
@@ -167,62 +249,35 @@ static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
     return 0;
 }
 
-static void *sealer_main(void *arg)
+static void *writer_main(void *arg)
 {
     struct backup *b = arg;
     struct cf_err e = CF_ERR_INIT;
     struct obj_w o;
-    unsigned char *cur = cf_malloc(SEAL_MSG_MAX), *next = cf_malloc(SEAL_MSG_MAX);
-    unsigned char *ct = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
-    const uint64_t per_object = b->object_size / SEAL_MSG_MAX;
-    uint64_t msgs = 0;
-    ssize_t n, m;
+    struct bq_buf *q;
 
-    pthread_setname_np(pthread_self(), "coffer-seal");
+    pthread_setname_np(pthread_self(), "coffer-write");
     memset(&o, 0, sizeof(o));
-    n = bpipe_read_full(b->q, cur, SEAL_MSG_MAX, &e);
-    if (n < 0)
-        goto out;
-    for (;;) {
-        if (o.w == NULL && obj_begin(b, &o, &e) != 0)
-            goto fail;
-        /* one message of lookahead: the last message of the stream is sealed FINAL */
-        m = bpipe_read_full(b->q, next, SEAL_MSG_MAX, &e);
-        if (m < 0)
-            goto out;
-        unsigned char tag = m == 0                   ? SEAL_TAG_FINAL
-                            : msgs + 1 == per_object ? SEAL_TAG_PUSH
-                                                     : SEAL_TAG_MESSAGE;
-        size_t c = seal_push(&o.sw, cur, (size_t)n, tag, ct);
-        if (obj_write(&o, ct, c, &e) != 0)
-            goto fail;
-        msgs++;
-        if (tag != SEAL_TAG_MESSAGE) {
-            if (obj_commit(b, &o, &e) != 0) {
-                cf_err_ctx(&e, "object %u", b->nobjects);
-                goto fail;
-            }
-            msgs = 0;
-        }
-        if (m == 0)
+    while ((q = bqueue_pop(b->queue, &e)) != NULL) {
+        int rc = 0;
+        if (q->type == CHUNK_BEGIN)
+            rc = obj_begin(b, &o, &e);
+        if (rc == 0)
+            rc = obj_write(&o, q->data, q->len, &e);
+        if (rc == 0 && q->type == CHUNK_LAST)
+            rc = obj_commit(b, &o, &e);
+        bqueue_put_free(b->queue, q);
+        if (rc != 0) {
+            cf_err_ctx(&e, "object %u", b->nobjects);
             break;
-        unsigned char *t = cur;
-        cur = next;
-        next = t;
-        n = m;
+        }
     }
-    goto out;
-fail:
-    pl_fail(&b->pl, &e);
-out:
+    if (e.code == CF_E_OK && o.w != NULL)
+        cf_err_set(&e, CF_E_INTERNAL, "the stream ended inside object %u", b->nobjects);
     if (e.code != CF_E_OK)
-        pl_fail(&b->pl, &e);   /* a pipe error: already recorded upstream, a no-op here */
+        pl_fail(&b->pl, &e);
     target_abort(o.w);
     free(o.key);
-    sodium_memzero(&o.sw, sizeof(o.sw));
-    free(cur);
-    free(next);
-    free(ct);
     return NULL;
 }
 
@@ -269,7 +324,9 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     char started[32], finished[32], host[256] = "unknown";
     long level, threads;
     uint64_t t0 = time_mono_ms();
-    time_t start = time(NULL);
+    struct timespec start_ts;
+    clock_gettime(CLOCK_REALTIME, &start_ts);
+    time_t start = start_ts.tv_sec;
     bool sealer_started = false, wrote = false;
     int rc = -1;
 
@@ -283,7 +340,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
         goto out;
     if (threads == 0)
         threads = sys_ncpu();
-    repo_new_id(start, res->id);
+    repo_new_id(&start_ts, res->id);
     b.r = r;
     b.src = src;
     b.id = res->id;
@@ -304,12 +361,20 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     b.zout = cf_malloc(b.zout_cap);
     b.q = bpipe_new(PIPE_CAP);
     b.pl.pipes[0] = b.q;
+    b.queue = bqueue_new(QUEUE_BUFS, QUEUE_BUF_SIZE);
+    b.pl.queue = b.queue;
 
     log_info("backup start source=%s kind=%s id=%s target=%s", src->name, src->ops->name,
              res->id, target_describe(repo_target(r)));
     progress_start(&b.prog, "backing up", 0);
+    if (pthread_create(&b.writer, NULL, writer_main, &b) != 0) {
+        cf_err_sys(e, CF_E_INTERNAL, "unable to start a thread");
+        goto out;
+    }
     if (pthread_create(&b.sealer, NULL, sealer_main, &b) != 0) {
         cf_err_sys(e, CF_E_INTERNAL, "unable to start a thread");
+        pl_fail(&b.pl, e);
+        pthread_join(b.writer, NULL);
         goto out;
     }
     sealer_started = wrote = true;
@@ -324,6 +389,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
         }
     }
     pthread_join(b.sealer, NULL);
+    pthread_join(b.writer, NULL);
     sealer_started = false;
     progress_end(&b.prog);
     if (pl_result(&b.pl, e) != 0)
@@ -359,6 +425,7 @@ out:
     if (sealer_started) {
         pl_fail(&b.pl, e);
         pthread_join(b.sealer, NULL);
+        pthread_join(b.writer, NULL);
     }
     if (rc != 0 && wrote)
         backup_discard(r, src->name, res->id);
@@ -367,6 +434,7 @@ out:
     json_decref(b.objects);
     frame_out_free(&out);
     bpipe_free(b.q);
+    bqueue_free(b.queue);
     free(b.zout);
     ZSTD_freeCCtx(b.cctx);
     seal_key_wipe(&b.sk);

@@ -17,6 +17,8 @@ type = volume
 path = $T/src
 [job nightly]
 sources = media
+[catalog]
+path = $T/p/catalog.db
 CONF
 C="--config $T/p/coffer.conf"
 ok "init with a passphrase" backupd $C init
@@ -44,6 +46,8 @@ type = volume
 path = $T/src
 [job nightly]
 sources = media
+[catalog]
+path = $T/k/catalog.db
 CONF
 C="--config $T/k/coffer.conf"
 ok "init sealed to a public key" backupd $C init

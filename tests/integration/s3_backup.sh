@@ -45,6 +45,9 @@ path = $T/src
 
 [job nightly]
 sources = media
+
+[catalog]
+path = $1.db
 CONF
 }
 s3_conf "$T/c/coffer.conf" "$S3_ENDPOINT" repo1
@@ -72,7 +75,7 @@ ok "restored tree equals the source" diff -r --no-dereference "$T/src" "$T/out"
 # wrong secret and missing bucket, through the tools
 printf 'wrong\n' >"$T/c/bad.secret"; chmod 600 "$T/c/bad.secret"
 sed "s|$T/c/s3.secret|$T/c/bad.secret|" "$T/c/coffer.conf" >"$T/c/bad.conf"
-fails "a wrong secret gives an authentication error" 1 "SignatureDoesNotMatch" catalog --config "$T/c/bad.conf" list
+fails "a wrong secret gives an authentication error" 1 "SignatureDoesNotMatch" backupd --config "$T/c/bad.conf" run nightly
 cp "$_err" "$T/auth.err"
 check "with a hint" grep -q "HINT: the secret access key is wrong" "$T/auth.err"
 check "the secret is not printed" bash -c "! grep -qF -- '$S3_SECRET_KEY' '$T/auth.err'"
@@ -100,7 +103,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" -out "$T/tls.pem"
 s3_proxy_start tls --drop 0 --error 0 --stall 0 --cut 0 --tls-cert "$T/tls.pem" --tls-key "$T/tls.key"
 tlsproxy=$PROXY_PID
 s3_conf "$T/c/tls.conf" "https://127.0.0.1:$PROXY_PORT" repo1 "retries = 1"
-fails "an unknown certificate authority is refused" 1 "TLS certificate was not accepted" catalog --config "$T/c/tls.conf" list
+fails "an unknown certificate authority is refused" 1 "TLS certificate was not accepted" backupd --config "$T/c/tls.conf" run nightly
 cp "$_err" "$T/tls.err"
 check "with a hint to set ca-file" grep -q "HINT: give the certificate authority in ca-file" "$T/tls.err"
 s3_conf "$T/c/tls-ca.conf" "https://127.0.0.1:$PROXY_PORT" repo1 "ca-file = $T/tls.pem"

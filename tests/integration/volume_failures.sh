@@ -12,8 +12,8 @@ ok "first backup" backupd $C run nightly
 first=$(ls "$T/c/repo/backups/media")
 
 # --- configuration and command line ---
-cp "$T/c/coffer.conf" "$T/bad.conf"; echo "colour = blue" >>"$T/bad.conf"
-fails "unknown key: exit 2, file and line" 2 "bad.conf:13: [job nightly] unknown key 'colour'" backupd --config "$T/bad.conf" check-config
+sed '/^\[job nightly\]/a colour = blue' "$T/c/coffer.conf" >"$T/bad.conf"
+fails "unknown key: exit 2, file and line" 2 "bad.conf:12: [job nightly] unknown key 'colour'" backupd --config "$T/bad.conf" check-config
 printf '[repository\n' >"$T/bad2.conf"
 fails "malformed section header" 2 "bad2.conf:1: section header without ']'" backupd --config "$T/bad2.conf" run nightly
 fails "missing configuration file" 2 "unable to read configuration" backupd --config "$T/nope.conf" run nightly

@@ -72,6 +72,9 @@ path = $src
 
 [job nightly]
 sources = media
+
+[catalog]
+path = $d/catalog.db
 CONF
 }
 

@@ -1,0 +1,124 @@
+/* cat_pins.c - pins live in the repository (pins/<source>/<id>), so a rebuilt index, or
+ * another host, sees them. Plain JSON, not encrypted: prune must honour pins on a host that
+ * holds only the public key (docs/FORMAT.md "pins/"). */
+#include "cat_ctx.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/core/util.h"
+
+#define PIN_MAX_BYTES 8192
+
+static char *pin_key(const char *source, const char *id)
+{
+    return cf_asprintf("pins/%s/%s", source, id);
+}
+
+struct pin_acc {
+    struct target *t;
+    struct cat_pin *v;
+    size_t n;
+    struct cf_err *e;
+};
+
+static int pin_one(void *arg, const char *key, uint64_t size)
+{
+    struct pin_acc *a = arg;
+    struct buf b = BUF_INIT;
+    struct cat_pin p;
+    const char *s1 = key + strlen("pins/"), *s2 = strchr(s1, '/');
+    json_t *j = NULL;
+    const char *reason = "", *at = NULL, *host = "";
+
+    (void)size;
+    if (s2 == NULL || strchr(s2 + 1, '/') != NULL || (size_t)(s2 - s1) >= sizeof(p.source) ||
+        strlen(s2 + 1) >= sizeof(p.id))
+        return 0;   /* not a pin */
+    memset(&p, 0, sizeof(p));
+    memcpy(p.source, s1, (size_t)(s2 - s1));
+    snprintf(p.id, sizeof(p.id), "%s", s2 + 1);
+    if (target_get_buf(a->t, key, PIN_MAX_BYTES, &b, a->e) != 0) {
+        buf_free(&b);
+        if (a->e->code == CF_E_NOTFOUND) {   /* unpinned while we listed */
+            cf_err_clear(a->e);
+            return 0;
+        }
+        return -1;
+    }
+    /* a pin that cannot be parsed still pins: being wrong here must never delete a backup */
+    j = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+    if (j == NULL ||
+        json_unpack(j, "{s?:s, s?:s, s?:s}", "reason", &reason, "pinned_at", &at, "host", &host) != 0)
+        reason = "(unreadable pin object)";
+    snprintf(p.reason, sizeof(p.reason), "%s", reason);
+    snprintf(p.host, sizeof(p.host), "%s", host);
+    if (at == NULL || time_parse_rfc3339(at, &p.at, NULL) != 0)
+        p.at = 0;
+    json_decref(j);
+    buf_free(&b);
+    a->v = cf_realloc(a->v, (a->n + 1) * sizeof(*a->v));
+    a->v[a->n++] = p;
+    return 0;
+}
+
+static int cmp_pin(const void *a, const void *b)
+{
+    const struct cat_pin *x = a, *y = b;
+    int c = strcmp(x->source, y->source);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+int cat_pins_load(struct target *t, struct cat_pin **out, size_t *n, struct cf_err *e)
+{
+    struct pin_acc a = { t, NULL, 0, e };
+
+    if (target_list(t, "pins/", pin_one, &a, e) != 0) {
+        free(a.v);
+        return cf_err_ctx(e, "unable to read the pins");
+    }
+    if (a.n > 1)
+        qsort(a.v, a.n, sizeof(*a.v), cmp_pin);
+    *out = a.v;
+    *n = a.n;
+    return 0;
+}
+
+const struct cat_pin *cat_pins_find(const struct cat_pin *v, size_t n, const char *source,
+                                    const char *id)
+{
+    struct cat_pin key;
+    snprintf(key.source, sizeof(key.source), "%s", source);
+    snprintf(key.id, sizeof(key.id), "%s", id);
+    return n ? bsearch(&key, v, n, sizeof(*v), cmp_pin) : NULL;
+}
+
+int cat_pin_put(struct target *t, const char *source, const char *id, const char *reason,
+                time_t at, struct cf_err *e)
+{
+    char when[32], host[256] = "";
+    char *key = pin_key(source, id);
+
+    gethostname(host, sizeof(host) - 1);
+    time_format_rfc3339(at, when, sizeof(when));
+    json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "format", 1, "source", source, "id",
+                          id, "reason", reason ? reason : "", "pinned_at", when, "host", host);
+    char *text = json_dumps(j, JSON_INDENT(2));
+    int rc = target_put_buf(t, key, text, strlen(text), 0, e);
+    if (rc != 0)
+        cf_err_ctx(e, "unable to pin backup %s/%s", source, id);
+    free(text);
+    json_decref(j);
+    free(key);
+    return rc;
+}
+
+int cat_pin_remove(struct target *t, const char *source, const char *id, struct cf_err *e)
+{
+    char *key = pin_key(source, id);
+    int rc = target_remove(t, key, e);
+    if (rc != 0)
+        cf_err_ctx(e, "unable to unpin backup %s/%s", source, id);
+    free(key);
+    return rc;
+}

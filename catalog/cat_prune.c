@@ -1,0 +1,380 @@
+/* cat_prune.c - `catalog prune`: retention per source, then the debris of backups that never
+ * committed. Under the repository's prune lock, and each source's lock while that source is
+ * changed, both renewed as leases while the work goes on. */
+#include "catalog.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/core/cli.h"
+#include "../lib/core/log.h"
+#include "../lib/core/util.h"
+#include "../lib/repo/repo_lease.h"
+#include "cat_ctx.h"
+
+/* objects under backups/ grouped by backup, to find the uncommitted ones */
+struct obj {
+    char source[128];
+    char id[64];
+    char *key;
+    bool manifest;
+};
+
+static int obj_cb(void *arg, const char *key, uint64_t size)
+{
+    struct buf *b = arg;
+    struct obj o;
+    const char *s1 = key + strlen("backups/"), *s2 = strchr(s1, '/'), *s3;
+
+    (void)size;
+    if (s2 == NULL || (s3 = strchr(s2 + 1, '/')) == NULL ||
+        (size_t)(s2 - s1) >= sizeof(o.source) || (size_t)(s3 - s2 - 1) >= sizeof(o.id))
+        return 0;
+    memset(&o, 0, sizeof(o));
+    memcpy(o.source, s1, (size_t)(s2 - s1));
+    memcpy(o.id, s2 + 1, (size_t)(s3 - s2 - 1));
+    o.key = cf_strdup(key);
+    o.manifest = strcmp(s3, "/manifest") == 0;
+    buf_append(b, &o, sizeof(o));
+    return 0;
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+    const struct obj *x = a, *y = b;
+    int c = strcmp(x->source, y->source);
+    if (c == 0)
+        c = strcmp(x->id, y->id);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+struct prune_run {
+    struct cat_ctx *ctx;
+    const struct catalog_opts *o;
+    struct lease *lock;     /* locks/prune */
+    struct lease *slock;    /* locks/source-<source> of the source being pruned */
+    time_t now;
+    int64_t grace, ttl;
+    size_t kept, deleted, swept, skipped, failed;
+    json_t *items;
+    json_t *skipped_sources;
+};
+
+static void item(struct prune_run *p, const char *source, const char *id, const char *action,
+                 unsigned reasons, const char *detail, const char *error)
+{
+    char why[160];
+    json_t *rs = json_array();
+
+    for (unsigned b = 0; b < RET_REASON_COUNT; b++)
+        if (reasons & (1u << b))
+            json_array_append_new(rs, json_string(retention_reason_name(1u << b)));
+    json_array_append_new(p->items,
+                          json_pack("{s:s, s:s, s:s, s:o, s:s?, s:b, s:s?}", "source", source,
+                                    "id", id, "action", action, "reasons", rs, "detail", detail,
+                                    "done", !p->o->dry_run && error == NULL, "error", error));
+    if (p->o->json)
+        return;
+    if (reasons)
+        retention_reasons_format(reasons, why, sizeof(why));
+    else
+        snprintf(why, sizeof(why), "%s", detail ? detail : "");
+    printf("%-16s %-26s %-7s %s%s%s\n", source, id, action, why, error ? ": FAILED: " : "",
+           error ? error : "");
+    fflush(stdout);
+}
+
+/* The same pause hook as the tests use to kill a prune half-way (COFFER_TEST_PRUNE_PAUSE_MS);
+ * unset in production. */
+static void test_pause(void)
+{
+    const char *ms = getenv("COFFER_TEST_PRUNE_PAUSE_MS");
+    if (ms && *ms)
+        usleep((useconds_t)atoi(ms) * 1000);
+}
+
+/* renew both leases when due; a lost lease stops the prune */
+static int keep_leases(struct prune_run *p, struct cf_err *e)
+{
+    if (p->lock && lease_keep(p->lock, e) != 0)
+        return -1;
+    return p->slock ? lease_keep(p->slock, e) : 0;
+}
+
+/* "# media: [job nightly] keep-daily 2, keep-monthly 12 (Europe/Berlin)" */
+static void print_rules(const char *source, const struct cat_policy_set *ps)
+{
+    static const char *const names[] = { "keep-last", "keep-hourly", "keep-daily",
+                                         "keep-weekly", "keep-monthly", "keep-yearly" };
+    if (ps->n == 0) {
+        printf("# %s: no retention rules: everything is kept\n", source);
+        return;
+    }
+    for (size_t k = 0; k < ps->n; k++) {
+        const struct ret_policy *r = &ps->p[k];
+        const long v[] = { r->keep_last, r->keep_hourly, r->keep_daily,
+                           r->keep_weekly, r->keep_monthly, r->keep_yearly };
+        printf("# %s: %s", source, ps->origin[k]);
+        for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
+            if (v[i] > 0)
+                printf(" %s %ld", names[i], v[i]);
+        if (r->keep_within > 0)
+            printf(" keep-within %llds", (long long)r->keep_within);
+        printf(" (%s)\n", r->timezone[0] ? r->timezone : "UTC");
+    }
+}
+
+/* retention of one source: rows from the index (already refreshed) */
+static int prune_retention(struct prune_run *p, const char *source, struct cf_err *e)
+{
+    struct cat_ctx *ctx = p->ctx;
+    struct cat_policy_set ps;
+    struct cat_filter f = { .repo = ctx->repo_id, .source = source };
+    struct cat_row *rows = NULL;
+    struct ret_backup *b = NULL;
+    struct ret_decision *d = NULL;
+    size_t n = 0;
+    int rc = -1;
+
+    if (cat_policy_for(ctx->c, source, &ps, e) != 0 ||
+        cat_index_query(ctx->x, &f, &rows, &n, e) != 0)
+        goto out;
+    if (!p->o->json)
+        print_rules(source, &ps);
+    b = cf_calloc(n ? n : 1, sizeof(*b));
+    d = cf_calloc(n ? n : 1, sizeof(*d));
+    for (size_t i = 0; i < n; i++) {
+        b[i].id = rows[i].id;
+        b[i].time = rows[i].time;
+        b[i].state = rows[i].status == CAT_DAMAGED ? RET_DAMAGED : RET_COMPLETE;
+        b[i].pinned = rows[i].pinned;
+    }
+    if (cat_policy_apply(&ps, b, n, p->now, d, e) != 0)
+        goto out;
+    for (size_t i = n; i-- > 0;) {   /* newest first, as an operator reads it */
+        if (d[i].keep) {
+            p->kept++;
+            item(p, source, rows[i].id, "keep", d[i].reasons, NULL, NULL);
+            continue;
+        }
+        if (p->o->dry_run) {
+            p->deleted++;
+            item(p, source, rows[i].id, "delete", 0, "no rule keeps it", NULL);
+            continue;
+        }
+        if (keep_leases(p, e) != 0)
+            goto out;
+        struct cf_err de = CF_ERR_INIT;
+        /* manifest first, then data (repo_backup_remove): a half-removed backup is debris */
+        if (repo_backup_remove(ctx->r, source, rows[i].id, &de) != 0) {
+            if (de.code == CF_E_NET || de.code == CF_E_IO || de.code == CF_E_AUTH) {
+                cf_err_keep(e, &de);
+                goto out;
+            }
+            p->failed++;
+            item(p, source, rows[i].id, "delete", 0, "no rule keeps it", de.msg);
+            continue;
+        }
+        if (cat_index_set_status(ctx->x, ctx->repo_id, source, rows[i].id, CAT_PRUNED, NULL,
+                                 e) != 0)
+            goto out;
+        p->deleted++;
+        log_info("pruned source=%s id=%s", source, rows[i].id);
+        item(p, source, rows[i].id, "delete", 0, "no rule keeps it", NULL);
+        test_pause();
+    }
+    rc = 0;
+out:
+    free(d);
+    free(b);
+    cat_rows_free(rows, n);
+    return rc;
+}
+
+/* debris of one source: objects of backups without a manifest, older than the grace period */
+static int prune_debris(struct prune_run *p, const struct obj *v, size_t n, struct cf_err *e)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        bool committed = false;
+        while (j < n && strcmp(v[j].id, v[i].id) == 0) {
+            committed |= v[j].manifest;
+            j++;
+        }
+        time_t t;
+        char detail[160], since[32];
+        if (committed || time_parse_compact(v[i].id, &t) != 0) {
+            i = j;
+            continue;
+        }
+        time_format_rfc3339(t, since, sizeof(since));
+        if (p->now - t < p->grace) {
+            snprintf(detail, sizeof(detail), "uncommitted since %s, within the grace period "
+                     "(maybe still running)", since);
+            item(p, v[i].source, v[i].id, "leave", 0, detail, NULL);
+            i = j;
+            continue;
+        }
+        snprintf(detail, sizeof(detail), "uncommitted since %s, %zu objects", since, j - i);
+        if (!p->o->dry_run) {
+            if (keep_leases(p, e) != 0)
+                return -1;
+            for (size_t k = i; k < j; k++)
+                if (target_remove(repo_target(p->ctx->r), v[k].key, e) != 0)
+                    return cf_err_ctx(e, "unable to sweep debris of %s/%s", v[i].source,
+                                      v[i].id);
+            log_info("swept debris source=%s id=%s objects=%zu", v[i].source, v[i].id, j - i);
+        }
+        p->swept++;
+        item(p, v[i].source, v[i].id, "sweep", 0, detail, NULL);
+        i = j;
+    }
+    return 0;
+}
+
+static bool source_seen(json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (strcmp(json_string_value(v), s) == 0) return true;
+    return false;
+}
+
+int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struct catalog_opts *o)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_ctx ctx;
+    struct prune_run p;
+    struct buf objs = BUF_INIT;
+    json_t *sources = json_array();
+    int rc = EXIT_FAILED;
+    bool opened = false;
+
+    memset(&p, 0, sizeof(p));
+    p.ctx = &ctx;
+    p.o = o;
+    p.now = time(NULL);
+    p.items = json_array();
+    p.skipped_sources = json_array();
+    p.grace = 86400;
+    p.ttl = LEASE_DEFAULT_TTL;
+    if (c->catalog != NULL &&
+        (ini_get_duration(c->catalog, "debris-grace", 86400, &p.grace, &e) != 0 ||
+         ini_get_duration(c->catalog, "lock-ttl", LEASE_DEFAULT_TTL, &p.ttl, &e) != 0)) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    if (cat_ctx_open(c, u, false, &ctx, &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    opened = true;
+    if (!o->json)
+        cat_ctx_note(&ctx);
+    if (!repo_can_read(ctx.r)) {
+        cf_err_set(&e, CF_E_CRYPTO, "prune must read every manifest to tell damaged backups "
+                   "apart, and this repository is sealed to a public key; HINT: pass "
+                   "--secret-key-file FILE");
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    /* every configured source's rules, checked before anything is deleted */
+    for (size_t k = 0; k < c->nsources; k++) {
+        struct cat_policy_set ps;
+        if (cat_policy_for(c, c->sources[k]->name, &ps, &e) != 0) {
+            rc = cli_fail("catalog", &e);
+            goto out;
+        }
+    }
+    if (!o->dry_run && lease_acquire(repo_target(ctx.r), "prune", "prune", p.ttl, &p.lock,
+                                     &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    /* the index may have changed hands while we waited for nothing: refresh under the lock */
+    if (cat_sync(&ctx, false, &e) != 0 ||
+        target_list(repo_target(ctx.r), "backups/", obj_cb, &objs, &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    struct obj *v = (struct obj *)objs.data;
+    size_t nv = objs.len / sizeof(struct obj);
+    if (nv > 1)
+        qsort(v, nv, sizeof(*v), cmp_obj);
+    /* every source with objects, plus every configured one */
+    for (size_t i = 0; i < nv; i++)
+        if (!source_seen(sources, v[i].source))
+            json_array_append_new(sources, json_string(v[i].source));
+    if (!o->json)
+        printf("%-16s %-26s %-7s %s\n", "SOURCE", "ID", "ACTION", "WHY");
+    size_t i0 = 0;
+    size_t si;
+    json_t *sj;
+    json_array_foreach(sources, si, sj) {
+        const char *s = json_string_value(sj);
+        char lname[200];
+        struct lease *sl = NULL;
+        size_t i1 = i0;
+        while (i1 < nv && strcmp(v[i1].source, s) == 0)
+            i1++;
+        if (o->source && strcmp(o->source, s) != 0) {
+            i0 = i1;
+            continue;
+        }
+        lease_source_name(s, lname, sizeof(lname));
+        if (!o->dry_run && lease_acquire(repo_target(ctx.r), lname, "prune", p.ttl, &sl, &e) != 0) {
+            if (e.code != CF_E_LOCKED) {
+                rc = cli_fail("catalog", &e);
+                goto out;
+            }
+            log_warn("skipping source %s: %s", s, e.msg);
+            fprintf(stderr, "catalog: warning: source '%s' skipped: %s\n", s, e.msg);
+            json_array_append_new(p.skipped_sources, json_string(s));
+            p.skipped++;
+            cf_err_clear(&e);
+            i0 = i1;
+            continue;
+        }
+        p.slock = sl;
+        int k = prune_retention(&p, s, &e);
+        if (k == 0)
+            k = prune_debris(&p, v + i0, i1 - i0, &e);
+        p.slock = NULL;
+        lease_release(sl);
+        if (k != 0) {
+            rc = cli_fail("catalog", &e);
+            goto out;
+        }
+        i0 = i1;
+    }
+    if (o->json) {
+        json_t *res = json_pack("{s:o, s:b, s:o, s:I, s:I, s:I, s:I, s:o}", "catalog",
+                                cat_ctx_json(&ctx), "dry_run", o->dry_run, "backups", p.items,
+                                "kept", (json_int_t)p.kept, "deleted", (json_int_t)p.deleted,
+                                "swept", (json_int_t)p.swept, "failed", (json_int_t)p.failed,
+                                "skipped_sources", p.skipped_sources);
+        p.items = p.skipped_sources = NULL;
+        cat_print_json(res);
+        json_decref(res);
+    } else {
+        printf("%zu kept, %zu %s, %zu debris %s%s\n", p.kept, p.deleted,
+               o->dry_run ? "to delete" : "deleted", p.swept, o->dry_run ? "to sweep" : "swept",
+               o->dry_run ? " (dry run: nothing changed)" : "");
+        if (p.skipped)
+            printf("%zu sources skipped (locked by a running backup)\n", p.skipped);
+    }
+    rc = p.failed ? EXIT_FAILED : p.skipped ? EXIT_PARTIAL : EXIT_OK;
+out:
+    lease_release(p.lock);
+    for (size_t i = 0; i < objs.len / sizeof(struct obj); i++)
+        free(((struct obj *)objs.data)[i].key);
+    buf_free(&objs);
+    json_decref(sources);
+    json_decref(p.items);
+    json_decref(p.skipped_sources);
+    if (opened)
+        cat_ctx_close(&ctx);
+    return rc;
+}

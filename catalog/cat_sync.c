@@ -1,0 +1,301 @@
+/* cat_sync.c - the index kept in step with the repository: the repository wins. */
+#include "cat_ctx.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../lib/core/log.h"
+#include "../lib/core/util.h"
+
+/* meta keys: which repository a target holds, and when it was last read */
+static char *meta_key_location(const struct conf *c)
+{
+    struct target *t = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    char *k = NULL;
+    if (target_open(c->repository, &t, &e) == 0)
+        k = cf_asprintf("location:%s", target_describe(t));
+    target_close(t);
+    return k;
+}
+
+static int cmp_row_key(const void *a, const void *b)
+{
+    const struct cat_row *x = a, *y = b;
+    int c = strcmp(x->source, y->source);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+static int cmp_ref_row(const struct repo_ref *f, const struct cat_row *r)
+{
+    int c = strcmp(f->source, r->source);
+    return c ? c : strcmp(f->id, r->id);
+}
+
+static void row_pin(struct cat_row *row, const struct cat_pin *p)
+{
+    free(row->pin_reason);
+    row->pin_reason = p ? cf_strdup(p->reason) : NULL;
+    row->pinned = p != NULL;
+    row->pinned_at = p ? p->at : 0;
+}
+
+int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
+{
+    struct repo_ref *refs = NULL;
+    struct cat_row *rows = NULL;
+    struct cat_pin *pins = NULL;
+    size_t nref = 0, nrow = 0, npin = 0, i = 0, k = 0;
+    bool in_tx = false;
+    int rc = -1;
+
+    if (repo_list(ctx->r, NULL, &refs, &nref, e) != 0 ||
+        cat_pins_load(repo_target(ctx->r), &pins, &npin, e) != 0)
+        goto out;
+    if (cat_index_begin(ctx->x, e) != 0)
+        goto out;
+    in_tx = true;
+    if (rebuild && cat_index_forget(ctx->x, ctx->repo_id, e) != 0)
+        goto out;
+    struct cat_filter f = { .repo = ctx->repo_id, .with_pruned = true };
+    if (cat_index_query(ctx->x, &f, &rows, &nrow, e) != 0)
+        goto out;
+    if (nrow > 1)
+        qsort(rows, nrow, sizeof(*rows), cmp_row_key);
+
+    /* both lists sorted by source then id: one merge walk */
+    while (i < nref || k < nrow) {
+        int c = i >= nref ? 1 : k >= nrow ? -1 : cmp_ref_row(&refs[i], &rows[k]);
+        if (c > 0) {   /* in the index only */
+            if (rows[k].status != CAT_PRUNED) {
+                if (cat_index_set_status(ctx->x, ctx->repo_id, rows[k].source, rows[k].id,
+                                         CAT_PRUNED, NULL, e) != 0)
+                    goto out;
+                ctx->st.gone++;
+            }
+            k++;
+            continue;
+        }
+        const struct cat_pin *p = cat_pins_find(pins, npin, refs[i].source, refs[i].id);
+        bool have = c == 0 && rows[k].status != CAT_PRUNED;
+        /* rows written without the manifest (public-key mode) are completed once it can be
+         * read; a damaged one stays as it is until verify says otherwise */
+        if (!have ||
+            (!rows[k].details && rows[k].status == CAT_COMPLETE && repo_can_read(ctx->r))) {
+            struct cat_row nr;
+            if (cat_row_from_repo(ctx->r, refs[i].source, refs[i].id, &nr, e) != 0) {
+                cat_row_clear(&nr);
+                if (e->code != CF_E_NOTFOUND)
+                    goto out;
+                /* removed since we listed it (a prune elsewhere): the next refresh sees it gone */
+                cf_err_clear(e);
+                i++;
+                if (c == 0)
+                    k++;
+                continue;
+            }
+            if (have && rows[k].status == CAT_DAMAGED && nr.status == CAT_COMPLETE) {
+                /* damage found by verify is not in the manifest: keep it */
+                nr.status = CAT_DAMAGED;
+                nr.damage = rows[k].damage ? cf_strdup(rows[k].damage) : NULL;
+            }
+            row_pin(&nr, p);
+            int w = cat_index_put(ctx->x, &nr, e);
+            if (!have && nr.status == CAT_DAMAGED) {
+                ctx->st.damaged++;
+                log_warn("backup %s/%s is damaged: %s", nr.source, nr.id, nr.damage);
+            }
+            cat_row_clear(&nr);
+            if (w != 0)
+                goto out;
+            if (have)
+                ctx->st.reread++;
+            else
+                ctx->st.added++;
+        } else if (rows[k].pinned != (p != NULL) ||
+                   (p && strcmp(rows[k].pin_reason ? rows[k].pin_reason : "", p->reason) != 0)) {
+            if (cat_index_set_pin(ctx->x, ctx->repo_id, refs[i].source, refs[i].id, p != NULL,
+                                  p ? p->reason : NULL, p ? p->at : 0, e) != 0)
+                goto out;
+            ctx->st.pins++;
+        }
+        i++;
+        if (c == 0)
+            k++;
+    }
+    char now[32];
+    time_format_rfc3339(time(NULL), now, sizeof(now));
+    char *mk = cf_asprintf("synced:%s", ctx->repo_id), *lk = meta_key_location(ctx->c);
+    int w = cat_index_meta_set(ctx->x, mk, now, e);
+    if (w == 0 && lk)
+        w = cat_index_meta_set(ctx->x, lk, ctx->repo_id, e);
+    free(mk);
+    free(lk);
+    if (w != 0 || cat_index_commit(ctx->x, e) != 0)
+        goto out;
+    in_tx = false;
+    ctx->synced_at = time(NULL);
+    rc = 0;
+out:
+    if (in_tx)
+        cat_index_rollback(ctx->x);
+    if (rc != 0)
+        cf_err_ctx(e, "unable to refresh the catalog index from the repository");
+    cat_rows_free(rows, nrow);
+    free(pins);
+    free(refs);
+    return rc;
+}
+
+/* The repository cannot be reached: find which repository this configuration points at
+ * from the index alone, so its rows can still be shown. */
+static int go_offline(struct cat_ctx *ctx, const struct cf_err *why, struct cf_err *e)
+{
+    char *lk = meta_key_location(ctx->c), when[32];
+    struct cf_err me = CF_ERR_INIT;
+
+    snprintf(ctx->offline_why, sizeof(ctx->offline_why), "%s", why->msg);
+    if (lk == NULL || cat_index_meta_get(ctx->x, lk, ctx->repo_id, sizeof(ctx->repo_id), &me) != 0) {
+        free(lk);
+        cf_err_keep(e, why);
+        return cf_err_ctx(e, "the repository is unreachable and the catalog index has never "
+                             "seen it");
+    }
+    free(lk);
+    char *mk = cf_asprintf("synced:%s", ctx->repo_id);
+    if (cat_index_meta_get(ctx->x, mk, when, sizeof(when), &me) != 0 ||
+        time_parse_rfc3339(when, &ctx->synced_at, &me) != 0)
+        ctx->synced_at = 0;
+    free(mk);
+    ctx->offline = true;
+    return 0;
+}
+
+int cat_ctx_open(const struct conf *c, const struct repo_unlock *u, bool allow_offline,
+                 struct cat_ctx *ctx, struct cf_err *e)
+{
+    const char *path;
+    struct cf_err re = CF_ERR_INIT;
+
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->c = c;
+    if (cat_index_path(c, &path, e) != 0 || cat_index_open(path, &ctx->x, &ctx->st.fresh, e) != 0)
+        goto fail;
+    if (repo_open(c, u, &ctx->r, &re) != 0) {
+        /* a wrong key or a bad configuration is not "unreachable" */
+        if (!allow_offline || re.code == CF_E_CRYPTO || re.code == CF_E_CONFIG ||
+            re.code == CF_E_USAGE) {
+            cf_err_keep(e, &re);
+            goto fail;
+        }
+        if (go_offline(ctx, &re, e) != 0)
+            goto fail;
+        return 0;
+    }
+    snprintf(ctx->repo_id, sizeof(ctx->repo_id), "%s", repo_id(ctx->r));
+    if (cat_sync(ctx, false, &re) != 0) {
+        if (!allow_offline || re.code == CF_E_LOCKED || re.code == CF_E_CORRUPT) {
+            cf_err_keep(e, &re);
+            goto fail;
+        }
+        repo_close(ctx->r);
+        ctx->r = NULL;
+        if (go_offline(ctx, &re, e) != 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    cat_ctx_close(ctx);
+    return -1;
+}
+
+void cat_ctx_close(struct cat_ctx *ctx)
+{
+    repo_close(ctx->r);
+    cat_index_close(ctx->x);
+    ctx->r = NULL;
+    ctx->x = NULL;
+}
+
+void cat_ctx_note(const struct cat_ctx *ctx)
+{
+    const struct cat_sync_stats *s = &ctx->st;
+    char when[32] = "never";
+
+    if (ctx->offline) {
+        if (ctx->synced_at)
+            time_format_rfc3339(ctx->synced_at, when, sizeof(when));
+        fprintf(stderr,
+                "catalog: warning: repository unreachable (%s); showing the catalog index as "
+                "last refreshed at %s; HINT: check that the repository is mounted or reachable "
+                "and run the command again\n",
+                ctx->offline_why, when);
+        return;
+    }
+    if (s->added || s->gone || s->reread || s->pins)
+        fprintf(stderr,
+                "catalog: index %s from the repository: %zu added (%zu damaged), %zu gone, "
+                "%zu re-read, %zu pins changed\n",
+                s->fresh ? "built" : "refreshed", s->added, s->damaged, s->gone, s->reread,
+                s->pins);
+}
+
+json_t *cat_ctx_json(const struct cat_ctx *ctx)
+{
+    const struct cat_sync_stats *s = &ctx->st;
+    char when[32] = "";
+    if (ctx->synced_at)
+        time_format_rfc3339(ctx->synced_at, when, sizeof(when));
+    return json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:b, s:I, s:I, s:I, s:I, s:I}", "repository",
+                     ctx->repo_id, "index", cat_index_file(ctx->x), "offline", ctx->offline,
+                     "offline_error", ctx->offline ? ctx->offline_why : NULL, "synced_at",
+                     when[0] ? when : NULL, "refreshed",
+                     s->added || s->gone || s->reread || s->pins, "added", (json_int_t)s->added,
+                     "gone", (json_int_t)s->gone, "reread", (json_int_t)s->reread, "pins_changed",
+                     (json_int_t)s->pins, "damaged_added", (json_int_t)s->damaged);
+}
+
+static json_t *json_time_or_null(time_t t)
+{
+    char s[32];
+    if (t == 0)
+        return json_null();
+    time_format_rfc3339(t, s, sizeof(s));
+    return json_string(s);
+}
+
+const char *cat_row_status(const struct cat_row *r)
+{
+    /* committed, but this host cannot open the manifest (public-key mode): not known good */
+    if (r->status == CAT_COMPLETE && !r->details)
+        return "sealed";
+    return cat_status_name(r->status);
+}
+
+json_t *cat_row_json(const struct cat_row *r)
+{
+    json_t *cons = NULL;
+    if (r->consistency)
+        cons = json_loads(r->consistency, JSON_DECODE_ANY, NULL);
+    json_t *v = json_pack(
+        "{s:s, s:s, s:s, s:o, s:s, s:s?, s:o, s:o, s:s, s:s?, s:I, s:I, s:I, s:s?, s:o, s:b,"
+        " s:b, s:s?, s:o, s:{s:s, s:b, s:o, s:s?}}",
+        "repository", r->repo, "source", r->source, "id", r->id, "time",
+        json_time_or_null(r->time), "kind", r->kind, "job", r->job[0] ? r->job : NULL,
+        "started", json_time_or_null(r->started), "finished", json_time_or_null(r->finished),
+        "status", cat_row_status(r), "damage", r->damage, "bytes_in",
+        (json_int_t)r->bytes_in, "bytes_stored", (json_int_t)r->bytes_stored, "objects",
+        (json_int_t)r->objects, "tool", r->tool_version[0] ? r->tool_version : NULL,
+        "consistency", cons ? cons : json_null(), "details", r->details, "pinned", r->pinned,
+        "pin_reason", r->pin_reason, "pinned_at", json_time_or_null(r->pinned_at), "verify",
+        "result", cat_verify_name(r->verify), "quick", r->verify_quick, "at",
+        json_time_or_null(r->verified_at), "error", r->verify_error);
+    return v;
+}
+
+void cat_print_json(json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(s);
+    free(s);
+}

@@ -1,0 +1,611 @@
+/* cat_index.c - the SQLite catalog index (see cat_index.h, docs/CATALOG.md). */
+#include "cat_index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "../core/log.h"
+#include "../core/util.h"
+
+#define CAT_SCHEMA "1"
+
+struct cat_index {
+    sqlite3 *db;
+    char *path;
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS backups("
+    " repo TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL, time INTEGER NOT NULL,"
+    " kind TEXT NOT NULL DEFAULT '', job TEXT NOT NULL DEFAULT '',"
+    " started INTEGER NOT NULL DEFAULT 0, finished INTEGER NOT NULL DEFAULT 0,"
+    " consistency TEXT, bytes_in INTEGER NOT NULL DEFAULT 0,"
+    " bytes_stored INTEGER NOT NULL DEFAULT 0, objects INTEGER NOT NULL DEFAULT 0,"
+    " tool_version TEXT NOT NULL DEFAULT '', status INTEGER NOT NULL, damage TEXT,"
+    " details INTEGER NOT NULL DEFAULT 0, pinned INTEGER NOT NULL DEFAULT 0, pin_reason TEXT,"
+    " pinned_at INTEGER NOT NULL DEFAULT 0, verify INTEGER NOT NULL DEFAULT 0,"
+    " verify_quick INTEGER NOT NULL DEFAULT 0, verified_at INTEGER NOT NULL DEFAULT 0,"
+    " verify_error TEXT, PRIMARY KEY(repo, source, id));"
+    "CREATE INDEX IF NOT EXISTS backups_by_time ON backups(repo, source, time);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" CAT_SCHEMA "');";
+
+#define COLS                                                                               \
+    "repo, source, id, time, kind, job, started, finished, consistency, bytes_in, "        \
+    "bytes_stored, objects, tool_version, status, damage, details, pinned, pin_reason, "   \
+    "pinned_at, verify, verify_quick, verified_at, verify_error"
+
+static int db_err(struct cat_index *x, int rc, const char *what, struct cf_err *e)
+{
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return cf_err_set(e, CF_E_LOCKED,
+                          "catalog index '%s' is locked by another process (%s); HINT: wait "
+                          "for the other coffer command to finish and try again",
+                          x->path, what);
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+        return cf_err_set(e, CF_E_CORRUPT, "catalog index '%s' is corrupted (%s): %s; HINT: "
+                          "remove it, the next catalog command rebuilds it from the repository",
+                          x->path, what, sqlite3_errmsg(x->db));
+    if (rc == SQLITE_FULL)
+        return cf_err_set(e, CF_E_IO, "catalog index '%s': disk full (%s)", x->path, what);
+    return cf_err_set(e, CF_E_IO, "catalog index '%s': %s: %s", x->path, what,
+                      sqlite3_errmsg(x->db));
+}
+
+int cat_index_path(const struct conf *c, const char **out, struct cf_err *e)
+{
+    *out = CAT_DEFAULT_PATH;
+    if (c != NULL && c->catalog != NULL)
+        return ini_get_str(c->catalog, "path", CAT_DEFAULT_PATH, out, e);
+    return 0;
+}
+
+const char *cat_index_file(const struct cat_index *x)
+{
+    return x->path;
+}
+
+/* open, set up and check; CF_E_CORRUPT when the file is not a usable index */
+static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_open_v2(x->path, &x->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                         SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return x->db ? db_err(x, rc, "open", e)
+                     : cf_err_set(e, CF_E_NOMEM, "unable to open catalog index");
+    sqlite3_busy_timeout(x->db, CAT_BUSY_MS);
+    /* A cache: losing the last commit in a power cut is fine (the repository has it), a
+     * torn file is not. WAL with synchronous=NORMAL gives exactly that, without an fsync per
+     * command. A file that is not a database fails here already. */
+    rc = sqlite3_exec(x->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL,
+                      NULL);
+    if (rc != SQLITE_OK)
+        return db_err(x, rc, "set up", e);
+    rc = sqlite3_prepare_v2(x->db, "PRAGMA quick_check", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *res = (const char *)sqlite3_column_text(st, 0);
+        if (res == NULL || strcmp(res, "ok") != 0) {
+            cf_err_set(e, CF_E_CORRUPT, "catalog index '%s' is corrupted: %s", x->path,
+                       res ? res : "?");
+            sqlite3_finalize(st);
+            return -1;
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return db_err(x, rc, "check", e);
+    /* a new file has no tables yet */
+    int have = 0;
+    rc = sqlite3_prepare_v2(x->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (v == NULL || strcmp(v, CAT_SCHEMA) != 0) {
+            cf_err_set(e, CF_E_CORRUPT, "catalog index '%s' has schema %s, not %s", x->path,
+                       v ? v : "?", CAT_SCHEMA);
+            sqlite3_finalize(st);
+            return -1;
+        }
+        have = 1;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK && rc != SQLITE_ERROR)   /* SQLITE_ERROR: no such table */
+        return db_err(x, rc, "read schema", e);
+    if (!have) {
+        char *msg = NULL;
+        rc = sqlite3_exec(x->db, schema_sql, NULL, NULL, &msg);
+        sqlite3_free(msg);
+        if (rc != SQLITE_OK)
+            return db_err(x, rc, "create tables", e);
+        *fresh = true;
+    }
+    return 0;
+}
+
+int cat_index_open(const char *path, struct cat_index **out, bool *fresh, struct cf_err *e)
+{
+    struct cat_index *x = cf_calloc(1, sizeof(*x));
+    char *dir = fs_dirname(path);
+    int fd;
+
+    *fresh = false;
+    x->path = cf_strdup(path);
+    if (fs_mkdir_p(dir, 0700, e) != 0) {
+        cf_err_ctx(e, "catalog index '%s'", path);
+        goto fail;
+    }
+    /* create it private before SQLite does (it would follow the umask) */
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        bool denied = errno == EACCES || errno == EPERM || errno == EROFS;
+        cf_err_sys(e, CF_E_IO, "unable to open catalog index '%s'", path);
+        if (denied) {
+            size_t len = strlen(e->msg);
+            snprintf(e->msg + len, sizeof(e->msg) - len, "; HINT: run as the user that owns it, "
+                     "or set [catalog] path to a file this user may write");
+        }
+        goto fail;
+    }
+    close(fd);
+    if (index_try_open(x, fresh, e) == 0)
+        goto done;
+    if (e->code != CF_E_CORRUPT)
+        goto fail;
+    /* a cache: keep the broken file for inspection and start again */
+    sqlite3_close(x->db);
+    x->db = NULL;
+    char ts[32];
+    time_format_compact(time(NULL), ts, sizeof(ts));
+    char *aside = cf_asprintf("%s.broken-%s", path, ts);
+    log_warn("%s; moved aside to '%s', rebuilding it from the repository", e->msg, aside);
+    cf_err_clear(e);
+    if (rename(path, aside) != 0) {
+        cf_err_sys(e, CF_E_IO, "unable to move the broken catalog index '%s' aside", path);
+        free(aside);
+        goto fail;
+    }
+    free(aside);
+    static const char *const sidecars[] = { "-journal", "-wal", "-shm" };
+    for (size_t i = 0; i < sizeof(sidecars) / sizeof(*sidecars); i++) {
+        char *j = cf_asprintf("%s%s", path, sidecars[i]);
+        unlink(j);
+        free(j);
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    if (index_try_open(x, fresh, e) != 0)
+        goto fail;
+    *fresh = true;
+done:
+    free(dir);
+    *out = x;
+    return 0;
+fail:
+    free(dir);
+    cat_index_close(x);
+    return -1;
+}
+
+void cat_index_close(struct cat_index *x)
+{
+    if (x == NULL)
+        return;
+    sqlite3_close(x->db);
+    free(x->path);
+    free(x);
+}
+
+static int exec_simple(struct cat_index *x, const char *sql, struct cf_err *e)
+{
+    int rc = sqlite3_exec(x->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_err(x, rc, sql, e);
+}
+
+int cat_index_begin(struct cat_index *x, struct cf_err *e)
+{
+    /* IMMEDIATE: take the write lock now, so a busy index fails here and not half-way */
+    return exec_simple(x, "BEGIN IMMEDIATE", e);
+}
+
+int cat_index_commit(struct cat_index *x, struct cf_err *e)
+{
+    return exec_simple(x, "COMMIT", e);
+}
+
+void cat_index_rollback(struct cat_index *x)
+{
+    sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+/* run a statement that returns no rows; finalizes it */
+static int step_done(struct cat_index *x, sqlite3_stmt *st, const char *what, struct cf_err *e)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_err(x, rc, what, e);
+}
+
+static int prepare(struct cat_index *x, const char *sql, sqlite3_stmt **st, struct cf_err *e)
+{
+    int rc = sqlite3_prepare_v2(x->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? 0 : db_err(x, rc, "prepare", e);
+}
+
+int cat_index_put(struct cat_index *x, const struct cat_row *r, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    /* verify results survive a refresh of the rest of the row */
+    static const char sql[] =
+        "INSERT INTO backups(" COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
+        "?15,?16,?17,?18,?19,?20,?21,?22,?23) ON CONFLICT(repo, source, id) DO UPDATE SET "
+        "time=?4, kind=?5, job=?6, started=?7, finished=?8, consistency=?9, bytes_in=?10, "
+        "bytes_stored=?11, objects=?12, tool_version=?13, status=?14, damage=?15, details=?16,"
+        " pinned=?17, pin_reason=?18, pinned_at=?19, "
+        "verify=CASE WHEN ?20 = 0 THEN verify ELSE ?20 END, "
+        "verify_quick=CASE WHEN ?20 = 0 THEN verify_quick ELSE ?21 END, "
+        "verified_at=CASE WHEN ?20 = 0 THEN verified_at ELSE ?22 END, "
+        "verify_error=CASE WHEN ?20 = 0 THEN verify_error ELSE ?23 END";
+
+    if (prepare(x, sql, &st, e) != 0)
+        return -1;
+    bind_text(st, 1, r->repo);
+    bind_text(st, 2, r->source);
+    bind_text(st, 3, r->id);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)r->time);
+    bind_text(st, 5, r->kind);
+    bind_text(st, 6, r->job);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)r->started);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)r->finished);
+    bind_text(st, 9, r->consistency);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)r->bytes_in);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)r->bytes_stored);
+    sqlite3_bind_int64(st, 12, (sqlite3_int64)r->objects);
+    bind_text(st, 13, r->tool_version);
+    sqlite3_bind_int(st, 14, (int)r->status);
+    bind_text(st, 15, r->damage);
+    sqlite3_bind_int(st, 16, r->details);
+    sqlite3_bind_int(st, 17, r->pinned);
+    bind_text(st, 18, r->pin_reason);
+    sqlite3_bind_int64(st, 19, (sqlite3_int64)r->pinned_at);
+    sqlite3_bind_int(st, 20, (int)r->verify);
+    sqlite3_bind_int(st, 21, r->verify_quick);
+    sqlite3_bind_int64(st, 22, (sqlite3_int64)r->verified_at);
+    bind_text(st, 23, r->verify_error);
+    return step_done(x, st, "write a backup row", e);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? cf_strdup((const char *)s) : NULL;
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    snprintf(out, cap, "%s", s ? (const char *)s : "");
+}
+
+static void row_read(sqlite3_stmt *st, struct cat_row *r)
+{
+    memset(r, 0, sizeof(*r));
+    col_copy(st, 0, r->repo, sizeof(r->repo));
+    col_copy(st, 1, r->source, sizeof(r->source));
+    col_copy(st, 2, r->id, sizeof(r->id));
+    r->time = (time_t)sqlite3_column_int64(st, 3);
+    col_copy(st, 4, r->kind, sizeof(r->kind));
+    col_copy(st, 5, r->job, sizeof(r->job));
+    r->started = (time_t)sqlite3_column_int64(st, 6);
+    r->finished = (time_t)sqlite3_column_int64(st, 7);
+    r->consistency = col_dup(st, 8);
+    r->bytes_in = (uint64_t)sqlite3_column_int64(st, 9);
+    r->bytes_stored = (uint64_t)sqlite3_column_int64(st, 10);
+    r->objects = (uint64_t)sqlite3_column_int64(st, 11);
+    col_copy(st, 12, r->tool_version, sizeof(r->tool_version));
+    r->status = (enum cat_status)sqlite3_column_int(st, 13);
+    r->damage = col_dup(st, 14);
+    r->details = sqlite3_column_int(st, 15) != 0;
+    r->pinned = sqlite3_column_int(st, 16) != 0;
+    r->pin_reason = col_dup(st, 17);
+    r->pinned_at = (time_t)sqlite3_column_int64(st, 18);
+    r->verify = (enum cat_verify)sqlite3_column_int(st, 19);
+    r->verify_quick = sqlite3_column_int(st, 20) != 0;
+    r->verified_at = (time_t)sqlite3_column_int64(st, 21);
+    r->verify_error = col_dup(st, 22);
+}
+
+/* collect every row of a prepared query; finalizes it */
+static int rows_collect(struct cat_index *x, sqlite3_stmt *st, struct cat_row **rows, size_t *n,
+                        struct cf_err *e)
+{
+    struct cat_row *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = cf_realloc(v, cap * sizeof(*v));
+        }
+        row_read(st, &v[cnt++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        cat_rows_free(v, cnt);
+        return db_err(x, rc, "read backups", e);
+    }
+    *rows = v;
+    *n = cnt;
+    return 0;
+}
+
+int cat_index_get(struct cat_index *x, const char *repo, const char *source, const char *id,
+                  struct cat_row *out, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    struct cat_row *rows = NULL;
+    size_t n = 0;
+
+    if (prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
+                   "(?2 IS NULL OR source = ?2) AND id = ?3 ORDER BY status LIMIT 1",
+                &st, e) != 0)
+        return -1;
+    bind_text(st, 1, repo);
+    bind_text(st, 2, source);
+    bind_text(st, 3, id);
+    if (rows_collect(x, st, &rows, &n, e) != 0)
+        return -1;
+    if (n == 0)
+        return cf_err_set(e, CF_E_NOTFOUND, "no backup '%s'%s%s in the catalog; HINT: `catalog "
+                          "list` shows the backups there are", id, source ? " of source " : "",
+                          source ? source : "");
+    *out = rows[0];
+    free(rows);
+    return 0;
+}
+
+int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_row **rows,
+                    size_t *n, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+
+    if (prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
+                   "(?2 IS NULL OR source = ?2) AND (?3 IS NULL OR job = ?3) AND "
+                   "(?4 = 0 OR time >= ?4) AND (?5 = 0 OR time <= ?5) AND (?6 OR status != 2) "
+                   "ORDER BY source, time, id",
+                &st, e) != 0)
+        return -1;
+    bind_text(st, 1, f->repo);
+    bind_text(st, 2, f->source);
+    bind_text(st, 3, f->job);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)f->since);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)f->until);
+    sqlite3_bind_int(st, 6, f->with_pruned);
+    return rows_collect(x, st, rows, n, e);
+}
+
+int cat_index_at(struct cat_index *x, const char *repo, const char *source, time_t at,
+                 struct cat_row *out, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    struct cat_row *rows = NULL;
+    size_t n = 0;
+    char when[32];
+
+    if (prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
+                   "source = ?2 AND status = 0 AND time <= ?3 ORDER BY time DESC, id DESC "
+                   "LIMIT 1",
+                &st, e) != 0)
+        return -1;
+    bind_text(st, 1, repo);
+    bind_text(st, 2, source);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)at);
+    if (rows_collect(x, st, &rows, &n, e) != 0)
+        return -1;
+    if (n == 0) {
+        time_format_rfc3339(at, when, sizeof(when));
+        return cf_err_set(e, CF_E_NOTFOUND, "no complete backup of source '%s' at or before %s",
+                          source, when);
+    }
+    *out = rows[0];
+    free(rows);
+    return 0;
+}
+
+/* prepare an UPDATE of one row: ?1 repo, ?2 source, ?3 id are bound here */
+static int prepare_row(struct cat_index *x, const char *sql, const char *repo, const char *source,
+                       const char *id, sqlite3_stmt **st, struct cf_err *e)
+{
+    if (prepare(x, sql, st, e) != 0)
+        return -1;
+    bind_text(*st, 1, repo);
+    bind_text(*st, 2, source);
+    bind_text(*st, 3, id);
+    return 0;
+}
+
+int cat_index_set_status(struct cat_index *x, const char *repo, const char *source,
+                         const char *id, enum cat_status s, const char *damage,
+                         struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    if (prepare_row(x, "UPDATE backups SET status = ?4, damage = ?5 WHERE repo = ?1 AND "
+                   "source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
+        return -1;
+    sqlite3_bind_int(st, 4, (int)s);
+    bind_text(st, 5, damage);
+    return step_done(x, st, "update a status", e);
+}
+
+int cat_index_set_pin(struct cat_index *x, const char *repo, const char *source, const char *id,
+                      bool pinned, const char *reason, time_t at, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    if (prepare_row(x, "UPDATE backups SET pinned = ?4, pin_reason = ?5, pinned_at = ?6 WHERE "
+                   "repo = ?1 AND source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
+        return -1;
+    sqlite3_bind_int(st, 4, pinned);
+    bind_text(st, 5, pinned ? reason : NULL);
+    sqlite3_bind_int64(st, 6, pinned ? (sqlite3_int64)at : 0);
+    return step_done(x, st, "update a pin", e);
+}
+
+int cat_index_set_verify(struct cat_index *x, const char *repo, const char *source,
+                         const char *id, enum cat_verify v, bool quick, time_t at,
+                         const char *error, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    if (prepare_row(x, "UPDATE backups SET verify = ?4, verify_quick = ?5, verified_at = ?6, "
+                   "verify_error = ?7 WHERE repo = ?1 AND source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
+        return -1;
+    sqlite3_bind_int(st, 4, (int)v);
+    sqlite3_bind_int(st, 5, quick);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)at);
+    bind_text(st, 7, error);
+    return step_done(x, st, "record a verify result", e);
+}
+
+int cat_index_meta_set(struct cat_index *x, const char *key, const char *value,
+                       struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    if (prepare(x, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", &st, e) != 0)
+        return -1;
+    bind_text(st, 1, key);
+    bind_text(st, 2, value);
+    return step_done(x, st, "write meta", e);
+}
+
+int cat_index_meta_get(struct cat_index *x, const char *key, char *out, size_t cap,
+                       struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if (prepare(x, "SELECT value FROM meta WHERE key = ?1", &st, e) != 0)
+        return -1;
+    bind_text(st, 1, key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        return 0;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return cf_err_set(e, CF_E_NOTFOUND, "no '%s' in the catalog index", key);
+    return db_err(x, rc, "read meta", e);
+}
+
+int cat_index_forget(struct cat_index *x, const char *repo, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    if (prepare(x, "DELETE FROM backups WHERE repo = ?1", &st, e) != 0)
+        return -1;
+    bind_text(st, 1, repo);
+    return step_done(x, st, "drop rows", e);
+}
+
+void cat_row_clear(struct cat_row *r)
+{
+    if (r == NULL)
+        return;
+    free(r->consistency);
+    free(r->damage);
+    free(r->pin_reason);
+    free(r->verify_error);
+    r->consistency = r->damage = r->pin_reason = r->verify_error = NULL;
+}
+
+void cat_rows_free(struct cat_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cat_row_clear(&rows[i]);
+    free(rows);
+}
+
+const char *cat_status_name(enum cat_status s)
+{
+    switch (s) {
+    case CAT_COMPLETE: return "complete";
+    case CAT_DAMAGED: return "damaged";
+    default: return "pruned";
+    }
+}
+
+const char *cat_verify_name(enum cat_verify v)
+{
+    switch (v) {
+    case CAT_VERIFY_OK: return "ok";
+    case CAT_VERIFY_FAILED: return "failed";
+    default: return "never";
+    }
+}
+
+/* a time in a manifest: RFC 3339 text or Unix seconds */
+static time_t json_time(const json_t *v)
+{
+    time_t t = 0;
+    if (json_is_integer(v))
+        return (time_t)json_integer_value(v);
+    if (json_is_string(v) && time_parse_rfc3339(json_string_value(v), &t, NULL) == 0)
+        return t;
+    return 0;
+}
+
+static uint64_t json_u64(const json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static void json_str(const json_t *o, const char *k1, const char *k2, char *out, size_t cap)
+{
+    const json_t *v = json_object_get(o, k1);
+    if (!json_is_string(v) && k2)
+        v = json_object_get(o, k2);
+    if (json_is_string(v))
+        snprintf(out, cap, "%s", json_string_value(v));
+}
+
+void cat_row_from_manifest(const json_t *m, struct cat_row *r)
+{
+    const json_t *v;
+
+    json_str(m, "kind", "type", r->kind, sizeof(r->kind));
+    json_str(m, "job", NULL, r->job, sizeof(r->job));
+    json_str(m, "tool", "tool_version", r->tool_version, sizeof(r->tool_version));
+    r->started = json_time(json_object_get(m, "started"));
+    r->finished = json_time(json_object_get(m, "finished"));
+    r->bytes_in = json_u64(json_object_get(m, "bytes_in"));
+    r->bytes_stored = json_u64(json_object_get(m, "bytes_stored"));
+    v = json_object_get(m, "objects");
+    r->objects = json_is_array(v) ? json_array_size(v) : json_u64(v);
+    /* the pipeline keeps it under "info" (what the source reported) */
+    v = json_object_get(m, "consistency");
+    if (v == NULL)
+        v = json_object_get(json_object_get(m, "info"), "consistency");
+    free(r->consistency);
+    r->consistency = v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS |
+                                                              JSON_ENCODE_ANY)
+                                           : NULL;
+    r->details = true;
+}

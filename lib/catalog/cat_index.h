@@ -1,0 +1,140 @@
+/* cat_index.h - the catalog index: a SQLite file with one row per backup of one or more
+ * repositories. It is a cache of the repository, never the truth: whatever it lacks or gets
+ * wrong is recreated from the repository (catalog/cat_sync.c), and a missing, corrupted or
+ * outdated file is replaced by a fresh one.
+ *
+ * Tables (docs/CATALOG.md): backups (one row per backup, key repo+source+id) and meta
+ * (schema version). Times are Unix seconds (UTC). */
+#ifndef CF_CAT_INDEX_H
+#define CF_CAT_INDEX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "../config/conf.h"
+#include "../core/err.h"
+
+#define CAT_DEFAULT_PATH "/var/lib/coffer/catalog.db"
+#define CAT_BUSY_MS 5000   /* how long to wait for another process's write */
+
+struct repo;
+struct backup_result;
+
+enum cat_status { CAT_COMPLETE = 0, CAT_DAMAGED = 1, CAT_PRUNED = 2 };
+
+enum cat_verify { CAT_VERIFY_NEVER = 0, CAT_VERIFY_OK = 1, CAT_VERIFY_FAILED = 2 };
+
+struct cat_row {
+    char repo[80];          /* repository id */
+    char source[128];
+    char id[64];
+    time_t time;            /* from the id: when the backup started */
+    char kind[32];          /* source type: volume, postgres, ... ("" when not read) */
+    char job[128];
+    time_t started, finished;
+    char *consistency;      /* JSON text of the consistency point, or NULL */
+    uint64_t bytes_in, bytes_stored;
+    uint64_t objects;
+    char tool_version[64];
+    enum cat_status status;
+    char *damage;           /* why damaged, or NULL */
+    bool details;           /* the manifest was read (false: public-key mode without key) */
+    bool pinned;
+    char *pin_reason;
+    time_t pinned_at;
+    enum cat_verify verify;
+    bool verify_quick;
+    time_t verified_at;
+    char *verify_error;
+};
+
+struct cat_index;
+
+/* the index path: [catalog] path, or CAT_DEFAULT_PATH */
+int cat_index_path(const struct conf *c, const char **out, struct cf_err *e);
+
+/* cat_index_open() - open the index at @path, creating it (mode 0600, parents 0700) when
+ * missing. A file that is not a usable index (corrupted, or another schema) is moved aside to
+ * "<path>.broken-<time>" with a warning and replaced by an empty one. *@fresh is set when the
+ * index starts empty (new or replaced): the caller fills it from the repository. Another
+ * process's write blocks us at most CAT_BUSY_MS, then CF_E_LOCKED. */
+int cat_index_open(const char *path, struct cat_index **out, bool *fresh, struct cf_err *e);
+void cat_index_close(struct cat_index *x);
+const char *cat_index_file(const struct cat_index *x);
+
+/* one transaction around many writes (much faster, and all or nothing) */
+int cat_index_begin(struct cat_index *x, struct cf_err *e);
+int cat_index_commit(struct cat_index *x, struct cf_err *e);
+void cat_index_rollback(struct cat_index *x);
+
+/* insert or replace a row; pins and verify results already in the index are kept unless
+ * @r says otherwise (pins: always taken from @r; verify: kept when @r has none) */
+int cat_index_put(struct cat_index *x, const struct cat_row *r, struct cf_err *e);
+/* one row; CF_E_NOTFOUND when absent. @source may be NULL (ids are unique in practice). */
+int cat_index_get(struct cat_index *x, const char *repo, const char *source, const char *id,
+                  struct cat_row *out, struct cf_err *e);
+
+struct cat_filter {
+    const char *repo;       /* NULL: all repositories */
+    const char *source;     /* NULL: all */
+    const char *job;        /* NULL: all */
+    time_t since, until;    /* 0: open */
+    bool with_pruned;       /* include rows of pruned backups */
+};
+
+/* rows matching @f, sorted by source then time then id */
+int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_row **rows,
+                    size_t *n, struct cf_err *e);
+/* the newest complete backup of @source at or before @at (by its time); CF_E_NOTFOUND */
+int cat_index_at(struct cat_index *x, const char *repo, const char *source, time_t at,
+                 struct cat_row *out, struct cf_err *e);
+
+int cat_index_set_status(struct cat_index *x, const char *repo, const char *source,
+                         const char *id, enum cat_status st, const char *damage,
+                         struct cf_err *e);
+int cat_index_set_pin(struct cat_index *x, const char *repo, const char *source, const char *id,
+                      bool pinned, const char *reason, time_t at, struct cf_err *e);
+int cat_index_set_verify(struct cat_index *x, const char *repo, const char *source,
+                         const char *id, enum cat_verify v, bool quick, time_t at,
+                         const char *error, struct cf_err *e);
+
+/* small values kept beside the rows ("synced:<repo>" and the like) */
+int cat_index_meta_set(struct cat_index *x, const char *key, const char *value,
+                       struct cf_err *e);
+/* CF_E_NOTFOUND when absent */
+int cat_index_meta_get(struct cat_index *x, const char *key, char *out, size_t cap,
+                       struct cf_err *e);
+/* drop every row of repository @repo (catalog rebuild) */
+int cat_index_forget(struct cat_index *x, const char *repo, struct cf_err *e);
+
+/* free what a row holds (not the row itself) */
+void cat_row_clear(struct cat_row *r);
+void cat_rows_free(struct cat_row *rows, size_t n);
+
+const char *cat_status_name(enum cat_status s);
+const char *cat_verify_name(enum cat_verify v);
+
+/* cat_row_from_manifest() - fill the fields a manifest gives (kind, job, times, consistency
+ * point, byte counts, objects, tool version); the rest of @r is left alone. */
+void cat_row_from_manifest(const json_t *m, struct cat_row *r);
+
+/* cat_row_from_repo() - a row for committed backup @source/@id of @r: from its manifest when
+ * the repository can be read (status damaged, with the reason, when the manifest fails to
+ * load), else from the names alone (details false). Fails when the repository cannot be
+ * reached (CF_E_NET, CF_E_IO, CF_E_AUTH) or the manifest vanished since it was listed
+ * (CF_E_NOTFOUND): damage is a status, not an error. */
+int cat_row_from_repo(struct repo *r, const char *source, const char *id, struct cat_row *out,
+                      struct cf_err *e);
+
+/* catalog_index_record() - called by `backupd run` right after a backup of @source commits:
+ * records it in the index named by the configuration. @job may be NULL; @res gives the byte
+ * counts when the manifest cannot be read back (public-key mode). A failure here does not
+ * undo the backup: the caller logs it as a warning (the next `catalog list` finds the backup
+ * in the repository anyway). */
+int catalog_index_record(const struct conf *c, struct repo *r, const char *source,
+                         const char *job, const struct backup_result *res, struct cf_err *e);
+
+#endif

@@ -1,0 +1,36 @@
+/* objectives.h - recovery point and recovery time objectives: pure decisions, no I/O.
+ *
+ * RPO: the newest complete backup of a source must be younger than the objective.
+ * RTO: a measured restore (a drill) must have finished within the objective. */
+#ifndef CF_OBJECTIVES_H
+#define CF_OBJECTIVES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+enum obj_state {
+    OBJ_NONE = 0,   /* no objective set: nothing to judge */
+    OBJ_OK,
+    OBJ_VIOLATED,
+};
+
+struct rpo_eval {
+    enum obj_state state;
+    bool have_backup;
+    int64_t age;    /* seconds since the newest complete backup; 0 without one */
+};
+
+/* objective_rpo() - judge a source's RPO. @rpo in seconds, 0 when not set. A source with an
+ * objective and no complete backup violates it; a backup dated after @now has age 0. The
+ * age equal to the objective is still OK; one second more is a violation. */
+void objective_rpo(bool have_backup, time_t newest, time_t now, int64_t rpo,
+                   struct rpo_eval *out);
+
+/* objective_rto() - judge a measured restore duration (seconds) against @rto (0: not set). */
+enum obj_state objective_rto(int64_t measured, int64_t rto);
+
+/* "OK", "VIOLATED", "NONE" */
+const char *objective_state_name(enum obj_state s);
+
+#endif

@@ -1,0 +1,92 @@
+/* retention.h - which backups of one source to keep, and why. A pure decision: no I/O
+ * beyond the system's time zone database when a timezone is named.
+ *
+ * Rules (each counts complete backups only; any rule that keeps a backup keeps it):
+ *   keep-last N      the N newest
+ *   keep-hourly N    the newest of each of the N newest hours that have a backup
+ *   keep-daily N     ... days;  keep-weekly N ... ISO weeks (Monday first);
+ *   keep-monthly N   ... months; keep-yearly N ... years
+ *   keep-within D    every backup younger than D at @now
+ * Calendar buckets are read in the policy's timezone (UTC when empty). Invariants the engine
+ * keeps whatever the rules say:
+ *   - a pinned backup is never deleted;
+ *   - the newest complete backup is never deleted;
+ *   - damaged and incomplete backups never count toward a rule and are never deleted here
+ *     (damaged needs an operator; incomplete debris is swept by age, not by retention);
+ *   - a backup dated after @now is kept (clock skew is not a reason to delete);
+ *   - an empty policy (no keep-* rule) keeps everything;
+ *   - applying the policy again to what it kept deletes nothing more. */
+#ifndef CF_RETENTION_H
+#define CF_RETENTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../lib/core/err.h"
+
+enum ret_state {
+    RET_COMPLETE = 0,   /* committed and readable */
+    RET_DAMAGED,        /* committed, but its manifest or data fails to check */
+    RET_INCOMPLETE,     /* never committed */
+};
+
+struct ret_backup {
+    const char *id;     /* for tie-breaking only (ids sort by time) */
+    time_t time;
+    enum ret_state state;
+    bool pinned;
+};
+
+#define RET_TZ_MAX 64
+
+struct ret_policy {
+    long keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
+    int64_t keep_within;       /* seconds; 0: no such rule */
+    char timezone[RET_TZ_MAX]; /* "" or "UTC": UTC; else an IANA name ("Europe/Berlin") */
+};
+
+/* Why a backup is kept: bits, any number of them. 0 means deleted. */
+enum ret_reason {
+    RET_BY_PIN = 1u << 0,
+    RET_BY_NEWEST = 1u << 1,
+    RET_BY_LAST = 1u << 2,
+    RET_BY_HOURLY = 1u << 3,
+    RET_BY_DAILY = 1u << 4,
+    RET_BY_WEEKLY = 1u << 5,
+    RET_BY_MONTHLY = 1u << 6,
+    RET_BY_YEARLY = 1u << 7,
+    RET_BY_WITHIN = 1u << 8,
+    RET_BY_DAMAGED = 1u << 9,
+    RET_BY_INCOMPLETE = 1u << 10,
+    RET_BY_NO_POLICY = 1u << 11,
+    RET_BY_FUTURE = 1u << 12,
+};
+#define RET_REASON_COUNT 13
+
+struct ret_decision {
+    bool keep;
+    unsigned reasons;   /* enum ret_reason bits; 0 when deleted */
+};
+
+/* retention_policy_empty() - true when no keep-* rule is set (everything is kept). */
+bool retention_policy_empty(const struct ret_policy *p);
+
+/* retention_tz_check() - 0 when @tz is empty, "UTC", a name found in the time zone
+ * database (TZDIR or /usr/share/zoneinfo), or a POSIX TZ string ("CET-1CEST,M3.5.0,M10.5.0/3");
+ * -1 with @e naming it otherwise. */
+int retention_tz_check(const char *tz, struct cf_err *e);
+
+/* retention_apply() - decide for each of the @n backups (any order) whether to keep it.
+ * @out has @n entries, in the order of @b. Fails only on an unusable timezone (CF_E_CONFIG);
+ * then nothing in @out is meaningful. */
+int retention_apply(const struct ret_backup *b, size_t n, time_t now, const struct ret_policy *p,
+                    struct ret_decision *out, struct cf_err *e);
+
+/* the name of one reason bit ("pinned", "newest", "last", "hourly", ... "future") */
+const char *retention_reason_name(unsigned bit);
+/* "daily,monthly" or "none" into @out */
+void retention_reasons_format(unsigned reasons, char *out, size_t cap);
+
+#endif

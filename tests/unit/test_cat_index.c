@@ -1,0 +1,316 @@
+/* test_cat_index.c - lib/catalog/cat_index.c on real SQLite files: rows in and out, filters,
+ * `at`, pins and verify results kept across refreshes, a missing directory, a corrupted file
+ * moved aside, a file locked by another process, manifest fields. */
+#include "unit.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "../../lib/catalog/cat_index.h"
+#include "../../lib/core/log.h"
+#include "../../lib/core/util.h"
+
+static char dir[] = "/tmp/coffer-catidx.XXXXXX";
+
+static void row(struct cat_row *r, const char *source, const char *id, enum cat_status st)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->repo, sizeof(r->repo), "repo-1");
+    snprintf(r->source, sizeof(r->source), "%s", source);
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    time_parse_compact(id, &r->time);
+    snprintf(r->kind, sizeof(r->kind), "volume");
+    snprintf(r->job, sizeof(r->job), "nightly");
+    r->status = st;
+    r->bytes_in = 1000;
+    r->details = true;
+}
+
+static struct cat_index *open_at(const char *name, bool *fresh)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = NULL;
+    char *p = cf_asprintf("%s/%s", dir, name);
+    if (cat_index_open(p, &x, fresh, &e) != 0)
+        printf("# open %s: %s\n", p, e.msg);
+    free(p);
+    return x;
+}
+
+TEST(create_private_in_missing_directory)
+{
+    bool fresh = false;
+    struct cat_index *x = open_at("var/lib/coffer/catalog.db", &fresh);
+    CHECK(x != NULL);
+    CHECK(fresh);
+    struct stat st;
+    char *p = cf_asprintf("%s/var/lib/coffer/catalog.db", dir);
+    CHECK_EQ_INT(stat(p, &st), 0);
+    CHECK_EQ_INT(st.st_mode & 0777, 0600);
+    cat_index_close(x);
+    x = open_at("var/lib/coffer/catalog.db", &fresh);
+    CHECK(x != NULL && !fresh);
+    cat_index_close(x);
+    free(p);
+}
+
+TEST(rows_filters_and_at)
+{
+    bool fresh;
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = open_at("a.db", &fresh);
+    struct cat_row r, *v = NULL;
+    size_t n = 0;
+
+    CHECK_EQ_INT(cat_index_begin(x, &e), 0);
+    row(&r, "media", "20261120T030000Z-aaaaaaaa", CAT_COMPLETE);
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    row(&r, "media", "20261121T030000Z-bbbbbbbb", CAT_DAMAGED);
+    r.damage = (char *)"manifest fails to decrypt";
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    row(&r, "media", "20261122T030000Z-cccccccc", CAT_PRUNED);
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    row(&r, "db", "20261121T040000Z-dddddddd", CAT_COMPLETE);
+    snprintf(r.job, sizeof(r.job), "hourly");
+    r.consistency = (char *)"{\"lsn\":\"0/1A2B\"}";
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    CHECK_EQ_INT(cat_index_commit(x, &e), 0);
+
+    struct cat_filter all = { 0 };
+    CHECK_EQ_INT(cat_index_query(x, &all, &v, &n, &e), 0);
+    CHECK_EQ_INT(n, 3);   /* pruned left out */
+    if (n == 3) {
+        CHECK_STR(v[0].source, "db");
+        CHECK_STR(v[0].consistency, "{\"lsn\":\"0/1A2B\"}");
+        CHECK_STR(v[1].id, "20261120T030000Z-aaaaaaaa");
+        CHECK_EQ_INT(v[2].status, CAT_DAMAGED);
+        CHECK_STR(v[2].damage, "manifest fails to decrypt");
+    }
+    cat_rows_free(v, n);
+    all.with_pruned = true;
+    CHECK_EQ_INT(cat_index_query(x, &all, &v, &n, &e), 0);
+    CHECK_EQ_INT(n, 4);
+    cat_rows_free(v, n);
+    struct cat_filter f = { .source = "media", .since = 0 };
+    time_parse_compact("20261121T000000Z", &f.since);
+    CHECK_EQ_INT(cat_index_query(x, &f, &v, &n, &e), 0);
+    CHECK_EQ_INT(n, 1);
+    cat_rows_free(v, n);
+    struct cat_filter j = { .job = "hourly" };
+    CHECK_EQ_INT(cat_index_query(x, &j, &v, &n, &e), 0);
+    CHECK_EQ_INT(n, 1);
+    cat_rows_free(v, n);
+    struct cat_filter u = { .until = 0 };
+    time_parse_compact("20261120T030000Z", &u.until);   /* inclusive */
+    CHECK_EQ_INT(cat_index_query(x, &u, &v, &n, &e), 0);
+    CHECK_EQ_INT(n, 1);
+    cat_rows_free(v, n);
+
+    /* at: the damaged and pruned ones are never chosen */
+    time_t at;
+    time_parse_compact("20261122T120000Z", &at);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", at, &r, &e), 0);
+    CHECK_STR(r.id, "20261120T030000Z-aaaaaaaa");
+    cat_row_clear(&r);
+    time_parse_compact("20261120T025959Z", &at);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", at, &r, &e), -1);
+    CHECK_EQ_INT(e.code, CF_E_NOTFOUND);
+    CHECK_MSG(e, "no complete backup of source 'media' at or before 2026-11-20T02:59:59Z");
+    cf_err_clear(&e);
+
+    CHECK_EQ_INT(cat_index_get(x, NULL, NULL, "20261121T040000Z-dddddddd", &r, &e), 0);
+    CHECK_STR(r.source, "db");
+    CHECK_STR(r.job, "hourly");
+    cat_row_clear(&r);
+    CHECK_EQ_INT(cat_index_get(x, NULL, "media", "nope", &r, &e), -1);
+    CHECK_EQ_INT(e.code, CF_E_NOTFOUND);
+    CHECK_MSG(e, "HINT:");
+    cat_index_close(x);
+}
+
+TEST(pins_and_verify_kept)
+{
+    bool fresh;
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = open_at("b.db", &fresh);
+    struct cat_row r, g;
+
+    row(&r, "media", "20261120T030000Z-aaaaaaaa", CAT_COMPLETE);
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    CHECK_EQ_INT(cat_index_set_pin(x, "repo-1", "media", r.id, true, "incident 42", 100, &e), 0);
+    CHECK_EQ_INT(cat_index_set_verify(x, "repo-1", "media", r.id, CAT_VERIFY_FAILED, true, 200,
+                                      "object 3 is missing", &e), 0);
+    CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", r.id, &g, &e), 0);
+    CHECK(g.pinned);
+    CHECK_STR(g.pin_reason, "incident 42");
+    CHECK_EQ_INT(g.pinned_at, 100);
+    CHECK_EQ_INT(g.verify, CAT_VERIFY_FAILED);
+    CHECK(g.verify_quick);
+    CHECK_STR(g.verify_error, "object 3 is missing");
+    cat_row_clear(&g);
+    /* a refresh of the row (no verify result in it) keeps the verify result */
+    r.bytes_in = 5;
+    r.pinned = true;
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", r.id, &g, &e), 0);
+    CHECK_EQ_INT(g.bytes_in, 5);
+    CHECK_EQ_INT(g.verify, CAT_VERIFY_FAILED);
+    cat_row_clear(&g);
+    CHECK_EQ_INT(cat_index_set_status(x, "repo-1", "media", r.id, CAT_DAMAGED, "bad", &e), 0);
+    CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", r.id, &g, &e), 0);
+    CHECK_EQ_INT(g.status, CAT_DAMAGED);
+    CHECK_STR(cat_status_name(g.status), "damaged");
+    CHECK_STR(cat_verify_name(g.verify), "failed");
+    cat_row_clear(&g);
+    cat_index_close(x);
+}
+
+TEST(corrupted_file_moved_aside)
+{
+    bool fresh;
+    struct cf_err e = CF_ERR_INIT;
+    char *p = cf_asprintf("%s/c.db", dir);
+    const char junk[] = "this is not a database, it is a sandwich. this is not a database.";
+    CHECK_EQ_INT(fs_write_file_atomic(p, junk, sizeof(junk), 0600, &e), 0);
+    struct cat_index *x = open_at("c.db", &fresh);
+    CHECK(x != NULL);
+    CHECK(fresh);
+    struct cat_row r;
+    row(&r, "media", "20261120T030000Z-aaaaaaaa", CAT_COMPLETE);
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    cat_index_close(x);
+    /* the broken file is kept beside it */
+    char *cmd = cf_asprintf("ls %s/c.db.broken-* >/dev/null 2>&1", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    free(cmd);
+    /* a truncated database (first page cut) is corrupt too */
+    char *q = cf_asprintf("%s/d.db", dir);
+    x = open_at("d.db", &fresh);
+    for (int i = 0; i < 300; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "20261120T03%04dZ-%08x", i, i);
+        row(&r, "media", id, CAT_COMPLETE);
+        cat_index_put(x, &r, &e);
+    }
+    cat_index_close(x);
+    CHECK_EQ_INT(truncate(q, 4096 * 2 + 100), 0);
+    x = open_at("d.db", &fresh);
+    CHECK(x != NULL);
+    CHECK(fresh);
+    cat_index_close(x);
+    free(q);
+    free(p);
+}
+
+TEST(other_schema_replaced)
+{
+    bool fresh;
+    char *p = cf_asprintf("%s/s.db", dir);
+    sqlite3 *db;
+    sqlite3_open(p, &db);
+    sqlite3_exec(db, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                     "INSERT INTO meta VALUES('schema','99');", NULL, NULL, NULL);
+    sqlite3_close(db);
+    struct cat_index *x = open_at("s.db", &fresh);
+    CHECK(x != NULL && fresh);
+    cat_index_close(x);
+    free(p);
+}
+
+TEST(locked_by_another_process)
+{
+    bool fresh;
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = open_at("l.db", &fresh);
+    int pfd[2];
+    CHECK_EQ_INT(pipe(pfd), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        sqlite3 *db;
+        char *p = cf_asprintf("%s/l.db", dir);
+        sqlite3_open(p, &db);
+        sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL);
+        (void)!write(pfd[1], "x", 1);
+        sleep(30);
+        _exit(0);
+    }
+    char c;
+    CHECK_EQ_INT(read(pfd[0], &c, 1), 1);
+    uint64_t t0 = time_mono_ms();
+    CHECK_EQ_INT(cat_index_begin(x, &e), -1);
+    CHECK_EQ_INT(e.code, CF_E_LOCKED);
+    CHECK_MSG(e, "is locked by another process");
+    CHECK_MSG(e, "HINT:");
+    CHECK(time_mono_ms() - t0 >= CAT_BUSY_MS - 100);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    cf_err_clear(&e);
+    CHECK_EQ_INT(cat_index_begin(x, &e), 0);
+    CHECK_EQ_INT(cat_index_commit(x, &e), 0);
+    cat_index_close(x);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+TEST(unwritable_directory)
+{
+    bool fresh;
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = NULL;
+    CHECK_EQ_INT(cat_index_open("/proc/coffer-nope/catalog.db", &x, &fresh, &e), -1);
+    CHECK_MSG(e, "catalog index");
+    CHECK(x == NULL);
+}
+
+TEST(manifest_fields)
+{
+    struct cat_row r;
+    memset(&r, 0, sizeof(r));
+    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:[{},{},{}], s:{s:s}, s:s}",
+                          "kind", "postgres", "job", "nightly", "started",
+                          "2026-11-22T03:15:00Z", "finished", "2026-11-22T03:20:00Z",
+                          "bytes_in", (json_int_t)123456789, "bytes_stored", (json_int_t)4567,
+                          "objects", "consistency", "lsn", "0/16B3740", "tool",
+                          "coffer 0.1.0");
+    cat_row_from_manifest(m, &r);
+    CHECK_STR(r.kind, "postgres");
+    CHECK_STR(r.job, "nightly");
+    CHECK_EQ_INT(r.finished - r.started, 300);
+    CHECK_EQ_INT(r.bytes_in, 123456789);
+    CHECK_EQ_INT(r.bytes_stored, 4567);
+    CHECK_EQ_INT(r.objects, 3);
+    CHECK_STR(r.consistency, "{\"lsn\":\"0/16B3740\"}");
+    CHECK_STR(r.tool_version, "coffer 0.1.0");
+    CHECK(r.details);
+    json_decref(m);
+    /* as the pipeline writes it: under "info" */
+    m = json_pack("{s:{s:{s:s}}, s:n}", "info", "consistency", "snapshot", "s1", "job");
+    cat_row_from_manifest(m, &r);
+    CHECK_STR(r.consistency, "{\"snapshot\":\"s1\"}");
+    json_decref(m);
+    cat_row_clear(&r);
+}
+
+int main(void)
+{
+    log_setup(LOG_ERROR, LOG_TEXT);
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    RUN(create_private_in_missing_directory);
+    RUN(rows_filters_and_at);
+    RUN(pins_and_verify_kept);
+    RUN(corrupted_file_moved_aside);
+    RUN(other_schema_replaced);
+    RUN(locked_by_another_process);
+    RUN(unwritable_directory);
+    RUN(manifest_fields);
+    struct cf_err e = CF_ERR_INIT;
+    fs_remove_tree(dir, &e);
+    return unit_done();
+}
