@@ -3,8 +3,7 @@
 # payload hashes): round trips with a prefix, multipart of more than 3 parts, abort leaving
 # no object and no upload, NOREPLACE, listing across pages, wrong secret, missing bucket,
 # server down; the round trips in virtual-hosted style; then again behind a proxy that drops
-# connections, answers
-# 500/503, stalls and cuts answers.
+# connections, answers 500/503, stalls and cuts answers.
 source "$COFFER_TESTS/lib/testlib.sh"
 source "$COFFER_TESTS/lib/ceph.sh"
 unit=${COFFER_UNIT:-$COFFER_TESTS/../build/tests}/test_tgt_s3
