@@ -1,8 +1,9 @@
 /* tgt_s3.c - a repository in an S3-compatible bucket (Amazon S3, MinIO, Ceph RGW).
  *
  * Every request is signed here with Signature V4 (s3_sigv4.c) and sent with libcurl; easy
- * handles are made per request and share one connection cache (CURLSH), so parallel parts
- * and ranged reads reuse connections. Each request is retried on its own (5xx, 429, timeouts,
+ * handles are pooled (each used by one thread at a time, keeping its connections), and share
+ * DNS and TLS sessions through a CURLSH, so parallel parts and ranged reads reuse
+ * connections. Each request is retried on its own (5xx, 429, timeouts,
  * resets) with exponential backoff and full jitter; 4xx answers fail at once with the
  * server's Code and Message.
  *
@@ -62,6 +63,12 @@ struct s3 {
     bool sign_payload;   /* SHA-256 of each body in x-amz-content-sha256, else UNSIGNED-PAYLOAD */
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    /* easy handles kept between requests, each used by one thread at a time: their own
+     * connection caches are reused (curl 7.88's shared connection cache is not thread-safe,
+     * known bug 11.11, so only DNS and TLS sessions go through the share handle) */
+    pthread_mutex_t handle_mu;
+    CURL **handles;
+    unsigned nhandles, handle_cap;
     /* part buffers kept between objects (at most upload-concurrency + 1) */
     pthread_mutex_t pool_mu;
     unsigned char **pool;
@@ -290,6 +297,34 @@ static int classify(const struct s3 *s, struct s3_req *rq, const char *what, str
     return rc;
 }
 
+static CURL *handle_get(struct s3 *s)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&s->handle_mu);
+    if (s->nhandles > 0)
+        h = s->handles[--s->nhandles];
+    pthread_mutex_unlock(&s->handle_mu);
+    if (h != NULL)
+        curl_easy_reset(h);   /* options cleared; live connections kept */
+    else
+        h = curl_easy_init();
+    return h;
+}
+
+/* back to the pool after a clean exchange; dropped (connections closed) otherwise */
+static void handle_put(struct s3 *s, CURL *h, bool reuse)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&s->handle_mu);
+    if (reuse && s->nhandles < s->handle_cap) {
+        s->handles[s->nhandles++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&s->handle_mu);
+    curl_easy_cleanup(h);
+}
+
 /* one attempt of @rq; the answer fields are reset first */
 static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
 {
@@ -304,6 +339,7 @@ static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
     CURLcode cc;
     size_t nh = 0;
     int rc = -1;
+    bool transport_ok = false;
     time_t now = time(NULL);
     struct tm tm;
 
@@ -354,7 +390,7 @@ static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
     hl = curl_slist_append(hl, "Expect:");
     hl = curl_slist_append(hl, "Content-Type:");
 
-    h = curl_easy_init();
+    h = handle_get(s);
     if (h == NULL) {
         cf_err_set(e, CF_E_NOMEM, "%s: unable to start a curl handle", what.data);
         goto out;
@@ -400,6 +436,7 @@ static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
     }
 
     cc = curl_easy_perform(h);
+    transport_ok = cc == CURLE_OK;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rq->status);
     if (cc == CURLE_ABORTED_BY_CALLBACK && rq->cancel != NULL && atomic_load(rq->cancel)) {
         cf_err_set(e, CF_E_CANCEL, "%s: cancelled", what.data);
@@ -431,7 +468,7 @@ static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
         rc = -1;
     }
 out:
-    curl_easy_cleanup(h);
+    handle_put(s, h, transport_ok);
     curl_slist_free_all(hl);
     free(hdr);
     buf_free(&path);
@@ -518,6 +555,10 @@ static void s3_close(void *priv)
     struct s3 *s = priv;
     if (s == NULL)
         return;
+    for (unsigned i = 0; i < s->nhandles; i++)
+        curl_easy_cleanup(s->handles[i]);
+    free(s->handles);
+    pthread_mutex_destroy(&s->handle_mu);
     if (s->share != NULL)
         curl_share_cleanup(s->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -570,6 +611,7 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&s->locks[i], NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_mutex_init(&s->handle_mu, NULL);
     if (sodium_init() < 0) {
         cf_err_set(e, CF_E_INTERNAL, "unable to initialise libsodium");
         goto fail;
@@ -679,6 +721,8 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     s->part_size = part;
     s->concurrency = (unsigned)conc;
     s->pool = cf_calloc(s->concurrency + 1, sizeof(*s->pool));
+    s->handle_cap = 2 * s->concurrency + 2;
+    s->handles = cf_calloc(s->handle_cap, sizeof(*s->handles));
     s->retries = (unsigned)retries;
     s->timeout = (long)timeout;
 
@@ -716,7 +760,6 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock);
     curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
-    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     *priv = s;
