@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 size=${1:-1024}
-runs=${RUNS:-3}
+runs=${RUNS:-4}
 B=${BENCH_DIR:-/var/tmp/coffer-bench}
 bin=$root/bin
 "$root/deploy/install-deps.sh" build bench
@@ -46,7 +46,7 @@ timed() {
     /usr/bin/time -f '%e %M' -o "$w/.t" "$@" >/dev/null 2>"$w/.err" || { cat "$w/.err" >&2; exit 1; }
     cat "$w/.t" >>"$w/$name"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 sec() { cut -d' ' -f1 "$w/$1" | median; }
 rss() { cut -d' ' -f2 "$w/$1" | sort -n | tail -1; }
 
@@ -58,17 +58,30 @@ for i in $(seq 1 "$runs"); do
     conf "$w/c" "$data"
     restic init --repo "$w/restic" >/dev/null
     borg init -e repokey "$w/borg" >/dev/null 2>&1
-    timed b_coffer "$bin/backupd" --config "$w/c.conf" --quiet run j
-    timed b_tarzstd sh -c "tar -cf - -C '$data' . | zstd -3 -T0 -q > '$w/t.zst'"
-    timed b_restic restic -r "$w/restic" backup --quiet "$data"
-    timed b_borg borg create --compression zstd,3 "$w/borg::a" "$data"
-    for t in coffer tarzstd restic borg; do rm -rf "$w/r-$t"; mkdir -p "$w/r-$t"; done
-    rmdir "$w/r-coffer"
-    timed r_coffer "$bin/restore" --config "$w/c.conf" --quiet --source data --at latest --to "$w/r-coffer"
-    timed r_tarzstd sh -c "zstd -d -q -c '$w/t.zst' | tar -xf - -C '$w/r-tarzstd'"
-    timed r_restic restic -r "$w/restic" restore latest --target "$w/r-restic"
-    timed r_borg sh -c "cd '$w/r-borg' && borg extract '$w/borg::a'"
-    rm -rf "$w"/r-*
+    # each round starts with a different tool, so that no tool always pays for what the
+    # round before left behind (writeback, deleted trees)
+    tools=(coffer tarzstd restic borg)
+    order=("${tools[@]:$(( (i - 1) % 4 ))}" "${tools[@]:0:$(( (i - 1) % 4 ))}")
+    for t in "${order[@]}"; do
+        case $t in
+        coffer)  timed b_coffer "$bin/backupd" --config "$w/c.conf" --quiet run j ;;
+        tarzstd) timed b_tarzstd sh -c "tar -cf - -C '$data' . | zstd -3 -T0 -q > '$w/t.zst'" ;;
+        restic)  timed b_restic restic -r "$w/restic" backup --quiet "$data" ;;
+        borg)    timed b_borg borg create --compression zstd,3 "$w/borg::a" "$data" ;;
+        esac
+    done
+    for t in "${order[@]}"; do
+        rm -rf "$w/r-$t"
+        [ $t = coffer ] || mkdir -p "$w/r-$t"
+        case $t in
+        coffer)  timed r_coffer "$bin/restore" --config "$w/c.conf" --quiet --source data --at latest --to "$w/r-coffer" ;;
+        tarzstd) timed r_tarzstd sh -c "zstd -d -q -c '$w/t.zst' | tar -xf - -C '$w/r-tarzstd'" ;;
+        restic)  timed r_restic restic -r "$w/restic" restore latest --target "$w/r-restic" ;;
+        borg)    timed r_borg sh -c "cd '$w/r-borg' && borg extract '$w/borg::a'" ;;
+        esac
+        rm -rf "$w/r-$t"
+        sync
+    done
 done
 # memory does not grow with the input: the same backup at 256 MiB
 rm -rf "$w"/c256 "$w"/c256.*
