@@ -349,6 +349,16 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
         }
         i0 = i1;
     }
+    if (!o->dry_run) {
+        /* unfinished uploads of killed writers (S3 multipart uploads), as old as debris */
+        unsigned nup = 0;
+        if (target_sweep(repo_target(ctx.r), p.grace, &nup, &e) != 0) {
+            log_warn("unable to sweep unfinished uploads: %s", e.msg);
+            cf_err_clear(&e);
+        } else if (nup > 0) {
+            log_info("swept unfinished uploads=%u", nup);
+        }
+    }
     if (o->json) {
         json_t *res = json_pack("{s:o, s:b, s:o, s:I, s:I, s:I, s:I, s:o}", "catalog",
                                 cat_ctx_json(&ctx), "dry_run", o->dry_run, "backups", p.items,

@@ -179,6 +179,12 @@ int target_remove(struct target *t, const char *key, struct cf_err *e)
     return t->ops->remove(t->priv, key, e);
 }
 
+int target_sweep(struct target *t, int64_t age, unsigned *n, struct cf_err *e)
+{
+    *n = 0;
+    return t->ops->sweep ? t->ops->sweep(t->priv, age, n, e) : 0;
+}
+
 int target_put_buf(struct target *t, const char *key, const void *data, size_t len,
                    unsigned flags, struct cf_err *e)
 {

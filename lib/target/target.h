@@ -60,6 +60,9 @@ struct target_ops {
     int (*list)(void *priv, const char *prefix, target_list_cb cb, void *arg, struct cf_err *e);
     /* remove @key; a missing key is not an error */
     int (*remove)(void *priv, const char *key, struct cf_err *e);
+    /* optional (NULL: nothing to do): drop unfinished uploads (multipart uploads of killed
+     * writers) started more than @age seconds ago; counts them in *@n */
+    int (*sweep)(void *priv, int64_t age, unsigned *n, struct cf_err *e);
 };
 
 /* the driver named @name ("local", "s3"), or NULL */
@@ -93,6 +96,9 @@ int target_stat(struct target *t, const char *key, uint64_t *size, struct cf_err
 int target_list(struct target *t, const char *prefix, target_list_cb cb, void *arg,
                 struct cf_err *e);
 int target_remove(struct target *t, const char *key, struct cf_err *e);
+/* target_sweep() - drop debris of unfinished writes older than @age seconds (S3: abort
+ * multipart uploads); *@n counts them. For prune; a no-op on targets without such debris. */
+int target_sweep(struct target *t, int64_t age, unsigned *n, struct cf_err *e);
 
 /* whole small objects */
 int target_put_buf(struct target *t, const char *key, const void *data, size_t len,

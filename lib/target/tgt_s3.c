@@ -1,8 +1,9 @@
 /* tgt_s3.c - a repository in an S3-compatible bucket (Amazon S3, MinIO, Ceph RGW).
  *
  * Every request is signed here with Signature V4 (s3_sigv4.c) and sent with libcurl; easy
- * handles are made per request and share one connection cache (CURLSH), so parallel parts
- * and ranged reads reuse connections. Each request is retried on its own (5xx, 429, timeouts,
+ * handles are pooled (each used by one thread at a time, keeping its connections), and share
+ * DNS and TLS sessions through a CURLSH, so parallel parts and ranged reads reuse
+ * connections. Each request is retried on its own (5xx, 429, timeouts,
  * resets) with exponential backoff and full jitter; 4xx answers fail at once with the
  * server's Code and Message.
  *
@@ -14,12 +15,18 @@
  * waits for all, and sends CompleteMultipartUpload: the only step that makes the object
  * visible. abort cancels the parts in flight and aborts the upload on the server.
  *
- * get: HEAD for the size, then ranged GETs of 8 MiB (or part-size if smaller),
- * upload-concurrency of them in flight, delivered in order; each range is retried on its own.
+ * get: HEAD for the size, then ranged GETs of 8 MiB (or part-size if smaller; the first
+ * three ramp up from 1 MiB so that the first bytes come soon), upload-concurrency of them in
+ * flight, delivered in order; each range is retried on its own.
  *
  * NOREPLACE: a single PUT carries If-None-Match: * (Amazon S3, Ceph RGW and MinIO honour it);
  * a multipart upload checks with HEAD just before CompleteMultipartUpload, which leaves a
- * short race with another writer of the same key (documented in docs/CONFIG.md). */
+ * short race with another writer of the same key (documented in docs/CONFIG.md).
+ *
+ * sweep: ListMultipartUploads under the prefix; uploads older than the given age (left by
+ * killed writers) are aborted. Part buffers are pooled across objects. Credentials and the
+ * Authorization header are never logged; error messages name method, key and the server's
+ * Code and Message only. */
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -56,6 +63,16 @@ struct s3 {
     bool sign_payload;   /* SHA-256 of each body in x-amz-content-sha256, else UNSIGNED-PAYLOAD */
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    /* easy handles kept between requests, each used by one thread at a time: their own
+     * connection caches are reused (curl 7.88's shared connection cache is not thread-safe,
+     * known bug 11.11, so only DNS and TLS sessions go through the share handle) */
+    pthread_mutex_t handle_mu;
+    CURL **handles;
+    unsigned nhandles, handle_cap;
+    /* part buffers kept between objects (at most upload-concurrency + 1) */
+    pthread_mutex_t pool_mu;
+    unsigned char **pool;
+    unsigned npool;
 };
 
 static const char *const s3_keys[] = {
@@ -280,6 +297,34 @@ static int classify(const struct s3 *s, struct s3_req *rq, const char *what, str
     return rc;
 }
 
+static CURL *handle_get(struct s3 *s)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&s->handle_mu);
+    if (s->nhandles > 0)
+        h = s->handles[--s->nhandles];
+    pthread_mutex_unlock(&s->handle_mu);
+    if (h != NULL)
+        curl_easy_reset(h);   /* options cleared; live connections kept */
+    else
+        h = curl_easy_init();
+    return h;
+}
+
+/* back to the pool after a clean exchange; dropped (connections closed) otherwise */
+static void handle_put(struct s3 *s, CURL *h, bool reuse)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&s->handle_mu);
+    if (reuse && s->nhandles < s->handle_cap) {
+        s->handles[s->nhandles++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&s->handle_mu);
+    curl_easy_cleanup(h);
+}
+
 /* one attempt of @rq; the answer fields are reset first */
 static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
 {
@@ -294,6 +339,7 @@ static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
     CURLcode cc;
     size_t nh = 0;
     int rc = -1;
+    bool transport_ok = false;
     time_t now = time(NULL);
     struct tm tm;
 
@@ -344,7 +390,7 @@ static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
     hl = curl_slist_append(hl, "Expect:");
     hl = curl_slist_append(hl, "Content-Type:");
 
-    h = curl_easy_init();
+    h = handle_get(s);
     if (h == NULL) {
         cf_err_set(e, CF_E_NOMEM, "%s: unable to start a curl handle", what.data);
         goto out;
@@ -390,6 +436,7 @@ static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
     }
 
     cc = curl_easy_perform(h);
+    transport_ok = cc == CURLE_OK;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rq->status);
     if (cc == CURLE_ABORTED_BY_CALLBACK && rq->cancel != NULL && atomic_load(rq->cancel)) {
         cf_err_set(e, CF_E_CANCEL, "%s: cancelled", what.data);
@@ -421,7 +468,7 @@ static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
         rc = -1;
     }
 out:
-    curl_easy_cleanup(h);
+    handle_put(s, h, transport_ok);
     curl_slist_free_all(hl);
     free(hdr);
     buf_free(&path);
@@ -508,10 +555,18 @@ static void s3_close(void *priv)
     struct s3 *s = priv;
     if (s == NULL)
         return;
+    for (unsigned i = 0; i < s->nhandles; i++)
+        curl_easy_cleanup(s->handles[i]);
+    free(s->handles);
+    pthread_mutex_destroy(&s->handle_mu);
     if (s->share != NULL)
         curl_share_cleanup(s->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&s->locks[i]);
+    for (unsigned i = 0; i < s->npool; i++)
+        free(s->pool[i]);
+    free(s->pool);
+    pthread_mutex_destroy(&s->pool_mu);
     free(s->scheme_host);
     free(s->host);
     free(s->bucket_path);
@@ -555,6 +610,8 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     pthread_once(&curl_once, curl_init_once);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&s->locks[i], NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_mutex_init(&s->handle_mu, NULL);
     if (sodium_init() < 0) {
         cf_err_set(e, CF_E_INTERNAL, "unable to initialise libsodium");
         goto fail;
@@ -663,6 +720,9 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     }
     s->part_size = part;
     s->concurrency = (unsigned)conc;
+    s->pool = cf_calloc(s->concurrency + 1, sizeof(*s->pool));
+    s->handle_cap = 2 * s->concurrency + 2;
+    s->handles = cf_calloc(s->handle_cap, sizeof(*s->handles));
     s->retries = (unsigned)retries;
     s->timeout = (long)timeout;
 
@@ -700,7 +760,6 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock);
     curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
-    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     *priv = s;
@@ -741,6 +800,30 @@ struct s3_writer {
     uint64_t total;
     atomic_int cancel;
 };
+
+static int abort_upload(struct s3 *s, const char *fkey, const char *upload_id,
+                        struct cf_err *e);
+
+static unsigned char *pool_get(struct s3 *s)
+{
+    unsigned char *b = NULL;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool > 0)
+        b = s->pool[--s->npool];
+    pthread_mutex_unlock(&s->pool_mu);
+    return b != NULL ? b : cf_malloc(s->part_size);
+}
+
+static void pool_put(struct s3 *s, unsigned char *b)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool < s->concurrency + 1) {
+        s->pool[s->npool++] = b;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    free(b);
+}
 
 static int check_key(const char *key, struct cf_err *e)
 {
@@ -889,17 +972,21 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
 
     while (len > 0) {
         struct s3_part *p = &w->slots[w->cur];
-        if (p->cap < part) {
-            /* the first buffer grows, so that small objects stay small */
+        if (p->cap < part && p->len + len > p->cap) {
             size_t want = p->len + len;
-            size_t cap = p->cap ? p->cap : S3_FIRST_BUF;
-            if (w->next_number > 1 || want > part)
-                cap = part;
-            while (cap < want && cap < part)
-                cap *= 2;
-            if (cap > part)
-                cap = part;
-            if (cap > p->cap) {
+            if (w->next_number > 1 || want > part / 4) {
+                /* a whole part: reused from the pool (no fresh pages to fault in) */
+                unsigned char *nb = pool_get(w->s);
+                if (p->len > 0)
+                    memcpy(nb, p->data, p->len);
+                free(p->data);
+                p->data = nb;
+                p->cap = part;
+            } else {
+                /* the first buffer grows, so that small objects stay small */
+                size_t cap = p->cap ? p->cap : S3_FIRST_BUF;
+                while (cap < want)
+                    cap *= 2;
                 p->data = cf_realloc(p->data, cap);
                 p->cap = cap;
             }
@@ -918,8 +1005,12 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
 
 static void writer_free(struct s3_writer *w)
 {
-    for (unsigned i = 0; i < w->nslots; i++)
-        free(w->slots[i].data);
+    for (unsigned i = 0; i < w->nslots; i++) {
+        if (w->slots[i].cap == w->s->part_size)
+            pool_put(w->s, w->slots[i].data);
+        else
+            free(w->slots[i].data);
+    }
     for (size_t i = 0; i < w->netags; i++)
         free(w->etags[i]);
     free(w->etags);
@@ -1132,14 +1223,8 @@ static void s3_abort(void *wp)
         part_join(w, &w->slots[i], &ignore);
     }
     if (w->upload_id != NULL) {
-        const struct s3_pair q[] = { { "uploadId", w->upload_id } };
-        struct s3_req rq = { 0 };
         struct cf_err e = CF_ERR_INIT;
-        rq.method = "DELETE";
-        rq.key = w->key;
-        rq.query = q;
-        rq.nquery = 1;
-        if (s3_call(w->s, &rq, &e) != 0 && e.code != CF_E_NOTFOUND)
+        if (abort_upload(w->s, w->key, w->upload_id, &e) != 0)
             log_warn("s3 abort of the multipart upload of '%s' failed (prune removes it "
                      "later): %s", w->key, e.msg);
     }
@@ -1166,6 +1251,7 @@ struct s3_reader {
     struct s3_chunk *slots;
     unsigned nslots, cur;
     size_t pos;
+    unsigned launched;   /* ranges started so far */
     bool ready;          /* slots[cur] has been joined */
     atomic_int cancel;
 };
@@ -1209,6 +1295,10 @@ static int chunk_launch(struct s3_reader *r, struct s3_chunk *c, struct cf_err *
 {
     uint64_t left = r->size - r->next_off;
     uint64_t chunk = r->s->part_size < S3_GET_CHUNK ? r->s->part_size : S3_GET_CHUNK;
+    /* ramp up (1, 2, 4, 8 MiB): the reader is waiting for the first bytes of each object */
+    if (r->launched < 3 && (1ull << 20 << r->launched) < chunk)
+        chunk = 1ull << 20 << r->launched;
+    r->launched++;
     size_t len = left < chunk ? (size_t)left : (size_t)chunk;
     if (c->cap < len) {
         free(c->data);
@@ -1397,6 +1487,89 @@ static int s3_remove(void *priv, const char *key, struct cf_err *e)
     return rc;
 }
 
+static int abort_upload(struct s3 *s, const char *fkey, const char *upload_id, struct cf_err *e)
+{
+    const struct s3_pair q[] = { { "uploadId", upload_id } };
+    struct s3_req rq = { 0 };
+    struct cf_err one = CF_ERR_INIT;
+    rq.method = "DELETE";
+    rq.key = fkey;
+    rq.query = q;
+    rq.nquery = 1;
+    if (s3_call(s, &rq, &one) != 0 && strcmp(rq.errcode, "NoSuchUpload") != 0) {
+        cf_err_keep(e, &one);
+        return -1;
+    }
+    return 0;
+}
+
+/* ListMultipartUploads under the prefix, page by page; abort those older than @age */
+static int s3_sweep(void *priv, int64_t age, unsigned *n, struct cf_err *e)
+{
+    struct s3 *s = priv;
+    struct buf resp = BUF_INIT, key = BUF_INIT, id = BUF_INIT, when = BUF_INIT,
+               kmark = BUF_INIT, imark = BUF_INIT, trunc = BUF_INIT;
+    time_t now = time(NULL);
+    int rc = -1;
+
+    for (;;) {
+        struct s3_pair q[4] = { { "uploads", NULL }, { "prefix", s->prefix } };
+        struct s3_req rq = { 0 };
+        size_t nq = 2;
+        if (kmark.len)
+            q[nq++] = (struct s3_pair){ "key-marker", kmark.data };
+        if (imark.len)
+            q[nq++] = (struct s3_pair){ "upload-id-marker", imark.data };
+        rq.method = "GET";
+        rq.query = q;
+        rq.nquery = nq;
+        rq.resp = &resp;
+        if (s3_call(s, &rq, e) != 0) {
+            cf_err_ctx(e, "unable to list unfinished uploads");
+            goto out;
+        }
+        const char *p = resp.data ? resp.data : "", *end = p + resp.len, *vs, *ve;
+        while (s3_xml_find(&p, end, "Upload", &vs, &ve)) {
+            time_t t;
+            struct cf_err te = CF_ERR_INIT;
+            if (!s3_xml_get(vs, ve, "Key", &key) || !s3_xml_get(vs, ve, "UploadId", &id) ||
+                !s3_xml_get(vs, ve, "Initiated", &when) ||
+                time_parse_rfc3339(when.data, &t, &te) != 0) {
+                cf_err_set(e, CF_E_NET, "s3 list of uploads: an entry without Key, UploadId "
+                                        "or a readable Initiated time");
+                goto out;
+            }
+            if ((int64_t)(now - t) < age)
+                continue;
+            if (abort_upload(s, key.data, id.data, e) != 0) {
+                cf_err_ctx(e, "unable to abort the unfinished upload of '%s'", key.data);
+                goto out;
+            }
+            log_info("s3 unfinished upload aborted key=%s started=%s", key.data, when.data);
+            (*n)++;
+        }
+        const char *b = resp.data ? resp.data : "";
+        if (!s3_xml_get(b, b + resp.len, "IsTruncated", &trunc) ||
+            strcmp(trunc.data, "true") != 0)
+            break;
+        if (!s3_xml_get(b, b + resp.len, "NextKeyMarker", &kmark) ||
+            !s3_xml_get(b, b + resp.len, "NextUploadIdMarker", &imark)) {
+            cf_err_set(e, CF_E_NET, "s3 list of uploads: truncated without markers");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    buf_free(&resp);
+    buf_free(&key);
+    buf_free(&id);
+    buf_free(&when);
+    buf_free(&kmark);
+    buf_free(&imark);
+    buf_free(&trunc);
+    return rc;
+}
+
 const struct target_ops tgt_s3_ops = {
     .name = "s3",
     .keys = s3_keys,
@@ -1413,4 +1586,5 @@ const struct target_ops tgt_s3_ops = {
     .stat = s3_stat,
     .list = s3_list,
     .remove = s3_remove,
+    .sweep = s3_sweep,
 };

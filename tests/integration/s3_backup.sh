@@ -126,3 +126,15 @@ check "still exactly the two complete backups" python3 -c "
 import json; rows=json.load(open('$T/list2.json')); assert len(rows)==2 and all(r['status']=='complete' for r in rows), rows"
 ok "restore --at latest still restores a complete backup" restore $C --source media --at latest --to "$T/out3"
 ok "which equals the source" diff -r --no-dereference "$T/src" "$T/out3"
+
+# prune aborts the multipart upload the killed backup left on the server
+open_uploads() { s3_curl "$S3_ENDPOINT/coffer-b?uploads=" | grep -o '<Upload>' | wc -l; }
+check "the killed backup left an unfinished upload" test "$(open_uploads)" -ge 1
+cp "$T/c/coffer.conf" "$T/c/prune.conf"
+printf 'debris-grace = 0s\n' >>"$T/c/prune.conf"   # appended to [catalog], the last section
+ok "catalog prune" catalog --config "$T/c/prune.conf" prune
+check "no unfinished upload is left" test "$(open_uploads)" -eq 0
+ok "catalog list after prune" catalog $C list --json
+cp "$_out" "$T/list3.json"
+check "prune kept the two complete backups" python3 -c "
+import json; rows=json.load(open('$T/list3.json')); assert len(rows)==2, rows"

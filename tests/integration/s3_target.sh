@@ -2,8 +2,8 @@
 # The S3 target driver against a real Ceph RADOS Gateway (it checks SigV4 signatures and
 # payload hashes): round trips with a prefix, multipart of more than 3 parts, abort leaving
 # no object and no upload, NOREPLACE, listing across pages, wrong secret, missing bucket,
-# server down; then the round trips again behind a proxy that drops connections, answers
-# 500/503, stalls and cuts answers.
+# server down; the round trips in virtual-hosted style; then again behind a proxy that drops
+# connections, answers 500/503, stalls and cuts answers.
 source "$COFFER_TESTS/lib/testlib.sh"
 source "$COFFER_TESTS/lib/ceph.sh"
 unit=${COFFER_UNIT:-$COFFER_TESTS/../build/tests}/test_tgt_s3
@@ -22,6 +22,10 @@ open_uploads() {
 "$unit" 2>"$T/unit.err"
 check "no multipart upload is left open on the server" test "$(open_uploads)" -eq 0
 check "no credential appears in the driver's messages" bash -c "! grep -qF -- '$S3_SECRET_KEY' '$T/unit.err'"
+
+# virtual-hosted style: the gateway's dns name is localhost, and curl resolves *.localhost
+S3_ENDPOINT=http://localhost:${S3_ENDPOINT##*:} S3_FAULTS=1 S3_EXTRA_CONF="uri-style = host
+" "$unit" 2>"$T/host.err" | sed 's/^ok - /ok - host style: /; s/^not ok - /not ok - host style: /'
 
 s3_proxy_start proxy --drop 0.08 --error 0.1 --stall 0.04 --stall-seconds 2.5 --cut 0.06 --seed 7
 S3_ENDPOINT=http://127.0.0.1:$PROXY_PORT S3_FAULTS=1 S3_EXTRA_CONF="timeout = 2

@@ -56,6 +56,7 @@ debug ms = 0
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port
 rgw data = $d/rgw
 rgw enable usage log = false
+rgw dns name = localhost
 EOF
     export CEPH_CONF=$d/ceph.conf
     echo "$rgw_port" >"$d/rgw.port"

@@ -217,6 +217,34 @@ TEST(abort_leaves_nothing)
     target_close(t);
 }
 
+/* a writer's upload left unfinished (as by a crash) is aborted by sweep */
+TEST(sweep_unfinished)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct target *t = open_with("prefix = unit/sweep/\npart-size = 5MiB\n", secret_key, &e);
+    struct target_writer *w = NULL;
+    size_t n = (size_t)11 * 1024 * 1024;
+    unsigned char *data = malloc(n);
+    unsigned swept = 99;
+
+    CHECK(t != NULL);
+    if (t == NULL)
+        return;
+    fill(data, n, 12);
+    CHECK(target_sweep(t, 3600, &swept, &e) == 0);
+    CHECK_EQ_INT(swept, 0);
+    CHECK(target_put_begin(t, "left", 0, 0, &w, &e) == 0);
+    CHECK(target_write(w, data, n, &e) == 0);   /* the upload is started */
+    CHECK(target_sweep(t, 3600, &swept, &e) == 0);
+    CHECK_EQ_INT(swept, 0);                      /* too young */
+    CHECK(target_sweep(t, 0, &swept, &e) == 0);
+    CHECK_EQ_INT(swept, 1);
+    CHECK(target_commit(w, &e) == -1);           /* its upload is gone */
+    target_abort(w);
+    free(data);
+    target_close(t);
+}
+
 TEST(noreplace)
 {
     struct cf_err e = CF_ERR_INIT;
@@ -427,6 +455,7 @@ int main(void)
         RUN(multipart_more_than_three_parts);
         if (!faults) {
             RUN(abort_leaves_nothing);
+            RUN(sweep_unfinished);
             RUN(noreplace);
             RUN(list_pages);
             RUN(wrong_secret);
