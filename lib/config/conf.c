@@ -11,9 +11,8 @@ const char *const conf_retention_keys[] = {
     "keep-yearly", "keep-within", "timezone", NULL,
 };
 
-static const char *const job_keys[] = { "sources", "schedule", "rpo", NULL };
+static const char *const job_keys[] = { "sources", "rpo", NULL };
 static const char *const catalog_keys[] = { "path", "debris-grace", "lock-ttl", NULL };
-static const char *const metrics_keys[] = { "textfile", "listen", NULL };
 
 static int check_retention(const struct ini_section *s, struct cf_err *e)
 {
@@ -87,11 +86,6 @@ int conf_load(const char *path, struct conf **out, struct cf_err *e)
                 ini_get_duration(s, "lock-ttl", 600, &d, e) != 0)
                 goto fail;
             c->catalog = s;
-        } else if (strcmp(s->kind, "metrics") == 0 && !named) {
-            const char *const *const lists[] = { metrics_keys, NULL };
-            if (ini_check_keys(s, lists, e) != 0)
-                goto fail;
-            c->metrics = s;
         } else if (strcmp(s->kind, "source") == 0 && named) {
             struct source *src = NULL;
             if (source_open(s, &src, e) != 0 || check_retention(s, e) != 0) {
@@ -119,7 +113,7 @@ int conf_load(const char *path, struct conf **out, struct cf_err *e)
         } else {
             cf_err_set(e, CF_E_CONFIG,
                        "%s:%d: unknown section [%s%s%s] (expected [repository], [source NAME], "
-                       "[job NAME], [catalog] or [metrics])",
+                       "[job NAME] or [catalog])",
                        s->file, s->line, s->kind, named ? " " : "", named ? s->name : "");
             goto fail;
         }

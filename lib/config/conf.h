@@ -21,7 +21,6 @@ struct conf {
     struct ini *ini;
     const struct ini_section *repository;
     const struct ini_section *catalog;   /* NULL when absent */
-    const struct ini_section *metrics;   /* NULL when absent */
     const struct ini_section **sources;
     size_t nsources;
     struct conf_job *jobs;

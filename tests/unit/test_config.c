@@ -104,7 +104,9 @@ TEST(conf_errors_name_the_line)
     bad(REPO "object-size = huge\n", "c.conf:4: [repository] object-size: 'huge' is not a size");
     bad(REPO "compression-level = 99\n", "compression-level: '99' is not a whole number from 1 to 19");
     bad(REPO "[job j]\nsources = nope\n", "c.conf:5: [job j] sources: no [source nope]");
-    bad(REPO "[job j]\nschedule = daily\n", "[job j] missing required key 'sources'");
+    bad(REPO "[job j]\nkeep-last = 2\n", "[job j] missing required key 'sources'");
+    bad(REPO "[job j]\nsources = m\nschedule = daily\n", "unknown key 'schedule'");
+    bad(REPO "[metrics]\n", "unknown section [metrics]");
     bad(REPO "[source m]\ntype = volume\npath = /x\nkeep-daily = lots\n",
         "keep-daily: 'lots' is not a whole number");
     bad(REPO "[source m]\ntype = volume\npath = /x\nrpo = soon\n", "rpo: 'soon' is not a duration");

@@ -1,0 +1,588 @@
+/* src_mariadb.c - MariaDB (and MySQL) databases: mariadb-dump --single-transaction per database,
+ * restored by piping the SQL into the mariadb client.
+ *
+ * Parts: "db:<name>" per database, each the SQL of one mariadb-dump run without --databases (no
+ * CREATE DATABASE / USE), so a part loads into any database name. Each database is its own
+ * consistent snapshot; its binlog file/position and GTID are the ones mariadb-dump records for
+ * that snapshot (--master-data=2 --gtid, read back from the dump's header comments), with the
+ * server's position read through libmariadb just before as a fallback when binary logging is off.
+ * Credentials reach the tools in a 0600 --defaults-extra-file removed right after. */
+#include <inttypes.h>
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "../core/util.h"
+#include "source.h"
+#include "src_check.h"
+#include "src_child.h"
+
+
+static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
+                                       "databases", "bin-dir", NULL };
+
+static int my_open(const struct ini_section *sec, void **priv, struct cf_err *e)
+{
+    struct src_settings *m;
+    if (src_settings_load(sec, "MYSQL_PWD", 3306, &m, e) != 0)
+        return -1;
+    if (m->socket == NULL && m->host == NULL)
+        m->socket = cf_strdup("/run/mysqld/mysqld.sock");
+    if (m->user == NULL)
+        m->user = cf_strdup("root");
+    *priv = m;
+    return 0;
+}
+
+static void my_close(void *priv)
+{
+    src_settings_free(priv);
+}
+
+static void my_where(const struct src_settings *m, char *out, size_t cap)
+{
+    if (m->socket)
+        snprintf(out, cap, "socket %s", m->socket);
+    else
+        snprintf(out, cap, "%s:%ld", m->host, m->port);
+}
+
+static int my_connect(const struct src_settings *m, MYSQL **out, struct cf_err *e)
+{
+    char where[512];
+    unsigned timeout = 20;
+    MYSQL *c = mysql_init(NULL);
+    if (c == NULL)
+        return cf_err_set(e, CF_E_NOMEM, "mysql_init failed");
+    mysql_options(c, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(c, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (mysql_real_connect(c, m->socket ? "localhost" : m->host, m->user, m->password, NULL,
+                           (unsigned)m->port, m->socket, 0) != NULL) {
+        *out = c;
+        return 0;
+    }
+    my_where(m, where, sizeof(where));
+    unsigned err = mysql_errno(c);
+    int rc;
+    if (err == 1045 || err == 1698)   /* ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD */
+        rc = cf_err_set(e, CF_E_AUTH,
+                        "mariadb at %s refused user '%s': %s. HINT: check user and password-file",
+                        where, m->user, mysql_error(c));
+    else
+        rc = cf_err_retry(e, CF_E_NET,
+                          "unable to connect to mariadb at %s: %s. HINT: is the server running, and is the socket or host right?",
+                          where, mysql_error(c));
+    mysql_close(c);
+    return rc;
+}
+
+static MYSQL_RES *my_query(MYSQL *c, const char *what, const char *sql, struct cf_err *e)
+{
+    if (mysql_query(c, sql) != 0) {
+        cf_err_set(e, CF_E_SOURCE, "%s: %s", what, mysql_error(c));
+        return NULL;
+    }
+    MYSQL_RES *r = mysql_store_result(c);
+    if (r == NULL && mysql_field_count(c) != 0)
+        cf_err_set(e, CF_E_SOURCE, "%s: %s", what, mysql_error(c));
+    return r;
+}
+
+static int my_exec(MYSQL *c, const char *what, const char *sql, struct cf_err *e)
+{
+    if (mysql_query(c, sql) != 0)
+        return cf_err_set(e, CF_E_SOURCE, "%s: %s", what, mysql_error(c));
+    MYSQL_RES *r = mysql_store_result(c);
+    mysql_free_result(r);
+    return 0;
+}
+
+/* a value inside "..." of an option file */
+static void opt_quote(struct buf *b, const char *key, const char *v)
+{
+    buf_printf(b, "%s=\"", key);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_puts(b, "\\");
+        buf_append(b, p, 1);
+    }
+    buf_puts(b, "\"\n");
+}
+
+/* the 0600 --defaults-extra-file with where to connect and the password */
+static int my_option_file(const struct src_settings *m, char **path, struct cf_err *e)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, "[client]\n");
+    opt_quote(&b, "user", m->user);
+    if (m->password)
+        opt_quote(&b, "password", m->password);
+    if (m->socket) {
+        opt_quote(&b, "socket", m->socket);
+    } else {
+        opt_quote(&b, "host", m->host);
+        buf_printf(&b, "port=%ld\nprotocol=tcp\n", m->port);
+    }
+    buf_puts(&b, "default-character-set=utf8mb4\n");
+    int rc = src_secret_file_write(b.data, path, e);
+    explicit_bzero(b.data, b.len);
+    buf_free(&b);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * export
+ * ---------------------------------------------------------------------------------------- */
+
+static int out_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
+{
+    return source_out_write(ctx, buf, len, e);
+}
+
+/* the text after @key up to the next quote, in @head, into @out */
+static bool head_value(const struct buf *head, const char *key, char *out, size_t cap)
+{
+    const char *p = head->data ? strstr(head->data, key) : NULL;
+    if (p == NULL)
+        return false;
+    p += strlen(key);
+    const char *q = strchr(p, '\'');
+    if (q == NULL)
+        return false;
+    size_t n = (size_t)(q - p);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+static int my_list_databases(const struct src_settings *m, MYSQL *c, char ***names, size_t *n,
+                             struct cf_err *e)
+{
+    MYSQL_RES *r = my_query(c, "listing databases",
+                            "SELECT schema_name FROM information_schema.schemata WHERE schema_name "
+                            "NOT IN ('information_schema', 'performance_schema', 'sys', 'mysql') "
+                            "ORDER BY schema_name",
+                            e);
+    MYSQL_ROW row;
+    if (r == NULL)
+        return -1;
+    size_t rows = (size_t)mysql_num_rows(r), k = 0;
+    char **have = cf_calloc(rows + 1, sizeof(char *));
+    while ((row = mysql_fetch_row(r)))
+        have[k++] = cf_strdup(row[0]);
+    mysql_free_result(r);
+    if (m->all) {
+        *names = have;
+        *n = k;
+        if (k == 0)
+            return cf_err_set(e, CF_E_NOTFOUND, "the server has no database to back up");
+        return 0;
+    }
+    /* named databases must exist (system schemas may be named explicitly) */
+    ini_list_free(have, k);
+    *names = cf_calloc(m->ndbs + 1, sizeof(char *));
+    *n = 0;
+    for (size_t i = 0; i < m->ndbs; i++) {
+        char *sql, *esc = cf_malloc(strlen(m->dbs[i]) * 2 + 1);
+        mysql_real_escape_string(c, esc, m->dbs[i], strlen(m->dbs[i]));
+        sql = cf_asprintf("SELECT 1 FROM information_schema.schemata WHERE schema_name = '%s'", esc);
+        free(esc);
+        r = my_query(c, "looking up a database", sql, e);
+        free(sql);
+        if (r == NULL)
+            return -1;
+        bool found = mysql_num_rows(r) == 1;
+        mysql_free_result(r);
+        if (!found) {
+            char where[512];
+            my_where(m, where, sizeof(where));
+            return cf_err_set(e, CF_E_NOTFOUND,
+                              "database '%s' does not exist on mariadb at %s. HINT: check 'databases ='",
+                              m->dbs[i], where);
+        }
+        (*names)[(*n)++] = cf_strdup(m->dbs[i]);
+    }
+    return 0;
+}
+
+/* the size of database @db (data + indexes) into @dbinfo, and a warning for each table that
+ * --single-transaction cannot make consistent */
+static int my_inspect_db(const struct src_settings *m, MYSQL *c, const char *db, json_t *dbinfo,
+                         json_t *warnings, struct cf_err *e)
+{
+    char *esc = cf_malloc(strlen(db) * 2 + 1);
+    mysql_real_escape_string(c, esc, db, strlen(db));
+    char *q = cf_asprintf("SELECT COALESCE(SUM(data_length + index_length), 0) FROM "
+                          "information_schema.tables WHERE table_schema = '%s'", esc);
+    MYSQL_RES *sz = my_query(c, "reading the database size", q, e);
+    free(q);
+    if (sz == NULL) {
+        free(esc);
+        return -1;
+    }
+    MYSQL_ROW srow = mysql_fetch_row(sz);
+    json_object_set_new(dbinfo, "size", json_integer(srow && srow[0] ? strtoll(srow[0], NULL, 10) : 0));
+    mysql_free_result(sz);
+    char *sql = cf_asprintf("SELECT table_name, engine FROM information_schema.tables "
+                            "WHERE table_schema = '%s' AND table_type = 'BASE TABLE' "
+                            "AND engine NOT IN ('InnoDB', 'ROCKSDB') ORDER BY table_name",
+                            esc);
+    MYSQL_RES *r = my_query(c, "listing table engines", sql, e);
+    MYSQL_ROW row;
+    free(sql);
+    free(esc);
+    if (r == NULL)
+        return -1;
+    while ((row = mysql_fetch_row(r))) {
+        char *w = cf_asprintf("table %s.%s uses the non-transactional engine %s: "
+                              "--single-transaction does not make it consistent with the rest",
+                              db, row[0], row[1] ? row[1] : "?");
+        log_warn("backup warning source=%s: %s", m->name, w);
+        json_array_append_new(warnings, json_string(w));
+        free(w);
+    }
+    mysql_free_result(r);
+    return 0;
+}
+
+static int my_export_db(struct src_settings *m, const char *db, const char *optfile, bool binlog,
+                        struct source_out *out, json_t *dbinfo, struct cf_err *e)
+{
+    struct child ch = { 0 };
+    struct src_reader r;
+    struct buf head = BUF_INIT, tail = BUF_INIT;
+    char *tool = src_tool_path("mariadb-dump", m->bindir, NULL);
+    char *defaults = cf_asprintf("--defaults-extra-file=%s", optfile);
+    char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
+    char *what = cf_asprintf("mariadb-dump of database '%s'", db);
+    char v[256];
+    int rc = -1;
+    char *argv[16];
+    int k = 0;
+    argv[k++] = tool;
+    argv[k++] = defaults;   /* must come first */
+    argv[k++] = "--single-transaction";
+    argv[k++] = "--routines";
+    argv[k++] = "--triggers";
+    argv[k++] = "--events";
+    argv[k++] = "--hex-blob";
+    argv[k++] = "--quick";
+    argv[k++] = "--default-character-set=utf8mb4";
+    if (binlog) {   /* the snapshot's own binlog position and GTID, as comments */
+        argv[k++] = "--master-data=2";
+        argv[k++] = "--gtid";
+    }
+    argv[k++] = "--";
+    argv[k++] = (char *)db;
+    argv[k] = NULL;
+
+    src_reader_init(&r, -1, what, out_sink, out);
+    if (source_out_part(out, part, e) != 0 ||
+        src_child_start(&ch, what, argv, NULL, CHILD_READ, e) != 0)
+        goto out;
+    r.fd = ch.fd;
+    int prc = src_pump(&r, &head, 64 * 1024, &tail, 4096, e);
+    if (prc == 0)
+        prc = sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
+                            what, e);
+    r.fd = -1;
+    if (src_child_conclude(&ch, prc, r.eof, e) != 0)
+        goto out;
+    json_object_set_new(dbinfo, "part", json_string(part));
+    json_object_set_new(dbinfo, "bytes", json_integer((json_int_t)r.consumed));
+    if (head_value(&head, "MASTER_LOG_FILE='", v, sizeof(v)))
+        json_object_set_new(dbinfo, "binlog_file", json_string(v));
+    const char *pos = head.data ? strstr(head.data, "MASTER_LOG_POS=") : NULL;
+    if (pos)
+        json_object_set_new(dbinfo, "binlog_pos",
+                            json_integer(strtoll(pos + strlen("MASTER_LOG_POS="), NULL, 10)));
+    /* with --gtid the slave position is printed at the end ("deferred"), else at the top */
+    if (head_value(&tail, "gtid_slave_pos='", v, sizeof(v)) ||
+        head_value(&head, "gtid_slave_pos='", v, sizeof(v)))
+        json_object_set_new(dbinfo, "gtid", json_string(v));
+    log_info("backup part source=%s database=%s bytes=%" PRIu64 " binlog=%s:%s", m->name, db,
+             r.consumed, json_string_value(json_object_get(dbinfo, "binlog_file")) ? json_string_value(json_object_get(dbinfo, "binlog_file")) : "-",
+             pos ? "recorded" : "-");
+    rc = 0;
+out:
+    src_child_kill(&ch);
+    src_reader_free(&r);
+    buf_free(&head);
+    buf_free(&tail);
+    free(what);
+    free(part);
+    free(defaults);
+    free(tool);
+    return rc;
+}
+
+static int my_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
+{
+    struct src_settings *m = priv;
+    MYSQL *c = NULL;
+    MYSQL_RES *r = NULL;
+    MYSQL_ROW row;
+    char **names = NULL, *optfile = NULL;
+    size_t n = 0;
+    json_t *warnings = json_array(), *dbs = json_array();
+    char where[512];
+    bool binlog = false;
+    int rc = -1;
+
+    json_object_set(info, "warnings", warnings);
+    json_object_set(info, "databases", dbs);
+    my_where(m, where, sizeof(where));
+    if (my_connect(m, &c, e) != 0)
+        goto out;
+    json_object_set_new(info, "server_version", json_string(mysql_get_server_info(c)));
+    json_object_set_new(info, "server", json_string(where));
+    if ((r = my_query(c, "reading the binlog state", "SELECT @@log_bin, @@gtid_binlog_pos", e)) == NULL)
+        goto out;
+    if ((row = mysql_fetch_row(r))) {
+        binlog = row[0] && strcmp(row[0], "1") == 0;
+        json_object_set_new(info, "gtid_binlog_pos_before", json_string(row[1] ? row[1] : ""));
+    }
+    mysql_free_result(r);
+    r = NULL;
+    json_object_set_new(info, "log_bin", json_boolean(binlog));
+    if (binlog) {
+        if ((r = my_query(c, "reading the binlog position", "SHOW MASTER STATUS", e)) == NULL)
+            goto out;
+        if ((row = mysql_fetch_row(r)) && row[0] && row[1])
+            json_object_set_new(info, "binlog_before",
+                                json_pack("{s:s,s:I}", "file", row[0], "pos",
+                                          (json_int_t)strtoll(row[1], NULL, 10)));
+        mysql_free_result(r);
+        r = NULL;
+    } else {
+        const char *w = "binary logging is off: the backup records no binlog position, so no "
+                        "point-in-time recovery past it";
+        log_warn("backup warning source=%s: %s", m->name, w);
+        json_array_append_new(warnings, json_string(w));
+    }
+    if (my_list_databases(m, c, &names, &n, e) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_pack("{s:s}", "name", names[i]);
+        json_array_append_new(dbs, d);
+        if (my_inspect_db(m, c, names[i], d, warnings, e) != 0)
+            goto out;
+    }
+    json_object_set_new(info, "consistency_note",
+                        json_string("each database is one --single-transaction snapshot; its "
+                                    "binlog_file/binlog_pos/gtid are those mariadb-dump recorded "
+                                    "for that snapshot (--master-data=2 --gtid)"));
+    if (my_option_file(m, &optfile, e) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (my_export_db(m, names[i], optfile, binlog, out, json_array_get(dbs, i), e) != 0)
+            goto out;
+    rc = 0;
+out:
+    src_secret_file_remove(optfile);
+    mysql_free_result(r);
+    mysql_close(c);
+    ini_list_free(names, n);
+    json_decref(warnings);
+    json_decref(dbs);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * restore
+ * ---------------------------------------------------------------------------------------- */
+
+static int my_plan_check(const struct restore_opts *o, json_t *info, const char **only,
+                         struct cf_err *e)
+{
+    *only = NULL;
+    if (o->into_redis || o->to_dir || o->globals || o->clean || o->jobs > 1)
+        return cf_err_set(e, CF_E_USAGE, "a mariadb source takes --into-db NAME, --to-file FILE, "
+                                         "--database DB and --force (not --into-redis, --to, "
+                                         "--globals, --clean or --jobs)");
+    if (o->to_file && o->into_db)
+        return cf_err_set(e, CF_E_USAGE, "give either --to-file or --into-db, not both");
+    if (src_select_db(info, o->database, o->to_file || o->into_db,
+                      o->to_file ? "--to-file" : "--into-db", only, e) != 0)
+        return -1;
+    if (o->into_db && !src_name_is_safe(o->into_db))
+        return cf_err_set(e, CF_E_USAGE, "--into-db '%s' is not a database name coffer accepts",
+                          o->into_db);
+    if (o->to_file)
+        return src_outfile_check(o->to_file, o->force, e);
+    return 0;
+}
+
+/* how many tables database @db holds; -1 when it does not exist */
+static int my_db_tables(MYSQL *c, const char *db, long *tables, struct cf_err *e)
+{
+    char *esc = cf_malloc(strlen(db) * 2 + 1);
+    mysql_real_escape_string(c, esc, db, strlen(db));
+    char *sql = cf_asprintf("SELECT (SELECT COUNT(*) FROM information_schema.schemata WHERE "
+                            "schema_name = '%s'), (SELECT COUNT(*) FROM information_schema.tables "
+                            "WHERE table_schema = '%s')", esc, esc);
+    MYSQL_RES *r = my_query(c, "looking up the database", sql, e);
+    free(sql);
+    free(esc);
+    if (r == NULL)
+        return -1;
+    MYSQL_ROW row = mysql_fetch_row(r);
+    *tables = row && strcmp(row[0], "0") != 0 ? strtol(row[1], NULL, 10) : -1;
+    mysql_free_result(r);
+    return 0;
+}
+
+static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
+{
+    struct src_settings *m = priv;
+    const char *only;
+    MYSQL *c = NULL;
+    char where[512];
+    int rc = -1;
+    json_t *dbs = json_object_get(info, "databases");
+
+    if (my_plan_check(o, info, &only, e) != 0)
+        return -1;
+    printf("  server   MariaDB %s\n", json_string_value(json_object_get(info, "server_version")));
+    for (size_t i = 0; i < json_array_size(json_object_get(info, "warnings")); i++)
+        printf("  warning  %s\n",
+               json_string_value(json_array_get(json_object_get(info, "warnings"), i)));
+    if (o->to_file) {
+        printf("  write    database %s as SQL to %s\n", only, o->to_file);
+        printf("  then     by hand: mariadb DBNAME < %s\n", o->to_file);
+        return 0;
+    }
+    my_where(m, where, sizeof(where));
+    if (my_connect(m, &c, e) != 0)
+        return -1;
+    for (size_t i = 0; i < json_array_size(dbs); i++) {
+        const char *orig = src_info_db_name(info, i);
+        if (only && strcmp(only, orig) != 0)
+            continue;
+        const char *dest = o->into_db ? o->into_db : orig;
+        long tables;
+        if (my_db_tables(c, dest, &tables, e) != 0)
+            goto out;
+        if (tables > 0 && !o->force) {
+            cf_err_set(e, CF_E_EXISTS,
+                       "database '%s' on mariadb at %s holds %ld tables. HINT: restore into a new name with --into-db NAME, or add --force to load over it (tables in the dump are dropped and recreated)",
+                       dest, where, tables);
+            goto out;
+        }
+        printf("  database %s -> %s at %s (%s)\n", orig, dest, where,
+               tables < 0 ? "created" : tables == 0 ? "exists, empty" : "exists: tables in the dump are replaced (--force)");
+    }
+    rc = 0;
+out:
+    mysql_close(c);
+    return rc;
+}
+
+static int my_import_db(struct src_settings *m, struct source_in *in, const struct restore_opts *o,
+                        MYSQL *c, const char *optfile, const char *orig, struct cf_err *e)
+{
+    struct child ch = { 0 };
+    struct src_reader r;
+    struct buf head = BUF_INIT, tail = BUF_INIT;
+    const char *dest = o->into_db ? o->into_db : orig;
+    char *tool = src_tool_path("mariadb", m->bindir, NULL);
+    char *defaults = cf_asprintf("--defaults-extra-file=%s", optfile);
+    char *what = cf_asprintf("mariadb client loading database '%s'", dest);
+    char *argv[] = { tool, defaults, "--default-character-set=utf8mb4", "--", (char *)dest, NULL };
+    bool created = false;
+    long tables;
+    int rc = -1, fd = -1;
+
+    src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &fd);
+    if (my_db_tables(c, dest, &tables, e) != 0)
+        goto out;
+    if (tables > 0 && !o->force) {
+        cf_err_set(e, CF_E_EXISTS, "database '%s' holds %ld tables. HINT: --into-db NEWNAME, or --force",
+                   dest, tables);
+        goto out;
+    }
+    if (tables < 0) {
+        char *sql = cf_asprintf("CREATE DATABASE `%s` CHARACTER SET utf8mb4", dest);
+        int xrc = my_exec(c, "creating the database", sql, e);
+        free(sql);
+        if (xrc != 0)
+            goto out;
+        created = true;
+    }
+    if (src_child_start(&ch, what, argv, NULL, CHILD_WRITE, e) != 0)
+        goto out;
+    fd = ch.fd;
+    if (src_child_conclude(&ch, dump_check(&r, DUMP_MARIADB, e), false, e) != 0)
+        goto out;
+    log_info("restore part source=%s database=%s into=%s", m->name, orig, dest);
+    rc = 0;
+out:
+    src_child_kill(&ch);
+    src_reader_free(&r);
+    if (rc != 0 && created) {   /* nothing half-loaded may look complete */
+        char *sql = cf_asprintf("DROP DATABASE IF EXISTS `%s`", dest);
+        struct cf_err de = CF_ERR_INIT;
+        if (my_exec(c, "dropping the half-restored database", sql, &de) != 0)
+            log_warn("restore cleanup: %s", de.msg);
+        free(sql);
+    }
+    buf_free(&head);
+    buf_free(&tail);
+    free(what);
+    free(defaults);
+    free(tool);
+    return rc;
+}
+
+static int my_import(void *priv, struct source_in *in, const struct restore_opts *o,
+                     json_t *info, struct cf_err *e)
+{
+    struct src_settings *m = priv;
+    const char *only, *part;
+    MYSQL *c = NULL;
+    char *optfile = NULL, *orig = NULL;
+    unsigned done = 0;
+    int rc = -1, k;
+
+    if (my_plan_check(o, info, &only, e) != 0)
+        return -1;
+    if (!o->to_file && (my_connect(m, &c, e) != 0 || my_option_file(m, &optfile, e) != 0))
+        goto out;
+    while ((k = src_in_next_db(in, &part, &orig, e)) == 1) {
+        if (orig == NULL || (only && strcmp(only, orig) != 0)) {
+            free(orig);
+            continue;
+        }
+        int irc = o->to_file ? dump_part_to_file(in, DUMP_MARIADB, o->to_file, o->force, e)
+                             : my_import_db(m, in, o, c, optfile, orig, e);
+        free(orig);
+        if (irc != 0)
+            goto out;
+        done++;
+    }
+    if (k < 0)
+        goto out;
+    if (done == 0) {
+        cf_err_set(e, CF_E_NOTFOUND, "nothing restored: the backup holds no part that was asked for");
+        goto out;
+    }
+    rc = 0;
+out:
+    src_secret_file_remove(optfile);
+    mysql_close(c);
+    return rc;
+}
+
+const struct source_ops src_mariadb_ops = {
+    .name = "mariadb",
+    .keys = my_keys,
+    .open = my_open,
+    .close = my_close,
+    .export = my_export,
+    .import = my_import,
+    .plan = my_plan,
+};

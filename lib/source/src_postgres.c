@@ -1,0 +1,732 @@
+/* src_postgres.c - a PostgreSQL cluster: pg_dump -Fc -Z0 per database plus the cluster's roles
+ * and tablespaces (pg_dumpall --globals-only), restored with pg_restore and psql.
+ *
+ * Parts of the stream: "globals" (SQL text), then "db:<name>" (a custom-format archive) per
+ * database. Connection settings reach the children through their environment (PGHOST,
+ * PGPORT, PGUSER, PGDATABASE, PGPASSWORD), so no name or secret is on a command line.
+ *
+ * Consistency: for each database, a libpq session opens a REPEATABLE READ transaction, exports
+ * its snapshot and reads pg_current_wal_lsn() in that same statement; pg_dump --snapshot then
+ * dumps exactly that snapshot while the session holds it. The LSN is an upper bound: every
+ * transaction visible to the dump committed before it, and a transaction that committed
+ * between the snapshot and the LSN read (the same statement) is not in the dump. */
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/log.h"
+#include "../core/util.h"
+#include "source.h"
+#include "src_check.h"
+#include "src_child.h"
+
+#define PG_TOOLS_GLOB "/usr/lib/postgresql/[0-9]*/bin"
+#define PART_GLOBALS "globals"
+
+static const char *const pg_keys[] = { "host", "port", "user", "password-file", "databases",
+                                       "bin-dir", NULL };
+
+static int pg_open(const struct ini_section *sec, void **priv, struct cf_err *e)
+{
+    return src_settings_load(sec, "PGPASSWORD", 5432, (struct src_settings **)priv, e);
+}
+
+static void pg_close(void *priv)
+{
+    src_settings_free(priv);
+}
+
+/* "socket /run/postgresql port 5432" or "db.example.com:5432", for messages */
+static void pg_where(const struct src_settings *p, char *out, size_t cap)
+{
+    const char *h = p->host ? p->host : "(default socket)";
+    if (h[0] == '/')
+        snprintf(out, cap, "socket %s port %ld", h, p->port);
+    else
+        snprintf(out, cap, "%s:%ld", h, p->port);
+}
+
+/* the first line of a libpq message, without "FATAL:  " noise */
+static void pg_msg(const char *m, char *out, size_t cap)
+{
+    const char *s = strstr(m, "FATAL:  ");
+    s = s ? s + 8 : m;
+    snprintf(out, cap, "%s", s);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static int pg_connect(const struct src_settings *p, const char *db, PGconn **out, struct cf_err *e)
+{
+    char port[16], where[512], msg[512];
+    const char *kw[8], *val[8];
+    int n = 0;
+
+    snprintf(port, sizeof(port), "%ld", p->port);
+    if (p->host) {
+        kw[n] = "host";
+        val[n++] = p->host;
+    }
+    kw[n] = "port";
+    val[n++] = port;
+    if (p->user) {
+        kw[n] = "user";
+        val[n++] = p->user;
+    }
+    if (p->password) {
+        kw[n] = "password";
+        val[n++] = p->password;
+    }
+    kw[n] = "dbname";
+    val[n++] = db;
+    kw[n] = "application_name";
+    val[n++] = "coffer";
+    kw[n] = "connect_timeout";
+    val[n++] = "20";
+    kw[n] = NULL;
+    val[n] = NULL;
+    PGconn *c = PQconnectdbParams(kw, val, 0);
+    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+        *out = c;
+        return 0;
+    }
+    pg_where(p, where, sizeof(where));
+    pg_msg(c ? PQerrorMessage(c) : "out of memory", msg, sizeof(msg));
+    int rc;
+    if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied"))
+        rc = cf_err_set(e, CF_E_AUTH,
+                        "postgres at %s refused user '%s': %s. HINT: check user and password-file",
+                        where, p->user ? p->user : "(default)", msg);
+    else if (strstr(msg, "does not exist") && strstr(msg, "database"))
+        rc = cf_err_set(e, CF_E_NOTFOUND, "postgres at %s: %s", where, msg);
+    else
+        rc = cf_err_retry(e, CF_E_NET,
+                          "unable to connect to postgres at %s: %s. HINT: is the server running, and are host and port right?",
+                          where, msg);
+    PQfinish(c);
+    return rc;
+}
+
+/* a connection for cluster-wide work: database postgres, else template1 (as pg_dumpall does) */
+static int pg_connect_admin(const struct src_settings *p, PGconn **out, struct cf_err *e)
+{
+    struct cf_err first = CF_ERR_INIT;
+    if (pg_connect(p, "postgres", out, &first) == 0)
+        return 0;
+    if (first.code != CF_E_NOTFOUND) {
+        cf_err_keep(e, &first);
+        return -1;
+    }
+    return pg_connect(p, "template1", out, e);
+}
+
+/* run @sql with @nparams text parameters; PGRES_TUPLES_OK or COMMAND_OK, else an error */
+static PGresult *pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
+                         const char *const *params, struct cf_err *e)
+{
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return r;
+    char msg[512];
+    pg_msg(PQerrorMessage(c), msg, sizeof(msg));
+    cf_err_set(e, CF_E_SOURCE, "%s: %s", what, msg);
+    PQclear(r);
+    return NULL;
+}
+
+/* environment for a child: where to connect, and the password */
+struct pg_env {
+    char *v[8];
+    size_t n;
+};
+
+static void pg_env_build(const struct src_settings *p, const char *db, struct pg_env *env)
+{
+    memset(env, 0, sizeof(*env));
+    if (p->host)
+        env->v[env->n++] = cf_asprintf("PGHOST=%s", p->host);
+    env->v[env->n++] = cf_asprintf("PGPORT=%ld", p->port);
+    if (p->user)
+        env->v[env->n++] = cf_asprintf("PGUSER=%s", p->user);
+    if (db)
+        env->v[env->n++] = cf_asprintf("PGDATABASE=%s", db);
+    if (p->password)
+        env->v[env->n++] = cf_asprintf("PGPASSWORD=%s", p->password);
+    env->v[env->n++] = cf_strdup("PGAPPNAME=coffer");
+    env->v[env->n] = NULL;
+}
+
+static void pg_env_free(struct pg_env *env)
+{
+    for (size_t i = 0; i < env->n; i++)
+        src_secret_free(env->v[i]);
+    env->n = 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * export
+ * ---------------------------------------------------------------------------------------- */
+
+static int out_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
+{
+    return source_out_write(ctx, buf, len, e);
+}
+
+/* the databases to dump: the configured ones (each must exist) or all but templates */
+static int pg_list_databases(const struct src_settings *p, PGconn *c, char ***names, size_t *n,
+                             json_t *sizes, struct cf_err *e)
+{
+    PGresult *r = pg_exec(c, "listing databases",
+                          "SELECT datname, pg_database_size(oid) FROM pg_database "
+                          "WHERE datallowconn AND NOT datistemplate ORDER BY datname",
+                          0, NULL, e);
+    if (r == NULL)
+        return -1;
+    *names = NULL;
+    *n = 0;
+    if (p->all) {
+        *names = cf_calloc((size_t)PQntuples(r) + 1, sizeof(char *));
+        for (int i = 0; i < PQntuples(r); i++)
+            (*names)[(*n)++] = cf_strdup(PQgetvalue(r, i, 0));
+    } else {
+        *names = cf_calloc(p->ndbs + 1, sizeof(char *));
+        for (size_t k = 0; k < p->ndbs; k++) {
+            int i;
+            for (i = 0; i < PQntuples(r) && strcmp(PQgetvalue(r, i, 0), p->dbs[k]) != 0; i++)
+                ;
+            if (i == PQntuples(r)) {
+                char where[512];
+                pg_where(p, where, sizeof(where));
+                cf_err_set(e, CF_E_NOTFOUND,
+                           "database '%s' does not exist on postgres at %s (or does not accept connections). HINT: check 'databases ='",
+                           p->dbs[k], where);
+                ini_list_free(*names, *n);
+                *names = NULL;
+                *n = 0;
+                PQclear(r);
+                return -1;
+            }
+            (*names)[(*n)++] = cf_strdup(p->dbs[k]);
+        }
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        json_object_set_new(sizes, PQgetvalue(r, i, 0),
+                            json_integer(strtoll(PQgetvalue(r, i, 1), NULL, 10)));
+    PQclear(r);
+    if (*n == 0)
+        return cf_err_set(e, CF_E_NOTFOUND, "the server has no database to back up");
+    return 0;
+}
+
+static int pg_export_globals(struct src_settings *p, PGconn *c, struct source_out *out, json_t *info,
+                             struct cf_err *e)
+{
+    struct child ch = { 0 };
+    struct src_reader r;
+    struct pg_env env;
+    char *tool = src_tool_path("pg_dumpall", p->bindir, PG_TOOLS_GLOB);
+    int rc = -1;
+    bool super;
+
+    PGresult *res = pg_exec(c, "checking the role",
+                            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", 0,
+                            NULL, e);
+    if (res == NULL)
+        goto out_nores;
+    super = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+
+    char *argv[] = { tool, "--globals-only", "--no-password",
+                     super ? NULL : "--no-role-passwords", NULL };
+    pg_env_build(p, NULL, &env);
+    src_reader_init(&r, -1, "pg_dumpall --globals-only output", out_sink, out);
+    if (source_out_part(out, PART_GLOBALS, e) != 0)
+        goto out;
+    if (src_child_start(&ch, "pg_dumpall --globals-only", argv, (const char *const *)env.v,
+                        CHILD_READ, e) != 0)
+        goto out;
+    r.fd = ch.fd;
+    int prc = dump_check(&r, DUMP_PGALL, e);
+    r.fd = -1;
+    if (src_child_conclude(&ch, prc, r.eof, e) != 0)
+        goto out;
+    json_object_set_new(info, "globals", json_pack("{s:s,s:I,s:b}", "part", PART_GLOBALS,
+                                                   "bytes", (json_int_t)r.consumed,
+                                                   "role_passwords", super));
+    if (!super) {
+        char w[256];
+        snprintf(w, sizeof(w), "user '%s' is not a superuser: roles were dumped without their passwords",
+                 p->user ? p->user : "(default)");
+        log_warn("backup warning source=%s: %s", p->name, w);
+        json_array_append_new(json_object_get(info, "warnings"), json_string(w));
+    }
+    rc = 0;
+out:
+    src_child_kill(&ch);
+    src_reader_free(&r);
+    pg_env_free(&env);
+out_nores:
+    free(tool);
+    return rc;
+}
+
+static int pg_export_db(struct src_settings *p, const char *db, struct source_out *out, json_t *dbinfo,
+                        struct cf_err *e)
+{
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    struct child ch = { 0 };
+    struct src_reader r;
+    struct pg_env env = { { 0 }, 0 };
+    struct pgdump_summary s;
+    char *tool = src_tool_path("pg_dump", p->bindir, PG_TOOLS_GLOB);
+    char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
+    char *what = cf_asprintf("pg_dump of database '%s'", db);
+    char *snap = NULL;
+    int rc = -1;
+
+    src_reader_init(&r, -1, what, out_sink, out);
+    if (pg_connect(p, db, &c, e) != 0)
+        goto out;
+    res = pg_exec(c, "starting the snapshot transaction",
+                  "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL, e);
+    if (res == NULL)
+        goto out;
+    PQclear(res);
+    res = pg_exec(c, "exporting the snapshot",
+                  "SELECT pg_export_snapshot(), "
+                  "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+                  "ELSE pg_current_wal_lsn() END, pg_database_size(current_database()), "
+                  "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                  0, NULL, e);
+    if (res == NULL)
+        goto out;
+    snap = cf_strdup(PQgetvalue(res, 0, 0));
+    json_object_set_new(dbinfo, "wal_lsn", json_string(PQgetvalue(res, 0, 1)));
+    json_object_set_new(dbinfo, "size", json_integer(strtoll(PQgetvalue(res, 0, 2), NULL, 10)));
+    json_object_set_new(dbinfo, "snapshot_time", json_string(PQgetvalue(res, 0, 3)));
+    PQclear(res);
+    res = NULL;
+
+    char *snaparg = cf_asprintf("--snapshot=%s", snap);
+    char *argv[] = { tool, "--format=custom", "--compress=0", "--no-password", snaparg, NULL };
+    pg_env_build(p, db, &env);
+    if (source_out_part(out, part, e) != 0 ||
+        src_child_start(&ch, what, argv, (const char *const *)env.v, CHILD_READ, e) != 0) {
+        free(snaparg);
+        goto out;
+    }
+    free(snaparg);
+    r.fd = ch.fd;
+    int crc = pgdump_check(&r, &s, e);
+    r.fd = -1;
+    if (src_child_conclude(&ch, crc, r.eof, e) != 0)
+        goto out;
+    json_object_set_new(dbinfo, "part", json_string(part));
+    json_object_set_new(dbinfo, "bytes", json_integer((json_int_t)s.bytes));
+    json_object_set_new(dbinfo, "archive_version", json_sprintf("%d.%d.%d", s.vmaj, s.vmin, s.vrev));
+    json_object_set_new(dbinfo, "pg_dump_version", json_string(s.dump_version));
+    json_object_set_new(dbinfo, "toc_entries", json_integer(s.toc_entries));
+    json_object_set_new(dbinfo, "data_entries", json_integer(s.data_entries));
+    json_object_set_new(dbinfo, "large_objects", json_integer(s.large_objects));
+    log_info("backup part source=%s database=%s bytes=%" PRIu64 " toc=%u lsn=%s", p->name, db,
+             s.bytes, s.toc_entries, json_string_value(json_object_get(dbinfo, "wal_lsn")));
+    rc = 0;
+out:
+    src_child_kill(&ch);
+    src_reader_free(&r);
+    pg_env_free(&env);
+    PQclear(res);
+    PQfinish(c);   /* ends the snapshot transaction */
+    free(snap);
+    free(what);
+    free(part);
+    free(tool);
+    return rc;
+}
+
+static int pg_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
+{
+    struct src_settings *p = priv;
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    json_t *sizes = json_object(), *dbs = json_array();
+    char where[512];
+    int rc = -1;
+
+    pg_where(p, where, sizeof(where));
+    json_object_set_new(info, "warnings", json_array());
+    if (pg_connect_admin(p, &c, e) != 0)
+        goto out;
+    res = pg_exec(c, "reading the server version", "SELECT current_setting('server_version')",
+                  0, NULL, e);
+    if (res == NULL)
+        goto out;
+    json_object_set_new(info, "server_version", json_string(PQgetvalue(res, 0, 0)));
+    json_object_set_new(info, "server_version_num", json_integer(PQserverVersion(c)));
+    json_object_set_new(info, "server", json_string(where));
+    json_object_set_new(info, "lsn_note",
+                        json_string("each database's wal_lsn is pg_current_wal_lsn() read in the "
+                                    "statement that exported the snapshot pg_dump used: an upper "
+                                    "bound of the commits the dump holds"));
+    PQclear(res);
+    res = NULL;
+    if (pg_list_databases(p, c, &names, &n, sizes, e) != 0)
+        goto out;
+    if (pg_export_globals(p, c, out, info, e) != 0)
+        goto out;
+    PQfinish(c);
+    c = NULL;
+    json_object_set(info, "databases", dbs);
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_pack("{s:s}", "name", names[i]);
+        json_array_append_new(dbs, d);
+        if (pg_export_db(p, names[i], out, d, e) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    ini_list_free(names, n);
+    json_decref(sizes);
+    json_decref(dbs);
+    PQclear(res);
+    PQfinish(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * restore
+ * ---------------------------------------------------------------------------------------- */
+
+/* what a restore does with each part */
+struct pg_plan {
+    json_t *dbs;              /* info.databases (borrowed) */
+    const char *only;         /* the one database restored, or NULL for all */
+    bool globals;             /* restore (or write) the globals part */
+    bool to_file;
+};
+
+/* the destination name of database @orig */
+static const char *pg_target_name(const struct restore_opts *o, const char *orig)
+{
+    if (o->into_db && strcmp(o->into_db, "SAME") != 0)
+        return o->into_db;
+    return orig;
+}
+
+static int pg_plan_check(const struct restore_opts *o, json_t *info, struct pg_plan *pl,
+                         struct cf_err *e)
+{
+    memset(pl, 0, sizeof(*pl));
+    pl->dbs = json_object_get(info, "databases");
+    if (o->into_redis || o->to_dir)
+        return cf_err_set(e, CF_E_USAGE, "--into-redis and --to are not for a postgres source: "
+                                         "use --into-db NAME or --to-file FILE");
+    if (o->to_file && o->into_db)
+        return cf_err_set(e, CF_E_USAGE, "give either --to-file or --into-db, not both");
+    /* --to-file --globals alone writes the roles; otherwise --to-file and --into-db need one */
+    bool roles_file = o->to_file && o->globals && !o->database;
+    if (src_select_db(info, o->database, (o->to_file && !roles_file) || o->into_db,
+                      o->to_file ? "--to-file" : "--into-db", &pl->only, e) != 0)
+        return -1;
+    pl->globals = o->globals;
+    pl->to_file = o->to_file != NULL;
+    if (o->to_file && o->globals && o->database)
+        return cf_err_set(e, CF_E_USAGE, "--to-file writes one part: --globals or --database DB, not both");
+    if (o->to_file)
+        return src_outfile_check(o->to_file, o->force, e);
+    if (o->into_db && !src_name_is_safe(o->into_db))
+        return cf_err_set(e, CF_E_USAGE, "--into-db '%s' is not a database name coffer accepts",
+                          o->into_db);
+    if (o->clean && !o->force)
+        return cf_err_set(e, CF_E_USAGE,
+                          "--clean drops and recreates objects in an existing database. HINT: add --force if that is what you want");
+    return 0;
+}
+
+static bool pg_db_selected(const struct pg_plan *pl, const char *name)
+{
+    return pl->only == NULL ? !pl->to_file : strcmp(pl->only, name) == 0;
+}
+
+/* whether database @name exists on the server */
+static int pg_db_exists(PGconn *c, const char *name, bool *exists, struct cf_err *e)
+{
+    const char *params[1] = { name };
+    PGresult *r = pg_exec(c, "looking up the database",
+                          "SELECT 1 FROM pg_database WHERE datname = $1", 1, params, e);
+    if (r == NULL)
+        return -1;
+    *exists = PQntuples(r) == 1;
+    PQclear(r);
+    return 0;
+}
+
+static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
+{
+    struct src_settings *p = priv;
+    struct pg_plan pl;
+    PGconn *c = NULL;
+    char where[512];
+    int rc = -1;
+
+    if (pg_plan_check(o, info, &pl, e) != 0)
+        return -1;
+    pg_where(p, where, sizeof(where));
+    printf("  server   PostgreSQL %s, dumped by pg_dump %s\n",
+           json_string_value(json_object_get(info, "server_version")),
+           json_string_value(json_object_get(json_array_get(pl.dbs, 0), "pg_dump_version")));
+    if (pl.to_file) {
+        if (pl.only)
+            printf("  write    database %s as a pg_restore archive (custom format) to %s\n",
+                   pl.only, o->to_file);
+        else
+            printf("  write    roles and tablespaces (SQL for psql) to %s\n", o->to_file);
+        printf("  then     by hand: pg_restore -d DBNAME %s   (or psql -f for the roles)\n",
+               o->to_file);
+        return 0;
+    }
+    if (pg_connect_admin(p, &c, e) != 0)
+        goto out;
+    if (pl.globals)
+        printf("  roles    roles and tablespaces into postgres at %s (existing roles are kept; "
+               "their errors are reported)\n", where);
+    for (size_t i = 0; i < json_array_size(pl.dbs); i++) {
+        const char *orig = src_info_db_name(info, i);
+        if (!pg_db_selected(&pl, orig))
+            continue;
+        const char *dest = pg_target_name(o, orig);
+        bool exists;
+        if (pg_db_exists(c, dest, &exists, e) != 0)
+            goto out;
+        if (exists && !(o->clean && o->force)) {
+            cf_err_set(e, CF_E_EXISTS,
+                       "database '%s' exists on postgres at %s. HINT: restore into a new name with --into-db NAME, or replace it with --clean --force",
+                       dest, where);
+            goto out;
+        }
+        printf("  database %s -> %s at %s (%s)%s\n", orig, dest, where,
+               exists ? "exists: objects dropped and recreated (--clean)" : "created",
+               o->jobs > 1 ? "" : "");
+        if (o->jobs > 1)
+            printf("           pg_restore --jobs %d reads a seekable copy: the archive is "
+                   "written to a 0600 temp file in $TMPDIR first, then removed\n", o->jobs);
+    }
+    rc = 0;
+out:
+    PQfinish(c);
+    return rc;
+}
+
+/* load the globals SQL from @in into psql, connected where @admin is: errors of single statements (a role that already
+ * exists) are reported, not fatal */
+static int pg_import_globals(struct src_settings *p, PGconn *admin, struct source_in *in,
+                             struct cf_err *e)
+{
+    struct child ch = { 0 };
+    struct src_reader r;
+    struct pg_env env;
+    struct buf errs = BUF_INIT;
+    char *tool = src_tool_path("psql", p->bindir, PG_TOOLS_GLOB);
+    char *argv[] = { tool, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=0", NULL };
+    int rc = -1, fd = -1;
+
+    pg_env_build(p, PQdb(admin), &env);
+    src_reader_init_fn(&r, src_in_read_fn, in, "globals part", src_fd_sink, &fd);
+    if (src_child_start(&ch, "psql (roles and tablespaces)", argv, (const char *const *)env.v,
+                        CHILD_WRITE, e) != 0)
+        goto out;
+    fd = ch.fd;
+    int prc = dump_check(&r, DUMP_PGALL, e);
+    src_child_stderr(&ch, 2000, &errs);
+    if (src_child_conclude(&ch, prc, false, e) != 0)
+        goto out;
+    if (errs.len)
+        log_warn("restore roles source=%s: some statements failed (usually roles that already exist): %.300s",
+                 p->name, errs.data);
+    rc = 0;
+out:
+    src_child_kill(&ch);
+    src_reader_free(&r);
+    pg_env_free(&env);
+    buf_free(&errs);
+    free(tool);
+    return rc;
+}
+
+static int pg_create_db(PGconn *c, const char *name, struct cf_err *e)
+{
+    char *id = PQescapeIdentifier(c, name, strlen(name));
+    char *sql = cf_asprintf("CREATE DATABASE %s TEMPLATE template0", id);
+    PGresult *r = pg_exec(c, "creating the database", sql, 0, NULL, e);
+    PQfreemem(id);
+    free(sql);
+    if (r == NULL)
+        return cf_err_ctx(e, "database '%s'", name);
+    PQclear(r);
+    return 0;
+}
+
+static void pg_drop_db(PGconn *c, const char *name)
+{
+    char *id = PQescapeIdentifier(c, name, strlen(name));
+    char *sql = cf_asprintf("DROP DATABASE IF EXISTS %s", id);
+    struct cf_err e = CF_ERR_INIT;
+    PGresult *r = pg_exec(c, "dropping the half-restored database", sql, 0, NULL, &e);
+    if (r == NULL)
+        log_warn("restore cleanup: %s", e.msg);
+    PQclear(r);
+    PQfreemem(id);
+    free(sql);
+}
+
+/* one database part into database @dest with pg_restore */
+static int pg_import_db(struct src_settings *p, struct source_in *in, const struct restore_opts *o,
+                        const char *orig, const char *dest, PGconn *admin, struct cf_err *e)
+{
+    struct child ch = { 0 };
+    struct src_reader r;
+    struct pg_env env;
+    struct pgdump_summary s;
+    struct src_outfile tmp = { -1, NULL, NULL };
+    char *tool = src_tool_path("pg_restore", p->bindir, PG_TOOLS_GLOB);
+    char *jobs = cf_asprintf("--jobs=%d", o->jobs > 1 ? o->jobs : 1);
+    char *tmpdir = NULL, *tmpfile = NULL, *dbarg = NULL;
+    char *what = cf_asprintf("pg_restore into database '%s'", dest);
+    bool exists, created = false;
+    int rc = -1, fd = -1;
+
+    src_reader_init(&r, -1, what, NULL, NULL);
+    pg_env_build(p, dest, &env);
+    if (pg_db_exists(admin, dest, &exists, e) != 0)
+        goto out;
+    if (exists && !(o->clean && o->force)) {
+        cf_err_set(e, CF_E_EXISTS, "database '%s' exists. HINT: --into-db NEWNAME, or --clean --force to replace it",
+                   dest);
+        goto out;
+    }
+    if (!exists) {
+        if (pg_create_db(admin, dest, e) != 0)
+            goto out;
+        created = true;
+    }
+    /* a connection string, so that a name holding '=' stays a name (no quotes in names) */
+    dbarg = cf_asprintf("--dbname=dbname='%s'", dest);
+    if (o->jobs > 1) {
+        /* pg_restore --jobs needs a seekable archive: a private 0600 temp copy, removed after */
+        const char *dir = getenv("TMPDIR");
+        tmpdir = cf_asprintf("%s/coffer-pgrestore-XXXXXX", dir && *dir ? dir : "/tmp");
+        if (mkdtemp(tmpdir) == NULL) {
+            cf_err_sys(e, CF_E_IO, "unable to create a temp directory for pg_restore --jobs");
+            free(tmpdir);
+            tmpdir = NULL;
+            goto out;
+        }
+        tmpfile = cf_asprintf("%s/archive", tmpdir);
+        if (src_outfile_begin(&tmp, tmpfile, false, e) != 0)
+            goto out;
+        src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &tmp.fd);
+        if (pgdump_check(&r, &s, e) != 0 || src_outfile_commit(&tmp, e) != 0)
+            goto out;
+        char *argv[] = { tool, "--no-password", "--exit-on-error", jobs, dbarg,
+                         o->clean ? "--clean" : tmpfile, o->clean ? "--if-exists" : NULL,
+                         o->clean ? tmpfile : NULL, NULL };
+        if (src_child_start(&ch, what, argv, (const char *const *)env.v, CHILD_WRITE, e) != 0 ||
+            src_child_finish(&ch, e) != 0)
+            goto out;
+    } else {
+        /* one transaction: a failure (also with --clean) leaves the database as it was */
+        char *argv[] = { tool, "--no-password", "--single-transaction", dbarg,
+                         o->clean ? "--clean" : NULL, "--if-exists", NULL };
+        if (src_child_start(&ch, what, argv, (const char *const *)env.v, CHILD_WRITE, e) != 0)
+            goto out;
+        fd = ch.fd;
+        src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &fd);
+        /* an unproved stream is never committed: the loader is killed before its input ends */
+        if (src_child_conclude(&ch, pgdump_check(&r, &s, e), false, e) != 0)
+            goto out;
+    }
+    log_info("restore part source=%s database=%s into=%s toc=%u", p->name, orig, dest,
+             s.toc_entries);
+    rc = 0;
+out:
+    src_child_kill(&ch);
+    src_reader_free(&r);
+    src_outfile_abort(&tmp);
+    if (tmpfile)
+        unlink(tmpfile);
+    if (tmpdir)
+        rmdir(tmpdir);
+    if (rc != 0 && created)
+        pg_drop_db(admin, dest);   /* nothing half-restored may look complete */
+    pg_env_free(&env);
+    free(tmpfile);
+    free(tmpdir);
+    free(dbarg);
+    free(what);
+    free(jobs);
+    free(tool);
+    return rc;
+}
+
+static int pg_import(void *priv, struct source_in *in, const struct restore_opts *o,
+                     json_t *info, struct cf_err *e)
+{
+    struct src_settings *p = priv;
+    struct pg_plan pl;
+    PGconn *admin = NULL;
+    const char *part;
+    char *db = NULL;
+    int rc = -1, k;
+    unsigned done = 0;
+
+    if (pg_plan_check(o, info, &pl, e) != 0)
+        return -1;
+    if (!pl.to_file && pg_connect_admin(p, &admin, e) != 0)
+        return -1;
+    while ((k = src_in_next_db(in, &part, &db, e)) == 1) {
+        int irc = 0;
+        if (db == NULL && strcmp(part, PART_GLOBALS) == 0 && pl.globals) {
+            irc = pl.to_file ? dump_part_to_file(in, DUMP_PGALL, o->to_file, o->force, e)
+                             : pg_import_globals(p, admin, in, e);
+        } else if (db == NULL || !pg_db_selected(&pl, db)) {
+            free(db);
+            db = NULL;
+            continue;
+        } else if (pl.to_file)
+            irc = dump_part_to_file(in, DUMP_PGDUMP, o->to_file, o->force, e);
+        else
+            irc = pg_import_db(p, in, o, db, pg_target_name(o, db), admin, e);
+        free(db);
+        db = NULL;
+        if (irc != 0)
+            goto out;
+        done++;
+    }
+    if (k < 0)
+        goto out;
+    if (done == 0) {
+        cf_err_set(e, CF_E_NOTFOUND, "nothing restored: the backup holds no part that was asked for");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(db);
+    PQfinish(admin);
+    return rc;
+}
+
+const struct source_ops src_postgres_ops = {
+    .name = "postgres",
+    .keys = pg_keys,
+    .open = pg_open,
+    .close = pg_close,
+    .export = pg_export,
+    .import = pg_import,
+    .plan = pg_plan,
+};

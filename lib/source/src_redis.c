@@ -1,0 +1,800 @@
+/* src_redis.c - a Redis server: its RDB snapshot taken over the replication protocol, as a
+ * replica does, streamed without a copy on local disk; restored as an RDB file for a stopped
+ * server, or key by key (RESTORE) into a running, empty scratch server.
+ *
+ * Backup: AUTH (from password-file or REDISCLI_AUTH, never argv), REPLCONF capa eof, REPLCONF
+ * rdb-only 1, PSYNC ? -1. The master answers +FULLRESYNC <replid> <offset>, then the RDB as
+ * "$<len>\r\n<bytes>" or, diskless, "$EOF:<40-byte mark>\r\n<bytes><mark>". The RDB is parsed
+ * record by record while it is forwarded (src_check.c), so the backup holds it only when its
+ * EOF opcode and CRC64 prove it whole. The replication offset in FULLRESYNC is the snapshot's.
+ * A master preparing a diskless transfer waits repl-diskless-sync-delay seconds (5 by default)
+ * for other replicas first. */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "../core/log.h"
+#include "../core/util.h"
+#include "source.h"
+#include "src_check.h"
+#include "src_child.h"
+
+#define PART_RDB "rdb"
+#define IO_TIMEOUT_S 120
+
+static const char *const redis_keys[] = { "socket", "host", "port", "user", "password-file",
+                                          "tls", "tls-ca-file", "tls-cert-file", "tls-key-file",
+                                          "tls-server-name", NULL };
+
+/* TLS to the source server (`tls = yes`): the server's certificate is always verified (CA
+ * file, or the system's), and its name when one is known */
+struct tls_opts {
+    bool on;
+    char *ca, *cert, *key;
+    char *name;        /* tls-server-name, else the host */
+};
+
+struct rds {
+    struct src_settings *set;
+    char *addr;        /* "/path/to.sock" or "host:port" */
+    struct tls_opts tls;
+};
+
+static int redis_open(const struct ini_section *sec, void **priv, struct cf_err *e)
+{
+    struct src_settings *set;
+    if (src_settings_load(sec, "REDISCLI_AUTH", 6379, &set, e) != 0)
+        return -1;
+    if (set->user && set->password == NULL) {
+        src_settings_free(set);
+        return ini_err(sec, "user", e, "an ACL user needs a password: set password-file (or REDISCLI_AUTH)");
+    }
+    struct rds *r = cf_calloc(1, sizeof(*r));
+    const char *ca, *cert, *key, *name;
+    r->set = set;
+    r->addr = set->socket ? cf_strdup(set->socket)
+                          : cf_asprintf("%s:%ld", set->host ? set->host : "127.0.0.1", set->port);
+    *priv = r;
+    if (ini_get_bool(sec, "tls", false, &r->tls.on, e) != 0 ||
+        ini_get_str(sec, "tls-ca-file", NULL, &ca, e) != 0 ||
+        ini_get_str(sec, "tls-cert-file", NULL, &cert, e) != 0 ||
+        ini_get_str(sec, "tls-key-file", NULL, &key, e) != 0 ||
+        ini_get_str(sec, "tls-server-name", NULL, &name, e) != 0)
+        goto fail;
+    if (!r->tls.on && (ca || cert || key || name)) {
+        ini_err(sec, "tls", e, "tls-* keys are set but tls is not: add 'tls = yes'");
+        goto fail;
+    }
+    if ((cert == NULL) != (key == NULL)) {
+        ini_err(sec, cert ? "tls-cert-file" : "tls-key-file", e,
+                "a client certificate needs both tls-cert-file and tls-key-file");
+        goto fail;
+    }
+    r->tls.ca = ca ? cf_strdup(ca) : NULL;
+    r->tls.cert = cert ? cf_strdup(cert) : NULL;
+    r->tls.key = key ? cf_strdup(key) : NULL;
+    r->tls.name = name ? cf_strdup(name) : set->host ? cf_strdup(set->host) : NULL;
+    return 0;
+fail:
+    *priv = NULL;
+    src_settings_free(set);
+    free(r->addr);
+    free(r);
+    return -1;
+}
+
+static void redis_close(void *priv)
+{
+    struct rds *r = priv;
+    if (r == NULL)
+        return;
+    src_settings_free(r->set);
+    free(r->addr);
+    free(r->tls.ca);
+    free(r->tls.cert);
+    free(r->tls.key);
+    free(r->tls.name);
+    free(r);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * a small RESP client over a src_reader
+ * ---------------------------------------------------------------------------------------- */
+
+struct conn {
+    int fd;
+    char *addr;
+    struct src_reader rd;
+    SSL_CTX *ctx;      /* TLS, or NULL */
+    SSL *ssl;
+};
+
+/* the first OpenSSL error (or the certificate verification result) into @e */
+static int tls_err(struct conn *c, const char *what, struct cf_err *e)
+{
+    char msg[256] = "";
+    unsigned long err = ERR_get_error();
+    long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+    if (vr != X509_V_OK)
+        snprintf(msg, sizeof(msg), "certificate verify failed: %s",
+                 X509_verify_cert_error_string(vr));
+    else if (err)
+        ERR_error_string_n(err, msg, sizeof(msg));
+    else
+        snprintf(msg, sizeof(msg), "%s", errno ? strerror(errno) : "connection closed");
+    ERR_clear_error();
+    return cf_err_set(e, CF_E_NET, "redis at %s: TLS %s: %s%s", c->addr, what, msg,
+                      vr != X509_V_OK ? ". HINT: check tls-ca-file and tls-server-name" : "");
+}
+
+static ssize_t tls_read(void *ctx, void *buf, size_t cap, struct cf_err *e)
+{
+    struct conn *c = ctx;
+    int n = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+    if (n > 0)
+        return n;
+    int err = SSL_get_error(c->ssl, n);
+    if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0))
+        return 0;
+    if (err == SSL_ERROR_SYSCALL && errno != 0)
+        return cf_err_sys(e, CF_E_NET, "unable to read redis connection");
+    return tls_err(c, "read", e);
+}
+
+static int tls_start(struct conn *c, const struct tls_opts *t, struct cf_err *e)
+{
+    struct in6_addr ip;
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    if (c->ctx == NULL)
+        return tls_err(c, "setup", e);
+    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    if ((t->ca ? SSL_CTX_load_verify_locations(c->ctx, t->ca, NULL)
+               : SSL_CTX_set_default_verify_paths(c->ctx)) != 1)
+        return tls_err(c, t->ca ? "loading tls-ca-file" : "loading the system CAs", e);
+    if (t->cert && (SSL_CTX_use_certificate_chain_file(c->ctx, t->cert) != 1 ||
+                    SSL_CTX_use_PrivateKey_file(c->ctx, t->key, SSL_FILETYPE_PEM) != 1))
+        return tls_err(c, "loading the client certificate", e);
+    if ((c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+        return tls_err(c, "setup", e);
+    if (t->name) {
+        X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+        if (inet_pton(AF_INET, t->name, &ip) == 1 || inet_pton(AF_INET6, t->name, &ip) == 1) {
+            X509_VERIFY_PARAM_set1_ip_asc(vp, t->name);
+        } else {
+            SSL_set_tlsext_host_name(c->ssl, t->name);
+            X509_VERIFY_PARAM_set1_host(vp, t->name, 0);
+        }
+    }
+    errno = 0;
+    if (SSL_connect(c->ssl) != 1)
+        return tls_err(c, "handshake", e);
+    src_reader_init_fn(&c->rd, tls_read, c, "redis connection", NULL, NULL);
+    return 0;
+}
+
+static int conn_open(struct conn *c, const char *addr, const struct tls_opts *tls,
+                     struct cf_err *e)
+{
+    struct timeval tv = { IO_TIMEOUT_S, 0 };
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->addr = cf_strdup(addr);
+    if (addr[0] == '/' || strncmp(addr, "unix:", 5) == 0) {
+        const char *path = addr[0] == '/' ? addr : addr + 5;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof(sa.sun_path))
+            return cf_err_set(e, CF_E_CONFIG, "redis socket path '%s' is too long", path);
+        strcpy(sa.sun_path, path);
+        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+            return cf_err_retry(e, CF_E_NET,
+                                "unable to connect to redis at %s: %s. HINT: is the server running, and is the socket right?",
+                                addr, strerror(errno));
+    } else {
+        char host[256];
+        const char *colon = strrchr(addr, ':');
+        if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
+            return cf_err_set(e, CF_E_USAGE, "redis address '%s': expected HOST:PORT or a socket path",
+                              addr);
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai, *p;
+        int g = getaddrinfo(host, colon + 1, &hints, &ai);
+        if (g != 0)
+            return cf_err_retry(e, CF_E_NET, "redis at %s: %s", addr, gai_strerror(g));
+        int err = 0;
+        for (p = ai; p; p = p->ai_next) {
+            c->fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+            if (c->fd >= 0 && connect(c->fd, p->ai_addr, p->ai_addrlen) == 0)
+                break;
+            err = errno;
+            if (c->fd >= 0)
+                close(c->fd);
+            c->fd = -1;
+        }
+        freeaddrinfo(ai);
+        if (c->fd < 0)
+            return cf_err_retry(e, CF_E_NET,
+                                "unable to connect to redis at %s: %s. HINT: is the server running, and are host and port right?",
+                                addr, strerror(err));
+    }
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    src_reader_init(&c->rd, c->fd, "redis connection", NULL, NULL);
+    if (tls && tls->on)
+        return tls_start(c, tls, e);
+    return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    SSL_CTX_free(c->ctx);
+    c->ctx = NULL;
+    src_reader_free(&c->rd);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->addr);
+    c->addr = NULL;
+}
+
+/* append one command (array of bulk strings) to @out */
+static void resp_cmd(struct buf *out, int argc, const char *const argv[], const size_t lens[])
+{
+    buf_printf(out, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++) {
+        size_t n = lens ? lens[i] : strlen(argv[i]);
+        buf_printf(out, "$%zu\r\n", n);
+        buf_append(out, argv[i], n);
+        buf_puts(out, "\r\n");
+    }
+}
+
+static int conn_send(struct conn *c, const struct buf *b, struct cf_err *e)
+{
+    if (c->ssl) {
+        size_t done = 0;
+        while (done < b->len) {
+            size_t n = b->len - done > INT32_MAX ? INT32_MAX : b->len - done;
+            errno = 0;
+            int k = SSL_write(c->ssl, b->data + done, (int)n);
+            if (k <= 0)
+                return tls_err(c, "write", e);
+            done += (size_t)k;
+        }
+        return 0;
+    }
+    if (fs_write_all(c->fd, b->data, b->len, "the redis connection", e) != 0)
+        return cf_err_ctx(e, "redis at %s", c->addr);
+    return 0;
+}
+
+/* one line without its CRLF into @line */
+static int resp_line(struct conn *c, struct buf *line, struct cf_err *e)
+{
+    buf_reset(line);
+    for (;;) {
+        const unsigned char *p = src_reader_peek(&c->rd);
+        size_t n = src_reader_avail(&c->rd);
+        const unsigned char *nl = n ? memchr(p, '\n', n) : NULL;
+        if (nl) {
+            size_t k = (size_t)(nl - p);
+            buf_append(line, p, k && p[k - 1] == '\r' ? k - 1 : k);
+            src_reader_consume(&c->rd, k + 1);
+            return 0;
+        }
+        if (n > 1024 * 1024)
+            return cf_err_set(e, CF_E_NET, "redis at %s: reply line too long", c->addr);
+        int f = src_reader_fill(&c->rd, n + 1, e);
+        if (f < 0) {
+            if (e->sys_errno == EAGAIN || e->sys_errno == EWOULDBLOCK)
+                return cf_err_set(e, CF_E_NET, "redis at %s: no answer for %d s", c->addr,
+                                  IO_TIMEOUT_S);
+            return cf_err_ctx(e, "redis at %s", c->addr);
+        }
+        if (f == 0)
+            return cf_err_retry(e, CF_E_NET, "redis at %s closed the connection", c->addr);
+    }
+}
+
+/* one reply: its first byte in *@type, the line or bulk body in @out (arrays are skipped) */
+static int resp_reply(struct conn *c, char *type, struct buf *out, struct cf_err *e)
+{
+    if (resp_line(c, out, e) != 0)
+        return -1;
+    if (out->len == 0)
+        return cf_err_set(e, CF_E_NET, "redis at %s: empty reply", c->addr);
+    *type = out->data[0];
+    if (*type == '$') {
+        long long n = strtoll(out->data + 1, NULL, 10);
+        buf_reset(out);
+        if (n < 0)
+            return 0;
+        buf_reserve(out, (size_t)n + 2);
+        if (src_reader_get(&c->rd, out->data, (size_t)n + 2, "bulk reply", e) != 0)
+            return cf_err_ctx(e, "redis at %s", c->addr);
+        out->len = (size_t)n;
+        out->data[n] = '\0';
+        return 0;
+    }
+    if (*type == '*') {
+        long long n = strtoll(out->data + 1, NULL, 10);
+        for (long long i = 0; i < n; i++) {
+            char t;
+            if (resp_reply(c, &t, out, e) != 0)
+                return -1;
+        }
+        buf_reset(out);
+        return 0;
+    }
+    memmove(out->data, out->data + 1, out->len);   /* drop the type byte, keep the NUL */
+    out->len--;
+    return 0;
+}
+
+/* run a command and expect a non-error reply; the reply body goes to @out (may be NULL) */
+static int conn_call(struct conn *c, int argc, const char *const argv[], struct buf *out,
+                     struct cf_err *e)
+{
+    struct buf cmd = BUF_INIT, reply = BUF_INIT;
+    char t;
+    int rc = -1;
+    resp_cmd(&cmd, argc, argv, NULL);
+    if (conn_send(c, &cmd, e) != 0 || resp_reply(c, &t, &reply, e) != 0)
+        goto out;
+    if (t == '-') {
+        bool auth = strncmp(reply.data, "NOAUTH", 6) == 0 || strncmp(reply.data, "WRONGPASS", 9) == 0 ||
+                    strncmp(reply.data, "NOPERM", 6) == 0 || strstr(reply.data, "invalid password");
+        cf_err_set(e, auth ? CF_E_AUTH : CF_E_SOURCE, "redis at %s refused %s: %s%s", c->addr,
+                   strcmp(argv[0], "AUTH") == 0 ? "AUTH" : argv[0], reply.data,
+                   auth ? ". HINT: check user and password-file (the user needs +psync +replconf "
+                          "+info for backups)" : "");
+        goto out;
+    }
+    if (out) {
+        buf_reset(out);
+        buf_append(out, reply.data, reply.len);
+    }
+    rc = 0;
+out:
+    if (cmd.data)   /* AUTH carries the password */
+        explicit_bzero(cmd.data, cmd.len);
+    if (reply.data)
+        explicit_bzero(reply.data, reply.len);
+    buf_free(&cmd);
+    buf_free(&reply);
+    return rc;
+}
+
+static int conn_auth(struct conn *c, const char *user, const char *password, struct cf_err *e)
+{
+    if (password == NULL)
+        return 0;
+    const char *argv[3] = { "AUTH", user ? user : password, password };
+    return conn_call(c, user ? 3 : 2, argv, NULL, e);
+}
+
+/* "key:value" lines of an INFO section */
+static bool info_field(const char *info, const char *key, char *out, size_t cap)
+{
+    size_t n = strlen(key);
+    for (const char *p = info; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, key, n) == 0 && p[n] == ':') {
+            size_t k = strcspn(p + n + 1, "\r\n");
+            snprintf(out, cap, "%.*s", (int)k, p + n + 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* keys per database from INFO keyspace ("db0:keys=3,expires=1,..."); returns the total */
+static uint64_t info_keys(const char *info, uint64_t per_db[RDB_MAX_DBS])
+{
+    uint64_t total = 0;
+    memset(per_db, 0, sizeof(uint64_t) * RDB_MAX_DBS);
+    for (const char *p = strstr(info, "\ndb"); p; p = strstr(p + 1, "\ndb")) {
+        unsigned db;
+        unsigned long long k;
+        if (sscanf(p + 1, "db%u:keys=%llu", &db, &k) == 2 && db < RDB_MAX_DBS) {
+            per_db[db] = k;
+            total += k;
+        }
+    }
+    return total;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * export
+ * ---------------------------------------------------------------------------------------- */
+
+static int out_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
+{
+    return source_out_write(ctx, buf, len, e);
+}
+
+static int redis_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
+{
+    struct rds *r = priv;
+    struct conn c;
+    struct buf b = BUF_INIT;
+    struct rdb_summary s;
+    char v[128], mark[41] = { 0 };
+    uint64_t len = 0;
+    bool eofmark = false;
+    int rc = -1;
+
+    json_object_set_new(info, "warnings", json_array());
+    json_object_set_new(info, "server", json_string(r->addr));
+    if (conn_open(&c, r->addr, &r->tls, e) != 0 || conn_auth(&c, r->set->user, r->set->password, e) != 0)
+        goto out;
+    const char *info_cmd[] = { "INFO", "server" };
+    if (conn_call(&c, 2, info_cmd, &b, e) != 0)
+        goto out;
+    if (info_field(b.data, "redis_version", v, sizeof(v)))
+        json_object_set_new(info, "redis_version", json_string(v));
+    const char *capa[] = { "REPLCONF", "capa", "eof", "capa", "psync2" };
+    if (conn_call(&c, 5, capa, NULL, e) != 0)
+        goto out;
+    const char *rdbonly[] = { "REPLCONF", "rdb-only", "1" };
+    struct cf_err ignore = CF_ERR_INIT;   /* before 7.0: unknown, and not needed */
+    if (conn_call(&c, 3, rdbonly, NULL, &ignore) != 0 && ignore.code != CF_E_SOURCE) {
+        cf_err_keep(e, &ignore);
+        goto out;
+    }
+
+    /* PSYNC: +FULLRESYNC <replid> <offset> */
+    const char *psync[] = { "PSYNC", "?", "-1" };
+    if (conn_call(&c, 3, psync, &b, e) != 0)
+        goto out;
+    char replid[64];
+    long long offset;
+    if (sscanf(b.data, "FULLRESYNC %63s %lld", replid, &offset) != 2) {
+        cf_err_set(e, CF_E_SOURCE, "redis at %s answered PSYNC with '%.60s', not FULLRESYNC",
+                   r->addr, b.data);
+        goto out;
+    }
+    json_object_set_new(info, "replid", json_string(replid));
+    json_object_set_new(info, "repl_offset", json_integer(offset));
+
+    /* the payload header, after keep-alive newlines while the master prepares the RDB */
+    do {
+        if (resp_line(&c, &b, e) != 0)
+            goto out;
+    } while (b.len == 0);
+    if (b.data[0] == '-') {
+        cf_err_set(e, CF_E_SOURCE, "redis at %s failed to produce the RDB: %s", r->addr, b.data + 1);
+        goto out;
+    }
+    if (strncmp(b.data, "$EOF:", 5) == 0 && b.len == 45) {
+        eofmark = true;
+        memcpy(mark, b.data + 5, 40);
+    } else if (b.data[0] == '$') {
+        len = strtoull(b.data + 1, NULL, 10);
+    } else {
+        cf_err_set(e, CF_E_SOURCE, "redis at %s: unexpected reply '%.40s' where the RDB begins",
+                   r->addr, b.data);
+        goto out;
+    }
+
+    if (source_out_part(out, PART_RDB, e) != 0 || src_reader_flush(&c.rd, e) != 0)
+        goto out;
+    uint64_t start = c.rd.consumed;
+    c.rd.what = "RDB from redis";
+    c.rd.sink = out_sink;
+    c.rd.sink_ctx = out;
+    if (!eofmark)
+        c.rd.limit = c.rd.nread - src_reader_avail(&c.rd) + len;
+    if (rdb_check(&c.rd, &s, NULL, NULL, e) != 0) {
+        if (c.rd.eof)
+            cf_err_ctx(e, "redis at %s closed the connection after %" PRIu64
+                          " bytes of the RDB (server restarted or stopped?)", r->addr,
+                       c.rd.consumed - start);
+        goto out;
+    }
+    c.rd.sink = NULL;
+    s.bytes = c.rd.consumed - start;
+    if (eofmark) {
+        char got[40];
+        if (src_reader_get(&c.rd, got, 40, "end mark", e) != 0)
+            goto out;
+        if (memcmp(got, mark, 40) != 0) {
+            cf_err_set(e, CF_E_CORRUPT, "redis at %s: the RDB is not followed by its end mark",
+                       r->addr);
+            goto out;
+        }
+    } else if (s.bytes != len) {
+        cf_err_set(e, CF_E_CORRUPT, "redis at %s announced %" PRIu64 " RDB bytes but the RDB ends after %" PRIu64,
+                   r->addr, len, s.bytes);
+        goto out;
+    }
+    json_object_set_new(info, "rdb_version", json_integer(s.version));
+    json_object_set_new(info, "rdb_bytes", json_integer((json_int_t)s.bytes));
+    json_object_set_new(info, "keys", json_integer((json_int_t)s.keys));
+    json_object_set_new(info, "keys_with_ttl", json_integer((json_int_t)s.keys_with_ttl));
+    json_t *dbs = json_object();
+    for (int i = 0; i < RDB_MAX_DBS; i++)
+        if (s.db_keys[i]) {
+            char k[16];
+            snprintf(k, sizeof(k), "%d", i);
+            json_object_set_new(dbs, k, json_integer((json_int_t)s.db_keys[i]));
+        }
+    json_object_set_new(info, "db_keys", dbs);
+    log_info("backup part source=%s rdb_version=%d keys=%" PRIu64 " bytes=%" PRIu64
+             " repl_offset=%lld", r->set->name, s.version, s.keys, s.bytes, offset);
+    rc = 0;
+out:
+    conn_close(&c);
+    buf_free(&b);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * restore
+ * ---------------------------------------------------------------------------------------- */
+
+static int redis_plan_check(const struct restore_opts *o, struct cf_err *e)
+{
+    if (o->to_dir || o->into_db || o->database || o->globals || o->clean || o->jobs > 1)
+        return cf_err_set(e, CF_E_USAGE, "a redis source takes --to-file FILE or --into-redis ADDR "
+                                         "(and --force), not --to, --into-db, --database, "
+                                         "--globals, --clean or --jobs");
+    if ((o->to_file != NULL) == (o->into_redis != NULL))
+        return cf_err_set(e, CF_E_USAGE, "give one of --to-file dump.rdb (for a stopped server) "
+                                         "or --into-redis ADDR (a running scratch server)");
+    if (o->to_file)
+        return src_outfile_check(o->to_file, o->force, e);
+    return 0;
+}
+
+/* connect to the scratch server: without AUTH first, with the source's credentials when it
+ * asks for them */
+static int scratch_connect(struct rds *r, const char *addr, struct conn *c, struct buf *info,
+                           struct cf_err *e)
+{
+    const char *cmd[] = { "INFO", "keyspace" };
+    if (conn_open(c, addr, NULL, e) != 0)   /* a scratch server: local, plain */
+        return -1;
+    struct cf_err first = CF_ERR_INIT;
+    if (conn_call(c, 2, cmd, info, &first) == 0)
+        return 0;
+    if (first.code != CF_E_AUTH || r->set->password == NULL) {
+        cf_err_keep(e, &first);
+        return -1;
+    }
+    if (conn_auth(c, r->set->user, r->set->password, e) != 0 || conn_call(c, 2, cmd, info, e) != 0)
+        return -1;
+    return 0;
+}
+
+static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
+{
+    struct rds *r = priv;
+    struct conn c = { .fd = -1 };
+    struct buf b = BUF_INIT;
+    uint64_t per[RDB_MAX_DBS];
+    int rc = -1;
+
+    if (redis_plan_check(o, e) != 0)
+        return -1;
+    printf("  server   Redis %s, RDB version %lld, %lld keys, replication offset %lld\n",
+           json_string_value(json_object_get(info, "redis_version")),
+           (long long)json_integer_value(json_object_get(info, "rdb_version")),
+           (long long)json_integer_value(json_object_get(info, "keys")),
+           (long long)json_integer_value(json_object_get(info, "repl_offset")));
+    if (o->to_file) {
+        printf("  write    the RDB to %s\n", o->to_file);
+        printf("  then     stop the server, put the file where 'dir' and 'dbfilename' point, "
+               "start it (appendonly no, or it loads the AOF instead)\n");
+        return 0;
+    }
+    if (scratch_connect(r, o->into_redis, &c, &b, e) != 0)
+        goto out;
+    uint64_t have = info_keys(b.data, per);
+    if (have > 0 && !o->force) {
+        cf_err_set(e, CF_E_EXISTS,
+                   "redis at %s holds %" PRIu64 " keys: --into-redis loads into an empty scratch server. HINT: empty it (FLUSHALL), or add --force to overwrite keys of the same names",
+                   o->into_redis, have);
+        goto out;
+    }
+    printf("  load     every key (RESTORE, TTLs kept) into redis at %s (%s), then compare key counts\n",
+           o->into_redis, have ? "not empty: keys of the same name are replaced (--force)" : "empty");
+    rc = 0;
+out:
+    conn_close(&c);
+    buf_free(&b);
+    return rc;
+}
+
+struct loader {
+    struct conn *c;
+    struct buf cmds;
+    unsigned pending;
+    int rdb_version;
+    unsigned cur_db;
+    bool force;
+    uint64_t restored, expired;
+    uint64_t per_db[RDB_MAX_DBS];
+    struct buf reply;
+};
+
+static int loader_flush(struct loader *l, struct cf_err *e)
+{
+    if (l->cmds.len && conn_send(l->c, &l->cmds, e) != 0)
+        return -1;
+    buf_reset(&l->cmds);
+    for (; l->pending > 0; l->pending--) {
+        char t;
+        if (resp_reply(l->c, &t, &l->reply, e) != 0)
+            return -1;
+        if (t == '-')
+            return cf_err_set(e, CF_E_SOURCE, "redis at %s refused a key: %s", l->c->addr,
+                              l->reply.data);
+    }
+    return 0;
+}
+
+static int load_key(void *ctx, unsigned db, const char *key, size_t key_len, int64_t expire_ms,
+                    const unsigned char *payload, size_t len, struct cf_err *e)
+{
+    struct loader *l = ctx;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (expire_ms && expire_ms <= (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000) {
+        l->expired++;
+        return 0;
+    }
+    if (db != l->cur_db) {
+        char n[16];
+        snprintf(n, sizeof(n), "%u", db);
+        const char *argv[] = { "SELECT", n };
+        resp_cmd(&l->cmds, 2, argv, NULL);
+        l->pending++;
+        l->cur_db = db;
+    }
+    /* DUMP format: value, RDB version (2 bytes LE), CRC64 of both (8 bytes LE) */
+    struct buf p = BUF_INIT;
+    unsigned char trailer[10];
+    buf_append(&p, payload, len);
+    trailer[0] = (unsigned char)(l->rdb_version & 0xff);
+    trailer[1] = (unsigned char)(l->rdb_version >> 8);
+    buf_append(&p, trailer, 2);
+    uint64_t crc = src_crc64(0, p.data, p.len);
+    for (int i = 0; i < 8; i++)
+        trailer[i] = (unsigned char)(crc >> (8 * i));
+    buf_append(&p, trailer, 8);
+    char ttl[32];
+    snprintf(ttl, sizeof(ttl), "%" PRId64, expire_ms);
+    const char *argv[6] = { "RESTORE", key, ttl, p.data };
+    size_t lens[6] = { 7, key_len, strlen(ttl), p.len };
+    int argc = 4;
+    if (expire_ms) {   /* the absolute expiry time the snapshot holds */
+        argv[argc] = "ABSTTL";
+        lens[argc++] = 6;
+    }
+    if (l->force) {
+        argv[argc] = "REPLACE";
+        lens[argc++] = 7;
+    }
+    resp_cmd(&l->cmds, argc, argv, lens);
+    buf_free(&p);
+    l->pending++;
+    l->restored++;
+    l->per_db[db]++;
+    if (l->pending >= 512 || l->cmds.len >= 4 * 1024 * 1024)
+        return loader_flush(l, e);
+    return 0;
+}
+
+static int redis_import(void *priv, struct source_in *in, const struct restore_opts *o,
+                        json_t *info, struct cf_err *e)
+{
+    struct rds *r = priv;
+    struct conn c = { .fd = -1 };
+    struct src_reader rd;
+    struct rdb_summary s;
+    struct buf b = BUF_INIT;
+    struct loader l;
+    const char *part;
+    uint64_t before[RDB_MAX_DBS], after[RDB_MAX_DBS];
+    int rc = -1, k;
+
+    memset(&l, 0, sizeof(l));
+    src_reader_init_fn(&rd, src_in_read_fn, in, "RDB part", NULL, NULL);
+    if (redis_plan_check(o, e) != 0)
+        return -1;
+    while ((k = source_in_next_part(in, &part, e)) == 1 && strcmp(part, PART_RDB) != 0)
+        ;
+    if (k < 0)
+        goto out;
+    if (k == 0) {
+        cf_err_set(e, CF_E_CORRUPT, "the backup holds no RDB part");
+        goto out;
+    }
+    if (o->to_file) {
+        if (dump_part_to_file(in, DUMP_RDB, o->to_file, o->force, e) != 0)
+            goto out;
+        log_info("restore rdb source=%s file=%s", r->set->name, o->to_file);
+        rc = 0;
+        goto out;
+    }
+
+    if (scratch_connect(r, o->into_redis, &c, &b, e) != 0)
+        goto out;
+    uint64_t have = info_keys(b.data, before);
+    if (have > 0 && !o->force) {
+        cf_err_set(e, CF_E_EXISTS, "redis at %s holds %" PRIu64 " keys. HINT: FLUSHALL it, or --force",
+                   o->into_redis, have);
+        goto out;
+    }
+    l.c = &c;
+    l.force = o->force;
+    l.rdb_version = (int)json_integer_value(json_object_get(info, "rdb_version"));
+    if (l.rdb_version == 0) {
+        cf_err_set(e, CF_E_CORRUPT, "the manifest records no RDB version");
+        goto out;
+    }
+    const char *sel[] = { "SELECT", "0" };
+    if (conn_call(&c, 2, sel, NULL, e) != 0)
+        goto out;
+    if (rdb_check(&rd, &s, load_key, &l, e) != 0 || loader_flush(&l, e) != 0)
+        goto out;
+    /* check: every key of the snapshot is there (less those whose TTL ran out meanwhile) */
+    const char *cmd[] = { "INFO", "keyspace" };
+    if (conn_call(&c, 2, cmd, &b, e) != 0)
+        goto out;
+    info_keys(b.data, after);
+    uint64_t want = (uint64_t)json_integer_value(json_object_get(info, "keys"));
+    if (s.keys != want) {
+        cf_err_set(e, CF_E_CORRUPT, "the RDB holds %" PRIu64 " keys but the manifest says %" PRIu64,
+                   s.keys, want);
+        goto out;
+    }
+    for (int i = 0; i < RDB_MAX_DBS; i++) {
+        /* an empty server must now hold exactly the keys loaded, less keys whose TTL ran out
+         * since; over --force, at least those */
+        bool ok = after[i] >= l.per_db[i] ? have > 0 || after[i] == l.per_db[i]
+                                          : l.per_db[i] - after[i] <= s.keys_with_ttl;
+        if (!ok) {
+            cf_err_set(e, CF_E_SOURCE, "redis at %s: database %d holds %" PRIu64 " keys after the load, expected %" PRIu64,
+                       o->into_redis, i, after[i], l.per_db[i]);
+            goto out;
+        }
+    }
+    log_info("restore rdb source=%s into=%s keys=%" PRIu64 " expired_skipped=%" PRIu64, r->set->name,
+             o->into_redis, l.restored, l.expired);
+    rc = 0;
+out:
+    src_reader_free(&rd);
+    conn_close(&c);
+    buf_free(&b);
+    buf_free(&l.cmds);
+    buf_free(&l.reply);
+    return rc;
+}
+
+const struct source_ops src_redis_ops = {
+    .name = "redis",
+    .keys = redis_keys,
+    .open = redis_open,
+    .close = redis_close,
+    .export = redis_export,
+    .import = redis_import,
+    .plan = redis_plan,
+};

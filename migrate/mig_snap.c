@@ -1,0 +1,415 @@
+/* mig_snap.c - the snapshot before apply and its restore, through the normal backup path
+ * (lib/stream/pipeline.h) and the database sources (lib/source/src_postgres.c, ...).
+ *
+ * The snapshot is a backup of the one database being migrated: the [source] section with its
+ * `databases` narrowed to that database, into the configured repository, listed and
+ * restorable like any other backup of the source.
+ *
+ * Restore never destroys before it has a good copy: the snapshot is first restored into a
+ * scratch database; only when that succeeds is the migrated database replaced (PostgreSQL:
+ * renamed aside and kept, the scratch renamed into its place; MariaDB, which cannot rename a
+ * database: dropped, recreated and loaded again from the snapshot just proven loadable). */
+#include "mig.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/config/conf.h"
+#include "../lib/core/log.h"
+#include "../lib/core/util.h"
+#include "../lib/repo/repo.h"
+#include "../lib/source/src_child.h"
+#include "../lib/stream/pipeline.h"
+
+#define PG_TOOLS_GLOB "/usr/lib/postgresql/[0-9]*/bin"
+
+/* A copy of @sec with `databases = @db` (pointers into @sec, except the new kv array). */
+static void narrow_section(const struct ini_section *sec, const char *db, struct ini_section *out)
+{
+    bool found = false;
+
+    *out = *sec;
+    out->kv = cf_calloc(sec->n + 1, sizeof(*out->kv));
+    for (size_t i = 0; i < sec->n; i++) {
+        out->kv[i] = sec->kv[i];
+        if (strcmp(sec->kv[i].key, "databases") == 0) {
+            out->kv[i].value = (char *)db;
+            found = true;
+        }
+    }
+    out->n = sec->n;
+    if (!found) {
+        out->kv[out->n].key = (char *)"databases";
+        out->kv[out->n].value = (char *)db;
+        out->kv[out->n].line = sec->line;
+        out->n++;
+    }
+}
+
+/* first "X.Y" or "X" after @after in @s: major and minor */
+static int parse_tool_version(const char *s, const char *after, unsigned *major, unsigned *minor)
+{
+    const char *p = after ? strstr(s, after) : s;
+
+    if (p == NULL)
+        return -1;
+    p += after ? strlen(after) : 0;
+    while (*p && !isdigit((unsigned char)*p))
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    *major = (unsigned)strtoul(p, (char **)&p, 10);
+    *minor = *p == '.' ? (unsigned)strtoul(p + 1, NULL, 10) : 0;
+    return 0;
+}
+
+/* run `@tool --version` and return its first line */
+static int tool_version(const char *tool, struct buf *out, struct cf_err *e)
+{
+    struct child ch = { 0 };
+    char *argv[] = { (char *)tool, "--version", NULL };
+    char buf[512];
+    ssize_t n;
+    char *what = cf_asprintf("%s --version", tool);
+    int rc = -1;
+
+    if (src_child_start(&ch, what, argv, NULL, CHILD_READ, e) != 0)
+        goto out;
+    while ((n = read(ch.fd, buf, sizeof(buf))) > 0)
+        buf_append(out, buf, (size_t)n);
+    if (src_child_finish(&ch, e) != 0)
+        goto out;
+    if (out->len == 0) {
+        cf_err_set(e, CF_E_SOURCE, "%s printed nothing", what);
+        goto out;
+    }
+    out->data[strcspn(out->data, "\n")] = '\0';
+    out->len = strlen(out->data);
+    rc = 0;
+out:
+    src_child_kill(&ch);
+    free(what);
+    return rc;
+}
+
+/* The dump tool the source will run must read this server: fail loudly, never skip. */
+static int check_dump_tool(const struct mig_snap *s, const struct ini_section *sec,
+                           struct cf_err *e)
+{
+    const char *bindir = NULL;
+    struct buf v = BUF_INIT;
+    unsigned maj = 0, min = 0;
+    unsigned long sv = s->server_version;
+    char *tool;
+    int rc = -1;
+
+    if (ini_get_str(sec, "bin-dir", NULL, &bindir, e) != 0)
+        return -1;
+    if (s->eng == MIG_PG)
+        tool = src_tool_path("pg_dump", bindir, PG_TOOLS_GLOB);
+    else
+        tool = src_tool_path("mariadb-dump", bindir, NULL);
+    if (tool_version(tool, &v, e) != 0) {
+        cf_err_ctx(e, "checking the dump tool");
+        goto out;
+    }
+    if (s->eng == MIG_PG) {
+        unsigned smaj = (unsigned)(sv >= 100000 ? sv / 10000 : sv / 100);
+        if (parse_tool_version(v.data, "(PostgreSQL)", &maj, &min) != 0) {
+            cf_err_set(e, CF_E_SOURCE, "unable to read the version of %s from '%s'", tool, v.data);
+            goto out;
+        }
+        if (maj < smaj) {
+            cf_err_set(e, CF_E_SOURCE, "%s is version %u and cannot dump a PostgreSQL %u server; "
+                       "HINT: install postgresql-client-%u and set bin-dir in [source %s]",
+                       tool, maj, smaj, smaj, s->source);
+            goto out;
+        }
+    } else {
+        unsigned smaj = (unsigned)(sv / 10000), smin = (unsigned)(sv / 100 % 100);
+        if (parse_tool_version(v.data, "Distrib", &maj, &min) != 0 &&
+            parse_tool_version(v.data, "from", &maj, &min) != 0) {
+            cf_err_set(e, CF_E_SOURCE, "unable to read the version of %s from '%s'", tool, v.data);
+            goto out;
+        }
+        if (maj < smaj || (maj == smaj && min < smin)) {
+            cf_err_set(e, CF_E_SOURCE, "%s is from MariaDB %u.%u and the server is %u.%u: an "
+                       "older dump tool may miss what the server has; HINT: install the "
+                       "client of MariaDB %u.%u or later and set bin-dir in [source %s]", tool,
+                       maj, min, smaj, smin, smaj, smin, s->source);
+            goto out;
+        }
+    }
+    log_info("dump tool checked tool=%s version=%u.%u server=%lu", tool, maj, min, sv);
+    rc = 0;
+out:
+    buf_free(&v);
+    free(tool);
+    return rc;
+}
+
+/* configuration, repository and the narrowed source */
+struct snap_env {
+    struct conf *conf;
+    struct repo *repo;
+    struct ini_section sec;
+    struct source *src;
+};
+
+/* @for_backup: check the dump tool first (before the repository's key is even derived);
+ * otherwise the repository must be readable (a restore) */
+static int env_open(const struct mig_snap *s, bool for_backup, struct snap_env *v,
+                    struct cf_err *e)
+{
+    struct repo_unlock u = { s->secret_key_file };
+    const struct ini_section *orig;
+
+    memset(v, 0, sizeof(*v));
+    if (conf_load(s->config, &v->conf, e) != 0)
+        return -1;
+    orig = conf_source(v->conf, s->source);
+    if (orig == NULL)
+        return cf_err_set(e, CF_E_CONFIG, "%s: no [source %s]", s->config, s->source);
+    narrow_section(orig, s->database, &v->sec);
+    if (for_backup && check_dump_tool(s, &v->sec, e) != 0)
+        return -1;
+    if (repo_open(v->conf, &u, &v->repo, e) != 0)
+        return cf_err_ctx(e, "opening the repository");
+    if (!for_backup && !repo_can_read(v->repo))
+        return cf_err_set(e, CF_E_CRYPTO, "the repository is sealed to a public key; HINT: "
+                          "give --secret-key-file FILE to restore");
+    if (source_open(&v->sec, &v->src, e) != 0)
+        return cf_err_ctx(e, "opening source '%s'", s->source);
+    return 0;
+}
+
+static void env_close(struct snap_env *v)
+{
+    source_close(v->src);
+    repo_close(v->repo);
+    free(v->sec.kv);
+    conf_free(v->conf);
+}
+
+int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_err *e)
+{
+    struct snap_env v;
+    struct backup_result res;
+    int rc = -1;
+
+    if (env_open(s, true, &v, e) != 0)
+        goto out;
+    memset(&res, 0, sizeof(res));
+    if (pipeline_backup(v.repo, v.src, "migrate", &res, e) != 0) {
+        cf_err_ctx(e, "backup of database '%s'", s->database);
+        goto out;
+    }
+    snprintf(id, cap, "%s", res.id);
+    log_info("snapshot done source=%s database=%s id=%s in=%" PRIu64 " stored=%" PRIu64
+             " ms=%" PRIu64, s->source, s->database, res.id, res.bytes_in, res.bytes_stored,
+             res.elapsed_ms);
+    rc = 0;
+out:
+    env_close(&v);
+    return rc;
+}
+
+/* one restore of snapshot @id's part @s->database into database @into */
+static int restore_into(struct snap_env *v, const struct mig_snap *s, const char *id,
+                        json_t *manifest, const char *into, struct cf_err *e)
+{
+    struct restore_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.database = s->database;
+    o.into_db = into;
+    o.force = true;
+    o.clean = s->eng == MIG_PG;   /* pg_restore --clean --if-exists: into our empty scratch */
+    o.backup_id = id;
+    if (pipeline_restore(v->repo, v->src, id, manifest, &o, e) != 0)
+        return cf_err_ctx(e, "restoring snapshot %s into database '%s'", id, into);
+    return 0;
+}
+
+static int admin_exec(const struct mig_engine_ops *ops, void *db, const char *sql, struct cf_err *e)
+{
+    if (ops->exec(db, sql, e) != 0)
+        return cf_err_ctx(e, "%s", sql);
+    return 0;
+}
+
+/* the maintenance connection: PostgreSQL's "postgres" database, MariaDB without one */
+static int admin_connect(const struct mig_snap *s, const struct mig_engine_ops **ops, void **db,
+                         struct cf_err *e)
+{
+    struct mig_conn_cfg cc = *s->conn;
+
+    *ops = s->eng == MIG_PG ? &mig_pg_ops : &mig_maria_ops;
+    cc.database = s->eng == MIG_PG ? "postgres" : NULL;
+    if ((*ops)->connect(&cc, db, e) != 0)
+        return cf_err_ctx(e, "connecting for the restore");
+    return 0;
+}
+
+static char *drop_sql(const struct mig_snap *s, const char *name)
+{
+    return s->eng == MIG_PG ? cf_asprintf("DROP DATABASE IF EXISTS \"%s\"", name)
+                            : cf_asprintf("DROP DATABASE IF EXISTS `%s`", name);
+}
+
+/* (Re)create database @name empty, shaped like the migrated one as it is now (PostgreSQL:
+ * encoding, collation, ctype and owner; MariaDB: character set and collation). The shape is
+ * read before @name is dropped, so @name may be the migrated database itself. */
+static int create_like(const struct mig_snap *s, const char *name, struct cf_err *e)
+{
+    const struct mig_engine_ops *ops;
+    struct mig_rows r = { 0, 0, NULL };
+    void *db = NULL;
+    char *sql = NULL;
+    int rc = -1;
+
+    if (admin_connect(s, &ops, &db, e) != 0)
+        return -1;
+    sql = s->eng == MIG_PG
+              ? cf_asprintf("SELECT pg_encoding_to_char(encoding), datcollate, datctype, "
+                            "pg_get_userbyid(datdba) FROM pg_database WHERE datname = '%s'",
+                            s->database)
+              : cf_asprintf("SELECT default_character_set_name, default_collation_name FROM "
+                            "information_schema.schemata WHERE schema_name = '%s'", s->database);
+    if (ops->query(db, sql, &r, e) != 0)
+        goto out;
+    for (size_t i = 0; i < r.nrows * r.ncols; i++)
+        if (r.cell[i] == NULL || strpbrk(r.cell[i], "'\"`\\") != NULL) {
+            cf_err_set(e, CF_E_SOURCE, "unexpected properties of database '%s'", s->database);
+            goto out;
+        }
+    free(sql);
+    sql = drop_sql(s, name);
+    if (admin_exec(ops, db, sql, e) != 0)
+        goto out;
+    free(sql);
+    if (r.nrows != 1)
+        sql = s->eng == MIG_PG ? cf_asprintf("CREATE DATABASE \"%s\" TEMPLATE template0", name)
+                               : cf_asprintf("CREATE DATABASE `%s`", name);
+    else if (s->eng == MIG_PG)
+        sql = cf_asprintf("CREATE DATABASE \"%s\" TEMPLATE template0 ENCODING '%s' "
+                          "LC_COLLATE '%s' LC_CTYPE '%s' OWNER \"%s\"", name,
+                          MIG_CELL(&r, 0, 0), MIG_CELL(&r, 0, 1), MIG_CELL(&r, 0, 2),
+                          MIG_CELL(&r, 0, 3));
+    else
+        sql = cf_asprintf("CREATE DATABASE `%s` CHARACTER SET %s COLLATE %s", name,
+                          MIG_CELL(&r, 0, 0), MIG_CELL(&r, 0, 1));
+    if (admin_exec(ops, db, sql, e) != 0)
+        goto out;
+    rc = 0;
+out:
+    mig_rows_free(&r);
+    free(sql);
+    ops->close(db);
+    return rc;
+}
+
+/* best effort: a failed restore leaves no scratch database behind */
+static void scratch_drop(const struct mig_snap *s, const char *scratch)
+{
+    const struct mig_engine_ops *ops;
+    struct cf_err e = CF_ERR_INIT;
+    void *db = NULL;
+    char *sql = drop_sql(s, scratch);
+
+    if (admin_connect(s, &ops, &db, &e) != 0 || admin_exec(ops, db, sql, &e) != 0)
+        log_warn("unable to drop the scratch database %s: %s", scratch, e.msg);
+    if (db != NULL)
+        ops->close(db);
+    free(sql);
+}
+
+static int pg_swap(const struct mig_snap *s, const char *scratch, struct cf_err *e)
+{
+    const struct mig_engine_ops *ops;
+    void *db = NULL;
+    char ts[32], *aside = NULL, *sql = NULL;
+    int rc = -1;
+
+    if (admin_connect(s, &ops, &db, e) != 0)
+        return -1;
+    time_format_compact(time(NULL), ts, sizeof(ts));
+    aside = cf_asprintf("%.40s_before_restore_%s", s->database, ts);
+    sql = cf_asprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                      "'%s' AND pid <> pg_backend_pid()", s->database);
+    if (admin_exec(ops, db, sql, e) != 0)
+        goto out;
+    free(sql);
+    sql = cf_asprintf("ALTER DATABASE \"%s\" RENAME TO \"%s\"", s->database, aside);
+    if (admin_exec(ops, db, sql, e) != 0)
+        goto out;
+    free(sql);
+    sql = cf_asprintf("ALTER DATABASE \"%s\" RENAME TO \"%s\"", scratch, s->database);
+    if (admin_exec(ops, db, sql, e) != 0) {
+        struct cf_err ie = CF_ERR_INIT;
+        char *back = cf_asprintf("ALTER DATABASE \"%s\" RENAME TO \"%s\"", aside, s->database);
+        if (admin_exec(ops, db, back, &ie) != 0)
+            cf_err_ctx(e, "and renaming '%s' back failed too (%s); HINT: rename it by hand",
+                       aside, ie.msg);
+        free(back);
+        goto out;
+    }
+    log_warn("snapshot restored into database=%s; the database as it was before the restore is "
+             "kept as %s: drop it (DROP DATABASE \"%s\") once satisfied", s->database, aside,
+             aside);
+    rc = 0;
+out:
+    free(sql);
+    free(aside);
+    ops->close(db);
+    return rc;
+}
+
+/* MariaDB cannot rename a database: the snapshot, just proven loadable into the scratch
+ * database, is loaded again into the migrated database, recreated empty */
+static int maria_replace(const struct mig_snap *s, struct snap_env *v, const char *id,
+                         json_t *manifest, const char *scratch, struct cf_err *e)
+{
+    scratch_drop(s, scratch);
+    if (create_like(s, s->database, e) != 0)
+        return cf_err_ctx(e, "recreating database '%s'", s->database);
+    if (restore_into(v, s, id, manifest, s->database, e) != 0)
+        return cf_err_ctx(e, "database '%s' was emptied and the second load failed; HINT: run "
+                          "the same rollback again, or `restore` backup %s into it",
+                          s->database, id);
+    return 0;
+}
+
+int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err *e)
+{
+    struct snap_env v;
+    json_t *manifest = NULL;
+    char *scratch = cf_asprintf("%.40s_coffer_restore", s->database);
+    int rc = -1;
+
+    if (env_open(s, false, &v, e) != 0)
+        goto out;
+    if (repo_manifest_load(v.repo, s->source, id, &manifest, e) != 0) {
+        cf_err_ctx(e, "snapshot %s of source '%s'", id, s->source);
+        goto out;
+    }
+    if (create_like(s, scratch, e) != 0)
+        goto out;
+    if (restore_into(&v, s, id, manifest, scratch, e) != 0) {
+        scratch_drop(s, scratch);
+        goto out;
+    }
+    if (s->eng == MIG_PG)
+        rc = pg_swap(s, scratch, e);
+    else
+        rc = maria_replace(s, &v, id, manifest, scratch, e);
+out:
+    json_decref(manifest);
+    env_close(&v);
+    free(scratch);
+    return rc;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# db_mariadb.sh - the mariadb source against a real MariaDB 10.11: blobs, utf8mb4, triggers,
+# routines, views and events, backed up while a writer inserts, restored into a new database,
+# over the original with --force, and as SQL with --to-file; CHECKSUM TABLE and row counts
+# compared; binlog/GTID and the MyISAM warning recorded.
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/lib/testlib.sh"
+. "$here/lib/servers.sh"
+. "$here/lib/dbdata.sh"
+
+start_mariadb || exit 1
+my_load shop || exit 1
+my_sql -e "CREATE DATABASE legacy; CREATE TABLE legacy.old (id INT PRIMARY KEY, v TEXT) ENGINE=MyISAM; INSERT INTO legacy.old VALUES (1, 'x')"
+db_conf "$T/c"
+conf="$T/c/coffer.conf"
+export TMPDIR="$T/tmp"   # where option files go: checked empty at the end
+mkdir -p "$TMPDIR"
+
+# each insert into items fires the trigger that adds an audit row, in the same transaction
+# (the 5000 rows loaded before the trigger existed have none): a consistent snapshot has
+# exactly 5000 more items than audit rows
+inserts() {
+    local i=0
+    while :; do
+        # stops when the client is gone (SIGPIPE may be ignored: then printf fails)
+        printf "INSERT INTO items (name, body, price, created) VALUES ('w%d ✓', REPEAT('x', 500), 2, NOW(6));\n" "$i" || return
+        i=$((i + 1))
+    done
+}
+# the client itself last in the pipeline (not the my_sql function): $! is its pid
+inserts | mariadb --no-defaults -S "$MY_SOCK" -uroot --default-character-set=utf8mb4 shop 2>/dev/null &
+wpid=$!
+on_exit "kill $wpid"
+sleep 0.5
+ok "backup while a writer inserts" backupd --config "$conf" run my
+kill "$wpid"; wait "$wpid" 2>/dev/null
+check "the writer really inserted" test "$(my_sql -N -e 'SELECT COUNT(*) FROM shop.items')" -gt 5001
+ok "restore the backup taken under load into shop_live" restore --config "$conf" --source my --at now --database shop --into-db shop_live
+check "the snapshot is consistent (items - audit rows = 5000)" test "$(my_sql -N -e 'SELECT (SELECT COUNT(*) FROM shop_live.items) - (SELECT COUNT(*) FROM shop_live.audit)')" -eq 5000
+
+check "manifest: binlog file" test "$(latest_info "$conf" my '[d for d in i["databases"] if d["name"]=="shop"][0]["binlog_file"]')" != ""
+check "manifest: binlog position" test "$(latest_info "$conf" my '[d for d in i["databases"] if d["name"]=="shop"][0]["binlog_pos"]')" -gt 0
+check "manifest: GTID" grep -Eq '^[0-9]+-[0-9]+-[0-9]+' <<<"$(latest_info "$conf" my '[d for d in i["databases"] if d["name"]=="shop"][0]["gtid"]')"
+check "manifest: database size" test "$(latest_info "$conf" my '[d for d in i["databases"] if d["name"]=="shop"][0]["size"]')" -gt 0
+check "manifest: a warning for the MyISAM table" grep -q "legacy.old uses the non-transactional engine MyISAM" <<<"$(latest_info "$conf" my '"\n".join(i["warnings"])')"
+backupd --config "$conf" run my 2>"$T/run.log" >/dev/null
+check "the log warns about the MyISAM table" grep -q "warn.*legacy.old.*MyISAM" "$T/run.log"
+
+# --- quiesced copy equal to the source ---
+my_fingerprint shop >"$T/shop.fp"
+ok "restore into a new database" restore --config "$conf" --source my --at now --database shop --into-db shop_copy
+my_fingerprint shop_copy >"$T/copy.fp"
+check "CHECKSUM TABLE, counts, routines, triggers, views, events equal" cmp "$T/shop.fp" "$T/copy.fp"
+check "4-byte UTF-8 survived" test "$(my_sql -N -e "SELECT COUNT(*) FROM shop_copy.items WHERE name LIKE '%😀%'")" -eq 5000
+
+# --- refusals and --force over the original ---
+my_sql -e "DELETE FROM shop.items WHERE id > 100"
+fails "the original is not loaded over without --force" 1 "holds" restore --config "$conf" --source my --at now --database shop
+fails "--clean is not a mariadb option" 2 "not --into-redis" restore --config "$conf" --source my --at now --database shop --clean --force
+check "refusals changed nothing" test "$(my_sql -N -e 'SELECT COUNT(*) FROM shop.items')" -eq 100
+ok "--force loads over the original" restore --config "$conf" --source my --at now --database shop --force
+my_fingerprint shop >"$T/after.fp"
+check "the original equals the backup again" cmp "$T/shop.fp" "$T/after.fp"
+
+ok "--to-file writes the SQL" restore --config "$conf" --source my --at now --database shop --to-file "$T/shop.sql"
+check "the SQL ends with its trailer" grep -q "^-- Dump completed" <(tail -n 1 "$T/shop.sql")
+my_sql -e "CREATE DATABASE by_hand"
+ok "the written SQL loads by hand" my_sql by_hand -e "source $T/shop.sql"
+check "and holds the rows" test "$(my_sql -N -e 'SELECT COUNT(*) FROM by_hand.items')" -eq "$(my_sql -N -e 'SELECT COUNT(*) FROM shop.items')"
+fails "--into-db needs --database when the backup holds several" 2 "--database" restore --config "$conf" --source my --at now --into-db x
+check "no option file is left behind" test -z "$(ls -A "$TMPDIR")"

@@ -1,0 +1,220 @@
+# servers.sh - throwaway PostgreSQL 15, MariaDB 10.11 and Redis 7 instances for tests.
+# Source after testlib.sh. Each server lives in a directory under $T, listens on a unix
+# socket only, and is stopped by PID in an on_exit hook (also when the test fails).
+#
+#   start_postgres [NAME]   PG_HOST (socket dir) PG_PORT PG_DATA PG_PID PG_USER PG_PASSWORD
+#                           PG_PASSFILE (0600 file holding PG_PASSWORD); also exports
+#                           PGHOST/PGPORT/PGUSER=postgres for psql & co. (trust as postgres)
+#   stop_postgres / restart_postgres     the last started instance
+#   pg_sql [psql args...]   psql as postgres on the last instance (-X -q -v ON_ERROR_STOP=1)
+#   PG_BINDIR               /usr/lib/postgresql/15/bin (also put on PATH)
+#
+#   start_mariadb [NAME]    MY_SOCK MY_DATA MY_PID MY_USER MY_PASSWORD MY_PASSFILE
+#   stop_mariadb / restart_mariadb
+#   my_sql [mariadb args...] the client as root over the socket (utf8mb4)
+#
+#   start_redis [NAME]      REDIS_SOCK REDIS_DIR REDIS_PID REDIS_USER REDIS_PASSWORD
+#                           REDIS_PASSFILE; the default user stays open (nopass) so
+#                           tests can load data, the ACL user REDIS_USER needs the password
+#   stop_redis / restart_redis
+#   rcli [redis-cli args...] redis-cli on the last instance's socket
+#
+# Each start_* sets the variables of the instance it started; a test that needs two
+# instances copies them before starting the second. The user named by *_USER is a
+# superuser/admin with password *_PASSWORD, for the code under test; tests themselves use
+# the password-less admin paths (postgres over trust, root over the socket, default user).
+# Passwords are never on a command line: they go through stdin or 0600 files.
+
+PG_BINDIR=/usr/lib/postgresql/15/bin
+case ":$PATH:" in *":$PG_BINDIR:"*) ;; *) export PATH="$PATH:$PG_BINDIR" ;; esac
+
+_srv_secret() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+_srv_port() { echo $((20000 + (RANDOM % 20000))); }
+# _srv_stop_pid PID [SECONDS] [SIGNAL]: SIGNAL (TERM), wait, then KILL; quiet when gone
+_srv_stop_pid() {
+    local pid=$1 n=${2:-30} sig=${3:-TERM} i
+    [ -n "$pid" ] || return 0
+    kill -"$sig" "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < n * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+_srv_write_secret() {  # _srv_write_secret FILE VALUE
+    (umask 077 && printf '%s\n' "$2" >"$1")
+}
+
+# --- PostgreSQL 15 ---
+
+_pg_launch() {
+    runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" \
+        -o "-k $PG_HOST -c listen_addresses='' -p $PG_PORT" -w -t 60 start >/dev/null ||
+        { echo "start_postgres: pg_ctl start failed" >&2; tail -n 20 "$PG_LOG" >&2; return 1; }
+    PG_PID=$(head -n 1 "$PG_DATA/postmaster.pid")
+    export PG_PID
+}
+
+start_postgres() {
+    local name=${1:-pg} d
+    d="$T/$name"
+    mkdir -p "$d/data" "$d/sock" "$d/log"
+    chmod 755 "$T" "$d" "$d/sock"
+    chown postgres:postgres "$d/data" "$d/sock" "$d/log"
+    chmod 700 "$d/data"
+    export PG_DATA="$d/data" PG_HOST="$d/sock" PG_PORT PG_LOG="$d/log/server.log"
+    PG_PORT=$(_srv_port)
+    runuser -u postgres -- "$PG_BINDIR/initdb" -D "$PG_DATA" -U postgres -E UTF8 \
+        --locale=C.UTF-8 --auth-local=trust --auth-host=reject >"$d/initdb.log" 2>&1 ||
+        { echo "start_postgres: initdb failed" >&2; tail -n 20 "$d/initdb.log" >&2; return 1; }
+    # postgres itself over trust (test setup); every other role must give its password
+    cat >"$PG_DATA/pg_hba.conf" <<'HBA'
+local all postgres trust
+local all all scram-sha-256
+HBA
+    cat >>"$PG_DATA/postgresql.conf" <<'CONF'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 64MB
+max_wal_size = 1GB
+CONF
+    _pg_launch || return 1
+    on_exit "_srv_stop_pid $PG_PID 30 INT"
+    export PGHOST="$PG_HOST" PGPORT="$PG_PORT" PGUSER=postgres PGDATABASE=postgres
+    export PG_USER=coffer PG_PASSWORD PG_PASSFILE="$d/pg.pass"
+    PG_PASSWORD=$(_srv_secret)
+    _srv_write_secret "$PG_PASSFILE" "$PG_PASSWORD"
+    printf "CREATE ROLE coffer LOGIN SUPERUSER PASSWORD '%s';\n" "$PG_PASSWORD" |
+        "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U postgres \
+            -d postgres >/dev/null || return 1
+}
+
+# fast shutdown (SIGINT): SIGTERM would wait for every client to disconnect
+stop_postgres() {
+    _srv_stop_pid "$PG_PID" 30 INT
+}
+
+restart_postgres() {
+    stop_postgres
+    _pg_launch
+    on_exit "_srv_stop_pid $PG_PID 30 INT"
+}
+
+pg_sql() {
+    "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U postgres "$@"
+}
+
+# --- MariaDB 10.11 ---
+
+_my_launch() {
+    local d i
+    d=$(dirname "$MY_DATA")
+    mariadbd --no-defaults --user=root --datadir="$MY_DATA" --socket="$MY_SOCK" \
+        --skip-networking --log-bin="$MY_DATA/binlog" --server-id=1 \
+        --pid-file="$d/mariadbd.pid" --log-error="$d/server.log" \
+        --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+        </dev/null >/dev/null 2>&1 &
+    MY_PID=$!
+    export MY_PID
+    on_exit "_srv_stop_pid $MY_PID"
+    for ((i = 0; i < 600; i++)); do
+        mariadb-admin --no-defaults -S "$MY_SOCK" -uroot ping >/dev/null 2>&1 && return 0
+        kill -0 "$MY_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "start_mariadb: server did not come up" >&2
+    tail -n 20 "$d/server.log" >&2
+    return 1
+}
+
+start_mariadb() {
+    local name=${1:-my} d
+    d="$T/$name"
+    mkdir -p "$d"
+    chmod 755 "$T" "$d"
+    export MY_DATA="$d/data" MY_SOCK="$d/my.sock"
+    mariadb-install-db --no-defaults --user=root --datadir="$MY_DATA" \
+        --auth-root-authentication-method=normal >"$d/install.log" 2>&1 ||
+        { echo "start_mariadb: mariadb-install-db failed" >&2; tail -n 20 "$d/install.log" >&2; return 1; }
+    _my_launch || return 1
+    export MY_USER=coffer MY_PASSWORD MY_PASSFILE="$d/my.pass"
+    MY_PASSWORD=$(_srv_secret)
+    _srv_write_secret "$MY_PASSFILE" "$MY_PASSWORD"
+    printf "CREATE USER 'coffer'@'localhost' IDENTIFIED BY '%s';
+GRANT ALL PRIVILEGES ON *.* TO 'coffer'@'localhost' WITH GRANT OPTION;\n" "$MY_PASSWORD" | my_sql
+}
+
+stop_mariadb() {
+    _srv_stop_pid "$MY_PID" 60
+}
+
+restart_mariadb() {
+    stop_mariadb
+    _my_launch
+}
+
+my_sql() {
+    mariadb --no-defaults -S "$MY_SOCK" -uroot --default-character-set=utf8mb4 "$@"
+}
+
+# --- Redis 7 ---
+
+_redis_launch() {
+    local i
+    redis-server "$REDIS_DIR/redis.conf" </dev/null >/dev/null 2>&1 &
+    REDIS_PID=$!
+    export REDIS_PID
+    on_exit "_srv_stop_pid $REDIS_PID"
+    for ((i = 0; i < 300; i++)); do
+        [ "$(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null)" = PONG ] && return 0
+        kill -0 "$REDIS_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "start_redis: server did not come up" >&2
+    tail -n 20 "$REDIS_DIR/server.log" >&2
+    return 1
+}
+
+start_redis() {
+    local name=${1:-redis}
+    export REDIS_DIR="$T/$name"
+    mkdir -p "$REDIS_DIR"
+    chmod 755 "$T"
+    chmod 700 "$REDIS_DIR"
+    export REDIS_SOCK="$REDIS_DIR/redis.sock"
+    export REDIS_USER=coffer REDIS_PASSWORD REDIS_PASSFILE="$REDIS_DIR/redis.pass"
+    REDIS_PASSWORD=$(_srv_secret)
+    _srv_write_secret "$REDIS_PASSFILE" "$REDIS_PASSWORD"
+    # the configuration holds the ACL password: 0600, never argv
+    (umask 077 && cat >"$REDIS_DIR/redis.conf" <<CONF
+port 0
+unixsocket $REDIS_SOCK
+unixsocketperm 700
+dir $REDIS_DIR
+dbfilename dump.rdb
+save ""
+appendonly no
+enable-debug-command local
+repl-diskless-sync-delay 0
+logfile $REDIS_DIR/server.log
+user default on nopass ~* &* +@all
+user coffer on >$REDIS_PASSWORD ~* &* +@all
+CONF
+    )
+    _redis_launch
+}
+
+stop_redis() {
+    _srv_stop_pid "$REDIS_PID"
+}
+
+restart_redis() {
+    stop_redis
+    _redis_launch
+}
+
+rcli() {
+    redis-cli -s "$REDIS_SOCK" "$@"
+}
