@@ -150,6 +150,18 @@ static int local_write(void *wp, const void *buf, size_t len, struct cf_err *e)
     return 0;
 }
 
+/* remove @dir and its parents while they are empty, up to (not including) the root */
+static void prune_empty_dirs(const struct local *l, const char *dir)
+{
+    char *d = cf_strdup(dir);
+    while (strlen(d) > strlen(l->root) && rmdir(d) == 0) {
+        char *up = fs_dirname(d);
+        free(d);
+        d = up;
+    }
+    free(d);
+}
+
 static void writer_free(struct local_writer *w)
 {
     free(w->path);
@@ -191,6 +203,7 @@ static void local_abort(void *wp)
     if (w->fd >= 0)
         close(w->fd);
     unlink(w->tmp);
+    prune_empty_dirs(w->l, w->dir);   /* an aborted put leaves no trace */
     writer_free(w);
 }
 
@@ -324,13 +337,8 @@ static int local_remove(void *priv, const char *key, struct cf_err *e)
     if (unlink(path) != 0 && errno != ENOENT) {
         rc = cf_err_sys(e, CF_E_IO, "unable to remove '%s'", path);
     } else {
-        /* drop directories left empty, up to the root */
-        dir = fs_dirname(path);
-        while (strlen(dir) > strlen(l->root) && rmdir(dir) == 0) {
-            char *up = fs_dirname(dir);
-            free(dir);
-            dir = up;
-        }
+        dir = fs_dirname(path);   /* drop directories left empty, up to the root */
+        prune_empty_dirs(l, dir);
         free(dir);
     }
     free(path);
