@@ -40,6 +40,16 @@ static void row_pin(struct cat_row *row, const struct cat_pin *p)
     row->pinned_at = p ? p->at : 0;
 }
 
+static int begin_once(struct cat_ctx *ctx, bool *in_tx, struct cf_err *e)
+{
+    if (*in_tx)
+        return 0;
+    if (cat_index_begin(ctx->x, e) != 0)
+        return -1;
+    *in_tx = true;
+    return 0;
+}
+
 int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
 {
     struct repo_ref *refs = NULL;
@@ -52,10 +62,10 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
     if (repo_list(ctx->r, NULL, &refs, &nref, e) != 0 ||
         cat_pins_load(repo_target(ctx->r), &pins, &npin, e) != 0)
         goto out;
-    if (cat_index_begin(ctx->x, e) != 0)
-        goto out;
-    in_tx = true;
-    if (rebuild && cat_index_forget(ctx->x, ctx->repo_id, e) != 0)
+    /* the write transaction starts with the first change: a refresh that finds the index in
+     * step writes nothing (no lock taken, no sync to disk) */
+    if (rebuild && (begin_once(ctx, &in_tx, e) != 0 ||
+                    cat_index_forget(ctx->x, ctx->repo_id, e) != 0))
         goto out;
     struct cat_filter f = { .repo = ctx->repo_id, .with_pruned = true };
     if (cat_index_query(ctx->x, &f, &rows, &nrow, e) != 0)
@@ -68,7 +78,8 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
         int c = i >= nref ? 1 : k >= nrow ? -1 : cmp_ref_row(&refs[i], &rows[k]);
         if (c > 0) {   /* in the index only */
             if (rows[k].status != CAT_PRUNED) {
-                if (cat_index_set_status(ctx->x, ctx->repo_id, rows[k].source, rows[k].id,
+                if (begin_once(ctx, &in_tx, e) != 0 ||
+                    cat_index_set_status(ctx->x, ctx->repo_id, rows[k].source, rows[k].id,
                                          CAT_PRUNED, NULL, e) != 0)
                     goto out;
                 ctx->st.gone++;
@@ -100,7 +111,7 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
                 nr.damage = rows[k].damage ? cf_strdup(rows[k].damage) : NULL;
             }
             row_pin(&nr, p);
-            int w = cat_index_put(ctx->x, &nr, e);
+            int w = begin_once(ctx, &in_tx, e) == 0 ? cat_index_put(ctx->x, &nr, e) : -1;
             if (!have && nr.status == CAT_DAMAGED) {
                 ctx->st.damaged++;
                 log_warn("backup %s/%s is damaged: %s", nr.source, nr.id, nr.damage);
@@ -114,7 +125,8 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
                 ctx->st.added++;
         } else if (rows[k].pinned != (p != NULL) ||
                    (p && strcmp(rows[k].pin_reason ? rows[k].pin_reason : "", p->reason) != 0)) {
-            if (cat_index_set_pin(ctx->x, ctx->repo_id, refs[i].source, refs[i].id, p != NULL,
+            if (begin_once(ctx, &in_tx, e) != 0 ||
+                cat_index_set_pin(ctx->x, ctx->repo_id, refs[i].source, refs[i].id, p != NULL,
                                   p ? p->reason : NULL, p ? p->at : 0, e) != 0)
                 goto out;
             ctx->st.pins++;
@@ -123,15 +135,27 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
         if (c == 0)
             k++;
     }
-    char now[32];
-    time_format_rfc3339(time(NULL), now, sizeof(now));
+    /* when it was last refreshed, for answers given offline: kept to the minute, so that an
+     * unchanged index is not rewritten on every command */
+    char now[32], last[32];
+    time_t lt = 0;
     char *mk = cf_asprintf("synced:%s", ctx->repo_id), *lk = meta_key_location(ctx->c);
-    int w = cat_index_meta_set(ctx->x, mk, now, e);
-    if (w == 0 && lk)
-        w = cat_index_meta_set(ctx->x, lk, ctx->repo_id, e);
+    struct cf_err me = CF_ERR_INIT;
+    if (cat_index_meta_get(ctx->x, mk, last, sizeof(last), &me) != 0 ||
+        time_parse_rfc3339(last, &lt, &me) != 0)
+        lt = 0;
+    int w = 0;
+    if (in_tx || time(NULL) - lt >= 60) {
+        time_format_rfc3339(time(NULL), now, sizeof(now));
+        w = begin_once(ctx, &in_tx, e);
+        if (w == 0)
+            w = cat_index_meta_set(ctx->x, mk, now, e);
+        if (w == 0 && lk)
+            w = cat_index_meta_set(ctx->x, lk, ctx->repo_id, e);
+    }
     free(mk);
     free(lk);
-    if (w != 0 || cat_index_commit(ctx->x, e) != 0)
+    if (w != 0 || (in_tx && cat_index_commit(ctx->x, e) != 0))
         goto out;
     in_tx = false;
     ctx->synced_at = time(NULL);

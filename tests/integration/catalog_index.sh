@@ -87,7 +87,9 @@ PY
 holder=$!
 on_exit "kill $holder"
 for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
-runf "list with the index locked" 1 "is locked by another process" cat_ list
+run "list still answers while another process writes the index" cat_ list
+check "all rows" test "$(grep -c '^media ' "$T/o")" -eq 3
+runf "rebuild (a write) waits, then fails clearly" 1 "is locked by another process" cat_ rebuild
 check "with a hint" grep -q "HINT:" "$T/e"
 runf "a backup while the index is locked still succeeds" 0 "not in the catalog index" faketime "2026-10-20 03:00:00" backupd --config "$C" run nightly
 kill "$holder"; wait "$holder" 2>/dev/null
