@@ -35,8 +35,8 @@ secs() {  # secs CMD...: wall seconds of one run, 3 decimals
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-stored() {  # stored SOURCE: bytes stored by the newest backup of SOURCE
-    catalog --config "$conf" list --source "$1" --json |
+stored() {  # stored SOURCE [CONF]: bytes stored by the newest backup of SOURCE
+    catalog --config "${2:-$conf}" list --source "$1" --json |
         python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["bytes_stored"])'
 }
 
@@ -58,9 +58,14 @@ mydump() { mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction 
 # the same with one zstd thread: on a 2-core host the server, pg_dump and zstd share the cores
 sed -e "s|^path = .*/repo$|&1|" -e 's|^\[repository\]$|&\ncompression-threads = 1|' "$conf" >"$T/c/one.conf"
 backupd --config "$T/c/one.conf" init >/dev/null 2>&1
+# and with zstd level 1 for the database (compression-level in its [source] section)
+sed -e "s|^path = .*/repo$|&2|" -e 's|^type = postgres$|&\ncompression-level = 1|' "$conf" >"$T/c/fast.conf"
+backupd --config "$T/c/fast.conf" init >/dev/null 2>&1
 pg_raw=$(for _ in $(seq "$runs"); do secs pgdump; done | median)
 pg_run=$(for _ in $(seq "$runs"); do secs backupd --config "$conf" run pg; done | median)
 pg_run1=$(for _ in $(seq "$runs"); do secs backupd --config "$T/c/one.conf" run pg; done | median)
+pg_runf=$(for _ in $(seq "$runs"); do secs backupd --config "$T/c/fast.conf" run pg; done | median)
+pg_storedf=$(stored pg "$T/c/fast.conf")
 pg_dump_bytes=$(pg_dump -Fc -Z0 -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres | wc -c)
 pg_gz_bytes=$(pg_dump -Fc -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres | wc -c)
 pg_stored=$(stored pg)
@@ -73,7 +78,9 @@ my_stored=$(stored my)
 printf '%-34s %12s %12s %8s\n' "" "peer" "coffer" "ratio"
 printf '%-34s %11ss %11ss %8s\n' "postgres: pg_dump -Fc -Z0 >/dev/null" "$pg_raw" "$pg_run" "$(ratio "$pg_run" "$pg_raw")"
 printf '%-34s %11ss %11ss %8s\n' "  same, compression-threads = 1" "$pg_raw" "$pg_run1" "$(ratio "$pg_run1" "$pg_raw")"
+printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 1" "$pg_raw" "$pg_runf" "$(ratio "$pg_runf" "$pg_raw")"
 printf '%-34s %12s %12s %8s\n' "postgres: bytes, pg_dump -Fc (gzip)" "$pg_gz_bytes" "$pg_stored" "$(ratio "$pg_stored" "$pg_gz_bytes")"
+printf '%-34s %12s %12s %8s\n' "  same, compression-level = 1" "$pg_gz_bytes" "$pg_storedf" "$(ratio "$pg_storedf" "$pg_gz_bytes")"
 printf '%-34s %11ss %11ss %8s\n' "mariadb: mariadb-dump >/dev/null" "$my_raw" "$my_run" "$(ratio "$my_run" "$my_raw")"
 printf '%-34s %12s %12s %8s\n' "mariadb: bytes, mariadb-dump|gzip" "$my_gz_bytes" "$my_stored" "$(ratio "$my_stored" "$my_gz_bytes")"
 echo "# dump sizes uncompressed: pg_dump -Fc -Z0 $pg_dump_bytes bytes, mariadb-dump $my_dump_bytes bytes"

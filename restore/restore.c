@@ -56,13 +56,16 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     }
     opts.backup_id = ref.id;
     time_format_rfc3339(ref.time, when, sizeof(when));
-    age(ref.time, at, ago, sizeof(ago));
+    /* "latest" asks for no particular time: say how old the backup is instead */
+    bool latest = at > time(NULL) + 86400 * 365;
+    age(ref.time, latest ? time(NULL) : at, ago, sizeof(ago));
     format_bytes((uint64_t)json_integer_value(json_object_get(m, "bytes_stored")), stored,
                  sizeof(stored));
     format_bytes((uint64_t)json_integer_value(json_object_get(m, "bytes_in")), in, sizeof(in));
     printf("restore plan%s\n", opts.dry_run ? " (dry run: nothing will be changed)" : "");
     printf("  source   %s (%s)\n", source, kind);
-    printf("  backup   %s, taken %s, %s before the requested time\n", ref.id, when, ago);
+    printf("  backup   %s, taken %s, %s %s\n", ref.id, when, ago,
+           latest ? "ago (the newest)" : "before the requested time");
     printf("  size     %s stored in %zu objects, %s to restore\n", stored,
            json_array_size(json_object_get(m, "objects")), in);
     if (src->ops->plan(src->priv, &opts, json_object_get(m, "info"), &e) != 0) {
