@@ -3,10 +3,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
+#include "../lib/catalog/cat_index.h"
 #include "../lib/stream/pipeline.h"
 
 static void age(time_t from, time_t to, char *out, size_t cap)
@@ -24,6 +26,40 @@ static void age(time_t from, time_t to, char *out, size_t cap)
         snprintf(out, cap, "%lldd %lldh", d / 86400, d % 86400 / 3600);
 }
 
+/* Backups that `catalog verify` found damaged, as the index remembers them: restore passes
+ * over them as `catalog at` does. No index, no memory: then only the repository decides. */
+struct known_damage {
+    struct cat_row *rows;
+    size_t n;
+};
+
+static void known_damage_load(const struct conf *c, const char *source, struct known_damage *k)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = NULL;
+    struct cat_filter f = { 0 };
+    const char *path;
+    bool fresh;
+    memset(k, 0, sizeof(*k));
+    if (cat_index_path(c, &path, &e) != 0 || access(path, F_OK) != 0 ||
+        cat_index_open(path, &x, &fresh, &e) != 0)
+        return;
+    f.source = source;
+    if (cat_index_query(x, &f, &k->rows, &k->n, &e) != 0)
+        log_warn("catalog index %s unreadable, restore decides from the repository alone: %s",
+                 path, e.msg);
+    cat_index_close(x);
+}
+
+static const char *known_damage_why(void *arg, const char *id)
+{
+    struct known_damage *k = arg;
+    for (size_t i = 0; i < k->n; i++)
+        if (k->rows[i].status == CAT_DAMAGED && strcmp(k->rows[i].id, id) == 0)
+            return k->rows[i].damage ? k->rows[i].damage : "catalog verify found it damaged";
+    return NULL;
+}
+
 int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source, time_t at,
                 const struct restore_opts *opts_in)
 {
@@ -33,6 +69,7 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     struct repo *r = NULL;
     struct source *src = NULL;
     struct repo_ref ref;
+    struct known_damage damage = { NULL, 0 };
     json_t *m = NULL;
     char when[32], ago[32], stored[32], in[32];
     int rc;
@@ -41,8 +78,9 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
         cf_err_set(&e, CF_E_USAGE, "no [source %s] in %s", source, c->ini->file);
         return cli_fail("restore", &e);
     }
+    known_damage_load(c, source, &damage);
     if (source_open(sec, &src, &e) != 0 || repo_open(c, u, &r, &e) != 0 ||
-        repo_find_at(r, source, at, &ref, &m, &e) != 0) {
+        repo_find_at_skipping(r, source, at, known_damage_why, &damage, &ref, &m, &e) != 0) {
         rc = cli_fail("restore", &e);
         goto out;
     }
@@ -92,6 +130,7 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
            secs > 0 ? mb / secs : 0.0);
     rc = EXIT_OK;
 out:
+    cat_rows_free(damage.rows, damage.n);
     json_decref(m);
     repo_close(r);
     source_close(src);

@@ -380,9 +380,16 @@ int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t 
 int repo_find_at(struct repo *r, const char *source, time_t t, struct repo_ref *ref,
                  json_t **manifest, struct cf_err *e)
 {
+    return repo_find_at_skipping(r, source, t, NULL, NULL, ref, manifest, e);
+}
+
+int repo_find_at_skipping(struct repo *r, const char *source, time_t t, repo_skip_fn skip,
+                          void *arg, struct repo_ref *ref, json_t **manifest, struct cf_err *e)
+{
     struct repo_ref *refs = NULL;
     size_t n = 0, skipped = 0;
     char when[32];
+    const char *why;
 
     if (repo_list(r, source, &refs, &n, e) != 0)
         return -1;
@@ -390,6 +397,11 @@ int repo_find_at(struct repo *r, const char *source, time_t t, struct repo_ref *
         struct cf_err me = CF_ERR_INIT;
         if (refs[i].time > t)
             continue;
+        if (skip && (why = skip(arg, refs[i].id)) != NULL) {
+            log_warn("skipping damaged backup %s/%s: %s", refs[i].source, refs[i].id, why);
+            skipped++;
+            continue;
+        }
         if (repo_manifest_load(r, refs[i].source, refs[i].id, manifest, &me) == 0) {
             *ref = refs[i];
             free(refs);

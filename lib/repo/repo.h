@@ -65,6 +65,11 @@ int repo_manifest_load(struct repo *r, const char *source, const char *id, json_
  * never chosen. CF_E_NOTFOUND when there is none. */
 int repo_find_at(struct repo *r, const char *source, time_t t, struct repo_ref *ref,
                  json_t **manifest, struct cf_err *e);
+/* as repo_find_at, also passing over the backups for which @skip returns a reason (a
+ * string it owns), such as "catalog verify found it damaged" */
+typedef const char *(*repo_skip_fn)(void *arg, const char *id);
+int repo_find_at_skipping(struct repo *r, const char *source, time_t t, repo_skip_fn skip,
+                          void *arg, struct repo_ref *ref, json_t **manifest, struct cf_err *e);
 
 /* Encrypt @manifest with the backup's data key and store it: the commit point of a backup. */
 struct seal_key;

@@ -50,17 +50,24 @@ second=$(ls "$T/c/repo/backups/media" | grep -v "$first")
 obj="$T/c/repo/backups/media/$second/data/00000000"
 cp "$obj" "$T/obj.bak"
 printf 'X' | dd of="$obj" bs=1 seek=2000 conv=notrunc status=none
-fails "verify finds the altered object" 1 "" catalog $C verify --all
-check "verify names the object" grep -q "media/$second: DAMAGED: object 0 ('backups/media/$second/data/00000000')" "$_out"
-check "the other backup is fine" grep -q "media/$first: ok" "$_out"
 fails "restore of a damaged backup fails and says why" 1 "fails authentication" restore $C --source media --at now --to "$T/r"
 check "nothing at the destination" test ! -e "$T/r"
 check "no partial directory left" bash -c "! ls -a '$T' | grep -q coffer-partial"
-truncate -s 1000 "$obj"
+cp "$T/obj.bak" "$obj"; truncate -s 1000 "$obj"
 fails "truncated object" 1 "truncated" restore $C --source media --at now --to "$T/r"
 cp "$T/obj.bak" "$obj"
 ok "repaired object restores" restore $C --source media --at now --to "$T/r"
 ok "and matches" diff -r "$T/src" "$T/r"
+printf 'X' | dd of="$obj" bs=1 seek=2000 conv=notrunc status=none
+fails "verify finds the altered object" 1 "" catalog $C verify --all
+check "verify names the object" grep -q "media/$second: DAMAGED: object 0 ('backups/media/$second/data/00000000')" "$_out"
+check "the other backup is fine" grep -q "media/$first: ok" "$_out"
+ok "once verify has found it, restore --at passes over it" restore $C --source media --at now --to "$T/r2"
+check "saying why" grep -q "skipping damaged backup media/$second" "$_err"
+check "and restores the backup before it" grep -q "backup   $first" "$_out"
+ok "catalog at agrees" catalog $C at now --source media
+check "on the same backup" grep -q "$first" "$_out"
+cp "$T/obj.bak" "$obj"
 
 # --- disk full ---
 mkdir -p "$T/small"
