@@ -49,6 +49,10 @@ int main(int argc, char **argv)
     struct conf *c = NULL;
     const char *cmd = NULL, *arg = NULL, *v;
     int rc;
+    const struct cli_flag flags[] = {
+        { "--json", &o.json },   { "--all", &o.all },         { "--latest", &o.latest },
+        { "--quick", &o.quick }, { "--dry-run", &o.dry_run }, { NULL, NULL },
+    };
 
     for (int i = 1; i < argc; i++) {
         int k = cli_common_opt(&cc, argc, argv, &i, &e);
@@ -76,16 +80,8 @@ int main(int argc, char **argv)
                 goto usage_err;
         } else if (e.code != CF_E_OK)
             goto usage_err;
-        else if (strcmp(argv[i], "--json") == 0)
-            o.json = true;
-        else if (strcmp(argv[i], "--all") == 0)
-            o.all = true;
-        else if (strcmp(argv[i], "--latest") == 0)
-            o.latest = true;
-        else if (strcmp(argv[i], "--quick") == 0)
-            o.quick = true;
-        else if (strcmp(argv[i], "--dry-run") == 0)
-            o.dry_run = true;
+        else if (cli_flag(flags, argv[i]))
+            continue;
         else if (argv[i][0] == '-') {
             cf_err_set(&e, CF_E_USAGE, "unknown option '%s'", argv[i]);
             goto usage_err;

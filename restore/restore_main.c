@@ -44,6 +44,11 @@ int main(int argc, char **argv)
     time_t t;
     int rc;
 
+    const struct cli_flag flags[] = {
+        { "--clean", &o.clean }, { "--globals", &o.globals }, { "--force", &o.force },
+        { "--dry-run", &o.dry_run }, { NULL, NULL },
+    };
+
     o.jobs = 1;
     for (int i = 1; i < argc; i++) {
         int k = cli_common_opt(&cc, argc, argv, &i, &e);
@@ -81,15 +86,7 @@ int main(int argc, char **argv)
             o.jobs = (int)n;
         } else if (e.code != CF_E_OK)
             goto usage_err;
-        else if (strcmp(argv[i], "--clean") == 0)
-            o.clean = true;
-        else if (strcmp(argv[i], "--globals") == 0)
-            o.globals = true;
-        else if (strcmp(argv[i], "--force") == 0)
-            o.force = true;
-        else if (strcmp(argv[i], "--dry-run") == 0)
-            o.dry_run = true;
-        else {
+        else if (!cli_flag(flags, argv[i])) {
             cf_err_set(&e, CF_E_USAGE, "unknown argument '%s'", argv[i]);
             goto usage_err;
         }

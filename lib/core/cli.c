@@ -59,3 +59,13 @@ int cli_common_opt(struct cli_common *c, int argc, char **argv, int *i, struct c
     }
     return 0;
 }
+
+int cli_flag(const struct cli_flag *flags, const char *arg)
+{
+    for (; flags->name; flags++)
+        if (strcmp(flags->name, arg) == 0) {
+            *flags->set = true;
+            return 1;
+        }
+    return 0;
+}
