@@ -96,7 +96,7 @@ done
 
 echo
 echo "S3 on a local Ceph RGW 16.2 (memstore, same host), medians of $runs runs; coffer defaults:"
-echo "part-size 16MiB, upload-concurrency 4, object-size 64MiB, zstd level 3"
+echo "part-size 8MiB, upload-concurrency 4, object-size 64MiB, zstd level 3"
 for set in random mixed; do
     bytes=$(stat -c %s "$T/$set.all")
     rate() { awk -v b="$bytes" -v s="$1" 'BEGIN { printf "%.1f", b / 1e6 / s }'; }

@@ -69,6 +69,9 @@ void cf_err_keep(struct cf_err *dst, const struct cf_err *src);
 
 /* Allocation that cannot fail quietly: out of memory aborts with a message. */
 void *cf_malloc(size_t n);
+/* a buffer of several MiB (pipes, part buffers), backed by huge pages where the system
+ * allows; freed with free() */
+void *cf_malloc_big(size_t n);
 void *cf_calloc(size_t n, size_t size);
 void *cf_realloc(void *p, size_t n);
 char *cf_strdup(const char *s);

@@ -1,9 +1,10 @@
 /* pipeline.c - where sources meet the repository.
  *
- * Backup, three threads plus zstd's workers:
+ * Backup, three threads plus zstd's workers and a committer:
  *   caller:  source export -> frames -> ZSTD_compressStream2 (nbWorkers) -> pipe
  *   sealer:  pipe -> 1 MiB messages -> secretstream -> queue of sealed buffers
- *   writer:  queue -> BLAKE2b -> target objects (put, write, commit)
+ *   writer:  queue -> BLAKE2b -> target objects (put, write); each object's commit on a
+ *            thread of its own (coffer-commit) while the next object fills
  * Encryption and hashing run on different threads: on data zstd cannot compress, they are
  * the slowest stages, and together on one thread they would leave the other core idle.
  * Restore and verify, three threads:
@@ -93,7 +94,7 @@ struct backup {
     uint64_t in_bytes;
     pthread_t sealer, writer;
     struct bqueue *queue;
-    /* written by the sealer, read after join */
+    /* written by the committer (one at a time, in order), read after join */
     json_t *objects;
     uint64_t stored;
     uint32_t nobjects;
@@ -213,6 +214,7 @@ struct obj_w {
     struct target_writer *w;
     crypto_generichash_state hash;
     uint64_t size;
+    uint32_t n;
     char *key;
 };
 
@@ -223,14 +225,23 @@ static int obj_write(struct obj_w *o, const void *p, size_t n, struct cf_err *e)
     return target_write(o->w, p, n, e);
 }
 
-static int obj_begin(struct backup *b, struct obj_w *o, struct cf_err *e)
+static int obj_begin(struct backup *b, struct obj_w *o, uint32_t n, struct cf_err *e)
 {
-    o->key = repo_key_data(b->src->name, b->id, b->nobjects);
+    o->n = n;
+    o->key = repo_key_data(b->src->name, b->id, n);
     o->size = 0;
     crypto_generichash_init(&o->hash, NULL, 0, 32);
     return target_put_begin(repo_target(b->r), o->key, b->object_size + 4096, 0, &o->w, e);
 }
 
+static void obj_drop(struct obj_w *o)
+{
+    target_abort(o->w);
+    free(o->key);
+    memset(o, 0, sizeof(*o));
+}
+
+/* commit @o and add it to the manifest's list; objects are committed in order */
 static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
 {
     unsigned char h[32];
@@ -240,12 +251,71 @@ static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
     o->w = NULL;
     crypto_generichash_final(&o->hash, h, sizeof(h));
     hex_encode(h, sizeof(h), hex);
-    json_array_append_new(b->objects, json_pack("{s:i,s:I,s:s}", "n", (int)b->nobjects, "size",
+    json_array_append_new(b->objects, json_pack("{s:i,s:I,s:s}", "n", (int)o->n, "size",
                                                 (json_int_t)o->size, "blake2b", hex));
     b->stored += o->size;
     b->nobjects++;
-    free(o->key);
-    o->key = NULL;
+    obj_drop(o);
+    return 0;
+}
+
+/* The commit of an object (the upload of its last part, or fsync and rename) runs on a
+ * thread of its own while the writer fills the next object: otherwise every stage would stand
+ * still at each object's end. One commit at a time, so the objects' list stays in order. */
+struct committer {
+    struct backup *b;
+    struct obj_w o;
+    pthread_t th;
+    bool running;
+    int rc;
+    struct cf_err err;
+};
+
+static void *commit_main(void *arg)
+{
+    struct committer *c = arg;
+    pthread_setname_np(pthread_self(), "coffer-commit");
+    c->rc = obj_commit(c->b, &c->o, &c->err);
+    if (c->rc != 0) {
+        cf_err_ctx(&c->err, "object %u", c->o.n);
+        pl_fail(&c->b->pl, &c->err);   /* stop the other stages now */
+    }
+    return NULL;
+}
+
+/* wait for the commit in flight, if any; its error names its object */
+static int commit_wait(struct committer *c, struct cf_err *e)
+{
+    if (!c->running)
+        return 0;
+    pthread_join(c->th, NULL);
+    c->running = false;
+    obj_drop(&c->o);
+    if (c->rc != 0) {
+        cf_err_keep(e, &c->err);
+        return -1;
+    }
+    return 0;
+}
+
+/* hand @o (its last bytes written) to the committer; @o is empty after */
+static int commit_start(struct committer *c, struct obj_w *o, struct cf_err *e)
+{
+    if (commit_wait(c, e) != 0)
+        return -1;
+    c->o = *o;
+    memset(o, 0, sizeof(*o));
+    c->rc = 0;
+    cf_err_clear(&c->err);
+    if (pthread_create(&c->th, NULL, commit_main, c) != 0) {
+        /* no thread: commit here */
+        int rc = obj_commit(c->b, &c->o, e);
+        if (rc != 0)
+            cf_err_ctx(e, "object %u", c->o.n);
+        obj_drop(&c->o);
+        return rc;
+    }
+    c->running = true;
     return 0;
 }
 
@@ -254,30 +324,34 @@ static void *writer_main(void *arg)
     struct backup *b = arg;
     struct cf_err e = CF_ERR_INIT;
     struct obj_w o;
+    struct committer c;
     struct bq_buf *q;
+    uint32_t next = 0;
 
     pthread_setname_np(pthread_self(), "coffer-write");
     memset(&o, 0, sizeof(o));
+    memset(&c, 0, sizeof(c));
+    c.b = b;
     while ((q = bqueue_pop(b->queue, &e)) != NULL) {
         int rc = 0;
         if (q->type == CHUNK_BEGIN)
-            rc = obj_begin(b, &o, &e);
+            rc = obj_begin(b, &o, next++, &e);
         if (rc == 0)
             rc = obj_write(&o, q->data, q->len, &e);
-        if (rc == 0 && q->type == CHUNK_LAST)
-            rc = obj_commit(b, &o, &e);
+        if (rc != 0)
+            cf_err_ctx(&e, "object %u", o.n);
+        else if (q->type == CHUNK_LAST)
+            rc = commit_start(&c, &o, &e);
         bqueue_put_free(b->queue, q);
-        if (rc != 0) {
-            cf_err_ctx(&e, "object %u", b->nobjects);
+        if (rc != 0)
             break;
-        }
     }
     if (e.code == CF_E_OK && o.w != NULL)
-        cf_err_set(&e, CF_E_INTERNAL, "the stream ended inside object %u", b->nobjects);
+        cf_err_set(&e, CF_E_INTERNAL, "the stream ended inside object %u", o.n);
+    obj_drop(&o);
+    commit_wait(&c, &e);   /* the first error wins */
     if (e.code != CF_E_OK)
         pl_fail(&b->pl, &e);
-    target_abort(o.w);
-    free(o.key);
     return NULL;
 }
 

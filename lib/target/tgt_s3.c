@@ -10,10 +10,13 @@
  * put: the writer fills one part in memory. If the object ends before the part is full, one
  * PUT sends it at commit. Otherwise the first full part starts a multipart upload; each full
  * part is uploaded by its own thread while the next one fills, up to upload-concurrency parts
- * in flight (memory: (upload-concurrency + 1) x part-size). commit uploads the last part
- * (split into pieces of at least 5 MiB sent side by side, since the pipeline waits for it),
- * waits for all, and sends CompleteMultipartUpload: the only step that makes the object
- * visible. abort cancels the parts in flight and aborts the upload on the server.
+ * in flight. commit uploads the last part (split into pieces of at least 5 MiB sent side by
+ * side, since the caller waits for it), waits for all, and sends CompleteMultipartUpload: the
+ * only step that makes the object visible. abort cancels the parts in flight and aborts the
+ * upload on the server. Part buffers come from a pool shared by all writers of the target,
+ * at most upload-concurrency + 2 of them, kept between objects: the pipeline fills the next
+ * object while the previous one commits, and a writer waits for a buffer rather than adding
+ * one (memory: (upload-concurrency + 2) x part-size).
  *
  * get: HEAD for the size, then ranged GETs of 8 MiB (or part-size if smaller; the first
  * three ramp up from 1 MiB so that the first bytes come soon), upload-concurrency of them in
@@ -24,9 +27,8 @@
  * short race with another writer of the same key (documented in docs/CONFIG.md).
  *
  * sweep: ListMultipartUploads under the prefix; uploads older than the given age (left by
- * killed writers) are aborted. Part buffers are pooled across objects. Credentials and the
- * Authorization header are never logged; error messages name method, key and the server's
- * Code and Message only. */
+ * killed writers) are aborted. Credentials and the Authorization header are never logged;
+ * error messages name method, key and the server's Code and Message only. */
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -69,10 +71,11 @@ struct s3 {
     pthread_mutex_t handle_mu;
     CURL **handles;
     unsigned nhandles, handle_cap;
-    /* part buffers kept between objects (at most upload-concurrency + 1) */
+    /* part buffers, kept between objects: nbufs exist, npool of them idle (pool_get) */
     pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
     unsigned char **pool;
-    unsigned npool;
+    unsigned npool, nbufs, pool_max;
 };
 
 static const char *const s3_keys[] = {
@@ -567,6 +570,7 @@ static void s3_close(void *priv)
         free(s->pool[i]);
     free(s->pool);
     pthread_mutex_destroy(&s->pool_mu);
+    pthread_cond_destroy(&s->pool_cv);
     free(s->scheme_host);
     free(s->host);
     free(s->bucket_path);
@@ -611,6 +615,7 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&s->locks[i], NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
     pthread_mutex_init(&s->handle_mu, NULL);
     if (sodium_init() < 0) {
         cf_err_set(e, CF_E_INTERNAL, "unable to initialise libsodium");
@@ -623,7 +628,7 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
         ini_get_str(sec, "uri-style", NULL, &style, e) != 0 ||
         ini_get_str(sec, "ca-file", NULL, &ca, e) != 0 ||
         ini_get_str(sec, "storage-class", NULL, &sc, e) != 0 ||
-        ini_get_size(sec, "part-size", 16ull << 20, S3_MIN_PART, S3_MAX_PART, &part, e) != 0 ||
+        ini_get_size(sec, "part-size", 8ull << 20, S3_MIN_PART, S3_MAX_PART, &part, e) != 0 ||
         ini_get_int(sec, "upload-concurrency", 4, 1, 64, &conc, e) != 0 ||
         ini_get_int(sec, "retries", 4, 0, 100, &retries, e) != 0 ||
         ini_get_duration(sec, "timeout", 60, &timeout, e) != 0 ||
@@ -720,7 +725,10 @@ static int s3_open(const struct ini_section *sec, void **priv, struct cf_err *e)
     }
     s->part_size = part;
     s->concurrency = (unsigned)conc;
-    s->pool = cf_calloc(s->concurrency + 1, sizeof(*s->pool));
+    /* one upload-concurrency of parts in flight, the part being filled, and one for the
+     * next object's writer while the last part of the previous one is sent */
+    s->pool_max = s->concurrency + 2;
+    s->pool = cf_calloc(s->pool_max, sizeof(*s->pool));
     s->handle_cap = 2 * s->concurrency + 2;
     s->handles = cf_calloc(s->handle_cap, sizeof(*s->handles));
     s->retries = (unsigned)retries;
@@ -778,8 +786,9 @@ static const char *s3_describe(void *priv)
 
 struct s3_part {
     struct s3_writer *w;
-    unsigned char *data;
-    size_t len, cap;
+    unsigned char *data;       /* the part's bytes, owned by the upload while it runs */
+    size_t len;
+    bool pooled;               /* data is a pool buffer, handed back when the upload ends */
     unsigned number;
     bool running;
     pthread_t th;
@@ -792,8 +801,11 @@ struct s3_writer {
     struct s3 *s;
     char *key;                 /* full key */
     unsigned flags;
+    uint64_t hint;             /* the caller's size hint: 0 when unknown */
     char *upload_id;           /* multipart upload, once started */
-    struct s3_part *slots;     /* concurrency + 1 */
+    unsigned char *fill;       /* the part being filled */
+    size_t fill_len, fill_cap;
+    struct s3_part *slots;     /* uploads in flight: upload-concurrency */
     unsigned nslots, cur, next_number;
     char **etags;              /* by part number - 1, filled as parts are joined */
     size_t netags;
@@ -804,25 +816,34 @@ struct s3_writer {
 static int abort_upload(struct s3 *s, const char *fkey, const char *upload_id,
                         struct cf_err *e);
 
+/* A part buffer: at most pool_max exist, shared by every writer of the target, so that a
+ * writer filling the next object while another's upload completes waits for a buffer rather
+ * than adding memory. Every holder hands its buffer back without needing another one (an
+ * upload when it ends, a writer at commit or abort), so a wait always ends. */
 static unsigned char *pool_get(struct s3 *s)
 {
     unsigned char *b = NULL;
+    bool grow = false;
     pthread_mutex_lock(&s->pool_mu);
+    while (s->npool == 0 && s->nbufs >= s->pool_max)
+        pthread_cond_wait(&s->pool_cv, &s->pool_mu);
     if (s->npool > 0)
         b = s->pool[--s->npool];
+    else
+        grow = true, s->nbufs++;
     pthread_mutex_unlock(&s->pool_mu);
-    return b != NULL ? b : cf_malloc(s->part_size);
+    return grow ? cf_malloc_big(s->part_size) : b;
 }
 
 static void pool_put(struct s3 *s, unsigned char *b)
 {
+    if (b == NULL)
+        return;
     pthread_mutex_lock(&s->pool_mu);
-    if (s->npool < s->concurrency + 1) {
-        s->pool[s->npool++] = b;
-        b = NULL;
-    }
+    CF_ASSERT(s->npool < s->pool_max);
+    s->pool[s->npool++] = b;
+    pthread_cond_signal(&s->pool_cv);
     pthread_mutex_unlock(&s->pool_mu);
-    free(b);
 }
 
 static int check_key(const char *key, struct cf_err *e)
@@ -838,14 +859,14 @@ static int s3_put_begin(void *priv, const char *key, uint64_t size_hint, unsigne
     struct s3 *s = priv;
     struct s3_writer *w;
 
-    (void)size_hint;
     if (check_key(key, e) != 0)
         return -1;
     w = cf_calloc(1, sizeof(*w));
     w->s = s;
     w->key = full_key(s, key);
     w->flags = flags;
-    w->nslots = s->concurrency + 1;
+    w->hint = size_hint;
+    w->nslots = s->concurrency;
     w->slots = cf_calloc(w->nslots, sizeof(*w->slots));
     w->next_number = 1;
     atomic_init(&w->cancel, 0);
@@ -882,6 +903,9 @@ static void *part_thread(void *arg)
         snprintf(p->etag, sizeof(p->etag), "%s", rq.etag);
     else
         cf_err_ctx(&p->err, "part %u", p->number);
+    if (p->pooled)
+        pool_put(w->s, p->data);   /* sent (or given up): another writer may be waiting */
+    p->data = NULL;
     return NULL;
 }
 
@@ -892,7 +916,6 @@ static int part_join(struct s3_writer *w, struct s3_part *p, struct cf_err *e)
         return 0;
     pthread_join(p->th, NULL);
     p->running = false;
-    p->len = 0;
     if (p->rc != 0) {
         cf_err_keep(e, &p->err);
         return -1;
@@ -942,26 +965,49 @@ out:
     return rc;
 }
 
-/* hand the filling slot to a thread and make the next slot the filling one */
-static int part_launch(struct s3_writer *w, struct cf_err *e)
+/* upload @len bytes at @data as the next part, on its own thread; @pooled: the upload hands
+ * the buffer back to the pool when it ends (also when it fails to start) */
+static int part_start(struct s3_writer *w, struct s3_part *p, unsigned char *data, size_t len,
+                      bool pooled, struct cf_err *e)
 {
-    struct s3_part *p = &w->slots[w->cur];
-
-    if (w->upload_id == NULL && multipart_start(w, e) != 0)
-        return -1;
-    if (w->next_number > S3_MAX_PARTS)
+    if (w->next_number > S3_MAX_PARTS) {
+        if (pooled)
+            pool_put(w->s, data);
         return cf_err_set(e, CF_E_INTERNAL,
                           "s3 PUT '%s': more than %u parts. HINT: raise part-size", w->key,
                           S3_MAX_PARTS);
+    }
     p->w = w;
+    p->data = data;
+    p->len = len;
+    p->pooled = pooled;
     p->number = w->next_number++;
     p->rc = 0;
     cf_err_clear(&p->err);
-    if (pthread_create(&p->th, NULL, part_thread, p) != 0)
+    if (pthread_create(&p->th, NULL, part_thread, p) != 0) {
+        if (pooled)
+            pool_put(w->s, data);
+        p->data = NULL;
         return cf_err_sys(e, CF_E_INTERNAL, "unable to start an upload thread");
+    }
     p->running = true;
+    return 0;
+}
+
+/* the filled part goes to the next upload slot (after the part there is done) */
+static int part_launch(struct s3_writer *w, struct cf_err *e)
+{
+    struct s3_part *p = &w->slots[w->cur];
+    unsigned char *data = w->fill;
+
+    if (part_join(w, p, e) != 0 || (w->upload_id == NULL && multipart_start(w, e) != 0))
+        return -1;
+    w->fill = NULL;
+    w->fill_cap = 0;
     w->cur = (w->cur + 1) % w->nslots;
-    return part_join(w, &w->slots[w->cur], e);   /* the oldest part frees its slot */
+    size_t len = w->fill_len;
+    w->fill_len = 0;
+    return part_start(w, p, data, len, true, e);
 }
 
 static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
@@ -971,33 +1017,32 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
     size_t part = (size_t)w->s->part_size;
 
     while (len > 0) {
-        struct s3_part *p = &w->slots[w->cur];
-        if (p->cap < part && p->len + len > p->cap) {
-            size_t want = p->len + len;
-            if (w->next_number > 1 || want > part / 4) {
-                /* a whole part: reused from the pool (no fresh pages to fault in) */
+        if (w->fill_cap < part && w->fill_len + len > w->fill_cap) {
+            size_t want = w->fill_len + len;
+            if (w->next_number > 1 || want > part / 4 || w->hint > part / 4) {
+                /* a whole part, from the pool (no fresh pages to fault in) */
                 unsigned char *nb = pool_get(w->s);
-                if (p->len > 0)
-                    memcpy(nb, p->data, p->len);
-                free(p->data);
-                p->data = nb;
-                p->cap = part;
+                if (w->fill_len > 0)
+                    memcpy(nb, w->fill, w->fill_len);
+                free(w->fill);
+                w->fill = nb;
+                w->fill_cap = part;
             } else {
-                /* the first buffer grows, so that small objects stay small */
-                size_t cap = p->cap ? p->cap : S3_FIRST_BUF;
+                /* a small object's buffer grows, so that small objects stay small */
+                size_t cap = w->fill_cap ? w->fill_cap : S3_FIRST_BUF;
                 while (cap < want)
                     cap *= 2;
-                p->data = cf_realloc(p->data, cap);
-                p->cap = cap;
+                w->fill = cf_realloc(w->fill, cap);
+                w->fill_cap = cap;
             }
         }
-        size_t n = part - p->len < len ? part - p->len : len;
-        memcpy(p->data + p->len, in, n);
-        p->len += n;
+        size_t n = part - w->fill_len < len ? part - w->fill_len : len;
+        memcpy(w->fill + w->fill_len, in, n);
+        w->fill_len += n;
         in += n;
         len -= n;
         w->total += n;
-        if (p->len == part && part_launch(w, e) != 0)
+        if (w->fill_len == part && part_launch(w, e) != 0)
             return -1;
     }
     return 0;
@@ -1005,12 +1050,10 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
 
 static void writer_free(struct s3_writer *w)
 {
-    for (unsigned i = 0; i < w->nslots; i++) {
-        if (w->slots[i].cap == w->s->part_size)
-            pool_put(w->s, w->slots[i].data);
-        else
-            free(w->slots[i].data);
-    }
+    if (w->fill_cap == w->s->part_size)
+        pool_put(w->s, w->fill);
+    else
+        free(w->fill);
     for (size_t i = 0; i < w->netags; i++)
         free(w->etags[i]);
     free(w->etags);
@@ -1055,7 +1098,6 @@ static int head_size(struct s3 *s, const char *fkey, uint64_t *size, struct cf_e
 
 static int single_put(struct s3_writer *w, struct cf_err *e)
 {
-    struct s3_part *p = &w->slots[w->cur];
     struct s3_pair h[2];
     struct s3_req rq = { 0 };
     size_t nh = 0;
@@ -1068,8 +1110,8 @@ static int single_put(struct s3_writer *w, struct cf_err *e)
     rq.key = w->key;
     rq.hdr = h;
     rq.nhdr = nh;
-    rq.body = p->data;
-    rq.body_len = p->len;
+    rq.body = w->fill;
+    rq.body_len = w->fill_len;
     rq.body_sha = w->s->sign_payload ? NULL : "UNSIGNED-PAYLOAD";
     rq.cancel = &w->cancel;
     if (s3_call(w->s, &rq, e) == 0)
@@ -1078,7 +1120,7 @@ static int single_put(struct s3_writer *w, struct cf_err *e)
     uint64_t sz;
     struct cf_err he = CF_ERR_INIT;
     if (e->code == CF_E_EXISTS && rq.attempts > 1 && head_size(w->s, w->key, &sz, &he) == 0 &&
-        sz == p->len) {
+        sz == w->fill_len) {
         log_warn("s3 PUT '%s': precondition failed on attempt %u, taking the object of an "
                  "earlier attempt (same size)", w->key, rq.attempts);
         cf_err_clear(e);
@@ -1157,32 +1199,19 @@ static int s3_commit(void *wp, struct cf_err *e)
         writer_free(w);
         return 0;
     }
-    /* The pipeline waits for commit, so the last part is what it waits for: split it into
+    /* The caller waits for commit, so the last part is what it waits for: split it into
      * pieces of at least the 5 MiB minimum and send them side by side. */
-    struct s3_part *last = &w->slots[w->cur];
-    size_t len = last->len, k = len / S3_MIN_PART, off = 0;
+    size_t len = w->fill_len, k = len / S3_MIN_PART, off = 0;
     if (k > w->s->concurrency)
         k = w->s->concurrency;
     if (k < 1)
         k = 1;
     pieces = len > 0 ? cf_calloc(k, sizeof(*pieces)) : NULL;
     for (size_t i = 0; pieces != NULL && i < k; i++) {
-        struct s3_part *p = &pieces[i];
-        p->w = w;
-        p->data = last->data + off;
-        p->len = i + 1 < k ? len / k : len - off;
-        off += p->len;
-        if (w->next_number > S3_MAX_PARTS) {
-            cf_err_set(e, CF_E_INTERNAL, "s3 PUT '%s': more than %u parts. HINT: raise part-size",
-                       w->key, S3_MAX_PARTS);
+        size_t n = i + 1 < k ? len / k : len - off;
+        if (part_start(w, &pieces[i], w->fill + off, n, false, e) != 0)
             goto fail;
-        }
-        p->number = w->next_number++;
-        if (pthread_create(&p->th, NULL, part_thread, p) != 0) {
-            cf_err_sys(e, CF_E_INTERNAL, "unable to start an upload thread");
-            goto fail;
-        }
-        p->running = true;
+        off += n;
         npieces = i + 1;
     }
     for (unsigned i = 0; i < w->nslots; i++)
@@ -1194,7 +1223,6 @@ static int s3_commit(void *wp, struct cf_err *e)
     free(pieces);
     pieces = NULL;
     npieces = 0;
-    last->len = 0;
     if (multipart_complete(w, e) != 0)
         goto fail;
     log_debug("s3 put done key=%s bytes=%" PRIu64 " parts=%u", w->key, w->total,
@@ -1202,7 +1230,7 @@ static int s3_commit(void *wp, struct cf_err *e)
     writer_free(w);
     return 0;
 fail:
-    /* the pieces point into the last slot: stop and wait for them before abort frees it */
+    /* the pieces point into the fill buffer: stop and wait for them before abort frees it */
     atomic_store(&w->cancel, 1);
     for (size_t i = 0; i < npieces; i++) {
         struct cf_err ignore = CF_ERR_INIT;

@@ -138,3 +138,17 @@ ok "catalog list after prune" catalog $C list --json
 cp "$_out" "$T/list3.json"
 check "prune kept the two complete backups" python3 -c "
 import json; rows=json.load(open('$T/list3.json')); assert len(rows)==2, rows"
+
+# an object's commit fails (CompleteMultipartUpload answers 500, no retries) while the next
+# object is being written: the backup fails naming that object, lists nothing, and leaves no
+# multipart upload open (both writers abort theirs)
+s3_proxy_start complete --drop 0 --error 1 --stall 0 --cut 0 --only '^POST [^ ]*uploadId='
+s3_conf "$T/c/complete.conf" "http://127.0.0.1:$PROXY_PORT" repo1 "retries = 0"
+fails "a backup whose first object cannot be completed fails" 1 "object 0: unable to commit" backupd --config "$T/c/complete.conf" run nightly
+check "the proxy failed a CompleteMultipartUpload" python3 -c "
+import json; s=json.load(open('$T/complete.stats')); assert s['error'] >= 1, s"
+ok "catalog list after the failed commit" catalog $C list --json
+cp "$_out" "$T/list4.json"
+check "still the same two complete backups" python3 -c "
+import json; rows=json.load(open('$T/list4.json')); assert len(rows)==2 and all(r['status']=='complete' for r in rows), rows"
+check "no multipart upload is left open" test "$(open_uploads)" -eq 0

@@ -53,7 +53,7 @@ memstore device bytes = ${CEPH_MEMSTORE_BYTES:-1073741824}
 osd crush chooseleaf type = 0
 mon max pg per osd = 1000
 debug ms = 0
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw data = $d/rgw
 rgw enable usage log = false
 rgw dns name = localhost

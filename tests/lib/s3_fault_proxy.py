@@ -5,6 +5,7 @@ server: dropped connections, 500/503 answers, stalls, answers cut in the middle.
     s3_fault_proxy.py --upstream 127.0.0.1:PORT --port-file F --stats-file S \
         [--drop 0.08] [--error 0.1] [--stall 0.04] [--stall-seconds 3] [--cut 0.06] [--seed 1]
         [--tls-cert CERT.pem --tls-key KEY.pem]     (serve HTTPS to the client)
+        [--only REGEX]     (faults only for requests whose request line matches; the rest pass)
 
 Each request is read whole (head and Content-Length body), then one fate is drawn:
   drop   the connection is closed before anything reaches the server
@@ -18,6 +19,7 @@ every request. The proxy listens on 127.0.0.1 on a free port written to --port-f
 import argparse
 import json
 import random
+import re
 import socket
 import socketserver
 import sys
@@ -97,9 +99,14 @@ class Handler(socketserver.StreamRequestHandler):
         if req is None:
             return
         head, body = req
+        a = ARGS
+        line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        if a.only and not re.search(a.only, line):
+            count("pass")
+            self.wfile.write(fix_answer(forward(head, body)))
+            return
         with LOCK:
             r = RNG.random()
-        a = ARGS
         if r < a.drop:
             count("drop")
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -154,6 +161,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
+    p.add_argument("--only")
     ARGS = p.parse_args()
     RNG.seed(ARGS.seed)
     srv = Server(("127.0.0.1", 0), Handler)

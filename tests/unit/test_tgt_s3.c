@@ -6,6 +6,7 @@
  * round trips run, and each must still be complete and exact. S3_EXTRA_CONF is appended
  * to every [repository] section. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -185,6 +186,77 @@ TEST(multipart_more_than_three_parts)
     round_trip(t, "big", (size_t)21 * 1024 * 1024 + 12345, 7);
     /* exactly two parts, the last one full */
     round_trip(t, "even", (size_t)10 * 1024 * 1024, 8);
+    target_close(t);
+}
+
+/* read @key back whole and compare with @data */
+static void read_back(struct target *t, const char *key, const unsigned char *data, size_t n)
+{
+    unsigned char *back = malloc(n + 1);
+    struct target_reader *r = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    size_t got = 0;
+    ssize_t k;
+
+    CHECK(target_get_begin(t, key, &r, &e) == 0);
+    while (r != NULL && (k = target_read(r, back + got, n + 1 - got, &e)) > 0)
+        got += (size_t)k;
+    target_get_end(r);
+    CHECK_EQ_INT(got, n);
+    CHECK(got == n && memcmp(data, back, n) == 0);
+    free(back);
+}
+
+struct commit_arg {
+    struct target_writer *w;
+    int rc;
+    struct cf_err e;
+};
+
+static void *commit_thread(void *arg)
+{
+    struct commit_arg *c = arg;
+    c->rc = target_commit(c->w, &c->e);
+    if (c->rc != 0)
+        target_abort(c->w);
+    return NULL;
+}
+
+/* The pipeline fills the next object while the previous one commits: two writers share the
+ * target's part buffers (upload-concurrency 1: three buffers in all), so the second one waits
+ * for buffers the first one's uploads hand back. Both objects must come out whole. */
+TEST(writers_overlap)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct target *t = open_with("prefix = unit/overlap/\npart-size = 5MiB\n"
+                                 "upload-concurrency = 1\n", secret_key, &e);
+    size_t na = (size_t)13 * 1024 * 1024 + 999, nb = (size_t)17 * 1024 * 1024 + 1;
+    unsigned char *a = malloc(na), *b = malloc(nb);
+    struct commit_arg ca = { 0 };
+    struct target_writer *wb = NULL;
+    pthread_t th;
+
+    CHECK(t != NULL);
+    if (t == NULL)
+        return;
+    fill(a, na, 21);
+    fill(b, nb, 22);
+    CHECK(target_put_begin(t, "a", na, 0, &ca.w, &e) == 0);
+    CHECK(target_write(ca.w, a, na, &e) == 0);
+    CHECK(pthread_create(&th, NULL, commit_thread, &ca) == 0);
+    CHECK(target_put_begin(t, "b", nb, 0, &wb, &e) == 0);
+    for (size_t off = 0; off < nb; off += 1u << 20)
+        if (target_write(wb, b + off, nb - off < (1u << 20) ? nb - off : 1u << 20, &e) != 0)
+            break;
+    CHECK(target_commit(wb, &e) == 0);
+    pthread_join(th, NULL);
+    if (e.code != CF_E_OK || ca.rc != 0)
+        printf("#   b: %s; a: %s\n", e.msg, ca.e.msg);
+    CHECK_EQ_INT(ca.rc, 0);
+    read_back(t, "a", a, na);
+    read_back(t, "b", b, nb);
+    free(a);
+    free(b);
     target_close(t);
 }
 
@@ -453,6 +525,7 @@ int main(void)
     if (endpoint && access_key && secret_key && bucket) {
         RUN(small_objects_with_prefix);
         RUN(multipart_more_than_three_parts);
+        RUN(writers_overlap);
         if (!faults) {
             RUN(abort_leaves_nothing);
             RUN(sweep_unfinished);
