@@ -4,6 +4,11 @@
 # counts as one failure. Ends with the closing line "N passed, N failed".
 #
 # COFFER_BIN: the tools (bin/); COFFER_UNIT: the unit test binaries.
+#
+# An integration script with the line "# coffer-targets: local s3" runs twice: as usual, and
+# then as integration/NAME@s3 with COFFER_TEST_TARGET=s3 against one Ceph RADOS Gateway that
+# this script starts for all @s3 runs (tests/lib/ceph.sh) and stops by PID at exit. PATTERN
+# matches the script's path or the name NAME@s3 ("@s3" alone runs only those).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 export COFFER_BIN=${COFFER_BIN:-$here/../bin}
@@ -11,17 +16,42 @@ export COFFER_UNIT=${COFFER_UNIT:-$here/../build/tests}
 export COFFER_TESTS=$here
 pattern=${1:-}
 logdir=$(mktemp -d /tmp/coffer-tests.XXXXXX)
-pass=0 fail=0
+pass=0 fail=0 skipped=0
 failed_names=()
+s3_dir="" s3_state=none s3_why=""
+
+# start_gateway - the gateway for the @s3 runs, once; s3_state becomes up or failed
+start_gateway() {
+    source "$here/lib/ceph.sh"
+    s3_dir=$(mktemp -d /tmp/coffer-s3gw.XXXXXX)
+    if ceph_start "$s3_dir/ceph" >"$s3_dir/start.log" 2>&1 && ceph_bucket coffer-tests; then
+        export S3_BUCKET=coffer-tests
+        s3_state=up
+    else
+        s3_state=failed
+        [ -f "$s3_dir/ceph/log/setup.log" ] && tail -n 20 "$s3_dir/ceph/log/setup.log" >>"$s3_dir/start.log"
+        s3_why=$(sed 's/^/#   /' "$s3_dir/start.log")
+    fi
+}
+stop_gateway() {
+    [ -n "$s3_dir" ] || return 0
+    [ -d "$s3_dir/ceph" ] && ceph_stop "$s3_dir/ceph"
+    rm -rf "$s3_dir"
+    s3_dir=""
+}
+# the gateway is stopped at exit, also on failure or interrupt (after the running test ends)
+trap 'stop_gateway; rm -rf "$logdir"' EXIT
+trap 'exit 130' INT TERM
 
 run_one() {
     local name=$1; shift
-    local log="$logdir/$(basename "$name").log" rc
+    local log="$logdir/${name//\//_}.log" rc
     local start=$SECONDS
     "$@" >"$log" 2>&1 </dev/null
     rc=$?
-    local p f
+    local p f k
     p=$(grep -c '^ok ' "$log")
+    k=$(grep -c '^ok .* # SKIP' "$log")
     f=$(grep -c '^not ok ' "$log")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "not ok - $name exited with status $rc" >>"$log"
@@ -34,8 +64,10 @@ run_one() {
         echo "----"
         failed_names+=("$name")
     fi
-    echo "# $name: $p passed, $f failed, $((SECONDS - start))s"
-    pass=$((pass + p))
+    local ks=""
+    [ "$k" -gt 0 ] && ks=" $k skipped,"
+    echo "# $name: $p passed, $f failed,$ks $((SECONDS - start))s"
+    pass=$((pass + p)) skipped=$((skipped + k))
     fail=$((fail + f))
 }
 
@@ -47,10 +79,22 @@ done
 for t in "$here"/integration/*.sh; do
     [ -f "$t" ] || continue
     [ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && continue
-    run_one "integration/$(basename "$t" .sh)" bash "$t"
+    COFFER_TEST_TARGET=local run_one "integration/$(basename "$t" .sh)" bash "$t"
 done
+for t in "$here"/integration/*.sh; do
+    grep -q '^# coffer-targets:.* s3' "$t" || continue
+    name=integration/$(basename "$t" .sh)@s3
+    [ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && [[ "$name" != *$pattern* ]] && continue
+    [ "$s3_state" = none ] && start_gateway
+    if [ "$s3_state" = up ]; then
+        COFFER_TEST_TARGET=s3 run_one "$name" bash "$t"
+    else
+        run_one "$name" printf '%s\n' "not ok - the Ceph gateway for the @s3 runs starts" "$s3_why"
+    fi
+done
+stop_gateway
 
-rm -rf "$logdir"
+[ "$skipped" -gt 0 ] && echo "# $skipped of the passed checks were skipped (# SKIP)"
 [ "${#failed_names[@]}" -gt 0 ] && echo "failed: ${failed_names[*]}"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The three ways to hold the repository key: key file (other tests), passphrase (Argon2id), and
 # a public key whose backup host cannot read back what it wrote.
+# coffer-targets: local s3
 source "$COFFER_TESTS/lib/testlib.sh"
 
 mkdir -p "$T/src"; echo "payload $RANDOM" >"$T/src/f"; head -c 2000000 /dev/urandom >"$T/src/r"
@@ -10,7 +11,7 @@ mkdir -p "$T/p"
 printf 'correct horse battery staple\n' >"$T/p/pass"; chmod 600 "$T/p/pass"
 cat >"$T/p/coffer.conf" <<CONF
 [repository]
-path = $T/p/repo
+$(repo_section "$T/p")
 passphrase-file = $T/p/pass
 [source media]
 type = volume
@@ -22,8 +23,9 @@ path = $T/p/catalog.db
 CONF
 C="--config $T/p/coffer.conf"
 ok "init with a passphrase" backupd $C init
-check "repo.json records the Argon2id parameters" grep -q '"algorithm": "argon2id13"' "$T/p/repo/repo.json"
-check "and not the passphrase" bash -c "! grep -q horse '$T/p/repo/repo.json'"
+ok "repo.json is read" repo_get "$T/p" repo.json "$T/p/repo.json"
+check "repo.json records the Argon2id parameters" grep -q '"algorithm": "argon2id13"' "$T/p/repo.json"
+check "and not the passphrase" bash -c "! grep -q horse '$T/p/repo.json'"
 ok "backup" backupd $C run nightly
 ok "restore" restore $C --source media --at now --to "$T/p/out"
 ok "restored equals source" diff -r "$T/src" "$T/p/out"
@@ -39,7 +41,7 @@ check "secret key is 0600" test "$(stat -c %a "$T/k/repo.sec")" = 600
 fails "keygen never overwrites" 1 "unable to create key file" backupd keygen --public "$T/k/repo.pub" --secret "$T/k/repo.sec"
 cat >"$T/k/coffer.conf" <<CONF
 [repository]
-path = $T/k/repo
+$(repo_section "$T/k")
 public-key-file = $T/k/repo.pub
 [source media]
 type = volume

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Files that change or vanish while being read are warnings recorded in the manifest, not
 # failures; and restore --at picks the newest backup at or before the time asked for.
+# coffer-targets: local s3
 source "$COFFER_TESTS/lib/testlib.sh"
 
 mkdir -p "$T/src/churn"
 echo "stable" >"$T/src/stable"
-make_local_conf "$T/c" "$T/src"
+make_conf "$T/c" "$T/src"
 C="--config $T/c/coffer.conf"
 ok "init" backupd $C init
 
@@ -18,7 +19,7 @@ if [ -n "$sysfile" ] && mount --bind "$sysfile" "$T/src/shrinks" 2>/dev/null; th
     ok "a file that shrinks while read is backed up" backupd $C run nightly
     check "with a warning in the log" grep -q "'shrinks' shrank while being read" "$_err"
     check "and the summary says so" grep -q "with warnings" "$_out"
-    id=$(ls "$T/c/repo/backups/media" | tail -1)
+    id=$(repo_backups "$T/c" media | tail -1)
     ok "catalog show" catalog $C show "$id" --json
     check "the manifest records the warning" python3 -c "
 import json; i=json.load(open('$_out'))['info']; assert i['warning_count']>=1 and any('shrinks' in w for w in i['warnings']), i"
@@ -45,7 +46,7 @@ rm -rf "$T/src/churn"
 for v in one two three; do
     echo "$v" >"$T/src/version"
     ok "backup '$v'" backupd $C run nightly
-    ids+=("$(ls "$T/c/repo/backups/media" | tail -1)")
+    ids+=("$(repo_backups "$T/c" media | tail -1)")
     sleep 1.1
 done
 t_two=$(python3 -c "

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # backupd killed with SIGKILL in the middle of a stream: no partial backup is listed, earlier
 # backups still verify, the next backup works.
+# coffer-targets: local s3
 source "$COFFER_TESTS/lib/testlib.sh"
 
 mkdir -p "$T/src"
 echo small >"$T/src/small"
-OBJECT_SIZE=1MiB make_local_conf "$T/c" "$T/src"
+OBJECT_SIZE=1MiB make_conf "$T/c" "$T/src"
 C="--config $T/c/coffer.conf"
 ok "init" backupd $C init
 ok "a first, complete backup" backupd $C run nightly
-first=$(ls "$T/c/repo/backups/media")
+first=$(repo_backups "$T/c" media)
 
 # 600 MB that does not compress: several seconds of objects; a throttled reader keeps it slow
 for i in 1 2 3 4 5 6; do head -c 100000000 /dev/urandom >"$T/src/r$i"; done
@@ -17,7 +18,7 @@ backupd $C --quiet run nightly >/dev/null 2>&1 &
 pid=$!
 killed=no
 for _ in $(seq 1 400); do
-    n=$(find "$T/c/repo/backups/media" -path '*/data/*' ! -name '*.tmp-*' -newer "$T/c/repo/repo.json" 2>/dev/null | grep -vc "$first")
+    n=$(repo_keys "$T/c" backups/media/ | grep '/data/' | grep -vc "^backups/media/$first/")
     if [ "$n" -ge 3 ]; then kill -9 "$pid"; killed=yes; break; fi
     sleep 0.02
 done

@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
 # A directory tree with every kind of entry, plus /usr/share/doc, backed up and restored: same
 # contents and metadata; excludes honoured; the repository shows none of the data.
+# coffer-targets: local s3
 source "$COFFER_TESTS/lib/testlib.sh"
 
 make_rich_tree "$T/src"
 cp -a /usr/share/doc "$T/src/doc"
 marker="COFFER-MARKER-$RANDOM-$RANDOM-PLAINTEXT"
 for i in $(seq 1 2000); do echo "$marker line $i"; done >"$T/src/marker.txt"
-make_local_conf "$T/c" "$T/src"
+make_conf "$T/c" "$T/src"
 sed -i "s|^path = $T/src|path = $T/src\nexclude = *.tmp\nexclude = cache/|" "$T/c/coffer.conf"
 C="--config $T/c/coffer.conf"
 
 ok "init creates the repository" backupd $C init
-check "repository files are private" bash -c "[ \$(stat -c %a '$T/c/repo/repo.json') = 600 ] && [ \$(stat -c %a '$T/c/repo') = 700 ]"
+only_on local "an s3 store has no file modes" check "repository files are private" bash -c "[ \$(stat -c %a '$T/c/repo/repo.json') = 600 ] && [ \$(stat -c %a '$T/c/repo') = 700 ]"
 ok "backup runs" backupd $C run nightly
 check "backup prints a summary line" grep -q "media: backup .* done: in .* stored .* ratio" "$_out"
-check "data objects are private" bash -c "! find '$T/c/repo' -type f ! -perm 600 | grep -q ."
-fails "grepping the repository finds no source data" 1 "" grep -r -a -l -F "$marker" "$T/c/repo"
-fails "file names do not appear either" 1 "" grep -r -a -l -F "hello.txt" "$T/c/repo"
+only_on local "an s3 store has no file modes" check "data objects are private" bash -c "! find '$T/c/repo' -type f ! -perm 600 | grep -q ."
+ok "every object of the repository is read" repo_dump "$T/c" "$T/dump"
+check "which holds the stored bytes" test "$(stat -c %s "$T/dump")" -gt 20000000
+fails "grepping the repository finds no source data" 1 "" grep -a -l -F "$marker" "$T/dump"
+fails "file names do not appear either" 1 "" grep -a -l -F "hello.txt" "$T/dump"
+repo_keys "$T/c" >"$T/keys"
+check "the backup's objects are listed" grep -q "^backups/media/.*/data/" "$T/keys"
+fails "nor in object names" 1 "" grep -F -e hello.txt -e "$marker" "$T/keys"
+rm -f "$T/dump"
 
 ok "catalog list" catalog $C list
 check "catalog list shows the backup as complete" grep -q "media .* volume .* complete" "$_out"

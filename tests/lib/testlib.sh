@@ -53,16 +53,80 @@ fails() {
 last_out() { cat "$_out"; }
 last_err() { cat "$_err"; }
 
-# a private key file and a minimal configuration for a local repository
-make_local_conf() {  # make_local_conf DIR SOURCE_PATH -> writes DIR/coffer.conf, DIR/repo.key
+# --- the repository target ------------------------------------------------------------------
+# COFFER_TEST_TARGET=local (default) or s3 chooses where make_conf and repo_section put the
+# repository. For s3 the gateway comes from the environment (S3_ENDPOINT, S3_REGION,
+# S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET: tests/run.sh starts one for all @s3 runs); without
+# S3_ENDPOINT the test starts its own under $T. The repository of DIR (the directory given to
+# make_conf) lives under its own prefix, <name of $T>/<DIR below $T>/, emptied at exit.
+# What a test does to repository objects, on either target:
+#   repo_keys DIR [PREFIX]    committed object keys (relative to the repository), sorted
+#   repo_backups DIR SOURCE   ids of the backups of SOURCE that have objects, sorted
+#   repo_get DIR KEY FILE     copy an object into FILE
+#   repo_put DIR KEY FILE     replace (or create) an object with FILE's bytes
+#   repo_rm DIR KEY           delete an object
+#   repo_dump DIR FILE        every object's bytes, one after the other, into FILE
+# A check that means something on one target only:
+#   only_on TARGET REASON ASSERTION WHAT ARGS...   the assertion on TARGET, elsewhere a skip
+#   skip WHAT REASON                               prints "ok - WHAT # SKIP REASON" (TAP)
+COFFER_TEST_TARGET=${COFFER_TEST_TARGET:-local}
+case $COFFER_TEST_TARGET in
+local) ;;
+s3)
+    source "$COFFER_TESTS/lib/ceph.sh"
+    if [ -z "${S3_ENDPOINT:-}" ]; then
+        on_exit "ceph_stop '$T/ceph'"
+        ceph_start "$T/ceph" || { echo "not ok - the Ceph gateway for COFFER_TEST_TARGET=s3 starts"; exit 1; }
+        export S3_BUCKET=coffer-tests
+        ceph_bucket "$S3_BUCKET" || { echo "not ok - the bucket $S3_BUCKET is created"; exit 1; }
+    fi
+    if [ -z "${S3_BUCKET:-}" ] || [ -z "${S3_REGION:-}" ] || [ -z "${S3_ACCESS_KEY:-}" ] || [ -z "${S3_SECRET_KEY:-}" ]; then
+        echo "not ok - S3_ENDPOINT is set but S3_BUCKET, S3_REGION, S3_ACCESS_KEY or S3_SECRET_KEY is not"
+        exit 1
+    fi
+    on_exit "_s3_purge '${T##*/}/'"
+    ;;
+*) echo "not ok - COFFER_TEST_TARGET='$COFFER_TEST_TARGET' is neither local nor s3"; exit 1 ;;
+esac
+
+skip() { echo "ok - $1 # SKIP $2"; }
+only_on() {
+    local target=$1 reason=$2; shift 2
+    if [ "$COFFER_TEST_TARGET" = "$target" ]; then "$@"; else skip "$2" "$reason"; fi
+}
+
+# repo_section DIR - the [repository] lines (key options aside) of DIR's repository on the
+# current target; for s3 it also writes the credentials to DIR/s3.id and DIR/s3.secret (0600)
+repo_section() {
+    local d=$1
+    mkdir -p "$d"
+    if [ "$COFFER_TEST_TARGET" = local ]; then
+        echo "path = $d/repo"     # and target = local, the default
+        return
+    fi
+    (umask 077; printf '%s' "$S3_ACCESS_KEY" >"$d/s3.id"; printf '%s\n' "$S3_SECRET_KEY" >"$d/s3.secret")
+    cat <<CONF
+target = s3
+endpoint = $S3_ENDPOINT
+bucket = $S3_BUCKET
+prefix = $(_repo_prefix "$d")
+region = $S3_REGION
+uri-style = path
+access-key-id-file = $d/s3.id
+secret-access-key-file = $d/s3.secret
+part-size = 5MiB
+CONF
+}
+
+# a private key file and a minimal configuration for a repository on the current target
+make_conf() {  # make_conf DIR SOURCE_PATH -> writes DIR/coffer.conf, DIR/repo.key
     local d=$1 src=$2
     mkdir -p "$d"
     head -c 32 /dev/urandom >"$d/repo.key"
     chmod 600 "$d/repo.key"
     cat >"$d/coffer.conf" <<CONF
 [repository]
-target = local
-path = $d/repo
+$(repo_section "$d")
 key-file = $d/repo.key
 object-size = ${OBJECT_SIZE:-64MiB}
 
@@ -76,6 +140,120 @@ sources = media
 [catalog]
 path = $d/catalog.db
 CONF
+}
+# the same with a local repository whatever the target
+make_local_conf() { COFFER_TEST_TARGET=local make_conf "$@"; }
+
+_repo_prefix() { echo "${T##*/}/${1#"$T"/}/"; }
+# _s3_enc STRING - RFC 3986 percent-encoding, '/' included (as SigV4 wants query values)
+_s3_enc() {
+    local LC_ALL=C s=$1 out="" c i
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        case $c in
+        [A-Za-z0-9._~-]) out+=$c ;;
+        *) printf -v c '%%%02X' "'$c"; out+=$c ;;
+        esac
+    done
+    printf '%s' "$out"
+}
+# _s3_url FULL-KEY - the object's URL
+_s3_url() { local k; k=$(_s3_enc "$1"); echo "$S3_ENDPOINT/$S3_BUCKET/${k//%2F//}"; }
+# _s3_list FULL-PREFIX - every key under FULL-PREFIX, one per line (ListObjectsV2, all pages)
+_s3_list() {
+    local token="" q line
+    while :; do
+        q="list-type=2&prefix=$(_s3_enc "$1")"
+        [ -n "$token" ] && q="continuation-token=$(_s3_enc "$token")&$q"
+        token=""
+        while IFS= read -r line; do
+            case $line in
+            K*) printf '%s\n' "${line#K}" ;;
+            T*) token=${line#T} ;;
+            E*) echo "testlib: listing '$1' failed" >&2; return 1 ;;
+            esac
+        done < <({ s3_curl "$S3_ENDPOINT/$S3_BUCKET?$q" || echo "<bad/>"; } | python3 -c '
+import sys, xml.etree.ElementTree as ET
+try:
+    r = ET.fromstring(sys.stdin.buffer.read())
+except ET.ParseError:
+    r = None
+if r is None or not r.tag.endswith("ListBucketResult"):
+    print("E"); sys.exit()
+ns = r.tag[:r.tag.index("}") + 1] if r.tag.startswith("{") else ""
+for c in r.iter(ns + "Contents"):
+    print("K" + c.findtext(ns + "Key"))
+if r.findtext(ns + "IsTruncated") == "true":
+    print("T" + r.findtext(ns + "NextContinuationToken"))')
+        [ -z "$token" ] && return 0
+    done
+}
+# _s3_purge FULL-PREFIX - delete every object under FULL-PREFIX (DeleteObjects, 1000 a time)
+_s3_purge() {
+    local body=$T/.purge md5
+    _s3_list "$1" >"$body.keys" || return 1
+    while [ -s "$body.keys" ]; do
+        md5=$(head -n 1000 "$body.keys" | python3 -c '
+import sys, base64, hashlib
+from xml.sax.saxutils import escape
+b = "<Delete><Quiet>true</Quiet>" + "".join(
+    "<Object><Key>%s</Key></Object>" % escape(k.rstrip("\n")) for k in sys.stdin) + "</Delete>"
+open(sys.argv[1], "wb").write(b.encode())
+print(base64.b64encode(hashlib.md5(b.encode()).digest()).decode())' "$body") || return 1
+        s3_curl -o /dev/null -X POST -H "Content-MD5: $md5" -H "Content-Type: application/xml" \
+            --data-binary "@$body" "$S3_ENDPOINT/$S3_BUCKET?delete=" || return 1
+        sed -i 1,1000d "$body.keys"
+    done
+    rm -f "$body" "$body.keys"
+}
+
+repo_keys() {  # repo_keys DIR [PREFIX]
+    local d=$1 p=${2:-}
+    if [ "$COFFER_TEST_TARGET" = local ]; then
+        [ -d "$d/repo" ] || return 0
+        # as the local target lists: regular files, not its temporary "<key>.tmp-XXXXXX"
+        (cd "$d/repo" && find . -type f ! -name '*.tmp-*' -printf '%P\n') |
+            awk -v p="$p" 'index($0, p) == 1' | LC_ALL=C sort
+    else
+        local fp
+        fp=$(_repo_prefix "$d")
+        _s3_list "$fp$p" | cut -c$((${#fp} + 1))- | LC_ALL=C sort
+        return "${PIPESTATUS[0]}"
+    fi
+}
+repo_backups() {  # repo_backups DIR SOURCE
+    repo_keys "$1" "backups/$2/" | cut -d/ -f3 | uniq
+}
+repo_get() {  # repo_get DIR KEY FILE
+    if [ "$COFFER_TEST_TARGET" = local ]; then
+        cp -- "$1/repo/$2" "$3"
+    else
+        s3_curl -o "$3" "$(_s3_url "$(_repo_prefix "$1")$2")"
+    fi
+}
+repo_put() {  # repo_put DIR KEY FILE
+    if [ "$COFFER_TEST_TARGET" = local ]; then
+        cat -- "$3" >"$1/repo/$2"     # in place: the file keeps its mode
+    else
+        s3_curl -o /dev/null -T "$3" "$(_s3_url "$(_repo_prefix "$1")$2")"
+    fi
+}
+repo_rm() {  # repo_rm DIR KEY
+    if [ "$COFFER_TEST_TARGET" = local ]; then
+        rm -- "$1/repo/$2"
+    else
+        s3_curl -o /dev/null -X DELETE "$(_s3_url "$(_repo_prefix "$1")$2")"
+    fi
+}
+repo_dump() {  # repo_dump DIR FILE
+    local d=$1 out=$2 k keys
+    keys=$(repo_keys "$d") || return 1
+    : >"$out"
+    while IFS= read -r k; do
+        [ -n "$k" ] || continue
+        repo_get "$d" "$k" "$out.part" && cat "$out.part" >>"$out" || return 1
+    done <<<"$keys"
+    rm -f "$out.part"
 }
 
 # tree_fingerprint DIR - one line per entry: type, mode, owner, size, mtime (s), link target,
