@@ -355,28 +355,14 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-struct removal {
-    struct target *t;
-};
-
-static int remove_cb(void *arg, const char *key, uint64_t size)
-{
-    struct removal *rm = arg;
-    struct cf_err e = CF_ERR_INIT;
-    (void)size;
-    if (target_remove(rm->t, key, &e) != 0)
-        log_warn("unable to remove an object of the failed backup: %s", e.msg);
-    return 0;
-}
-
 /* remove what a failed backup wrote; best effort, prune sweeps what is left */
 static void backup_discard(struct repo *r, const char *source, const char *id)
 {
-    struct removal rm = { repo_target(r) };
     struct cf_err e = CF_ERR_INIT;
     char *prefix = repo_key_backup_prefix(source, id);
-    if (target_list(rm.t, prefix, remove_cb, &rm, &e) != 0)
-        log_warn("unable to list the objects of failed backup %s/%s: %s", source, id, e.msg);
+    if (target_remove_prefix(repo_target(r), prefix, NULL, &e) != 0)
+        log_warn("unable to remove the objects of failed backup %s/%s (prune removes them "
+                 "later): %s", source, id, e.msg);
     free(prefix);
 }
 
