@@ -221,10 +221,13 @@ static int prune_debris(struct prune_run *p, const struct obj *v, size_t n, stru
         if (!p->o->dry_run) {
             if (keep_leases(p, e) != 0)
                 return -1;
+            const char **keys = cf_calloc(j - i, sizeof(*keys));
             for (size_t k = i; k < j; k++)
-                if (target_remove(repo_target(p->ctx->r), v[k].key, e) != 0)
-                    return cf_err_ctx(e, "unable to sweep debris of %s/%s", v[i].source,
-                                      v[i].id);
+                keys[k - i] = v[k].key;
+            int rc = target_remove_many(repo_target(p->ctx->r), keys, j - i, e);
+            free(keys);
+            if (rc != 0)
+                return cf_err_ctx(e, "unable to sweep debris of %s/%s", v[i].source, v[i].id);
             log_info("swept debris source=%s id=%s objects=%zu", v[i].source, v[i].id, j - i);
         }
         p->swept++;

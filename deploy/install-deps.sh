@@ -11,7 +11,7 @@ for g in "$@"; do
     test)  pkgs="$pkgs zstd acl attr sqlite3 procps psmisc python3 curl faketime socat openssl
                  postgresql-15 postgresql-client-15 mariadb-server mariadb-client
                  redis-server redis-tools radosgw ceph-mon ceph-osd ceph-common" ;;
-    bench) pkgs="$pkgs zstd time restic borgbackup postgresql-contrib" ;;
+    bench) pkgs="$pkgs zstd time restic borgbackup postgresql-contrib iproute2" ;;
     *) echo "install-deps.sh: unknown group '$g' (build, test, bench)" >&2; exit 2 ;;
     esac
 done

@@ -536,33 +536,17 @@ int repo_manifest_save(struct repo *r, const struct seal_key *sk, const char *so
     return rc;
 }
 
-static int collect_keys(void *arg, const char *key, uint64_t size)
-{
-    struct buf *b = arg;
-    (void)size;
-    buf_append(b, key, strlen(key) + 1);
-    return 0;
-}
-
 int repo_backup_remove(struct repo *r, const char *source, const char *id, struct cf_err *e)
 {
     char *mkey = repo_key_manifest(source, id);
     char *prefix = repo_key_backup_prefix(source, id);
-    struct buf keys = BUF_INIT;
     int rc = -1;
 
-    if (target_remove(r->t, mkey, e) != 0)
-        goto out;
-    if (target_list(r->t, prefix, collect_keys, &keys, e) != 0)
-        goto out;
-    for (size_t off = 0; off < keys.len; off += strlen(keys.data + off) + 1)
-        if (target_remove(r->t, keys.data + off, e) != 0)
-            goto out;
-    rc = 0;
-out:
-    if (rc != 0)
+    /* the manifest first: from then on the backup is not listed, only debris is left */
+    if (target_remove(r->t, mkey, e) == 0 && target_remove_prefix(r->t, prefix, NULL, e) == 0)
+        rc = 0;
+    else
         cf_err_ctx(e, "unable to remove backup %s/%s", source, id);
-    buf_free(&keys);
     free(prefix);
     free(mkey);
     return rc;

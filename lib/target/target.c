@@ -179,6 +179,47 @@ int target_remove(struct target *t, const char *key, struct cf_err *e)
     return t->ops->remove(t->priv, key, e);
 }
 
+int target_remove_many(struct target *t, const char *const *keys, size_t n, struct cf_err *e)
+{
+    if (t->ops->remove_many != NULL)
+        return n > 0 ? t->ops->remove_many(t->priv, keys, n, e) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (t->ops->remove(t->priv, keys[i], e) != 0)
+            return -1;
+    return 0;
+}
+
+struct keylist {
+    char **v;
+    size_t n, cap;
+};
+
+static int keylist_add(void *arg, const char *key, uint64_t size)
+{
+    struct keylist *kl = arg;
+    (void)size;
+    if (kl->n == kl->cap) {
+        kl->cap = kl->cap ? kl->cap * 2 : 64;
+        kl->v = cf_realloc(kl->v, kl->cap * sizeof(*kl->v));
+    }
+    kl->v[kl->n++] = cf_strdup(key);
+    return 0;
+}
+
+int target_remove_prefix(struct target *t, const char *prefix, size_t *n, struct cf_err *e)
+{
+    struct keylist kl = { 0 };
+    int rc = target_list(t, prefix, keylist_add, &kl, e);
+    if (rc == 0)
+        rc = target_remove_many(t, (const char *const *)kl.v, kl.n, e);
+    if (rc == 0 && n != NULL)
+        *n = kl.n;
+    for (size_t i = 0; i < kl.n; i++)
+        free(kl.v[i]);
+    free(kl.v);
+    return rc;
+}
+
 int target_sweep(struct target *t, int64_t age, unsigned *n, struct cf_err *e)
 {
     *n = 0;

@@ -60,6 +60,9 @@ struct target_ops {
     int (*list)(void *priv, const char *prefix, target_list_cb cb, void *arg, struct cf_err *e);
     /* remove @key; a missing key is not an error */
     int (*remove)(void *priv, const char *key, struct cf_err *e);
+    /* optional (NULL: one remove per key): remove the @n keys in as few requests as the
+     * target allows; a missing key is not an error */
+    int (*remove_many)(void *priv, const char *const *keys, size_t n, struct cf_err *e);
     /* optional (NULL: nothing to do): drop unfinished uploads (multipart uploads of killed
      * writers) started more than @age seconds ago; counts them in *@n */
     int (*sweep)(void *priv, int64_t age, unsigned *n, struct cf_err *e);
@@ -96,6 +99,10 @@ int target_stat(struct target *t, const char *key, uint64_t *size, struct cf_err
 int target_list(struct target *t, const char *prefix, target_list_cb cb, void *arg,
                 struct cf_err *e);
 int target_remove(struct target *t, const char *key, struct cf_err *e);
+/* target_remove_many() - remove @n keys (S3: DeleteObjects, 1000 keys a request) */
+int target_remove_many(struct target *t, const char *const *keys, size_t n, struct cf_err *e);
+/* target_remove_prefix() - remove every object under @prefix; *@n (may be NULL) counts them */
+int target_remove_prefix(struct target *t, const char *prefix, size_t *n, struct cf_err *e);
 /* target_sweep() - drop debris of unfinished writes older than @age seconds (S3: abort
  * multipart uploads); *@n counts them. For prune; a no-op on targets without such debris. */
 int target_sweep(struct target *t, int64_t age, unsigned *n, struct cf_err *e);

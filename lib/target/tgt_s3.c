@@ -31,6 +31,7 @@
  * error messages name method, key and the server's Code and Message only. */
 #include <ctype.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -328,6 +329,21 @@ static void handle_put(struct s3 *s, CURL *h, bool reuse)
     curl_easy_cleanup(h);
 }
 
+/* the answer's root element is <Error> (after the XML declaration) */
+static bool xml_root_is_error(const struct buf *b)
+{
+    const char *p = b->data ? b->data : "", *end = p + b->len;
+    while (p < end) {
+        p = memchr(p, '<', (size_t)(end - p));
+        if (p == NULL)
+            return false;
+        if (p + 1 < end && p[1] != '?')
+            return (size_t)(end - p) >= 7 && memcmp(p, "<Error>", 7) == 0;
+        p++;
+    }
+    return false;
+}
+
 /* one attempt of @rq; the answer fields are reset first */
 static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
 {
@@ -460,8 +476,7 @@ static int s3_once(struct s3 *s, struct s3_req *rq, struct cf_err *e)
         rc = 0;
     }
     if (rc == 0 && rq->status >= 200 && rq->status < 300 && rq->errbody.len == 0 &&
-        strcmp(rq->method, "POST") == 0 && rq->resp != NULL && rq->resp->len > 0 &&
-        strstr(rq->resp->data, "<Error>") != NULL) {
+        strcmp(rq->method, "POST") == 0 && rq->resp != NULL && xml_root_is_error(rq->resp)) {
         /* CompleteMultipartUpload may answer 200 and report an error in the body */
         struct buf code = BUF_INIT;
         s3_xml_get(rq->resp->data, rq->resp->data + rq->resp->len, "Code", &code);
@@ -1515,6 +1530,75 @@ static int s3_remove(void *priv, const char *key, struct cf_err *e)
     return rc;
 }
 
+/* DeleteObjects, 1000 keys a request, quiet: the answer lists only the keys that failed */
+static int s3_remove_many(void *priv, const char *const *keys, size_t n, struct cf_err *e)
+{
+    struct s3 *s = priv;
+    struct buf body = BUF_INIT, resp = BUF_INIT, key = BUF_INIT, code = BUF_INIT,
+               msg = BUF_INIT;
+    int rc = -1;
+
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < 1000 ? n - done : 1000;
+        unsigned char md5[EVP_MAX_MD_SIZE];
+        unsigned md5_len = 0;
+        char md5_b64[sodium_base64_ENCODED_LEN(16, sodium_base64_VARIANT_ORIGINAL)];
+        const struct s3_pair q[] = { { "delete", NULL } };
+        const struct s3_pair h[] = { { "content-md5", md5_b64 } };
+        struct s3_req rq = { 0 };
+
+        buf_reset(&body);
+        buf_puts(&body, "<Delete><Quiet>true</Quiet>");
+        for (size_t i = done; i < done + k; i++) {
+            if (check_key(keys[i], e) != 0)
+                goto out;
+            buf_puts(&body, "<Object><Key>");
+            s3_xml_escape(&body, s->prefix);
+            s3_xml_escape(&body, keys[i]);
+            buf_puts(&body, "</Key></Object>");
+        }
+        buf_puts(&body, "</Delete>");
+        /* S3 refuses DeleteObjects without a Content-MD5 (or x-amz-checksum) of the body */
+        CF_ASSERT(EVP_Digest(body.data, body.len, md5, &md5_len, EVP_md5(), NULL) == 1);
+        sodium_bin2base64(md5_b64, sizeof(md5_b64), md5, md5_len,
+                          sodium_base64_VARIANT_ORIGINAL);
+        rq.method = "POST";
+        rq.query = q;
+        rq.nquery = 1;
+        rq.hdr = h;
+        rq.nhdr = 1;
+        rq.body = body.data;
+        rq.body_len = body.len;
+        rq.resp = &resp;
+        if (s3_call(s, &rq, e) != 0) {
+            cf_err_ctx(e, "unable to delete %zu objects", k);
+            goto out;
+        }
+        const char *p = resp.data ? resp.data : "", *end = p + resp.len, *vs, *ve;
+        while (s3_xml_find(&p, end, "Error", &vs, &ve)) {
+            s3_xml_get(vs, ve, "Key", &key);
+            s3_xml_get(vs, ve, "Code", &code);
+            s3_xml_get(vs, ve, "Message", &msg);
+            if (code.data != NULL && strcmp(code.data, "NoSuchKey") == 0)
+                continue;   /* already gone */
+            cf_err_set(e, CF_E_NET, "s3 DeleteObjects: '%s' was not deleted: %s: %s",
+                       key.data ? key.data : "?", code.data ? code.data : "?",
+                       msg.data ? msg.data : "");
+            goto out;
+        }
+        log_debug("s3 deleted objects=%zu", k);
+        done += k;
+    }
+    rc = 0;
+out:
+    buf_free(&body);
+    buf_free(&resp);
+    buf_free(&key);
+    buf_free(&code);
+    buf_free(&msg);
+    return rc;
+}
+
 static int abort_upload(struct s3 *s, const char *fkey, const char *upload_id, struct cf_err *e)
 {
     const struct s3_pair q[] = { { "uploadId", upload_id } };
@@ -1614,5 +1698,6 @@ const struct target_ops tgt_s3_ops = {
     .stat = s3_stat,
     .list = s3_list,
     .remove = s3_remove,
+    .remove_many = s3_remove_many,
     .sweep = s3_sweep,
 };

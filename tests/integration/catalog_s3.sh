@@ -67,6 +67,14 @@ check "it deleted the two unkept" test "$(grep -c ' delete ' "$T/p1.out")" -eq 2
 check "the lock is gone" absent "$(obj locks/prune)"
 run "list after prune" catalog $C list --json
 check "three left: two last and the pinned" test "$(jq_ "$T/o" "sorted(b['id'] for b in d) == sorted(['${ids[0]}', '${ids[3]}', '${ids[4]}'])")" = True
+# the number of objects under a backup (curl signs the query as written: '/' encoded)
+keys_under() {
+    s3_curl "$S3_ENDPOINT/coffer-cat?list-type=2&prefix=cat%2Fbackups%2Fmedia%2F$1%2F" >"$T/ls.xml" || { echo failed; return; }
+    grep -o '<Key>' "$T/ls.xml" | wc -l
+}
+check "the pruned backups' objects are gone from the bucket (DeleteObjects)" \
+    test "$(keys_under "${ids[1]}")$(keys_under "${ids[2]}")" = 00
+check "a kept backup's objects are still there" test "$(keys_under "${ids[3]}")" -ge 2
 
 # a stale lock (expired) in the bucket is taken over
 printf '{"format":1,"name":"prune","purpose":"prune","host":"gone.example","pid":1,"token":"00","created":"2026-01-01T00:00:00Z","renewed":"2026-01-01T00:00:00Z","expires":"2026-01-01T00:10:00Z"}' >"$T/lock.json"

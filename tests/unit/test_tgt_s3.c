@@ -364,8 +364,20 @@ TEST(list_pages)
         ok = target_put_buf(t, key, "x", 1, 0, &e) == 0;
     }
     CHECK(ok);
+    CHECK(target_put_buf(t, "k/a&b<c>'\"", "x", 1, 0, &e) == 0);   /* escaped in XML */
     CHECK(target_list(t, "k/", count_cb, &nm, &e) == 0);
-    CHECK_EQ_INT(nm.n, 1003);
+    CHECK_EQ_INT(nm.n, 1004);
+    /* batch removal: DeleteObjects of 1000 keys, then of the other 4 */
+    size_t removed = 0;
+    CHECK(target_remove_prefix(t, "k/", &removed, &e) == 0);
+    if (e.code != CF_E_OK)
+        printf("#   %s\n", e.msg);
+    CHECK_EQ_INT(removed, 1004);
+    memset(&nm, 0, sizeof(nm));
+    CHECK(target_list(t, "k/", count_cb, &nm, &e) == 0);
+    CHECK_EQ_INT(nm.n, 0);
+    const char *gone[] = { "k/00001", "k/never-was" };
+    CHECK(target_remove_many(t, gone, 2, &e) == 0);   /* missing keys are not an error */
     target_close(t);
 }
 
