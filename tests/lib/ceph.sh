@@ -140,6 +140,24 @@ ceph_bucket() {
     s3_curl -X PUT "$S3_ENDPOINT/$1" >/dev/null
 }
 
+# ceph_bucket_quota NAME MAX-SIZE - create a bucket that holds at most MAX-SIZE (1M, say):
+# writes beyond it get 403 QuotaExceeded, the object store's counterpart of a full disk
+ceph_bucket_quota() {
+    ceph_bucket "$1" &&
+        radosgw-admin -c "$CEPH_CONF" -n client.admin quota set --quota-scope=bucket \
+            --bucket="$1" --max-size="$2" >/dev/null &&
+        radosgw-admin -c "$CEPH_CONF" -n client.admin quota enable --quota-scope=bucket \
+            --bucket="$1" >/dev/null
+}
+
+# s3_open_uploads BUCKET - how many multipart uploads are open in BUCKET ("error" when the
+# listing fails, so that a test comparing with 0 cannot pass by accident)
+s3_open_uploads() {
+    local x
+    x=$(s3_curl "$S3_ENDPOINT/$1?uploads=") || { echo error; return 1; }
+    grep -o '<Upload>' <<<"$x" | wc -l
+}
+
 # s3_proxy_start NAME [s3_fault_proxy.py options...] - start the fault proxy in front of
 # $S3_ENDPOINT (stats in $T/NAME.stats), stopped at exit; sets PROXY_PID and PROXY_PORT
 s3_proxy_start() {
