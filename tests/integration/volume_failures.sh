@@ -75,6 +75,8 @@ check "on the same backup" grep -q "$first" "$_out"
 ok "and put back" repo_put "$T/c" "$obj" "$T/obj.bak"
 
 # --- disk full ---
+# restoring onto a full disk: on either target; a full disk under the repository: local only;
+# its object-store counterpart, a full bucket (a quota): s3 only
 mkdir -p "$T/small"
 if mount -t tmpfs -o size=1m tmpfs "$T/small" 2>/dev/null; then
     on_exit "umount '$T/small'"
@@ -88,11 +90,29 @@ if mount -t tmpfs -o size=1m tmpfs "$T/small" 2>/dev/null; then
         check "no partial backup listed" grep -q "no backups" "$_out"
         check "no objects left behind" bash -c "[ -z \"\$(find '$T/small/repo/backups' -type f 2>/dev/null)\" ]"
     else
-        for w in "init on a small disk" "disk full during backup" "catalog still lists" \
-                 "no partial backup listed" "no objects left behind"; do
-            skip "$w" "a full disk under the repository: local target only"
-        done
+        skip "a full file system under the repository: local target only" "init on a small disk" \
+            "disk full during backup" "catalog still lists" "no partial backup listed" "no objects left behind"
     fi
 else
     echo "not ok - tmpfs mount unavailable: disk-full tests cannot run"
+fi
+if [ "$COFFER_TEST_TARGET" = s3 ]; then
+    # a bucket with a 1 MiB quota and a backup of 12 MB (two and a bit 5 MiB parts)
+    full=coffer-full-$(printf '%s' "${T##*.}" | tr 'A-Z' 'a-z')
+    ok "a bucket with a quota of 1 MiB" ceph_bucket_quota "$full" 1M
+    on_exit "S3_BUCKET=$full _s3_purge ''; s3_curl -X DELETE '$S3_ENDPOINT/$full'"
+    mkdir -p "$T/bigsrc"; head -c 12000000 /dev/urandom >"$T/bigsrc/big"
+    sed -e "s|^bucket = .*|bucket = $full|" -e "s|^path = $T/src\$|path = $T/bigsrc|" \
+        "$T/c/coffer.conf" >"$T/full.conf"
+    ok "init in the small bucket" backupd --config "$T/full.conf" init
+    fails "bucket full during backup" 1 "QuotaExceeded" backupd --config "$T/full.conf" run nightly
+    check "the error says so, not that access is denied" bash -c "! grep 'access denied' '$_err' >&2"
+    ok "catalog still lists" catalog --config "$T/full.conf" list
+    check "no partial backup listed" grep -q "no backups" "$_out"
+    S3_BUCKET=$full check "no objects left behind" repo_none "$T/c" backups/
+    check "no multipart upload left open" test "$(s3_open_uploads "$full")" = 0
+else
+    skip "a bucket quota: s3 target only" "a bucket with a quota of 1 MiB" "init in the small bucket" \
+        "bucket full during backup" "the error says so, not that access is denied" "catalog still lists" \
+        "no partial backup listed" "no objects left behind" "no multipart upload left open"
 fi

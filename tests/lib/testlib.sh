@@ -66,9 +66,10 @@ last_err() { cat "$_err"; }
 #   repo_put DIR KEY FILE     replace (or create) an object with FILE's bytes
 #   repo_rm DIR KEY           delete an object
 #   repo_dump DIR FILE        every object's bytes, one after the other, into FILE
+#   repo_none DIR PREFIX      true when no object's key starts with PREFIX (and listing works)
 # A check that means something on one target only:
 #   only_on TARGET REASON ASSERTION WHAT ARGS...   the assertion on TARGET, elsewhere a skip
-#   skip WHAT REASON                               prints "ok - WHAT # SKIP REASON" (TAP)
+#   skip REASON WHAT...                            "ok - WHAT # SKIP REASON" for each (TAP)
 COFFER_TEST_TARGET=${COFFER_TEST_TARGET:-local}
 case $COFFER_TEST_TARGET in
 local) ;;
@@ -89,10 +90,13 @@ s3)
 *) echo "not ok - COFFER_TEST_TARGET='$COFFER_TEST_TARGET' is neither local nor s3"; exit 1 ;;
 esac
 
-skip() { echo "ok - $1 # SKIP $2"; }
+skip() {
+    local reason=$1 w; shift
+    for w in "$@"; do echo "ok - $w # SKIP $reason"; done
+}
 only_on() {
     local target=$1 reason=$2; shift 2
-    if [ "$COFFER_TEST_TARGET" = "$target" ]; then "$@"; else skip "$2" "$reason"; fi
+    if [ "$COFFER_TEST_TARGET" = "$target" ]; then "$@"; else skip "$reason" "$2"; fi
 }
 
 # repo_section DIR - the [repository] lines (key options aside) of DIR's repository on the
@@ -221,6 +225,11 @@ repo_keys() {  # repo_keys DIR [PREFIX]
         return "${PIPESTATUS[0]}"
     fi
 }
+repo_none() {  # repo_none DIR PREFIX: no object under PREFIX (false when listing fails)
+    local k
+    k=$(repo_keys "$1" "$2") || return 1
+    [ -z "$k" ] || { printf 'left behind: %s\n' $k >&2; return 1; }
+}
 repo_backups() {  # repo_backups DIR SOURCE
     repo_keys "$1" "backups/$2/" | cut -d/ -f3 | uniq
 }
@@ -233,7 +242,8 @@ repo_get() {  # repo_get DIR KEY FILE
 }
 repo_put() {  # repo_put DIR KEY FILE
     if [ "$COFFER_TEST_TARGET" = local ]; then
-        cat -- "$3" >"$1/repo/$2"     # in place: the file keeps its mode
+        # in place: a file keeps its mode, a new one is private like the target's
+        (umask 077 && mkdir -p "$(dirname "$1/repo/$2")" && cat -- "$3" >"$1/repo/$2")
     else
         s3_curl -o /dev/null -T "$3" "$(_s3_url "$(_repo_prefix "$1")$2")"
     fi
