@@ -23,10 +23,12 @@ s3_dir="" s3_state=none s3_why=""
 # start_gateway - the gateway for the @s3 runs, once; s3_state becomes up or failed
 start_gateway() {
     source "$here/lib/ceph.sh"
+    local t0=$SECONDS
     s3_dir=$(mktemp -d /tmp/coffer-s3gw.XXXXXX)
     if ceph_start "$s3_dir/ceph" >"$s3_dir/start.log" 2>&1 && ceph_bucket coffer-tests; then
         export S3_BUCKET=coffer-tests
         s3_state=up
+        echo "# the Ceph gateway for the @s3 runs is up, $((SECONDS - t0))s"
     else
         s3_state=failed
         [ -f "$s3_dir/ceph/log/setup.log" ] && tail -n 20 "$s3_dir/ceph/log/setup.log" >>"$s3_dir/start.log"
