@@ -820,6 +820,7 @@ struct s3_writer {
     char *upload_id;           /* multipart upload, once started */
     unsigned char *fill;       /* the part being filled */
     size_t fill_len, fill_cap;
+    bool fill_pooled;          /* fill is a pool buffer (else a small object's own) */
     struct s3_part *slots;     /* uploads in flight: upload-concurrency */
     unsigned nslots, cur, next_number;
     char **etags;              /* by part number - 1, filled as parts are joined */
@@ -1019,6 +1020,7 @@ static int part_launch(struct s3_writer *w, struct cf_err *e)
         return -1;
     w->fill = NULL;
     w->fill_cap = 0;
+    w->fill_pooled = false;
     w->cur = (w->cur + 1) % w->nslots;
     size_t len = w->fill_len;
     w->fill_len = 0;
@@ -1032,7 +1034,7 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
     size_t part = (size_t)w->s->part_size;
 
     while (len > 0) {
-        if (w->fill_cap < part && w->fill_len + len > w->fill_cap) {
+        if (!w->fill_pooled && w->fill_len + len > w->fill_cap) {
             size_t want = w->fill_len + len;
             if (w->next_number > 1 || want > part / 4 || w->hint > part / 4) {
                 /* a whole part, from the pool (no fresh pages to fault in) */
@@ -1042,6 +1044,7 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
                 free(w->fill);
                 w->fill = nb;
                 w->fill_cap = part;
+                w->fill_pooled = true;
             } else {
                 /* a small object's buffer grows, so that small objects stay small */
                 size_t cap = w->fill_cap ? w->fill_cap : S3_FIRST_BUF;
@@ -1065,7 +1068,7 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
 
 static void writer_free(struct s3_writer *w)
 {
-    if (w->fill_cap == w->s->part_size)
+    if (w->fill_pooled)
         pool_put(w->s, w->fill);
     else
         free(w->fill);
