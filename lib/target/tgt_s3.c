@@ -239,19 +239,33 @@ static void req_path(const struct s3 *s, const char *key, struct buf *out)
         out->data[--out->len] = '\0';   /* path style: "/bucket", not "/bucket/" */
 }
 
-static const char *auth_hint(const char *code)
+/* a session token refused: Amazon S3 answers these codes with http 400, not 403 */
+static bool token_error(const struct s3 *s, long status, const char *code)
+{
+    if (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0 ||
+        strcmp(code, "TokenRefreshRequired") == 0)
+        return true;
+    /* Ceph RGW: a token that decrypts but does not decode (one character changed) */
+    return s->token.len > 0 && status == 400 && strcmp(code, "InvalidArgument") == 0;
+}
+
+static const char *auth_hint(const struct s3 *s, const char *code)
 {
     if (strcmp(code, "SignatureDoesNotMatch") == 0)
         return " HINT: the secret access key is wrong; check secret-access-key-file or "
                "AWS_SECRET_ACCESS_KEY";
-    if (strcmp(code, "InvalidAccessKeyId") == 0)
-        return " HINT: the access key id is unknown to the server; check access-key-id-file "
-               "or AWS_ACCESS_KEY_ID";
     if (strcmp(code, "RequestTimeTooSkewed") == 0)
         return " HINT: this host's clock is wrong; synchronise it (NTP)";
-    if (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0)
-        return " HINT: the session token has expired or is wrong; renew session-token-file";
-    return " HINT: check the credentials and the bucket's policy";
+    if (s->token.len > 0)   /* Ceph RGW answers an expired or foreign token with AccessDenied */
+        return " HINT: the session token has expired, is damaged or belongs to another access "
+               "key, or a policy refuses this request; get new temporary credentials and "
+               "replace the access key id, secret and session token together";
+    if (strcmp(code, "InvalidAccessKeyId") == 0)
+        return " HINT: the access key id is unknown to the server; check access-key-id-file "
+               "or AWS_ACCESS_KEY_ID (temporary credentials also need session-token-file or "
+               "AWS_SESSION_TOKEN)";
+    return " HINT: check the credentials and the bucket's policy; temporary credentials also "
+           "need their session token (session-token-file or AWS_SESSION_TOKEN)";
 }
 
 /* classify a finished exchange: 0 for success, else -1 with @e (retryable when it may pass) */
@@ -277,8 +291,8 @@ static int classify(const struct s3 *s, struct s3_req *rq, const char *what, str
     if (st >= 500 || st == 429 || strcmp(c, "SlowDown") == 0 ||
         strcmp(c, "RequestTimeout") == 0 || strcmp(c, "InternalError") == 0) {
         cf_err_retry(e, CF_E_NET, "%s: %s", what, detail);
-    } else if (st == 403 || st == 401) {
-        cf_err_set(e, CF_E_AUTH, "%s: access denied (%s).%s", what, detail, auth_hint(c));
+    } else if (st == 403 || st == 401 || token_error(s, st, c)) {
+        cf_err_set(e, CF_E_AUTH, "%s: access denied (%s).%s", what, detail, auth_hint(s, c));
     } else if (st == 404 && strcmp(c, "NoSuchBucket") == 0) {
         /* not CF_E_NOTFOUND: callers take that for a missing object */
         cf_err_set(e, CF_E_CONFIG,
