@@ -8,7 +8,8 @@
  * Encryption and hashing run on different threads: on data zstd cannot compress, they are
  * the slowest stages, and together on one thread they would leave the other core idle.
  * Restore and verify, three threads:
- *   fetcher: objects -> BLAKE2b + secretstream open (tags checked) -> pipe
+ *   fetcher: objects -> BLAKE2b + secretstream open (tags checked) -> pipe; the next object
+ *            is opened 16 MiB before the current one ends (its first GETs under way)
  *   inflater: pipe -> ZSTD_decompressStream -> pipe
  *   caller:  pipe -> frames -> source import (or a drain, for verify)
  *
@@ -531,8 +532,29 @@ static ssize_t tr_read(void *arg, void *buf, size_t cap, struct cf_err *e)
     return target_read(arg, buf, cap, e);
 }
 
-/* read, authenticate and check one object, passing its plaintext on */
-static int fetch_object(struct readback *rb, uint32_t n, unsigned char *pt, uint64_t *done,
+/* the next object is opened this many bytes before the current one ends, so that its first
+ * bytes (an S3 HEAD and the first ranged GETs) are on their way when they are needed */
+#define PREFETCH_BYTES (16u << 20)
+
+/* open object @n for reading; NULL (no error) when there is no such object in the list */
+static struct target_reader *open_object(struct readback *rb, uint32_t n, struct cf_err *e)
+{
+    struct target_reader *tr = NULL;
+    if (n >= json_array_size(rb->objects))
+        return NULL;
+    char *key = repo_key_data(rb->source, rb->id, n);
+    if (target_get_begin(repo_target(rb->r), key, &tr, e) != 0)
+        tr = NULL;
+    free(key);
+    return tr;
+}
+
+/* read, authenticate and check one object, passing its plaintext on. *@tr is the object's
+ * reader if it was opened ahead (else NULL); on return *@next is object n + 1's, opened ahead
+ * when this one was near its end (NULL if not; it is opened again then, and an error is
+ * reported there). */
+static int fetch_object(struct readback *rb, uint32_t n, struct target_reader *tr,
+                        struct target_reader **next, unsigned char *pt, uint64_t *done,
                         struct cf_err *e)
 {
     json_t *o = json_array_get(rb->objects, n);
@@ -540,7 +562,6 @@ static int fetch_object(struct readback *rb, uint32_t n, unsigned char *pt, uint
     json_int_t want_size = json_integer_value(json_object_get(o, "size"));
     bool last = n + 1 == json_array_size(rb->objects);
     char *key = repo_key_data(rb->source, rb->id, n);
-    struct target_reader *tr = NULL;
     struct seal_r sr;
     unsigned char h[32], tag = 0;
     char hex[65];
@@ -552,7 +573,7 @@ static int fetch_object(struct readback *rb, uint32_t n, unsigned char *pt, uint
         cf_err_set(e, CF_E_CORRUPT, "the manifest's entry for object %u is malformed", n);
         goto out;
     }
-    if (target_get_begin(repo_target(rb->r), key, &tr, e) != 0) {
+    if (tr == NULL && target_get_begin(repo_target(rb->r), key, &tr, e) != 0) {
         if (e->code == CF_E_NOTFOUND)
             cf_err_set(e, CF_E_NOTFOUND, "missing from the repository");
         goto bad;
@@ -564,6 +585,10 @@ static int fetch_object(struct readback *rb, uint32_t n, unsigned char *pt, uint
         if (len && bpipe_write(rb->q1, pt, len, e) != 0)
             goto out;   /* stopped from downstream */
         progress_update(&rb->prog, *done + sr.bytes);
+        if (*next == NULL && !last && sr.bytes + PREFETCH_BYTES >= (uint64_t)want_size) {
+            struct cf_err ignore = CF_ERR_INIT;
+            *next = open_object(rb, n + 1, &ignore);
+        }
     }
     if (k < 0)
         goto bad;
@@ -610,16 +635,22 @@ static void *fetcher_main(void *arg)
     pthread_setname_np(pthread_self(), "coffer-fetch");
     uint64_t done = 0;
     size_t count = json_array_size(rb->objects);
+    struct target_reader *tr = NULL, *next = NULL;
 
     if (count == 0) {
         cf_err_set(&e, CF_E_CORRUPT, "backup %s/%s lists no objects", rb->source, rb->id);
         pl_fail(&rb->pl, &e);
     }
-    for (uint32_t n = 0; n < count; n++)
-        if (fetch_object(rb, n, pt, &done, &e) != 0) {
+    for (uint32_t n = 0; n < count; n++) {
+        int rc = fetch_object(rb, n, tr, &next, pt, &done, &e);
+        tr = next;
+        next = NULL;
+        if (rc != 0) {
             pl_fail(&rb->pl, &e);
             break;
         }
+    }
+    target_get_end(tr);
     if (e.code == CF_E_OK)
         bpipe_close(rb->q1);
     free(pt);

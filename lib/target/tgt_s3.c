@@ -239,19 +239,33 @@ static void req_path(const struct s3 *s, const char *key, struct buf *out)
         out->data[--out->len] = '\0';   /* path style: "/bucket", not "/bucket/" */
 }
 
-static const char *auth_hint(const char *code)
+/* a session token refused: Amazon S3 answers these codes with http 400, not 403 */
+static bool token_error(const struct s3 *s, long status, const char *code)
+{
+    if (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0 ||
+        strcmp(code, "TokenRefreshRequired") == 0)
+        return true;
+    /* Ceph RGW: a token that decrypts but does not decode (one character changed) */
+    return s->token.len > 0 && status == 400 && strcmp(code, "InvalidArgument") == 0;
+}
+
+static const char *auth_hint(const struct s3 *s, const char *code)
 {
     if (strcmp(code, "SignatureDoesNotMatch") == 0)
         return " HINT: the secret access key is wrong; check secret-access-key-file or "
                "AWS_SECRET_ACCESS_KEY";
-    if (strcmp(code, "InvalidAccessKeyId") == 0)
-        return " HINT: the access key id is unknown to the server; check access-key-id-file "
-               "or AWS_ACCESS_KEY_ID";
     if (strcmp(code, "RequestTimeTooSkewed") == 0)
         return " HINT: this host's clock is wrong; synchronise it (NTP)";
-    if (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0)
-        return " HINT: the session token has expired or is wrong; renew session-token-file";
-    return " HINT: check the credentials and the bucket's policy";
+    if (s->token.len > 0)   /* Ceph RGW answers an expired or foreign token with AccessDenied */
+        return " HINT: the session token has expired, is damaged or belongs to another access "
+               "key, or a policy refuses this request; get new temporary credentials and "
+               "replace the access key id, secret and session token together";
+    if (strcmp(code, "InvalidAccessKeyId") == 0)
+        return " HINT: the access key id is unknown to the server; check access-key-id-file "
+               "or AWS_ACCESS_KEY_ID (temporary credentials also need session-token-file or "
+               "AWS_SESSION_TOKEN)";
+    return " HINT: check the credentials and the bucket's policy; temporary credentials also "
+           "need their session token (session-token-file or AWS_SESSION_TOKEN)";
 }
 
 /* classify a finished exchange: 0 for success, else -1 with @e (retryable when it may pass) */
@@ -277,8 +291,8 @@ static int classify(const struct s3 *s, struct s3_req *rq, const char *what, str
     if (st >= 500 || st == 429 || strcmp(c, "SlowDown") == 0 ||
         strcmp(c, "RequestTimeout") == 0 || strcmp(c, "InternalError") == 0) {
         cf_err_retry(e, CF_E_NET, "%s: %s", what, detail);
-    } else if (st == 403 || st == 401) {
-        cf_err_set(e, CF_E_AUTH, "%s: access denied (%s).%s", what, detail, auth_hint(c));
+    } else if (st == 403 || st == 401 || token_error(s, st, c)) {
+        cf_err_set(e, CF_E_AUTH, "%s: access denied (%s).%s", what, detail, auth_hint(s, c));
     } else if (st == 404 && strcmp(c, "NoSuchBucket") == 0) {
         /* not CF_E_NOTFOUND: callers take that for a missing object */
         cf_err_set(e, CF_E_CONFIG,
@@ -820,6 +834,7 @@ struct s3_writer {
     char *upload_id;           /* multipart upload, once started */
     unsigned char *fill;       /* the part being filled */
     size_t fill_len, fill_cap;
+    bool fill_pooled;          /* fill is a pool buffer (else a small object's own) */
     struct s3_part *slots;     /* uploads in flight: upload-concurrency */
     unsigned nslots, cur, next_number;
     char **etags;              /* by part number - 1, filled as parts are joined */
@@ -1019,6 +1034,7 @@ static int part_launch(struct s3_writer *w, struct cf_err *e)
         return -1;
     w->fill = NULL;
     w->fill_cap = 0;
+    w->fill_pooled = false;
     w->cur = (w->cur + 1) % w->nslots;
     size_t len = w->fill_len;
     w->fill_len = 0;
@@ -1032,7 +1048,7 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
     size_t part = (size_t)w->s->part_size;
 
     while (len > 0) {
-        if (w->fill_cap < part && w->fill_len + len > w->fill_cap) {
+        if (!w->fill_pooled && w->fill_len + len > w->fill_cap) {
             size_t want = w->fill_len + len;
             if (w->next_number > 1 || want > part / 4 || w->hint > part / 4) {
                 /* a whole part, from the pool (no fresh pages to fault in) */
@@ -1042,6 +1058,7 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
                 free(w->fill);
                 w->fill = nb;
                 w->fill_cap = part;
+                w->fill_pooled = true;
             } else {
                 /* a small object's buffer grows, so that small objects stay small */
                 size_t cap = w->fill_cap ? w->fill_cap : S3_FIRST_BUF;
@@ -1065,7 +1082,7 @@ static int s3_write(void *wp, const void *buf, size_t len, struct cf_err *e)
 
 static void writer_free(struct s3_writer *w)
 {
-    if (w->fill_cap == w->s->part_size)
+    if (w->fill_pooled)
         pool_put(w->s, w->fill);
     else
         free(w->fill);

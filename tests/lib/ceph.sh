@@ -7,7 +7,9 @@
 # Sourced: `ceph_start DIR` sets S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION and
 # registers nothing; the caller adds `on_exit "ceph_stop DIR"` first. Auth between the
 # daemons is off (loopback only); the gateway checks S3 signatures for real.
-# CEPH_MEMSTORE_BYTES caps the OSD's memory store (default 1 GiB).
+# CEPH_MEMSTORE_BYTES caps the OSD's memory store (default 1 GiB). CEPH_EXTRA_CONF holds
+# extra ceph.conf lines appended to [global] (for example `rgw s3 auth use sts = true`);
+# a key given there again overrides the default above for that test only.
 
 _ceph_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -57,7 +59,9 @@ rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw data = $d/rgw
 rgw enable usage log = false
 rgw dns name = localhost
+${CEPH_EXTRA_CONF:-}
 EOF
+    chmod 600 "$d/ceph.conf"   # CEPH_EXTRA_CONF may hold a secret (rgw sts key)
     export CEPH_CONF=$d/ceph.conf
     echo "$rgw_port" >"$d/rgw.port"
     {
@@ -90,14 +94,7 @@ EOF
     done
     ceph -c "$d/ceph.conf" osd dump 2>/dev/null | grep -q '^osd.0 up' \
         || { echo "ceph.sh: osd.0 never came up (see $d/log)" >&2; return 1; }
-    timeout 90 radosgw -c "$d/ceph.conf" -n client.rgw >>"$d/log/setup.log" 2>&1 \
-        || { echo "ceph.sh: radosgw failed to start" >&2; return 1; }
-    for i in $(seq 1 600); do
-        curl -s -o /dev/null "http://127.0.0.1:$rgw_port/" && break
-        sleep 0.1
-    done
-    curl -s -o /dev/null "http://127.0.0.1:$rgw_port/" \
-        || { echo "ceph.sh: radosgw never answered on port $rgw_port (see $d/log)" >&2; return 1; }
+    _ceph_rgw_run "$d" || return 1
     radosgw-admin -c "$d/ceph.conf" -n client.admin user create --uid=coffer \
         --display-name=coffer >"$d/user.json" 2>>"$d/log/setup.log" \
         || { echo "ceph.sh: radosgw-admin user create failed" >&2; return 1; }
@@ -107,6 +104,33 @@ EOF
     S3_SECRET_KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keys"][0]["secret_key"])' "$d/user.json")
     chmod 600 "$d/user.json"
     export S3_ENDPOINT S3_REGION S3_ACCESS_KEY S3_SECRET_KEY
+}
+
+# _ceph_rgw_run DIR [VAR=VALUE...] - start radosgw (with VAR=VALUE in its environment) and
+# wait until it answers on its port
+_ceph_rgw_run() {
+    local d=$1 port i; shift
+    port=$(cat "$d/rgw.port")
+    timeout 90 env "$@" radosgw -c "$d/ceph.conf" -n client.rgw >>"$d/log/setup.log" 2>&1 \
+        || { echo "ceph.sh: radosgw failed to start" >&2; return 1; }
+    for i in $(seq 1 600); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+        sleep 0.1
+    done
+    curl -s -o /dev/null "http://127.0.0.1:$port/" \
+        || { echo "ceph.sh: radosgw never answered on port $port (see $d/log)" >&2; return 1; }
+}
+
+# ceph_rgw_restart DIR [VAR=VALUE...] - stop the gateway by its PID and start it again on the
+# same port, with VAR=VALUE in its environment (for example libfaketime's LD_PRELOAD and
+# FAKETIME to move its clock); the monitor, the OSD and the stored data stay
+ceph_rgw_restart() {
+    local d=$1 pid i; shift
+    pid=$(cat "$d/run/client.rgw.pid" 2>/dev/null) || { echo "ceph.sh: no radosgw pid" >&2; return 1; }
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    _ceph_rgw_run "$d" "$@"
 }
 
 # ceph_stop DIR - stop the daemons by their PID files (radosgw needs ~3 s), then remove DIR
@@ -127,12 +151,68 @@ ceph_stop() {
     rm -rf "$d"
 }
 
-# s3_curl CURL-ARGS... - curl signing with SigV4 as the test user (credentials on stdin,
-# never on the command line); the body is sent unsigned (UNSIGNED-PAYLOAD)
-s3_curl() {
+# _ceph_signed SERVICE CURL-ARGS... - curl signing with SigV4 for SERVICE (s3, sts, iam) as
+# the test user (credentials on stdin, never on the command line)
+_ceph_signed() {
+    local service=$1; shift
     printf 'user = "%s:%s"\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" |
-        curl -sf -K - --aws-sigv4 "aws:amz:$S3_REGION:s3" \
-            -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+        curl -s -K - --aws-sigv4 "aws:amz:$S3_REGION:$service" "$@"
+}
+
+# s3_curl CURL-ARGS... - an S3 request as the test user, failing on an HTTP error; the body
+# is sent unsigned (UNSIGNED-PAYLOAD)
+s3_curl() {
+    _ceph_signed s3 -f -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+}
+
+# ceph_sts_conf - ceph.conf lines that turn on the gateway's STS API, for CEPH_EXTRA_CONF:
+#   CEPH_EXTRA_CONF=$(ceph_sts_conf) ceph_start DIR
+# The STS key (16 characters, AES-128) encrypts the session tokens; a fresh one each time.
+ceph_sts_conf() {
+    printf 'rgw s3 auth use sts = true\nrgw sts key = %s\n' \
+        "$(tr -dc 'a-zA-Z0-9' </dev/urandom | head -c 16)"
+}
+
+# ceph_session_creds OUTDIR [SECONDS] - temporary credentials for the test user from STS
+# GetSessionToken (the gateway must run with ceph_sts_conf), signed with the user's long-term
+# keys: writes OUTDIR/session.id, session.secret, session.token (mode 0600, no newline) and
+# session.expiration (ISO 8601). SECONDS: 900 (the gateway's minimum) to 43200, default 900.
+# The first call lets the user call GetSessionToken (a user policy, which needs the
+# user-policy capability). Returns 1 with the server's answer on stderr on failure.
+ceph_session_creds() {
+    local out=$1 secs=${2:-900} d=${CEPH_CONF%/ceph.conf}
+    if [ ! -f "$d/sts-policy.done" ]; then
+        radosgw-admin -c "$CEPH_CONF" -n client.admin caps add --uid=coffer \
+            --caps="user-policy=*" >>"$d/log/setup.log" 2>&1 \
+            || { echo "ceph.sh: radosgw-admin caps add failed" >&2; return 1; }
+        _ceph_signed iam -f -o /dev/null -X POST --data-urlencode Action=PutUserPolicy \
+            --data-urlencode UserName=coffer --data-urlencode PolicyName=coffer-sts \
+            --data-urlencode 'PolicyDocument={"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:GetSessionToken"],"Resource":"*"}]}' \
+            "$S3_ENDPOINT/" || { echo "ceph.sh: PutUserPolicy failed" >&2; return 1; }
+        : >"$d/sts-policy.done"
+    fi
+    mkdir -p "$out"
+    _ceph_signed sts -X POST -w '\n%{http_code}' \
+        --data "Action=GetSessionToken&DurationSeconds=$secs&Version=2011-06-15" "$S3_ENDPOINT/" |
+        python3 -c '
+import os, re, sys
+body = sys.stdin.read()
+status = body.rsplit("\n", 1)[-1]
+def get(tag):
+    m = re.search("<%s>([^<]+)</%s>" % (tag, tag), body)
+    return m.group(1) if m else None
+names = {"AccessKeyId": "session.id", "SecretAccessKey": "session.secret",
+         "SessionToken": "session.token", "Expiration": "session.expiration"}
+vals = {t: get(t) for t in names}
+if status != "200" or None in vals.values():
+    code = get("Code") or "no credentials in the answer"
+    sys.exit("ceph.sh: GetSessionToken failed: http %s %s" % (status, code))
+for tag, name in names.items():
+    fd = os.open(os.path.join(sys.argv[1], name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    os.write(fd, vals[tag].encode())
+    os.close(fd)
+' "$out"
 }
 
 # ceph_bucket NAME - create a bucket
