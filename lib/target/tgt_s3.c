@@ -291,6 +291,13 @@ static int classify(const struct s3 *s, struct s3_req *rq, const char *what, str
     if (st >= 500 || st == 429 || strcmp(c, "SlowDown") == 0 ||
         strcmp(c, "RequestTimeout") == 0 || strcmp(c, "InternalError") == 0) {
         cf_err_retry(e, CF_E_NET, "%s: %s", what, detail);
+    } else if (strstr(c, "QuotaExceeded") != NULL || strcmp(c, "XMinioStorageFull") == 0 ||
+               st == 507) {
+        /* Ceph RGW's 403 QuotaExceeded, MinIO's bucket quota and full disks: the store is
+         * full, which no retry and no credential fixes */
+        cf_err_set(e, CF_E_IO,
+                   "%s: the object store is full (%s). HINT: raise the bucket's or the "
+                   "account's quota, or make room (catalog prune)", what, detail);
     } else if (st == 403 || st == 401 || token_error(s, st, c)) {
         cf_err_set(e, CF_E_AUTH, "%s: access denied (%s).%s", what, detail, auth_hint(s, c));
     } else if (st == 404 && strcmp(c, "NoSuchBucket") == 0) {
