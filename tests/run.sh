@@ -3,7 +3,8 @@
 # "ok - ..." / "not ok - ..." lines. A program that exits non-zero without a "not ok" line
 # counts as one failure. Ends with the closing line "N passed, N failed".
 #
-# COFFER_BIN: the tools (bin/); COFFER_UNIT: the unit test binaries.
+# COFFER_BIN: the tools (bin/); COFFER_UNIT: the unit test binaries. COFFER_TEST_TIMEOUT:
+# seconds one program may run (default 900) before it is stopped and counts as failed.
 #
 # An integration script with the line "# coffer-targets: local s3" runs twice: as usual, and
 # then as integration/NAME@s3 with COFFER_TEST_TARGET=s3 against one Ceph RADOS Gateway that
@@ -49,8 +50,11 @@ run_one() {
     local name=$1; shift
     local log="$logdir/${name//\//_}.log" rc
     local start=$SECONDS
-    "$@" >"$log" 2>&1 </dev/null
+    # a hung test fails after COFFER_TEST_TIMEOUT seconds (timeout signals the test's whole
+    # process group; its exit hooks stop what it started)
+    timeout --kill-after=30 "${COFFER_TEST_TIMEOUT:-900}" "$@" >"$log" 2>&1 </dev/null
     rc=$?
+    [ "$rc" -eq 124 ] && echo "not ok - $name timed out after ${COFFER_TEST_TIMEOUT:-900} s" >>"$log"
     local p f k
     p=$(grep -c '^ok ' "$log")
     k=$(grep -c '^ok .* # SKIP' "$log")
