@@ -2,8 +2,9 @@
 # The S3 target driver against a real Ceph RADOS Gateway (it checks SigV4 signatures and
 # payload hashes): round trips with a prefix, multipart of more than 3 parts, abort leaving
 # no object and no upload, NOREPLACE, listing across pages, wrong secret, missing bucket,
-# server down; the round trips in virtual-hosted style; then again behind a proxy that drops
-# connections, answers 500/503, stalls and cuts answers.
+# server down, a key that DeleteObjects refuses (bucket policy); the round trips in
+# virtual-hosted style; then again behind a proxy that drops connections, answers 500/503,
+# stalls and cuts answers.
 source "$COFFER_TESTS/lib/testlib.sh"
 source "$COFFER_TESTS/lib/ceph.sh"
 unit=${COFFER_UNIT:-$COFFER_TESTS/../build/tests}/test_tgt_s3
@@ -19,7 +20,13 @@ open_uploads() {
     s3_curl "$S3_ENDPOINT/$S3_BUCKET?uploads=" | grep -o '<Upload>' | wc -l
 }
 
-"$unit" 2>"$T/unit.err"
+# a bucket policy that refuses deletes under denied/: DeleteObjects must report such a key
+cat >"$T/policy.json" <<EOF
+{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["*"]},
+ "Action":["s3:DeleteObject"],"Resource":["arn:aws:s3:::$S3_BUCKET/denied/*"]}]}
+EOF
+ok "a bucket policy refusing deletes under denied/" s3_curl -X PUT --data-binary @"$T/policy.json" "$S3_ENDPOINT/$S3_BUCKET?policy="
+S3_DENY_DELETE=1 "$unit" 2>"$T/unit.err"
 check "no multipart upload is left open on the server" test "$(open_uploads)" -eq 0
 check "no credential appears in the driver's messages" bash -c "! grep -qF -- '$S3_SECRET_KEY' '$T/unit.err'"
 

@@ -381,6 +381,34 @@ TEST(list_pages)
     target_close(t);
 }
 
+/* With S3_DENY_DELETE set, the bucket's policy refuses s3:DeleteObject under "denied/"
+ * (tests/integration/s3_target.sh sets it): DeleteObjects answers 200 and lists the refused
+ * key, which must be an error naming it, while the other keys of the batch are gone. */
+TEST(remove_many_refused)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct target *t = open_with("", secret_key, &e);
+    struct names nm = { 0 };
+
+    CHECK(t != NULL);
+    if (t == NULL)
+        return;
+    CHECK(target_put_buf(t, "denied/kept", "x", 1, 0, &e) == 0);
+    CHECK(target_put_buf(t, "allowed/gone", "y", 1, 0, &e) == 0);
+    const char *keys[] = { "allowed/gone", "denied/kept" };
+    CHECK(target_remove_many(t, keys, 2, &e) == -1);
+    printf("# %s\n", e.msg);
+    CHECK_MSG(e, "'denied/kept' was not deleted");
+    CHECK_MSG(e, "AccessDenied");
+    CHECK(target_list(t, "allowed/", count_cb, &nm, &e) == 0 || e.code != CF_E_OK);
+    CHECK_EQ_INT(nm.n, 0);
+    memset(&nm, 0, sizeof(nm));
+    cf_err_clear(&e);
+    CHECK(target_list(t, "denied/", count_cb, &nm, &e) == 0);
+    CHECK_EQ_INT(nm.n, 1);
+    target_close(t);
+}
+
 TEST(wrong_secret)
 {
     struct cf_err e = CF_ERR_INIT;
@@ -543,6 +571,8 @@ int main(void)
             RUN(sweep_unfinished);
             RUN(noreplace);
             RUN(list_pages);
+            if (getenv("S3_DENY_DELETE") != NULL)
+                RUN(remove_many_refused);
             RUN(wrong_secret);
             RUN(missing_bucket);
             RUN(server_down);
