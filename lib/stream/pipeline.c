@@ -243,7 +243,8 @@ static void obj_drop(struct obj_w *o)
     memset(o, 0, sizeof(*o));
 }
 
-/* commit @o and add it to the manifest's list; objects are committed in order */
+/* commit @o and add it to the manifest's list; objects are committed in order. The caller
+ * drops @o after, committed or not (obj_drop). */
 static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
 {
     unsigned char h[32];
@@ -257,7 +258,6 @@ static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
                                                 (json_int_t)o->size, "blake2b", hex));
     b->stored += o->size;
     b->nobjects++;
-    obj_drop(o);
     return 0;
 }
 
