@@ -37,21 +37,10 @@ key-file = $T/etc/repo.key
 type = volume
 path = $T/srv/media
 
-[source pg-main]
-type = postgres
-host = $PG_HOST
-port = $PG_PORT
-user = $PG_USER
-password-file = $PG_PASSFILE
-databases = app
-
-[source app-db]
-type = postgres
-host = $PG_HOST
-port = $PG_PORT
-user = $PG_USER
-password-file = $PG_PASSFILE
-databases = app
+$(for name in pg-main app-db; do  # the doc's two names for one server
+    printf '[source %s]\ntype = postgres\nhost = %s\nport = %s\nuser = %s\npassword-file = %s\ndatabases = app\n\n' \
+        "$name" "$PG_HOST" "$PG_PORT" "$PG_USER" "$PG_PASSFILE"
+done)
 
 [source shop-db]
 type = mariadb
