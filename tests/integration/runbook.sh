@@ -191,3 +191,6 @@ check "MariaDB: the SQL written by --to-file loaded into another database" test 
 check "Redis: the scratch server holds the backup's keys" test "$(redis-cli -p "$SCRATCH_PORT" dbsize)" = 4
 check "Redis: the RDB put in place by hand is loaded at start" test "$(rcli mget k1 k2 k3 | tr '\n' ' ')" = "v1 v2 v3 "
 check "Redis: with its TTLs" test "$(rcli ttl session:1)" -gt 0
+catalog --config "$CONF" show "$ID_PG_MAIN" >"$T/show.txt" 2>&1
+check "PostgreSQL: 'catalog show ID' gives snapshot_time and wal_lsn, as the runbook says" \
+    grep -q '"snapshot_time".*"wal_lsn"\|"wal_lsn".*"snapshot_time"' "$T/show.txt"
