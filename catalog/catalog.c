@@ -270,7 +270,7 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
     struct cf_err e = CF_ERR_INIT;
     struct cat_ctx ctx;
     struct cat_row *v = NULL;
-    size_t n = 0, bad = 0, done = 0;
+    size_t n = 0, bad = 0, done = 0, vanished = 0;
     json_t *rows = json_array();
     int rc = open_ctx(c, u, false, o, &ctx);
 
@@ -304,6 +304,7 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
             cat_vanished_msg(&v[i], why, sizeof(why));
             done++;
             bad++;
+            vanished++;
             json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:b,s:s,s:I}", "id", v[i].id,
                                                   "source", v[i].source, "result", "vanished",
                                                   "quick", o->quick, "error", why, "ms",
@@ -358,14 +359,18 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
             log_error("verify failed source=%s id=%s: %s", v[i].source, v[i].id, e.msg);
     }
     if (o->json) {
-        json_t *res = json_pack("{s:o, s:o, s:I, s:I}", "catalog", cat_ctx_json(&ctx), "results",
-                                rows, "verified", (json_int_t)done, "damaged", (json_int_t)bad);
+        json_t *res = json_pack("{s:o, s:o, s:I, s:I, s:I}", "catalog", cat_ctx_json(&ctx),
+                                "results", rows, "verified", (json_int_t)done, "damaged",
+                                (json_int_t)(bad - vanished), "vanished", (json_int_t)vanished);
         rows = NULL;
         cat_print_json(res);
         json_decref(res);
     } else {
-        printf("%zu backups verified%s, %zu damaged or vanished\n", done,
-               o->quick ? " (quick)" : "", bad);
+        printf("%zu backups verified%s, %zu damaged", done, o->quick ? " (quick)" : "",
+               bad - vanished);
+        if (vanished)
+            printf(", %zu VANISHED", vanished);
+        putchar('\n');
     }
     rc = bad ? EXIT_FAILED : EXIT_OK;
 out:

@@ -41,6 +41,7 @@ check "and reported nothing vanished" bash -c "! grep -qi vanished '$T/e' '$T/o'
 ok "the manifest of ${ids[2]} is deleted behind coffer's back" repo_rm "$T/c" "backups/media/${ids[2]}/manifest"
 runf "verify --all exits 1" 1 "" cat_ verify --all
 check "verify names the vanished backup" grep -q "^media/${ids[2]}: VANISHED: its manifest is missing" "$T/o"
+check "verify counts it" grep -q "backups verified, 0 damaged, 1 VANISHED" "$T/o"
 check "with a hint naming forget" grep -q "HINT: .*catalog forget ${ids[2]}" "$T/o"
 check "the other backup verifies" grep -q "^media/${ids[3]}: ok" "$T/o"
 runf "status exits 1" 1 "media/${ids[2]} VANISHED" cat_ status
