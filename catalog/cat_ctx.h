@@ -18,6 +18,7 @@ struct cat_sync_stats {
     size_t reread;    /* rows completed now that the manifests can be read */
     size_t pins;      /* pins that changed */
     size_t damaged;   /* of the added: manifest fails to load */
+    size_t vanished;  /* index rows whose backup is gone without a removal record */
     bool fresh;       /* the index was created (or replaced) by this command */
 };
 
@@ -40,7 +41,8 @@ int cat_ctx_open(const struct conf *c, const struct repo_unlock *u, bool allow_o
 void cat_ctx_close(struct cat_ctx *ctx);
 
 /* cat_sync() - compare the index with the repository and fix the index: new backups added
- * (read from their manifests), vanished ones marked pruned, pins copied. With @rebuild,
+ * (read from their manifests), gone ones marked pruned (a removal record exists) or vanished
+ * (none: removed behind coffer's back), pins copied. With @rebuild,
  * every row of this repository is dropped first and recreated. */
 int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e);
 
@@ -73,6 +75,22 @@ const struct cat_pin *cat_pins_find(const struct cat_pin *v, size_t n, const cha
 int cat_pin_put(struct target *t, const char *source, const char *id, const char *reason,
                 time_t at, struct cf_err *e);
 int cat_pin_remove(struct target *t, const char *source, const char *id, struct cf_err *e);
+
+/* --- removal records (catalog/cat_pins.c): removed/<source>/<id> in the repository ---
+ * Written by prune before it removes a backup (@by "prune") and by `catalog forget` (@by
+ * "forget"); a refresh that finds a backup gone marks it pruned when its record exists, and
+ * vanished otherwise. */
+int cat_removed_put(struct target *t, const char *source, const char *id, const char *by,
+                    struct cf_err *e);
+/* *@yes: the record exists; -1 only when the repository cannot be read */
+int cat_removed_exists(struct target *t, const char *source, const char *id, bool *yes,
+                       struct cf_err *e);
+/* remove the record again (a prune whose removal failed); failures are logged */
+void cat_removed_drop(struct target *t, const char *source, const char *id);
+
+/* "its manifest is missing from the repository since T and no coffer prune removed it; HINT:
+ * ..." for a vanished row */
+void cat_vanished_msg(const struct cat_row *r, char *out, size_t cap);
 
 /* --- policies (catalog/cat_policy.c) --- */
 

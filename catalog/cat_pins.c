@@ -1,11 +1,14 @@
 /* cat_pins.c - pins live in the repository (pins/<source>/<id>), so a rebuilt index, or
  * another host, sees them. Plain JSON, not encrypted: prune must honour pins on a host that
- * holds only the public key (docs/FORMAT.md "pins/"). */
+ * holds only the public key (docs/FORMAT.md "pins/"). Removal records (removed/<source>/<id>)
+ * are written the same way, for the same reason: every host's index must tell a backup that
+ * coffer removed from one that vanished. */
 #include "cat_ctx.h"
 
 #include <string.h>
 #include <unistd.h>
 
+#include "../lib/core/log.h"
 #include "../lib/core/util.h"
 
 #define PIN_MAX_BYTES 8192
@@ -93,24 +96,73 @@ const struct cat_pin *cat_pins_find(const struct cat_pin *v, size_t n, const cha
     return n ? bsearch(&key, v, n, sizeof(*v), cmp_pin) : NULL;
 }
 
-int cat_pin_put(struct target *t, const char *source, const char *id, const char *reason,
-                time_t at, struct cf_err *e)
+/* write @key: {"format": 1, "source", "id", @what: @text, @when_name: @at, "host"} */
+static int record_put(struct target *t, const char *key, const char *source, const char *id,
+                      const char *what, const char *text, const char *when_name, time_t at,
+                      struct cf_err *e)
 {
     char when[32], host[256] = "";
-    char *key = pin_key(source, id);
 
     gethostname(host, sizeof(host) - 1);
     time_format_rfc3339(at, when, sizeof(when));
     json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "format", 1, "source", source, "id",
-                          id, "reason", reason ? reason : "", "pinned_at", when, "host", host);
-    char *text = json_dumps(j, JSON_INDENT(2));
-    int rc = target_put_buf(t, key, text, strlen(text), 0, e);
+                          id, what, text, when_name, when, "host", host);
+    char *s = json_dumps(j, JSON_INDENT(2));
+    int rc = target_put_buf(t, key, s, strlen(s), 0, e);
+    free(s);
+    json_decref(j);
+    return rc;
+}
+
+int cat_pin_put(struct target *t, const char *source, const char *id, const char *reason,
+                time_t at, struct cf_err *e)
+{
+    char *key = pin_key(source, id);
+    int rc = record_put(t, key, source, id, "reason", reason ? reason : "", "pinned_at", at, e);
     if (rc != 0)
         cf_err_ctx(e, "unable to pin backup %s/%s", source, id);
-    free(text);
-    json_decref(j);
     free(key);
     return rc;
+}
+
+static char *removed_key(const char *source, const char *id)
+{
+    return cf_asprintf("removed/%s/%s", source, id);
+}
+
+int cat_removed_put(struct target *t, const char *source, const char *id, const char *by,
+                    struct cf_err *e)
+{
+    char *key = removed_key(source, id);
+    int rc = record_put(t, key, source, id, "by", by, "removed_at", time(NULL), e);
+    if (rc != 0)
+        cf_err_ctx(e, "unable to record the removal of backup %s/%s", source, id);
+    free(key);
+    return rc;
+}
+
+int cat_removed_exists(struct target *t, const char *source, const char *id, bool *yes,
+                       struct cf_err *e)
+{
+    char *key = removed_key(source, id);
+    uint64_t size;
+    int rc = target_stat(t, key, &size, e);
+    *yes = rc == 0;
+    if (rc != 0 && e->code == CF_E_NOTFOUND) {
+        cf_err_clear(e);
+        rc = 0;
+    }
+    free(key);
+    return rc;
+}
+
+void cat_removed_drop(struct target *t, const char *source, const char *id)
+{
+    struct cf_err e = CF_ERR_INIT;
+    char *key = removed_key(source, id);
+    if (target_remove(t, key, &e) != 0)
+        log_warn("unable to remove %s, which says the backup was removed: %s", key, e.msg);
+    free(key);
 }
 
 int cat_pin_remove(struct target *t, const char *source, const char *id, struct cf_err *e)

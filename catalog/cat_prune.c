@@ -143,6 +143,18 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
         goto out;
     if (!p->o->json)
         print_rules(source, &ps);
+    /* a vanished backup is not in the repository: nothing to keep or delete, but say so */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].status != CAT_VANISHED) {
+            rows[m++] = rows[i];
+            continue;
+        }
+        item(p, source, rows[i].id, "leave", 0, "vanished: its manifest is missing and no "
+             "prune removed it (catalog status)", NULL);
+        cat_row_clear(&rows[i]);
+    }
+    n = m;
     b = cf_calloc(n ? n : 1, sizeof(*b));
     d = cf_calloc(n ? n : 1, sizeof(*d));
     for (size_t i = 0; i < n; i++) {
@@ -167,12 +179,17 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
         if (keep_leases(p, e) != 0)
             goto out;
         struct cf_err de = CF_ERR_INIT;
-        /* manifest first, then data (repo_backup_remove): a half-removed backup is debris */
+        /* the removal record first, so that no index, here or on another host, takes the
+         * backup for vanished; then the manifest, then the data (repo_backup_remove): a
+         * half-removed backup is debris */
+        if (cat_removed_put(repo_target(ctx->r), source, rows[i].id, "prune", e) != 0)
+            goto out;
         if (repo_backup_remove(ctx->r, source, rows[i].id, &de) != 0) {
             if (de.code == CF_E_NET || de.code == CF_E_IO || de.code == CF_E_AUTH) {
                 cf_err_keep(e, &de);
                 goto out;
             }
+            cat_removed_drop(repo_target(ctx->r), source, rows[i].id);
             p->failed++;
             item(p, source, rows[i].id, "delete", 0, "no rule keeps it", de.msg);
             continue;
@@ -206,6 +223,21 @@ static int prune_debris(struct prune_run *p, const struct obj *v, size_t n, stru
         time_t t;
         char detail[160], since[32];
         if (committed || time_parse_compact(v[i].id, &t) != 0) {
+            i = j;
+            continue;
+        }
+        /* the data of a vanished backup is kept until an operator forgets it: it may be
+         * all that is left of it */
+        struct cat_row r;
+        struct cf_err ge = CF_ERR_INIT;
+        memset(&r, 0, sizeof(r));
+        bool vanished = cat_index_get(p->ctx->x, p->ctx->repo_id, v[i].source, v[i].id, &r,
+                                      &ge) == 0 && r.status == CAT_VANISHED;
+        cat_row_clear(&r);
+        if (vanished) {
+            snprintf(detail, sizeof(detail), "%zu objects of a vanished backup, kept until "
+                     "`catalog forget %s`", j - i, v[i].id);
+            item(p, v[i].source, v[i].id, "leave", 0, detail, NULL);
             i = j;
             continue;
         }

@@ -50,6 +50,45 @@ static int begin_once(struct cat_ctx *ctx, bool *in_tx, struct cf_err *e)
     return 0;
 }
 
+void cat_vanished_msg(const struct cat_row *r, char *out, size_t cap)
+{
+    char since[32] = "?";
+    if (r->gone_at)
+        time_format_rfc3339(r->gone_at, since, sizeof(since));
+    snprintf(out, cap, "its manifest is missing from the repository (noticed %s) and no coffer "
+             "prune removed it; HINT: find out what removed backups/%s/%s/manifest (a mistaken "
+             "rm, a bucket lifecycle rule, an intruder) and copy it back if a copy exists; once "
+             "the loss is understood, `catalog forget %s` stops this report", since, r->source,
+             r->id, r->id);
+}
+
+/* A row whose backup is no longer in the repository: pruned when a removal record says coffer
+ * removed it (here or on another host) or an operator forgot it, else vanished. A vanished row
+ * is checked again on every refresh, so that a forget on another host reaches this index. */
+static int row_gone(struct cat_ctx *ctx, const struct cat_row *r, bool *in_tx, struct cf_err *e)
+{
+    bool removed;
+
+    if (r->status == CAT_PRUNED)
+        return 0;
+    if (cat_removed_exists(repo_target(ctx->r), r->source, r->id, &removed, e) != 0)
+        return -1;
+    enum cat_status st = removed ? CAT_PRUNED : CAT_VANISHED;
+    if (st == r->status)
+        return 0;
+    if (begin_once(ctx, in_tx, e) != 0 ||
+        cat_index_set_status(ctx->x, ctx->repo_id, r->source, r->id, st, r->damage, e) != 0)
+        return -1;
+    if (st == CAT_PRUNED) {
+        ctx->st.gone++;
+    } else {
+        ctx->st.vanished++;
+        log_warn("backup %s/%s vanished: its manifest is missing from the repository and no "
+                 "coffer prune removed it", r->source, r->id);
+    }
+    return 0;
+}
+
 int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
 {
     struct repo_ref *refs = NULL;
@@ -77,18 +116,14 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
     while (i < nref || k < nrow) {
         int c = i >= nref ? 1 : k >= nrow ? -1 : cmp_ref_row(&refs[i], &rows[k]);
         if (c > 0) {   /* in the index only */
-            if (rows[k].status != CAT_PRUNED) {
-                if (begin_once(ctx, &in_tx, e) != 0 ||
-                    cat_index_set_status(ctx->x, ctx->repo_id, rows[k].source, rows[k].id,
-                                         CAT_PRUNED, NULL, e) != 0)
-                    goto out;
-                ctx->st.gone++;
-            }
+            if (row_gone(ctx, &rows[k], &in_tx, e) != 0)
+                goto out;
             k++;
             continue;
         }
         const struct cat_pin *p = cat_pins_find(pins, npin, refs[i].source, refs[i].id);
-        bool have = c == 0 && rows[k].status != CAT_PRUNED;
+        /* a vanished backup that is back (copied back by an operator) is read again */
+        bool have = c == 0 && rows[k].status != CAT_PRUNED && rows[k].status != CAT_VANISHED;
         /* rows written without the manifest (public-key mode) are completed once it can be
          * read; a damaged one stays as it is until verify says otherwise */
         if (!have ||
@@ -256,12 +291,12 @@ void cat_ctx_note(const struct cat_ctx *ctx)
                 ctx->offline_why, when);
         return;
     }
-    if (s->added || s->gone || s->reread || s->pins)
+    if (s->added || s->gone || s->reread || s->pins || s->vanished)
         fprintf(stderr,
                 "catalog: index %s from the repository: %zu added (%zu damaged), %zu gone, "
-                "%zu re-read, %zu pins changed\n",
+                "%zu re-read, %zu pins changed%s\n",
                 s->fresh ? "built" : "refreshed", s->added, s->damaged, s->gone, s->reread,
-                s->pins);
+                s->pins, s->vanished ? ", backups VANISHED (see catalog status)" : "");
 }
 
 json_t *cat_ctx_json(const struct cat_ctx *ctx)
@@ -270,13 +305,15 @@ json_t *cat_ctx_json(const struct cat_ctx *ctx)
     char when[32] = "";
     if (ctx->synced_at)
         time_format_rfc3339(ctx->synced_at, when, sizeof(when));
-    return json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:b, s:I, s:I, s:I, s:I, s:I}", "repository",
-                     ctx->repo_id, "index", cat_index_file(ctx->x), "offline", ctx->offline,
-                     "offline_error", ctx->offline ? ctx->offline_why : NULL, "synced_at",
-                     when[0] ? when : NULL, "refreshed",
-                     s->added || s->gone || s->reread || s->pins, "added", (json_int_t)s->added,
-                     "gone", (json_int_t)s->gone, "reread", (json_int_t)s->reread, "pins_changed",
-                     (json_int_t)s->pins, "damaged_added", (json_int_t)s->damaged);
+    return json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:b, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "repository", ctx->repo_id, "index", cat_index_file(ctx->x), "offline",
+                     ctx->offline, "offline_error", ctx->offline ? ctx->offline_why : NULL,
+                     "synced_at", when[0] ? when : NULL, "refreshed",
+                     s->added || s->gone || s->reread || s->pins || s->vanished, "added",
+                     (json_int_t)s->added, "gone", (json_int_t)s->gone, "reread",
+                     (json_int_t)s->reread, "pins_changed", (json_int_t)s->pins,
+                     "damaged_added", (json_int_t)s->damaged, "vanished",
+                     (json_int_t)s->vanished);
 }
 
 static json_t *json_time_or_null(time_t t)

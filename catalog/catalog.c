@@ -119,7 +119,7 @@ int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *
     }
     row = cat_row_json(&r);
     /* the manifest's own details, when it can be read */
-    if (ctx.r && r.status != CAT_PRUNED && repo_can_read(ctx.r) &&
+    if (ctx.r && r.status != CAT_PRUNED && r.status != CAT_VANISHED && repo_can_read(ctx.r) &&
         repo_manifest_load(ctx.r, r.source, r.id, &m, &e) == 0) {
         static const char *const copy[] = { "host", "info", "parts", "compression", "parent",
                                             NULL };
@@ -270,7 +270,7 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
     struct cf_err e = CF_ERR_INIT;
     struct cat_ctx ctx;
     struct cat_row *v = NULL;
-    size_t n = 0, bad = 0, done = 0;
+    size_t n = 0, bad = 0, done = 0, vanished = 0;
     json_t *rows = json_array();
     int rc = open_ctx(c, u, false, o, &ctx);
 
@@ -299,6 +299,21 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
+        if (v[i].status == CAT_VANISHED) {   /* whatever was asked, until forgotten */
+            char why[1024];
+            cat_vanished_msg(&v[i], why, sizeof(why));
+            done++;
+            bad++;
+            vanished++;
+            json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:b,s:s,s:I}", "id", v[i].id,
+                                                  "source", v[i].source, "result", "vanished",
+                                                  "quick", o->quick, "error", why, "ms",
+                                                  (json_int_t)0));
+            if (!o->json)
+                printf("%s/%s: VANISHED: %s\n", v[i].source, v[i].id, why);
+            log_error("backup vanished source=%s id=%s", v[i].source, v[i].id);
+            continue;
+        }
         /* --latest: the newest complete backup of each source (rows sorted by source, time) */
         if (o->latest && (v[i].status != CAT_COMPLETE ||
                           (i + 1 < n && strcmp(v[i + 1].source, v[i].source) == 0 &&
@@ -344,13 +359,18 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
             log_error("verify failed source=%s id=%s: %s", v[i].source, v[i].id, e.msg);
     }
     if (o->json) {
-        json_t *res = json_pack("{s:o, s:o, s:I, s:I}", "catalog", cat_ctx_json(&ctx), "results",
-                                rows, "verified", (json_int_t)done, "damaged", (json_int_t)bad);
+        json_t *res = json_pack("{s:o, s:o, s:I, s:I, s:I}", "catalog", cat_ctx_json(&ctx),
+                                "results", rows, "verified", (json_int_t)done, "damaged",
+                                (json_int_t)(bad - vanished), "vanished", (json_int_t)vanished);
         rows = NULL;
         cat_print_json(res);
         json_decref(res);
     } else {
-        printf("%zu backups verified%s, %zu damaged\n", done, o->quick ? " (quick)" : "", bad);
+        printf("%zu backups verified%s, %zu damaged", done, o->quick ? " (quick)" : "",
+               bad - vanished);
+        if (vanished)
+            printf(", %zu VANISHED", vanished);
+        putchar('\n');
     }
     rc = bad ? EXIT_FAILED : EXIT_OK;
 out:
@@ -373,9 +393,9 @@ int catalog_pin(const struct conf *c, const struct repo_unlock *u, const char *i
         return rc;
     memset(&r, 0, sizeof(r));
     if (cat_index_get(ctx.x, ctx.repo_id, o->source, id, &r, &e) != 0 ||
-        (r.status == CAT_PRUNED &&
-         cf_err_set(&e, CF_E_NOTFOUND, "backup %s/%s was pruned: there is nothing left to %s",
-                    r.source, r.id, pin ? "pin" : "unpin") != 0)) {
+        ((r.status == CAT_PRUNED || r.status == CAT_VANISHED) &&
+         cf_err_set(&e, CF_E_NOTFOUND, "backup %s/%s was %s: there is nothing left to %s",
+                    r.source, r.id, cat_status_name(r.status), pin ? "pin" : "unpin") != 0)) {
         rc = cli_fail("catalog", &e);
         goto out;
     }
@@ -438,7 +458,14 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
             rc = cli_fail("catalog", &e);
             goto out;
         }
+        json_t *gone = json_array();
         for (size_t k = 0; k < n; k++) {
+            if (v[k].status == CAT_VANISHED) {
+                char why[1024];
+                cat_vanished_msg(&v[k], why, sizeof(why));
+                json_array_append_new(gone, json_pack("{s:s, s:s}", "id", v[k].id, "error", why));
+                fprintf(stderr, "catalog: backup %s/%s VANISHED: %s\n", s, v[k].id, why);
+            }
             if (v[k].status == CAT_COMPLETE)
                 newest = &v[k];
             if (v[k].verify != CAT_VERIFY_NEVER &&
@@ -448,7 +475,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
         struct rpo_eval ev;
         objective_rpo(newest != NULL, newest ? newest->time : 0, now, ps.rpo, &ev);
         bool verify_bad = verified && verified->verify == CAT_VERIFY_FAILED;
-        if (ev.state == OBJ_VIOLATED || verify_bad)
+        if (ev.state == OBJ_VIOLATED || verify_bad || json_array_size(gone) > 0)
             notok++;
         char age[32] = "-", rpo[32] = "-", vt[32] = "-", vdesc[256] = "never";
         if (newest)
@@ -470,16 +497,17 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                                           "quick", verified->verify_quick, "at", vt, "error",
                                           verified->verify_error)
                               : json_null();
-        json_array_append_new(arr, json_pack("{s:s, s:o, s:I, s:I, s:s, s:o}", "source", s,
+        size_t nvanished = json_array_size(gone);
+        json_array_append_new(arr, json_pack("{s:s, s:o, s:I, s:I, s:s, s:o, s:o}", "source", s,
                                              "newest", newest ? cat_row_json(newest) : json_null(),
                                              "age_seconds", newest ? (json_int_t)ev.age : (json_int_t)0,
                                              "rpo_seconds", (json_int_t)ps.rpo, "rpo_state",
                                              ev.state == OBJ_NONE ? "NONE"
                                                                   : objective_state_name(ev.state),
-                                             "last_verify", vj));
+                                             "last_verify", vj, "vanished", gone));
         if (!o->json)
             printf("%-16s %-26s %-10s %-8s %-9s %s\n", s, newest ? newest->id : "-", age, rpo,
-                   state, vdesc);
+                   nvanished ? "VANISHED" : state, vdesc);
         cat_rows_free(v, n);
     }
     if (ctx.r != NULL && lease_list(repo_target(ctx.r), &li, &nli, &e) != 0) {
@@ -549,25 +577,31 @@ int catalog_rebuild(const struct conf *c, const struct repo_unlock *u,
         goto fail;
     struct cat_filter f = { .repo = ctx.repo_id };
     struct cat_row *v = NULL;
-    size_t n = 0, damaged = 0, pinned = 0;
+    size_t n = 0, damaged = 0, pinned = 0, vanished = 0;
     if (cat_index_query(ctx.x, &f, &v, &n, &e) != 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         damaged += v[i].status == CAT_DAMAGED;
         pinned += v[i].pinned;
+        vanished += v[i].status == CAT_VANISHED;
     }
+    n -= vanished;
     cat_rows_free(v, n);
     uint64_t ms = time_mono_ms() - t0;
     if (o->json) {
-        json_t *res = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "repository", ctx.repo_id,
-                                "index", cat_index_file(ctx.x), "backups", (json_int_t)n,
-                                "damaged", (json_int_t)damaged, "pinned", (json_int_t)pinned,
+        json_t *res = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "repository",
+                                ctx.repo_id, "index", cat_index_file(ctx.x), "backups",
+                                (json_int_t)n, "damaged", (json_int_t)damaged, "pinned",
+                                (json_int_t)pinned, "vanished_kept", (json_int_t)vanished,
                                 "ms", (json_int_t)ms);
         cat_print_json(res);
         json_decref(res);
     } else {
         printf("catalog rebuilt from the repository: %zu backups (%zu damaged, %zu pinned) in "
                "%" PRIu64 " ms\n", n, damaged, pinned, ms);
+        if (vanished)   /* the repository cannot recreate them: the index's rows are kept */
+            printf("%zu vanished backups kept from the old index (catalog status lists them)\n",
+                   vanished);
     }
     rc = EXIT_OK;
     goto out;
@@ -575,6 +609,53 @@ fail:
     rc = cli_fail("catalog", &e);
 out:
     repo_close(r);
+    cat_ctx_close(&ctx);
+    return rc;
+}
+
+int catalog_forget(const struct conf *c, const struct repo_unlock *u, const char *id,
+                   const struct catalog_opts *o)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_ctx ctx;
+    struct cat_row r;
+    int rc = open_ctx(c, u, false, o, &ctx);
+
+    if (rc >= 0)
+        return rc;
+    memset(&r, 0, sizeof(r));
+    if (cat_index_get(ctx.x, ctx.repo_id, o->source, id, &r, &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    if (r.status != CAT_VANISHED) {
+        cf_err_set(&e, CF_E_USAGE, "backup %s/%s is %s, not vanished: there is nothing to "
+                   "forget; HINT: forget only acknowledges a backup whose manifest went missing "
+                   "(catalog status lists them); retention removes backups (catalog prune)",
+                   r.source, r.id, cat_row_status(&r));
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    /* the repository first, so that every host's index stops reporting it */
+    if (cat_removed_put(repo_target(ctx.r), r.source, r.id, "forget", &e) != 0 ||
+        cat_index_set_status(ctx.x, ctx.repo_id, r.source, r.id, CAT_PRUNED, r.damage,
+                             &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    log_info("forgot vanished backup source=%s id=%s", r.source, r.id);
+    if (o->json) {
+        json_t *res = json_pack("{s:s, s:s, s:b}", "source", r.source, "id", r.id, "forgotten",
+                                1);
+        cat_print_json(res);
+        json_decref(res);
+    } else {
+        printf("%s/%s: forgotten (its loss is acknowledged; objects left of it are swept by "
+               "catalog prune as debris)\n", r.source, r.id);
+    }
+    rc = EXIT_OK;
+out:
+    cat_row_clear(&r);
     cat_ctx_close(&ctx);
     return rc;
 }

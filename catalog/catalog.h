@@ -1,5 +1,5 @@
 /* catalog.h - what the repository holds, through the local index (lib/catalog/cat_index.h):
- * list, show, at, verify, pin, unpin, status, prune, rebuild. Every command refreshes the
+ * list, show, at, verify, pin, unpin, status, prune, forget, rebuild. Every command refreshes the
  * index from the repository first; the repository wins. */
 #ifndef CF_CATALOG_H
 #define CF_CATALOG_H
@@ -38,7 +38,13 @@ int catalog_pin(const struct conf *c, const struct repo_unlock *u, const char *i
 int catalog_status(const struct conf *c, const struct repo_unlock *u,
                    const struct catalog_opts *o);
 int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struct catalog_opts *o);
-/* recreate the index rows of this repository from the repository alone */
+/* acknowledge the loss of a vanished backup (its manifest went missing behind coffer's back):
+ * writes removed/<source>/<id> and marks the row pruned, so verify and status stop reporting
+ * it; a backup that is not vanished is refused (exit 2) */
+int catalog_forget(const struct conf *c, const struct repo_unlock *u, const char *id,
+                   const struct catalog_opts *o);
+/* recreate the index rows of this repository from the repository alone (rows of vanished
+ * backups are kept: the repository has no trace of them) */
 int catalog_rebuild(const struct conf *c, const struct repo_unlock *u,
                     const struct catalog_opts *o);
 

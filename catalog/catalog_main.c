@@ -18,11 +18,16 @@ static const char usage[] =
     "  verify ID|--all|--latest [--source S] [--quick]\n"
     "                                   read, decrypt and check every byte (--quick: every\n"
     "                                   object exists with its size); exit 1 on damage\n"
+    "                                   or a vanished backup\n"
     "  pin ID [--reason TEXT]           never prune this backup (stored in the repository)\n"
     "  unpin ID                         let retention decide again\n"
     "  status [--source S]              newest backup, age, RPO, last verify, locks;\n"
-    "                                   exit 1 unless every objective is met\n"
+    "                                   exit 1 unless every objective is met and\n"
+    "                                   no backup vanished\n"
     "  prune [--dry-run] [--source S]   apply the retention rules, sweep debris\n"
+    "  forget ID [--source S]           acknowledge a vanished backup (its manifest went\n"
+    "                                   missing without a prune): verify and status stop\n"
+    "                                   reporting it\n"
     "  rebuild                          recreate the index from the repository alone\n"
     "\n"
     "  --json               machine-readable output (docs/CATALOG.md)\n"
@@ -104,7 +109,7 @@ int main(int argc, char **argv)
         int arg;
     } cmds[] = { { "list", 0 }, { "show", 1 },  { "at", 1 },     { "verify", -1 },
                  { "pin", 1 },  { "unpin", 1 }, { "status", 0 }, { "prune", 0 },
-                 { "rebuild", 0 } };
+                 { "rebuild", 0 }, { "forget", 1 } };
     int want = -2;
     for (size_t k = 0; k < sizeof(cmds) / sizeof(*cmds); k++)
         if (strcmp(cmd, cmds[k].name) == 0)
@@ -147,6 +152,8 @@ int main(int argc, char **argv)
         rc = catalog_status(c, &u, &o);
     else if (strcmp(cmd, "prune") == 0)
         rc = catalog_prune(c, &u, &o);
+    else if (strcmp(cmd, "forget") == 0)
+        rc = catalog_forget(c, &u, arg, &o);
     else
         rc = catalog_rebuild(c, &u, &o);
     conf_free(c);

@@ -13,7 +13,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 
-#define CAT_SCHEMA "1"
+#define CAT_SCHEMA "2"
 
 struct cat_index {
     sqlite3 *db;
@@ -32,14 +32,14 @@ static const char schema_sql[] =
     " details INTEGER NOT NULL DEFAULT 0, pinned INTEGER NOT NULL DEFAULT 0, pin_reason TEXT,"
     " pinned_at INTEGER NOT NULL DEFAULT 0, verify INTEGER NOT NULL DEFAULT 0,"
     " verify_quick INTEGER NOT NULL DEFAULT 0, verified_at INTEGER NOT NULL DEFAULT 0,"
-    " verify_error TEXT, PRIMARY KEY(repo, source, id));"
+    " verify_error TEXT, gone_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(repo, source, id));"
     "CREATE INDEX IF NOT EXISTS backups_by_time ON backups(repo, source, time);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" CAT_SCHEMA "');";
 
 #define COLS                                                                               \
     "repo, source, id, time, kind, job, started, finished, consistency, bytes_in, "        \
     "bytes_stored, objects, tool_version, status, damage, details, pinned, pin_reason, "   \
-    "pinned_at, verify, verify_quick, verified_at, verify_error"
+    "pinned_at, verify, verify_quick, verified_at, verify_error, gone_at"
 
 static int db_err(struct cat_index *x, int rc, const char *what, struct cf_err *e)
 {
@@ -69,6 +69,32 @@ int cat_index_path(const struct conf *c, const char **out, struct cf_err *e)
 const char *cat_index_file(const struct cat_index *x)
 {
     return x->path;
+}
+
+/* Schema 1 -> 2: the column gone_at, and status 3 (vanished). Rows that schema 1 marked
+ * pruned stay pruned: it did not tell a prune from a manifest removed behind coffer's back.
+ * Under the write lock, so that two commands upgrading at once do it once. */
+static int index_upgrade_1(struct cat_index *x, struct cf_err *e)
+{
+    int rc = sqlite3_exec(x->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return db_err(x, rc, "upgrade the schema", e);
+    rc = sqlite3_exec(x->db,
+                      "ALTER TABLE backups ADD COLUMN gone_at INTEGER NOT NULL DEFAULT 0;"
+                      "UPDATE meta SET value = '" CAT_SCHEMA "' WHERE key = 'schema'",
+                      NULL, NULL, NULL);
+    if (rc == SQLITE_ERROR && sqlite3_exec(x->db, "SELECT gone_at FROM backups LIMIT 0", NULL,
+                                           NULL, NULL) == SQLITE_OK)
+        rc = SQLITE_OK;   /* another process upgraded it while we waited for the lock */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        db_err(x, rc, "upgrade the schema", e);
+        sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    log_info("catalog index upgraded path=%s schema=1->" CAT_SCHEMA, x->path);
+    return 0;
 }
 
 /* open, set up and check; CF_E_CORRUPT when the file is not a usable index */
@@ -111,6 +137,10 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
     rc = sqlite3_prepare_v2(x->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL);
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (v != NULL && strcmp(v, "1") == 0) {
+            sqlite3_finalize(st);
+            return index_upgrade_1(x, e);
+        }
         if (v == NULL || strcmp(v, CAT_SCHEMA) != 0) {
             cf_err_set(e, CF_E_CORRUPT, "catalog index '%s' has schema %s, not %s", x->path,
                        v ? v : "?", CAT_SCHEMA);
@@ -257,14 +287,14 @@ int cat_index_put(struct cat_index *x, const struct cat_row *r, struct cf_err *e
     /* verify results survive a refresh of the rest of the row */
     static const char sql[] =
         "INSERT INTO backups(" COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
-        "?15,?16,?17,?18,?19,?20,?21,?22,?23) ON CONFLICT(repo, source, id) DO UPDATE SET "
+        "?15,?16,?17,?18,?19,?20,?21,?22,?23,?24) ON CONFLICT(repo, source, id) DO UPDATE SET "
         "time=?4, kind=?5, job=?6, started=?7, finished=?8, consistency=?9, bytes_in=?10, "
         "bytes_stored=?11, objects=?12, tool_version=?13, status=?14, damage=?15, details=?16,"
         " pinned=?17, pin_reason=?18, pinned_at=?19, "
         "verify=CASE WHEN ?20 = 0 THEN verify ELSE ?20 END, "
         "verify_quick=CASE WHEN ?20 = 0 THEN verify_quick ELSE ?21 END, "
         "verified_at=CASE WHEN ?20 = 0 THEN verified_at ELSE ?22 END, "
-        "verify_error=CASE WHEN ?20 = 0 THEN verify_error ELSE ?23 END";
+        "verify_error=CASE WHEN ?20 = 0 THEN verify_error ELSE ?23 END, gone_at=?24";
 
     if (prepare(x, sql, &st, e) != 0)
         return -1;
@@ -291,6 +321,7 @@ int cat_index_put(struct cat_index *x, const struct cat_row *r, struct cf_err *e
     sqlite3_bind_int(st, 21, r->verify_quick);
     sqlite3_bind_int64(st, 22, (sqlite3_int64)r->verified_at);
     bind_text(st, 23, r->verify_error);
+    sqlite3_bind_int64(st, 24, (sqlite3_int64)r->gone_at);
     return step_done(x, st, "write a backup row", e);
 }
 
@@ -332,6 +363,7 @@ static void row_read(sqlite3_stmt *st, struct cat_row *r)
     r->verify_quick = sqlite3_column_int(st, 20) != 0;
     r->verified_at = (time_t)sqlite3_column_int64(st, 21);
     r->verify_error = col_dup(st, 22);
+    r->gone_at = (time_t)sqlite3_column_int64(st, 23);
 }
 
 /* collect every row of a prepared query; finalizes it */
@@ -449,11 +481,13 @@ int cat_index_set_status(struct cat_index *x, const char *repo, const char *sour
                          struct cf_err *e)
 {
     sqlite3_stmt *st;
-    if (prepare_row(x, "UPDATE backups SET status = ?4, damage = ?5 WHERE repo = ?1 AND "
-                   "source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
+    if (prepare_row(x, "UPDATE backups SET status = ?4, damage = ?5, gone_at = CASE WHEN ?4 < 2 "
+                   "THEN 0 WHEN status >= 2 AND gone_at != 0 THEN gone_at ELSE ?6 END WHERE "
+                   "repo = ?1 AND source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
         return -1;
     sqlite3_bind_int(st, 4, (int)s);
     bind_text(st, 5, damage);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
     return step_done(x, st, "update a status", e);
 }
 
@@ -519,7 +553,7 @@ int cat_index_meta_get(struct cat_index *x, const char *key, char *out, size_t c
 int cat_index_forget(struct cat_index *x, const char *repo, struct cf_err *e)
 {
     sqlite3_stmt *st;
-    if (prepare(x, "DELETE FROM backups WHERE repo = ?1", &st, e) != 0)
+    if (prepare(x, "DELETE FROM backups WHERE repo = ?1 AND status != 3", &st, e) != 0)
         return -1;
     bind_text(st, 1, repo);
     return step_done(x, st, "drop rows", e);
@@ -548,6 +582,7 @@ const char *cat_status_name(enum cat_status s)
     switch (s) {
     case CAT_COMPLETE: return "complete";
     case CAT_DAMAGED: return "damaged";
+    case CAT_VANISHED: return "vanished";
     default: return "pruned";
     }
 }

@@ -4,7 +4,11 @@
  * outdated file is replaced by a fresh one.
  *
  * Tables (docs/CATALOG.md): backups (one row per backup, key repo+source+id) and meta
- * (schema version). Times are Unix seconds (UTC). */
+ * (schema version). Times are Unix seconds (UTC).
+ *
+ * One thing the index knows that the repository cannot tell: that a backup existed. A row
+ * whose backup left the repository without a removal record (removed/<source>/<id>, written
+ * by prune and forget) is CAT_VANISHED, and stays so until `catalog forget`. */
 #ifndef CF_CAT_INDEX_H
 #define CF_CAT_INDEX_H
 
@@ -23,7 +27,9 @@
 struct repo;
 struct backup_result;
 
-enum cat_status { CAT_COMPLETE = 0, CAT_DAMAGED = 1, CAT_PRUNED = 2 };
+/* CAT_PRUNED: removed by coffer (prune) or its loss acknowledged (forget); CAT_VANISHED: gone
+ * from the repository without either */
+enum cat_status { CAT_COMPLETE = 0, CAT_DAMAGED = 1, CAT_PRUNED = 2, CAT_VANISHED = 3 };
 
 enum cat_verify { CAT_VERIFY_NEVER = 0, CAT_VERIFY_OK = 1, CAT_VERIFY_FAILED = 2 };
 
@@ -49,6 +55,7 @@ struct cat_row {
     bool verify_quick;
     time_t verified_at;
     char *verify_error;
+    time_t gone_at;         /* when a refresh found it gone (pruned, vanished), else 0 */
 };
 
 struct cat_index;
@@ -57,7 +64,8 @@ struct cat_index;
 int cat_index_path(const struct conf *c, const char **out, struct cf_err *e);
 
 /* cat_index_open() - open the index at @path, creating it (mode 0600, parents 0700) when
- * missing. A file that is not a usable index (corrupted, or another schema) is moved aside to
+ * missing. An index of schema 1 is upgraded in place to schema 2 (gone_at, vanished rows).
+ * A file that is not a usable index (corrupted, or another schema) is moved aside to
  * "<path>.broken-<time>" with a warning and replaced by an empty one. *@fresh is set when the
  * index starts empty (new or replaced): the caller fills it from the repository. Another
  * process's write blocks us at most CAT_BUSY_MS, then CF_E_LOCKED. */
@@ -92,6 +100,8 @@ int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_
 int cat_index_at(struct cat_index *x, const char *repo, const char *source, time_t at,
                  struct cat_row *out, struct cf_err *e);
 
+/* set status and damage; gone_at is set to now when the row becomes pruned or vanished (kept
+ * when it already was one of them), and cleared otherwise */
 int cat_index_set_status(struct cat_index *x, const char *repo, const char *source,
                          const char *id, enum cat_status st, const char *damage,
                          struct cf_err *e);
@@ -107,7 +117,8 @@ int cat_index_meta_set(struct cat_index *x, const char *key, const char *value,
 /* CF_E_NOTFOUND when absent */
 int cat_index_meta_get(struct cat_index *x, const char *key, char *out, size_t cap,
                        struct cf_err *e);
-/* drop every row of repository @repo (catalog rebuild) */
+/* drop every row of repository @repo (catalog rebuild), except those of vanished backups:
+ * the index is the only record of them */
 int cat_index_forget(struct cat_index *x, const char *repo, struct cf_err *e);
 
 /* free what a row holds (not the row itself) */

@@ -1,7 +1,9 @@
 /* tgt_local.c - a repository in a local directory (or an NFS mount).
  *
- * put: a temporary file "<key>.tmp-XXXXXX" in the key's directory, written, fsync'd, renamed
- * onto the key, and the directory fsync'd (the rename itself durable). Writeback is started
+ * put: the key's directory and its missing parents created, each new one fsync'd in its
+ * parent (its entry durable); a temporary file "<key>.tmp-XXXXXX" in the key's directory,
+ * written, fsync'd, renamed onto the key, and the directory fsync'd (the rename itself
+ * durable). docs/FORMAT.md "Durability on a local target" lists every fsync. Writeback is started
  * every few MiB (sync_file_range) so that the final fsync waits for little and the disk works
  * while the pipeline computes. NOREPLACE publishes with link(2), which fails if the key exists.
  * Files are 0600, directories 0700. */
@@ -76,6 +78,36 @@ static const char *local_describe(void *priv)
     return ((struct local *)priv)->desc;
 }
 
+/* Create @dir (absolute) and its missing parents, 0700. A directory's entry lives in its
+ * parent, so each directory created here is made durable by an fsync of its parent, as
+ * rdbSave() and pgBackRest's storagePosixPathCreate() do: without it, a power cut after a
+ * commit could lose backups/<source>/<id>/ and with it the objects the commit made durable.
+ * Directories that already existed are not synced again (their creator did it). */
+static int mkdir_durable(const char *dir, struct cf_err *e)
+{
+    char *p = cf_strdup(dir);
+    int rc = 0;
+
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0700) == 0) {
+            char *parent = fs_dirname(p);
+            rc = fs_fsync_dir(parent, e);
+            free(parent);
+        } else if (errno != EEXIST) {
+            rc = cf_err_sys(e, CF_E_IO, "unable to create directory '%s'", p);
+        }
+        *s = c;
+        if (rc != 0 || c == '\0')
+            break;
+    }
+    free(p);
+    return rc;
+}
+
 /* keys are relative, '/'-separated, without '.' or '..' components */
 static int key_check(const char *key, struct cf_err *e)
 {
@@ -110,7 +142,7 @@ static int local_put_begin(void *priv, const char *key, uint64_t size_hint, unsi
     w->dir = fs_dirname(w->path);
     w->tmp = cf_asprintf("%s.tmp-XXXXXX", w->path);
     w->fd = -1;
-    if (fs_mkdir_p(w->dir, 0700, e) != 0)
+    if (mkdir_durable(w->dir, e) != 0)
         goto fail;
     w->fd = mkostemp(w->tmp, O_CLOEXEC);
     if (w->fd < 0) {
@@ -334,13 +366,17 @@ static int local_remove(void *priv, const char *key, struct cf_err *e)
     if (key_check(key, e) != 0)
         return -1;
     path = cf_asprintf("%s/%s", l->root, key);
-    if (unlink(path) != 0 && errno != ENOENT) {
+    dir = fs_dirname(path);
+    if (unlink(path) == 0) {
+        /* the removal durable before the caller's next step: prune removes a manifest, then
+         * the data, and a power cut must not bring back a manifest whose data is gone */
+        rc = fs_fsync_dir(dir, e);
+    } else if (errno != ENOENT) {
         rc = cf_err_sys(e, CF_E_IO, "unable to remove '%s'", path);
-    } else {
-        dir = fs_dirname(path);   /* drop directories left empty, up to the root */
-        prune_empty_dirs(l, dir);
-        free(dir);
     }
+    if (rc == 0)
+        prune_empty_dirs(l, dir);   /* drop directories left empty, up to the root */
+    free(dir);
     free(path);
     return rc;
 }

@@ -196,8 +196,10 @@ kill -9 "$pp"; wait "$pp" 2>/dev/null
 left=$(ids "$K" | wc -l)
 check "killed half-way" test "$left" -gt 1 -a "$left" -lt 10
 check "its lock is left behind" test -e "$K/repo/locks/prune"
-# as if the kill had come between a manifest and its data
+# as if the kill had come between a manifest and its data: prune had written the removal
+# record (removed/<source>/<id>), then removed the manifest
 victim=${KI[0]}
+(umask 077 && mkdir -p "$K/repo/removed/media" && echo '{"format": 1, "by": "prune"}' >"$K/repo/removed/media/$victim")
 rm -f "$K/repo/backups/media/$victim/manifest"
 run "nothing listed points to missing data" catalog --config "$K/coffer.conf" verify --all --quick
 check "the half-removed backup is not listed" bash -c "! grep -q $victim $T/o"

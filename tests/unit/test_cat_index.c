@@ -223,6 +223,68 @@ TEST(other_schema_replaced)
     free(p);
 }
 
+/* an index written by schema 1 (the code before vanished backups): upgraded in place, its rows
+ * kept (a pruned row stays pruned), and usable for the new states at once */
+TEST(schema_1_upgraded_in_place)
+{
+    bool fresh = true;
+    char *p = cf_asprintf("%s/v1.db", dir);
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db,
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE backups("
+        " repo TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL, time INTEGER NOT NULL,"
+        " kind TEXT NOT NULL DEFAULT '', job TEXT NOT NULL DEFAULT '',"
+        " started INTEGER NOT NULL DEFAULT 0, finished INTEGER NOT NULL DEFAULT 0,"
+        " consistency TEXT, bytes_in INTEGER NOT NULL DEFAULT 0,"
+        " bytes_stored INTEGER NOT NULL DEFAULT 0, objects INTEGER NOT NULL DEFAULT 0,"
+        " tool_version TEXT NOT NULL DEFAULT '', status INTEGER NOT NULL, damage TEXT,"
+        " details INTEGER NOT NULL DEFAULT 0, pinned INTEGER NOT NULL DEFAULT 0, pin_reason TEXT,"
+        " pinned_at INTEGER NOT NULL DEFAULT 0, verify INTEGER NOT NULL DEFAULT 0,"
+        " verify_quick INTEGER NOT NULL DEFAULT 0, verified_at INTEGER NOT NULL DEFAULT 0,"
+        " verify_error TEXT, PRIMARY KEY(repo, source, id));"
+        "CREATE INDEX backups_by_time ON backups(repo, source, time);"
+        "INSERT INTO meta VALUES('schema','1');"
+        "INSERT INTO meta VALUES('synced:repo-1','2026-11-22T05:00:00Z');"
+        "INSERT INTO backups(repo, source, id, time, status, verify, pinned, pin_reason) VALUES"
+        " ('repo-1','media','20261121T030000Z-aaaaaaaa',1795230000,0,1,1,'keep'),"
+        " ('repo-1','media','20261120T030000Z-bbbbbbbb',1795143600,2,0,0,NULL);",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = open_at("v1.db", &fresh);
+    CHECK(x != NULL && !fresh);
+    struct cat_row r;
+    CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
+    CHECK(r.status == CAT_COMPLETE && r.verify == CAT_VERIFY_OK && r.pinned && r.gone_at == 0);
+    CHECK_STR(r.pin_reason, "keep");
+    cat_row_clear(&r);
+    CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261120T030000Z-bbbbbbbb", &r, &e), 0);
+    CHECK(r.status == CAT_PRUNED);
+    cat_row_clear(&r);
+    char v[64];
+    CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
+    CHECK_STR(v, "2");
+    CHECK_EQ_INT(cat_index_meta_get(x, "synced:repo-1", v, sizeof(v), &e), 0);
+    /* the new state: vanished, with the time it was noticed; a rebuild keeps the row */
+    CHECK_EQ_INT(cat_index_set_status(x, "repo-1", "media", "20261121T030000Z-aaaaaaaa",
+                                      CAT_VANISHED, NULL, &e), 0);
+    CHECK_EQ_INT(cat_index_forget(x, "repo-1", &e), 0);
+    cat_index_close(x);
+    x = open_at("v1.db", &fresh);   /* opened again: schema 2 now, nothing to upgrade */
+    CHECK(x != NULL && !fresh);
+    CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
+    CHECK(r.status == CAT_VANISHED && r.gone_at >= time(NULL) - 60);
+    CHECK_STR(cat_status_name(r.status), "vanished");
+    cat_row_clear(&r);
+    CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261120T030000Z-bbbbbbbb", &r, &e), -1);
+    CHECK(e.code == CF_E_NOTFOUND);
+    cat_index_close(x);
+    free(p);
+}
+
 TEST(locked_by_another_process)
 {
     bool fresh;
@@ -307,6 +369,7 @@ int main(void)
     RUN(pins_and_verify_kept);
     RUN(corrupted_file_moved_aside);
     RUN(other_schema_replaced);
+    RUN(schema_1_upgraded_in_place);
     RUN(locked_by_another_process);
     RUN(unwritable_directory);
     RUN(manifest_fields);
