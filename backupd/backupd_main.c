@@ -22,7 +22,8 @@ static const char usage[] =
     "  check-config                 validate the configuration and exit\n"
     "\n"
     "The configuration is " CONF_DEFAULT_PATH " unless --config is given.\n"
-    "Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 some sources failed.\n";
+    "Exit codes: 0 done, 1 failed (check-config: a server or the repository unreachable),\n"
+    "2 usage, configuration or key error, 3 some sources failed (docs/CONFIG.md).\n";
 
 int main(int argc, char **argv)
 {
