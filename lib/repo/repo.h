@@ -39,6 +39,11 @@ int repo_init(const struct conf *c, const char *generate_key, struct cf_err *e);
 int repo_open(const struct conf *c, const struct repo_unlock *u, struct repo **out,
               struct cf_err *e);
 void repo_close(struct repo *r);
+/* repo_check() - the check step for [repository] (repo_check.c): the key, passphrase or public
+ * key file as a backup reads it, then (unless r->offline and the target is not local) the
+ * repository reachable, initialised and opened by that key; every finding goes to @r */
+struct conf_report;
+void repo_check(const struct conf *c, struct conf_report *r);
 
 struct target *repo_target(struct repo *r);
 const struct keyring *repo_keys(const struct repo *r);
