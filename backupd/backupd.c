@@ -8,6 +8,8 @@
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 #include "../lib/catalog/cat_index.h"
+#include "../lib/config/conf_check.h"
+#include "../lib/source/source.h"
 #include "../lib/repo/repo.h"
 #include "../lib/repo/repo_lease.h"
 #include "../lib/stream/pipeline.h"
@@ -42,6 +44,29 @@ static int lock_source(struct repo *r, const char *source, struct lease **out, s
         cf_err_clear(e);
         sleep(1);
     }
+}
+
+int backupd_check_config(const char *path, bool offline)
+{
+    struct conf_report rep = { .offline = offline };
+    struct cf_err e = CF_ERR_INIT;
+    struct conf *c = NULL;
+    int rc;
+
+    if (conf_load_report(path, &c, &rep, &e) != 0) {
+        conf_report_free(&rep);
+        return cli_fail("backupd", &e);
+    }
+    repo_check(c, &rep);
+    for (size_t i = 0; i < c->nsources; i++)
+        source_check(c->sources[i], &rep);
+    rc = conf_report_print(&rep, path, stderr);
+    if (rc == EXIT_OK)
+        printf("%s: ok (%zu sources, %zu jobs%s)\n", path, c->nsources, c->njobs,
+               offline ? "; offline: the network was not checked" : "");
+    conf_report_free(&rep);
+    conf_free(c);
+    return rc;
 }
 
 int backupd_job_run(const struct conf *c, const char *job)

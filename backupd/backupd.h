@@ -2,6 +2,8 @@
 #ifndef CF_BACKUPD_H
 #define CF_BACKUPD_H
 
+#include <stdbool.h>
+
 #include "../lib/config/conf.h"
 #include "../lib/core/err.h"
 
@@ -9,5 +11,10 @@
  * line per source on stdout. Returns an exit code: 0 all done, 1 all failed (or the job could
  * not start), 3 some failed. */
 int backupd_job_run(const struct conf *c, const char *job);
+
+/* backupd_check_config() - `check-config`: read @path, then check the repository and every
+ * source as a backup will need them (docs/CONFIG.md "check-config"), printing every finding.
+ * Returns an exit code: 0 nothing found, 2 a configuration or key finding, else 1. */
+int backupd_check_config(const char *path, bool offline);
 
 #endif

@@ -19,10 +19,13 @@ static const char usage[] =
     "                               make a key pair for a repository sealed to a public key:\n"
     "                               the backup host keeps only OUT.pub; restores need OUT.sec\n"
     "  run JOB                      back up every source of [job JOB] now, once\n"
-    "  check-config                 validate the configuration and exit\n"
+    "  check-config [--offline]     check the configuration and what a run will need (key,\n"
+    "                               repository, servers, dump tools), reporting every problem;\n"
+    "                               --offline: no network (S3, database connections)\n"
     "\n"
     "The configuration is " CONF_DEFAULT_PATH " unless --config is given.\n"
-    "Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 some sources failed.\n";
+    "Exit codes: 0 done, 1 failed (check-config: a server or the repository unreachable),\n"
+    "2 usage, configuration or key error, 3 some sources failed (docs/CONFIG.md).\n";
 
 int main(int argc, char **argv)
 {
@@ -32,6 +35,7 @@ int main(int argc, char **argv)
     const char *cmd = NULL, *gen = NULL, *pub = NULL, *sec = NULL, *v;
     const char *args[4];
     int nargs = 0, rc;
+    bool offline = false;
 
     for (int i = 1; i < argc; i++) {
         int k = cli_common_opt(&cc, argc, argv, &i, &e);
@@ -43,7 +47,9 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return EXIT_OK;
         }
-        if ((v = cli_opt_value("--generate-key", argc, argv, &i, &e)) != NULL)
+        if (strcmp(argv[i], "--offline") == 0)
+            offline = true;
+        else if ((v = cli_opt_value("--generate-key", argc, argv, &i, &e)) != NULL)
             gen = v;
         else if ((v = cli_opt_value("--public", argc, argv, &i, &e)) != NULL)
             pub = v;
@@ -91,13 +97,21 @@ int main(int argc, char **argv)
         cf_err_set(&e, CF_E_USAGE, "unknown command '%s'", cmd);
         goto usage_err;
     }
+    if (offline && strcmp(cmd, "check-config") != 0) {
+        cf_err_set(&e, CF_E_USAGE, "--offline goes with check-config");
+        goto usage_err;
+    }
+    if (strcmp(cmd, "check-config") == 0) {
+        if (nargs) {
+            cf_err_set(&e, CF_E_USAGE, "check-config takes no argument");
+            goto usage_err;
+        }
+        return backupd_check_config(cc.config, offline);
+    }
     if (conf_load(cc.config, &c, &e) != 0)
         return cli_fail("backupd", &e);
 
-    if (strcmp(cmd, "check-config") == 0) {
-        printf("%s: ok (%zu sources, %zu jobs)\n", cc.config, c->nsources, c->njobs);
-        rc = EXIT_OK;
-    } else if (strcmp(cmd, "init") == 0) {
+    if (strcmp(cmd, "init") == 0) {
         rc = repo_init(c, gen, &e) == 0 ? EXIT_OK : cli_fail("backupd", &e);
         if (rc == EXIT_OK)
             printf("repository created\n");

@@ -309,7 +309,7 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
     if (!o->json)
         cat_ctx_note(&ctx);
     if (!repo_can_read(ctx.r)) {
-        cf_err_set(&e, CF_E_CRYPTO, "prune must read every manifest to tell damaged backups "
+        cf_err_set(&e, CF_E_KEY, "prune must read every manifest to tell damaged backups "
                    "apart, and this repository is sealed to a public key; HINT: pass "
                    "--secret-key-file FILE");
         rc = cli_fail("catalog", &e);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 
@@ -242,8 +243,7 @@ int cat_ctx_open(const struct conf *c, const struct repo_unlock *u, bool allow_o
         goto fail;
     if (repo_open(c, u, &ctx->r, &re) != 0) {
         /* a wrong key or a bad configuration is not "unreachable" */
-        if (!allow_offline || re.code == CF_E_CRYPTO || re.code == CF_E_CONFIG ||
-            re.code == CF_E_USAGE) {
+        if (!allow_offline || re.code == CF_E_CRYPTO || cli_exit_code(&re) == EXIT_USAGE) {
             cf_err_keep(e, &re);
             goto fail;
         }

@@ -279,7 +279,7 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
         return rc;
     }
     if (!repo_can_read(ctx.r)) {
-        cf_err_set(&e, CF_E_CRYPTO, "verifying reads the manifests: this repository is sealed "
+        cf_err_set(&e, CF_E_KEY, "verifying reads the manifests: this repository is sealed "
                                     "to a public key; HINT: pass --secret-key-file FILE");
         rc = cli_fail("catalog", &e);
         goto out;
@@ -563,7 +563,7 @@ int catalog_rebuild(const struct conf *c, const struct repo_unlock *u,
     if (repo_open(c, u, &r, &e) != 0)
         goto fail;
     if (!repo_can_read(r)) {
-        cf_err_set(&e, CF_E_CRYPTO, "rebuilding the catalog reads every manifest, and this "
+        cf_err_set(&e, CF_E_KEY, "rebuilding the catalog reads every manifest, and this "
                    "repository is sealed to a public key; HINT: pass --secret-key-file FILE "
                    "(the secret key of the repository)");
         goto fail;

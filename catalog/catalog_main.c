@@ -35,8 +35,9 @@ static const char usage[] =
     "  --log-format text|json, --verbose, --quiet\n"
     "TIME is RFC 3339 (2026-11-21T03:00:00Z) or 'now' ('latest' too for at).\n"
     "\n"
-    "Exit codes: 0 done, 1 failed, damage found or objective violated, 2 usage or\n"
-    "configuration error, 3 prune skipped a source locked by a running backup.\n";
+    "Exit codes: 0 done, 1 failed, damage found or objective violated, 2 usage,\n"
+    "configuration or key error, 3 prune skipped a source locked by a running backup\n"
+    "(docs/CONFIG.md, \"Exit codes\").\n";
 
 static int parse_time_opt(const char *name, const char *v, time_t *out, struct cf_err *e)
 {

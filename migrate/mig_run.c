@@ -561,7 +561,7 @@ out:
     if (rc != 0) {
         cf_err_ctx(&e, "%s", cmd);
         cli_fail("migrate", &e);
-        code = c.exit ? c.exit : e.code == CF_E_LOCKED ? MIG_EXIT_LOCKED : MIG_EXIT_FAILED;
+        code = cli_exit_code_or(&e, c.exit ? c.exit : e.code == CF_E_LOCKED ? MIG_EXIT_LOCKED : 0);
     }
     if (c.o->json) {
         if (c.out == NULL && rc != 0)

@@ -180,7 +180,7 @@ static int env_open(const struct mig_snap *s, bool for_backup, struct snap_env *
     if (repo_open(v->conf, &u, &v->repo, e) != 0)
         return cf_err_ctx(e, "opening the repository");
     if (!for_backup && !repo_can_read(v->repo))
-        return cf_err_set(e, CF_E_CRYPTO, "the repository is sealed to a public key; HINT: "
+        return cf_err_set(e, CF_E_KEY, "the repository is sealed to a public key; HINT: "
                           "give --secret-key-file FILE to restore");
     if (source_open(&v->sec, &v->src, e) != 0)
         return cf_err_ctx(e, "opening source '%s'", s->source);

@@ -23,7 +23,8 @@ static void usage(FILE *f)
           "  repair                     mark failed migrations rolled back (fixed by hand)\n"
           "  accept-checksum V          record the edited file of applied version V\n"
           "  new NAME                   create the next <version>_NAME.up.sql / .down.sql\n"
-          "exit codes: 0 done, 1 failed, 2 usage or configuration, 10 pending (status),\n"
+          "exit codes (docs/CONFIG.md): 0 done, 1 failed, 2 usage, configuration or key,\n"
+          "  10 pending (status),\n"
           "  11 failed partway: rollback or repair first, 12 lock timeout, 13 checksum drift,\n"
           "  14 snapshot failed (nothing applied)\n", f);
 }

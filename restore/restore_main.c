@@ -31,7 +31,7 @@ static const char usage[] =
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
     "  --log-format text|json, --verbose, --quiet\n"
     "\n"
-    "Exit codes: 0 done, 1 failed, 2 usage or configuration error.\n";
+    "Exit codes: 0 done, 1 failed, 2 usage, configuration or key error (docs/CONFIG.md).\n";
 
 int main(int argc, char **argv)
 {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "conf_check.h"
 #include "../source/source.h"
 #include "../target/target.h"
 
@@ -67,7 +68,41 @@ static int check_repository(const struct ini_section *s, struct cf_err *e)
     return 0;
 }
 
-int conf_load(const char *path, struct conf **out, struct cf_err *e)
+/* a section's own keys and values, through its owner (a source or target driver) */
+static int check_section(const struct ini_section *s, struct cf_err *e)
+{
+    if (strcmp(s->kind, "catalog") == 0) {
+        const char *const *const lists[] = { catalog_keys, NULL };
+        int64_t d;
+        return ini_check_keys(s, lists, e) == 0 &&
+                       ini_get_duration(s, "debris-grace", 86400, &d, e) == 0 &&
+                       ini_get_duration(s, "lock-ttl", 600, &d, e) == 0
+                   ? 0
+                   : -1;
+    }
+    if (strcmp(s->kind, "source") == 0) {
+        struct source *src = NULL;
+        long lv;
+        int rc = source_open(s, &src, e) == 0 && check_retention(s, e) == 0 &&
+                         ini_get_int(s, "compression-level", 3, 1, 19, &lv, e) == 0 &&
+                         ini_get_int(s, "compression-threads", 0, 0, 256, &lv, e) == 0
+                     ? 0
+                     : -1;
+        source_close(src);
+        return rc;
+    }
+    if (strcmp(s->kind, "job") == 0) {
+        const char *const *const lists[] = { job_keys, conf_retention_keys, NULL };
+        return ini_check_keys(s, lists, e) == 0 && check_retention(s, e) == 0 ? 0 : -1;
+    }
+    return check_repository(s, e);
+}
+
+/* Parse @path and sort its sections; then check each section. Without @rep the first error
+ * fails the whole; with it, each section's error is a finding and the checking goes on (only
+ * a file that cannot be read or parsed fails). */
+static int conf_read(const char *path, struct conf **out, struct conf_report *rep,
+                     struct cf_err *e)
 {
     struct conf *c = cf_calloc(1, sizeof(*c));
 
@@ -79,66 +114,76 @@ int conf_load(const char *path, struct conf **out, struct cf_err *e)
         if (strcmp(s->kind, "repository") == 0 && !named) {
             c->repository = s;
         } else if (strcmp(s->kind, "catalog") == 0 && !named) {
-            const char *const *const lists[] = { catalog_keys, NULL };
-            int64_t d;
-            if (ini_check_keys(s, lists, e) != 0 ||
-                ini_get_duration(s, "debris-grace", 86400, &d, e) != 0 ||
-                ini_get_duration(s, "lock-ttl", 600, &d, e) != 0)
-                goto fail;
             c->catalog = s;
         } else if (strcmp(s->kind, "source") == 0 && named) {
-            struct source *src = NULL;
-            long lv;
-            if (source_open(s, &src, e) != 0 || check_retention(s, e) != 0 ||
-                ini_get_int(s, "compression-level", 3, 1, 19, &lv, e) != 0 ||
-                ini_get_int(s, "compression-threads", 0, 0, 256, &lv, e) != 0) {
-                source_close(src);
-                goto fail;
-            }
-            source_close(src);
             c->sources = cf_realloc(c->sources, (c->nsources + 1) * sizeof(*c->sources));
             c->sources[c->nsources++] = s;
         } else if (strcmp(s->kind, "job") == 0 && named) {
-            const char *const *const lists[] = { job_keys, conf_retention_keys, NULL };
-            if (ini_check_keys(s, lists, e) != 0 || check_retention(s, e) != 0)
-                goto fail;
             c->jobs = cf_realloc(c->jobs, (c->njobs + 1) * sizeof(*c->jobs));
             struct conf_job *j = &c->jobs[c->njobs++];
             memset(j, 0, sizeof(*j));
             j->name = s->name;
             j->sec = s;
+            if (check_section(s, e) != 0)
+                goto section_err;
             if (ini_get_list(s, "sources", &j->sources, &j->nsources, e) != 0)
-                goto fail;
+                goto section_err;
             if (j->nsources == 0) {
                 ini_err(s, NULL, e, "missing required key 'sources'");
-                goto fail;
+                goto section_err;
             }
+            for (size_t k = 0; k < j->nsources; k++)
+                if (ini_find(c->ini, "source", j->sources[k]) == NULL) {
+                    ini_err(s, "sources", e, "sources: no [source %s] in this file",
+                            j->sources[k]);
+                    goto section_err;
+                }
         } else {
             cf_err_set(e, CF_E_CONFIG,
                        "%s:%d: unknown section [%s%s%s] (expected [repository], [source NAME], "
                        "[job NAME] or [catalog])",
                        s->file, s->line, s->kind, named ? " " : "", named ? s->name : "");
-            goto fail;
+            goto section_err;
         }
+        if (s != c->repository && strcmp(s->kind, "job") != 0 && check_section(s, e) != 0)
+            goto section_err;
+        continue;
+    section_err:
+        if (rep == NULL)
+            goto fail;
+        conf_report_add(rep, s, NULL, e);
+        cf_err_clear(e);
+        /* reported: the check step passes over it */
+        if (c->nsources && c->sources[c->nsources - 1] == s)
+            c->nsources--;
     }
     if (c->repository == NULL) {
         cf_err_set(e, CF_E_CONFIG, "%s: no [repository] section", path);
         goto fail;
     }
-    if (check_repository(c->repository, e) != 0)
-        goto fail;
-    for (size_t i = 0; i < c->njobs; i++)
-        for (size_t k = 0; k < c->jobs[i].nsources; k++)
-            if (conf_source(c, c->jobs[i].sources[k]) == NULL) {
-                ini_err(c->jobs[i].sec, "sources", e, "sources: no [source %s] in this file",
-                        c->jobs[i].sources[k]);
-                goto fail;
-            }
+    if (check_section(c->repository, e) != 0) {
+        if (rep == NULL)
+            goto fail;
+        conf_report_add(rep, c->repository, NULL, e);
+        cf_err_clear(e);
+        c->repository_bad = true;
+    }
     *out = c;
     return 0;
 fail:
     conf_free(c);
     return -1;
+}
+
+int conf_load(const char *path, struct conf **out, struct cf_err *e)
+{
+    return conf_read(path, out, NULL, e);
+}
+
+int conf_load_report(const char *path, struct conf **out, struct conf_report *rep,
+                     struct cf_err *e)
+{
+    return conf_read(path, out, rep, e);
 }
 
 void conf_free(struct conf *c)

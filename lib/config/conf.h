@@ -6,6 +6,8 @@
 #ifndef CF_CONF_H
 #define CF_CONF_H
 
+#include <stdbool.h>
+
 #include "ini.h"
 
 #define CONF_DEFAULT_PATH "/etc/coffer/coffer.conf"
@@ -25,12 +27,19 @@ struct conf {
     size_t nsources;
     struct conf_job *jobs;
     size_t njobs;
+    bool repository_bad;   /* conf_load_report: [repository] did not check (a finding says why) */
 };
 
 /* retention and objective keys, allowed in [job] and [source] sections */
 extern const char *const conf_retention_keys[];
 
 int conf_load(const char *path, struct conf **out, struct cf_err *e);
+/* conf_load_report() - as conf_load, but every section that does not check is a finding in
+ * @rep (conf_check.h) and the others are still read: -1 only when the file cannot be read or
+ * parsed, or has no [repository] */
+struct conf_report;
+int conf_load_report(const char *path, struct conf **out, struct conf_report *rep,
+                     struct cf_err *e);
 void conf_free(struct conf *c);
 const struct ini_section *conf_source(const struct conf *c, const char *name);
 const struct conf_job *conf_job(const struct conf *c, const char *name);

@@ -4,9 +4,31 @@
 
 #include "log.h"
 
+int cli_exit_for_code(enum cf_code code)
+{
+    switch (code) {
+    case CF_E_OK:
+        return EXIT_OK;
+    case CF_E_USAGE:
+    case CF_E_CONFIG:
+    case CF_E_KEY:
+        return EXIT_USAGE;
+    default:
+        return EXIT_FAILED;
+    }
+}
+
 int cli_exit_code(const struct cf_err *e)
 {
-    return e->code == CF_E_USAGE || e->code == CF_E_CONFIG ? EXIT_USAGE : EXIT_FAILED;
+    /* an error without a code is still a failure */
+    return e->code == CF_E_OK ? EXIT_FAILED : cli_exit_for_code(e->code);
+}
+
+int cli_exit_code_or(const struct cf_err *e, int outcome)
+{
+    if (e->code == CF_E_CONFIG || e->code == CF_E_KEY || outcome == 0)
+        return cli_exit_code(e);
+    return outcome;
 }
 
 int cli_fail(const char *tool, const struct cf_err *e)

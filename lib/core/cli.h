@@ -6,10 +6,22 @@
 
 #include "err.h"
 
-enum cli_exit { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_PARTIAL = 3 };
+/* The exit codes of every tool; docs/CONFIG.md "Exit codes" is their one table. */
+enum cli_exit {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,    /* a server, the repository, the network or the data failed */
+    EXIT_USAGE = 2,     /* command line, configuration or key: the operator must fix it */
+    EXIT_PARTIAL = 3,   /* some sources (or backups) failed, the others are done */
+};
 
-/* the exit code an error calls for: 2 for usage and configuration, else 1 */
+/* cli_exit_code() - the exit code for an error, by its code alone (the one mapping all tools
+ * use): CF_E_USAGE, CF_E_CONFIG and CF_E_KEY give EXIT_USAGE, every other code EXIT_FAILED */
 int cli_exit_code(const struct cf_err *e);
+int cli_exit_for_code(enum cf_code code);
+/* cli_exit_code_or() - the same for a tool that has its own word for some failures (@outcome,
+ * such as migrate's 11 "failed partway"; 0 for none): usage aside, configuration and key errors
+ * give EXIT_USAGE whatever @outcome says, other errors @outcome when it is not 0 */
+int cli_exit_code_or(const struct cf_err *e, int outcome);
 /* "<tool>: error: <message>" on stderr; returns cli_exit_code(e) */
 int cli_fail(const char *tool, const struct cf_err *e);
 

@@ -26,6 +26,8 @@ enum cf_code {
     CF_E_NOMEM,
     CF_E_LOCKED,    /* held by someone else */
     CF_E_CANCEL,    /* stopped because another part failed */
+    CF_E_KEY,       /* the repository's key: key, passphrase or secret key file missing,
+                     * readable by others, malformed, or not the one that opens it */
     CF_E_INTERNAL,
 };
 

@@ -97,18 +97,21 @@ static int load_key_bytes(const char *path, const char *what, bool private_file,
     int rc = -1;
 
     if (private_file && fs_check_private(path, what, e) != 0)
-        return -1;
+        goto out;
     if (fs_read_file(path, 4096, &b, e) != 0) {
         cf_err_ctx(e, "%s", what);
         goto out;
     }
     if (parse_key_bytes(&b, out, n) != 0) {
-        cf_err_set(e, CF_E_CONFIG, "%s '%s' is not a key: expected %zu bytes or %zu hex digits",
+        cf_err_set(e, CF_E_KEY, "%s '%s' is not a key: expected %zu bytes or %zu hex digits",
                    what, path, n, 2 * n);
         goto out;
     }
     rc = 0;
 out:
+    /* missing, unreadable, loose modes or malformed: all the operator's to fix, one kind */
+    if (rc != 0 && e != NULL)
+        e->code = CF_E_KEY;
     if (b.data)
         sodium_memzero(b.data, b.cap);
     buf_free(&b);
@@ -169,7 +172,7 @@ int keys_load_secret(const char *path, const unsigned char pk[crypto_box_PUBLICK
     crypto_scalarmult_base(derived, sk);
     if (sodium_memcmp(derived, pk, sizeof(derived)) != 0) {
         sodium_memzero(sk, crypto_box_SECRETKEYBYTES);
-        return cf_err_set(e, CF_E_CRYPTO,
+        return cf_err_set(e, CF_E_KEY,
                           "secret key file '%s' does not belong to this repository's public key",
                           path);
     }
@@ -205,7 +208,7 @@ int keys_unwrap(const struct keyring *k, const unsigned char *in, size_t len,
 {
     if (k->mode == KEY_MODE_PUBLIC) {
         if (!k->have_secret)
-            return cf_err_set(e, CF_E_CRYPTO,
+            return cf_err_set(e, CF_E_KEY,
                               "this repository is sealed to a public key: reading it needs the "
                               "secret key; HINT: pass --secret-key-file FILE");
         if (len != crypto_box_SEALBYTES + KEY_BYTES ||
@@ -240,7 +243,7 @@ int keys_verify_check_value(const struct keyring *k, const char *hex, struct cf_
                                    sizeof(box) - crypto_secretbox_NONCEBYTES, box,
                                    k->master) != 0 ||
         memcmp(plain, check_plain, sizeof(plain)) != 0)
-        return cf_err_set(e, CF_E_CRYPTO, "wrong key: this %s does not unlock the repository",
+        return cf_err_set(e, CF_E_KEY, "wrong key: this %s does not unlock the repository",
                           k->mode == KEY_MODE_PASSPHRASE ? "passphrase" : "key file");
     return 0;
 }

@@ -38,7 +38,8 @@ int key_mode_parse(const char *s, enum key_mode *out);
 
 /* a new random key file, mode 0600; refuses to overwrite */
 int keys_generate_file(const char *path, struct cf_err *e);
-/* 32 raw bytes, or 64 hex digits and an optional newline; refuses group/other access */
+/* 32 raw bytes, or 64 hex digits and an optional newline; refuses group/other access;
+ * every failure (missing, unreadable, loose modes, not a key) is CF_E_KEY */
 int keys_load_file(const char *path, unsigned char out[KEY_BYTES], struct cf_err *e);
 /* Argon2id; @ops and @mem as stored in repo.json */
 int keys_derive(const char *pass, size_t len, const unsigned char salt[KEYS_SALT_BYTES],

@@ -60,8 +60,9 @@ static int derive_from_passphrase_file(const char *file, const unsigned char *sa
 {
     struct buf pass = BUF_INIT;
     int rc = -1;
-    if (fs_read_secret(file, "passphrase file", &pass, e) == 0 &&
-        keys_derive(pass.data, pass.len, salt, ops, mem, out, e) == 0)
+    if (fs_read_secret(file, "passphrase file", &pass, e) != 0)
+        e->code = CF_E_KEY;   /* missing, loose modes or empty: as for a key file */
+    else if (keys_derive(pass.data, pass.len, salt, ops, mem, out, e) == 0)
         rc = 0;
     if (pass.data)
         sodium_memzero(pass.data, pass.cap);
@@ -200,7 +201,7 @@ static int unlock(struct repo *r, json_t *key, const struct repo_unlock *u, stru
         if (keys_load_public(file, pk, e) != 0)
             return -1;
         if (memcmp(pk, r->keys.pk, sizeof(pk)) != 0)
-            return cf_err_set(e, CF_E_CRYPTO,
+            return cf_err_set(e, CF_E_KEY,
                               "public key file '%s' is not this repository's public key", file);
         r->keys.have_public = true;
         if (u && u->secret_key_file) {
@@ -463,7 +464,7 @@ int repo_manifest_load(struct repo *r, const char *source, const char *id, json_
     memset(&sk, 0, sizeof(sk));
     memset(&sr, 0, sizeof(sr));
     if (!repo_can_read(r)) {
-        cf_err_set(e, CF_E_CRYPTO,
+        cf_err_set(e, CF_E_KEY,
                    "this repository is sealed to a public key: reading manifests needs the "
                    "secret key; HINT: pass --secret-key-file FILE");
         goto out;

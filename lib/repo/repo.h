@@ -33,12 +33,17 @@ struct repo_unlock {
  * @generate_key: when not NULL, write a new random 32-byte key there (0600) and use it. */
 int repo_init(const struct conf *c, const char *generate_key, struct cf_err *e);
 
-/* repo_open() - read repo.json and unlock the keys. A wrong key or passphrase is CF_E_CRYPTO
- * with a message saying so. In public-key mode without a secret key, the repository can be
+/* repo_open() - read repo.json and unlock the keys. A key, passphrase or secret key file that is
+ * missing, readable by others, malformed or wrong is CF_E_KEY, with a message saying which. In public-key mode without a secret key, the repository can be
  * written and listed but not read (repo_can_read() is false). */
 int repo_open(const struct conf *c, const struct repo_unlock *u, struct repo **out,
               struct cf_err *e);
 void repo_close(struct repo *r);
+/* repo_check() - the check step for [repository] (repo_check.c): the key, passphrase or public
+ * key file as a backup reads it, then (unless r->offline and the target is not local) the
+ * repository reachable, initialised and opened by that key; every finding goes to @r */
+struct conf_report;
+void repo_check(const struct conf *c, struct conf_report *r);
 
 struct target *repo_target(struct repo *r);
 const struct keyring *repo_keys(const struct repo *r);

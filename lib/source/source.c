@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../config/conf.h"
+#include "../config/conf_check.h"
 
 extern const struct source_ops src_volume_ops;
 #ifdef COFFER_HAVE_DB
@@ -58,6 +59,19 @@ int source_open(const struct ini_section *sec, struct source **out, struct cf_er
     }
     *out = s;
     return 0;
+}
+
+void source_check(const struct ini_section *sec, struct conf_report *r)
+{
+    struct source *s = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    if (source_open(sec, &s, &e) != 0) {
+        conf_report_add(r, sec, NULL, &e);
+        return;
+    }
+    if (s->ops->check)
+        s->ops->check(s->priv, sec, r);
+    source_close(s);
 }
 
 void source_close(struct source *s)

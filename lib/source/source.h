@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "../config/conf_check.h"
 #include "../config/ini.h"
 #include "../core/err.h"
 
@@ -65,6 +66,10 @@ struct source_ops {
     /* Check @opts before anything is read (destination given, not occupied...) and print
      * the plan lines to stdout. */
     int (*plan)(void *priv, const struct restore_opts *opts, json_t *info, struct cf_err *e);
+    /* Optional: check what a backup will need (server reachable and accepting the
+     * credentials, dump tool present and new enough, path readable), adding every finding to
+     * @r about @sec; with r->offline, nothing that needs the network. */
+    void (*check)(void *priv, const struct ini_section *sec, struct conf_report *r);
 };
 
 /* the driver for kind @name, or NULL */
@@ -80,5 +85,13 @@ struct source {
 
 int source_open(const struct ini_section *sec, struct source **out, struct cf_err *e);
 void source_close(struct source *s);
+/* source_check() - the validation step for one [source]: open it (its keys and files), then
+ * its driver's check; every finding goes to @r */
+void source_check(const struct ini_section *sec, struct conf_report *r);
+
+/* src_tool_major() - run `@tool --version` and read the first number in its first line (15 in
+ * "pg_dump (PostgreSQL) 15.8"); that line into @line. CF_E_CONFIG when the tool is missing
+ * or does not run. */
+int src_tool_major(const char *tool, char *line, size_t cap, int *major, struct cf_err *e);
 
 #endif

@@ -577,6 +577,31 @@ out:
     return rc;
 }
 
+/* check step: mariadb-dump runs; the server accepts the user and password and runs SELECT 1 */
+static void my_check(void *priv, const struct ini_section *sec, struct conf_report *r)
+{
+    const struct src_settings *m = priv;
+    struct cf_err e = CF_ERR_INIT;
+    char *tool = src_tool_path("mariadb-dump", m->bindir, NULL);
+    char line[256];
+    int major;
+    MYSQL *c = NULL;
+
+    if (src_tool_major(tool, line, sizeof(line), &major, &e) != 0)
+        conf_report_add(r, sec, "bin-dir", &e);
+    cf_err_clear(&e);
+    if (!r->offline && my_connect(m, &c, &e) == 0) {
+        if (mysql_query(c, "SELECT 1") != 0)
+            cf_err_set(&e, CF_E_SOURCE, "SELECT 1 failed: %s", mysql_error(c));
+        else
+            mysql_free_result(mysql_store_result(c));
+        mysql_close(c);
+    }
+    if (e.code != CF_E_OK)
+        conf_report_add(r, sec, NULL, &e);
+    free(tool);
+}
+
 const struct source_ops src_mariadb_ops = {
     .name = "mariadb",
     .keys = my_keys,
@@ -585,4 +610,5 @@ const struct source_ops src_mariadb_ops = {
     .export = my_export,
     .import = my_import,
     .plan = my_plan,
+    .check = my_check,
 };

@@ -721,6 +721,37 @@ out:
     return rc;
 }
 
+/* check step: pg_dump runs and is at least the server's major version (a pg_dump older than
+ * the server refuses to dump it); the server accepts the user and password */
+static void pg_check(void *priv, const struct ini_section *sec, struct conf_report *r)
+{
+    const struct src_settings *p = priv;
+    struct cf_err e = CF_ERR_INIT;
+    char *tool = src_tool_path("pg_dump", p->bindir, PG_TOOLS_GLOB);
+    char line[256];
+    int tool_major = 0;
+    PGconn *c = NULL;
+
+    if (src_tool_major(tool, line, sizeof(line), &tool_major, &e) != 0)
+        conf_report_add(r, sec, "bin-dir", &e);
+    cf_err_clear(&e);
+    if (!r->offline && pg_connect_admin(p, &c, &e) == 0) {
+        PGresult *res = PQexec(c, "SELECT 1");
+        int server_major = PQserverVersion(c) / 10000;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            cf_err_set(&e, CF_E_SOURCE, "SELECT 1 failed: %s", PQerrorMessage(c));
+        else if (tool_major && tool_major < server_major)
+            cf_err_set(&e, CF_E_CONFIG, "%s is major version %d, older than the server's %d: it "
+                       "cannot dump it; HINT: install postgresql-client-%d and set bin-dir",
+                       tool, tool_major, server_major, server_major);
+        PQclear(res);
+        PQfinish(c);
+    }
+    if (e.code != CF_E_OK)
+        conf_report_add(r, sec, e.code == CF_E_CONFIG ? "bin-dir" : NULL, &e);
+    free(tool);
+}
+
 const struct source_ops src_postgres_ops = {
     .name = "postgres",
     .keys = pg_keys,
@@ -729,4 +760,5 @@ const struct source_ops src_postgres_ops = {
     .export = pg_export,
     .import = pg_import,
     .plan = pg_plan,
+    .check = pg_check,
 };

@@ -789,6 +789,26 @@ out:
     return rc;
 }
 
+/* check step: the server accepts the connection and the credentials, and answers PING */
+static void redis_check(void *priv, const struct ini_section *sec, struct conf_report *r)
+{
+    struct rds *rd = priv;
+    struct cf_err e = CF_ERR_INIT;
+    struct conn c;
+    const char *ping[] = { "PING" };
+
+    if (r->offline)
+        return;
+    if (conn_open(&c, rd->addr, &rd->tls, &e) != 0) {
+        conf_report_add(r, sec, NULL, &e);
+        return;
+    }
+    if (conn_auth(&c, rd->set->user, rd->set->password, &e) != 0 ||
+        conn_call(&c, 1, ping, NULL, &e) != 0)
+        conf_report_add(r, sec, NULL, &e);
+    conn_close(&c);
+}
+
 const struct source_ops src_redis_ops = {
     .name = "redis",
     .keys = redis_keys,
@@ -797,4 +817,5 @@ const struct source_ops src_redis_ops = {
     .export = redis_export,
     .import = redis_import,
     .plan = redis_plan,
+    .check = redis_check,
 };

@@ -646,6 +646,23 @@ out:
     return rc;
 }
 
+/* check step: the path is a directory this process can list */
+static void volume_check(void *priv, const struct ini_section *sec, struct conf_report *r)
+{
+    const struct volume *v = priv;
+    struct cf_err e = CF_ERR_INIT;
+    struct stat st;
+
+    if (stat(v->path, &st) != 0)
+        cf_err_sys(&e, CF_E_CONFIG, "path '%s'", v->path);
+    else if (!S_ISDIR(st.st_mode))
+        cf_err_set(&e, CF_E_CONFIG, "path '%s' is not a directory", v->path);
+    else if (access(v->path, R_OK | X_OK) != 0)
+        cf_err_sys(&e, CF_E_CONFIG, "path '%s' cannot be read", v->path);
+    if (e.code != CF_E_OK)
+        conf_report_add(r, sec, "path", &e);
+}
+
 const struct source_ops src_volume_ops = {
     .name = "volume",
     .keys = volume_keys,
@@ -654,4 +671,5 @@ const struct source_ops src_volume_ops = {
     .export = volume_export,
     .import = volume_import,
     .plan = volume_plan,
+    .check = volume_check,
 };

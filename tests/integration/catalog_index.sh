@@ -180,7 +180,7 @@ run "pk init" backupd --config "$T/pk/coffer.conf" init
 run "pk backup" backupd --config "$T/pk/coffer.conf" run nightly
 run "pk list without the secret key" catalog --config "$T/pk/coffer.conf" list --json
 check "listed without details, as sealed" test "$(jq_ "$T/o" "(len(d), d[0]['details'], d[0]['status'])")" = "(1, False, 'sealed')"
-runf "pk rebuild without the secret key" 1 "--secret-key-file" catalog --config "$T/pk/coffer.conf" rebuild
+runf "pk rebuild without the secret key" 2 "--secret-key-file" catalog --config "$T/pk/coffer.conf" rebuild
 check "says why" grep -q "sealed to a public key" "$T/e"
 run "pk rebuild with the secret key" catalog --config "$T/pk/coffer.conf" rebuild --secret-key-file "$T/pk/repo.sec"
 run "pk list with details" catalog --config "$T/pk/coffer.conf" list --json --secret-key-file "$T/pk/repo.sec"

@@ -11,8 +11,9 @@ echo secret >"$T/open.pass"; chmod 644 "$T/open.pass"
 try() {  # try 'section text': a config with it appended, checked
     cp "$base" "$T/try.conf"
     printf '\n%s\n' "$1" >>"$T/try.conf"
-    backupd --config "$T/try.conf" check-config
+    backupd --config "$T/try.conf" check-config --offline   # no server runs here
 }
+ok "init" backupd --config "$base" init
 ok "a full postgres section is valid" try "[source pg]
 type = postgres
 host = /run/postgresql

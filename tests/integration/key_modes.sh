@@ -30,7 +30,7 @@ ok "backup" backupd $C run nightly
 ok "restore" restore $C --source media --at now --to "$T/p/out"
 ok "restored equals source" diff -r "$T/src" "$T/p/out"
 printf 'wrong horse\n' >"$T/p/pass"
-fails "wrong passphrase is named" 1 "wrong key: this passphrase does not unlock the repository" catalog $C list
+fails "wrong passphrase is named" 2 "wrong key: this passphrase does not unlock the repository" catalog $C list
 chmod 640 "$T/p/pass"
 fails "passphrase file readable by group is refused" 2 "readable by group or others" catalog $C list
 
@@ -56,10 +56,10 @@ ok "init sealed to a public key" backupd $C init
 ok "the backup host writes with the public key alone" backupd $C run nightly
 ok "it lists what it wrote" catalog $C list
 check "but cannot read it" grep -q "sealed" "$_out"
-fails "restore without the secret key says what is needed" 1 "--secret-key-file" restore $C --source media --at now --to "$T/k/out"
+fails "restore without the secret key says what is needed" 2 "--secret-key-file" restore $C --source media --at now --to "$T/k/out"
 check "and writes nothing" test ! -e "$T/k/out"
 ok "restore with the secret key" restore $C --source media --at now --to "$T/k/out" --secret-key-file "$T/k/repo.sec"
 ok "restored equals source" diff -r "$T/src" "$T/k/out"
 ok "verify with the secret key" catalog $C verify --all --secret-key-file "$T/k/repo.sec"
 ok "keygen of another pair" backupd keygen --public "$T/k/other.pub" --secret "$T/k/other.sec"
-fails "a secret key of another pair is refused" 1 "does not belong to this repository's public key" restore $C --source media --at now --to "$T/k/out2" --secret-key-file "$T/k/other.sec"
+fails "a secret key of another pair is refused" 2 "does not belong to this repository's public key" restore $C --source media --at now --to "$T/k/out2" --secret-key-file "$T/k/other.sec"

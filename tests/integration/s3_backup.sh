@@ -53,8 +53,8 @@ CONF
 s3_conf "$T/c/coffer.conf" "$S3_ENDPOINT" repo1
 C="--config $T/c/coffer.conf"
 
-ok "check-config accepts the s3 repository" backupd $C check-config
 ok "init creates the repository in the bucket" backupd $C init
+ok "check-config accepts the s3 repository (reached, initialised, opened by the key)" backupd $C check-config
 ok "backup to s3 runs" backupd $C run nightly
 ok "catalog list" catalog $C list --json
 cp "$_out" "$T/list1.json"

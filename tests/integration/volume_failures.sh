@@ -36,8 +36,8 @@ fails "key file readable by others is refused" 2 "readable by group or others (m
 chmod 600 "$T/c/repo.key"
 cp "$T/c/repo.key" "$T/good.key"
 head -c 32 /dev/urandom >"$T/c/repo.key"
-fails "wrong key" 1 "wrong key" restore $C --source media --at now --to "$T/r"
-fails "wrong key cannot write either" 1 "wrong key" backupd $C run nightly
+fails "wrong key" 2 "wrong key" restore $C --source media --at now --to "$T/r"
+fails "wrong key cannot write either" 2 "wrong key" backupd $C run nightly
 cp "$T/good.key" "$T/c/repo.key"
 
 # --- source trouble ---
