@@ -453,7 +453,7 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
                json_string_value(json_array_get(json_object_get(info, "warnings"), i)));
     if (o->to_file) {
         printf("  write    database %s as SQL to %s\n", only, o->to_file);
-        printf("  then     by hand: mariadb DBNAME < %s\n", o->to_file);
+        printf("  then     by hand: mariadb --comments DBNAME < %s\n", o->to_file);
         return 0;
     }
     my_where(m, where, sizeof(where));
