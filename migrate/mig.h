@@ -199,7 +199,8 @@ struct mig_snap {
 int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_err *e);
 /* mig_snapshot_restore() - restore backup @id into the same database, replacing what is
  * there: first into a scratch database, and only when that worked in place of the migrated
- * one. PostgreSQL: the caller must have closed its own connection to the database (it is
+ * one. PostgreSQL (the postgres source's replace, as `restore --clean --force` does): the
+ * caller must have closed its own connection to the database (others are ended; it is
  * renamed aside); the old database is kept under a name the log gives. */
 int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err *e);
 

@@ -6,16 +6,18 @@
  * restorable like any other backup of the source.
  *
  * Restore never destroys before it has a good copy: the snapshot is first restored into a
- * scratch database; only when that succeeds is the migrated database replaced (PostgreSQL:
- * renamed aside and kept, the scratch renamed into its place; MariaDB, which cannot rename a
- * database: dropped, recreated and loaded again from the snapshot just proven loadable). */
+ * scratch database; only when that succeeds is the migrated database replaced. PostgreSQL:
+ * the postgres source does it, as for `restore --into-db SAME --clean --force` (one
+ * implementation, lib/source/src_postgres.c: loaded into a scratch database, then the migrated
+ * one is renamed aside and kept, the scratch renamed into its place). MariaDB, which cannot
+ * rename a database: here, dropped, recreated and loaded again from the snapshot just proven
+ * loadable into a scratch database. */
 #include "mig.h"
 
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../lib/config/conf.h"
@@ -228,7 +230,7 @@ static int restore_into(struct snap_env *v, const struct mig_snap *s, const char
     o.database = s->database;
     o.into_db = into;
     o.force = true;
-    o.clean = s->eng == MIG_PG;   /* pg_restore --clean --if-exists: into our empty scratch */
+    o.clean = s->eng == MIG_PG;   /* postgres: an existing @into is replaced (scratch, swap) */
     o.backup_id = id;
     if (pipeline_restore(v->repo, v->src, id, manifest, &o, e) != 0)
         return cf_err_ctx(e, "restoring snapshot %s into database '%s'", id, into);
@@ -242,28 +244,27 @@ static int admin_exec(const struct mig_engine_ops *ops, void *db, const char *sq
     return 0;
 }
 
-/* the maintenance connection: PostgreSQL's "postgres" database, MariaDB without one */
+/* the MariaDB maintenance connection, without a database */
 static int admin_connect(const struct mig_snap *s, const struct mig_engine_ops **ops, void **db,
                          struct cf_err *e)
 {
     struct mig_conn_cfg cc = *s->conn;
 
-    *ops = s->eng == MIG_PG ? &mig_pg_ops : &mig_maria_ops;
-    cc.database = s->eng == MIG_PG ? "postgres" : NULL;
+    *ops = &mig_maria_ops;
+    cc.database = NULL;
     if ((*ops)->connect(&cc, db, e) != 0)
         return cf_err_ctx(e, "connecting for the restore");
     return 0;
 }
 
-static char *drop_sql(const struct mig_snap *s, const char *name)
+static char *drop_sql(const char *name)
 {
-    return s->eng == MIG_PG ? cf_asprintf("DROP DATABASE IF EXISTS \"%s\"", name)
-                            : cf_asprintf("DROP DATABASE IF EXISTS `%s`", name);
+    return cf_asprintf("DROP DATABASE IF EXISTS `%s`", name);
 }
 
-/* (Re)create database @name empty, shaped like the migrated one as it is now (PostgreSQL:
- * encoding, collation, ctype and owner; MariaDB: character set and collation). The shape is
- * read before @name is dropped, so @name may be the migrated database itself. */
+/* (Re)create MariaDB database @name empty, with the character set and collation of the
+ * migrated one as it is now. The shape is read before @name is dropped, so @name may be the
+ * migrated database itself. */
 static int create_like(const struct mig_snap *s, const char *name, struct cf_err *e)
 {
     const struct mig_engine_ops *ops;
@@ -274,12 +275,8 @@ static int create_like(const struct mig_snap *s, const char *name, struct cf_err
 
     if (admin_connect(s, &ops, &db, e) != 0)
         return -1;
-    sql = s->eng == MIG_PG
-              ? cf_asprintf("SELECT pg_encoding_to_char(encoding), datcollate, datctype, "
-                            "pg_get_userbyid(datdba) FROM pg_database WHERE datname = '%s'",
-                            s->database)
-              : cf_asprintf("SELECT default_character_set_name, default_collation_name FROM "
-                            "information_schema.schemata WHERE schema_name = '%s'", s->database);
+    sql = cf_asprintf("SELECT default_character_set_name, default_collation_name FROM "
+                      "information_schema.schemata WHERE schema_name = '%s'", s->database);
     if (ops->query(db, sql, &r, e) != 0)
         goto out;
     for (size_t i = 0; i < r.nrows * r.ncols; i++)
@@ -288,18 +285,12 @@ static int create_like(const struct mig_snap *s, const char *name, struct cf_err
             goto out;
         }
     free(sql);
-    sql = drop_sql(s, name);
+    sql = drop_sql(name);
     if (admin_exec(ops, db, sql, e) != 0)
         goto out;
     free(sql);
     if (r.nrows != 1)
-        sql = s->eng == MIG_PG ? cf_asprintf("CREATE DATABASE \"%s\" TEMPLATE template0", name)
-                               : cf_asprintf("CREATE DATABASE `%s`", name);
-    else if (s->eng == MIG_PG)
-        sql = cf_asprintf("CREATE DATABASE \"%s\" TEMPLATE template0 ENCODING '%s' "
-                          "LC_COLLATE '%s' LC_CTYPE '%s' OWNER \"%s\"", name,
-                          MIG_CELL(&r, 0, 0), MIG_CELL(&r, 0, 1), MIG_CELL(&r, 0, 2),
-                          MIG_CELL(&r, 0, 3));
+        sql = cf_asprintf("CREATE DATABASE `%s`", name);
     else
         sql = cf_asprintf("CREATE DATABASE `%s` CHARACTER SET %s COLLATE %s", name,
                           MIG_CELL(&r, 0, 0), MIG_CELL(&r, 0, 1));
@@ -319,54 +310,13 @@ static void scratch_drop(const struct mig_snap *s, const char *scratch)
     const struct mig_engine_ops *ops;
     struct cf_err e = CF_ERR_INIT;
     void *db = NULL;
-    char *sql = drop_sql(s, scratch);
+    char *sql = drop_sql(scratch);
 
     if (admin_connect(s, &ops, &db, &e) != 0 || admin_exec(ops, db, sql, &e) != 0)
         log_warn("unable to drop the scratch database %s: %s", scratch, e.msg);
     if (db != NULL)
         ops->close(db);
     free(sql);
-}
-
-static int pg_swap(const struct mig_snap *s, const char *scratch, struct cf_err *e)
-{
-    const struct mig_engine_ops *ops;
-    void *db = NULL;
-    char ts[32], *aside = NULL, *sql = NULL;
-    int rc = -1;
-
-    if (admin_connect(s, &ops, &db, e) != 0)
-        return -1;
-    time_format_compact(time(NULL), ts, sizeof(ts));
-    aside = cf_asprintf("%.40s_before_restore_%s", s->database, ts);
-    sql = cf_asprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-                      "'%s' AND pid <> pg_backend_pid()", s->database);
-    if (admin_exec(ops, db, sql, e) != 0)
-        goto out;
-    free(sql);
-    sql = cf_asprintf("ALTER DATABASE \"%s\" RENAME TO \"%s\"", s->database, aside);
-    if (admin_exec(ops, db, sql, e) != 0)
-        goto out;
-    free(sql);
-    sql = cf_asprintf("ALTER DATABASE \"%s\" RENAME TO \"%s\"", scratch, s->database);
-    if (admin_exec(ops, db, sql, e) != 0) {
-        struct cf_err ie = CF_ERR_INIT;
-        char *back = cf_asprintf("ALTER DATABASE \"%s\" RENAME TO \"%s\"", aside, s->database);
-        if (admin_exec(ops, db, back, &ie) != 0)
-            cf_err_ctx(e, "and renaming '%s' back failed too (%s); HINT: rename it by hand",
-                       aside, ie.msg);
-        free(back);
-        goto out;
-    }
-    log_warn("snapshot restored into database=%s; the database as it was before the restore is "
-             "kept as %s: drop it (DROP DATABASE \"%s\") once satisfied", s->database, aside,
-             aside);
-    rc = 0;
-out:
-    free(sql);
-    free(aside);
-    ops->close(db);
-    return rc;
 }
 
 /* MariaDB cannot rename a database: the snapshot, just proven loadable into the scratch
@@ -397,16 +347,17 @@ int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err
         cf_err_ctx(e, "snapshot %s of source '%s'", id, s->source);
         goto out;
     }
+    if (s->eng == MIG_PG) {
+        rc = restore_into(&v, s, id, manifest, s->database, e);
+        goto out;
+    }
     if (create_like(s, scratch, e) != 0)
         goto out;
     if (restore_into(&v, s, id, manifest, scratch, e) != 0) {
         scratch_drop(s, scratch);
         goto out;
     }
-    if (s->eng == MIG_PG)
-        rc = pg_swap(s, scratch, e);
-    else
-        rc = maria_replace(s, &v, id, manifest, scratch, e);
+    rc = maria_replace(s, &v, id, manifest, scratch, e);
 out:
     json_decref(manifest);
     env_close(&v);

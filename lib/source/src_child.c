@@ -735,6 +735,30 @@ int src_select_db(json_t *info, const char *want, bool one_needed, const char *w
                       what, n);
 }
 
+const char *src_dest_db(const struct restore_opts *o, const char *orig)
+{
+    return src_into_named(o) ? o->into_db : orig;
+}
+
+bool src_into_named(const struct restore_opts *o)
+{
+    return o->into_db != NULL && strcmp(o->into_db, "SAME") != 0;
+}
+
+char *src_plan_db_size(json_t *info, const char *name)
+{
+    json_t *dbs = json_object_get(info, "databases"), *bytes = NULL;
+    char part[32];
+
+    for (size_t i = 0; i < json_array_size(dbs); i++)
+        if (strcmp(src_info_db_name(info, i), name) == 0)
+            bytes = json_object_get(json_array_get(dbs, i), "bytes");
+    if (!json_is_integer(bytes))
+        return cf_strdup("");
+    format_bytes((uint64_t)json_integer_value(bytes), part, sizeof(part));
+    return cf_asprintf("; %s of the backup's dump", part);
+}
+
 int src_in_next_db(struct source_in *in, const char **part, char **db, struct cf_err *e)
 {
     *db = NULL;

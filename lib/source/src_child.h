@@ -168,6 +168,7 @@ bool src_name_is_safe(const char *s);
 /* --- restore plumbing shared by the database sources --- */
 
 struct source_in;
+struct restore_opts;
 
 /* Database parts are named "db:<name>"; info.databases lists them as {"name": ...}. */
 #define SRC_PART_DB_PREFIX "db:"
@@ -180,6 +181,16 @@ const char *src_info_db_name(json_t *info, size_t i);
  * several databases and none chosen, a CF_E_USAGE error asks for --database. */
 int src_select_db(json_t *info, const char *want, bool one_needed, const char *what,
                   const char **out, struct cf_err *e);
+/* src_dest_db() - the database that database @orig of the backup is restored into: the name
+ * --into-db gives, or @orig itself when --into-db is absent or the word SAME (one meaning for
+ * every database kind) */
+const char *src_dest_db(const struct restore_opts *o, const char *orig);
+/* src_into_named() - whether --into-db names one database (given, and not SAME) */
+bool src_into_named(const struct restore_opts *o);
+/* src_plan_db_size() - "; 12.0 MB of the backup's dump" for the plan line of database @name
+ * (the bytes of its part, as the manifest records them: the plan's size line counts every
+ * database), or "" when the manifest does not know them. Freshly allocated. */
+char *src_plan_db_size(json_t *info, const char *name);
 /* src_in_next_db() - move to the next part of @in: 1 with *@db set to the database of a
  * "db:<name>" part (freshly allocated) or NULL for any other part (named *@part), 0 after the
  * last part, -1 on error */

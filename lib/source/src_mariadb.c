@@ -406,7 +406,7 @@ static int my_plan_check(const struct restore_opts *o, json_t *info, const char 
                                          "--globals, --clean or --jobs)");
     if (o->to_file && o->into_db)
         return cf_err_set(e, CF_E_USAGE, "give either --to-file or --into-db, not both");
-    if (src_select_db(info, o->database, o->to_file || o->into_db,
+    if (src_select_db(info, o->database, o->to_file || src_into_named(o),
                       o->to_file ? "--to-file" : "--into-db", only, e) != 0)
         return -1;
     if (o->into_db && !src_name_is_safe(o->into_db))
@@ -453,7 +453,7 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
                json_string_value(json_array_get(json_object_get(info, "warnings"), i)));
     if (o->to_file) {
         printf("  write    database %s as SQL to %s\n", only, o->to_file);
-        printf("  then     by hand: mariadb DBNAME < %s\n", o->to_file);
+        printf("  then     by hand: mariadb --comments DBNAME < %s\n", o->to_file);
         return 0;
     }
     my_where(m, where, sizeof(where));
@@ -463,7 +463,7 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
         const char *orig = src_info_db_name(info, i);
         if (only && strcmp(only, orig) != 0)
             continue;
-        const char *dest = o->into_db ? o->into_db : orig;
+        const char *dest = src_dest_db(o, orig);
         long tables;
         if (my_db_tables(c, dest, &tables, e) != 0)
             goto out;
@@ -473,8 +473,11 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
                        dest, where, tables);
             goto out;
         }
-        printf("  database %s -> %s at %s (%s)\n", orig, dest, where,
-               tables < 0 ? "created" : tables == 0 ? "exists, empty" : "exists: tables in the dump are replaced (--force)");
+        char *size = src_plan_db_size(info, orig);
+        printf("  database %s -> %s at %s (%s%s)\n", orig, dest, where,
+               tables < 0 ? "created" : tables == 0 ? "exists, empty" : "exists: tables in the dump are replaced (--force)",
+               size);
+        free(size);
     }
     rc = 0;
 out:
@@ -488,11 +491,13 @@ static int my_import_db(struct src_settings *m, struct source_in *in, const stru
     struct child ch = { 0 };
     struct src_reader r;
     struct buf head = BUF_INIT, tail = BUF_INIT;
-    const char *dest = o->into_db ? o->into_db : orig;
+    const char *dest = src_dest_db(o, orig);
     char *tool = src_tool_path("mariadb", m->bindir, NULL);
     char *defaults = cf_asprintf("--defaults-extra-file=%s", optfile);
     char *what = cf_asprintf("mariadb client loading database '%s'", dest);
-    char *argv[] = { tool, defaults, "--default-character-set=utf8mb4", "--", (char *)dest, NULL };
+    /* --comments: the client strips comments by default, also those inside routine bodies */
+    char *argv[] = { tool, defaults, "--default-character-set=utf8mb4", "--comments", "--",
+                     (char *)dest, NULL };
     bool created = false;
     long tables;
     int rc = -1, fd = -1;

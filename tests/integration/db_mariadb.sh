@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # db_mariadb.sh - the mariadb source against a real MariaDB 10.11: blobs, utf8mb4, triggers,
 # routines, views and events, backed up while a writer inserts, restored into a new database,
-# over the original with --force, and as SQL with --to-file; CHECKSUM TABLE and row counts
-# compared; binlog/GTID and the MyISAM warning recorded.
+# over the original with --force (and --into-db SAME, the original's name), and as SQL with
+# --to-file; CHECKSUM TABLE and row counts compared, and the schema dumps (routines whose
+# bodies hold comments, partitions, spatial and FULLTEXT indexes, views with DEFINER,
+# non-ASCII names) equal; binlog/GTID and the MyISAM warning recorded.
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/testlib.sh"
 . "$here/lib/servers.sh"
@@ -48,9 +50,14 @@ check "the log warns about the MyISAM table" grep -q "warn.*legacy.old.*MyISAM" 
 
 # --- quiesced copy equal to the source ---
 my_fingerprint shop >"$T/shop.fp"
+my_schema shop >"$T/shop.schema"
+check "the schema dump holds a routine's hash comment" grep -q "# a hash comment" "$T/shop.schema"
+ok "--dry-run of one database of several" restore --config "$conf" --source my --at now --database shop --into-db shop_copy --dry-run
+check "the plan gives that database's size" grep -qF "of the backup's dump" "$_out"
 ok "restore into a new database" restore --config "$conf" --source my --at now --database shop --into-db shop_copy
 my_fingerprint shop_copy >"$T/copy.fp"
 check "CHECKSUM TABLE, counts, routines, triggers, views, events equal" cmp "$T/shop.fp" "$T/copy.fp"
+check "the schema dump equals the original's, routine comments included" diff "$T/shop.schema" <(my_schema shop_copy)
 check "4-byte UTF-8 survived" test "$(my_sql -N -e "SELECT COUNT(*) FROM shop_copy.items WHERE name LIKE '%😀%'")" -eq 5000
 
 # --- refusals and --force over the original ---
@@ -61,6 +68,12 @@ check "refusals changed nothing" test "$(my_sql -N -e 'SELECT COUNT(*) FROM shop
 ok "--force loads over the original" restore --config "$conf" --source my --at now --database shop --force
 my_fingerprint shop >"$T/after.fp"
 check "the original equals the backup again" cmp "$T/shop.fp" "$T/after.fp"
+check "and so does its schema dump" cmp "$T/shop.schema" <(my_schema shop)
+my_sql shop -e 'DELETE FROM docs; DROP PROCEDURE `prüfe`; DROP VIEW `vue_größe`'
+ok "--into-db SAME --force loads over the original too" restore --config "$conf" --source my --at now --database shop --into-db SAME --force
+check "no database named SAME was created" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'SAME'")"
+check "the original's schema dump equals the backup's" cmp "$T/shop.schema" <(my_schema shop)
+check "and its rows" diff "$T/shop.fp" <(my_fingerprint shop)
 
 ok "--to-file writes the SQL" restore --config "$conf" --source my --at now --database shop --to-file "$T/shop.sql"
 check "the SQL ends with its trailer" grep -q "^-- Dump completed" <(tail -n 1 "$T/shop.sql")

@@ -2,7 +2,11 @@
 # db_postgres.sh - the postgres source against a real PostgreSQL 15: pgbench data plus bytea,
 # json, arrays and large objects, backed up while pgbench writes, restored into new databases
 # (serial, --jobs, --to-file), replaced with --clean --force, roles with --globals; the
-# snapshot is proved consistent and the restored content equal by COPY checksums.
+# snapshot is proved consistent and the restored content equal by COPY checksums. A database
+# with what real schemas hold (partitioned tables with keys, domains, materialized views,
+# triggers, routines with comments, non-ASCII names) is restored into a new name and in place
+# (through a scratch database and a rename) with its schema dump, owner, privileges, comment
+# and settings equal; a replacement whose load fails leaves the original as it was.
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/testlib.sh"
 . "$here/lib/servers.sh"
@@ -72,6 +76,85 @@ ok "--into-db SAME --clean --force replaces it" restore --config "$conf" --sourc
 check "the original has its rows back" test "$(pg_sql -d billing -tAc 'SELECT count(*) FROM invoices')" -eq 1000
 ok "--dry-run prints the plan" restore --config "$conf" --source pg --at now --database app --into-db app_dry --dry-run
 check "--dry-run created nothing" test -z "$(pg_sql -tAc "SELECT 1 FROM pg_database WHERE datname = 'app_dry'")"
+
+gone() { for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
+
+# --- real schemas: schema dumps equal, in a new name and in place ---
+pg_sql -c "CREATE ROLE shop_owner" -c "CREATE DATABASE \"schémas\" OWNER shop_owner" >/dev/null
+pg_load_schema "schémas" || exit 1
+pg_sql >/dev/null \
+    -c "ALTER DATABASE \"schémas\" SET search_path = \"\$user\", public, \"café\"" \
+    -c "ALTER DATABASE \"schémas\" SET work_mem = '8MB'" \
+    -c "ALTER ROLE app_reader IN DATABASE \"schémas\" SET statement_timeout = '5s'" \
+    -c "REVOKE ALL ON DATABASE \"schémas\" FROM PUBLIC" \
+    -c "GRANT CONNECT ON DATABASE \"schémas\" TO app_reader" \
+    -c "COMMENT ON DATABASE \"schémas\" IS 'base à accents ✓'"
+cat >>"$conf" <<CONF
+
+[source pgs]
+type = postgres
+host = $PG_HOST
+port = $PG_PORT
+user = $PG_USER
+password-file = $PG_PASSFILE
+databases = schémas, billing
+
+[job pgs]
+sources = pgs
+CONF
+# what pg_dump without --create leaves out: owner, privileges, comment, settings, locale
+dbprops() {
+    pg_sql -tAc "SELECT pg_get_userbyid(datdba), datacl, shobj_description(d.oid, 'pg_database'), (SELECT string_agg(coalesce(pg_get_userbyid(nullif(setrole, 0)), '*') || ':' || array_to_string(setconfig, '|'), ',' ORDER BY setrole) FROM pg_db_role_setting WHERE setdatabase = d.oid), pg_encoding_to_char(encoding), datcollate, datctype, datconnlimit FROM pg_database d WHERE datname = '$1'"
+}
+ok "backup of the database with a real schema" backupd --config "$conf" run pgs
+pg_schema "schémas" >"$T/schemas.schema"
+dbprops "schémas" >"$T/schemas.props"
+rows() { pg_sql -d "$1" -tAc "SELECT concat_ws('/', (SELECT count(*) FROM \"café\".commandes), (SELECT count(*) FROM \"café\".lignes), (SELECT count(*) FROM \"café\".ventes_par_jour))"; }
+rows "schémas" >"$T/schemas.rows"
+check "the schema dump holds the partitions, the routine's comments and the matview" \
+    grep -q "ATTACH PARTITION.*FOR VALUES WITH (modulus 2, remainder 1)" "$T/schemas.schema"
+check "the schema dump holds a routine's block comment" grep -q "over two lines" "$T/schemas.schema"
+ok "--dry-run of one database of several" restore --config "$conf" --source pgs --at now --database "schémas" --into-db x --dry-run
+check "the plan gives that database's size" grep -qF "of the backup's dump" "$_out"
+ok "restore into a new name" restore --config "$conf" --source pgs --at now --database "schémas" --into-db "schémas_copy"
+pg_schema "schémas_copy" >"$T/copy.schema"
+check "schema dump of the new database equals the original's" cmp "$T/schemas.schema" "$T/copy.schema"
+check "rows of partitions, foreign keys and the matview equal" test "$(rows "schémas_copy")" = "$(cat "$T/schemas.rows")"
+
+# in place: a partitioned table with keys defeats pg_restore --clean, the scratch swap works
+pg_sql -d "schémas" >/dev/null -c 'DELETE FROM "café".lignes' -c 'DROP MATERIALIZED VIEW "café".ventes_par_jour' \
+    -c 'ALTER TABLE "café".clients ADD COLUMN extra int' -c 'DROP FUNCTION "café".total_du(int)'
+pg_sql -d "schémas" -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+sleeper=$!
+on_exit "kill $sleeper"
+ok "--into-db SAME --clean --force replaces it through a scratch database" \
+    restore --config "$conf" --source pgs --at now --database "schémas" --into-db SAME --clean --force
+check "the log says where the old one is kept" grep -qF "kept as schémas_before_restore_" "$_err"
+check "the schema dump equals the original's again" cmp "$T/schemas.schema" <(pg_schema "schémas")
+check "owner, privileges, comment, settings and locale kept" test "$(dbprops "schémas")" = "$(cat "$T/schemas.props")"
+check "the rows are back" test "$(rows "schémas")" = "$(cat "$T/schemas.rows")"
+check "the session connected to the old database was ended" gone "$sleeper"
+check "the old database is kept aside" test "$(pg_sql -tAc "SELECT count(*) FROM pg_database WHERE datname LIKE 'schémas\_before\_restore\_%'")" -eq 1
+check "no scratch database is left" test "$(pg_sql -tAc "SELECT count(*) FROM pg_database WHERE datname LIKE '%\_coffer\_restore'")" -eq 0
+ok "in place again, with --jobs 2" \
+    restore --config "$conf" --source pgs --at now --database "schémas" --into-db SAME --clean --force --jobs 2
+check "--jobs: the schema dump equals the original's" cmp "$T/schemas.schema" <(pg_schema "schémas")
+
+# a replacement whose load fails (a role the dump needs is gone) leaves the original as it was
+pg_sql -c "CREATE ROLE gone_owner" -d "schémas" -c 'ALTER TABLE "café".lignes OWNER TO gone_owner' >/dev/null
+ok "backup with a table owned by a role that will be dropped" backupd --config "$conf" run pgs
+pg_sql -d "schémas" -c 'ALTER TABLE "café".lignes OWNER TO postgres' -c 'DROP ROLE gone_owner' >/dev/null
+pg_sql -d "schémas" -c 'DELETE FROM "café".lignes WHERE n = 1' >/dev/null
+before=$(pg_schema "schémas" | sha256sum)
+fails "a failing load is reported" 1 "gone_owner" \
+    restore --config "$conf" --source pgs --at now --database "schémas" --into-db SAME --clean --force
+check "the original was not touched" test "$(pg_schema "schémas" | sha256sum)" = "$before"
+check "its rows were not touched" test "$(pg_sql -d "schémas" -tAc 'SELECT count(*) FROM "café".lignes')" -eq 0
+check "the failed scratch database was dropped" test "$(pg_sql -tAc "SELECT count(*) FROM pg_database WHERE datname LIKE '%\_coffer\_restore'")" -eq 0
+# they hold privileges and settings of app_reader, which the roles test below drops
+for db in $(pg_sql -tAc "SELECT quote_ident(datname) FROM pg_database WHERE datname LIKE 'schémas%'"); do
+    pg_sql -c "DROP DATABASE $db" >/dev/null
+done
 
 # --- roles ---
 pg_sql -c "DROP ROLE app_reader"

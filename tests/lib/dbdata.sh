@@ -2,11 +2,24 @@
 # Source after servers.sh.
 #
 #   pg_load DB SCALE     pgbench -i -s SCALE into DB (created), plus a table of bytea, json,
-#                        jsonb, arrays, text with every kind of character, and large objects
+#                        jsonb, arrays, text with every kind of character, and large objects,
+#                        plus pg_load_schema
+#   pg_load_schema DB    what real schemas hold: a partitioned table with keys (and a foreign
+#                        key to it), domains, enums, an identity column, a materialized view
+#                        with its index, triggers, routines whose bodies hold comments, row
+#                        security, an extension's index, non-ASCII identifiers and comments
+#   pg_schema DB         the schema dump (pg_dump --schema-only), for comparing
 #   pg_fingerprint DB    one line per table: name, row count, md5 of COPY ... ORDER BY key;
 #                        plus the md5 of every large object
 #   my_load DB           tables with blobs, utf8mb4 text, a trigger, a procedure, a function,
-#                        a view, an event (created in DB)
+#                        a view, an event (created in DB), plus my_load_schema
+#   my_load_schema DB    routines and a trigger whose bodies hold comments (# -- and /* */),
+#                        a partitioned table with keys, a view with DEFINER, spatial and
+#                        FULLTEXT indexes, a sequence, a CHECKed column, foreign
+#                        keys, non-ASCII identifiers
+#   my_schema DB         the schema dump (mariadb-dump --no-data --routines --triggers
+#                        --events), without the comment lines naming the database, for
+#                        comparing
 #   my_fingerprint DB    CHECKSUM TABLE and row count per table, and the routine/view/trigger
 #                        definitions
 #   redis_load           strings, hashes, lists, sets, sorted sets, streams (with a consumer
@@ -40,6 +53,93 @@ FROM generate_series(1, 20) AS i;
 CREATE VIEW kinds_v AS SELECT id, s FROM kinds WHERE id % 2 = 0;
 CREATE FUNCTION add_one(int) RETURNS int LANGUAGE sql AS 'SELECT $1 + 1';
 SQL
+    pg_load_schema "$db"
+}
+
+pg_load_schema() {
+    local db=$1
+    pg_sql -d "$db" >/dev/null <<'SQL' || { echo "pg_load_schema: failed" >&2; return 1; }
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE SCHEMA "café";
+COMMENT ON SCHEMA "café" IS 'schéma à accents ✓';
+CREATE DOMAIN "café".email AS text CHECK (VALUE ~ '^[^@]+@[^@]+$');
+CREATE DOMAIN "café".positive AS numeric(12,2) NOT NULL CHECK (VALUE > 0);
+CREATE TYPE "café".état AS ENUM ('ouvert', 'payé', 'annulé');
+CREATE TABLE "café".clients (
+    id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    "prénom" text NOT NULL,
+    courriel "café".email UNIQUE
+);
+-- a partitioned table whose partitions inherit the primary key (pg_restore --clean fails on it)
+CREATE TABLE "café".commandes (
+    id bigint NOT NULL,
+    le date NOT NULL,
+    client int REFERENCES "café".clients (id),
+    total "café".positive,
+    état "café".état NOT NULL DEFAULT 'ouvert',
+    note text,
+    PRIMARY KEY (id, le)
+) PARTITION BY RANGE (le);
+CREATE TABLE "café".commandes_2026_01 PARTITION OF "café".commandes
+    FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+CREATE TABLE "café".commandes_2026_02 PARTITION OF "café".commandes
+    FOR VALUES FROM ('2026-02-01') TO ('2026-03-01') PARTITION BY HASH (id);
+CREATE TABLE "café".commandes_2026_02_a PARTITION OF "café".commandes_2026_02
+    FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE "café".commandes_2026_02_b PARTITION OF "café".commandes_2026_02
+    FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE TABLE "café".commandes_autres PARTITION OF "café".commandes DEFAULT;
+CREATE INDEX commandes_client ON "café".commandes (client);
+CREATE INDEX commandes_note_trgm ON "café".commandes USING gin (note gin_trgm_ops);
+-- a foreign key that references the partitioned table
+CREATE TABLE "café".lignes (
+    commande bigint, le date, n int, article text,
+    PRIMARY KEY (commande, le, n),
+    FOREIGN KEY (commande, le) REFERENCES "café".commandes (id, le) ON DELETE CASCADE
+);
+INSERT INTO "café".clients ("prénom", courriel)
+SELECT 'Zoë ' || i, 'z' || i || '@example.org' FROM generate_series(1, 50) i;
+INSERT INTO "café".commandes (id, le, client, total, note)
+SELECT i, date '2026-01-01' + (i % 90), 1 + i % 50, i * 1.5, 'note n°' || i
+FROM generate_series(1, 600) i;
+INSERT INTO "café".lignes SELECT id, le, 1, 'article ' || id FROM "café".commandes;
+-- a routine whose body holds comments of both kinds
+CREATE FUNCTION "café".total_du(c int) RETURNS numeric LANGUAGE plpgsql STABLE AS $body$
+-- the sum of the open orders
+/* a block comment,
+   over two lines */
+BEGIN
+    RETURN (SELECT coalesce(sum(total), 0) FROM "café".commandes WHERE client = c AND état = 'ouvert');
+END;
+$body$;
+COMMENT ON FUNCTION "café".total_du(int) IS 'somme due ✓';
+CREATE PROCEDURE "café".annuler(c bigint) LANGUAGE sql AS $$
+    -- a comment in a procedure
+    UPDATE "café".commandes SET état = 'annulé' WHERE id = c;
+$$;
+CREATE FUNCTION "café".horodate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.note := coalesce(NEW.note, '') || ' /* touché */'; -- marks the row
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER commandes_touche BEFORE UPDATE ON "café".commandes
+    FOR EACH ROW WHEN (OLD.état IS DISTINCT FROM NEW.état) EXECUTE FUNCTION "café".horodate();
+CREATE MATERIALIZED VIEW "café".ventes_par_jour AS
+    SELECT le, count(*) AS n, sum(total) AS total FROM "café".commandes GROUP BY le;
+CREATE UNIQUE INDEX ventes_par_jour_le ON "café".ventes_par_jour (le);
+CREATE VIEW "café".clients_actifs WITH (security_barrier) AS
+    SELECT c.id, c."prénom" FROM "café".clients c
+    WHERE EXISTS (SELECT 1 FROM "café".commandes o WHERE o.client = c.id);
+ALTER TABLE "café".clients ENABLE ROW LEVEL SECURITY;
+CREATE POLICY clients_visibles ON "café".clients USING ("prénom" NOT LIKE 'caché%');
+CALL "café".annuler(7);
+SQL
+}
+
+pg_schema() {
+    "$PG_BINDIR/pg_dump" --schema-only -h "$PG_HOST" -p "$PG_PORT" -U postgres "$1" |
+        grep -Ev '^\\(un)?restrict '
 }
 
 pg_fingerprint() {
@@ -86,6 +186,81 @@ DELIMITER ;
 CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit WHERE id < 0;
 CALL add_item('via procedure ✓');
 SQL
+    my_load_schema "$db"
+}
+
+my_load_schema() {
+    local db=$1
+    # --comments: the client would strip the routines' comments before the server sees them
+    my_sql --comments "$db" <<'SQL' || { echo "my_load_schema: failed" >&2; return 1; }
+CREATE TABLE `größe` (
+    id INT PRIMARY KEY AUTO_INCREMENT,
+    `naïve` VARCHAR(40) CHARACTER SET utf8mb4 NOT NULL,
+    kg DECIMAL(8,3) CHECK (kg >= 0),
+    UNIQUE KEY `naïve_u` (`naïve`)
+) ENGINE=InnoDB COMMENT='tableau à accents ✓';
+INSERT INTO `größe` (`naïve`, kg) SELECT CONCAT('ä', seq), seq / 7 FROM seq_1_to_200;
+-- a partitioned table with a primary key and a secondary key
+CREATE TABLE readings (
+    id INT NOT NULL,
+    at DATE NOT NULL,
+    v DECIMAL(10,2),
+    PRIMARY KEY (id, at),
+    KEY readings_v (v)
+) ENGINE=InnoDB PARTITION BY RANGE (YEAR(at)) (
+    PARTITION p2025 VALUES LESS THAN (2026),
+    PARTITION p2026 VALUES LESS THAN (2027),
+    PARTITION pmax VALUES LESS THAN MAXVALUE
+);
+INSERT INTO readings SELECT seq, DATE '2025-06-01' + INTERVAL seq DAY, seq * 1.5 FROM seq_1_to_900;
+CREATE TABLE places (
+    id INT PRIMARY KEY,
+    name VARCHAR(100),
+    pos POINT NOT NULL,
+    area POLYGON,
+    SPATIAL INDEX places_pos (pos)
+) ENGINE=InnoDB;
+INSERT INTO places SELECT seq, CONCAT('lieu ', seq), ST_PointFromText(CONCAT('POINT(', seq, ' ', seq / 2, ')')),
+    ST_PolygonFromText('POLYGON((0 0, 1 0, 1 1, 0 1, 0 0))') FROM seq_1_to_100;
+CREATE TABLE docs (
+    id INT PRIMARY KEY,
+    place INT,
+    body TEXT,
+    FULLTEXT KEY docs_body (body),
+    CONSTRAINT docs_place FOREIGN KEY (place) REFERENCES places (id) ON DELETE SET NULL
+) ENGINE=InnoDB;
+INSERT INTO docs SELECT seq, 1 + seq % 100, CONCAT('le document numéro ', seq, ' parle de café') FROM seq_1_to_300;
+CREATE SEQUENCE ticket START WITH 100 INCREMENT BY 5;
+CREATE DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `vue_größe` AS
+    SELECT id, `naïve` FROM `größe` WHERE kg > 1;
+DELIMITER //
+CREATE DEFINER=`root`@`localhost` PROCEDURE `prüfe`(IN n INT, OUT total DECIMAL(12,2))
+    COMMENT 'a procedure with comments in its body'
+BEGIN
+    # a hash comment
+    -- a dash comment
+    /* a block comment
+       over two lines */
+    SELECT SUM(v) INTO total FROM readings WHERE id <= n; /* trailing */
+END//
+CREATE FUNCTION share_of(x DECIMAL(10,2)) RETURNS DECIMAL(10,4) DETERMINISTIC
+BEGIN
+    /* the share of x in all readings */
+    RETURN x / (SELECT SUM(v) FROM readings); # never zero here
+END//
+CREATE TRIGGER docs_bi BEFORE INSERT ON docs FOR EACH ROW
+BEGIN
+    # keep the body trimmed
+    SET NEW.body = TRIM(NEW.body); /* and nothing else */
+END//
+DELIMITER ;
+SQL
+}
+
+my_schema() {
+    mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --default-character-set=utf8mb4 \
+        --no-data --routines --triggers --events --skip-dump-date "$1" |
+        grep -Ev "^-- (Host: .*Database: |Dumping .* for database ')"
 }
 
 my_fingerprint() {
