@@ -94,7 +94,7 @@ MAP = [
     ("20261121T020000Z-5e1f09aa", "$ID_PG_MAIN"), ("20261122T031500Z-4071a2b3", "$ID_MEDIA"),
     ("2026-11-21T03:40:00+01:00", "$AT_OFFSET"), ("2026-11-21T03:00:00Z", "$AT_UTC"),
     ("2026-11-20T00:00:00Z", "$SINCE"), ("2026-11-21T06:00:00Z", "$AT_UTC"),
-    ("mariadb shop_restored", "my_sql shop_restored"),
+    ("mariadb --comments shop_restored", "my_sql --comments shop_restored"),
 ]
 pat = re.compile("|".join(re.escape(k) for k, _ in sorted(MAP, key=lambda m: -len(m[0]))))
 rep = dict(MAP)
