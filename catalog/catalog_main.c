@@ -124,10 +124,8 @@ int main(int argc, char **argv)
     }
     time_t when = 0;
     if (strcmp(cmd, "at") == 0) {
-        if (time_parse_at("at", arg, true, &when, &e) != 0) {
-            fprintf(stderr, "catalog: %s\n", e.msg);   /* one line listing every form */
-            return EXIT_USAGE;
-        }
+        if (time_parse_at("at", arg, true, &when, &e) != 0)
+            return cli_fail("catalog", &e);   /* one line listing every form, no usage */
     }
     if (keys_init(&e) != 0)
         return cli_fail("catalog", &e);

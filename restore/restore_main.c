@@ -98,11 +98,9 @@ int main(int argc, char **argv)
         cf_err_set(&e, CF_E_USAGE, "--source and --at are required");
         goto usage_err;
     }
-    if (time_parse_at("--at", at, true, &t, &e) != 0) {
-        /* one line that lists every form: the usage would bury it during an incident */
-        fprintf(stderr, "restore: %s\n", e.msg);
-        return EXIT_USAGE;
-    }
+    /* a bad time is one line listing every form: the usage would bury it during an incident */
+    if (time_parse_at("--at", at, true, &t, &e) != 0)
+        return cli_fail("restore", &e);
     if (keys_init(&e) != 0)
         return cli_fail("restore", &e);
     if (conf_load(cc.config, &c, &e) != 0)
