@@ -100,11 +100,14 @@ static void plan_backup(const struct chooser *ch, const struct repo_ref *ref, ti
     else
         printf(": NOT the newest%s, %zu newer backup%s passed over as damaged\n",
                latest ? "" : " at or before it", passed, passed == 1 ? "" : "s");
-    for (size_t i = 0; i < passed && i < shown; i++)
-        printf("  skipped  %s: %s%s\n", ch->seen[i].id,
-               ch->seen[i].why ? "catalog verify found it damaged: " : "",
-               ch->seen[i].why ? ch->seen[i].why
-                               : "its manifest is missing or does not open (see the warning)");
+    for (size_t i = 0; i < passed && i < shown; i++) {
+        if (ch->seen[i].why)
+            printf("  skipped  %s: catalog verify found it damaged: %s\n", ch->seen[i].id,
+                   ch->seen[i].why);
+        else
+            printf("  skipped  %s: its manifest is missing or does not open ('catalog verify "
+                   "%s' says why)\n", ch->seen[i].id, ch->seen[i].id);
+    }
     if (passed > shown)
         printf("  skipped  and %zu more; HINT: 'catalog list' shows them all\n", passed - shown);
 }
