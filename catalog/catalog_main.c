@@ -130,10 +130,8 @@ int main(int argc, char **argv)
     }
     time_t when = 0;
     if (strcmp(cmd, "at") == 0) {
-        if (strcmp(arg, "latest") == 0)
-            when = (time_t)253402300799;   /* 9999-12-31: the newest, even if dated ahead */
-        else if (parse_time_opt("at", arg, &when, &e) != 0)
-            goto usage_err;
+        if (time_parse_at("at", arg, true, &when, &e) != 0)
+            return cli_fail("catalog", &e);   /* one line listing every form, no usage */
     }
     if (keys_init(&e) != 0)
         return cli_fail("catalog", &e);

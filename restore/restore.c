@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,13 +52,98 @@ static void known_damage_load(const struct conf *c, const char *source, struct k
     cat_index_close(x);
 }
 
-static const char *known_damage_why(void *arg, const char *id)
+static const char *known_damage_why(const struct known_damage *k, const char *id)
 {
-    struct known_damage *k = arg;
     for (size_t i = 0; i < k->n; i++)
         if (k->rows[i].status == CAT_DAMAGED && strcmp(k->rows[i].id, id) == 0)
             return k->rows[i].damage ? k->rows[i].damage : "catalog verify found it damaged";
     return NULL;
+}
+
+/* The backups repo_find_at_skipping() considered, newest first. Its skip callback sees each
+ * candidate before that candidate's manifest is read, so every one but the chosen (the last)
+ * was passed over: for the reason the index gives, or because its manifest did not open. */
+struct chooser {
+    struct known_damage damage;
+    struct seen {
+        char id[REPO_ID_MAX];
+        const char *why;   /* the index's reason, or NULL */
+    } *seen;
+    size_t n;
+};
+
+static const char *chooser_skip(void *arg, const char *id)
+{
+    struct chooser *ch = arg;
+    ch->seen = cf_realloc(ch->seen, (ch->n + 1) * sizeof(*ch->seen));
+    struct seen *s = &ch->seen[ch->n++];
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->why = known_damage_why(&ch->damage, id);
+    return s->why;
+}
+
+/* the plan's lines about the backup chosen for @at, and the newer ones passed over */
+static void plan_backup(const struct chooser *ch, const struct repo_ref *ref, time_t at)
+{
+    char when[32], ago[32];
+    bool latest = at == TIME_LATEST;
+    size_t passed = ch->n > 0 ? ch->n - 1 : 0;
+    const size_t shown = 5;
+
+    CF_ASSERT(ch->n > 0 && strcmp(ch->seen[ch->n - 1].id, ref->id) == 0);
+    time_format_rfc3339(ref->time, when, sizeof(when));
+    age(ref->time, latest ? time(NULL) : at, ago, sizeof(ago));
+    printf("  backup   %s, taken %s, %s %s", ref->id, when, ago,
+           latest ? "ago" : "before the requested time");
+    if (passed == 0)
+        printf("%s\n", latest ? " (the newest)" : "");
+    else
+        printf(": NOT the newest%s, %zu newer backup%s passed over as damaged\n",
+               latest ? "" : " at or before it", passed, passed == 1 ? "" : "s");
+    for (size_t i = 0; i < passed && i < shown; i++) {
+        if (ch->seen[i].why)
+            printf("  skipped  %s: catalog verify found it damaged: %s\n", ch->seen[i].id,
+                   ch->seen[i].why);
+        else
+            printf("  skipped  %s: its manifest is missing or does not open ('catalog verify "
+                   "%s' says why)\n", ch->seen[i].id, ch->seen[i].id);
+    }
+    if (passed > shown)
+        printf("  skipped  and %zu more; HINT: 'catalog list' shows them all\n", passed - shown);
+}
+
+/* Run the driver's plan with its lines held back: printed after the backup's lines when
+ * every check of the destination passed, never when one failed. (A driver may print its
+ * first lines before it connects to the destination and finds it occupied.) */
+static int plan_destination(struct source *src, const struct restore_opts *o, json_t *info,
+                            struct buf *lines, struct cf_err *e)
+{
+    FILE *tmp = NULL;
+    int saved = -1, rc = -1;
+    char chunk[4096];
+    size_t n;
+
+    fflush(stdout);
+    if ((tmp = tmpfile()) == NULL)
+        return cf_err_sys(e, CF_E_IO, "unable to create a temporary file for the plan");
+    if ((saved = dup(STDOUT_FILENO)) < 0 || dup2(fileno(tmp), STDOUT_FILENO) < 0) {
+        cf_err_sys(e, CF_E_IO, "unable to hold back the plan");
+        goto out;
+    }
+    rc = src->ops->plan(src->priv, o, info, e);
+    fflush(stdout);
+    if (dup2(saved, STDOUT_FILENO) < 0) {
+        rc = cf_err_sys(e, CF_E_IO, "unable to restore standard output");
+        goto out;
+    }
+    rewind(tmp);
+    while ((n = fread(chunk, 1, sizeof(chunk), tmp)) > 0)
+        buf_append(lines, chunk, n);
+out:
+    if (saved >= 0)
+        close(saved);
+    fclose(tmp);
+    return rc;
 }
 
 int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source, time_t at,
@@ -69,18 +155,19 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     struct repo *r = NULL;
     struct source *src = NULL;
     struct repo_ref ref;
-    struct known_damage damage = { NULL, 0 };
+    struct chooser ch = { { NULL, 0 }, NULL, 0 };
+    struct buf dest = BUF_INIT;
     json_t *m = NULL;
-    char when[32], ago[32], stored[32], in[32];
+    char stored[32], in[32];
     int rc;
 
     if (sec == NULL) {
         cf_err_set(&e, CF_E_USAGE, "no [source %s] in %s", source, c->ini->file);
         return cli_fail("restore", &e);
     }
-    known_damage_load(c, source, &damage);
+    known_damage_load(c, source, &ch.damage);
     if (source_open(sec, &src, &e) != 0 || repo_open(c, u, &r, &e) != 0 ||
-        repo_find_at_skipping(r, source, at, known_damage_why, &damage, &ref, &m, &e) != 0) {
+        repo_find_at_skipping(r, source, at, chooser_skip, &ch, &ref, &m, &e) != 0) {
         rc = cli_fail("restore", &e);
         goto out;
     }
@@ -93,23 +180,20 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
         goto out;
     }
     opts.backup_id = ref.id;
-    time_format_rfc3339(ref.time, when, sizeof(when));
-    /* "latest" asks for no particular time: say how old the backup is instead */
-    bool latest = at > time(NULL) + 86400 * 365;
-    age(ref.time, latest ? time(NULL) : at, ago, sizeof(ago));
+    /* the destination is checked before any line of the plan is printed */
+    if (plan_destination(src, &opts, json_object_get(m, "info"), &dest, &e) != 0) {
+        rc = cli_fail("restore", &e);
+        goto out;
+    }
     format_bytes((uint64_t)json_integer_value(json_object_get(m, "bytes_stored")), stored,
                  sizeof(stored));
     format_bytes((uint64_t)json_integer_value(json_object_get(m, "bytes_in")), in, sizeof(in));
     printf("restore plan%s\n", opts.dry_run ? " (dry run: nothing will be changed)" : "");
     printf("  source   %s (%s)\n", source, kind);
-    printf("  backup   %s, taken %s, %s %s\n", ref.id, when, ago,
-           latest ? "ago (the newest)" : "before the requested time");
+    plan_backup(&ch, &ref, at);
     printf("  size     %s stored in %zu objects, %s to restore\n", stored,
            json_array_size(json_object_get(m, "objects")), in);
-    if (src->ops->plan(src->priv, &opts, json_object_get(m, "info"), &e) != 0) {
-        rc = cli_fail("restore", &e);
-        goto out;
-    }
+    fwrite(dest.data, 1, dest.len, stdout);
     fflush(stdout);
     if (opts.dry_run) {
         rc = EXIT_OK;
@@ -130,7 +214,9 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
            secs > 0 ? mb / secs : 0.0);
     rc = EXIT_OK;
 out:
-    cat_rows_free(damage.rows, damage.n);
+    buf_free(&dest);
+    free(ch.seen);
+    cat_rows_free(ch.damage.rows, ch.damage.n);
     json_decref(m);
     repo_close(r);
     source_close(src);

@@ -12,11 +12,14 @@
 static const char usage[] =
     "usage: restore [--config FILE] --source NAME --at TIME [options]\n"
     "\n"
-    "Restores the newest complete backup of NAME taken at or before TIME. The plan is printed\n"
-    "first; --dry-run stops there.\n"
+    "Restores the newest complete backup of NAME taken at or before TIME, passing over those\n"
+    "`catalog verify` found damaged. The destination is checked first (a full --to DIR, an\n"
+    "existing --into-db database or keys in --into-redis are refused unless --force, or for\n"
+    "postgres --clean --force, allows them); then the plan is printed; --dry-run stops there.\n"
     "\n"
-    "  --at TIME            RFC 3339 (2026-11-21T03:00:00Z, 2026-11-21T04:00:00+01:00),\n"
-    "                       'now' or 'latest'\n"
+    "  --at TIME            RFC 3339 with Z or an offset (2026-11-21T03:00:00Z,\n"
+    "                       2026-11-21T04:00:00+01:00 or +0100; seconds may be left out:\n"
+    "                       2026-11-21T03:00Z), 'now', or 'latest' (the newest intact backup)\n"
     "  --to DIR             volume: restore into DIR (new, or empty; --force replaces a full\n"
     "                       one, moving its contents aside)\n"
     "  --to-file FILE       database: write the dump (pg_restore / SQL / RDB) to FILE\n"
@@ -98,10 +101,9 @@ int main(int argc, char **argv)
         cf_err_set(&e, CF_E_USAGE, "--source and --at are required");
         goto usage_err;
     }
-    if (strcmp(at, "latest") == 0)
-        t = (time_t)INT64_MAX / 2;
-    else if (time_parse_rfc3339(at, &t, &e) != 0)
-        goto usage_err;
+    /* a bad time is one line listing every form: the usage would bury it during an incident */
+    if (time_parse_at("--at", at, true, &t, &e) != 0)
+        return cli_fail("restore", &e);
     if (keys_init(&e) != 0)
         return cli_fail("restore", &e);
     if (conf_load(cc.config, &c, &e) != 0)

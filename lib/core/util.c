@@ -61,50 +61,85 @@ static int fields_to_time(int Y, int M, int D, int h, int m, int s, time_t *out)
     return 0;
 }
 
-int time_parse_rfc3339(const char *s, time_t *out, struct cf_err *e)
+/* every form time_parse_rfc3339() and time_parse_at() take, for their one-line error */
+#define TIME_FORMS                                                                                \
+    "RFC 3339 with Z or an offset (2026-11-21T03:00:00Z, 2026-11-21T04:00:00+01:00 or +0100; "    \
+    "seconds may be left out: 2026-11-21T03:00Z)"
+
+/* "+01:00", "+0100", "-04:30": the offset in seconds east of UTC; @p moves past it */
+static int parse_offset(const char **p, long *secs)
 {
-    int Y, M, D, h, m, sec, oh = 0, om = 0;
+    const char *s = *p;
+    int oh, om, sign = *s == '-' ? -1 : 1;
+    if ((*s != '+' && *s != '-') || digits(s + 1, 2, &oh))
+        return -1;
+    s += 3;
+    if (*s == ':')
+        s++;
+    if (digits(s, 2, &om) || oh > 23 || om > 59)
+        return -1;
+    *p = s + 2;
+    *secs = sign * (oh * 3600L + om * 60L);
+    return 0;
+}
+
+/* the RFC 3339 forms, without "now" */
+static int parse_rfc3339(const char *s, time_t *out)
+{
+    int Y, M, D, h, m, sec = 0;
+    long off = 0;
     const char *p;
     time_t t;
 
+    if (strlen(s) < 17 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) ||
+        s[7] != '-' || digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m))
+        return -1;
+    p = s + 16;
+    if (*p == ':') {
+        if (digits(p + 1, 2, &sec))
+            return -1;
+        p += 3;
+        if (*p == '.') {   /* fractions of a second: ignored */
+            p++;
+            if (!isdigit((unsigned char)*p))
+                return -1;
+            while (isdigit((unsigned char)*p))
+                p++;
+        }
+    }
+    if (*p == 'Z' || *p == 'z')
+        p++;
+    else if (parse_offset(&p, &off) != 0)
+        return -1;
+    if (*p != '\0' || fields_to_time(Y, M, D, h, m, sec, &t) != 0)
+        return -1;
+    *out = t - (time_t)off;
+    return 0;
+}
+
+int time_parse_rfc3339(const char *s, time_t *out, struct cf_err *e)
+{
     if (strcmp(s, "now") == 0) {
         *out = time(NULL);
         return 0;
     }
-    if (strlen(s) < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) ||
-        s[7] != '-' || digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
-        goto bad;
-    p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            goto bad;
-        while (isdigit((unsigned char)*p))
-            p++;
+    if (parse_rfc3339(s, out) == 0)
+        return 0;
+    return cf_err_set(e, CF_E_USAGE, "'%s' is not a time: use " TIME_FORMS ", or 'now'", s);
+}
+
+int time_parse_at(const char *what, const char *s, bool latest_ok, time_t *out,
+                  struct cf_err *e)
+{
+    if (latest_ok && strcmp(s, "latest") == 0) {
+        *out = TIME_LATEST;
+        return 0;
     }
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1;
-        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-            goto bad;
-        oh *= sign;
-        om *= sign;
-        p += 6;
-    } else {
-        goto bad;
-    }
-    if (*p != '\0' || fields_to_time(Y, M, D, h, m, sec, &t) != 0)
-        goto bad;
-    *out = t - (time_t)oh * 3600 - (time_t)om * 60;
-    return 0;
-bad:
-    return cf_err_set(e, CF_E_USAGE,
-                      "'%s' is not a time: use RFC 3339 such as 2026-11-21T03:00:00Z or "
-                      "2026-11-21T04:00:00+01:00, or 'now'",
-                      s);
+    if (time_parse_rfc3339(s, out, NULL) == 0)
+        return 0;
+    return cf_err_set(e, CF_E_USAGE, "%s '%s' is not a time: use " TIME_FORMS ", 'now'%s", what,
+                      s, latest_ok ? " or 'latest' (the newest intact backup)" : "");
 }
 
 int time_parse_compact(const char *s, time_t *out)

@@ -15,9 +15,21 @@
 
 /* "2026-11-22T03:15:00Z" into @out (at least 21 bytes) */
 void time_format_rfc3339(time_t t, char *out, size_t cap);
-/* RFC 3339 with 'Z' or a numeric offset ("2026-11-21T03:00:00+01:00"), seconds optional
- * fractions ignored; also "now". Returns 0 or -1 (@e says what is wrong). */
+/* RFC 3339 with 'Z' or a numeric offset ("2026-11-21T03:00:00+01:00"); also what operators
+ * type during incidents: the offset without its colon ("+0100") and the time without seconds
+ * ("2026-11-21T03:00Z"); fractions of a second are ignored; "now". Returns 0 or -1 (@e, one
+ * line naming every accepted form). */
 int time_parse_rfc3339(const char *s, time_t *out, struct cf_err *e);
+/* TIME_LATEST - what "latest" asks for: no moment, the newest backup there is. Its value
+ * (9999-12-31T23:59:59Z) lies after every backup's time, so a search "at or before" it finds
+ * the newest even when a fast clock dated it ahead. A request, not a date: compare with it,
+ * never print it. */
+#define TIME_LATEST ((time_t)253402300799)
+/* time_parse_at() - an operator's "when" for option @what ("--at"): the forms of
+ * time_parse_rfc3339(), and "latest" (TIME_LATEST) when @latest_ok. On -1, @e is one line
+ * ("--at 'x' is not a time: use ...") listing every form accepted. */
+int time_parse_at(const char *what, const char *s, bool latest_ok, time_t *out,
+                  struct cf_err *e);
 /* "20261122T031500Z" (16 chars + NUL) */
 void time_format_compact(time_t t, char *out, size_t cap);
 int time_parse_compact(const char *s, time_t *out);

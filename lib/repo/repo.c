@@ -422,10 +422,20 @@ int repo_find_at_skipping(struct repo *r, const char *source, time_t t, repo_ski
         skipped++;
     }
     free(refs);
-    time_format_rfc3339(t, when, sizeof(when));
     if (n == 0)
         return cf_err_set(e, CF_E_NOTFOUND, "source '%s' has no backups in this repository",
                           source);
+    if (t == TIME_LATEST) {   /* a request, not a date: never printed */
+        char all[48] = "its only backup is";
+        if (n > 1)
+            snprintf(all, sizeof(all), "all %zu backups are", n);
+        return cf_err_set(e, CF_E_NOTFOUND,
+                          "source '%s' has no intact backup: %s damaged; HINT: 'catalog verify "
+                          "--all --source %s' says what is wrong, 'catalog list --source %s' "
+                          "shows what there is",
+                          source, all, source, source);
+    }
+    time_format_rfc3339(t, when, sizeof(when));
     return cf_err_set(e, CF_E_NOTFOUND,
                       "source '%s' has no complete backup at or before %s (%zu backups, %zu "
                       "damaged); HINT: 'catalog list --source %s' shows what there is",
