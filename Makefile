@@ -25,7 +25,7 @@ endif
 
 TOOLS     := backupd restore catalog migrate
 MAIN_SRC  := $(foreach t,$(TOOLS),$(wildcard $(t)/$(t)_main.c))
-LIB_SRC   := $(filter-out $(MAIN_SRC),$(wildcard lib/*/*.c policies/*.c $(foreach t,$(TOOLS),$(t)/*.c)))
+LIB_SRC   := $(filter-out $(MAIN_SRC),$(wildcard lib/*/*.c lib/*/*/*.c policies/*.c $(foreach t,$(TOOLS),$(t)/*.c)))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 BINS      := $(foreach m,$(MAIN_SRC),bin/$(notdir $(m:_main.c=)))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)

@@ -43,8 +43,8 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
-#include "s3_sigv4.h"
-#include "s3_xml.h"
+#include "s3/s3_sigv4.h"
+#include "s3/s3_xml.h"
 #include "target.h"
 
 #define S3_MIN_PART (5ull << 20)
