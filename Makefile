@@ -16,7 +16,7 @@ LDLIBS  := $(PKG_LIBS) -pthread -lm
 
 # Optional drivers are compiled in when their files exist.
 FEATURES :=
-ifneq ($(wildcard lib/target/tgt_s3.c),)
+ifneq ($(wildcard lib/target/s3/s3.c),)
 FEATURES += -DCOFFER_HAVE_S3
 endif
 ifneq ($(wildcard lib/source/src_postgres.c),)
@@ -25,7 +25,7 @@ endif
 
 TOOLS     := backupd restore catalog migrate
 MAIN_SRC  := $(foreach t,$(TOOLS),$(wildcard $(t)/$(t)_main.c))
-LIB_SRC   := $(filter-out $(MAIN_SRC),$(wildcard lib/*/*.c policies/*.c $(foreach t,$(TOOLS),$(t)/*.c)))
+LIB_SRC   := $(filter-out $(MAIN_SRC),$(wildcard lib/*/*.c lib/*/*/*.c policies/*.c $(foreach t,$(TOOLS),$(t)/*.c)))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 BINS      := $(foreach m,$(MAIN_SRC),bin/$(notdir $(m:_main.c=)))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -36,7 +36,7 @@ all: $(BINS)
 
 # the driver registries change when an optional driver's file appears (after a merge, say)
 $(BUILD)/obj/lib/source/source.o: $(wildcard lib/source/src_postgres.c)
-$(BUILD)/obj/lib/target/target.o: $(wildcard lib/target/tgt_s3.c)
+$(BUILD)/obj/lib/target/target.o: $(wildcard lib/target/s3/s3.c)
 
 help:
 	@echo "make            build bin/backupd bin/restore bin/catalog bin/migrate"
@@ -52,9 +52,6 @@ deps:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-
-# target.c registers the S3 driver under COFFER_HAVE_S3: rebuild it when tgt_s3.c appears
-$(BUILD)/obj/lib/target/target.o: $(wildcard lib/target/tgt_s3.c)
 
 $(BUILD)/libcoffer.a: $(LIB_OBJ)
 	@rm -f $@

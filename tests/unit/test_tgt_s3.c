@@ -1,4 +1,4 @@
-/* test_tgt_s3.c - the S3 target driver against a live S3 server (lib/target/tgt_s3.c).
+/* test_tgt_s3.c - the S3 target driver against a live S3 server (lib/target/s3/).
  *
  * Needs S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET (an existing bucket);
  * tests/integration/s3_target.sh starts a Ceph RGW and runs this. Without them only the

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../core/buf.h"
+#include "../../core/buf.h"
 
 /* a header or a query parameter; a NULL value in a query parameter is "" */
 struct s3_pair {

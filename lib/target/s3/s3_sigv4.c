@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/util.h"
+#include "../../core/util.h"
 
 void s3_uri_encode(struct buf *out, const char *s, bool keep_slash)
 {

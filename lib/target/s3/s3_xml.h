@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../core/buf.h"
+#include "../../core/buf.h"
 
 /* s3_xml_find() - the first element <@tag>...</@tag> (or <@tag/>) at or after *@p and before
  * @end. On success sets [*vs, *ve) to its raw content, moves *@p past it and returns true. */
