@@ -198,7 +198,10 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
         rc = cli_fail("catalog", &e);
         goto out;
     }
-    time_format_rfc3339(when, ws, sizeof(ws));
+    if (when == TIME_LATEST)
+        snprintf(ws, sizeof(ws), "latest");
+    else
+        time_format_rfc3339(when, ws, sizeof(ws));
     if (!o->json)
         printf("%-16s %-26s %-20s %s\n", "SOURCE", "ID", "TIME", "AGE AT THAT TIME");
     json_array_foreach(names, i, sj) {

@@ -187,12 +187,16 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     }
     format_bytes((uint64_t)json_integer_value(json_object_get(m, "bytes_stored")), stored,
                  sizeof(stored));
-    format_bytes((uint64_t)json_integer_value(json_object_get(m, "bytes_in")), in, sizeof(in));
+    uint64_t restore_bytes = source_restore_bytes(
+        json_object_get(m, "parts"), opts.database,
+        (uint64_t)json_integer_value(json_object_get(m, "bytes_in")));
+    format_bytes(restore_bytes, in, sizeof(in));
     printf("restore plan%s\n", opts.dry_run ? " (dry run: nothing will be changed)" : "");
     printf("  source   %s (%s)\n", source, kind);
     plan_backup(&ch, &ref, at);
-    printf("  size     %s stored in %zu objects, %s to restore\n", stored,
-           json_array_size(json_object_get(m, "objects")), in);
+    printf("  size     %s stored in %zu objects, %s to restore%s\n", stored,
+           json_array_size(json_object_get(m, "objects")), in,
+           opts.database ? " (the chosen database)" : "");
     fwrite(dest.data, 1, dest.len, stdout);
     fflush(stdout);
     if (opts.dry_run) {
@@ -208,7 +212,7 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
         goto out;
     }
     double secs = (double)(time_mono_ms() - t0) / 1000.0;
-    double mb = (double)json_integer_value(json_object_get(m, "bytes_in")) / 1e6;
+    double mb = (double)restore_bytes / 1e6;
     log_info("restore done source=%s id=%s ms=%.0f", source, ref.id, secs * 1000);
     printf("restore done: %s restored from backup %s in %.1f s (%.1f MB/s)\n", in, ref.id, secs,
            secs > 0 ? mb / secs : 0.0);

@@ -454,6 +454,8 @@ int cat_index_at(struct cat_index *x, const char *repo, const char *source, time
     sqlite3_bind_int64(st, 3, (sqlite3_int64)at);
     if (rows_collect(x, st, &rows, &n, e) != 0)
         return -1;
+    if (n == 0 && at == TIME_LATEST)
+        return cf_err_set(e, CF_E_NOTFOUND, "no complete backup of source '%s'", source);
     if (n == 0) {
         time_format_rfc3339(at, when, sizeof(when));
         return cf_err_set(e, CF_E_NOTFOUND, "no complete backup of source '%s' at or before %s",

@@ -82,3 +82,19 @@ void source_close(struct source *s)
     free(s->name);
     free(s);
 }
+
+uint64_t source_restore_bytes(json_t *parts, const char *database, uint64_t all)
+{
+    size_t plen = strlen(SOURCE_PART_DB_PREFIX);
+
+    if (database == NULL)
+        return all;
+    for (size_t i = 0; i < json_array_size(parts); i++) {
+        json_t *p = json_array_get(parts, i);
+        const char *name = json_string_value(json_object_get(p, "name"));
+        if (name && strncmp(name, SOURCE_PART_DB_PREFIX, plen) == 0 &&
+            strcmp(name + plen, database) == 0)
+            return (uint64_t)json_integer_value(json_object_get(p, "bytes"));
+    }
+    return all;
+}

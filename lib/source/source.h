@@ -72,6 +72,14 @@ struct source_ops {
     void (*check)(void *priv, const struct ini_section *sec, struct conf_report *r);
 };
 
+/* A database source names the part of each database "db:<name>" (several databases in one
+ * backup); other parts (roles, say) have names of their own. */
+#define SOURCE_PART_DB_PREFIX "db:"
+/* source_restore_bytes() - the bytes a restore brings back from a backup whose manifest lists
+ * @parts ([{"name","bytes"}]): those of database @database's part, or @all when @database is
+ * NULL or the backup has no part of that name. */
+uint64_t source_restore_bytes(json_t *parts, const char *database, uint64_t all);
+
 /* the driver for kind @name, or NULL */
 const struct source_ops *source_driver_find(const char *name);
 /* keys every [source] section may carry (type, retention, rpo, ...) */

@@ -171,7 +171,7 @@ struct source_in;
 struct restore_opts;
 
 /* Database parts are named "db:<name>"; info.databases lists them as {"name": ...}. */
-#define SRC_PART_DB_PREFIX "db:"
+#define SRC_PART_DB_PREFIX SOURCE_PART_DB_PREFIX
 
 /* src_info_db_name() - the name of entry @i of info.databases, NULL past the end */
 const char *src_info_db_name(json_t *info, size_t i);

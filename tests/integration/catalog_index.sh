@@ -48,6 +48,7 @@ runf "show unknown" 1 "HINT:" cat_ show 20200101T000000Z-00000000
 
 run "at latest" cat_ at latest --json
 check "latest is the newest" test "$(jq_ "$T/o" "d['sources'][0]['backup']['id']")" = "${ids[2]}"
+check "latest is said as latest, not as a far-future date" test "$(jq_ "$T/o" "d['at']")" = latest
 run "at between backups" cat_ at 2026-11-02T12:00:00Z --json
 check "at picks backup 2" test "$(jq_ "$T/o" "d['sources'][0]['backup']['id']")" = "${ids[1]}"
 runf "at before the first" 1 "no complete backup of source 'media' at or before" cat_ at 2026-10-01T00:00:00Z

@@ -54,6 +54,8 @@ my_schema shop >"$T/shop.schema"
 check "the schema dump holds a routine's hash comment" grep -q "# a hash comment" "$T/shop.schema"
 ok "--dry-run of one database of several" restore --config "$conf" --source my --at now --database shop --into-db shop_copy --dry-run
 check "the plan gives that database's size" grep -qF "of the backup's dump" "$_out"
+_plan=$(grep "^  size " "$_out")
+check "the size line counts that database alone" grep -qF "to restore (the chosen database)" <<<"$_plan"
 ok "restore into a new database" restore --config "$conf" --source my --at now --database shop --into-db shop_copy
 my_fingerprint shop_copy >"$T/copy.fp"
 check "CHECKSUM TABLE, counts, routines, triggers, views, events equal" cmp "$T/shop.fp" "$T/copy.fp"

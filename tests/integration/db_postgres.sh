@@ -116,6 +116,8 @@ check "the schema dump holds the partitions, the routine's comments and the matv
 check "the schema dump holds a routine's block comment" grep -q "over two lines" "$T/schemas.schema"
 ok "--dry-run of one database of several" restore --config "$conf" --source pgs --at now --database "schémas" --into-db x --dry-run
 check "the plan gives that database's size" grep -qF "of the backup's dump" "$_out"
+_plan=$(grep "^  size " "$_out")
+check "the size line counts that database alone" grep -qF "to restore (the chosen database)" <<<"$_plan"
 ok "restore into a new name" restore --config "$conf" --source pgs --at now --database "schémas" --into-db "schémas_copy"
 pg_schema "schémas_copy" >"$T/copy.schema"
 check "schema dump of the new database equals the original's" cmp "$T/schemas.schema" "$T/copy.schema"
