@@ -16,7 +16,7 @@ LDLIBS  := $(PKG_LIBS) -pthread -lm
 
 # Optional drivers are compiled in when their files exist.
 FEATURES :=
-ifneq ($(wildcard lib/target/s3/s3.c),)
+ifneq ($(wildcard lib/storage/s3/s3.c),)
 FEATURES += -DCOFFER_HAVE_S3
 endif
 ifneq ($(wildcard lib/source/src_postgres.c),)
@@ -36,7 +36,7 @@ all: $(BINS)
 
 # the driver registries change when an optional driver's file appears (after a merge, say)
 $(BUILD)/obj/lib/source/source.o: $(wildcard lib/source/src_postgres.c)
-$(BUILD)/obj/lib/target/target.o: $(wildcard lib/target/s3/s3.c)
+$(BUILD)/obj/lib/storage/target.o: $(wildcard lib/storage/s3/s3.c)
 
 help:
 	@echo "make            build bin/backupd bin/restore bin/catalog bin/migrate"

@@ -5,7 +5,7 @@
 #include "../core/util.h"
 #include "conf_check.h"
 #include "../source/source.h"
-#include "../target/target.h"
+#include "../storage/target.h"
 
 const char *const conf_retention_keys[] = {
     "keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly",

@@ -16,7 +16,7 @@
 
 #include "../config/conf.h"
 #include "../crypto/keys.h"
-#include "../target/target.h"
+#include "../storage/target.h"
 
 #define REPO_ID_MAX 64       /* "20261122T031500Z-1a2b3c4d" and room to spare */
 #define REPO_NAME_MAX 128    /* source names */

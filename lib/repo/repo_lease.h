@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "../core/err.h"
-#include "../target/target.h"
+#include "../storage/target.h"
 
 #define LEASE_DEFAULT_TTL 600   /* seconds */
 

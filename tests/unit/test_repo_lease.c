@@ -13,7 +13,7 @@
 #include "../../lib/core/log.h"
 #include "../../lib/core/util.h"
 #include "../../lib/repo/repo_lease.h"
-#include "../../lib/target/target.h"
+#include "../../lib/storage/target.h"
 
 static char dir[] = "/tmp/coffer-lease.XXXXXX";
 static struct ini *ini;

@@ -1,9 +1,9 @@
 /* test_s3_sigv4.c - SigV4 signing against AWS's published examples, canonical query strings
- * and URI encoding. Covers lib/target/s3/s3_sigv4.c. */
+ * and URI encoding. Covers lib/storage/s3/s3_sigv4.c. */
 #include <sodium.h>
 
 #include "core/buf.h"
-#include "target/s3/s3_sigv4.h"
+#include "storage/s3/s3_sigv4.h"
 #include "unit.h"
 
 #define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

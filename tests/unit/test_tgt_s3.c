@@ -1,4 +1,4 @@
-/* test_tgt_s3.c - the S3 target driver against a live S3 server (lib/target/s3/).
+/* test_tgt_s3.c - the S3 target driver against a live S3 server (lib/storage/s3/).
  *
  * Needs S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET (an existing bucket);
  * tests/integration/s3_target.sh starts a Ceph RGW and runs this. Without them only the
@@ -14,7 +14,7 @@
 
 #include "config/ini.h"
 #include "core/buf.h"
-#include "target/target.h"
+#include "storage/target.h"
 #include "unit.h"
 
 static const char *endpoint, *access_key, *secret_key, *bucket;

@@ -1,5 +1,5 @@
 /* s3_int.h - what the files of the S3 driver share: struct s3 (the open target), one request
- * (struct s3_req) and the calls from one file to another. Private to lib/target/s3/: nothing
+ * (struct s3_req) and the calls from one file to another. Private to lib/storage/s3/: nothing
  * outside this folder includes it; the rest of coffer reaches the driver through tgt_s3_ops.
  *
  *   s3.c        the ops table, open/close/describe, configuration and credentials
