@@ -77,6 +77,10 @@ run_one() {
     fail=$((fail + f))
 }
 
+# the include dependency rules (tests/deps.sh), before any program
+if [ -z "$pattern" ] || [[ "$here/deps.sh" == *$pattern* ]]; then
+    run_one deps bash "$here/deps.sh"
+fi
 for t in "$COFFER_UNIT"/test_*; do
     [ -x "$t" ] || continue
     [ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && continue

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# deps.sh - the include dependency rules of docs/ARCHITECTURE.md, checked on every quoted
+# #include of the code (lib/, policies/ and the tools; tests are free to include anything).
+# Prints each violation as "file:line: rule", then one TAP line; exits 1 on any violation.
+# Run from anywhere: paths are taken relative to the tree this script is in.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+
+# The rules, one a line: FROM;TO;RULE. FROM matches the including file, TO the included one
+# (both paths from the top of the tree, after resolving "../"); a leading '!' negates a
+# pattern (extended regular expressions). A file matching FROM may not include one matching TO.
+tools='(backupd|restore|catalog|migrate)'
+drivers='lib/(source|storage|db|repo|stream|catalog|crypto)'
+rules="
+^lib/;^$tools/;lib/ never includes a tool
+^lib/(core|config)/;^$drivers/;lib/core and lib/config include no driver
+^policies/;!^(policies|lib/core)/;policies/ includes nothing but lib/core
+^lib/source/;^lib/storage/;sources never include the storage layer
+^lib/storage/;^lib/source/;the storage layer never includes sources
+!^lib/(repo|storage)/;^lib/storage/target\\.h$;only lib/repo includes target.h outside lib/storage
+"
+
+# match PATTERN PATH: the pattern, negated by a leading '!', matches PATH
+match() {
+    if [ "${1:0:1}" = '!' ]; then
+        ! [[ $2 =~ ${1:1} ]]
+    else
+        [[ $2 =~ $1 ]]
+    fi
+}
+
+bad=0
+files=$(find lib policies backupd restore catalog migrate -name '*.[ch]' 2>/dev/null | sort)
+while IFS=: read -r file line inc; do
+    [ -n "$file" ] || continue
+    inc=${inc#*\"}
+    inc=${inc%%\"*}
+    # resolve as the compiler does: beside the file, then under lib/ (-Ilib)
+    target=$(realpath -m --relative-to="$root" "$(dirname "$file")/$inc")
+    [ -e "$target" ] || [ ! -e "lib/$inc" ] || target=$(realpath -m --relative-to="$root" "lib/$inc")
+    while IFS=';' read -r from to rule; do
+        [ -n "$from" ] || continue
+        if match "$from" "$file" && match "$to" "$target"; then
+            echo "$file:$line: $rule (includes $target)"
+            bad=$((bad + 1))
+        fi
+    done <<<"$rules"
+done < <(grep -Hn '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' $files)
+
+if [ "$bad" -gt 0 ]; then
+    echo "not ok - include dependency rules: $bad violations"
+    exit 1
+fi
+echo "ok - include dependency rules"
