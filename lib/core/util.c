@@ -13,6 +13,8 @@
 
 #include <sodium.h>
 
+#include "afile.h"
+
 void time_format_rfc3339(time_t t, char *out, size_t cap)
 {
     struct tm tm;
@@ -378,46 +380,15 @@ int fs_fsync_dir(const char *dir, struct cf_err *e)
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                          struct cf_err *e)
 {
-    char *dir = fs_dirname(path);
-    char *tmp = cf_asprintf("%s.tmp-XXXXXX", path);
-    int fd = -1, rc = -1;
+    struct afile f;
 
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        cf_err_sys(e, CF_E_IO, "unable to create a temporary file beside '%s'", path);
-        goto out;
+    if (afile_begin(&f, path, ".tmp-", mode, e) != 0)
+        return -1;
+    if (afile_write(&f, data, len, e) != 0 || afile_commit(&f, 0, e) != 0) {
+        afile_abort(&f);
+        return -1;
     }
-    if (fchmod(fd, mode) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to set the mode of '%s'", tmp);
-        goto out;
-    }
-    if (fs_write_all(fd, data, len, tmp, e) != 0)
-        goto out;
-    if (fsync(fd) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to sync '%s'", tmp);
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        cf_err_sys(e, CF_E_IO, "unable to close '%s'", tmp);
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to rename '%s' to '%s'", tmp, path);
-        goto out;
-    }
-    if (fs_fsync_dir(dir, e) != 0)
-        goto out;
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        unlink(tmp);
-    free(tmp);
-    free(dir);
-    return rc;
+    return 0;
 }
 
 int fs_mkdir_p(const char *path, mode_t mode, struct cf_err *e)

@@ -63,7 +63,8 @@ int fs_write_all(int fd, const void *buf, size_t len, const char *what, struct c
 ssize_t fs_read_full(int fd, void *buf, size_t cap, const char *what, struct cf_err *e);
 /* read a whole (small) file, refusing files larger than @max */
 int fs_read_file(const char *path, size_t max, struct buf *out, struct cf_err *e);
-/* temp file beside @path, write, fsync, rename, fsync the directory; mode applied */
+/* the whole of @data into @path through an afile (afile.h): temp file beside @path, write,
+ * fsync, rename, fsync the directory; @mode applied */
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                          struct cf_err *e);
 int fs_fsync_dir(const char *dir, struct cf_err *e);

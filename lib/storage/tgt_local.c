@@ -15,10 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/afile.h"
 #include "../core/util.h"
 #include "target.h"
-
-#define WRITEBACK_STEP (8u << 20)
 
 struct local {
     char *root;   /* absolute */
@@ -27,10 +26,9 @@ struct local {
 
 struct local_writer {
     struct local *l;
-    char *path, *tmp, *dir;
-    int fd;
+    struct afile f;   /* the temporary file and the key's path */
+    char *dir;        /* the key's directory, pruned when an aborted put leaves it empty */
     unsigned flags;
-    uint64_t written, flushed;
 };
 
 struct local_reader {
@@ -131,6 +129,8 @@ static int local_put_begin(void *priv, const char *key, uint64_t size_hint, unsi
 {
     struct local *l = priv;
     struct local_writer *w;
+    char *path;
+    int rc;
 
     (void)size_hint;
     if (key_check(key, e) != 0)
@@ -138,48 +138,23 @@ static int local_put_begin(void *priv, const char *key, uint64_t size_hint, unsi
     w = cf_calloc(1, sizeof(*w));
     w->l = l;
     w->flags = flags;
-    w->path = cf_asprintf("%s/%s", l->root, key);
-    w->dir = fs_dirname(w->path);
-    w->tmp = cf_asprintf("%s.tmp-XXXXXX", w->path);
-    w->fd = -1;
-    if (mkdir_durable(w->dir, e) != 0)
-        goto fail;
-    w->fd = mkostemp(w->tmp, O_CLOEXEC);
-    if (w->fd < 0) {
-        cf_err_sys(e, CF_E_IO, "unable to create '%s'", w->tmp);
-        goto fail;
-    }
-    if (fchmod(w->fd, 0600) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to set the mode of '%s'", w->tmp);
-        goto fail;
+    path = cf_asprintf("%s/%s", l->root, key);
+    w->dir = fs_dirname(path);
+    rc = mkdir_durable(w->dir, e) == 0 ? afile_begin(&w->f, path, ".tmp-", 0600, e) : -1;
+    free(path);
+    if (rc != 0) {
+        free(w->dir);
+        free(w);
+        return -1;
     }
     *out = w;
     return 0;
-fail:
-    if (w->fd >= 0) {
-        close(w->fd);
-        unlink(w->tmp);
-    }
-    free(w->path);
-    free(w->dir);
-    free(w->tmp);
-    free(w);
-    return -1;
 }
 
 static int local_write(void *wp, const void *buf, size_t len, struct cf_err *e)
 {
     struct local_writer *w = wp;
-    if (fs_write_all(w->fd, buf, len, w->tmp, e) != 0)
-        return -1;
-    w->written += len;
-    if (w->written - w->flushed >= WRITEBACK_STEP) {
-        /* start writeback of what is written; never waits */
-        (void)sync_file_range(w->fd, (off_t)w->flushed, (off_t)(w->written - w->flushed),
-                              SYNC_FILE_RANGE_WRITE);
-        w->flushed = w->written;
-    }
-    return 0;
+    return afile_write(&w->f, buf, len, e);
 }
 
 /* remove @dir and its parents while they are empty, up to (not including) the root */
@@ -194,36 +169,14 @@ static void prune_empty_dirs(const struct local *l, const char *dir)
     free(d);
 }
 
-static void writer_free(struct local_writer *w)
-{
-    free(w->path);
-    free(w->dir);
-    free(w->tmp);
-    free(w);
-}
-
 static int local_commit(void *wp, struct cf_err *e)
 {
     struct local_writer *w = wp;
 
-    if (fsync(w->fd) != 0)
-        return cf_err_sys(e, CF_E_IO, "unable to sync '%s'", w->tmp);
-    if (close(w->fd) != 0) {
-        w->fd = -1;
-        return cf_err_sys(e, CF_E_IO, "unable to close '%s'", w->tmp);
-    }
-    w->fd = -1;
-    if (w->flags & TARGET_PUT_NOREPLACE) {
-        if (link(w->tmp, w->path) != 0)
-            return cf_err_sys(e, errno == EEXIST ? CF_E_EXISTS : CF_E_IO,
-                              "unable to publish '%s'", w->path);
-        unlink(w->tmp);
-    } else if (rename(w->tmp, w->path) != 0) {
-        return cf_err_sys(e, CF_E_IO, "unable to rename '%s' to '%s'", w->tmp, w->path);
-    }
-    if (fs_fsync_dir(w->dir, e) != 0)
-        return -1;   /* published but not yet durable; the caller aborts (a no-op now) */
-    writer_free(w);
+    if (afile_commit(&w->f, w->flags & TARGET_PUT_NOREPLACE ? AFILE_NOREPLACE : 0, e) != 0)
+        return -1;   /* the caller aborts */
+    free(w->dir);
+    free(w);
     return 0;
 }
 
@@ -232,11 +185,10 @@ static void local_abort(void *wp)
     struct local_writer *w = wp;
     if (w == NULL)
         return;
-    if (w->fd >= 0)
-        close(w->fd);
-    unlink(w->tmp);
+    afile_abort(&w->f);
     prune_empty_dirs(w->l, w->dir);   /* an aborted put leaves no trace */
-    writer_free(w);
+    free(w->dir);
+    free(w);
 }
 
 static int local_get_begin(void *priv, const char *key, void **out, struct cf_err *e)
