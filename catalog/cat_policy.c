@@ -37,7 +37,7 @@ static int read_rules(const struct ini_section *s, const struct ini_section *tz_
     }
     if (tz != NULL) {
         struct cf_err te = CF_ERR_INIT;
-        if (retention_tz_check(tz, &te) != 0)
+        if (time_zone_check(tz, &te) != 0)
             return ini_err(tz_sec, "timezone", e, "timezone: %s", te.msg);
         snprintf(p->timezone, sizeof(p->timezone), "%s", tz);
     }
@@ -88,6 +88,20 @@ int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_s
     return 0;
 }
 
+/* retention_apply() with @p's timezone read from the zone database for this call */
+static int apply_one(const struct ret_policy *p, const struct ret_backup *b, size_t n, time_t now,
+                     struct ret_decision *out, struct cf_err *e)
+{
+    struct cf_tz *tz;
+    int rc;
+
+    if (tz_open(p->timezone, &tz, e) != 0)
+        return -1;
+    rc = retention_apply(b, n, now, p, tz, out, e);
+    tz_free(tz);
+    return rc;
+}
+
 int cat_policy_apply(const struct cat_policy_set *ps, const struct ret_backup *b, size_t n,
                      time_t now, struct ret_decision *out, struct cf_err *e)
 {
@@ -95,12 +109,12 @@ int cat_policy_apply(const struct cat_policy_set *ps, const struct ret_backup *b
     struct ret_decision *one;
 
     if (ps->n == 0)
-        return retention_apply(b, n, now, &none, out, e);
-    if (retention_apply(b, n, now, &ps->p[0], out, e) != 0)
+        return apply_one(&none, b, n, now, out, e);
+    if (apply_one(&ps->p[0], b, n, now, out, e) != 0)
         return -1;
     one = cf_calloc(n ? n : 1, sizeof(*one));
     for (size_t k = 1; k < ps->n; k++) {
-        if (retention_apply(b, n, now, &ps->p[k], one, e) != 0) {
+        if (apply_one(&ps->p[k], b, n, now, one, e) != 0) {
             free(one);
             return -1;
         }

@@ -1,10 +1,10 @@
 #include "retention.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/core/tz.h"
 #include "../lib/core/util.h"
 
 /* Calendar fields of one instant in the policy's zone. */
@@ -12,9 +12,6 @@ struct cal {
     long long day;   /* days since 1970-01-01 of the local date */
     int year, month, hour;
 };
-
-/* TZ is process-wide state: one thread at a time sets it, converts, and puts it back. */
-static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool tz_is_utc(const char *tz)
 {
@@ -40,41 +37,16 @@ static void tm_to_cal(const struct tm *tm, struct cal *c)
     c->day = days_from_civil(c->year, (unsigned)c->month, (unsigned)tm->tm_mday);
 }
 
-static void to_cal(const struct ret_backup *b, size_t n, const char *tz, struct cal *out)
+/* the calendar fields of each backup in zone @tz (NULL: UTC): pure arithmetic on the zone's
+ * table, no process-wide TZ */
+static void to_cal(const struct ret_backup *b, size_t n, const struct cf_tz *tz, struct cal *out)
 {
     struct tm tm;
 
-    if (tz_is_utc(tz)) {
-        for (size_t i = 0; i < n; i++) {
-            gmtime_r(&b[i].time, &tm);
-            tm_to_cal(&tm, &out[i]);
-        }
-        return;
-    }
-    pthread_mutex_lock(&tz_lock);
-    const char *old = getenv("TZ");
-    char *saved = old ? strdup(old) : NULL;
-    setenv("TZ", tz, 1);
-    tzset();
     for (size_t i = 0; i < n; i++) {
-        localtime_r(&b[i].time, &tm);
+        tz_localtime(tz, b[i].time, &tm);
         tm_to_cal(&tm, &out[i]);
     }
-    if (saved) {
-        setenv("TZ", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("TZ");
-    }
-    tzset();
-    pthread_mutex_unlock(&tz_lock);
-}
-
-int retention_tz_check(const char *tz, struct cf_err *e)
-{
-    if (tz != NULL && strlen(tz) >= RET_TZ_MAX)
-        return cf_err_set(e, CF_E_CONFIG, "timezone '%.40s...' is too long", tz);
-    return time_zone_check(tz, e);
 }
 
 bool retention_policy_empty(const struct ret_policy *p)
@@ -84,12 +56,12 @@ bool retention_policy_empty(const struct ret_policy *p)
            p->keep_within <= 0;
 }
 
-/* newest first; equal times by id, larger first, so the order is total and repeatable */
-static const struct ret_backup *sort_base;
-static int cmp_newest(const void *a, const void *b)
+/* newest first; equal times by id, larger first, so the order is total and repeatable
+ * (@base: the backups the indexes point into) */
+static int cmp_newest(const void *a, const void *b, void *base)
 {
-    const struct ret_backup *x = &sort_base[*(const size_t *)a];
-    const struct ret_backup *y = &sort_base[*(const size_t *)b];
+    const struct ret_backup *x = &((const struct ret_backup *)base)[*(const size_t *)a];
+    const struct ret_backup *y = &((const struct ret_backup *)base)[*(const size_t *)b];
     if (x->time != y->time)
         return x->time > y->time ? -1 : 1;
     int c = strcmp(y->id ? y->id : "", x->id ? x->id : "");
@@ -153,14 +125,14 @@ static void keep_buckets(const size_t *comp, size_t nc, const struct cal *cal, u
 }
 
 int retention_apply(const struct ret_backup *b, size_t n, time_t now, const struct ret_policy *p,
-                    struct ret_decision *out, struct cf_err *e)
+                    const struct cf_tz *tz, struct ret_decision *out, struct cf_err *e)
 {
     size_t *order = NULL, *comp = NULL, nc = 0;
     struct cal *cal = NULL;
     struct bucket_ent *tmp = NULL;
 
-    if (retention_tz_check(p->timezone, e) != 0)
-        return -1;
+    if (tz == NULL && !tz_is_utc(p->timezone))
+        return cf_err_set(e, CF_E_CONFIG, "timezone '%s' was not opened", p->timezone);
     if (n == 0)
         return 0;
     order = cf_calloc(n, sizeof(*order));
@@ -173,15 +145,9 @@ int retention_apply(const struct ret_backup *b, size_t n, time_t now, const stru
         out[i].keep = false;
         out[i].reasons = 0;
     }
-    /* qsort has no context argument; the engine is called rarely, a lock is enough */
-    static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&sort_lock);
-    sort_base = b;
-    qsort(order, n, sizeof(*order), cmp_newest);
-    sort_base = NULL;
-    pthread_mutex_unlock(&sort_lock);
+    qsort_r(order, n, sizeof(*order), cmp_newest, (void *)b);
 
-    to_cal(b, n, p->timezone, cal);
+    to_cal(b, n, tz, cal);
     bool empty = retention_policy_empty(p);
 
     for (size_t k = 0; k < n; k++) {

@@ -1,5 +1,5 @@
-/* retention.h - which backups of one source to keep, and why. A pure decision: no I/O
- * beyond the system's time zone database when a timezone is named.
+/* retention.h - which backups of one source to keep, and why. A pure decision: no I/O, no
+ * process-wide state; a named timezone comes in as a zone the caller opened (lib/core/tz.h).
  *
  * Rules (each counts complete backups only; any rule that keeps a backup keeps it):
  *   keep-last N      the N newest
@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "../lib/core/err.h"
+#include "../lib/core/tz.h"
 
 enum ret_state {
     RET_COMPLETE = 0,   /* committed and readable */
@@ -39,12 +40,13 @@ struct ret_backup {
     bool pinned;
 };
 
-#define RET_TZ_MAX 64
+#define RET_TZ_MAX TZ_NAME_MAX
 
 struct ret_policy {
     long keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
     int64_t keep_within;       /* seconds; 0: no such rule */
-    char timezone[RET_TZ_MAX]; /* "" or "UTC": UTC; else an IANA name ("Europe/Berlin") */
+    char timezone[RET_TZ_MAX]; /* "" or "UTC": UTC; else an IANA name ("Europe/Berlin") or a
+                                * POSIX TZ string, which the caller opens (tz_open) */
 };
 
 /* Why a backup is kept: bits, any number of them. 0 means deleted. */
@@ -73,16 +75,13 @@ struct ret_decision {
 /* retention_policy_empty() - true when no keep-* rule is set (everything is kept). */
 bool retention_policy_empty(const struct ret_policy *p);
 
-/* retention_tz_check() - 0 when @tz is empty, "UTC", a name found in the time zone
- * database (TZDIR or /usr/share/zoneinfo), or a POSIX TZ string ("CET-1CEST,M3.5.0,M10.5.0/3");
- * -1 with @e naming it otherwise. */
-int retention_tz_check(const char *tz, struct cf_err *e);
-
 /* retention_apply() - decide for each of the @n backups (any order) whether to keep it.
- * @out has @n entries, in the order of @b. Fails only on an unusable timezone (CF_E_CONFIG);
- * then nothing in @out is meaningful. */
+ * @out has @n entries, in the order of @b. Calendar buckets are read in @tz, the zone the
+ * caller opened from @p->timezone with tz_open() (NULL: UTC). Fails only when @p->timezone
+ * names a zone other than UTC and @tz is NULL (CF_E_CONFIG); then nothing in @out is
+ * meaningful. Safe to call from several threads at once. */
 int retention_apply(const struct ret_backup *b, size_t n, time_t now, const struct ret_policy *p,
-                    struct ret_decision *out, struct cf_err *e);
+                    const struct cf_tz *tz, struct ret_decision *out, struct cf_err *e);
 
 /* the name of one reason bit ("pinned", "newest", "last", "hourly", ... "future") */
 const char *retention_reason_name(unsigned bit);

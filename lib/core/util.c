@@ -153,29 +153,6 @@ int time_parse_compact(const char *s, time_t *out)
     return fields_to_time(Y, M, D, h, m, sec, out);
 }
 
-int time_zone_check(const char *tz, struct cf_err *e)
-{
-    struct stat st;
-    char path[512];
-    const char *dir = getenv("TZDIR");
-
-    if (tz == NULL || tz[0] == '\0' || strcmp(tz, "UTC") == 0)
-        return 0;
-    if (tz[0] != '/' && strstr(tz, "..") == NULL) {
-        snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-            return 0;
-    }
-    /* a POSIX TZ string names its standard time (3+ letters), then its offset */
-    size_t letters = strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-    if (letters >= 3 && tz[letters] != '\0' && strchr("+-0123456789", tz[letters]) != NULL)
-        return 0;
-    return cf_err_set(e, CF_E_CONFIG,
-                      "unknown timezone '%s'; HINT: use a name from /usr/share/zoneinfo such as "
-                      "Europe/Berlin, or UTC",
-                      tz);
-}
-
 uint64_t time_mono_ms(void)
 {
     struct timespec ts;

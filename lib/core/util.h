@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "tz.h"   /* time zones; time_zone_check() */
 
 /* --- time --- */
 
@@ -35,10 +36,6 @@ void time_format_compact(time_t t, char *out, size_t cap);
 int time_parse_compact(const char *s, time_t *out);
 /* monotonic milliseconds */
 uint64_t time_mono_ms(void);
-/* 0 when @tz names a time zone: empty, "UTC", a file of the zone database (TZDIR or
- * /usr/share/zoneinfo, "Europe/Berlin"), or a POSIX TZ string ("CET-1CEST,M3.5.0,M10.5.0/3");
- * -1 (CF_E_CONFIG, with a hint) otherwise */
-int time_zone_check(const char *tz, struct cf_err *e);
 
 /* --- sizes and durations in configuration --- */
 

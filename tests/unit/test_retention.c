@@ -1,12 +1,15 @@
-/* test_retention.c - policies/retention.c and policies/objectives.c: hand-written calendars
- * (month ends, leap years, ISO weeks across years, DST in a named zone) and randomized
- * timelines checked against the invariants and a brute-force oracle. */
+/* test_retention.c - policies/retention.c, policies/objectives.c and the zones of
+ * lib/core/tz.c: hand-written calendars (month ends, leap years, ISO weeks across years, DST in
+ * a named zone), randomized timelines checked against the invariants and a brute-force oracle
+ * (the C library's localtime under TZ), and two zones used at once from two threads. */
 #include "unit.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "../../lib/core/tz.h"
 #include "../../lib/core/util.h"
 #include "../../policies/objectives.h"
 #include "../../policies/retention.h"
@@ -45,16 +48,20 @@ static void tl_add(struct tl *t, const char *when, enum ret_state st, bool pin)
 static int tl_apply(struct tl *t, const char *now, const struct ret_policy *p)
 {
     struct cf_err e = CF_ERR_INIT;
-    int rc = retention_apply(t->b, t->n, T(now), p, t->d, &e);
+    struct cf_tz *tz = NULL;
+    int rc = tz_open(p->timezone, &tz, &e);
+    if (rc == 0)
+        rc = retention_apply(t->b, t->n, T(now), p, tz, t->d, &e);
     if (rc != 0)
         printf("# retention_apply: %s\n", e.msg);
+    tz_free(tz);
     return rc;
 }
 
 /* "1010..." in input order: 1 kept, 0 deleted */
 static const char *kept(const struct tl *t)
 {
-    static char s[MAXB + 1];
+    static _Thread_local char s[MAXB + 1];   /* one per thread: two_zones_two_threads */
     for (size_t i = 0; i < t->n; i++)
         s[i] = t->d[i].keep ? '1' : '0';
     s[t->n] = '\0';
@@ -81,7 +88,7 @@ TEST(no_backups)
 {
     struct ret_policy p = { .keep_last = 1 };
     struct cf_err e = CF_ERR_INIT;
-    CHECK_EQ_INT(retention_apply(NULL, 0, 0, &p, NULL, &e), 0);
+    CHECK_EQ_INT(retention_apply(NULL, 0, 0, &p, NULL, NULL, &e), 0);
 }
 
 TEST(keep_last_and_newest)
@@ -331,18 +338,26 @@ TEST(bad_timezone)
     struct ret_policy p = { .keep_daily = 1 };
     struct ret_backup b = { "x", 0, RET_COMPLETE, false };
     struct ret_decision d;
+    struct cf_tz *tz = NULL;
     snprintf(p.timezone, sizeof(p.timezone), "Mars/Olympus");
-    CHECK_EQ_INT(retention_apply(&b, 1, 10, &p, &d, &e), -1);
+    CHECK_EQ_INT(tz_open(p.timezone, &tz, &e), -1);
+    CHECK(tz == NULL);
     CHECK_EQ_INT(e.code, CF_E_CONFIG);
     CHECK_MSG(e, "unknown timezone 'Mars/Olympus'");
     CHECK_MSG(e, "HINT:");
-    CHECK_EQ_INT(retention_tz_check("../../etc/passwd", &e), -1);
-    CHECK_EQ_INT(retention_tz_check("/etc/passwd", &e), -1);
-    CHECK_EQ_INT(retention_tz_check("Europe", &e), -1);   /* a directory */
-    CHECK_EQ_INT(retention_tz_check("", &e), 0);
-    CHECK_EQ_INT(retention_tz_check("UTC", &e), 0);
-    CHECK_EQ_INT(retention_tz_check("Europe/Berlin", &e), 0);
-    CHECK_EQ_INT(retention_tz_check("EST5EDT", &e), 0);
+    /* a named zone the caller did not open is refused, not read as UTC */
+    CHECK_EQ_INT(retention_apply(&b, 1, 10, &p, NULL, &d, &e), -1);
+    CHECK_EQ_INT(e.code, CF_E_CONFIG);
+    CHECK_EQ_INT(time_zone_check("Mars/Olympus", &e), -1);
+    CHECK_EQ_INT(time_zone_check("zone.tab", &e), -1);   /* in the database, not a zone */
+    CHECK_EQ_INT(time_zone_check("ABCD", &e), -1);
+    CHECK_EQ_INT(time_zone_check("../../etc/passwd", &e), -1);
+    CHECK_EQ_INT(time_zone_check("/etc/passwd", &e), -1);
+    CHECK_EQ_INT(time_zone_check("Europe", &e), -1);   /* a directory */
+    CHECK_EQ_INT(time_zone_check("", &e), 0);
+    CHECK_EQ_INT(time_zone_check("UTC", &e), 0);
+    CHECK_EQ_INT(time_zone_check("Europe/Berlin", &e), 0);
+    CHECK_EQ_INT(time_zone_check("EST5EDT", &e), 0);
 }
 
 TEST(pins_survive)
@@ -559,7 +574,9 @@ TEST(randomized_invariants)
     for (int iter = 0; iter < 3000 && bad < 5; iter++) {
         random_case(&t, &p, &now);
         int before = unit_failed_checks;
-        CHECK_EQ_INT(retention_apply(t.b, t.n, now, &p, t.d, &e), 0);
+        struct cf_tz *tz = NULL;
+        CHECK_EQ_INT(tz_open(p.timezone, &tz, &e), 0);
+        CHECK_EQ_INT(retention_apply(t.b, t.n, now, &p, tz, t.d, &e), 0);
 
         size_t newest = (size_t)-1;
         for (size_t i = 0; i < t.n; i++)
@@ -612,7 +629,7 @@ TEST(randomized_invariants)
         unsigned want[MAXB];
         for (size_t i = 0; i < again.n; i++)
             want[i] = again.d[i].reasons;
-        CHECK_EQ_INT(retention_apply(again.b, again.n, now, &p, again.d, &e), 0);
+        CHECK_EQ_INT(retention_apply(again.b, again.n, now, &p, tz, again.d, &e), 0);
         for (size_t i = 0; i < again.n; i++) {
             CHECK(again.d[i].keep);
             CHECK_EQ_INT(again.d[i].reasons, want[i]);
@@ -626,7 +643,7 @@ TEST(randomized_invariants)
                 map[clean.n] = i;
                 clean.b[clean.n++] = t.b[i];
             }
-        CHECK_EQ_INT(retention_apply(clean.b, clean.n, now, &p, clean.d, &e), 0);
+        CHECK_EQ_INT(retention_apply(clean.b, clean.n, now, &p, tz, clean.d, &e), 0);
         for (size_t i = 0; i < clean.n; i++)
             CHECK_EQ_INT(clean.d[i].reasons, t.d[map[i]].reasons);
 
@@ -635,7 +652,8 @@ TEST(randomized_invariants)
         struct ret_policy q = p;
         q.keep_daily += 1;
         q.keep_last += 1;
-        CHECK_EQ_INT(retention_apply(t.b, t.n, now, &q, again.d, &e), 0);
+        CHECK_EQ_INT(retention_apply(t.b, t.n, now, &q, tz, again.d, &e), 0);
+        tz_free(tz);
         for (size_t i = 0; i < t.n; i++)
             if (t.d[i].keep && !retention_policy_empty(&p))
                 CHECK(again.d[i].keep);
@@ -649,6 +667,64 @@ TEST(randomized_invariants)
                    (long long)p.keep_within);
         }
     }
+}
+
+/* --- two zones at once --- */
+
+/* one thread's work: the Berlin day split and the New York year split of
+ * timezone_moves_day_boundaries, in turn, @rounds times each; the number of wrong answers */
+struct zone_job {
+    int first;   /* which case the thread starts with */
+    int rounds;
+    int wrong;
+};
+
+static void *zone_worker(void *arg)
+{
+    struct zone_job *j = arg;
+    struct tl berlin = { .n = 0 }, york = { .n = 0 };
+    struct ret_policy pb = { .keep_daily = 2 }, py = { .keep_yearly = 2 };
+    struct cf_tz *zb = NULL, *zy = NULL;
+    struct cf_err e = CF_ERR_INIT;
+
+    snprintf(pb.timezone, sizeof(pb.timezone), "Europe/Berlin");
+    snprintf(py.timezone, sizeof(py.timezone), "America/New_York");
+    tl_add(&berlin, "2026-05-31T12:00:00Z", RET_COMPLETE, false);
+    tl_add(&berlin, "2026-06-01T21:30:00Z", RET_COMPLETE, false);
+    tl_add(&berlin, "2026-06-01T22:30:00Z", RET_COMPLETE, false);
+    tl_add(&york, "2025-12-31T12:00:00Z", RET_COMPLETE, false);
+    tl_add(&york, "2026-01-01T03:00:00Z", RET_COMPLETE, false);
+    if (tz_open(pb.timezone, &zb, &e) != 0 || tz_open(py.timezone, &zy, &e) != 0) {
+        j->wrong = -1;
+        goto out;
+    }
+    for (int i = 0; i < 2 * j->rounds; i++) {
+        if ((i + j->first) % 2 == 0) {
+            if (retention_apply(berlin.b, berlin.n, T("2026-06-03T00:00:00Z"), &pb, zb,
+                                berlin.d, &e) != 0 || strcmp(kept(&berlin), "011") != 0)
+                j->wrong++;
+        } else {
+            if (retention_apply(york.b, york.n, T("2026-02-01T00:00:00Z"), &py, zy, york.d,
+                                &e) != 0 || strcmp(kept(&york), "01") != 0)
+                j->wrong++;
+        }
+    }
+out:
+    tz_free(zb);
+    tz_free(zy);
+    return NULL;
+}
+
+TEST(two_zones_two_threads)
+{
+    struct zone_job a = { 0, 2000, 0 }, b = { 1, 2000, 0 };
+    pthread_t ta, tb;
+    CHECK_EQ_INT(pthread_create(&ta, NULL, zone_worker, &a), 0);
+    CHECK_EQ_INT(pthread_create(&tb, NULL, zone_worker, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_EQ_INT(a.wrong, 0);
+    CHECK_EQ_INT(b.wrong, 0);
 }
 
 /* --- objectives --- */
@@ -708,6 +784,7 @@ int main(void)
     RUN(future_backups_kept);
     RUN(reason_names);
     RUN(randomized_invariants);
+    RUN(two_zones_two_threads);
     RUN(rpo);
     RUN(rto);
     return unit_done();
