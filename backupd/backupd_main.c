@@ -29,46 +29,24 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    struct cli_common cc = { CONF_DEFAULT_PATH };
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
-    const char *cmd = NULL, *gen = NULL, *pub = NULL, *sec = NULL, *v;
-    const char *args[4];
-    int nargs = 0, rc;
+    const char *cmd, *gen = NULL, *pub = NULL, *sec = NULL;
+    const char *pos[5];
+    const char **args = pos + 1;
+    int nargs, rc;
     bool offline = false;
+    const struct cli_opt opts[] = {
+        { "--offline", NULL, &offline },     { "--generate-key", &gen, NULL },
+        { "--public", &pub, NULL },          { "--secret", &sec, NULL },
+        { NULL, NULL, NULL },
+    };
+    struct cli_args a = { "backupd", usage, opts, CONF_DEFAULT_PATH, pos, 5, 0 };
 
-    for (int i = 1; i < argc; i++) {
-        int k = cli_common_opt(&cc, argc, argv, &i, &e);
-        if (k < 0)
-            goto usage_err;
-        if (k > 0)
-            continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        }
-        if (strcmp(argv[i], "--offline") == 0)
-            offline = true;
-        else if ((v = cli_opt_value("--generate-key", argc, argv, &i, &e)) != NULL)
-            gen = v;
-        else if ((v = cli_opt_value("--public", argc, argv, &i, &e)) != NULL)
-            pub = v;
-        else if ((v = cli_opt_value("--secret", argc, argv, &i, &e)) != NULL)
-            sec = v;
-        else if (e.code != CF_E_OK)
-            goto usage_err;
-        else if (argv[i][0] == '-') {
-            cf_err_set(&e, CF_E_USAGE, "unknown option '%s'", argv[i]);
-            goto usage_err;
-        } else if (cmd == NULL)
-            cmd = argv[i];
-        else if (nargs < 4)
-            args[nargs++] = argv[i];
-        else {
-            cf_err_set(&e, CF_E_USAGE, "too many arguments");
-            goto usage_err;
-        }
-    }
+    if ((rc = cli_parse(&a, argc, argv)) >= 0)
+        return rc;
+    cmd = a.npos > 0 ? pos[0] : NULL;
+    nargs = a.npos > 0 ? a.npos - 1 : 0;
     if (cmd == NULL) {
         cf_err_set(&e, CF_E_USAGE, "no command given");
         goto usage_err;
@@ -106,9 +84,9 @@ int main(int argc, char **argv)
             cf_err_set(&e, CF_E_USAGE, "check-config takes no argument");
             goto usage_err;
         }
-        return backupd_check_config(cc.config, offline);
+        return backupd_check_config(a.config, offline);
     }
-    if (conf_load(cc.config, &c, &e) != 0)
+    if (conf_load(a.config, &c, &e) != 0)
         return cli_fail("backupd", &e);
 
     if (strcmp(cmd, "init") == 0) {
@@ -127,6 +105,5 @@ int main(int argc, char **argv)
     return rc;
 
 usage_err:
-    fprintf(stderr, "backupd: %s\n%s", e.msg, usage);
-    return EXIT_USAGE;
+    return cli_usage_error(&a, &e);
 }

@@ -48,58 +48,30 @@ static int parse_time_opt(const char *name, const char *v, time_t *out, struct c
 
 int main(int argc, char **argv)
 {
-    struct cli_common cc = { CONF_DEFAULT_PATH };
     struct catalog_opts o = { 0 };
     struct repo_unlock u = { NULL };
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
-    const char *cmd = NULL, *arg = NULL, *v;
+    const char *cmd, *arg, *since = NULL, *until = NULL;
+    const char *pos[2];
     int rc;
-    const struct cli_flag flags[] = {
-        { "--json", &o.json },   { "--all", &o.all },         { "--latest", &o.latest },
-        { "--quick", &o.quick }, { "--dry-run", &o.dry_run }, { NULL, NULL },
+    const struct cli_opt opts[] = {
+        { "--source", &o.source, NULL },   { "--secret-key-file", &u.secret_key_file, NULL },
+        { "--job", &o.job, NULL },         { "--reason", &o.reason, NULL },
+        { "--since", &since, NULL },       { "--until", &until, NULL },
+        { "--json", NULL, &o.json },       { "--all", NULL, &o.all },
+        { "--latest", NULL, &o.latest },   { "--quick", NULL, &o.quick },
+        { "--dry-run", NULL, &o.dry_run }, { NULL, NULL, NULL },
     };
+    struct cli_args a = { "catalog", usage, opts, CONF_DEFAULT_PATH, pos, 2, 0 };
 
-    for (int i = 1; i < argc; i++) {
-        int k = cli_common_opt(&cc, argc, argv, &i, &e);
-        if (k < 0)
-            goto usage_err;
-        if (k > 0)
-            continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        }
-        if ((v = cli_opt_value("--source", argc, argv, &i, &e)))
-            o.source = v;
-        else if ((v = cli_opt_value("--secret-key-file", argc, argv, &i, &e)))
-            u.secret_key_file = v;
-        else if ((v = cli_opt_value("--job", argc, argv, &i, &e)))
-            o.job = v;
-        else if ((v = cli_opt_value("--reason", argc, argv, &i, &e)))
-            o.reason = v;
-        else if ((v = cli_opt_value("--since", argc, argv, &i, &e))) {
-            if (parse_time_opt("--since", v, &o.since, &e) != 0)
-                goto usage_err;
-        } else if ((v = cli_opt_value("--until", argc, argv, &i, &e))) {
-            if (parse_time_opt("--until", v, &o.until, &e) != 0)
-                goto usage_err;
-        } else if (e.code != CF_E_OK)
-            goto usage_err;
-        else if (cli_flag(flags, argv[i]))
-            continue;
-        else if (argv[i][0] == '-') {
-            cf_err_set(&e, CF_E_USAGE, "unknown option '%s'", argv[i]);
-            goto usage_err;
-        } else if (cmd == NULL)
-            cmd = argv[i];
-        else if (arg == NULL)
-            arg = argv[i];
-        else {
-            cf_err_set(&e, CF_E_USAGE, "too many arguments");
-            goto usage_err;
-        }
-    }
+    if ((rc = cli_parse(&a, argc, argv)) >= 0)
+        return rc;
+    cmd = a.npos > 0 ? pos[0] : NULL;
+    arg = a.npos > 1 ? pos[1] : NULL;
+    if ((since && parse_time_opt("--since", since, &o.since, &e) != 0) ||
+        (until && parse_time_opt("--until", until, &o.until, &e) != 0))
+        goto usage_err;
     if (cmd == NULL) {
         cf_err_set(&e, CF_E_USAGE, "no command given");
         goto usage_err;
@@ -135,7 +107,7 @@ int main(int argc, char **argv)
     }
     if (keys_init(&e) != 0)
         return cli_fail("catalog", &e);
-    if (conf_load(cc.config, &c, &e) != 0)
+    if (conf_load(a.config, &c, &e) != 0)
         return cli_fail("catalog", &e);
     if (strcmp(cmd, "list") == 0)
         rc = catalog_list(c, &u, &o);
@@ -159,6 +131,5 @@ int main(int argc, char **argv)
     return rc;
 
 usage_err:
-    fprintf(stderr, "catalog: %s\n%s", e.msg, usage);
-    return EXIT_USAGE;
+    return cli_usage_error(&a, &e);
 }

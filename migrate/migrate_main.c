@@ -1,120 +1,91 @@
 /* migrate_main.c - `migrate`: versioned schema migrations with a snapshot before apply. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../lib/config/conf.h"
-#include "../lib/core/log.h"
+#include "../lib/core/cli.h"
 #include "../lib/core/util.h"
 #include "mig.h"
 
-static void usage(FILE *f)
-{
-    fputs("usage: migrate [--config F] --source S [--database DB] [--dir PATH] [--json]\n"
-          "               [--dry-run] [--lock-timeout DUR] [--log-format text|json] [-v|-q]\n"
-          "               COMMAND\n"
-          "commands:\n"
-          "  status                     applied, pending, failed and drifted migrations\n"
-          "  up [--to V] [--no-snapshot]  snapshot, then apply the pending migrations\n"
-          "  down [--to V]              revert by down scripts, newest first (default: one)\n"
-          "  verify                     checksums of applied files against the history\n"
-          "  baseline V                 mark versions up to V applied without running them\n"
-          "  rollback [--restore-snapshot] [--force] [--secret-key-file F]  undo the last run\n"
-          "  repair                     mark failed migrations rolled back (fixed by hand)\n"
-          "  accept-checksum V          record the edited file of applied version V\n"
-          "  new NAME                   create the next <version>_NAME.up.sql / .down.sql\n"
-          "exit codes (docs/CONFIG.md): 0 done, 1 failed, 2 usage, configuration or key,\n"
-          "  10 pending (status),\n"
-          "  11 failed partway: rollback or repair first, 12 lock timeout, 13 checksum drift,\n"
-          "  14 snapshot failed (nothing applied)\n", f);
-}
+static const char usage[] =
+    "usage: migrate [--config F] --source S [--database DB] [--dir PATH] [--json]\n"
+    "               [--dry-run] [--lock-timeout DUR] [--log-format text|json] [-v|-q]\n"
+    "               COMMAND\n"
+    "commands:\n"
+    "  status                     applied, pending, failed and drifted migrations\n"
+    "  up [--to V] [--no-snapshot]  snapshot, then apply the pending migrations\n"
+    "  down [--to V]              revert by down scripts, newest first (default: one)\n"
+    "  verify                     checksums of applied files against the history\n"
+    "  baseline V                 mark versions up to V applied without running them\n"
+    "  rollback [--restore-snapshot] [--force] [--secret-key-file F]  undo the last run\n"
+    "  repair                     mark failed migrations rolled back (fixed by hand)\n"
+    "  accept-checksum V          record the edited file of applied version V\n"
+    "  new NAME                   create the next <version>_NAME.up.sql / .down.sql\n"
+    "exit codes (docs/CONFIG.md): 0 done, 1 failed, 2 usage, configuration or key,\n"
+    "  10 pending (status),\n"
+    "  11 failed partway: rollback or repair first, 12 lock timeout, 13 checksum drift,\n"
+    "  14 snapshot failed (nothing applied)\n";
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "source", required_argument, NULL, 's' },
-        { "database", required_argument, NULL, 'd' },
-        { "dir", required_argument, NULL, 'D' },
-        { "to", required_argument, NULL, 't' },
-        { "json", no_argument, NULL, 'j' },
-        { "dry-run", no_argument, NULL, 'n' },
-        { "no-snapshot", no_argument, NULL, 'N' },
-        { "restore-snapshot", no_argument, NULL, 'R' },
-        { "force", no_argument, NULL, 'f' },
-        { "lock-timeout", required_argument, NULL, 'l' },
-        { "secret-key-file", required_argument, NULL, 'k' },
-        { "log-format", required_argument, NULL, 'L' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct mig_opts o;
+    const char *to = NULL, *lock_timeout = NULL;
+    const char *pos[8];
     int64_t secs;
-    int ch;
+    int rc, next = 1;
 
     memset(&o, 0, sizeof(o));
-    o.config = CONF_DEFAULT_PATH;
+    const struct cli_opt opts[] = {
+        { "--source", &o.source, NULL },
+        { "--database", &o.database, NULL },
+        { "--dir", &o.dir, NULL },
+        { "--to", &to, NULL },
+        { "--json", NULL, &o.json },
+        { "--dry-run", NULL, &o.dry_run },
+        { "--no-snapshot", NULL, &o.no_snapshot },
+        { "--restore-snapshot", NULL, &o.restore_snapshot },
+        { "--force", NULL, &o.force },
+        { "--lock-timeout", &lock_timeout, NULL },
+        { "--secret-key-file", &o.secret_key_file, NULL },
+        { NULL, NULL, NULL },
+    };
+    struct cli_args a = { "migrate", usage, opts, CONF_DEFAULT_PATH, pos, 8, 0 };
+
+    if ((rc = cli_parse(&a, argc, argv)) >= 0)
+        return rc;   /* EXIT_OK after --help, EXIT_USAGE (MIG_EXIT_USAGE) on a usage error */
+    o.config = a.config;
     o.lock_timeout_ms = 60 * 1000;
-    while ((ch = getopt_long(argc, argv, "hvq", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': o.config = optarg; break;
-        case 's': o.source = optarg; break;
-        case 'd': o.database = optarg; break;
-        case 'D': o.dir = optarg; break;
-        case 't':
-            if (mig_parse_version(optarg, &o.to) != 0) {
-                fprintf(stderr, "migrate: --to needs a version (digits), got '%s'\n", optarg);
-                return MIG_EXIT_USAGE;
-            }
-            o.has_to = true;
-            break;
-        case 'j': o.json = true; break;
-        case 'n': o.dry_run = true; break;
-        case 'N': o.no_snapshot = true; break;
-        case 'R': o.restore_snapshot = true; break;
-        case 'f': o.force = true; break;
-        case 'k': o.secret_key_file = optarg; break;
-        case 'l':
-            if (parse_duration(optarg, &secs) != 0 || secs < 0) {
-                fprintf(stderr, "migrate: --lock-timeout needs a duration (30s, 5m), got '%s'\n",
-                        optarg);
-                return MIG_EXIT_USAGE;
-            }
-            o.lock_timeout_ms = secs * 1000;
-            break;
-        case 'L': {
-            enum log_format lf;
-            if (log_format_parse(optarg, &lf) != 0) {
-                fprintf(stderr, "migrate: --log-format is text or json, not '%s'\n", optarg);
-                return MIG_EXIT_USAGE;
-            }
-            log_set_format(lf);
-            break;
+    if (to != NULL) {
+        if (mig_parse_version(to, &o.to) != 0) {
+            fprintf(stderr, "migrate: --to needs a version (digits), got '%s'\n", to);
+            return MIG_EXIT_USAGE;
         }
-        case 'v': log_set_level(LOG_DEBUG); break;
-        case 'q': log_set_level(LOG_WARN); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return MIG_EXIT_USAGE;
-        }
+        o.has_to = true;
     }
-    if (optind >= argc) {
-        usage(stderr);
+    if (lock_timeout != NULL) {
+        if (parse_duration(lock_timeout, &secs) != 0 || secs < 0) {
+            fprintf(stderr, "migrate: --lock-timeout needs a duration (30s, 5m), got '%s'\n",
+                    lock_timeout);
+            return MIG_EXIT_USAGE;
+        }
+        o.lock_timeout_ms = secs * 1000;
+    }
+    if (a.npos == 0) {
+        fputs(usage, stderr);
         return MIG_EXIT_USAGE;
     }
-    o.command = argv[optind++];
+    o.command = pos[0];
     bool takes_arg = strcmp(o.command, "baseline") == 0 ||
                      strcmp(o.command, "accept-checksum") == 0 || strcmp(o.command, "new") == 0;
     if (takes_arg) {
-        if (optind >= argc) {
+        if (next >= a.npos) {
             fprintf(stderr, "migrate: %s needs an argument\n", o.command);
             return MIG_EXIT_USAGE;
         }
-        o.arg = argv[optind++];
+        o.arg = pos[next++];
     }
-    if (optind < argc) {
-        fprintf(stderr, "migrate: unexpected argument '%s'\n", argv[optind]);
+    if (next < a.npos) {
+        fprintf(stderr, "migrate: unexpected argument '%s'\n", pos[next]);
         return MIG_EXIT_USAGE;
     }
     if ((o.has_to && strcmp(o.command, "up") != 0 && strcmp(o.command, "down") != 0) ||

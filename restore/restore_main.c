@@ -41,61 +41,42 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    struct cli_common cc = { CONF_DEFAULT_PATH };
     struct restore_opts o = { 0 };
     struct repo_unlock u = { NULL };
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
-    const char *source = NULL, *at = NULL, *v;
+    const char *source = NULL, *at = NULL, *jobs = NULL;
     time_t t;
     int rc;
-
-    const struct cli_flag flags[] = {
-        { "--clean", &o.clean }, { "--globals", &o.globals }, { "--force", &o.force },
-        { "--dry-run", &o.dry_run }, { NULL, NULL },
+    const struct cli_opt opts[] = {
+        { "--source", &source, NULL },
+        { "--at", &at, NULL },
+        { "--to", &o.to_dir, NULL },
+        { "--to-file", &o.to_file, NULL },
+        { "--into-db", &o.into_db, NULL },
+        { "--into-redis", &o.into_redis, NULL },
+        { "--database", &o.database, NULL },
+        { "--secret-key-file", &u.secret_key_file, NULL },
+        { "--jobs", &jobs, NULL },
+        { "--clean", NULL, &o.clean },
+        { "--globals", NULL, &o.globals },
+        { "--force", NULL, &o.force },
+        { "--dry-run", NULL, &o.dry_run },
+        { NULL, NULL, NULL },
     };
+    struct cli_args a = { "restore", usage, opts, CONF_DEFAULT_PATH, NULL, 0, 0 };
 
+    if ((rc = cli_parse(&a, argc, argv)) >= 0)
+        return rc;
     o.jobs = 1;
-    for (int i = 1; i < argc; i++) {
-        int k = cli_common_opt(&cc, argc, argv, &i, &e);
-        if (k < 0)
-            goto usage_err;
-        if (k > 0)
-            continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        }
-        if ((v = cli_opt_value("--source", argc, argv, &i, &e)))
-            source = v;
-        else if ((v = cli_opt_value("--at", argc, argv, &i, &e)))
-            at = v;
-        else if ((v = cli_opt_value("--to", argc, argv, &i, &e)))
-            o.to_dir = v;
-        else if ((v = cli_opt_value("--to-file", argc, argv, &i, &e)))
-            o.to_file = v;
-        else if ((v = cli_opt_value("--into-db", argc, argv, &i, &e)))
-            o.into_db = v;
-        else if ((v = cli_opt_value("--into-redis", argc, argv, &i, &e)))
-            o.into_redis = v;
-        else if ((v = cli_opt_value("--database", argc, argv, &i, &e)))
-            o.database = v;
-        else if ((v = cli_opt_value("--secret-key-file", argc, argv, &i, &e)))
-            u.secret_key_file = v;
-        else if ((v = cli_opt_value("--jobs", argc, argv, &i, &e))) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 64) {
-                cf_err_set(&e, CF_E_USAGE, "--jobs: '%s' is not a number from 1 to 64", v);
-                goto usage_err;
-            }
-            o.jobs = (int)n;
-        } else if (e.code != CF_E_OK)
-            goto usage_err;
-        else if (!cli_flag(flags, argv[i])) {
-            cf_err_set(&e, CF_E_USAGE, "unknown argument '%s'", argv[i]);
+    if (jobs != NULL) {
+        char *end;
+        long n = strtol(jobs, &end, 10);
+        if (*end || n < 1 || n > 64) {
+            cf_err_set(&e, CF_E_USAGE, "--jobs: '%s' is not a number from 1 to 64", jobs);
             goto usage_err;
         }
+        o.jobs = (int)n;
     }
     if (source == NULL || at == NULL) {
         cf_err_set(&e, CF_E_USAGE, "--source and --at are required");
@@ -106,13 +87,12 @@ int main(int argc, char **argv)
         return cli_fail("restore", &e);
     if (keys_init(&e) != 0)
         return cli_fail("restore", &e);
-    if (conf_load(cc.config, &c, &e) != 0)
+    if (conf_load(a.config, &c, &e) != 0)
         return cli_fail("restore", &e);
     rc = restore_run(c, &u, source, t, &o);
     conf_free(c);
     return rc;
 
 usage_err:
-    fprintf(stderr, "restore: %s\n%s", e.msg, usage);
-    return EXIT_USAGE;
+    return cli_usage_error(&a, &e);
 }

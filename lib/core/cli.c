@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -37,7 +38,9 @@ int cli_fail(const char *tool, const struct cf_err *e)
     return cli_exit_code(e);
 }
 
-const char *cli_opt_value(const char *name, int argc, char **argv, int *i, struct cf_err *e)
+/* the value of "--name V" / "--name=V" at argv[*i]: NULL if argv[*i] is not --name (or, with
+ * @e set, when the value is missing) */
+static const char *cli_opt_value(const char *name, int argc, char **argv, int *i, struct cf_err *e)
 {
     size_t n = strlen(name);
     const char *a = argv[*i];
@@ -54,7 +57,9 @@ const char *cli_opt_value(const char *name, int argc, char **argv, int *i, struc
     return argv[++*i];
 }
 
-int cli_common_opt(struct cli_common *c, int argc, char **argv, int *i, struct cf_err *e)
+/* the options every tool takes, consumed from argv[*i]: 1 if consumed, 0 if not common, -1 on
+ * a bad value (@e set) */
+static int cli_common_opt(struct cli_args *c, int argc, char **argv, int *i, struct cf_err *e)
 {
     const char *v;
     enum log_format f;
@@ -82,12 +87,63 @@ int cli_common_opt(struct cli_common *c, int argc, char **argv, int *i, struct c
     return 0;
 }
 
-int cli_flag(const struct cli_flag *flags, const char *arg)
+/* one option of @opts at argv[*i]: 1 if consumed, 0 if not in the table, -1 (@e set) */
+static int cli_table_opt(const struct cli_opt *opts, int argc, char **argv, int *i,
+                         struct cf_err *e)
 {
-    for (; flags->name; flags++)
-        if (strcmp(flags->name, arg) == 0) {
-            *flags->set = true;
+    const char *v;
+
+    for (; opts->name; opts++) {
+        if (opts->flag != NULL) {
+            if (strcmp(opts->name, argv[*i]) != 0)
+                continue;
+            *opts->flag = true;
             return 1;
         }
+        if ((v = cli_opt_value(opts->name, argc, argv, i, e)) != NULL) {
+            *opts->value = v;
+            return 1;
+        }
+        if (e->code != CF_E_OK)
+            return -1;
+    }
     return 0;
+}
+
+int cli_usage_error(const struct cli_args *a, const struct cf_err *e)
+{
+    fprintf(stderr, "%s: %s\n%s", a->tool, e->msg, a->usage);
+    return EXIT_USAGE;
+}
+
+int cli_parse(struct cli_args *a, int argc, char **argv)
+{
+    struct cf_err e = CF_ERR_INIT;
+
+    a->npos = 0;
+    for (int i = 1; i < argc; i++) {
+        int k = cli_common_opt(a, argc, argv, &i, &e);
+        if (k == 0) {
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                fputs(a->usage, stdout);
+                return EXIT_OK;
+            }
+            k = cli_table_opt(a->opts, argc, argv, &i, &e);
+        }
+        if (k < 0)
+            return cli_usage_error(a, &e);
+        if (k > 0)
+            continue;
+        if (a->max_pos == 0)
+            cf_err_set(&e, CF_E_USAGE, "unknown argument '%s'", argv[i]);
+        else if (argv[i][0] == '-')
+            cf_err_set(&e, CF_E_USAGE, "unknown option '%s'", argv[i]);
+        else if (a->npos < a->max_pos)
+            a->pos[a->npos++] = argv[i];
+        else
+            cf_err_set(&e, CF_E_USAGE, "too many arguments");
+        if (e.code != CF_E_OK)
+            return cli_usage_error(a, &e);
+    }
+    return -1;
 }

@@ -1,4 +1,4 @@
-/* cli.h - what every tool's main shares: exit codes, error printing, common options. */
+/* cli.h - what every tool's main shares: exit codes, error printing, option parsing. */
 #ifndef CF_CLI_H
 #define CF_CLI_H
 
@@ -25,22 +25,32 @@ int cli_exit_code_or(const struct cf_err *e, int outcome);
 /* "<tool>: error: <message>" on stderr; returns cli_exit_code(e) */
 int cli_fail(const char *tool, const struct cf_err *e);
 
-/* Options every tool takes; cli_common_opt() consumes them from argv[*i] ("--config F",
- * "--config=F", "--log-format json", "--verbose", "--quiet"): 1 if consumed, 0 if not
- * common, -1 on a bad value (@e set). */
-struct cli_common {
-    const char *config;
-};
-int cli_common_opt(struct cli_common *c, int argc, char **argv, int *i, struct cf_err *e);
-/* the value of "--name V" / "--name=V" at argv[*i]: NULL if argv[*i] is not --name */
-const char *cli_opt_value(const char *name, int argc, char **argv, int *i, struct cf_err *e);
-
-/* Boolean options: a table of names and the flags they set, ended by { NULL, NULL }.
- * cli_flag() sets the one named by @arg and returns 1, or returns 0. */
-struct cli_flag {
+/* One option of a tool's table, ended by { NULL }: "--name V" or "--name=V" stores V in
+ * *@value; a flag ("--json") sets *@flag. */
+struct cli_opt {
     const char *name;
-    bool *set;
+    const char **value;   /* an option that takes a value, or NULL */
+    bool *flag;           /* a flag, or NULL */
 };
-int cli_flag(const struct cli_flag *flags, const char *arg);
+
+/* What cli_parse() reads and fills: the tool's table, and where the rest goes. */
+struct cli_args {
+    const char *tool;            /* "backupd": the prefix of usage errors */
+    const char *usage;           /* for --help (on stdout) and after a usage error (on stderr) */
+    const struct cli_opt *opts;
+    const char *config;          /* --config (set the default before parsing) */
+    const char **pos;            /* positional arguments, in order */
+    int max_pos, npos;           /* 0: the tool takes none */
+};
+
+/* cli_parse() - parse @argv: the options every tool takes ("--config F", "--log-format
+ * text|json", "--verbose"/"-v", "--quiet"/"-q", "--help"/"-h"), the tool's table, and up to
+ * @a->max_pos positional arguments. Returns -1 to go on; otherwise the exit code to return:
+ * EXIT_OK after --help (the usage printed), EXIT_USAGE after a usage error (printed by
+ * cli_usage_error). Unknown arguments: "unknown argument 'X'" when the tool takes no
+ * positional argument, else "unknown option '-X'" or "too many arguments". */
+int cli_parse(struct cli_args *a, int argc, char **argv);
+/* "<tool>: <message>" and the usage on stderr; returns EXIT_USAGE */
+int cli_usage_error(const struct cli_args *a, const struct cf_err *e);
 
 #endif
