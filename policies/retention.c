@@ -18,23 +18,12 @@ static bool tz_is_utc(const char *tz)
     return tz == NULL || tz[0] == '\0' || strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0;
 }
 
-/* days since the epoch of a proleptic Gregorian date (Howard Hinnant's days_from_civil) */
-static long long days_from_civil(long long y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (long long)doe - 719468;
-}
-
 static void tm_to_cal(const struct tm *tm, struct cal *c)
 {
     c->year = tm->tm_year + 1900;
     c->month = tm->tm_mon + 1;
     c->hour = tm->tm_hour;
-    c->day = days_from_civil(c->year, (unsigned)c->month, (unsigned)tm->tm_mday);
+    c->day = tz_days_from_civil(c->year, (unsigned)c->month, (unsigned)tm->tm_mday);
 }
 
 /* the calendar fields of each backup in zone @tz (NULL: UTC): pure arithmetic on the zone's

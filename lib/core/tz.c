@@ -36,8 +36,8 @@ struct cf_tz {
     struct tz_rule rule;
 };
 
-/* days since the epoch of a proleptic Gregorian date (Howard Hinnant's days_from_civil) */
-static long long days_from_civil(long long y, unsigned m, unsigned d)
+/* Howard Hinnant's days_from_civil */
+long long tz_days_from_civil(long long y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     long long era = (y >= 0 ? y : y - 399) / 400;
@@ -165,12 +165,12 @@ static long long date_local(const struct tz_date *d, long long y)
     long long day;
 
     if (d->kind == 'J') {
-        day = days_from_civil(y, 1, 1) + d->n - 1 + (is_leap(y) && d->n >= 60);
+        day = tz_days_from_civil(y, 1, 1) + d->n - 1 + (is_leap(y) && d->n >= 60);
     } else if (d->kind == 'D') {
-        day = days_from_civil(y, 1, 1) + d->n;
+        day = tz_days_from_civil(y, 1, 1) + d->n;
     } else {
         static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-        long long first = days_from_civil(y, (unsigned)d->m, 1);
+        long long first = tz_days_from_civil(y, (unsigned)d->m, 1);
         int len = mdays[d->m - 1] + (d->m == 2 && is_leap(y));
         int wday = (int)(((first + 4) % 7 + 7) % 7);   /* 1970-01-01 was a Thursday */
         day = first + (d->d - wday + 7) % 7 + 7 * (d->w - 1);

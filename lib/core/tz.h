@@ -25,6 +25,9 @@ long tz_offset(const struct cf_tz *z, time_t t);
 /* tz_localtime() - the calendar fields of @t in zone @z (NULL: UTC); tm_gmtoff is the offset */
 void tz_localtime(const struct cf_tz *z, time_t t, struct tm *out);
 
+/* tz_days_from_civil() - days since 1970-01-01 of the proleptic Gregorian date @y-@m-@d */
+long long tz_days_from_civil(long long y, unsigned m, unsigned d);
+
 /* time_zone_check() - 0 when tz_open(@tz) would succeed; -1 (CF_E_CONFIG, with a hint)
  * otherwise. What configuration checks call for a "timezone" key. */
 int time_zone_check(const char *tz, struct cf_err *e);
