@@ -144,7 +144,7 @@ pg_fingerprint app_copy >"$T/pg.fp2"
 check "postgres: the existing database is unchanged" cmp "$T/pg.fp" "$T/pg.fp2"
 check "postgres: no database created or dropped" test "$(pg_sql -tAc "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database")" = "$(cat "$T/pg.dbs")"
 ok "postgres: a new name plans" restore $dconf --source pg --at latest --database app --into-db app_new --dry-run
-check "postgres: the plan ends with the destination" grep -q "^  database app -> app_new at .*(created)" "$_out"
+check "postgres: the plan ends with the destination" grep -q "^  database app -> app_new at .*(created[;)]" "$_out"
 
 # mariadb: a database holding tables
 my_sql -e "CREATE DATABASE shop_copy; CREATE TABLE shop_copy.other (x int); INSERT INTO shop_copy.other VALUES (42)"
@@ -157,7 +157,7 @@ my_fingerprint shop_copy >"$T/my.fp2"
 check "mariadb: the existing database is unchanged" cmp "$T/my.fp" "$T/my.fp2"
 check "mariadb: no database created" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'shop\\_new'")"
 ok "mariadb: a new name plans" restore $dconf --source my --at latest --database shop --into-db shop_new --dry-run
-check "mariadb: the plan names it" grep -q "^  database shop -> shop_new at .*(created)" "$_out"
+check "mariadb: the plan names it" grep -q "^  database shop -> shop_new at .*(created[;)]" "$_out"
 
 # redis: a scratch server that holds keys
 redis-cli -s "$SCRATCH" SET mine keep >/dev/null

@@ -283,7 +283,7 @@ TEST(wrong_key)
     unlink(key);
     CHECK(keys_generate_file(key, &e) == 0);
     CHECK(repo_open(f.conf, NULL, &r, &e) != 0);
-    CHECK(e.code == CF_E_CRYPTO);
+    CHECK(e.code == CF_E_KEY);
     CHECK_MSG(e, "wrong key");
     free(key);
     fixture_close(&f);
