@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "source.h"
+#include "../source/source.h"
 
 int src_tool_major(const char *tool, char *line, size_t cap, int *major, struct cf_err *e)
 {
