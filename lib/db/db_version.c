@@ -1,14 +1,16 @@
-/* src_probe.c - what the check step asks of a dump tool: is it there, and which version. */
+/* db_version.c - what the check step and migrate ask of a dump tool: is it there, which
+ * version, and can it read the server. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../source/source.h"
+#include "db_version.h"
 
-int src_tool_major(const char *tool, char *line, size_t cap, int *major, struct cf_err *e)
+int db_tool_major(const char *tool, char *line, size_t cap, int *major, struct cf_err *e)
 {
     int fds[2], status;
     pid_t pid;
@@ -55,5 +57,50 @@ int src_tool_major(const char *tool, char *line, size_t cap, int *major, struct 
     if (*p == '\0')
         return cf_err_set(e, CF_E_CONFIG, "'%s --version' gave no version: '%s'", tool, line);
     *major = atoi(p);
+    return 0;
+}
+
+int db_version_parse(const char *s, const char *after, unsigned *major, unsigned *minor)
+{
+    const char *p = after ? strstr(s, after) : s;
+
+    if (p == NULL)
+        return -1;
+    p += after ? strlen(after) : 0;
+    while (*p && !isdigit((unsigned char)*p))
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    *major = (unsigned)strtoul(p, (char **)&p, 10);
+    *minor = *p == '.' ? (unsigned)strtoul(p + 1, NULL, 10) : 0;
+    return 0;
+}
+
+int db_pg_tool_check(const char *tool, int tool_major, unsigned long server_num,
+                     struct cf_err *e)
+{
+    int server_major = (int)(server_num / 10000);
+
+    if (tool_major < server_major)
+        return cf_err_set(e, CF_E_CONFIG, "%s is major version %d, older than the server's %d: "
+                          "it cannot dump it; HINT: install postgresql-client-%d and set bin-dir",
+                          tool, tool_major, server_major, server_major);
+    return 0;
+}
+
+int db_maria_tool_check(const char *tool, const char *line, unsigned long server,
+                        struct cf_err *e)
+{
+    unsigned maj, min, smaj = (unsigned)(server / 10000), smin = (unsigned)(server / 100 % 100);
+
+    if (db_version_parse(line, "Distrib", &maj, &min) != 0 &&
+        db_version_parse(line, "from", &maj, &min) != 0)
+        return cf_err_set(e, CF_E_CONFIG, "unable to read the version of %s from '%s'", tool,
+                          line);
+    if (maj < smaj || (maj == smaj && min < smin))
+        return cf_err_set(e, CF_E_CONFIG, "%s is from MariaDB %u.%u and the server is %u.%u: an "
+                          "older dump tool may miss what the server has; HINT: install the "
+                          "client of MariaDB %u.%u or later and set bin-dir", tool, maj, min,
+                          smaj, smin, smaj, smin);
     return 0;
 }
