@@ -10,6 +10,7 @@
 
 #include "../lib/core/buf.h"
 #include "../lib/core/err.h"
+#include "../lib/db/db_settings.h"
 
 /* Exit codes of `migrate` (docs/MIGRATE.md). 0, 1 and 2 are the ones every tool uses. */
 enum mig_exit {
@@ -104,17 +105,6 @@ bool mig_stmt_is_tx_control(const char *sql);
 
 /* --- database engines (mig_pg.c, mig_maria.c) --- */
 
-/* Where to connect: from the [source] section (host/socket, port, user, password-file) and
- * the database chosen by `databases =` or --database. */
-struct mig_conn_cfg {
-    const char *host;       /* host name or (PostgreSQL) socket directory; NULL: default */
-    const char *socket;     /* MariaDB unix socket; NULL: default */
-    unsigned port;          /* 0: default */
-    const char *user;       /* NULL: the client library's default */
-    const char *password;   /* NULL: none */
-    const char *database;
-};
-
 /* Rows of a query: cell(r, c) is NULL for SQL NULL. */
 struct mig_rows {
     size_t nrows, ncols;
@@ -137,7 +127,11 @@ struct mig_engine_ops {
     const char *applied_at_expr;  /* applied_at as "YYYY-MM-DDTHH:MM:SSZ" */
     const char *upsert_tail;      /* what follows INSERT ... VALUES (...) to replace a row */
     bool transactional_ddl;
-    int (*connect)(const struct mig_conn_cfg *c, void **h, struct cf_err *e);
+    /* the [source] section's connection settings, with the kind's defaults (lib/db) */
+    int (*settings_load)(const struct ini_section *sec, struct db_settings **out,
+                         struct cf_err *e);
+    /* connect to database @db (NULL: none, MariaDB) as lib/db does for the sources */
+    int (*connect)(const struct db_settings *s, const char *db, void **h, struct cf_err *e);
     void (*close)(void *h);
     /* run one statement (result rows discarded); on failure @e holds the server's message */
     int (*exec)(void *h, const char *sql, struct cf_err *e);
@@ -183,18 +177,20 @@ int migrate_run(const struct mig_opts *o);
 
 /* --- the snapshot before apply (mig_snap.c) --- */
 
+struct conf;
+
 struct mig_snap {
-    const char *config;            /* coffer.conf */
+    const struct conf *conf;       /* coffer.conf, as conf_load read it */
     const char *source;            /* the [source] section's name */
     const char *database;          /* the one database migrated */
     enum mig_engine eng;
     unsigned long server_version;  /* as mig_engine_ops.server_version */
     const char *secret_key_file;   /* public-key repositories: needed to restore */
-    const struct mig_conn_cfg *conn; /* how migrate itself connects (to swap databases) */
+    const struct db_settings *set; /* the source's connection settings (to swap databases) */
 };
 
 /* mig_snapshot_take() - back up @s->database of @s->source through the normal backup path
- * into the repository of @s->config, after checking that the dump tool can read the server.
+ * into the repository of @s->conf, after checking that the dump tool can read the server.
  * The new backup's id goes to @id. Fails (nothing committed) on any error. */
 int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_err *e);
 /* mig_snapshot_restore() - restore backup @id into the same database, replacing what is

@@ -290,8 +290,8 @@ int mig_cmd_up(struct mig_ctx *c, struct cf_err *e)
         log_warn("no snapshot before apply (--no-snapshot) database=%s: a failed migration "
                  "cannot be undone by restoring one", c->database);
     } else {
-        struct mig_snap s = { c->o->config, c->o->source, c->database, c->ops->eng,
-                              c->ops->server_version(c->db), c->o->secret_key_file, &c->cc };
+        struct mig_snap s = { c->conf, c->o->source, c->database, c->ops->eng,
+                              c->ops->server_version(c->db), c->o->secret_key_file, c->set };
         uint64_t t0 = time_mono_ms();
         if (mig_snapshot_take(&s, snap, sizeof(snap), e) != 0) {
             c->exit = MIG_EXIT_SNAPSHOT;
@@ -469,8 +469,8 @@ static int confirm_restore(struct mig_ctx *c, const char *id, struct cf_err *e)
 static int restore_run(struct mig_ctx *c, const char *run, const char *snap, size_t n,
                        struct cf_err *e)
 {
-    struct mig_snap s = { c->o->config, c->o->source, c->database, c->ops->eng,
-                          c->ops->server_version(c->db), c->o->secret_key_file, &c->cc };
+    struct mig_snap s = { c->conf, c->o->source, c->database, c->ops->eng,
+                          c->ops->server_version(c->db), c->o->secret_key_file, c->set };
     /* the history in memory is replaced below: keep what we need from it */
     char *snap_id = cf_strdup(snap), *run_id = cf_strdup(run);
     char *why = cf_asprintf("rolled back by restoring snapshot %s", snap_id);
@@ -499,7 +499,7 @@ static int restore_run(struct mig_ctx *c, const char *run, const char *snap, siz
     if (c->db != NULL)
         c->ops->close(c->db);
     c->db = NULL;
-    if (c->ops->connect(&c->cc, &c->db, e) != 0 || mig_lock_take(c, e) != 0 ||
+    if (c->ops->connect(c->set, c->database, &c->db, e) != 0 || mig_lock_take(c, e) != 0 ||
         mig_hist_ensure(c, e) != 0 || mig_hist_load(c, e) != 0)
         goto out;
     for (size_t i = 0; i < nbefore; i++) {

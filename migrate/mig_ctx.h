@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "../lib/config/ini.h"
+#include "../lib/config/conf.h"
 #include "mig.h"
 
 /* one row of coffer_schema_history as read */
@@ -21,13 +21,12 @@ struct mig_hist {
 struct mig_ctx {
     const struct mig_opts *o;
     int exit;                      /* exit code for the error in flight */
-    struct ini *ini;
-    const struct ini_section *sec;
+    struct conf *conf;             /* the configuration, read once */
+    const struct ini_section *sec; /* its [source] section */
     const struct mig_engine_ops *ops;
+    struct db_settings *set;       /* the source's connection settings */
     char *dir;
     char *database;
-    char *password;
-    struct mig_conn_cfg cc;
     void *db;
     bool locked;
     struct mig_set files;

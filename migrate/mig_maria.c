@@ -9,6 +9,7 @@
 
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
+#include "../lib/db/db_maria.h"
 
 static int my_fail(MYSQL *m, const char *what, struct cf_err *e)
 {
@@ -21,25 +22,12 @@ static int my_fail(MYSQL *m, const char *what, struct cf_err *e)
     return cf_err_set(e, code, "%s (error %u)", mysql_error(m), no);
 }
 
-static int my_connect(const struct mig_conn_cfg *cfg, void **h, struct cf_err *e)
+static int my_connect(const struct db_settings *s, const char *db, void **h, struct cf_err *e)
 {
-    MYSQL *m = mysql_init(NULL);
-    unsigned timeout = 30;
-    const char *host = cfg->host;
+    MYSQL *m;
 
-    if (m == NULL)
-        return cf_err_set(e, CF_E_NOMEM, "unable to allocate a MariaDB connection");
-    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (cfg->socket != NULL && host == NULL)
-        host = "localhost";
-    if (mysql_real_connect(m, host, cfg->user, cfg->password, cfg->database, cfg->port,
-                           cfg->socket, CLIENT_MULTI_RESULTS) == NULL) {
-        my_fail(m, "unable to connect to MariaDB", e);
-        cf_err_ctx(e, "database '%s'", cfg->database);
-        mysql_close(m);
-        return -1;
-    }
+    if (db_maria_connect(s, db, CLIENT_MULTI_RESULTS, &m, e) != 0)
+        return db ? cf_err_ctx(e, "database '%s'", db) : -1;
     *h = m;
     return 0;
 }
@@ -229,6 +217,7 @@ const struct mig_engine_ops mig_maria_ops = {
         " snapshot = VALUES(snapshot), run_id = VALUES(run_id),"
         " failed_statement = VALUES(failed_statement), error = VALUES(error)",
     .transactional_ddl = false,
+    .settings_load = db_maria_settings_load,
     .connect = my_connect,
     .close = my_close,
     .exec = my_exec,

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "../lib/core/log.h"
+#include "../lib/db/db_pg.h"
 
 /* the advisory lock key: "coffermi" read as a big-endian integer. Advisory locks are
  * scoped to the current database already, so one key serves every database. */
@@ -50,49 +51,12 @@ static int pg_fail(PGconn *c, const PGresult *res, const char *what, struct cf_e
     return cf_err_set(e, CF_E_SOURCE, "%s", buf);
 }
 
-static int pg_connect(const struct mig_conn_cfg *cfg, void **h, struct cf_err *e)
+static int pg_connect(const struct db_settings *s, const char *db, void **h, struct cf_err *e)
 {
-    const char *k[10], *v[10];
-    char port[16];
-    int n = 0;
     PGconn *c;
 
-    if (cfg->host) {
-        k[n] = "host";
-        v[n++] = cfg->host;
-    }
-    if (cfg->port) {
-        snprintf(port, sizeof(port), "%u", cfg->port);
-        k[n] = "port";
-        v[n++] = port;
-    }
-    if (cfg->user) {
-        k[n] = "user";
-        v[n++] = cfg->user;
-    }
-    if (cfg->password) {
-        k[n] = "password";
-        v[n++] = cfg->password;
-    }
-    k[n] = "dbname";
-    v[n++] = cfg->database;
-    k[n] = "application_name";
-    v[n++] = "coffer-migrate";
-    k[n] = "options";
-    v[n++] = "-c client_min_messages=warning";
-    k[n] = "connect_timeout";
-    v[n++] = "30";
-    k[n] = NULL;
-    v[n] = NULL;
-    c = PQconnectdbParams(k, v, 0);
-    if (c == NULL)
-        return cf_err_set(e, CF_E_NOMEM, "unable to allocate a PostgreSQL connection");
-    if (PQstatus(c) != CONNECTION_OK) {
-        pg_fail(c, NULL, "unable to connect to PostgreSQL", e);
-        cf_err_ctx(e, "database '%s'", cfg->database);
-        PQfinish(c);
-        return -1;
-    }
+    if (db_pg_connect(s, db, "coffer-migrate", "-c client_min_messages=warning", &c, e) != 0)
+        return cf_err_ctx(e, "database '%s'", db);
     *h = c;
     return 0;
 }
@@ -245,6 +209,7 @@ const struct mig_engine_ops mig_pg_ops = {
         " status = EXCLUDED.status, snapshot = EXCLUDED.snapshot, run_id = EXCLUDED.run_id,"
         " failed_statement = EXCLUDED.failed_statement, error = EXCLUDED.error",
     .transactional_ddl = true,
+    .settings_load = db_pg_settings_load,
     .connect = pg_connect,
     .close = pg_close,
     .exec = pg_exec,

@@ -12,12 +12,10 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "../lib/config/ini.h"
+#include "../lib/config/conf.h"
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
-#include "../lib/source/source.h"
-#include "../lib/source/src_child.h"
 #include "mig_ctx.h"
 
 /* ---------- configuration ---------- */
@@ -25,42 +23,33 @@
 static int load_config(struct mig_ctx *c, struct cf_err *e)
 {
     const struct mig_opts *o = c->o;
-    const char *type, *mig, *host, *sock, *user, *pwfile;
-    char **dbs = NULL;
-    size_t ndb = 0;
-    long port;
-    bool all = false;
+    const char *type, *mig;
+    const struct db_settings *s;
     int rc = -1;
 
-    if (ini_parse_file(o->config, &c->ini, e) != 0)
-        return -1;
-    c->sec = ini_find(c->ini, "source", o->source);
-    if (c->sec == NULL)
-        return cf_err_set(e, CF_E_CONFIG, "%s: no [source %s] section", o->config, o->source);
+    /* the whole file, as the other tools read it: unknown keys, bad values, file modes */
+    if (conf_load(o->config, &c->conf, e) != 0)
+        goto out;
+    c->sec = conf_source(c->conf, o->source);
+    if (c->sec == NULL) {
+        cf_err_set(e, CF_E_CONFIG, "%s: no [source %s] section", o->config, o->source);
+        goto out;
+    }
     if (ini_require_str(c->sec, "type", &type, e) != 0)
-        return -1;
+        goto out;
     if (strcmp(type, "postgres") == 0)
         c->ops = &mig_pg_ops;
     else if (strcmp(type, "mariadb") == 0)
         c->ops = &mig_maria_ops;
-    else
-        return ini_err(c->sec, "type", e, "migrate works on postgres and mariadb sources, "
-                       "not on type '%s'", type);
-    /* the section as the backup side reads it: unknown keys, bad values, file modes */
-    {
-        struct source *src = NULL;
-        if (source_open(c->sec, &src, e) != 0)
-            return -1;
-        source_close(src);
+    else {
+        ini_err(c->sec, "type", e, "migrate works on postgres and mariadb sources, not on type "
+                "'%s'", type);
+        goto out;
     }
     if (ini_get_str(c->sec, "migrations", NULL, &mig, e) != 0 ||
-        ini_get_str(c->sec, "host", NULL, &host, e) != 0 ||
-        ini_get_str(c->sec, "socket", NULL, &sock, e) != 0 ||
-        ini_get_str(c->sec, "user", NULL, &user, e) != 0 ||
-        ini_get_str(c->sec, "password-file", NULL, &pwfile, e) != 0 ||
-        ini_get_int(c->sec, "port", 0, 0, 65535, &port, e) != 0 ||
-        src_get_databases(c->sec, &dbs, &ndb, &all, e) != 0)
+        c->ops->settings_load(c->sec, &c->set, e) != 0)
         goto out;
+    s = c->set;
     if (o->dir != NULL) {
         c->dir = cf_strdup(o->dir);
     } else if (mig != NULL) {
@@ -70,49 +59,32 @@ static int load_config(struct mig_ctx *c, struct cf_err *e)
     } else {
         ini_err(c->sec, NULL, e, "no migrations directory; HINT: set migrations = PATH in this "
                 "section or give --dir PATH");
-        c->exit = MIG_EXIT_USAGE;
         goto out;
     }
     if (o->database != NULL) {
-        bool listed = all;
-        for (size_t i = 0; i < ndb; i++)
-            listed = listed || strcmp(dbs[i], o->database) == 0;
+        bool listed = s->all;
+        for (size_t i = 0; i < s->ndbs; i++)
+            listed = listed || strcmp(s->dbs[i], o->database) == 0;
         if (!listed) {
             ini_err(c->sec, "databases", e, "--database %s is not one of this source's "
                     "databases", o->database);
             goto out;
         }
         c->database = cf_strdup(o->database);
-    } else if (ndb == 1) {
-        c->database = cf_strdup(dbs[0]);
+    } else if (s->ndbs == 1) {
+        c->database = cf_strdup(s->dbs[0]);
     } else {
         ini_err(c->sec, "databases", e, "%s; HINT: choose the one to migrate with --database "
-                "NAME", all ? "covers all databases" : "names several databases");
+                "NAME", s->all ? "covers all databases" : "names several databases");
         goto out;
     }
-    if (pwfile != NULL) {
-        struct buf b = BUF_INIT;
-        if (fs_read_secret(pwfile, "password-file", &b, e) != 0) {
-            buf_free(&b);
-            cf_err_ctx(e, "[source %s]", o->source);
-            goto out;
-        }
-        c->password = b.data;
-    }
-    if (!src_name_is_safe(c->database)) {
+    if (!db_name_is_safe(c->database)) {
         ini_err(c->sec, "databases", e, "'%s' is not a database name coffer accepts (1-64 "
                 "bytes, no quotes, backticks or control characters)", c->database);
         goto out;
     }
-    c->cc.host = host;
-    c->cc.socket = sock;
-    c->cc.port = (unsigned)port;
-    c->cc.user = user;
-    c->cc.password = c->password;
-    c->cc.database = c->database;
     rc = 0;
 out:
-    ini_list_free(dbs, ndb);
     if (rc != 0 && c->exit == 0)
         c->exit = MIG_EXIT_USAGE;
     return rc;
@@ -537,7 +509,7 @@ int migrate_run(const struct mig_opts *o)
         }
         mig_stmts_free(&st);
     }
-    if (c.ops->connect(&c.cc, &c.db, &e) != 0 || mig_hist_locate(&c, &e) != 0)
+    if (c.ops->connect(c.set, c.database, &c.db, &e) != 0 || mig_hist_locate(&c, &e) != 0)
         goto out;
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "verify") == 0) {
         if (mig_hist_load(&c, &e) != 0)
@@ -578,14 +550,11 @@ out:
         c.ops->close(c.db);
     mig_hist_free(&c);
     mig_set_free(&c.files);
-    if (c.password != NULL) {
-        sodium_memzero(c.password, strlen(c.password));
-        free(c.password);
-    }
+    db_settings_free(c.set);
     free(c.database);
     free(c.hist);
     free(c.hist_schema);
     free(c.dir);
-    ini_free(c.ini);
+    conf_free(c.conf);
     return code;
 }

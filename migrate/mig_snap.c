@@ -1,9 +1,9 @@
 /* mig_snap.c - the snapshot before apply and its restore, through the normal backup path
  * (lib/stream/pipeline.h) and the database sources (lib/source/src_postgres.c, ...).
  *
- * The snapshot is a backup of the one database being migrated: the [source] section with its
- * `databases` narrowed to that database, into the configured repository, listed and
- * restorable like any other backup of the source.
+ * The snapshot is a backup of the one database being migrated: the [source] narrowed to that
+ * database (source_only_database), into the configured repository, listed and restorable like
+ * any other backup of the source.
  *
  * Restore never destroys before it has a good copy: the snapshot is first restored into a
  * scratch database; only when that succeeds is the migrated database replaced. PostgreSQL:
@@ -14,151 +14,45 @@
  * loadable into a scratch database. */
 #include "mig.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../lib/config/conf.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
+#include "../lib/db/db_pg.h"
+#include "../lib/db/db_version.h"
 #include "../lib/repo/repo.h"
 #include "../lib/source/src_child.h"
 #include "../lib/stream/pipeline.h"
 
-#define PG_TOOLS_GLOB "/usr/lib/postgresql/[0-9]*/bin"
-
-/* A copy of @sec with `databases = @db` (pointers into @sec, except the new kv array). */
-static void narrow_section(const struct ini_section *sec, const char *db, struct ini_section *out)
-{
-    bool found = false;
-
-    *out = *sec;
-    out->kv = cf_calloc(sec->n + 1, sizeof(*out->kv));
-    for (size_t i = 0; i < sec->n; i++) {
-        out->kv[i] = sec->kv[i];
-        if (strcmp(sec->kv[i].key, "databases") == 0) {
-            out->kv[i].value = (char *)db;
-            found = true;
-        }
-    }
-    out->n = sec->n;
-    if (!found) {
-        out->kv[out->n].key = (char *)"databases";
-        out->kv[out->n].value = (char *)db;
-        out->kv[out->n].line = sec->line;
-        out->n++;
-    }
-}
-
-/* first "X.Y" or "X" after @after in @s: major and minor */
-static int parse_tool_version(const char *s, const char *after, unsigned *major, unsigned *minor)
-{
-    const char *p = after ? strstr(s, after) : s;
-
-    if (p == NULL)
-        return -1;
-    p += after ? strlen(after) : 0;
-    while (*p && !isdigit((unsigned char)*p))
-        p++;
-    if (!isdigit((unsigned char)*p))
-        return -1;
-    *major = (unsigned)strtoul(p, (char **)&p, 10);
-    *minor = *p == '.' ? (unsigned)strtoul(p + 1, NULL, 10) : 0;
-    return 0;
-}
-
-/* run `@tool --version` and return its first line */
-static int tool_version(const char *tool, struct buf *out, struct cf_err *e)
-{
-    struct child ch = { 0 };
-    char *argv[] = { (char *)tool, "--version", NULL };
-    char buf[512];
-    ssize_t n;
-    char *what = cf_asprintf("%s --version", tool);
-    int rc = -1;
-
-    if (src_child_start(&ch, what, argv, NULL, CHILD_READ, e) != 0)
-        goto out;
-    while ((n = read(ch.fd, buf, sizeof(buf))) > 0)
-        buf_append(out, buf, (size_t)n);
-    if (src_child_finish(&ch, e) != 0)
-        goto out;
-    if (out->len == 0) {
-        cf_err_set(e, CF_E_SOURCE, "%s printed nothing", what);
-        goto out;
-    }
-    out->data[strcspn(out->data, "\n")] = '\0';
-    out->len = strlen(out->data);
-    rc = 0;
-out:
-    src_child_kill(&ch);
-    free(what);
-    return rc;
-}
-
 /* The dump tool the source will run must read this server: fail loudly, never skip. */
-static int check_dump_tool(const struct mig_snap *s, const struct ini_section *sec,
-                           struct cf_err *e)
+static int check_dump_tool(const struct mig_snap *s, struct cf_err *e)
 {
-    const char *bindir = NULL;
-    struct buf v = BUF_INIT;
-    unsigned maj = 0, min = 0;
-    unsigned long sv = s->server_version;
-    char *tool;
-    int rc = -1;
+    char line[256];
+    int major = 0, rc;
+    char *tool = s->eng == MIG_PG ? src_tool_path("pg_dump", s->set->bindir, DB_PG_TOOLS_GLOB)
+                                  : src_tool_path("mariadb-dump", s->set->bindir, NULL);
 
-    if (ini_get_str(sec, "bin-dir", NULL, &bindir, e) != 0)
-        return -1;
-    if (s->eng == MIG_PG)
-        tool = src_tool_path("pg_dump", bindir, PG_TOOLS_GLOB);
-    else
-        tool = src_tool_path("mariadb-dump", bindir, NULL);
-    if (tool_version(tool, &v, e) != 0) {
-        cf_err_ctx(e, "checking the dump tool");
-        goto out;
-    }
-    if (s->eng == MIG_PG) {
-        unsigned smaj = (unsigned)(sv >= 100000 ? sv / 10000 : sv / 100);
-        if (parse_tool_version(v.data, "(PostgreSQL)", &maj, &min) != 0) {
-            cf_err_set(e, CF_E_SOURCE, "unable to read the version of %s from '%s'", tool, v.data);
-            goto out;
-        }
-        if (maj < smaj) {
-            cf_err_set(e, CF_E_SOURCE, "%s is version %u and cannot dump a PostgreSQL %u server; "
-                       "HINT: install postgresql-client-%u and set bin-dir in [source %s]",
-                       tool, maj, smaj, smaj, s->source);
-            goto out;
-        }
+    rc = db_tool_major(tool, line, sizeof(line), &major, e);
+    if (rc == 0)
+        rc = s->eng == MIG_PG ? db_pg_tool_check(tool, major, s->server_version, e)
+                              : db_maria_tool_check(tool, line, s->server_version, e);
+    if (rc != 0) {
+        e->code = CF_E_SOURCE;   /* the snapshot failed (exit 14), whatever the cause */
+        cf_err_ctx(e, "checking the dump tool of [source %s]", s->source);
     } else {
-        unsigned smaj = (unsigned)(sv / 10000), smin = (unsigned)(sv / 100 % 100);
-        if (parse_tool_version(v.data, "Distrib", &maj, &min) != 0 &&
-            parse_tool_version(v.data, "from", &maj, &min) != 0) {
-            cf_err_set(e, CF_E_SOURCE, "unable to read the version of %s from '%s'", tool, v.data);
-            goto out;
-        }
-        if (maj < smaj || (maj == smaj && min < smin)) {
-            cf_err_set(e, CF_E_SOURCE, "%s is from MariaDB %u.%u and the server is %u.%u: an "
-                       "older dump tool may miss what the server has; HINT: install the "
-                       "client of MariaDB %u.%u or later and set bin-dir in [source %s]", tool,
-                       maj, min, smaj, smin, smaj, smin, s->source);
-            goto out;
-        }
+        log_info("dump tool checked tool=%s version='%s' server=%lu", tool, line,
+                 s->server_version);
     }
-    log_info("dump tool checked tool=%s version=%u.%u server=%lu", tool, maj, min, sv);
-    rc = 0;
-out:
-    buf_free(&v);
     free(tool);
     return rc;
 }
 
 /* configuration, repository and the narrowed source */
 struct snap_env {
-    struct conf *conf;
     struct repo *repo;
-    struct ini_section sec;
     struct source *src;
 };
 
@@ -168,33 +62,25 @@ static int env_open(const struct mig_snap *s, bool for_backup, struct snap_env *
                     struct cf_err *e)
 {
     struct repo_unlock u = { s->secret_key_file };
-    const struct ini_section *orig;
+    const struct ini_section *sec = conf_source(s->conf, s->source);
 
     memset(v, 0, sizeof(*v));
-    if (conf_load(s->config, &v->conf, e) != 0)
+    if (for_backup && check_dump_tool(s, e) != 0)
         return -1;
-    orig = conf_source(v->conf, s->source);
-    if (orig == NULL)
-        return cf_err_set(e, CF_E_CONFIG, "%s: no [source %s]", s->config, s->source);
-    narrow_section(orig, s->database, &v->sec);
-    if (for_backup && check_dump_tool(s, &v->sec, e) != 0)
-        return -1;
-    if (repo_open(v->conf, &u, &v->repo, e) != 0)
+    if (repo_open(s->conf, &u, &v->repo, e) != 0)
         return cf_err_ctx(e, "opening the repository");
     if (!for_backup && !repo_can_read(v->repo))
         return cf_err_set(e, CF_E_KEY, "the repository is sealed to a public key; HINT: "
                           "give --secret-key-file FILE to restore");
-    if (source_open(&v->sec, &v->src, e) != 0)
+    if (source_open(sec, &v->src, e) != 0)
         return cf_err_ctx(e, "opening source '%s'", s->source);
-    return 0;
+    return source_only_database(v->src, s->database, e);
 }
 
 static void env_close(struct snap_env *v)
 {
     source_close(v->src);
     repo_close(v->repo);
-    free(v->sec.kv);
-    conf_free(v->conf);
 }
 
 int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_err *e)
@@ -248,11 +134,8 @@ static int admin_exec(const struct mig_engine_ops *ops, void *db, const char *sq
 static int admin_connect(const struct mig_snap *s, const struct mig_engine_ops **ops, void **db,
                          struct cf_err *e)
 {
-    struct mig_conn_cfg cc = *s->conn;
-
     *ops = &mig_maria_ops;
-    cc.database = NULL;
-    if ((*ops)->connect(&cc, db, e) != 0)
+    if ((*ops)->connect(s->set, NULL, db, e) != 0)
         return cf_err_ctx(e, "connecting for the restore");
     return 0;
 }

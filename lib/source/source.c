@@ -83,6 +83,14 @@ void source_close(struct source *s)
     free(s);
 }
 
+int source_only_database(struct source *s, const char *db, struct cf_err *e)
+{
+    if (s->ops->only_database == NULL)
+        return cf_err_set(e, CF_E_USAGE, "a %s source has no databases", s->ops->name);
+    s->ops->only_database(s->priv, db);
+    return 0;
+}
+
 uint64_t source_restore_bytes(json_t *parts, const char *database, uint64_t all)
 {
     size_t plen = strlen(SOURCE_PART_DB_PREFIX);

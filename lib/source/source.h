@@ -70,6 +70,9 @@ struct source_ops {
      * credentials, dump tool present and new enough, path readable), adding every finding to
      * @r about @sec; with r->offline, nothing that needs the network. */
     void (*check)(void *priv, const struct ini_section *sec, struct conf_report *r);
+    /* Optional, for kinds with databases: from now on back up only database @db (a name
+     * db_name_is_safe accepts), as if `databases =` named it alone */
+    void (*only_database)(void *priv, const char *db);
 };
 
 /* A database source names the part of each database "db:<name>" (several databases in one
@@ -93,13 +96,11 @@ struct source {
 
 int source_open(const struct ini_section *sec, struct source **out, struct cf_err *e);
 void source_close(struct source *s);
+/* source_only_database() - narrow the opened @s to its one database @db (migrate's snapshot);
+ * CF_E_USAGE for a kind without databases */
+int source_only_database(struct source *s, const char *db, struct cf_err *e);
 /* source_check() - the validation step for one [source]: open it (its keys and files), then
  * its driver's check; every finding goes to @r */
 void source_check(const struct ini_section *sec, struct conf_report *r);
-
-/* src_tool_major() - run `@tool --version` and read the first number in its first line (15 in
- * "pg_dump (PostgreSQL) 15.8"); that line into @line. CF_E_CONFIG when the tool is missing
- * or does not run. */
-int src_tool_major(const char *tool, char *line, size_t cap, int *major, struct cf_err *e);
 
 #endif

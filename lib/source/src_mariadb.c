@@ -15,67 +15,28 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
+#include "../db/db_maria.h"
+#include "../db/db_version.h"
 #include "source.h"
 #include "src_check.h"
 #include "src_child.h"
-
 
 static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
                                        "databases", "bin-dir", NULL };
 
 static int my_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
-    struct src_settings *m;
-    if (src_settings_load(sec, "MYSQL_PWD", 3306, &m, e) != 0)
-        return -1;
-    if (m->socket == NULL && m->host == NULL)
-        m->socket = cf_strdup("/run/mysqld/mysqld.sock");
-    if (m->user == NULL)
-        m->user = cf_strdup("root");
-    *priv = m;
-    return 0;
+    return db_maria_settings_load(sec, (struct db_settings **)priv, e);
 }
 
 static void my_close(void *priv)
 {
-    src_settings_free(priv);
+    db_settings_free(priv);
 }
 
-static void my_where(const struct src_settings *m, char *out, size_t cap)
+static void my_only_database(void *priv, const char *db)
 {
-    if (m->socket)
-        snprintf(out, cap, "socket %s", m->socket);
-    else
-        snprintf(out, cap, "%s:%ld", m->host, m->port);
-}
-
-static int my_connect(const struct src_settings *m, MYSQL **out, struct cf_err *e)
-{
-    char where[512];
-    unsigned timeout = 20;
-    MYSQL *c = mysql_init(NULL);
-    if (c == NULL)
-        return cf_err_set(e, CF_E_NOMEM, "mysql_init failed");
-    mysql_options(c, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    mysql_options(c, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (mysql_real_connect(c, m->socket ? "localhost" : m->host, m->user, m->password, NULL,
-                           (unsigned)m->port, m->socket, 0) != NULL) {
-        *out = c;
-        return 0;
-    }
-    my_where(m, where, sizeof(where));
-    unsigned err = mysql_errno(c);
-    int rc;
-    if (err == 1045 || err == 1698)   /* ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD */
-        rc = cf_err_set(e, CF_E_AUTH,
-                        "mariadb at %s refused user '%s': %s. HINT: check user and password-file",
-                        where, m->user, mysql_error(c));
-    else
-        rc = cf_err_retry(e, CF_E_NET,
-                          "unable to connect to mariadb at %s: %s. HINT: is the server running, and is the socket or host right?",
-                          where, mysql_error(c));
-    mysql_close(c);
-    return rc;
+    db_settings_only(priv, db);
 }
 
 static MYSQL_RES *my_query(MYSQL *c, const char *what, const char *sql, struct cf_err *e)
@@ -97,39 +58,6 @@ static int my_exec(MYSQL *c, const char *what, const char *sql, struct cf_err *e
     MYSQL_RES *r = mysql_store_result(c);
     mysql_free_result(r);
     return 0;
-}
-
-/* a value inside "..." of an option file */
-static void opt_quote(struct buf *b, const char *key, const char *v)
-{
-    buf_printf(b, "%s=\"", key);
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            buf_puts(b, "\\");
-        buf_append(b, p, 1);
-    }
-    buf_puts(b, "\"\n");
-}
-
-/* the 0600 --defaults-extra-file with where to connect and the password */
-static int my_option_file(const struct src_settings *m, char **path, struct cf_err *e)
-{
-    struct buf b = BUF_INIT;
-    buf_puts(&b, "[client]\n");
-    opt_quote(&b, "user", m->user);
-    if (m->password)
-        opt_quote(&b, "password", m->password);
-    if (m->socket) {
-        opt_quote(&b, "socket", m->socket);
-    } else {
-        opt_quote(&b, "host", m->host);
-        buf_printf(&b, "port=%ld\nprotocol=tcp\n", m->port);
-    }
-    buf_puts(&b, "default-character-set=utf8mb4\n");
-    int rc = src_secret_file_write(b.data, path, e);
-    explicit_bzero(b.data, b.len);
-    buf_free(&b);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -159,7 +87,7 @@ static bool head_value(const struct buf *head, const char *key, char *out, size_
     return true;
 }
 
-static int my_list_databases(const struct src_settings *m, MYSQL *c, char ***names, size_t *n,
+static int my_list_databases(const struct db_settings *m, MYSQL *c, char ***names, size_t *n,
                              struct cf_err *e)
 {
     MYSQL_RES *r = my_query(c, "listing databases",
@@ -199,7 +127,7 @@ static int my_list_databases(const struct src_settings *m, MYSQL *c, char ***nam
         mysql_free_result(r);
         if (!found) {
             char where[512];
-            my_where(m, where, sizeof(where));
+            db_maria_where(m, where, sizeof(where));
             return cf_err_set(e, CF_E_NOTFOUND,
                               "database '%s' does not exist on mariadb at %s. HINT: check 'databases ='",
                               m->dbs[i], where);
@@ -211,7 +139,7 @@ static int my_list_databases(const struct src_settings *m, MYSQL *c, char ***nam
 
 /* the size of database @db (data + indexes) into @dbinfo, and a warning for each table that
  * --single-transaction cannot make consistent */
-static int my_inspect_db(const struct src_settings *m, MYSQL *c, const char *db, json_t *dbinfo,
+static int my_inspect_db(const struct db_settings *m, MYSQL *c, const char *db, json_t *dbinfo,
                          json_t *warnings, struct cf_err *e)
 {
     char *esc = cf_malloc(strlen(db) * 2 + 1);
@@ -249,7 +177,7 @@ static int my_inspect_db(const struct src_settings *m, MYSQL *c, const char *db,
     return 0;
 }
 
-static int my_export_db(struct src_settings *m, const char *db, const char *optfile, bool binlog,
+static int my_export_db(struct db_settings *m, const char *db, const char *optfile, bool binlog,
                         struct source_out *out, json_t *dbinfo, struct cf_err *e)
 {
     struct child ch = { 0 };
@@ -322,7 +250,7 @@ out:
 
 static int my_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
-    struct src_settings *m = priv;
+    struct db_settings *m = priv;
     MYSQL *c = NULL;
     MYSQL_RES *r = NULL;
     MYSQL_ROW row;
@@ -335,8 +263,8 @@ static int my_export(void *priv, struct source_out *out, json_t *info, struct cf
 
     json_object_set(info, "warnings", warnings);
     json_object_set(info, "databases", dbs);
-    my_where(m, where, sizeof(where));
-    if (my_connect(m, &c, e) != 0)
+    db_maria_where(m, where, sizeof(where));
+    if (db_maria_connect(m, NULL, 0, &c, e) != 0)
         goto out;
     json_object_set_new(info, "server_version", json_string(mysql_get_server_info(c)));
     json_object_set_new(info, "server", json_string(where));
@@ -376,14 +304,14 @@ static int my_export(void *priv, struct source_out *out, json_t *info, struct cf
                         json_string("each database is one --single-transaction snapshot; its "
                                     "binlog_file/binlog_pos/gtid are those mariadb-dump recorded "
                                     "for that snapshot (--master-data=2 --gtid)"));
-    if (my_option_file(m, &optfile, e) != 0)
+    if (db_maria_option_file(m, &optfile, e) != 0)
         goto out;
     for (size_t i = 0; i < n; i++)
         if (my_export_db(m, names[i], optfile, binlog, out, json_array_get(dbs, i), e) != 0)
             goto out;
     rc = 0;
 out:
-    src_secret_file_remove(optfile);
+    db_secret_file_remove(optfile);
     mysql_free_result(r);
     mysql_close(c);
     ini_list_free(names, n);
@@ -409,7 +337,7 @@ static int my_plan_check(const struct restore_opts *o, json_t *info, const char 
     if (src_select_db(info, o->database, o->to_file || src_into_named(o),
                       o->to_file ? "--to-file" : "--into-db", only, e) != 0)
         return -1;
-    if (o->into_db && !src_name_is_safe(o->into_db))
+    if (o->into_db && !db_name_is_safe(o->into_db))
         return cf_err_set(e, CF_E_USAGE, "--into-db '%s' is not a database name coffer accepts",
                           o->into_db);
     if (o->to_file)
@@ -438,7 +366,7 @@ static int my_db_tables(MYSQL *c, const char *db, long *tables, struct cf_err *e
 
 static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
 {
-    struct src_settings *m = priv;
+    struct db_settings *m = priv;
     const char *only;
     MYSQL *c = NULL;
     char where[512];
@@ -456,8 +384,8 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
         printf("  then     by hand: mariadb --comments DBNAME < %s\n", o->to_file);
         return 0;
     }
-    my_where(m, where, sizeof(where));
-    if (my_connect(m, &c, e) != 0)
+    db_maria_where(m, where, sizeof(where));
+    if (db_maria_connect(m, NULL, 0, &c, e) != 0)
         return -1;
     for (size_t i = 0; i < json_array_size(dbs); i++) {
         const char *orig = src_info_db_name(info, i);
@@ -485,7 +413,7 @@ out:
     return rc;
 }
 
-static int my_import_db(struct src_settings *m, struct source_in *in, const struct restore_opts *o,
+static int my_import_db(struct db_settings *m, struct source_in *in, const struct restore_opts *o,
                         MYSQL *c, const char *optfile, const char *orig, struct cf_err *e)
 {
     struct child ch = { 0 };
@@ -546,7 +474,7 @@ out:
 static int my_import(void *priv, struct source_in *in, const struct restore_opts *o,
                      json_t *info, struct cf_err *e)
 {
-    struct src_settings *m = priv;
+    struct db_settings *m = priv;
     const char *only, *part;
     MYSQL *c = NULL;
     char *optfile = NULL, *orig = NULL;
@@ -555,7 +483,8 @@ static int my_import(void *priv, struct source_in *in, const struct restore_opts
 
     if (my_plan_check(o, info, &only, e) != 0)
         return -1;
-    if (!o->to_file && (my_connect(m, &c, e) != 0 || my_option_file(m, &optfile, e) != 0))
+    if (!o->to_file &&
+        (db_maria_connect(m, NULL, 0, &c, e) != 0 || db_maria_option_file(m, &optfile, e) != 0))
         goto out;
     while ((k = src_in_next_db(in, &part, &orig, e)) == 1) {
         if (orig == NULL || (only && strcmp(only, orig) != 0)) {
@@ -577,7 +506,7 @@ static int my_import(void *priv, struct source_in *in, const struct restore_opts
     }
     rc = 0;
 out:
-    src_secret_file_remove(optfile);
+    db_secret_file_remove(optfile);
     mysql_close(c);
     return rc;
 }
@@ -585,17 +514,17 @@ out:
 /* check step: mariadb-dump runs; the server accepts the user and password and runs SELECT 1 */
 static void my_check(void *priv, const struct ini_section *sec, struct conf_report *r)
 {
-    const struct src_settings *m = priv;
+    const struct db_settings *m = priv;
     struct cf_err e = CF_ERR_INIT;
     char *tool = src_tool_path("mariadb-dump", m->bindir, NULL);
     char line[256];
     int major;
     MYSQL *c = NULL;
 
-    if (src_tool_major(tool, line, sizeof(line), &major, &e) != 0)
+    if (db_tool_major(tool, line, sizeof(line), &major, &e) != 0)
         conf_report_add(r, sec, "bin-dir", &e);
     cf_err_clear(&e);
-    if (!r->offline && my_connect(m, &c, &e) == 0) {
+    if (!r->offline && db_maria_connect(m, NULL, 0, &c, &e) == 0) {
         if (mysql_query(c, "SELECT 1") != 0)
             cf_err_set(&e, CF_E_SOURCE, "SELECT 1 failed: %s", mysql_error(c));
         else
@@ -616,4 +545,5 @@ const struct source_ops src_mariadb_ops = {
     .import = my_import,
     .plan = my_plan,
     .check = my_check,
+    .only_database = my_only_database,
 };

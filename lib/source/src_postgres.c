@@ -20,11 +20,12 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
+#include "../db/db_pg.h"
+#include "../db/db_version.h"
 #include "source.h"
 #include "src_check.h"
 #include "src_child.h"
 
-#define PG_TOOLS_GLOB "/usr/lib/postgresql/[0-9]*/bin"
 #define PART_GLOBALS "globals"
 
 static const char *const pg_keys[] = { "host", "port", "user", "password-file", "databases",
@@ -32,95 +33,17 @@ static const char *const pg_keys[] = { "host", "port", "user", "password-file", 
 
 static int pg_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
-    return src_settings_load(sec, "PGPASSWORD", 5432, (struct src_settings **)priv, e);
+    return db_pg_settings_load(sec, (struct db_settings **)priv, e);
 }
 
 static void pg_close(void *priv)
 {
-    src_settings_free(priv);
+    db_settings_free(priv);
 }
 
-/* "socket /run/postgresql port 5432" or "db.example.com:5432", for messages */
-static void pg_where(const struct src_settings *p, char *out, size_t cap)
+static void pg_only_database(void *priv, const char *db)
 {
-    const char *h = p->host ? p->host : "(default socket)";
-    if (h[0] == '/')
-        snprintf(out, cap, "socket %s port %ld", h, p->port);
-    else
-        snprintf(out, cap, "%s:%ld", h, p->port);
-}
-
-/* the first line of a libpq message, without "FATAL:  " noise */
-static void pg_msg(const char *m, char *out, size_t cap)
-{
-    const char *s = strstr(m, "FATAL:  ");
-    s = s ? s + 8 : m;
-    snprintf(out, cap, "%s", s);
-    out[strcspn(out, "\n")] = '\0';
-}
-
-static int pg_connect(const struct src_settings *p, const char *db, PGconn **out, struct cf_err *e)
-{
-    char port[16], where[512], msg[512];
-    const char *kw[8], *val[8];
-    int n = 0;
-
-    snprintf(port, sizeof(port), "%ld", p->port);
-    if (p->host) {
-        kw[n] = "host";
-        val[n++] = p->host;
-    }
-    kw[n] = "port";
-    val[n++] = port;
-    if (p->user) {
-        kw[n] = "user";
-        val[n++] = p->user;
-    }
-    if (p->password) {
-        kw[n] = "password";
-        val[n++] = p->password;
-    }
-    kw[n] = "dbname";
-    val[n++] = db;
-    kw[n] = "application_name";
-    val[n++] = "coffer";
-    kw[n] = "connect_timeout";
-    val[n++] = "20";
-    kw[n] = NULL;
-    val[n] = NULL;
-    PGconn *c = PQconnectdbParams(kw, val, 0);
-    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
-        *out = c;
-        return 0;
-    }
-    pg_where(p, where, sizeof(where));
-    pg_msg(c ? PQerrorMessage(c) : "out of memory", msg, sizeof(msg));
-    int rc;
-    if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied"))
-        rc = cf_err_set(e, CF_E_AUTH,
-                        "postgres at %s refused user '%s': %s. HINT: check user and password-file",
-                        where, p->user ? p->user : "(default)", msg);
-    else if (strstr(msg, "does not exist") && strstr(msg, "database"))
-        rc = cf_err_set(e, CF_E_NOTFOUND, "postgres at %s: %s", where, msg);
-    else
-        rc = cf_err_retry(e, CF_E_NET,
-                          "unable to connect to postgres at %s: %s. HINT: is the server running, and are host and port right?",
-                          where, msg);
-    PQfinish(c);
-    return rc;
-}
-
-/* a connection for cluster-wide work: database postgres, else template1 (as pg_dumpall does) */
-static int pg_connect_admin(const struct src_settings *p, PGconn **out, struct cf_err *e)
-{
-    struct cf_err first = CF_ERR_INIT;
-    if (pg_connect(p, "postgres", out, &first) == 0)
-        return 0;
-    if (first.code != CF_E_NOTFOUND) {
-        cf_err_keep(e, &first);
-        return -1;
-    }
-    return pg_connect(p, "template1", out, e);
+    db_settings_only(priv, db);
 }
 
 /* run @sql with @nparams text parameters; PGRES_TUPLES_OK or COMMAND_OK, else an error */
@@ -132,39 +55,10 @@ static PGresult *pg_exec(PGconn *c, const char *what, const char *sql, int npara
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return r;
     char msg[512];
-    pg_msg(PQerrorMessage(c), msg, sizeof(msg));
+    db_pg_msg(PQerrorMessage(c), msg, sizeof(msg));
     cf_err_set(e, CF_E_SOURCE, "%s: %s", what, msg);
     PQclear(r);
     return NULL;
-}
-
-/* environment for a child: where to connect, and the password */
-struct pg_env {
-    char *v[8];
-    size_t n;
-};
-
-static void pg_env_build(const struct src_settings *p, const char *db, struct pg_env *env)
-{
-    memset(env, 0, sizeof(*env));
-    if (p->host)
-        env->v[env->n++] = cf_asprintf("PGHOST=%s", p->host);
-    env->v[env->n++] = cf_asprintf("PGPORT=%ld", p->port);
-    if (p->user)
-        env->v[env->n++] = cf_asprintf("PGUSER=%s", p->user);
-    if (db)
-        env->v[env->n++] = cf_asprintf("PGDATABASE=%s", db);
-    if (p->password)
-        env->v[env->n++] = cf_asprintf("PGPASSWORD=%s", p->password);
-    env->v[env->n++] = cf_strdup("PGAPPNAME=coffer");
-    env->v[env->n] = NULL;
-}
-
-static void pg_env_free(struct pg_env *env)
-{
-    for (size_t i = 0; i < env->n; i++)
-        src_secret_free(env->v[i]);
-    env->n = 0;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -177,7 +71,7 @@ static int out_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
 }
 
 /* the databases to dump: the configured ones (each must exist) or all but templates */
-static int pg_list_databases(const struct src_settings *p, PGconn *c, char ***names, size_t *n,
+static int pg_list_databases(const struct db_settings *p, PGconn *c, char ***names, size_t *n,
                              json_t *sizes, struct cf_err *e)
 {
     PGresult *r = pg_exec(c, "listing databases",
@@ -200,7 +94,7 @@ static int pg_list_databases(const struct src_settings *p, PGconn *c, char ***na
                 ;
             if (i == PQntuples(r)) {
                 char where[512];
-                pg_where(p, where, sizeof(where));
+                db_pg_where(p, where, sizeof(where));
                 cf_err_set(e, CF_E_NOTFOUND,
                            "database '%s' does not exist on postgres at %s (or does not accept connections). HINT: check 'databases ='",
                            p->dbs[k], where);
@@ -222,13 +116,13 @@ static int pg_list_databases(const struct src_settings *p, PGconn *c, char ***na
     return 0;
 }
 
-static int pg_export_globals(struct src_settings *p, PGconn *c, struct source_out *out, json_t *info,
+static int pg_export_globals(struct db_settings *p, PGconn *c, struct source_out *out, json_t *info,
                              struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
-    struct pg_env env;
-    char *tool = src_tool_path("pg_dumpall", p->bindir, PG_TOOLS_GLOB);
+    struct db_pg_env env;
+    char *tool = src_tool_path("pg_dumpall", p->bindir, DB_PG_TOOLS_GLOB);
     int rc = -1;
     bool super;
 
@@ -242,7 +136,7 @@ static int pg_export_globals(struct src_settings *p, PGconn *c, struct source_ou
 
     char *argv[] = { tool, "--globals-only", "--no-password",
                      super ? NULL : "--no-role-passwords", NULL };
-    pg_env_build(p, NULL, &env);
+    db_pg_env_build(p, NULL, &env);
     src_reader_init(&r, -1, "pg_dumpall --globals-only output", out_sink, out);
     if (source_out_part(out, PART_GLOBALS, e) != 0)
         goto out;
@@ -268,29 +162,29 @@ static int pg_export_globals(struct src_settings *p, PGconn *c, struct source_ou
 out:
     src_child_kill(&ch);
     src_reader_free(&r);
-    pg_env_free(&env);
+    db_pg_env_free(&env);
 out_nores:
     free(tool);
     return rc;
 }
 
-static int pg_export_db(struct src_settings *p, const char *db, struct source_out *out, json_t *dbinfo,
+static int pg_export_db(struct db_settings *p, const char *db, struct source_out *out, json_t *dbinfo,
                         struct cf_err *e)
 {
     PGconn *c = NULL;
     PGresult *res = NULL;
     struct child ch = { 0 };
     struct src_reader r;
-    struct pg_env env = { { 0 }, 0 };
+    struct db_pg_env env = { { 0 }, 0 };
     struct pgdump_summary s;
-    char *tool = src_tool_path("pg_dump", p->bindir, PG_TOOLS_GLOB);
+    char *tool = src_tool_path("pg_dump", p->bindir, DB_PG_TOOLS_GLOB);
     char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
     char *what = cf_asprintf("pg_dump of database '%s'", db);
     char *snap = NULL;
     int rc = -1;
 
     src_reader_init(&r, -1, what, out_sink, out);
-    if (pg_connect(p, db, &c, e) != 0)
+    if (db_pg_connect(p, db, "coffer", NULL, &c, e) != 0)
         goto out;
     res = pg_exec(c, "starting the snapshot transaction",
                   "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL, e);
@@ -314,7 +208,7 @@ static int pg_export_db(struct src_settings *p, const char *db, struct source_ou
 
     char *snaparg = cf_asprintf("--snapshot=%s", snap);
     char *argv[] = { tool, "--format=custom", "--compress=0", "--no-password", snaparg, NULL };
-    pg_env_build(p, db, &env);
+    db_pg_env_build(p, db, &env);
     if (source_out_part(out, part, e) != 0 ||
         src_child_start(&ch, what, argv, (const char *const *)env.v, CHILD_READ, e) != 0) {
         free(snaparg);
@@ -339,7 +233,7 @@ static int pg_export_db(struct src_settings *p, const char *db, struct source_ou
 out:
     src_child_kill(&ch);
     src_reader_free(&r);
-    pg_env_free(&env);
+    db_pg_env_free(&env);
     PQclear(res);
     PQfinish(c);   /* ends the snapshot transaction */
     free(snap);
@@ -351,7 +245,7 @@ out:
 
 static int pg_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
-    struct src_settings *p = priv;
+    struct db_settings *p = priv;
     PGconn *c = NULL;
     PGresult *res = NULL;
     char **names = NULL;
@@ -360,9 +254,9 @@ static int pg_export(void *priv, struct source_out *out, json_t *info, struct cf
     char where[512];
     int rc = -1;
 
-    pg_where(p, where, sizeof(where));
+    db_pg_where(p, where, sizeof(where));
     json_object_set_new(info, "warnings", json_array());
-    if (pg_connect_admin(p, &c, e) != 0)
+    if (db_pg_connect_admin(p, &c, e) != 0)
         goto out;
     res = pg_exec(c, "reading the server version", "SELECT current_setting('server_version')",
                   0, NULL, e);
@@ -433,7 +327,7 @@ static int pg_plan_check(const struct restore_opts *o, json_t *info, struct pg_p
         return cf_err_set(e, CF_E_USAGE, "--to-file writes one part: --globals or --database DB, not both");
     if (o->to_file)
         return src_outfile_check(o->to_file, o->force, e);
-    if (o->into_db && !src_name_is_safe(o->into_db))
+    if (o->into_db && !db_name_is_safe(o->into_db))
         return cf_err_set(e, CF_E_USAGE, "--into-db '%s' is not a database name coffer accepts",
                           o->into_db);
     if (o->clean && !o->force)
@@ -488,7 +382,7 @@ static char *pg_aside_name(const char *dest, time_t t)
 
 static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
 {
-    struct src_settings *p = priv;
+    struct db_settings *p = priv;
     struct pg_plan pl;
     PGconn *c = NULL;
     char where[512];
@@ -496,7 +390,7 @@ static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struc
 
     if (pg_plan_check(o, info, &pl, e) != 0)
         return -1;
-    pg_where(p, where, sizeof(where));
+    db_pg_where(p, where, sizeof(where));
     printf("  server   PostgreSQL %s, dumped by pg_dump %s\n",
            json_string_value(json_object_get(info, "server_version")),
            json_string_value(json_object_get(json_array_get(pl.dbs, 0), "pg_dump_version")));
@@ -510,7 +404,7 @@ static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struc
                o->to_file);
         return 0;
     }
-    if (pg_connect_admin(p, &c, e) != 0)
+    if (db_pg_connect_admin(p, &c, e) != 0)
         goto out;
     if (pl.globals)
         printf("  roles    roles and tablespaces into postgres at %s (existing roles are kept; "
@@ -555,18 +449,18 @@ out:
 
 /* load the globals SQL from @in into psql, connected where @admin is: errors of single statements (a role that already
  * exists) are reported, not fatal */
-static int pg_import_globals(struct src_settings *p, PGconn *admin, struct source_in *in,
+static int pg_import_globals(struct db_settings *p, PGconn *admin, struct source_in *in,
                              struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
-    struct pg_env env;
+    struct db_pg_env env;
     struct buf errs = BUF_INIT;
-    char *tool = src_tool_path("psql", p->bindir, PG_TOOLS_GLOB);
+    char *tool = src_tool_path("psql", p->bindir, DB_PG_TOOLS_GLOB);
     char *argv[] = { tool, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=0", NULL };
     int rc = -1, fd = -1;
 
-    pg_env_build(p, PQdb(admin), &env);
+    db_pg_env_build(p, PQdb(admin), &env);
     src_reader_init_fn(&r, src_in_read_fn, in, "globals part", src_fd_sink, &fd);
     if (src_child_start(&ch, "psql (roles and tablespaces)", argv, (const char *const *)env.v,
                         CHILD_WRITE, e) != 0)
@@ -583,7 +477,7 @@ static int pg_import_globals(struct src_settings *p, PGconn *admin, struct sourc
 out:
     src_child_kill(&ch);
     src_reader_free(&r);
-    pg_env_free(&env);
+    db_pg_env_free(&env);
     buf_free(&errs);
     free(tool);
     return rc;
@@ -616,15 +510,15 @@ static void pg_drop_db(PGconn *c, const char *name)
 }
 
 /* pg_restore of one database part from @in into the existing, empty database @dest */
-static int pg_load(struct src_settings *p, struct source_in *in, const struct restore_opts *o,
+static int pg_load(struct db_settings *p, struct source_in *in, const struct restore_opts *o,
                    const char *orig, const char *dest, struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
-    struct pg_env env;
+    struct db_pg_env env;
     struct pgdump_summary s;
     struct src_outfile tmp = { -1, NULL, NULL };
-    char *tool = src_tool_path("pg_restore", p->bindir, PG_TOOLS_GLOB);
+    char *tool = src_tool_path("pg_restore", p->bindir, DB_PG_TOOLS_GLOB);
     char *jobs = cf_asprintf("--jobs=%d", o->jobs > 1 ? o->jobs : 1);
     char *tmpdir = NULL, *tmpfile = NULL;
     char *what = cf_asprintf("pg_restore into database '%s'", dest);
@@ -633,7 +527,7 @@ static int pg_load(struct src_settings *p, struct source_in *in, const struct re
     int rc = -1, fd = -1;
 
     src_reader_init(&r, -1, what, NULL, NULL);
-    pg_env_build(p, dest, &env);
+    db_pg_env_build(p, dest, &env);
     if (o->jobs > 1) {
         /* pg_restore --jobs needs a seekable archive: a private 0600 temp copy, removed after */
         const char *dir = getenv("TMPDIR");
@@ -676,7 +570,7 @@ out:
         unlink(tmpfile);
     if (tmpdir)
         rmdir(tmpdir);
-    pg_env_free(&env);
+    db_pg_env_free(&env);
     free(tmpfile);
     free(tmpdir);
     free(dbarg);
@@ -802,7 +696,7 @@ static int pg_rename_db(PGconn *c, const char *from, const char *to, struct cf_e
 /* Rename @dest to @aside and @scratch to @dest, ending the sessions connected to @dest first.
  * On -1 either nothing was renamed, or (*@half set) @dest is gone and both renames back failed:
  * the original is @aside and the loaded copy @scratch. */
-static int pg_swap(struct src_settings *p, const char *dest, const char *scratch,
+static int pg_swap(struct db_settings *p, const char *dest, const char *scratch,
                    const char *aside, bool *half, struct cf_err *e)
 {
     PGconn *c = NULL;
@@ -811,7 +705,8 @@ static int pg_swap(struct src_settings *p, const char *dest, const char *scratch
 
     *half = false;
     /* not connected to @dest ourselves: a database in use cannot be renamed */
-    if (pg_connect(p, strcmp(dest, "postgres") == 0 ? "template1" : "postgres", &c, e) != 0)
+    if (db_pg_connect(p, strcmp(dest, "postgres") == 0 ? "template1" : "postgres", "coffer", NULL,
+                      &c, e) != 0)
         return cf_err_ctx(e, "connecting to swap the databases");
     for (int attempt = 1;; attempt++) {
         PGresult *r = pg_exec(c, "ending the sessions connected to the database",
@@ -853,7 +748,7 @@ out:
 /* Replace the existing database @dest by database part @orig of the backup: load it into a
  * scratch database shaped like @dest, copy @dest's privileges, comment and settings, then
  * swap. On -1 @dest is as it was (unless pg_swap said otherwise) and no scratch is left. */
-static int pg_replace_db(struct src_settings *p, struct source_in *in,
+static int pg_replace_db(struct db_settings *p, struct source_in *in,
                          const struct restore_opts *o, const char *orig, const char *dest,
                          PGconn *admin, struct cf_err *e)
 {
@@ -891,7 +786,7 @@ out:
 
 /* one database part into database @dest: created when missing, replaced when it exists and
  * --clean --force say so */
-static int pg_import_db(struct src_settings *p, struct source_in *in, const struct restore_opts *o,
+static int pg_import_db(struct db_settings *p, struct source_in *in, const struct restore_opts *o,
                         const char *orig, const char *dest, PGconn *admin, struct cf_err *e)
 {
     bool exists;
@@ -915,7 +810,7 @@ static int pg_import_db(struct src_settings *p, struct source_in *in, const stru
 static int pg_import(void *priv, struct source_in *in, const struct restore_opts *o,
                      json_t *info, struct cf_err *e)
 {
-    struct src_settings *p = priv;
+    struct db_settings *p = priv;
     struct pg_plan pl;
     PGconn *admin = NULL;
     const char *part;
@@ -925,7 +820,7 @@ static int pg_import(void *priv, struct source_in *in, const struct restore_opts
 
     if (pg_plan_check(o, info, &pl, e) != 0)
         return -1;
-    if (!pl.to_file && pg_connect_admin(p, &admin, e) != 0)
+    if (!pl.to_file && db_pg_connect_admin(p, &admin, e) != 0)
         return -1;
     while ((k = src_in_next_db(in, &part, &db, e)) == 1) {
         int irc = 0;
@@ -963,25 +858,22 @@ out:
  * the server refuses to dump it); the server accepts the user and password */
 static void pg_check(void *priv, const struct ini_section *sec, struct conf_report *r)
 {
-    const struct src_settings *p = priv;
+    const struct db_settings *p = priv;
     struct cf_err e = CF_ERR_INIT;
-    char *tool = src_tool_path("pg_dump", p->bindir, PG_TOOLS_GLOB);
+    char *tool = src_tool_path("pg_dump", p->bindir, DB_PG_TOOLS_GLOB);
     char line[256];
     int tool_major = 0;
     PGconn *c = NULL;
 
-    if (src_tool_major(tool, line, sizeof(line), &tool_major, &e) != 0)
+    if (db_tool_major(tool, line, sizeof(line), &tool_major, &e) != 0)
         conf_report_add(r, sec, "bin-dir", &e);
     cf_err_clear(&e);
-    if (!r->offline && pg_connect_admin(p, &c, &e) == 0) {
+    if (!r->offline && db_pg_connect_admin(p, &c, &e) == 0) {
         PGresult *res = PQexec(c, "SELECT 1");
-        int server_major = PQserverVersion(c) / 10000;
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
             cf_err_set(&e, CF_E_SOURCE, "SELECT 1 failed: %s", PQerrorMessage(c));
-        else if (tool_major && tool_major < server_major)
-            cf_err_set(&e, CF_E_CONFIG, "%s is major version %d, older than the server's %d: it "
-                       "cannot dump it; HINT: install postgresql-client-%d and set bin-dir",
-                       tool, tool_major, server_major, server_major);
+        else if (tool_major)
+            db_pg_tool_check(tool, tool_major, (unsigned long)PQserverVersion(c), &e);
         PQclear(res);
         PQfinish(c);
     }
@@ -999,4 +891,5 @@ const struct source_ops src_postgres_ops = {
     .import = pg_import,
     .plan = pg_plan,
     .check = pg_check,
+    .only_database = pg_only_database,
 };

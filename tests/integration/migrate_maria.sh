@@ -104,7 +104,7 @@ mig_file "$M" 7_other.up.sql "create table dup (a int);"
 sed "s|^socket = .*|socket = $T/nowhere.sock|" "$C" >"$T/conf/down.conf"
 fails "duplicate version refused before touching the server" 2 "duplicate version 7" mig "$T/conf/down.conf" up --no-snapshot
 rm -f "$M/7_other.up.sql"
-fails "server unreachable: clear error" 1 "unable to connect to MariaDB" mig "$T/conf/down.conf" status
+fails "server unreachable: clear error" 1 "unable to connect to mariadb at" mig "$T/conf/down.conf" status
 mig_file "$M" 008_u.up.sql "select \`abc;"
 fails "unterminated backquote refused" 2 "unterminated quoted identifier" mig "$C" up --no-snapshot
 rm -f "$M/008_u.up.sql"

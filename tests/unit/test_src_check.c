@@ -241,29 +241,6 @@ TEST(sqldump_trailer)
     buf_free(&tail);
 }
 
-TEST(database_names)
-{
-    CHECK(src_name_is_safe("app"));
-    CHECK(src_name_is_safe("my db-2"));
-    CHECK(!src_name_is_safe(""));
-    CHECK(!src_name_is_safe("a'b"));
-    CHECK(!src_name_is_safe("a`b"));
-    CHECK(!src_name_is_safe("a\nb"));
-}
-
-TEST(secret_file_private)
-{
-    struct cf_err e = CF_ERR_INIT;
-    char *path = NULL;
-    CHECK_EQ_INT(src_secret_file_write("[client]\npassword=x\n", &path, &e), 0);
-    struct stat st;
-    CHECK(path && stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
-    char *copy = path ? strdup(path) : NULL;
-    src_secret_file_remove(path);
-    CHECK(copy && access(copy, F_OK) != 0);
-    free(copy);
-}
-
 TEST(child_failure_quotes_stderr)
 {
     struct cf_err e = CF_ERR_INIT;
@@ -345,8 +322,6 @@ int main(int argc, char **argv)
     RUN(sink_failure_is_reported);
     RUN(pgdump_not_an_archive);
     RUN(sqldump_trailer);
-    RUN(database_names);
-    RUN(secret_file_private);
     RUN(child_failure_quotes_stderr);
     return unit_done();
 }
