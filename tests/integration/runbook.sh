@@ -147,6 +147,13 @@ for b in "${blocks[@]}"; do
         fi
         continue ;;
     esac
+    case $marker in
+    "after a manifest was removed by hand")  # the procedure's situation: media's backup vanished
+        rm "$T/repo/backups/media/$ID_MEDIA/manifest"
+        catalog --config "$CONF" status >"$_out" 2>"$_err"
+        check "a backup whose manifest was removed by hand: status exits 1 naming it" \
+            test $? = 1 -a -n "$(grep "media/$ID_MEDIA VANISHED" "$_out" "$_err")" ;;
+    esac
     while IFS= read -r cmd; do
         case $cmd in \#*) continue ;; esac   # a comment line
         if grep -Eq '(^|[ =])/(etc|srv|var|root|usr/local)/|systemctl|2026-1[0-9]-[0-9]|20261[0-9]{3}T' <<<"$cmd"; then
