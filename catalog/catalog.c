@@ -107,7 +107,8 @@ int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *
     struct cf_err e = CF_ERR_INIT;
     struct cat_ctx ctx;
     struct cat_row r;
-    json_t *row = NULL, *m = NULL;
+    json_t *row = NULL;
+    struct manifest *m = NULL;
     int rc = open_ctx(c, u, true, o, &ctx);
 
     if (rc >= 0)
@@ -121,11 +122,9 @@ int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *
     /* the manifest's own details, when it can be read */
     if (ctx.r && r.status != CAT_PRUNED && r.status != CAT_VANISHED && repo_can_read(ctx.r) &&
         repo_manifest_load(ctx.r, r.source, r.id, &m, &e) == 0) {
-        static const char *const copy[] = { "host", "info", "parts", "compression", "parent",
-                                            NULL };
-        for (size_t i = 0; copy[i]; i++)
-            json_object_set(row, copy[i], json_object_get(m, copy[i]));
-        json_object_set(row, "object_list", json_object_get(m, "objects"));
+        json_t *d = manifest_details_json(m);
+        json_object_update(row, d);
+        json_decref(d);
     }
     if (o->json) {
         cat_print_json(row);
@@ -142,7 +141,7 @@ int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *
     }
     rc = r.status == CAT_COMPLETE ? EXIT_OK : EXIT_FAILED;
 out:
-    json_decref(m);
+    manifest_free(m);
     json_decref(row);
     cat_row_clear(&r);
     cat_ctx_close(&ctx);
@@ -247,15 +246,12 @@ out:
 }
 
 /* --quick: every object named by the manifest exists with its size */
-static int verify_quick(struct repo *r, const char *source, const char *id, json_t *m,
-                        struct cf_err *e)
+static int verify_quick(struct repo *r, const struct manifest *m, struct cf_err *e)
 {
-    size_t i;
-    json_t *ob;
-    json_array_foreach(json_object_get(m, "objects"), i, ob) {
-        uint32_t n = (uint32_t)json_integer_value(json_object_get(ob, "n"));
-        uint64_t want = (uint64_t)json_integer_value(json_object_get(ob, "size")), got = 0;
-        char *key = repo_key_data(source, id, n);
+    for (size_t i = 0; m->objects_listed && i < m->nobjects; i++) {
+        uint32_t n = m->objects[i].n;
+        uint64_t want = m->objects[i].size, got = 0;
+        char *key = repo_key_data(m->source, m->id, n);
         int k = target_stat(repo_target(r), key, &got, e);
         free(key);
         if (k != 0)
@@ -322,14 +318,13 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
                           (i + 1 < n && strcmp(v[i + 1].source, v[i].source) == 0 &&
                            v[i + 1].status == CAT_COMPLETE)))
             continue;
-        json_t *m = NULL;
+        struct manifest *m = NULL;
         uint64_t t0 = time_mono_ms();
         cf_err_clear(&e);
         int k = repo_manifest_load(ctx.r, v[i].source, v[i].id, &m, &e);
         if (k == 0)
-            k = o->quick ? verify_quick(ctx.r, v[i].source, v[i].id, m, &e)
-                         : pipeline_verify(ctx.r, v[i].source, v[i].id, m, &e);
-        json_decref(m);
+            k = o->quick ? verify_quick(ctx.r, m, &e) : pipeline_verify(ctx.r, m, &e);
+        manifest_free(m);
         if (k != 0 && e.code != CF_E_CORRUPT && e.code != CF_E_CRYPTO &&
             e.code != CF_E_NOTFOUND) {
             rc = cli_fail("catalog", &e);   /* not damage: the repository is unreachable */

@@ -12,6 +12,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
+#include "../repo/manifest.h"
 
 #define CAT_SCHEMA "2"
 
@@ -598,51 +599,22 @@ const char *cat_verify_name(enum cat_verify v)
     }
 }
 
-/* a time in a manifest: RFC 3339 text or Unix seconds */
-static time_t json_time(const json_t *v)
+void cat_row_from_manifest(const struct manifest *m, struct cat_row *r)
 {
-    time_t t = 0;
-    if (json_is_integer(v))
-        return (time_t)json_integer_value(v);
-    if (json_is_string(v) && time_parse_rfc3339(json_string_value(v), &t, NULL) == 0)
-        return t;
-    return 0;
-}
-
-static uint64_t json_u64(const json_t *v)
-{
-    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
-}
-
-static void json_str(const json_t *o, const char *k1, const char *k2, char *out, size_t cap)
-{
-    const json_t *v = json_object_get(o, k1);
-    if (!json_is_string(v) && k2)
-        v = json_object_get(o, k2);
-    if (json_is_string(v))
-        snprintf(out, cap, "%s", json_string_value(v));
-}
-
-void cat_row_from_manifest(const json_t *m, struct cat_row *r)
-{
-    const json_t *v;
-
-    json_str(m, "kind", "type", r->kind, sizeof(r->kind));
-    json_str(m, "job", NULL, r->job, sizeof(r->job));
-    json_str(m, "tool", "tool_version", r->tool_version, sizeof(r->tool_version));
-    r->started = json_time(json_object_get(m, "started"));
-    r->finished = json_time(json_object_get(m, "finished"));
-    r->bytes_in = json_u64(json_object_get(m, "bytes_in"));
-    r->bytes_stored = json_u64(json_object_get(m, "bytes_stored"));
-    v = json_object_get(m, "objects");
-    r->objects = json_is_array(v) ? json_array_size(v) : json_u64(v);
-    /* the pipeline keeps it under "info" (what the source reported) */
-    v = json_object_get(m, "consistency");
-    if (v == NULL)
-        v = json_object_get(json_object_get(m, "info"), "consistency");
+    if (m->kind[0])
+        snprintf(r->kind, sizeof(r->kind), "%s", m->kind);
+    if (m->job[0])
+        snprintf(r->job, sizeof(r->job), "%s", m->job);
+    if (m->tool[0])
+        snprintf(r->tool_version, sizeof(r->tool_version), "%s", m->tool);
+    r->started = m->started;
+    r->finished = m->finished;
+    r->bytes_in = m->bytes_in;
+    r->bytes_stored = m->bytes_stored;
+    r->objects = m->nobjects;
     free(r->consistency);
-    r->consistency = v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS |
-                                                              JSON_ENCODE_ANY)
-                                           : NULL;
+    r->consistency = m->consistency ? json_dumps(m->consistency, JSON_COMPACT | JSON_SORT_KEYS |
+                                                                    JSON_ENCODE_ANY)
+                                    : NULL;
     r->details = true;
 }

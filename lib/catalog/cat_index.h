@@ -25,7 +25,7 @@
 #define CAT_BUSY_MS 5000   /* how long to wait for another process's write */
 
 struct repo;
-struct backup_result;
+struct manifest;
 
 /* CAT_PRUNED: removed by coffer (prune) or its loss acknowledged (forget); CAT_VANISHED: gone
  * from the repository without either */
@@ -130,7 +130,7 @@ const char *cat_verify_name(enum cat_verify v);
 
 /* cat_row_from_manifest() - fill the fields a manifest gives (kind, job, times, consistency
  * point, byte counts, objects, tool version); the rest of @r is left alone. */
-void cat_row_from_manifest(const json_t *m, struct cat_row *r);
+void cat_row_from_manifest(const struct manifest *m, struct cat_row *r);
 
 /* cat_row_from_repo() - a row for committed backup @source/@id of @r: from its manifest when
  * the repository can be read (status damaged, with the reason, when the manifest fails to
@@ -140,12 +140,13 @@ void cat_row_from_manifest(const json_t *m, struct cat_row *r);
 int cat_row_from_repo(struct repo *r, const char *source, const char *id, struct cat_row *out,
                       struct cf_err *e);
 
-/* catalog_index_record() - called by `backupd run` right after a backup of @source commits:
- * records it in the index named by the configuration. @job may be NULL; @res gives the byte
- * counts when the manifest cannot be read back (public-key mode). A failure here does not
- * undo the backup: the caller logs it as a warning (the next `catalog list` finds the backup
- * in the repository anyway). */
-int catalog_index_record(const struct conf *c, struct repo *r, const char *source,
-                         const char *job, const struct backup_result *res, struct cf_err *e);
+/* catalog_index_record() - called by backup_source() (lib/backup) right after a backup
+ * commits: records the backup that manifest @m describes in the index named by the
+ * configuration, from the manifest in memory (no read back). In public-key mode the row is
+ * what a refresh on this host would make (details false). A failure here does not undo the
+ * backup: the caller logs it as a warning (the next `catalog list` finds the backup in the
+ * repository anyway). */
+int catalog_index_record(const struct conf *c, struct repo *r, const struct manifest *m,
+                         struct cf_err *e);
 
 #endif

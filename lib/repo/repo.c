@@ -379,13 +379,14 @@ int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t 
 }
 
 int repo_find_at(struct repo *r, const char *source, time_t t, struct repo_ref *ref,
-                 json_t **manifest, struct cf_err *e)
+                 struct manifest **manifest, struct cf_err *e)
 {
     return repo_find_at_skipping(r, source, t, NULL, NULL, ref, manifest, e);
 }
 
 int repo_find_at_skipping(struct repo *r, const char *source, time_t t, repo_skip_fn skip,
-                          void *arg, struct repo_ref *ref, json_t **manifest, struct cf_err *e)
+                          void *arg, struct repo_ref *ref, struct manifest **manifest,
+                          struct cf_err *e)
 {
     struct repo_ref *refs = NULL;
     size_t n = 0, skipped = 0;
@@ -458,7 +459,7 @@ static ssize_t mem_read(void *arg, void *buf, size_t cap, struct cf_err *e)
     return (ssize_t)n;
 }
 
-int repo_manifest_load(struct repo *r, const char *source, const char *id, json_t **out,
+int repo_manifest_load(struct repo *r, const char *source, const char *id, struct manifest **out,
                        struct cf_err *e)
 {
     char *key = repo_key_manifest(source, id);
@@ -469,6 +470,7 @@ int repo_manifest_load(struct repo *r, const char *source, const char *id, json_
     unsigned char *pt = NULL, tag = 0;
     size_t len;
     json_error_t jerr;
+    json_t *doc = NULL;
     int rc = -1, k;
 
     memset(&sk, 0, sizeof(sk));
@@ -494,18 +496,22 @@ int repo_manifest_load(struct repo *r, const char *source, const char *id, json_
         cf_err_set(e, CF_E_CORRUPT, "manifest does not end with its final message");
         goto bad;
     }
-    *out = json_loadb(plain.data ? plain.data : "", plain.len, 0, &jerr);
-    if (*out == NULL || !json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
+    doc = json_loadb(plain.data ? plain.data : "", plain.len, 0, &jerr);
+    if (doc == NULL || !json_is_object(doc)) {
         cf_err_set(e, CF_E_CORRUPT, "manifest is not valid JSON: %s", jerr.text);
         goto bad;
     }
+    if (manifest_from_json(doc, out, e) != 0)
+        goto bad;
+    /* its objects are found under the keys it was read from */
+    snprintf((*out)->source, sizeof((*out)->source), "%s", source);
+    snprintf((*out)->id, sizeof((*out)->id), "%s", id);
     rc = 0;
     goto out;
 bad:
     cf_err_ctx(e, "manifest of backup %s/%s is damaged", source, id);
 out:
+    json_decref(doc);
     free(pt);
     seal_r_free(&sr);
     seal_key_wipe(&sk);
@@ -517,16 +523,21 @@ out:
     return rc;
 }
 
-int repo_manifest_save(struct repo *r, const struct seal_key *sk, const char *source,
-                       const char *id, json_t *manifest, struct cf_err *e)
+int repo_manifest_save(struct repo *r, const struct seal_key *sk, const struct manifest *m,
+                       struct cf_err *e)
 {
-    char *key = repo_key_manifest(source, id);
+    json_t *manifest = manifest_to_json(m);
+    if (manifest == NULL)
+        return cf_err_set(e, CF_E_INTERNAL, "unable to build the manifest");
+    char *key = repo_key_manifest(m->source, m->id);
     char *text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
     size_t tlen = strlen(text), off = 0;
     struct seal_w w;
     struct buf obj = BUF_INIT;
     unsigned char *ct = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
     int rc;
+
+    json_decref(manifest);
 
     seal_begin(&w, sk, SEAL_MANIFEST, 0);
     buf_append(&obj, w.hdr, w.hdr_len);

@@ -17,9 +17,10 @@
 #include "../config/conf.h"
 #include "../crypto/keys.h"
 #include "../storage/target.h"
+#include "manifest.h"
 
-#define REPO_ID_MAX 64       /* "20261122T031500Z-1a2b3c4d" and room to spare */
-#define REPO_NAME_MAX 128    /* source names */
+#define REPO_ID_MAX MANIFEST_ID_MAX       /* "20261122T031500Z-1a2b3c4d" and room to spare */
+#define REPO_NAME_MAX MANIFEST_NAME_MAX   /* source names */
 
 struct repo;
 
@@ -62,24 +63,27 @@ struct repo_ref {
  * id (which is by time). Free with free(). */
 int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t *n,
               struct cf_err *e);
-/* Read, authenticate and parse a backup's manifest. CF_E_CRYPTO/CF_E_CORRUPT when damaged. */
-int repo_manifest_load(struct repo *r, const char *source, const char *id, json_t **out,
+/* Read, authenticate and parse a backup's manifest. CF_E_CRYPTO/CF_E_CORRUPT when damaged.
+ * Free *@out with manifest_free(). */
+int repo_manifest_load(struct repo *r, const char *source, const char *id, struct manifest **out,
                        struct cf_err *e);
 /* repo_find_at() - the backup `restore --at @t` uses: the newest backup of @source started at
  * or before @t whose manifest opens and checks. Damaged manifests are skipped with a warning,
  * never chosen. CF_E_NOTFOUND when there is none. */
 int repo_find_at(struct repo *r, const char *source, time_t t, struct repo_ref *ref,
-                 json_t **manifest, struct cf_err *e);
+                 struct manifest **manifest, struct cf_err *e);
 /* as repo_find_at, also passing over the backups for which @skip returns a reason (a
  * string it owns), such as "catalog verify found it damaged" */
 typedef const char *(*repo_skip_fn)(void *arg, const char *id);
 int repo_find_at_skipping(struct repo *r, const char *source, time_t t, repo_skip_fn skip,
-                          void *arg, struct repo_ref *ref, json_t **manifest, struct cf_err *e);
+                          void *arg, struct repo_ref *ref, struct manifest **manifest,
+                          struct cf_err *e);
 
-/* Encrypt @manifest with the backup's data key and store it: the commit point of a backup. */
+/* Encrypt @m with the backup's data key and store it under its source and id: the commit
+ * point of a backup. */
 struct seal_key;
-int repo_manifest_save(struct repo *r, const struct seal_key *sk, const char *source,
-                       const char *id, json_t *manifest, struct cf_err *e);
+int repo_manifest_save(struct repo *r, const struct seal_key *sk, const struct manifest *m,
+                       struct cf_err *e);
 /* Delete a backup: its manifest first (so it is no longer listed), then its data. */
 int repo_backup_remove(struct repo *r, const char *source, const char *id, struct cf_err *e);
 

@@ -76,10 +76,9 @@ struct backup {
     uint64_t in_bytes;
     pthread_t sealer, writer;
     struct bqueue *queue;
-    /* written by the committer (one at a time, in order), read after join */
-    json_t *objects;
-    uint64_t stored;
-    uint32_t nobjects;
+    /* objects[] and bytes_stored written by the committer (one at a time, in order), read
+     * after join */
+    struct manifest *m;
 };
 
 /* frames -> zstd -> pipe (caller's thread) */
@@ -234,10 +233,8 @@ static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
     o->w = NULL;
     crypto_generichash_final(&o->hash, h, sizeof(h));
     hex_encode(h, sizeof(h), hex);
-    json_array_append_new(b->objects, json_pack("{s:i,s:I,s:s}", "n", (int)o->n, "size",
-                                                (json_int_t)o->size, "blake2b", hex));
-    b->stored += o->size;
-    b->nobjects++;
+    manifest_object_add(b->m, o->n, o->size, hex);
+    b->m->bytes_stored += o->size;
     return 0;
 }
 
@@ -357,13 +354,13 @@ static int progress_emit(void *arg, const void *buf, size_t len, struct cf_err *
 }
 
 int pipeline_backup(struct repo *r, struct source *src, const char *job,
-                    struct backup_result *res, struct cf_err *e)
+                    struct backup_result *res, struct manifest **committed, struct cf_err *e)
 {
     const struct ini_section *rs = repo_conf(r)->repository;
     struct backup b;
     struct source_out out;
-    json_t *info = json_object(), *manifest = NULL;
-    char started[32], finished[32], host[256] = "unknown";
+    json_t *info = json_object();
+    char host[256] = "unknown";
     long level, threads;
     uint64_t t0 = time_mono_ms();
     struct timespec start_ts;
@@ -390,7 +387,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     b.r = r;
     b.src = src;
     b.id = res->id;
-    b.objects = json_array();
+    b.m = manifest_new();
     if (seal_key_new(&b.sk, repo_keys(r), res->id, e) != 0)
         goto out;
     b.cctx = ZSTD_createCCtx();
@@ -446,30 +443,33 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
         goto out;
 
     gethostname(host, sizeof(host) - 1);
-    time_format_rfc3339(start, started, sizeof(started));
-    time_format_rfc3339(time(NULL), finished, sizeof(finished));
-    manifest = json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:I,s:I,s:{s:s,s:i},s:I,s:O,"
-                         "s:O,s:O,s:n}",
-                         "format", 1, "id", res->id, "source", src->name, "kind", src->ops->name,
-                         "job", job ? json_string(job) : json_null(), "host", host, "tool",
-                         "coffer " COFFER_VERSION, "started", started, "finished", finished,
-                         "bytes_in", (json_int_t)out.total_bytes, "bytes_stored",
-                         (json_int_t)b.stored, "compression", "algorithm", "zstd", "level",
-                         (int)level, "object_size", (json_int_t)b.object_size, "objects",
-                         b.objects, "parts", out.parts_info, "info", info, "parent");
-    if (manifest == NULL) {
-        cf_err_set(e, CF_E_INTERNAL, "unable to build the manifest");
-        goto out;
-    }
-    if (repo_manifest_save(r, &b.sk, src->name, res->id, manifest, e) != 0) {
+    snprintf(b.m->id, sizeof(b.m->id), "%s", res->id);
+    snprintf(b.m->source, sizeof(b.m->source), "%s", src->name);
+    snprintf(b.m->kind, sizeof(b.m->kind), "%s", src->ops->name);
+    snprintf(b.m->job, sizeof(b.m->job), "%s", job ? job : "");
+    snprintf(b.m->host, sizeof(b.m->host), "%s", host);
+    snprintf(b.m->tool, sizeof(b.m->tool), "coffer " COFFER_VERSION);
+    b.m->started = start;
+    b.m->finished = time(NULL);
+    b.m->bytes_in = out.total_bytes;
+    snprintf(b.m->compression, sizeof(b.m->compression), "zstd");
+    b.m->compression_level = (int)level;
+    b.m->object_size = b.object_size;
+    b.m->parts = json_incref(out.parts_info);
+    b.m->info = json_incref(info);
+    if (repo_manifest_save(r, &b.sk, b.m, e) != 0) {
         cf_err_ctx(e, "unable to commit backup %s/%s", src->name, res->id);
         goto out;
     }
     res->bytes_in = out.total_bytes;
-    res->bytes_stored = b.stored;
-    res->objects = b.nobjects;
+    res->bytes_stored = b.m->bytes_stored;
+    res->objects = (uint32_t)b.m->nobjects;
     res->elapsed_ms = time_mono_ms() - t0;
     res->warnings = (unsigned)json_array_size(json_object_get(info, "warnings"));
+    if (committed) {
+        *committed = b.m;
+        b.m = NULL;
+    }
     rc = 0;
 out:
     if (sealer_started) {
@@ -479,9 +479,8 @@ out:
     }
     if (rc != 0 && wrote)
         backup_discard(r, src->name, res->id);
-    json_decref(manifest);
     json_decref(info);
-    json_decref(b.objects);
+    manifest_free(b.m);
     frame_out_free(&out);
     bpipe_free(b.q);
     bqueue_free(b.queue);

@@ -24,7 +24,7 @@ struct readback {
     struct pl pl;
     struct repo *r;
     const char *source, *id;
-    json_t *objects;
+    const struct manifest *m;
     struct seal_key sk;
     struct bpipe *q1, *q2;
     struct progress prog;
@@ -45,7 +45,7 @@ static ssize_t tr_read(void *arg, void *buf, size_t cap, struct cf_err *e)
 static struct target_reader *open_object(struct readback *rb, uint32_t n, struct cf_err *e)
 {
     struct target_reader *tr = NULL;
-    if (n >= json_array_size(rb->objects))
+    if (n >= rb->m->nobjects)
         return NULL;
     char *key = repo_key_data(rb->source, rb->id, n);
     if (target_get_begin(repo_target(rb->r), key, &tr, e) != 0)
@@ -62,10 +62,10 @@ static int fetch_object(struct readback *rb, uint32_t n, struct target_reader *t
                         struct target_reader **next, unsigned char *pt, uint64_t *done,
                         struct cf_err *e)
 {
-    json_t *o = json_array_get(rb->objects, n);
-    const char *want_hash = json_string_value(json_object_get(o, "blake2b"));
-    json_int_t want_size = json_integer_value(json_object_get(o, "size"));
-    bool last = n + 1 == json_array_size(rb->objects);
+    const struct manifest_object *o = &rb->m->objects[n];
+    const char *want_hash = o->blake2b;
+    json_int_t want_size = (json_int_t)o->size;
+    bool last = n + 1 == rb->m->nobjects;
     char *key = repo_key_data(rb->source, rb->id, n);
     struct seal_r sr;
     unsigned char h[32], tag = 0;
@@ -74,7 +74,7 @@ static int fetch_object(struct readback *rb, uint32_t n, struct target_reader *t
     int k, rc = -1;
 
     memset(&sr, 0, sizeof(sr));
-    if (want_hash == NULL || json_integer_value(json_object_get(o, "n")) != n) {
+    if (want_hash[0] == '\0' || o->n != n) {
         cf_err_set(e, CF_E_CORRUPT, "the manifest's entry for object %u is malformed", n);
         goto out;
     }
@@ -103,7 +103,7 @@ static int fetch_object(struct readback *rb, uint32_t n, struct target_reader *t
     }
     if (!last && tag != SEAL_TAG_PUSH) {
         cf_err_set(e, CF_E_CORRUPT, "the stream ends in this object, but %zu more are listed",
-                   json_array_size(rb->objects) - n - 1);
+                   rb->m->nobjects - n - 1);
         goto bad;
     }
     if ((json_int_t)sr.bytes != want_size) {
@@ -139,7 +139,7 @@ static void *fetcher_main(void *arg)
     unsigned char *pt = cf_malloc(SEAL_MSG_MAX);
     pthread_setname_np(pthread_self(), "coffer-fetch");
     uint64_t done = 0;
-    size_t count = json_array_size(rb->objects);
+    size_t count = rb->m->nobjects;
     struct target_reader *tr = NULL, *next = NULL;
 
     if (count == 0) {
@@ -214,8 +214,8 @@ static ssize_t q2_fill(void *arg, void *buf, size_t cap, struct cf_err *e)
 }
 
 /* run the read side of a backup; @src NULL verifies (drains, and checks hashes too) */
-static int readback_run(struct repo *r, struct source *src, const char *source, const char *id,
-                        json_t *manifest, const struct restore_opts *opts, struct cf_err *e)
+static int readback_run(struct repo *r, struct source *src, const struct manifest *m,
+                        const struct restore_opts *opts, struct cf_err *e)
 {
     struct readback rb;
     struct source_in in;
@@ -226,14 +226,15 @@ static int readback_run(struct repo *r, struct source *src, const char *source, 
     memset(&rb, 0, sizeof(rb));
     pl_init(&rb.pl);
     rb.r = r;
-    rb.source = source;
-    rb.id = id;
-    rb.objects = json_object_get(manifest, "objects");
-    rb.total_stored = (uint64_t)json_integer_value(json_object_get(manifest, "bytes_stored"));
+    rb.source = m->source;
+    rb.id = m->id;
+    rb.m = m;
+    rb.total_stored = m->bytes_stored;
     rb.check_hash = src == NULL;
-    if (!json_is_array(rb.objects)) {
+    if (!m->objects_listed) {
         pthread_mutex_destroy(&rb.pl.mu);
-        return cf_err_set(e, CF_E_CORRUPT, "manifest of %s/%s lists no objects", source, id);
+        return cf_err_set(e, CF_E_CORRUPT, "manifest of %s/%s lists no objects", m->source,
+                          m->id);
     }
     rb.q1 = bpipe_new(PIPE_CAP);
     rb.q2 = bpipe_new(PIPE_CAP);
@@ -248,7 +249,7 @@ static int readback_run(struct repo *r, struct source *src, const char *source, 
         pl_fail(&rb.pl, &me);
     } else {
         started = 2;
-        json_t *info = json_object_get(manifest, "info");
+        json_t *info = m->info;
         if (src != NULL)
             rc = src->ops->import(src->priv, &in, opts, info, &me);
         else
@@ -269,14 +270,13 @@ static int readback_run(struct repo *r, struct source *src, const char *source, 
     return rc;
 }
 
-int pipeline_restore(struct repo *r, struct source *src, const char *id, json_t *manifest,
+int pipeline_restore(struct repo *r, struct source *src, const struct manifest *m,
                      const struct restore_opts *opts, struct cf_err *e)
 {
-    return readback_run(r, src, src->name, id, manifest, opts, e);
+    return readback_run(r, src, m, opts, e);
 }
 
-int pipeline_verify(struct repo *r, const char *source, const char *id, json_t *manifest,
-                    struct cf_err *e)
+int pipeline_verify(struct repo *r, const struct manifest *m, struct cf_err *e)
 {
-    return readback_run(r, NULL, source, id, manifest, NULL, e);
+    return readback_run(r, NULL, m, NULL, e);
 }

@@ -15,6 +15,7 @@
 #include "../../lib/catalog/cat_index.h"
 #include "../../lib/core/log.h"
 #include "../../lib/core/util.h"
+#include "../../lib/repo/manifest.h"
 
 static char dir[] = "/tmp/coffer-catidx.XXXXXX";
 
@@ -332,6 +333,7 @@ TEST(unwritable_directory)
 
 TEST(manifest_fields)
 {
+    struct manifest *mf = NULL;
     struct cat_row r;
     memset(&r, 0, sizeof(r));
     json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:[{},{},{}], s:{s:s}, s:s}",
@@ -340,7 +342,9 @@ TEST(manifest_fields)
                           "bytes_in", (json_int_t)123456789, "bytes_stored", (json_int_t)4567,
                           "objects", "consistency", "lsn", "0/16B3740", "tool",
                           "coffer 0.1.0");
-    cat_row_from_manifest(m, &r);
+    CHECK_EQ_INT(manifest_from_json(m, &mf, NULL), 0);
+    cat_row_from_manifest(mf, &r);
+    manifest_free(mf);
     CHECK_STR(r.kind, "postgres");
     CHECK_STR(r.job, "nightly");
     CHECK_EQ_INT(r.finished - r.started, 300);
@@ -353,7 +357,9 @@ TEST(manifest_fields)
     json_decref(m);
     /* as the pipeline writes it: under "info" */
     m = json_pack("{s:{s:{s:s}}, s:n}", "info", "consistency", "snapshot", "s1", "job");
-    cat_row_from_manifest(m, &r);
+    CHECK_EQ_INT(manifest_from_json(m, &mf, NULL), 0);
+    cat_row_from_manifest(mf, &r);
+    manifest_free(mf);
     CHECK_STR(r.consistency, "{\"snapshot\":\"s1\"}");
     json_decref(m);
     cat_row_clear(&r);
