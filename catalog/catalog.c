@@ -178,7 +178,7 @@ static json_t *source_names(struct cat_ctx *ctx, const struct catalog_opts *o, s
     return names;
 }
 
-int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
+int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_when when,
                const struct catalog_opts *o)
 {
     struct cf_err e = CF_ERR_INIT;
@@ -197,10 +197,7 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
         rc = cli_fail("catalog", &e);
         goto out;
     }
-    if (when == TIME_LATEST)
-        snprintf(ws, sizeof(ws), "latest");
-    else
-        time_format_rfc3339(when, ws, sizeof(ws));
+    repo_when_format(when, ws, sizeof(ws));
     if (!o->json)
         printf("%-16s %-26s %-20s %s\n", "SOURCE", "ID", "TIME", "AGE AT THAT TIME");
     json_array_foreach(names, i, sj) {
@@ -222,7 +219,8 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
         }
         char t[32], age[32];
         fmt_time(r.time, t, sizeof(t));
-        time_t ref = when < time(NULL) ? when : time(NULL);   /* 'latest': age now */
+        time_t now = time(NULL);
+        time_t ref = !when.latest && when.t < now ? when.t : now;   /* 'latest': age now */
         fmt_age(ref > r.time ? (int64_t)(ref - r.time) : 0, age, sizeof(age));
         json_array_append_new(arr, json_pack("{s:s, s:o}", "source", s, "backup",
                                              cat_row_json(&r)));

@@ -83,16 +83,17 @@ static const char *chooser_skip(void *arg, const char *id)
 }
 
 /* the plan's lines about the backup chosen for @at, and the newer ones passed over */
-static void plan_backup(const struct chooser *ch, const struct repo_ref *ref, time_t at)
+static void plan_backup(const struct chooser *ch, const struct repo_ref *ref,
+                        struct repo_when at)
 {
     char when[32], ago[32];
-    bool latest = at == TIME_LATEST;
+    bool latest = at.latest;
     size_t passed = ch->n > 0 ? ch->n - 1 : 0;
     const size_t shown = 5;
 
     CF_ASSERT(ch->n > 0 && strcmp(ch->seen[ch->n - 1].id, ref->id) == 0);
     time_format_rfc3339(ref->time, when, sizeof(when));
-    age(ref->time, latest ? time(NULL) : at, ago, sizeof(ago));
+    age(ref->time, latest ? time(NULL) : at.t, ago, sizeof(ago));
     printf("  backup   %s, taken %s, %s %s", ref->id, when, ago,
            latest ? "ago" : "before the requested time");
     if (passed == 0)
@@ -146,8 +147,8 @@ out:
     return rc;
 }
 
-int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source, time_t at,
-                const struct restore_opts *opts_in)
+int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source,
+                struct repo_when at, const struct restore_opts *opts_in)
 {
     const struct ini_section *sec = conf_source(c, source);
     struct restore_opts opts = *opts_in;

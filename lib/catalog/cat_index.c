@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,7 +13,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
-#include "../repo/manifest.h"
+#include "../repo/repo.h"
 
 #define CAT_SCHEMA "2"
 
@@ -437,33 +438,36 @@ int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_
     return rows_collect(x, st, rows, n, e);
 }
 
-int cat_index_at(struct cat_index *x, const char *repo, const char *source, time_t at,
-                 struct cat_row *out, struct cf_err *e)
+int cat_index_at(struct cat_index *x, const char *repo, const char *source,
+                 struct repo_when w, struct cat_row *out, struct cf_err *e)
 {
     sqlite3_stmt *st;
     struct cat_row *rows = NULL;
     size_t n = 0;
+    ssize_t k;
     char when[32];
 
+    /* the complete backups, oldest first; repo_choose_at() decides which is at @w */
     if (prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
-                   "source = ?2 AND status = 0 AND time <= ?3 ORDER BY time DESC, id DESC "
-                   "LIMIT 1",
+                   "source = ?2 AND status = 0 ORDER BY time, id",
                 &st, e) != 0)
         return -1;
     bind_text(st, 1, repo);
     bind_text(st, 2, source);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)at);
     if (rows_collect(x, st, &rows, &n, e) != 0)
         return -1;
-    if (n == 0 && at == TIME_LATEST)
-        return cf_err_set(e, CF_E_NOTFOUND, "no complete backup of source '%s'", source);
-    if (n == 0) {
-        time_format_rfc3339(at, when, sizeof(when));
+    k = repo_choose_at(rows, n, sizeof(*rows), offsetof(struct cat_row, time), w, NULL, NULL);
+    if (k < 0) {
+        cat_rows_free(rows, n);
+        if (w.latest)
+            return cf_err_set(e, CF_E_NOTFOUND, "no complete backup of source '%s'", source);
+        repo_when_format(w, when, sizeof(when));
         return cf_err_set(e, CF_E_NOTFOUND, "no complete backup of source '%s' at or before %s",
                           source, when);
     }
-    *out = rows[0];
-    free(rows);
+    *out = rows[k];
+    memset(&rows[k], 0, sizeof(rows[k]));
+    cat_rows_free(rows, n);
     return 0;
 }
 

@@ -96,9 +96,11 @@ struct cat_filter {
 /* rows matching @f, sorted by source then time then id */
 int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_row **rows,
                     size_t *n, struct cf_err *e);
-/* the newest complete backup of @source at or before @at (by its time); CF_E_NOTFOUND */
-int cat_index_at(struct cat_index *x, const char *repo, const char *source, time_t at,
-                 struct cat_row *out, struct cf_err *e);
+/* the complete backup of @source at @w (repo_choose_at(): the newest at or before, by its
+ * time); CF_E_NOTFOUND */
+struct repo_when;
+int cat_index_at(struct cat_index *x, const char *repo, const char *source,
+                 struct repo_when w, struct cat_row *out, struct cf_err *e);
 
 /* set status and damage; gone_at is set to now when the row becomes pruned or vanished (kept
  * when it already was one of them), and cleared otherwise */

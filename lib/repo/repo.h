@@ -9,7 +9,9 @@
 #define CF_REPO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -67,17 +69,41 @@ int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t 
  * Free *@out with manifest_free(). */
 int repo_manifest_load(struct repo *r, const char *source, const char *id, struct manifest **out,
                        struct cf_err *e);
-/* repo_find_at() - the backup `restore --at @t` uses: the newest backup of @source started at
- * or before @t whose manifest opens and checks. Damaged manifests are skipped with a warning,
- * never chosen. CF_E_NOTFOUND when there is none. */
-int repo_find_at(struct repo *r, const char *source, time_t t, struct repo_ref *ref,
+/* "The backup at T" (repo_at.c). A request names a moment or asks for the newest backup:
+ * `latest` is a notion of its own, never a date far in the future. */
+struct repo_when {
+    bool latest;   /* the newest there is; t unused */
+    time_t t;      /* else: the newest started at or before t */
+};
+/* repo_when_parse() - "latest", "now" or an RFC 3339 time (time_parse_at); @what names the
+ * option in the message */
+int repo_when_parse(const char *what, const char *s, struct repo_when *out, struct cf_err *e);
+/* "latest", or the time in RFC 3339 */
+void repo_when_format(struct repo_when w, char *out, size_t cap);
+
+/* what a judge says of a candidate: take it, pass over it, or stop looking (an error the
+ * judge keeps) */
+enum { REPO_TAKE = 0, REPO_PASS = 1, REPO_STOP = -1 };
+typedef int (*repo_judge_fn)(void *arg, size_t i);
+/* repo_choose_at() - the one rule for "the backup at @w": of the @n candidates in @v
+ * (elements of @size bytes, sorted oldest first, a time_t at @time_off in each), the newest
+ * at or before @w.t (any, for latest) that @judge (NULL: every one) takes. Its index, or -1
+ * when there is none or the judge stopped. Pure: called by repo_find_at_skipping() and by
+ * the catalog index (cat_index_at). */
+ssize_t repo_choose_at(const void *v, size_t n, size_t size, size_t time_off,
+                       struct repo_when w, repo_judge_fn judge, void *arg);
+
+/* repo_find_at() - the backup `restore --at` uses: the newest backup of @source at @w whose
+ * manifest opens and checks. Damaged manifests are skipped with a warning, never chosen.
+ * CF_E_NOTFOUND when there is none. */
+int repo_find_at(struct repo *r, const char *source, struct repo_when w, struct repo_ref *ref,
                  struct manifest **manifest, struct cf_err *e);
 /* as repo_find_at, also passing over the backups for which @skip returns a reason (a
  * string it owns), such as "catalog verify found it damaged" */
 typedef const char *(*repo_skip_fn)(void *arg, const char *id);
-int repo_find_at_skipping(struct repo *r, const char *source, time_t t, repo_skip_fn skip,
-                          void *arg, struct repo_ref *ref, struct manifest **manifest,
-                          struct cf_err *e);
+int repo_find_at_skipping(struct repo *r, const char *source, struct repo_when w,
+                          repo_skip_fn skip, void *arg, struct repo_ref *ref,
+                          struct manifest **manifest, struct cf_err *e);
 
 /* Encrypt @m with the backup's data key and store it under its source and id: the commit
  * point of a backup. */

@@ -15,7 +15,7 @@
 #include "../../lib/catalog/cat_index.h"
 #include "../../lib/core/log.h"
 #include "../../lib/core/util.h"
-#include "../../lib/repo/manifest.h"
+#include "../../lib/repo/repo.h"
 
 static char dir[] = "/tmp/coffer-catidx.XXXXXX";
 
@@ -116,11 +116,11 @@ TEST(rows_filters_and_at)
     /* at: the damaged and pruned ones are never chosen */
     time_t at;
     time_parse_compact("20261122T120000Z", &at);
-    CHECK_EQ_INT(cat_index_at(x, NULL, "media", at, &r, &e), 0);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at }, &r, &e), 0);
     CHECK_STR(r.id, "20261120T030000Z-aaaaaaaa");
     cat_row_clear(&r);
     time_parse_compact("20261120T025959Z", &at);
-    CHECK_EQ_INT(cat_index_at(x, NULL, "media", at, &r, &e), -1);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at }, &r, &e), -1);
     CHECK_EQ_INT(e.code, CF_E_NOTFOUND);
     CHECK_MSG(e, "no complete backup of source 'media' at or before 2026-11-20T02:59:59Z");
     cf_err_clear(&e);
