@@ -249,10 +249,7 @@ static int verify_quick(struct repo *r, const struct manifest *m, struct cf_err 
     for (size_t i = 0; m->objects_listed && i < m->nobjects; i++) {
         uint32_t n = m->objects[i].n;
         uint64_t want = m->objects[i].size, got = 0;
-        char *key = repo_key_data(m->source, m->id, n);
-        int k = target_stat(repo_target(r), key, &got, e);
-        free(key);
-        if (k != 0)
+        if (repo_object_stat(r, m->source, m->id, n, &got, e) != 0)
             return cf_err_ctx(e, "object %u", n);
         if (got != want)
             return cf_err_set(e, CF_E_CORRUPT, "object %u is %" PRIu64 " bytes, the manifest "
@@ -396,8 +393,8 @@ int catalog_pin(const struct conf *c, const struct repo_unlock *u, const char *i
         goto out;
     }
     /* the repository first: it is the truth, the index follows */
-    if ((pin ? cat_pin_put(repo_target(ctx.r), r.source, r.id, o->reason, now, &e)
-             : cat_pin_remove(repo_target(ctx.r), r.source, r.id, &e)) != 0 ||
+    if ((pin ? repo_pin_put(ctx.r, r.source, r.id, o->reason, now, &e)
+             : repo_pin_remove(ctx.r, r.source, r.id, &e)) != 0 ||
         cat_index_set_pin(ctx.x, ctx.repo_id, r.source, r.id, pin, o->reason ? o->reason : "",
                           now, &e) != 0) {
         rc = cli_fail("catalog", &e);
@@ -506,7 +503,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                    nvanished ? "VANISHED" : state, vdesc);
         cat_rows_free(v, n);
     }
-    if (ctx.r != NULL && lease_list(repo_target(ctx.r), &li, &nli, &e) != 0) {
+    if (ctx.r != NULL && repo_locks_list(ctx.r, &li, &nli, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
     }
@@ -633,7 +630,7 @@ int catalog_forget(const struct conf *c, const struct repo_unlock *u, const char
         goto out;
     }
     /* the repository first, so that every host's index stops reporting it */
-    if (cat_removed_put(repo_target(ctx.r), r.source, r.id, "forget", &e) != 0 ||
+    if (repo_removed_put(ctx.r, r.source, r.id, "forget", &e) != 0 ||
         cat_index_set_status(ctx.x, ctx.repo_id, r.source, r.id, CAT_PRUNED, r.damage,
                              &e) != 0) {
         rc = cli_fail("catalog", &e);

@@ -1,5 +1,6 @@
 /* repo.c - repo.json, unlocking the keys, and the names of backups on the target. */
 #include "repo.h"
+#include "repo_int.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -328,27 +329,16 @@ struct list_ctx {
 static int list_cb(void *arg, const char *key, uint64_t size)
 {
     struct list_ctx *c = arg;
-    char src[REPO_NAME_MAX], id[REPO_ID_MAX];
+    struct repo_key k;
     time_t t;
     (void)size;
     /* backups/<source>/<id>/manifest */
-    const char *p = key + strlen("backups/");
-    const char *s1 = strchr(p, '/');
-    if (s1 == NULL || (size_t)(s1 - p) >= sizeof(src))
-        return 0;
-    const char *s2 = strchr(s1 + 1, '/');
-    if (s2 == NULL || (size_t)(s2 - s1 - 1) >= sizeof(id) || strcmp(s2, "/manifest") != 0)
-        return 0;
-    memcpy(src, p, (size_t)(s1 - p));
-    src[s1 - p] = '\0';
-    memcpy(id, s1 + 1, (size_t)(s2 - s1 - 1));
-    id[s2 - s1 - 1] = '\0';
-    if (time_parse_compact(id, &t) != 0)
+    if (repo_key_parse(key, &k) != REPO_KEY_MANIFEST || time_parse_compact(k.id, &t) != 0)
         return 0;
     c->refs = cf_realloc(c->refs, (c->n + 1) * sizeof(*c->refs));
     struct repo_ref *ref = &c->refs[c->n++];
-    snprintf(ref->source, sizeof(ref->source), "%s", src);
-    snprintf(ref->id, sizeof(ref->id), "%s", id);
+    snprintf(ref->source, sizeof(ref->source), "%s", k.source);
+    snprintf(ref->id, sizeof(ref->id), "%s", k.id);
     ref->time = t;
     return 0;
 }

@@ -18,13 +18,16 @@
 
 #include "../config/conf.h"
 #include "../crypto/keys.h"
-#include "../storage/target.h"
+#include "../core/buf.h"
+#include "../core/err.h"
 #include "manifest.h"
 
 #define REPO_ID_MAX MANIFEST_ID_MAX       /* "20261122T031500Z-1a2b3c4d" and room to spare */
 #define REPO_NAME_MAX MANIFEST_NAME_MAX   /* source names */
 
 struct repo;
+struct target_writer;   /* opaque here: only lib/repo includes target.h */
+struct target_reader;
 
 /* How to unlock: the configuration names the key file, passphrase file or public key; a
  * secret key file (public-key mode) comes from the command line. */
@@ -48,7 +51,6 @@ void repo_close(struct repo *r);
 struct conf_report;
 void repo_check(const struct conf *c, struct conf_report *r);
 
-struct target *repo_target(struct repo *r);
 const struct keyring *repo_keys(const struct repo *r);
 bool repo_can_read(const struct repo *r);
 const char *repo_id(const struct repo *r);
@@ -121,5 +123,63 @@ void repo_new_id(const struct timespec *ts, char out[REPO_ID_MAX]);
 char *repo_key_manifest(const char *source, const char *id);
 char *repo_key_data(const char *source, const char *id, uint32_t n);
 char *repo_key_backup_prefix(const char *source, const char *id);
+
+/* What a key names (docs/FORMAT.md "Keys"). A reader passes over keys it does not know
+ * (REPO_KEY_UNKNOWN), and over kinds it does not handle: a newer coffer may write them. */
+enum repo_key_kind {
+    REPO_KEY_UNKNOWN = 0,
+    REPO_KEY_REPO_JSON,     /* repo.json */
+    REPO_KEY_MANIFEST,      /* backups/<source>/<id>/manifest */
+    REPO_KEY_DATA,          /* backups/<source>/<id>/data/<n> */
+    REPO_KEY_BACKUP_OTHER,  /* anything else under backups/<source>/<id>/ */
+    REPO_KEY_PIN,           /* pins/<source>/<id> */
+    REPO_KEY_REMOVED,       /* removed/<source>/<id> */
+    REPO_KEY_LOCK,          /* locks/<name> */
+    REPO_KEY_LOG,           /* logs/<source>/...: reserved for log archives (WAL, binlogs);
+                               not written yet, source set, the rest left to its reader */
+};
+struct repo_key {
+    enum repo_key_kind kind;
+    char source[REPO_NAME_MAX];
+    char id[REPO_ID_MAX];   /* backups/, pins/, removed/ */
+    uint32_t n;             /* REPO_KEY_DATA */
+};
+/* repo_key_parse() - the one parser of key names; fills @k and returns its kind */
+enum repo_key_kind repo_key_parse(const char *key, struct repo_key *k);
+
+/* --- objects (repo_obj.c): the pipeline and the tools never call the target --- */
+
+/* "local /var/backups/coffer", "s3 bucket/prefix": for logs */
+const char *repo_describe(struct repo *r);
+/* the same for the repository that @c names, without opening it (NULL when its
+ * configuration does not open); free() it */
+char *repo_location(const struct conf *c);
+
+/* repo_object_begin() - start writing data object @n of backup @source/@id (target_put_begin);
+ * write, then commit (the only step that makes it visible; on -1 the caller still aborts) or
+ * abort (never fails, NULL is fine). */
+int repo_object_begin(struct repo *r, const char *source, const char *id, uint32_t n,
+                      uint64_t size_hint, struct target_writer **w, struct cf_err *e);
+int repo_object_write(struct target_writer *w, const void *p, size_t n, struct cf_err *e);
+int repo_object_commit(struct target_writer *w, struct cf_err *e);
+void repo_object_abort(struct target_writer *w);
+/* repo_object_open() - read data object @n of backup @source/@id; CF_E_NOTFOUND when missing */
+int repo_object_open(struct repo *r, const char *source, const char *id, uint32_t n,
+                     struct target_reader **rd, struct cf_err *e);
+ssize_t repo_object_read(struct target_reader *rd, void *buf, size_t cap, struct cf_err *e);
+void repo_object_close(struct target_reader *rd);
+/* size of data object @n of backup @source/@id; CF_E_NOTFOUND when missing */
+int repo_object_stat(struct repo *r, const char *source, const char *id, uint32_t n,
+                     uint64_t *size, struct cf_err *e);
+/* remove every object of uncommitted backup @source/@id (a failed backup's own objects) */
+int repo_backup_discard(struct repo *r, const char *source, const char *id, struct cf_err *e);
+
+/* every object under backups/, committed or not, with its parsed name (prune's debris) */
+typedef int (*repo_object_fn)(void *arg, const char *key, const struct repo_key *k);
+int repo_backup_objects(struct repo *r, repo_object_fn fn, void *arg, struct cf_err *e);
+/* remove the @n objects @keys (as few requests as the target allows) */
+int repo_remove_objects(struct repo *r, const char *const *keys, size_t n, struct cf_err *e);
+/* drop debris of unfinished writes older than @age seconds (S3 multipart uploads) */
+int repo_sweep_uploads(struct repo *r, int64_t age, unsigned *n, struct cf_err *e);
 
 #endif

@@ -12,7 +12,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
-#include "repo.h"
+#include "repo_int.h"
 
 #define LEASE_MAX_BYTES 4096
 

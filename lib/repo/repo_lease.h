@@ -18,7 +18,8 @@
 #include <time.h>
 
 #include "../core/err.h"
-#include "../storage/target.h"
+
+struct target;
 
 #define LEASE_DEFAULT_TTL 600   /* seconds */
 

@@ -196,29 +196,26 @@ struct obj_w {
     crypto_generichash_state hash;
     uint64_t size;
     uint32_t n;
-    char *key;
 };
 
 static int obj_write(struct obj_w *o, const void *p, size_t n, struct cf_err *e)
 {
     crypto_generichash_update(&o->hash, p, n);
     o->size += n;
-    return target_write(o->w, p, n, e);
+    return repo_object_write(o->w, p, n, e);
 }
 
 static int obj_begin(struct backup *b, struct obj_w *o, uint32_t n, struct cf_err *e)
 {
     o->n = n;
-    o->key = repo_key_data(b->src->name, b->id, n);
     o->size = 0;
     crypto_generichash_init(&o->hash, NULL, 0, 32);
-    return target_put_begin(repo_target(b->r), o->key, b->object_size + 4096, 0, &o->w, e);
+    return repo_object_begin(b->r, b->src->name, b->id, n, b->object_size + 4096, &o->w, e);
 }
 
 static void obj_drop(struct obj_w *o)
 {
-    target_abort(o->w);
-    free(o->key);
+    repo_object_abort(o->w);
     memset(o, 0, sizeof(*o));
 }
 
@@ -228,7 +225,7 @@ static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
 {
     unsigned char h[32];
     char hex[65];
-    if (target_commit(o->w, e) != 0)
+    if (repo_object_commit(o->w, e) != 0)
         return -1;
     o->w = NULL;
     crypto_generichash_final(&o->hash, h, sizeof(h));
@@ -338,11 +335,9 @@ static void *writer_main(void *arg)
 static void backup_discard(struct repo *r, const char *source, const char *id)
 {
     struct cf_err e = CF_ERR_INIT;
-    char *prefix = repo_key_backup_prefix(source, id);
-    if (target_remove_prefix(repo_target(r), prefix, NULL, &e) != 0)
+    if (repo_backup_discard(r, source, id, &e) != 0)
         log_warn("unable to remove the objects of failed backup %s/%s (prune removes them "
                  "later): %s", source, id, e.msg);
-    free(prefix);
 }
 
 static int progress_emit(void *arg, const void *buf, size_t len, struct cf_err *e)
@@ -413,7 +408,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     b.pl.queue = b.queue;
 
     log_info("backup start source=%s kind=%s id=%s target=%s", src->name, src->ops->name,
-             res->id, target_describe(repo_target(r)));
+             res->id, repo_describe(r));
     progress_start(&b.prog, "backing up", 0);
     if (pthread_create(&b.writer, NULL, writer_main, &b) != 0) {
         cf_err_sys(e, CF_E_INTERNAL, "unable to start a thread");

@@ -34,7 +34,7 @@ struct readback {
 
 static ssize_t tr_read(void *arg, void *buf, size_t cap, struct cf_err *e)
 {
-    return target_read(arg, buf, cap, e);
+    return repo_object_read(arg, buf, cap, e);
 }
 
 /* the next object is opened this many bytes before the current one ends, so that its first
@@ -47,10 +47,8 @@ static struct target_reader *open_object(struct readback *rb, uint32_t n, struct
     struct target_reader *tr = NULL;
     if (n >= rb->m->nobjects)
         return NULL;
-    char *key = repo_key_data(rb->source, rb->id, n);
-    if (target_get_begin(repo_target(rb->r), key, &tr, e) != 0)
+    if (repo_object_open(rb->r, rb->source, rb->id, n, &tr, e) != 0)
         tr = NULL;
-    free(key);
     return tr;
 }
 
@@ -78,7 +76,7 @@ static int fetch_object(struct readback *rb, uint32_t n, struct target_reader *t
         cf_err_set(e, CF_E_CORRUPT, "the manifest's entry for object %u is malformed", n);
         goto out;
     }
-    if (tr == NULL && target_get_begin(repo_target(rb->r), key, &tr, e) != 0) {
+    if (tr == NULL && repo_object_open(rb->r, rb->source, rb->id, n, &tr, e) != 0) {
         if (e->code == CF_E_NOTFOUND)
             cf_err_set(e, CF_E_NOTFOUND, "missing from the repository");
         goto bad;
@@ -127,7 +125,7 @@ bad:
     pl_fail(&rb->pl, e);
 out:
     seal_r_free(&sr);
-    target_get_end(tr);
+    repo_object_close(tr);
     free(key);
     return rc;
 }
@@ -155,7 +153,7 @@ static void *fetcher_main(void *arg)
             break;
         }
     }
-    target_get_end(tr);
+    repo_object_close(tr);
     if (e.code == CF_E_OK)
         bpipe_close(rb->q1);
     free(pt);
