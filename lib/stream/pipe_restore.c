@@ -234,6 +234,12 @@ static int readback_run(struct repo *r, struct source *src, const struct manifes
         return cf_err_set(e, CF_E_CORRUPT, "manifest of %s/%s lists no objects", m->source,
                           m->id);
     }
+    if (m->has_parent) {   /* docs/FORMAT.md "The manifest": reserved for incrementals */
+        pthread_mutex_destroy(&rb.pl.mu);
+        return cf_err_set(e, CF_E_CORRUPT, "backup %s/%s references the data of backup %s/%s "
+                          "(an incremental backup), which this coffer cannot read", m->source,
+                          m->id, m->parent.source, m->parent.id);
+    }
     rb.q1 = bpipe_new(PIPE_CAP);
     rb.q2 = bpipe_new(PIPE_CAP);
     rb.pl.pipes[0] = rb.q1;
