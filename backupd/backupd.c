@@ -4,15 +4,13 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "../lib/backup/backup.h"
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
-#include "../lib/catalog/cat_index.h"
 #include "../lib/config/conf_check.h"
 #include "../lib/source/source.h"
 #include "../lib/repo/repo.h"
-#include "../lib/repo/repo_lease.h"
-#include "../lib/stream/pipeline.h"
 
 static void print_summary(const char *source, const struct backup_result *r)
 {
@@ -25,25 +23,6 @@ static void print_summary(const char *source, const struct backup_result *r)
            secs, secs > 0 ? (double)r->bytes_in / 1e6 / secs : 0.0,
            r->warnings ? " (with warnings, see the log)" : "");
     fflush(stdout);
-}
-
-/* Hold locks/source-<source> while a backup writes and commits, so that a prune never
- * deletes or sweeps under it; a prune holds it only while it works on that source, so wait
- * a little for it. Renewed by a thread while the pipeline runs. */
-static int lock_source(struct repo *r, const char *source, struct lease **out, struct cf_err *e)
-{
-    char name[REPO_NAME_MAX + 16];
-    lease_source_name(source, name, sizeof(name));
-    for (int attempt = 0;; attempt++) {
-        if (lease_acquire(repo_target(r), name, "backup", LEASE_DEFAULT_TTL, out, e) == 0)
-            return lease_keeper_start(*out, e) == 0 ? 0 : (lease_release(*out), -1);
-        if (e->code != CF_E_LOCKED || attempt >= 60)
-            return -1;
-        if (attempt == 0)
-            log_info("waiting for lock source=%s: %s", source, e->msg);
-        cf_err_clear(e);
-        sleep(1);
-    }
 }
 
 int backupd_check_config(const char *path, bool offline)
@@ -84,12 +63,10 @@ int backupd_job_run(const struct conf *c, const char *job)
         return cli_fail("backupd", &e);
     for (size_t i = 0; i < j->nsources; i++) {
         struct source *src = NULL;
-        struct lease *lock = NULL;
         struct backup_result res;
         cf_err_clear(&e);
         if (source_open(conf_source(c, j->sources[i]), &src, &e) != 0 ||
-            lock_source(r, j->sources[i], &lock, &e) != 0 ||
-            pipeline_backup(r, src, job, &res, &e) != 0) {
+            backup_source(c, r, src, job, &res, &e) != 0) {
             log_error("backup failed job=%s source=%s: %s", job, j->sources[i], e.msg);
             fprintf(stderr, "backupd: error: source '%s': %s\n", j->sources[i], e.msg);
             failed++;
@@ -100,16 +77,7 @@ int backupd_job_run(const struct conf *c, const char *job)
                      res.elapsed_ms);
             print_summary(src->name, &res);
             ok++;
-            /* the index is a cache: failing to update it leaves the backup as good as done */
-            struct cf_err ie = CF_ERR_INIT;
-            if (catalog_index_record(c, r, src->name, job, &res, &ie) != 0)
-                log_warn("backup %s of source %s is committed but not in the catalog index "
-                         "(the next catalog command adds it): %s", res.id, src->name, ie.msg);
         }
-        struct cf_err le = CF_ERR_INIT;
-        if (lease_keeper_stop(lock, &le) != 0)
-            log_warn("lock of source %s was lost during the backup: %s", j->sources[i], le.msg);
-        lease_release(lock);
         source_close(src);
     }
     repo_close(r);

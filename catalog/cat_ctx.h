@@ -10,6 +10,7 @@
 #include "../lib/catalog/cat_index.h"
 #include "../lib/config/conf.h"
 #include "../lib/repo/repo.h"
+#include "../lib/repo/repo_pins.h"
 #include "../policies/retention.h"
 
 struct cat_sync_stats {
@@ -57,36 +58,6 @@ const char *cat_row_status(const struct cat_row *r);
 /* a row as JSON, with the stable field names of docs/CATALOG.md */
 json_t *cat_row_json(const struct cat_row *r);
 void cat_print_json(json_t *v);
-
-/* --- pins (catalog/cat_pins.c): pins/<source>/<id> in the repository --- */
-
-struct cat_pin {
-    char source[128];
-    char id[64];
-    char reason[512];
-    char host[256];
-    time_t at;
-};
-
-/* every pin, sorted by source then id */
-int cat_pins_load(struct target *t, struct cat_pin **out, size_t *n, struct cf_err *e);
-const struct cat_pin *cat_pins_find(const struct cat_pin *v, size_t n, const char *source,
-                                    const char *id);
-int cat_pin_put(struct target *t, const char *source, const char *id, const char *reason,
-                time_t at, struct cf_err *e);
-int cat_pin_remove(struct target *t, const char *source, const char *id, struct cf_err *e);
-
-/* --- removal records (catalog/cat_pins.c): removed/<source>/<id> in the repository ---
- * Written by prune before it removes a backup (@by "prune") and by `catalog forget` (@by
- * "forget"); a refresh that finds a backup gone marks it pruned when its record exists, and
- * vanished otherwise. */
-int cat_removed_put(struct target *t, const char *source, const char *id, const char *by,
-                    struct cf_err *e);
-/* *@yes: the record exists; -1 only when the repository cannot be read */
-int cat_removed_exists(struct target *t, const char *source, const char *id, bool *yes,
-                       struct cf_err *e);
-/* remove the record again (a prune whose removal failed); failures are logged */
-void cat_removed_drop(struct target *t, const char *source, const char *id);
 
 /* "its manifest is missing from the repository since T and no coffer prune removed it; HINT:
  * ..." for a vanished row */

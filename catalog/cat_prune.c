@@ -22,21 +22,16 @@ struct obj {
     bool manifest;
 };
 
-static int obj_cb(void *arg, const char *key, uint64_t size)
+static int obj_cb(void *arg, const char *key, const struct repo_key *k)
 {
     struct buf *b = arg;
     struct obj o;
-    const char *s1 = key + strlen("backups/"), *s2 = strchr(s1, '/'), *s3;
 
-    (void)size;
-    if (s2 == NULL || (s3 = strchr(s2 + 1, '/')) == NULL ||
-        (size_t)(s2 - s1) >= sizeof(o.source) || (size_t)(s3 - s2 - 1) >= sizeof(o.id))
-        return 0;
     memset(&o, 0, sizeof(o));
-    memcpy(o.source, s1, (size_t)(s2 - s1));
-    memcpy(o.id, s2 + 1, (size_t)(s3 - s2 - 1));
+    snprintf(o.source, sizeof(o.source), "%s", k->source);
+    snprintf(o.id, sizeof(o.id), "%s", k->id);
     o.key = cf_strdup(key);
-    o.manifest = strcmp(s3, "/manifest") == 0;
+    o.manifest = k->kind == REPO_KEY_MANIFEST;
     buf_append(b, &o, sizeof(o));
     return 0;
 }
@@ -182,14 +177,14 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
         /* the removal record first, so that no index, here or on another host, takes the
          * backup for vanished; then the manifest, then the data (repo_backup_remove): a
          * half-removed backup is debris */
-        if (cat_removed_put(repo_target(ctx->r), source, rows[i].id, "prune", e) != 0)
+        if (repo_removed_put(ctx->r, source, rows[i].id, "prune", e) != 0)
             goto out;
         if (repo_backup_remove(ctx->r, source, rows[i].id, &de) != 0) {
             if (de.code == CF_E_NET || de.code == CF_E_IO || de.code == CF_E_AUTH) {
                 cf_err_keep(e, &de);
                 goto out;
             }
-            cat_removed_drop(repo_target(ctx->r), source, rows[i].id);
+            repo_removed_drop(ctx->r, source, rows[i].id);
             p->failed++;
             item(p, source, rows[i].id, "delete", 0, "no rule keeps it", de.msg);
             continue;
@@ -256,7 +251,7 @@ static int prune_debris(struct prune_run *p, const struct obj *v, size_t n, stru
             const char **keys = cf_calloc(j - i, sizeof(*keys));
             for (size_t k = i; k < j; k++)
                 keys[k - i] = v[k].key;
-            int rc = target_remove_many(repo_target(p->ctx->r), keys, j - i, e);
+            int rc = repo_remove_objects(p->ctx->r, keys, j - i, e);
             free(keys);
             if (rc != 0)
                 return cf_err_ctx(e, "unable to sweep debris of %s/%s", v[i].source, v[i].id);
@@ -323,14 +318,13 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
             goto out;
         }
     }
-    if (!o->dry_run && lease_acquire(repo_target(ctx.r), "prune", "prune", p.ttl, &p.lock,
-                                     &e) != 0) {
+    if (!o->dry_run && repo_lock(ctx.r, "prune", "prune", p.ttl, &p.lock, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
     }
     /* the index may have changed hands while we waited for nothing: refresh under the lock */
     if (cat_sync(&ctx, false, &e) != 0 ||
-        target_list(repo_target(ctx.r), "backups/", obj_cb, &objs, &e) != 0) {
+        repo_backup_objects(ctx.r, obj_cb, &objs, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
     }
@@ -349,7 +343,6 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
     json_t *sj;
     json_array_foreach(sources, si, sj) {
         const char *s = json_string_value(sj);
-        char lname[200];
         struct lease *sl = NULL;
         size_t i1 = i0;
         while (i1 < nv && strcmp(v[i1].source, s) == 0)
@@ -358,8 +351,7 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
             i0 = i1;
             continue;
         }
-        lease_source_name(s, lname, sizeof(lname));
-        if (!o->dry_run && lease_acquire(repo_target(ctx.r), lname, "prune", p.ttl, &sl, &e) != 0) {
+        if (!o->dry_run && repo_lock_source(ctx.r, s, "prune", p.ttl, 0, &sl, &e) != 0) {
             if (e.code != CF_E_LOCKED) {
                 rc = cli_fail("catalog", &e);
                 goto out;
@@ -377,7 +369,7 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
         if (k == 0)
             k = prune_debris(&p, v + i0, i1 - i0, &e);
         p.slock = NULL;
-        lease_release(sl);
+        repo_unlock_source(sl, NULL);
         if (k != 0) {
             rc = cli_fail("catalog", &e);
             goto out;
@@ -387,7 +379,7 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
     if (!o->dry_run) {
         /* unfinished uploads of killed writers (S3 multipart uploads), as old as debris */
         unsigned nup = 0;
-        if (target_sweep(repo_target(ctx.r), p.grace, &nup, &e) != 0) {
+        if (repo_sweep_uploads(ctx.r, p.grace, &nup, &e) != 0) {
             log_warn("unable to sweep unfinished uploads: %s", e.msg);
             cf_err_clear(&e);
         } else if (nup > 0) {

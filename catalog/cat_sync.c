@@ -11,12 +11,10 @@
 /* meta keys: which repository a target holds, and when it was last read */
 static char *meta_key_location(const struct conf *c)
 {
-    struct target *t = NULL;
-    struct cf_err e = CF_ERR_INIT;
-    char *k = NULL;
-    if (target_open(c->repository, &t, &e) == 0)
-        k = cf_asprintf("location:%s", target_describe(t));
-    target_close(t);
+    char *where = repo_location(c), *k = NULL;
+    if (where != NULL)
+        k = cf_asprintf("location:%s", where);
+    free(where);
     return k;
 }
 
@@ -33,7 +31,7 @@ static int cmp_ref_row(const struct repo_ref *f, const struct cat_row *r)
     return c ? c : strcmp(f->id, r->id);
 }
 
-static void row_pin(struct cat_row *row, const struct cat_pin *p)
+static void row_pin(struct cat_row *row, const struct repo_pin *p)
 {
     free(row->pin_reason);
     row->pin_reason = p ? cf_strdup(p->reason) : NULL;
@@ -72,7 +70,7 @@ static int row_gone(struct cat_ctx *ctx, const struct cat_row *r, bool *in_tx, s
 
     if (r->status == CAT_PRUNED)
         return 0;
-    if (cat_removed_exists(repo_target(ctx->r), r->source, r->id, &removed, e) != 0)
+    if (repo_removed_exists(ctx->r, r->source, r->id, &removed, e) != 0)
         return -1;
     enum cat_status st = removed ? CAT_PRUNED : CAT_VANISHED;
     if (st == r->status)
@@ -94,13 +92,13 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
 {
     struct repo_ref *refs = NULL;
     struct cat_row *rows = NULL;
-    struct cat_pin *pins = NULL;
+    struct repo_pin *pins = NULL;
     size_t nref = 0, nrow = 0, npin = 0, i = 0, k = 0;
     bool in_tx = false;
     int rc = -1;
 
     if (repo_list(ctx->r, NULL, &refs, &nref, e) != 0 ||
-        cat_pins_load(repo_target(ctx->r), &pins, &npin, e) != 0)
+        repo_pins_load(ctx->r, &pins, &npin, e) != 0)
         goto out;
     /* the write transaction starts with the first change: a refresh that finds the index in
      * step writes nothing (no lock taken, no sync to disk) */
@@ -122,7 +120,7 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
             k++;
             continue;
         }
-        const struct cat_pin *p = cat_pins_find(pins, npin, refs[i].source, refs[i].id);
+        const struct repo_pin *p = repo_pins_find(pins, npin, refs[i].source, refs[i].id);
         /* a vanished backup that is back (copied back by an operator) is read again */
         bool have = c == 0 && rows[k].status != CAT_PRUNED && rows[k].status != CAT_VANISHED;
         /* rows written without the manifest (public-key mode) are completed once it can be

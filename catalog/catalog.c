@@ -107,7 +107,8 @@ int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *
     struct cf_err e = CF_ERR_INIT;
     struct cat_ctx ctx;
     struct cat_row r;
-    json_t *row = NULL, *m = NULL;
+    json_t *row = NULL;
+    struct manifest *m = NULL;
     int rc = open_ctx(c, u, true, o, &ctx);
 
     if (rc >= 0)
@@ -121,11 +122,9 @@ int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *
     /* the manifest's own details, when it can be read */
     if (ctx.r && r.status != CAT_PRUNED && r.status != CAT_VANISHED && repo_can_read(ctx.r) &&
         repo_manifest_load(ctx.r, r.source, r.id, &m, &e) == 0) {
-        static const char *const copy[] = { "host", "info", "parts", "compression", "parent",
-                                            NULL };
-        for (size_t i = 0; copy[i]; i++)
-            json_object_set(row, copy[i], json_object_get(m, copy[i]));
-        json_object_set(row, "object_list", json_object_get(m, "objects"));
+        json_t *d = manifest_details_json(m);
+        json_object_update(row, d);
+        json_decref(d);
     }
     if (o->json) {
         cat_print_json(row);
@@ -142,7 +141,7 @@ int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *
     }
     rc = r.status == CAT_COMPLETE ? EXIT_OK : EXIT_FAILED;
 out:
-    json_decref(m);
+    manifest_free(m);
     json_decref(row);
     cat_row_clear(&r);
     cat_ctx_close(&ctx);
@@ -179,7 +178,7 @@ static json_t *source_names(struct cat_ctx *ctx, const struct catalog_opts *o, s
     return names;
 }
 
-int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
+int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_when when,
                const struct catalog_opts *o)
 {
     struct cf_err e = CF_ERR_INIT;
@@ -198,10 +197,7 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
         rc = cli_fail("catalog", &e);
         goto out;
     }
-    if (when == TIME_LATEST)
-        snprintf(ws, sizeof(ws), "latest");
-    else
-        time_format_rfc3339(when, ws, sizeof(ws));
+    repo_when_format(when, ws, sizeof(ws));
     if (!o->json)
         printf("%-16s %-26s %-20s %s\n", "SOURCE", "ID", "TIME", "AGE AT THAT TIME");
     json_array_foreach(names, i, sj) {
@@ -223,7 +219,8 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
         }
         char t[32], age[32];
         fmt_time(r.time, t, sizeof(t));
-        time_t ref = when < time(NULL) ? when : time(NULL);   /* 'latest': age now */
+        time_t now = time(NULL);
+        time_t ref = !when.latest && when.t < now ? when.t : now;   /* 'latest': age now */
         fmt_age(ref > r.time ? (int64_t)(ref - r.time) : 0, age, sizeof(age));
         json_array_append_new(arr, json_pack("{s:s, s:o}", "source", s, "backup",
                                              cat_row_json(&r)));
@@ -247,18 +244,12 @@ out:
 }
 
 /* --quick: every object named by the manifest exists with its size */
-static int verify_quick(struct repo *r, const char *source, const char *id, json_t *m,
-                        struct cf_err *e)
+static int verify_quick(struct repo *r, const struct manifest *m, struct cf_err *e)
 {
-    size_t i;
-    json_t *ob;
-    json_array_foreach(json_object_get(m, "objects"), i, ob) {
-        uint32_t n = (uint32_t)json_integer_value(json_object_get(ob, "n"));
-        uint64_t want = (uint64_t)json_integer_value(json_object_get(ob, "size")), got = 0;
-        char *key = repo_key_data(source, id, n);
-        int k = target_stat(repo_target(r), key, &got, e);
-        free(key);
-        if (k != 0)
+    for (size_t i = 0; m->objects_listed && i < m->nobjects; i++) {
+        uint32_t n = m->objects[i].n;
+        uint64_t want = m->objects[i].size, got = 0;
+        if (repo_object_stat(r, m->source, m->id, n, &got, e) != 0)
             return cf_err_ctx(e, "object %u", n);
         if (got != want)
             return cf_err_set(e, CF_E_CORRUPT, "object %u is %" PRIu64 " bytes, the manifest "
@@ -322,14 +313,13 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
                           (i + 1 < n && strcmp(v[i + 1].source, v[i].source) == 0 &&
                            v[i + 1].status == CAT_COMPLETE)))
             continue;
-        json_t *m = NULL;
+        struct manifest *m = NULL;
         uint64_t t0 = time_mono_ms();
         cf_err_clear(&e);
         int k = repo_manifest_load(ctx.r, v[i].source, v[i].id, &m, &e);
         if (k == 0)
-            k = o->quick ? verify_quick(ctx.r, v[i].source, v[i].id, m, &e)
-                         : pipeline_verify(ctx.r, v[i].source, v[i].id, m, &e);
-        json_decref(m);
+            k = o->quick ? verify_quick(ctx.r, m, &e) : pipeline_verify(ctx.r, m, &e);
+        manifest_free(m);
         if (k != 0 && e.code != CF_E_CORRUPT && e.code != CF_E_CRYPTO &&
             e.code != CF_E_NOTFOUND) {
             rc = cli_fail("catalog", &e);   /* not damage: the repository is unreachable */
@@ -403,8 +393,8 @@ int catalog_pin(const struct conf *c, const struct repo_unlock *u, const char *i
         goto out;
     }
     /* the repository first: it is the truth, the index follows */
-    if ((pin ? cat_pin_put(repo_target(ctx.r), r.source, r.id, o->reason, now, &e)
-             : cat_pin_remove(repo_target(ctx.r), r.source, r.id, &e)) != 0 ||
+    if ((pin ? repo_pin_put(ctx.r, r.source, r.id, o->reason, now, &e)
+             : repo_pin_remove(ctx.r, r.source, r.id, &e)) != 0 ||
         cat_index_set_pin(ctx.x, ctx.repo_id, r.source, r.id, pin, o->reason ? o->reason : "",
                           now, &e) != 0) {
         rc = cli_fail("catalog", &e);
@@ -513,7 +503,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                    nvanished ? "VANISHED" : state, vdesc);
         cat_rows_free(v, n);
     }
-    if (ctx.r != NULL && lease_list(repo_target(ctx.r), &li, &nli, &e) != 0) {
+    if (ctx.r != NULL && repo_locks_list(ctx.r, &li, &nli, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
     }
@@ -640,7 +630,7 @@ int catalog_forget(const struct conf *c, const struct repo_unlock *u, const char
         goto out;
     }
     /* the repository first, so that every host's index stops reporting it */
-    if (cat_removed_put(repo_target(ctx.r), r.source, r.id, "forget", &e) != 0 ||
+    if (repo_removed_put(ctx.r, r.source, r.id, "forget", &e) != 0 ||
         cat_index_set_status(ctx.x, ctx.repo_id, r.source, r.id, CAT_PRUNED, r.damage,
                              &e) != 0) {
         rc = cli_fail("catalog", &e);

@@ -28,7 +28,7 @@ int catalog_list(const struct conf *c, const struct repo_unlock *u, const struct
 int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *id,
                  const struct catalog_opts *o);
 /* the backup `restore --at @when` would use, per source */
-int catalog_at(const struct conf *c, const struct repo_unlock *u, time_t when,
+int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_when when,
                const struct catalog_opts *o);
 int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char *id,
                    const struct catalog_opts *o);

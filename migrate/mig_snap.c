@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/backup/backup.h"
 #include "../lib/config/conf.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
@@ -92,7 +93,7 @@ int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_
     if (env_open(s, true, &v, e) != 0)
         goto out;
     memset(&res, 0, sizeof(res));
-    if (pipeline_backup(v.repo, v.src, "migrate", &res, e) != 0) {
+    if (backup_source(s->conf, v.repo, v.src, "migrate", &res, e) != 0) {
         cf_err_ctx(e, "backup of database '%s'", s->database);
         goto out;
     }
@@ -108,7 +109,7 @@ out:
 
 /* one restore of snapshot @id's part @s->database into database @into */
 static int restore_into(struct snap_env *v, const struct mig_snap *s, const char *id,
-                        json_t *manifest, const char *into, struct cf_err *e)
+                        const struct manifest *manifest, const char *into, struct cf_err *e)
 {
     struct restore_opts o;
 
@@ -118,7 +119,7 @@ static int restore_into(struct snap_env *v, const struct mig_snap *s, const char
     o.force = true;
     o.clean = s->eng == MIG_PG;   /* postgres: an existing @into is replaced (scratch, swap) */
     o.backup_id = id;
-    if (pipeline_restore(v->repo, v->src, id, manifest, &o, e) != 0)
+    if (pipeline_restore(v->repo, v->src, manifest, &o, e) != 0)
         return cf_err_ctx(e, "restoring snapshot %s into database '%s'", id, into);
     return 0;
 }
@@ -205,7 +206,7 @@ static void scratch_drop(const struct mig_snap *s, const char *scratch)
 /* MariaDB cannot rename a database: the snapshot, just proven loadable into the scratch
  * database, is loaded again into the migrated database, recreated empty */
 static int maria_replace(const struct mig_snap *s, struct snap_env *v, const char *id,
-                         json_t *manifest, const char *scratch, struct cf_err *e)
+                         const struct manifest *manifest, const char *scratch, struct cf_err *e)
 {
     scratch_drop(s, scratch);
     if (create_like(s, s->database, e) != 0)
@@ -220,7 +221,7 @@ static int maria_replace(const struct mig_snap *s, struct snap_env *v, const cha
 int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err *e)
 {
     struct snap_env v;
-    json_t *manifest = NULL;
+    struct manifest *manifest = NULL;
     char *scratch = cf_asprintf("%.40s_coffer_restore", s->database);
     int rc = -1;
 
@@ -242,7 +243,7 @@ int mig_snapshot_restore(const struct mig_snap *s, const char *id, struct cf_err
     }
     rc = maria_replace(s, &v, id, manifest, scratch, e);
 out:
-    json_decref(manifest);
+    manifest_free(manifest);
     env_close(&v);
     free(scratch);
     return rc;

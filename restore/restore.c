@@ -83,16 +83,17 @@ static const char *chooser_skip(void *arg, const char *id)
 }
 
 /* the plan's lines about the backup chosen for @at, and the newer ones passed over */
-static void plan_backup(const struct chooser *ch, const struct repo_ref *ref, time_t at)
+static void plan_backup(const struct chooser *ch, const struct repo_ref *ref,
+                        struct repo_when at)
 {
     char when[32], ago[32];
-    bool latest = at == TIME_LATEST;
+    bool latest = at.latest;
     size_t passed = ch->n > 0 ? ch->n - 1 : 0;
     const size_t shown = 5;
 
     CF_ASSERT(ch->n > 0 && strcmp(ch->seen[ch->n - 1].id, ref->id) == 0);
     time_format_rfc3339(ref->time, when, sizeof(when));
-    age(ref->time, latest ? time(NULL) : at, ago, sizeof(ago));
+    age(ref->time, latest ? time(NULL) : at.t, ago, sizeof(ago));
     printf("  backup   %s, taken %s, %s %s", ref->id, when, ago,
            latest ? "ago" : "before the requested time");
     if (passed == 0)
@@ -146,8 +147,8 @@ out:
     return rc;
 }
 
-int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source, time_t at,
-                const struct restore_opts *opts_in)
+int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source,
+                struct repo_when at, const struct restore_opts *opts_in)
 {
     const struct ini_section *sec = conf_source(c, source);
     struct restore_opts opts = *opts_in;
@@ -157,7 +158,7 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     struct repo_ref ref;
     struct chooser ch = { { NULL, 0 }, NULL, 0 };
     struct buf dest = BUF_INIT;
-    json_t *m = NULL;
+    struct manifest *m = NULL;
     char stored[32], in[32];
     int rc;
 
@@ -171,7 +172,7 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
         rc = cli_fail("restore", &e);
         goto out;
     }
-    const char *kind = json_string_value(json_object_get(m, "kind"));
+    const char *kind = m->kind[0] ? m->kind : NULL;
     if (kind == NULL || strcmp(kind, src->ops->name) != 0) {
         cf_err_set(&e, CF_E_USAGE,
                    "backup %s holds a '%s' source but [source %s] is now of type '%s'", ref.id,
@@ -181,21 +182,18 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     }
     opts.backup_id = ref.id;
     /* the destination is checked before any line of the plan is printed */
-    if (plan_destination(src, &opts, json_object_get(m, "info"), &dest, &e) != 0) {
+    if (plan_destination(src, &opts, m->info, &dest, &e) != 0) {
         rc = cli_fail("restore", &e);
         goto out;
     }
-    format_bytes((uint64_t)json_integer_value(json_object_get(m, "bytes_stored")), stored,
-                 sizeof(stored));
-    uint64_t restore_bytes = source_restore_bytes(
-        json_object_get(m, "parts"), opts.database,
-        (uint64_t)json_integer_value(json_object_get(m, "bytes_in")));
+    format_bytes(m->bytes_stored, stored, sizeof(stored));
+    uint64_t restore_bytes = source_restore_bytes(m->parts, opts.database, m->bytes_in);
     format_bytes(restore_bytes, in, sizeof(in));
     printf("restore plan%s\n", opts.dry_run ? " (dry run: nothing will be changed)" : "");
     printf("  source   %s (%s)\n", source, kind);
     plan_backup(&ch, &ref, at);
     printf("  size     %s stored in %zu objects, %s to restore%s\n", stored,
-           json_array_size(json_object_get(m, "objects")), in,
+           m->objects_listed ? m->nobjects : 0, in,
            opts.database ? " (the chosen database)" : "");
     fwrite(dest.data, 1, dest.len, stdout);
     fflush(stdout);
@@ -205,7 +203,7 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     }
     uint64_t t0 = time_mono_ms();
     log_info("restore start source=%s id=%s", source, ref.id);
-    if (pipeline_restore(r, src, ref.id, m, &opts, &e) != 0) {
+    if (pipeline_restore(r, src, m, &opts, &e) != 0) {
         log_error("restore failed source=%s id=%s: %s", source, ref.id, e.msg);
         cf_err_ctx(&e, "restore of %s/%s", source, ref.id);
         rc = cli_fail("restore", &e);
@@ -221,7 +219,7 @@ out:
     buf_free(&dest);
     free(ch.seen);
     cat_rows_free(ch.damage.rows, ch.damage.n);
-    json_decref(m);
+    manifest_free(m);
     repo_close(r);
     source_close(src);
     return rc;

@@ -8,10 +8,10 @@
 #include "../lib/repo/repo.h"
 #include "../lib/source/source.h"
 
-/* restore_run() - choose the backup of @source for @at (a time, or TIME_LATEST), check the
+/* restore_run() - choose the backup of @source at @at (a time, or latest), check the
  * destination, print the plan, and unless opts->dry_run restore it. Nothing of the plan is
  * printed when the destination is refused. Returns an exit code (0, 1, 2). */
-int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source, time_t at,
-                const struct restore_opts *opts);
+int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source,
+                struct repo_when at, const struct restore_opts *opts);
 
 #endif

@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
     const char *source = NULL, *at = NULL, *jobs = NULL;
-    time_t t;
+    struct repo_when t;
     int rc;
     const struct cli_opt opts[] = {
         { "--source", &source, NULL },
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
         goto usage_err;
     }
     /* a bad time is one line listing every form: the usage would bury it during an incident */
-    if (time_parse_at("--at", at, true, &t, &e) != 0)
+    if (repo_when_parse("--at", at, &t, &e) != 0)
         return cli_fail("restore", &e);
     if (keys_init(&e) != 0)
         return cli_fail("restore", &e);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
+#include "../repo/repo.h"
 
 #define CAT_SCHEMA "2"
 
@@ -436,33 +438,36 @@ int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_
     return rows_collect(x, st, rows, n, e);
 }
 
-int cat_index_at(struct cat_index *x, const char *repo, const char *source, time_t at,
-                 struct cat_row *out, struct cf_err *e)
+int cat_index_at(struct cat_index *x, const char *repo, const char *source,
+                 struct repo_when w, struct cat_row *out, struct cf_err *e)
 {
     sqlite3_stmt *st;
     struct cat_row *rows = NULL;
     size_t n = 0;
+    ssize_t k;
     char when[32];
 
+    /* the complete backups, oldest first; repo_choose_at() decides which is at @w */
     if (prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
-                   "source = ?2 AND status = 0 AND time <= ?3 ORDER BY time DESC, id DESC "
-                   "LIMIT 1",
+                   "source = ?2 AND status = 0 ORDER BY time, id",
                 &st, e) != 0)
         return -1;
     bind_text(st, 1, repo);
     bind_text(st, 2, source);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)at);
     if (rows_collect(x, st, &rows, &n, e) != 0)
         return -1;
-    if (n == 0 && at == TIME_LATEST)
-        return cf_err_set(e, CF_E_NOTFOUND, "no complete backup of source '%s'", source);
-    if (n == 0) {
-        time_format_rfc3339(at, when, sizeof(when));
+    k = repo_choose_at(rows, n, sizeof(*rows), offsetof(struct cat_row, time), w, NULL, NULL);
+    if (k < 0) {
+        cat_rows_free(rows, n);
+        if (w.latest)
+            return cf_err_set(e, CF_E_NOTFOUND, "no complete backup of source '%s'", source);
+        repo_when_format(w, when, sizeof(when));
         return cf_err_set(e, CF_E_NOTFOUND, "no complete backup of source '%s' at or before %s",
                           source, when);
     }
-    *out = rows[0];
-    free(rows);
+    *out = rows[k];
+    memset(&rows[k], 0, sizeof(rows[k]));
+    cat_rows_free(rows, n);
     return 0;
 }
 
@@ -598,51 +603,22 @@ const char *cat_verify_name(enum cat_verify v)
     }
 }
 
-/* a time in a manifest: RFC 3339 text or Unix seconds */
-static time_t json_time(const json_t *v)
+void cat_row_from_manifest(const struct manifest *m, struct cat_row *r)
 {
-    time_t t = 0;
-    if (json_is_integer(v))
-        return (time_t)json_integer_value(v);
-    if (json_is_string(v) && time_parse_rfc3339(json_string_value(v), &t, NULL) == 0)
-        return t;
-    return 0;
-}
-
-static uint64_t json_u64(const json_t *v)
-{
-    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
-}
-
-static void json_str(const json_t *o, const char *k1, const char *k2, char *out, size_t cap)
-{
-    const json_t *v = json_object_get(o, k1);
-    if (!json_is_string(v) && k2)
-        v = json_object_get(o, k2);
-    if (json_is_string(v))
-        snprintf(out, cap, "%s", json_string_value(v));
-}
-
-void cat_row_from_manifest(const json_t *m, struct cat_row *r)
-{
-    const json_t *v;
-
-    json_str(m, "kind", "type", r->kind, sizeof(r->kind));
-    json_str(m, "job", NULL, r->job, sizeof(r->job));
-    json_str(m, "tool", "tool_version", r->tool_version, sizeof(r->tool_version));
-    r->started = json_time(json_object_get(m, "started"));
-    r->finished = json_time(json_object_get(m, "finished"));
-    r->bytes_in = json_u64(json_object_get(m, "bytes_in"));
-    r->bytes_stored = json_u64(json_object_get(m, "bytes_stored"));
-    v = json_object_get(m, "objects");
-    r->objects = json_is_array(v) ? json_array_size(v) : json_u64(v);
-    /* the pipeline keeps it under "info" (what the source reported) */
-    v = json_object_get(m, "consistency");
-    if (v == NULL)
-        v = json_object_get(json_object_get(m, "info"), "consistency");
+    if (m->kind[0])
+        snprintf(r->kind, sizeof(r->kind), "%s", m->kind);
+    if (m->job[0])
+        snprintf(r->job, sizeof(r->job), "%s", m->job);
+    if (m->tool[0])
+        snprintf(r->tool_version, sizeof(r->tool_version), "%s", m->tool);
+    r->started = m->started;
+    r->finished = m->finished;
+    r->bytes_in = m->bytes_in;
+    r->bytes_stored = m->bytes_stored;
+    r->objects = m->nobjects;
     free(r->consistency);
-    r->consistency = v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS |
-                                                              JSON_ENCODE_ANY)
-                                           : NULL;
+    r->consistency = m->consistency ? json_dumps(m->consistency, JSON_COMPACT | JSON_SORT_KEYS |
+                                                                    JSON_ENCODE_ANY)
+                                    : NULL;
     r->details = true;
 }

@@ -25,7 +25,7 @@
 #define CAT_BUSY_MS 5000   /* how long to wait for another process's write */
 
 struct repo;
-struct backup_result;
+struct manifest;
 
 /* CAT_PRUNED: removed by coffer (prune) or its loss acknowledged (forget); CAT_VANISHED: gone
  * from the repository without either */
@@ -96,9 +96,11 @@ struct cat_filter {
 /* rows matching @f, sorted by source then time then id */
 int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_row **rows,
                     size_t *n, struct cf_err *e);
-/* the newest complete backup of @source at or before @at (by its time); CF_E_NOTFOUND */
-int cat_index_at(struct cat_index *x, const char *repo, const char *source, time_t at,
-                 struct cat_row *out, struct cf_err *e);
+/* the complete backup of @source at @w (repo_choose_at(): the newest at or before, by its
+ * time); CF_E_NOTFOUND */
+struct repo_when;
+int cat_index_at(struct cat_index *x, const char *repo, const char *source,
+                 struct repo_when w, struct cat_row *out, struct cf_err *e);
 
 /* set status and damage; gone_at is set to now when the row becomes pruned or vanished (kept
  * when it already was one of them), and cleared otherwise */
@@ -130,7 +132,7 @@ const char *cat_verify_name(enum cat_verify v);
 
 /* cat_row_from_manifest() - fill the fields a manifest gives (kind, job, times, consistency
  * point, byte counts, objects, tool version); the rest of @r is left alone. */
-void cat_row_from_manifest(const json_t *m, struct cat_row *r);
+void cat_row_from_manifest(const struct manifest *m, struct cat_row *r);
 
 /* cat_row_from_repo() - a row for committed backup @source/@id of @r: from its manifest when
  * the repository can be read (status damaged, with the reason, when the manifest fails to
@@ -140,12 +142,13 @@ void cat_row_from_manifest(const json_t *m, struct cat_row *r);
 int cat_row_from_repo(struct repo *r, const char *source, const char *id, struct cat_row *out,
                       struct cf_err *e);
 
-/* catalog_index_record() - called by `backupd run` right after a backup of @source commits:
- * records it in the index named by the configuration. @job may be NULL; @res gives the byte
- * counts when the manifest cannot be read back (public-key mode). A failure here does not
- * undo the backup: the caller logs it as a warning (the next `catalog list` finds the backup
- * in the repository anyway). */
-int catalog_index_record(const struct conf *c, struct repo *r, const char *source,
-                         const char *job, const struct backup_result *res, struct cf_err *e);
+/* catalog_index_record() - called by backup_source() (lib/backup) right after a backup
+ * commits: records the backup that manifest @m describes in the index named by the
+ * configuration, from the manifest in memory (no read back). In public-key mode the row is
+ * what a refresh on this host would make (details false). A failure here does not undo the
+ * backup: the caller logs it as a warning (the next `catalog list` finds the backup in the
+ * repository anyway). */
+int catalog_index_record(const struct conf *c, struct repo *r, const struct manifest *m,
+                         struct cf_err *e);
 
 #endif

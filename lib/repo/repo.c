@@ -1,5 +1,6 @@
 /* repo.c - repo.json, unlocking the keys, and the names of backups on the target. */
 #include "repo.h"
+#include "repo_int.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -328,27 +329,16 @@ struct list_ctx {
 static int list_cb(void *arg, const char *key, uint64_t size)
 {
     struct list_ctx *c = arg;
-    char src[REPO_NAME_MAX], id[REPO_ID_MAX];
+    struct repo_key k;
     time_t t;
     (void)size;
     /* backups/<source>/<id>/manifest */
-    const char *p = key + strlen("backups/");
-    const char *s1 = strchr(p, '/');
-    if (s1 == NULL || (size_t)(s1 - p) >= sizeof(src))
-        return 0;
-    const char *s2 = strchr(s1 + 1, '/');
-    if (s2 == NULL || (size_t)(s2 - s1 - 1) >= sizeof(id) || strcmp(s2, "/manifest") != 0)
-        return 0;
-    memcpy(src, p, (size_t)(s1 - p));
-    src[s1 - p] = '\0';
-    memcpy(id, s1 + 1, (size_t)(s2 - s1 - 1));
-    id[s2 - s1 - 1] = '\0';
-    if (time_parse_compact(id, &t) != 0)
+    if (repo_key_parse(key, &k) != REPO_KEY_MANIFEST || time_parse_compact(k.id, &t) != 0)
         return 0;
     c->refs = cf_realloc(c->refs, (c->n + 1) * sizeof(*c->refs));
     struct repo_ref *ref = &c->refs[c->n++];
-    snprintf(ref->source, sizeof(ref->source), "%s", src);
-    snprintf(ref->id, sizeof(ref->id), "%s", id);
+    snprintf(ref->source, sizeof(ref->source), "%s", k.source);
+    snprintf(ref->id, sizeof(ref->id), "%s", k.id);
     ref->time = t;
     return 0;
 }
@@ -378,70 +368,6 @@ int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t 
     return 0;
 }
 
-int repo_find_at(struct repo *r, const char *source, time_t t, struct repo_ref *ref,
-                 json_t **manifest, struct cf_err *e)
-{
-    return repo_find_at_skipping(r, source, t, NULL, NULL, ref, manifest, e);
-}
-
-int repo_find_at_skipping(struct repo *r, const char *source, time_t t, repo_skip_fn skip,
-                          void *arg, struct repo_ref *ref, json_t **manifest, struct cf_err *e)
-{
-    struct repo_ref *refs = NULL;
-    size_t n = 0, skipped = 0;
-    char when[32];
-    const char *why;
-
-    if (repo_list(r, source, &refs, &n, e) != 0)
-        return -1;
-    for (size_t i = n; i-- > 0;) {
-        struct cf_err me = CF_ERR_INIT;
-        if (refs[i].time > t)
-            continue;
-        if (skip && (why = skip(arg, refs[i].id)) != NULL) {
-            log_warn("skipping damaged backup %s/%s: %s", refs[i].source, refs[i].id, why);
-            skipped++;
-            continue;
-        }
-        if (repo_manifest_load(r, refs[i].source, refs[i].id, manifest, &me) == 0) {
-            *ref = refs[i];
-            free(refs);
-            return 0;
-        }
-        if (me.code != CF_E_CRYPTO && me.code != CF_E_CORRUPT && me.code != CF_E_NOTFOUND) {
-            *e = me;
-            free(refs);
-            return -1;
-        }
-        if (!repo_can_read(r)) {
-            *e = me;
-            free(refs);
-            return -1;
-        }
-        log_warn("skipping damaged backup %s/%s: %s", refs[i].source, refs[i].id, me.msg);
-        skipped++;
-    }
-    free(refs);
-    if (n == 0)
-        return cf_err_set(e, CF_E_NOTFOUND, "source '%s' has no backups in this repository",
-                          source);
-    if (t == TIME_LATEST) {   /* a request, not a date: never printed */
-        char all[48] = "its only backup is";
-        if (n > 1)
-            snprintf(all, sizeof(all), "all %zu backups are", n);
-        return cf_err_set(e, CF_E_NOTFOUND,
-                          "source '%s' has no intact backup: %s damaged; HINT: 'catalog verify "
-                          "--all --source %s' says what is wrong, 'catalog list --source %s' "
-                          "shows what there is",
-                          source, all, source, source);
-    }
-    time_format_rfc3339(t, when, sizeof(when));
-    return cf_err_set(e, CF_E_NOTFOUND,
-                      "source '%s' has no complete backup at or before %s (%zu backups, %zu "
-                      "damaged); HINT: 'catalog list --source %s' shows what there is",
-                      source, when, n, skipped, source);
-}
-
 struct mem_reader {
     const char *p;
     size_t left;
@@ -458,7 +384,7 @@ static ssize_t mem_read(void *arg, void *buf, size_t cap, struct cf_err *e)
     return (ssize_t)n;
 }
 
-int repo_manifest_load(struct repo *r, const char *source, const char *id, json_t **out,
+int repo_manifest_load(struct repo *r, const char *source, const char *id, struct manifest **out,
                        struct cf_err *e)
 {
     char *key = repo_key_manifest(source, id);
@@ -469,6 +395,7 @@ int repo_manifest_load(struct repo *r, const char *source, const char *id, json_
     unsigned char *pt = NULL, tag = 0;
     size_t len;
     json_error_t jerr;
+    json_t *doc = NULL;
     int rc = -1, k;
 
     memset(&sk, 0, sizeof(sk));
@@ -494,18 +421,22 @@ int repo_manifest_load(struct repo *r, const char *source, const char *id, json_
         cf_err_set(e, CF_E_CORRUPT, "manifest does not end with its final message");
         goto bad;
     }
-    *out = json_loadb(plain.data ? plain.data : "", plain.len, 0, &jerr);
-    if (*out == NULL || !json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
+    doc = json_loadb(plain.data ? plain.data : "", plain.len, 0, &jerr);
+    if (doc == NULL || !json_is_object(doc)) {
         cf_err_set(e, CF_E_CORRUPT, "manifest is not valid JSON: %s", jerr.text);
         goto bad;
     }
+    if (manifest_from_json(doc, out, e) != 0)
+        goto bad;
+    /* its objects are found under the keys it was read from */
+    snprintf((*out)->source, sizeof((*out)->source), "%s", source);
+    snprintf((*out)->id, sizeof((*out)->id), "%s", id);
     rc = 0;
     goto out;
 bad:
     cf_err_ctx(e, "manifest of backup %s/%s is damaged", source, id);
 out:
+    json_decref(doc);
     free(pt);
     seal_r_free(&sr);
     seal_key_wipe(&sk);
@@ -517,16 +448,21 @@ out:
     return rc;
 }
 
-int repo_manifest_save(struct repo *r, const struct seal_key *sk, const char *source,
-                       const char *id, json_t *manifest, struct cf_err *e)
+int repo_manifest_save(struct repo *r, const struct seal_key *sk, const struct manifest *m,
+                       struct cf_err *e)
 {
-    char *key = repo_key_manifest(source, id);
+    json_t *manifest = manifest_to_json(m);
+    if (manifest == NULL)
+        return cf_err_set(e, CF_E_INTERNAL, "unable to build the manifest");
+    char *key = repo_key_manifest(m->source, m->id);
     char *text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
     size_t tlen = strlen(text), off = 0;
     struct seal_w w;
     struct buf obj = BUF_INIT;
     unsigned char *ct = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
     int rc;
+
+    json_decref(manifest);
 
     seal_begin(&w, sk, SEAL_MANIFEST, 0);
     buf_append(&obj, w.hdr, w.hdr_len);

@@ -9,19 +9,25 @@
 #define CF_REPO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <jansson.h>
 
 #include "../config/conf.h"
 #include "../crypto/keys.h"
-#include "../storage/target.h"
+#include "../core/buf.h"
+#include "../core/err.h"
+#include "manifest.h"
 
-#define REPO_ID_MAX 64       /* "20261122T031500Z-1a2b3c4d" and room to spare */
-#define REPO_NAME_MAX 128    /* source names */
+#define REPO_ID_MAX MANIFEST_ID_MAX       /* "20261122T031500Z-1a2b3c4d" and room to spare */
+#define REPO_NAME_MAX MANIFEST_NAME_MAX   /* source names */
 
 struct repo;
+struct target_writer;   /* opaque here: only lib/repo includes target.h */
+struct target_reader;
 
 /* How to unlock: the configuration names the key file, passphrase file or public key; a
  * secret key file (public-key mode) comes from the command line. */
@@ -45,7 +51,6 @@ void repo_close(struct repo *r);
 struct conf_report;
 void repo_check(const struct conf *c, struct conf_report *r);
 
-struct target *repo_target(struct repo *r);
 const struct keyring *repo_keys(const struct repo *r);
 bool repo_can_read(const struct repo *r);
 const char *repo_id(const struct repo *r);
@@ -62,24 +67,51 @@ struct repo_ref {
  * id (which is by time). Free with free(). */
 int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t *n,
               struct cf_err *e);
-/* Read, authenticate and parse a backup's manifest. CF_E_CRYPTO/CF_E_CORRUPT when damaged. */
-int repo_manifest_load(struct repo *r, const char *source, const char *id, json_t **out,
+/* Read, authenticate and parse a backup's manifest. CF_E_CRYPTO/CF_E_CORRUPT when damaged.
+ * Free *@out with manifest_free(). */
+int repo_manifest_load(struct repo *r, const char *source, const char *id, struct manifest **out,
                        struct cf_err *e);
-/* repo_find_at() - the backup `restore --at @t` uses: the newest backup of @source started at
- * or before @t whose manifest opens and checks. Damaged manifests are skipped with a warning,
- * never chosen. CF_E_NOTFOUND when there is none. */
-int repo_find_at(struct repo *r, const char *source, time_t t, struct repo_ref *ref,
-                 json_t **manifest, struct cf_err *e);
+/* "The backup at T" (repo_at.c). A request names a moment or asks for the newest backup:
+ * `latest` is a notion of its own, never a date far in the future. */
+struct repo_when {
+    bool latest;   /* the newest there is; t unused */
+    time_t t;      /* else: the newest started at or before t */
+};
+/* repo_when_parse() - "latest", "now" or an RFC 3339 time (time_parse_at); @what names the
+ * option in the message */
+int repo_when_parse(const char *what, const char *s, struct repo_when *out, struct cf_err *e);
+/* "latest", or the time in RFC 3339 */
+void repo_when_format(struct repo_when w, char *out, size_t cap);
+
+/* what a judge says of a candidate: take it, pass over it, or stop looking (an error the
+ * judge keeps) */
+enum { REPO_TAKE = 0, REPO_PASS = 1, REPO_STOP = -1 };
+typedef int (*repo_judge_fn)(void *arg, size_t i);
+/* repo_choose_at() - the one rule for "the backup at @w": of the @n candidates in @v
+ * (elements of @size bytes, sorted oldest first, a time_t at @time_off in each), the newest
+ * at or before @w.t (any, for latest) that @judge (NULL: every one) takes. Its index, or -1
+ * when there is none or the judge stopped. Pure: called by repo_find_at_skipping() and by
+ * the catalog index (cat_index_at). */
+ssize_t repo_choose_at(const void *v, size_t n, size_t size, size_t time_off,
+                       struct repo_when w, repo_judge_fn judge, void *arg);
+
+/* repo_find_at() - the backup `restore --at` uses: the newest backup of @source at @w whose
+ * manifest opens and checks. Damaged manifests are skipped with a warning, never chosen.
+ * CF_E_NOTFOUND when there is none. */
+int repo_find_at(struct repo *r, const char *source, struct repo_when w, struct repo_ref *ref,
+                 struct manifest **manifest, struct cf_err *e);
 /* as repo_find_at, also passing over the backups for which @skip returns a reason (a
  * string it owns), such as "catalog verify found it damaged" */
 typedef const char *(*repo_skip_fn)(void *arg, const char *id);
-int repo_find_at_skipping(struct repo *r, const char *source, time_t t, repo_skip_fn skip,
-                          void *arg, struct repo_ref *ref, json_t **manifest, struct cf_err *e);
+int repo_find_at_skipping(struct repo *r, const char *source, struct repo_when w,
+                          repo_skip_fn skip, void *arg, struct repo_ref *ref,
+                          struct manifest **manifest, struct cf_err *e);
 
-/* Encrypt @manifest with the backup's data key and store it: the commit point of a backup. */
+/* Encrypt @m with the backup's data key and store it under its source and id: the commit
+ * point of a backup. */
 struct seal_key;
-int repo_manifest_save(struct repo *r, const struct seal_key *sk, const char *source,
-                       const char *id, json_t *manifest, struct cf_err *e);
+int repo_manifest_save(struct repo *r, const struct seal_key *sk, const struct manifest *m,
+                       struct cf_err *e);
 /* Delete a backup: its manifest first (so it is no longer listed), then its data. */
 int repo_backup_remove(struct repo *r, const char *source, const char *id, struct cf_err *e);
 
@@ -91,5 +123,63 @@ void repo_new_id(const struct timespec *ts, char out[REPO_ID_MAX]);
 char *repo_key_manifest(const char *source, const char *id);
 char *repo_key_data(const char *source, const char *id, uint32_t n);
 char *repo_key_backup_prefix(const char *source, const char *id);
+
+/* What a key names (docs/FORMAT.md "Keys"). A reader passes over keys it does not know
+ * (REPO_KEY_UNKNOWN), and over kinds it does not handle: a newer coffer may write them. */
+enum repo_key_kind {
+    REPO_KEY_UNKNOWN = 0,
+    REPO_KEY_REPO_JSON,     /* repo.json */
+    REPO_KEY_MANIFEST,      /* backups/<source>/<id>/manifest */
+    REPO_KEY_DATA,          /* backups/<source>/<id>/data/<n> */
+    REPO_KEY_BACKUP_OTHER,  /* anything else under backups/<source>/<id>/ */
+    REPO_KEY_PIN,           /* pins/<source>/<id> */
+    REPO_KEY_REMOVED,       /* removed/<source>/<id> */
+    REPO_KEY_LOCK,          /* locks/<name> */
+    REPO_KEY_LOG,           /* logs/<source>/...: reserved for log archives (WAL, binlogs);
+                               not written yet, source set, the rest left to its reader */
+};
+struct repo_key {
+    enum repo_key_kind kind;
+    char source[REPO_NAME_MAX];
+    char id[REPO_ID_MAX];   /* backups/, pins/, removed/ */
+    uint32_t n;             /* REPO_KEY_DATA */
+};
+/* repo_key_parse() - the one parser of key names; fills @k and returns its kind */
+enum repo_key_kind repo_key_parse(const char *key, struct repo_key *k);
+
+/* --- objects (repo_obj.c): the pipeline and the tools never call the target --- */
+
+/* "local /var/backups/coffer", "s3 bucket/prefix": for logs */
+const char *repo_describe(struct repo *r);
+/* the same for the repository that @c names, without opening it (NULL when its
+ * configuration does not open); free() it */
+char *repo_location(const struct conf *c);
+
+/* repo_object_begin() - start writing data object @n of backup @source/@id (target_put_begin);
+ * write, then commit (the only step that makes it visible; on -1 the caller still aborts) or
+ * abort (never fails, NULL is fine). */
+int repo_object_begin(struct repo *r, const char *source, const char *id, uint32_t n,
+                      uint64_t size_hint, struct target_writer **w, struct cf_err *e);
+int repo_object_write(struct target_writer *w, const void *p, size_t n, struct cf_err *e);
+int repo_object_commit(struct target_writer *w, struct cf_err *e);
+void repo_object_abort(struct target_writer *w);
+/* repo_object_open() - read data object @n of backup @source/@id; CF_E_NOTFOUND when missing */
+int repo_object_open(struct repo *r, const char *source, const char *id, uint32_t n,
+                     struct target_reader **rd, struct cf_err *e);
+ssize_t repo_object_read(struct target_reader *rd, void *buf, size_t cap, struct cf_err *e);
+void repo_object_close(struct target_reader *rd);
+/* size of data object @n of backup @source/@id; CF_E_NOTFOUND when missing */
+int repo_object_stat(struct repo *r, const char *source, const char *id, uint32_t n,
+                     uint64_t *size, struct cf_err *e);
+/* remove every object of uncommitted backup @source/@id (a failed backup's own objects) */
+int repo_backup_discard(struct repo *r, const char *source, const char *id, struct cf_err *e);
+
+/* every object under backups/, committed or not, with its parsed name (prune's debris) */
+typedef int (*repo_object_fn)(void *arg, const char *key, const struct repo_key *k);
+int repo_backup_objects(struct repo *r, repo_object_fn fn, void *arg, struct cf_err *e);
+/* remove the @n objects @keys (as few requests as the target allows) */
+int repo_remove_objects(struct repo *r, const char *const *keys, size_t n, struct cf_err *e);
+/* drop debris of unfinished writes older than @age seconds (S3 multipart uploads) */
+int repo_sweep_uploads(struct repo *r, int64_t age, unsigned *n, struct cf_err *e);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
+#include "repo_int.h"
 
 #define LEASE_MAX_BYTES 4096
 
@@ -365,4 +366,44 @@ int lease_list(struct target *t, struct lease_info **out, size_t *n, struct cf_e
     *out = a.v;
     *n = a.n;
     return 0;
+}
+
+int repo_lock(struct repo *r, const char *name, const char *purpose, int64_t ttl,
+              struct lease **out, struct cf_err *e)
+{
+    return lease_acquire(repo_target(r), name, purpose, ttl, out, e);
+}
+
+int repo_locks_list(struct repo *r, struct lease_info **out, size_t *n, struct cf_err *e)
+{
+    return lease_list(repo_target(r), out, n, e);
+}
+
+int repo_lock_source(struct repo *r, const char *source, const char *purpose, int64_t ttl,
+                     unsigned flags, struct lease **out, struct cf_err *e)
+{
+    char name[REPO_NAME_MAX + 16];
+    lease_source_name(source, name, sizeof(name));
+    for (int attempt = 0;; attempt++) {
+        if (lease_acquire(repo_target(r), name, purpose, ttl, out, e) == 0) {
+            if (!(flags & REPO_LOCK_KEEP) || lease_keeper_start(*out, e) == 0)
+                return 0;
+            lease_release(*out);
+            *out = NULL;
+            return -1;
+        }
+        if (!(flags & REPO_LOCK_WAIT) || e->code != CF_E_LOCKED || attempt >= 60)
+            return -1;
+        if (attempt == 0)
+            log_info("waiting for lock source=%s: %s", source, e->msg);
+        cf_err_clear(e);
+        sleep(1);
+    }
+}
+
+int repo_unlock_source(struct lease *l, struct cf_err *e)
+{
+    int rc = lease_keeper_stop(l, e);
+    lease_release(l);
+    return rc;
 }

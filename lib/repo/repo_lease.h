@@ -18,7 +18,8 @@
 #include <time.h>
 
 #include "../core/err.h"
-#include "../storage/target.h"
+
+struct target;
 
 #define LEASE_DEFAULT_TTL 600   /* seconds */
 
@@ -66,5 +67,28 @@ int lease_list(struct target *t, struct lease_info **out, size_t *n, struct cf_e
 
 /* "source-<source>" into @out */
 void lease_source_name(const char *source, char *out, size_t cap);
+
+/* --- the same on a repository: what tools and lib/backup call --- */
+struct repo;
+
+/* repo_lock() - lease_acquire() of locks/@name in @r's repository */
+int repo_lock(struct repo *r, const char *name, const char *purpose, int64_t ttl,
+              struct lease **out, struct cf_err *e);
+/* repo_locks_list() - lease_list() of @r's repository */
+int repo_locks_list(struct repo *r, struct lease_info **out, size_t *n, struct cf_err *e);
+
+#define REPO_LOCK_WAIT 1u   /* a live holder: wait for it, up to a minute (a prune's turn) */
+#define REPO_LOCK_KEEP 2u   /* renew from a thread (lease_keeper_start) until unlocked */
+
+/* repo_lock_source() - take locks/source-<source>, the lock every writer of @source's
+ * backups holds: a backup while it writes and commits (REPO_LOCK_WAIT | REPO_LOCK_KEEP, so
+ * that a prune never deletes or sweeps under it) and prune while it removes that source's
+ * backups and debris (no flags: a held lock skips the source; it renews with lease_keep). A
+ * live holder fails with CF_E_LOCKED (after the wait, with REPO_LOCK_WAIT). */
+int repo_lock_source(struct repo *r, const char *source, const char *purpose, int64_t ttl,
+                     unsigned flags, struct lease **out, struct cf_err *e);
+/* repo_unlock_source() - stop renewing and release @l (NULL is fine). -1 when the lease was
+ * lost while it was held (it is released all the same): the caller says so. */
+int repo_unlock_source(struct lease *l, struct cf_err *e);
 
 #endif

@@ -25,20 +25,21 @@ struct backup_result {
 };
 
 /* pipeline_backup() - back up @src into @r as one new backup and commit it (manifest last).
- * @job may be NULL. On failure nothing is committed: the objects written are removed (best
- * effort; prune sweeps what a crash leaves). */
+ * @job may be NULL. On success *@committed (unless @committed is NULL) is the manifest
+ * committed, for the caller to free (manifest_free). On failure nothing is committed: the
+ * objects written are removed (best effort; prune sweeps what a crash leaves). Callers take
+ * backups through backup_source() (lib/backup/backup.h), which holds the source's lock. */
 int pipeline_backup(struct repo *r, struct source *src, const char *job,
-                    struct backup_result *res, struct cf_err *e);
+                    struct backup_result *res, struct manifest **committed, struct cf_err *e);
 
-/* pipeline_restore() - restore backup @id of @src (its manifest already loaded) through the
- * source's import. Every object's hash and every message's tag is checked before its bytes
- * are passed on. */
-int pipeline_restore(struct repo *r, struct source *src, const char *id, json_t *manifest,
+/* pipeline_restore() - restore the backup of @src that manifest @m describes (already loaded)
+ * through the source's import. Every object's hash and every message's tag is checked before
+ * its bytes are passed on. */
+int pipeline_restore(struct repo *r, struct source *src, const struct manifest *m,
                      const struct restore_opts *opts, struct cf_err *e);
 
-/* pipeline_verify() - read, authenticate and decompress every object of a backup, checking
- * hashes, tags, frames and sizes; nothing is written. */
-int pipeline_verify(struct repo *r, const char *source, const char *id, json_t *manifest,
-                    struct cf_err *e);
+/* pipeline_verify() - read, authenticate and decompress every object of the backup that @m
+ * describes, checking hashes, tags, frames and sizes; nothing is written. */
+int pipeline_verify(struct repo *r, const struct manifest *m, struct cf_err *e);
 
 #endif

@@ -15,6 +15,7 @@
 #include "../../lib/catalog/cat_index.h"
 #include "../../lib/core/log.h"
 #include "../../lib/core/util.h"
+#include "../../lib/repo/repo.h"
 
 static char dir[] = "/tmp/coffer-catidx.XXXXXX";
 
@@ -115,11 +116,11 @@ TEST(rows_filters_and_at)
     /* at: the damaged and pruned ones are never chosen */
     time_t at;
     time_parse_compact("20261122T120000Z", &at);
-    CHECK_EQ_INT(cat_index_at(x, NULL, "media", at, &r, &e), 0);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at }, &r, &e), 0);
     CHECK_STR(r.id, "20261120T030000Z-aaaaaaaa");
     cat_row_clear(&r);
     time_parse_compact("20261120T025959Z", &at);
-    CHECK_EQ_INT(cat_index_at(x, NULL, "media", at, &r, &e), -1);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at }, &r, &e), -1);
     CHECK_EQ_INT(e.code, CF_E_NOTFOUND);
     CHECK_MSG(e, "no complete backup of source 'media' at or before 2026-11-20T02:59:59Z");
     cf_err_clear(&e);
@@ -332,6 +333,7 @@ TEST(unwritable_directory)
 
 TEST(manifest_fields)
 {
+    struct manifest *mf = NULL;
     struct cat_row r;
     memset(&r, 0, sizeof(r));
     json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:[{},{},{}], s:{s:s}, s:s}",
@@ -340,7 +342,9 @@ TEST(manifest_fields)
                           "bytes_in", (json_int_t)123456789, "bytes_stored", (json_int_t)4567,
                           "objects", "consistency", "lsn", "0/16B3740", "tool",
                           "coffer 0.1.0");
-    cat_row_from_manifest(m, &r);
+    CHECK_EQ_INT(manifest_from_json(m, &mf, NULL), 0);
+    cat_row_from_manifest(mf, &r);
+    manifest_free(mf);
     CHECK_STR(r.kind, "postgres");
     CHECK_STR(r.job, "nightly");
     CHECK_EQ_INT(r.finished - r.started, 300);
@@ -353,7 +357,9 @@ TEST(manifest_fields)
     json_decref(m);
     /* as the pipeline writes it: under "info" */
     m = json_pack("{s:{s:{s:s}}, s:n}", "info", "consistency", "snapshot", "s1", "job");
-    cat_row_from_manifest(m, &r);
+    CHECK_EQ_INT(manifest_from_json(m, &mf, NULL), 0);
+    cat_row_from_manifest(mf, &r);
+    manifest_free(mf);
     CHECK_STR(r.consistency, "{\"snapshot\":\"s1\"}");
     json_decref(m);
     cat_row_clear(&r);

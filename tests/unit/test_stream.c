@@ -24,10 +24,10 @@ static int roundtrip(struct fixture *f, const unsigned char *data, size_t len, c
     struct backup_result res;
     struct restore_opts o = { 0 };
     struct cf_err e = CF_ERR_INIT;
-    json_t *man = NULL;
+    struct manifest *man = NULL;
     int ok = -1;
 
-    if (pipeline_backup(f->repo, &s, "job", &res, &e) != 0) {
+    if (pipeline_backup(f->repo, &s, "job", &res, NULL, &e) != 0) {
         printf("#   backup: %s\n", e.msg);
         goto out;
     }
@@ -35,8 +35,8 @@ static int roundtrip(struct fixture *f, const unsigned char *data, size_t len, c
     if (objects)
         *objects = res.objects;
     if (repo_manifest_load(f->repo, "mem", res.id, &man, &e) != 0 ||
-        pipeline_restore(f->repo, &s, res.id, man, &o, &e) != 0 ||
-        pipeline_verify(f->repo, "mem", res.id, man, &e) != 0) {
+        pipeline_restore(f->repo, &s, man, &o, &e) != 0 ||
+        pipeline_verify(f->repo, man, &e) != 0) {
         printf("#   restore: %s\n", e.msg);
         goto out;
     }
@@ -44,11 +44,11 @@ static int roundtrip(struct fixture *f, const unsigned char *data, size_t len, c
         printf("#   restored %zu bytes, expected %zu (or content differs)\n", m.got.len, len);
         goto out;
     }
-    if ((uint64_t)json_integer_value(json_object_get(man, "bytes_in")) != len)
+    if (man->bytes_in != len)
         goto out;
     ok = 0;
 out:
-    json_decref(man);
+    manifest_free(man);
     buf_free(&m.got);
     return ok;
 }
@@ -116,16 +116,16 @@ static void expect_restore_fails(struct damaged *d, const char *needle)
     struct source s = { &memsrc_ops, &m, "mem" };
     struct restore_opts o = { 0 };
     struct cf_err e = CF_ERR_INIT, ev = CF_ERR_INIT;
-    json_t *man = NULL;
+    struct manifest *man = NULL;
     CHECK(repo_manifest_load(d->f.repo, "mem", d->id, &man, &e) == 0);
-    CHECK(pipeline_restore(d->f.repo, &s, d->id, man, &o, &e) != 0);
+    CHECK(pipeline_restore(d->f.repo, &s, man, &o, &e) != 0);
     CHECK(e.code == CF_E_CORRUPT || e.code == CF_E_NOTFOUND);
     CHECK_MSG(e, needle);
     CHECK(m.got.len < d->len);
     CHECK(m.got.len == 0 || memcmp(m.got.data, d->data, m.got.len) == 0);
-    CHECK(pipeline_verify(d->f.repo, "mem", d->id, man, &ev) != 0);
+    CHECK(pipeline_verify(d->f.repo, man, &ev) != 0);
     CHECK_MSG(ev, needle);
-    json_decref(man);
+    manifest_free(man);
     buf_free(&m.got);
 }
 
@@ -228,7 +228,7 @@ TEST(tamper_manifest)
 {
     struct damaged d;
     struct cf_err e = CF_ERR_INIT;
-    json_t *man = NULL;
+    struct manifest *man = NULL;
     damaged_setup(&d);
     char *p = cf_asprintf("%s/repo/backups/mem/%s/manifest", d.f.dir, d.id);
     flip_byte(p, -5);
@@ -239,7 +239,7 @@ TEST(tamper_manifest)
     /* restore --at skips it and finds nothing older */
     struct repo_ref ref;
     cf_err_clear(&e);
-    CHECK(repo_find_at(d.f.repo, "mem", time(NULL) + 10, &ref, &man, &e) != 0);
+    CHECK(repo_find_at(d.f.repo, "mem", (struct repo_when){ false, time(NULL) + 10 }, &ref, &man, &e) != 0);
     CHECK(e.code == CF_E_NOTFOUND);
     free(p);
     damaged_done(&d);
@@ -260,7 +260,7 @@ TEST(failed_source_commits_nothing)
     struct stat st;
 
     CHECK(fixture_open(&f, "object-size = 1MiB") == 0);
-    CHECK(pipeline_backup(f.repo, &s, NULL, &res, &e) != 0);
+    CHECK(pipeline_backup(f.repo, &s, NULL, &res, NULL, &e) != 0);
     CHECK_MSG(e, "simulated source failure");
     CHECK(repo_list(f.repo, NULL, &refs, &n, &e) == 0);
     CHECK_EQ_INT(n, 0);

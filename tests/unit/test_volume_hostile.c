@@ -78,16 +78,16 @@ static void expect_refused(const struct buf *stream, const char *needle)
     struct backup_result res;
     struct restore_opts o = { 0 };
     struct cf_err e = CF_ERR_INIT;
-    json_t *man = NULL;
+    struct manifest *man = NULL;
 
     CHECK(fixture_open(&f, NULL) == 0);
-    CHECK(pipeline_backup(f.repo, &mem, NULL, &res, &e) == 0);
+    CHECK(pipeline_backup(f.repo, &mem, NULL, &res, NULL, &e) == 0);
     CHECK(repo_manifest_load(f.repo, "media", res.id, &man, &e) == 0);
     CHECK(source_open(conf_source(f.conf, "media"), &vol, &e) == 0);
     char *out = cf_asprintf("%s/restore/out", f.dir);
     char *parent = cf_asprintf("%s/restore", f.dir);
     o.to_dir = out;
-    CHECK(pipeline_restore(f.repo, vol, res.id, man, &o, &e) != 0);
+    CHECK(pipeline_restore(f.repo, vol, man, &o, &e) != 0);
     CHECK_MSG(e, needle);
     CHECK(!exists(out));
     CHECK(!partial_left(parent));
@@ -96,7 +96,7 @@ static void expect_refused(const struct buf *stream, const char *needle)
     free(escape);
     free(out);
     free(parent);
-    json_decref(man);
+    manifest_free(man);
     source_close(vol);
     fixture_close(&f);
 }

@@ -1,4 +1,5 @@
-/* pipeline.c - where sources meet the repository.
+/* pipe_backup.c - a source's stream into the repository (the restore and verify half is
+ * pipe_restore.c; what they share, pipe_int.h).
  *
  * Backup, three threads plus zstd's workers and a committer:
  *   caller:  source export -> frames -> ZSTD_compressStream2 (nbWorkers) -> pipe
@@ -7,11 +8,6 @@
  *            thread of its own (coffer-commit) while the next object fills
  * Encryption and hashing run on different threads: on data zstd cannot compress, they are
  * the slowest stages, and together on one thread they would leave the other core idle.
- * Restore and verify, three threads:
- *   fetcher: objects -> BLAKE2b + secretstream open (tags checked) -> pipe; the next object
- *            is opened 16 MiB before the current one ends (its first GETs under way)
- *   inflater: pipe -> ZSTD_decompressStream -> pipe
- *   caller:  pipe -> frames -> source import (or a drain, for verify)
  *
  * Errors: the stage that fails first records its error as the root cause (struct pl) and
  * fails every pipe; the others stop at their next pipe call. The caller reports the root
@@ -30,30 +26,18 @@
 #include "../core/util.h"
 #include "../core/version.h"
 #include "../crypto/seal.h"
-#include "bpipe.h"
-#include "bqueue.h"
 #include "frame.h"
+#include "pipe_int.h"
 
-#define PIPE_CAP (8u << 20)
 #define ZSTD_JOB_SIZE (2 << 20)
 
-/* the root cause of a failed run, and the pipes to stop */
-struct pl {
-    pthread_mutex_t mu;
-    bool failed;
-    struct cf_err err;
-    struct bpipe *pipes[2];
-    struct bqueue *queue;
-};
-
-static void pl_init(struct pl *pl)
+void pl_init(struct pl *pl)
 {
     memset(pl, 0, sizeof(*pl));
     pthread_mutex_init(&pl->mu, NULL);
 }
 
-/* record @err unless an earlier failure is recorded, and stop every pipe */
-static void pl_fail(struct pl *pl, const struct cf_err *err)
+void pl_fail(struct pl *pl, const struct cf_err *err)
 {
     pthread_mutex_lock(&pl->mu);
     if (!pl->failed) {
@@ -68,8 +52,7 @@ static void pl_fail(struct pl *pl, const struct cf_err *err)
         bqueue_fail(pl->queue, err);
 }
 
-/* -1 with the root cause in @e */
-static int pl_result(struct pl *pl, struct cf_err *e)
+int pl_result(struct pl *pl, struct cf_err *e)
 {
     pthread_mutex_lock(&pl->mu);
     if (pl->failed)
@@ -77,9 +60,6 @@ static int pl_result(struct pl *pl, struct cf_err *e)
     pthread_mutex_unlock(&pl->mu);
     return pl->failed ? -1 : 0;
 }
-
-/* ------------------------------------------------------------------------------------ */
-/* backup                                                                                 */
 
 struct backup {
     struct pl pl;
@@ -96,10 +76,9 @@ struct backup {
     uint64_t in_bytes;
     pthread_t sealer, writer;
     struct bqueue *queue;
-    /* written by the committer (one at a time, in order), read after join */
-    json_t *objects;
-    uint64_t stored;
-    uint32_t nobjects;
+    /* objects[] and bytes_stored written by the committer (one at a time, in order), read
+     * after join */
+    struct manifest *m;
 };
 
 /* frames -> zstd -> pipe (caller's thread) */
@@ -217,29 +196,26 @@ struct obj_w {
     crypto_generichash_state hash;
     uint64_t size;
     uint32_t n;
-    char *key;
 };
 
 static int obj_write(struct obj_w *o, const void *p, size_t n, struct cf_err *e)
 {
     crypto_generichash_update(&o->hash, p, n);
     o->size += n;
-    return target_write(o->w, p, n, e);
+    return repo_object_write(o->w, p, n, e);
 }
 
 static int obj_begin(struct backup *b, struct obj_w *o, uint32_t n, struct cf_err *e)
 {
     o->n = n;
-    o->key = repo_key_data(b->src->name, b->id, n);
     o->size = 0;
     crypto_generichash_init(&o->hash, NULL, 0, 32);
-    return target_put_begin(repo_target(b->r), o->key, b->object_size + 4096, 0, &o->w, e);
+    return repo_object_begin(b->r, b->src->name, b->id, n, b->object_size + 4096, &o->w, e);
 }
 
 static void obj_drop(struct obj_w *o)
 {
-    target_abort(o->w);
-    free(o->key);
+    repo_object_abort(o->w);
     memset(o, 0, sizeof(*o));
 }
 
@@ -249,15 +225,13 @@ static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
 {
     unsigned char h[32];
     char hex[65];
-    if (target_commit(o->w, e) != 0)
+    if (repo_object_commit(o->w, e) != 0)
         return -1;
     o->w = NULL;
     crypto_generichash_final(&o->hash, h, sizeof(h));
     hex_encode(h, sizeof(h), hex);
-    json_array_append_new(b->objects, json_pack("{s:i,s:I,s:s}", "n", (int)o->n, "size",
-                                                (json_int_t)o->size, "blake2b", hex));
-    b->stored += o->size;
-    b->nobjects++;
+    manifest_object_add(b->m, o->n, o->size, hex);
+    b->m->bytes_stored += o->size;
     return 0;
 }
 
@@ -361,11 +335,9 @@ static void *writer_main(void *arg)
 static void backup_discard(struct repo *r, const char *source, const char *id)
 {
     struct cf_err e = CF_ERR_INIT;
-    char *prefix = repo_key_backup_prefix(source, id);
-    if (target_remove_prefix(repo_target(r), prefix, NULL, &e) != 0)
+    if (repo_backup_discard(r, source, id, &e) != 0)
         log_warn("unable to remove the objects of failed backup %s/%s (prune removes them "
                  "later): %s", source, id, e.msg);
-    free(prefix);
 }
 
 static int progress_emit(void *arg, const void *buf, size_t len, struct cf_err *e)
@@ -377,13 +349,13 @@ static int progress_emit(void *arg, const void *buf, size_t len, struct cf_err *
 }
 
 int pipeline_backup(struct repo *r, struct source *src, const char *job,
-                    struct backup_result *res, struct cf_err *e)
+                    struct backup_result *res, struct manifest **committed, struct cf_err *e)
 {
     const struct ini_section *rs = repo_conf(r)->repository;
     struct backup b;
     struct source_out out;
-    json_t *info = json_object(), *manifest = NULL;
-    char started[32], finished[32], host[256] = "unknown";
+    json_t *info = json_object();
+    char host[256] = "unknown";
     long level, threads;
     uint64_t t0 = time_mono_ms();
     struct timespec start_ts;
@@ -410,7 +382,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     b.r = r;
     b.src = src;
     b.id = res->id;
-    b.objects = json_array();
+    b.m = manifest_new();
     if (seal_key_new(&b.sk, repo_keys(r), res->id, e) != 0)
         goto out;
     b.cctx = ZSTD_createCCtx();
@@ -436,7 +408,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     b.pl.queue = b.queue;
 
     log_info("backup start source=%s kind=%s id=%s target=%s", src->name, src->ops->name,
-             res->id, target_describe(repo_target(r)));
+             res->id, repo_describe(r));
     progress_start(&b.prog, "backing up", 0);
     if (pthread_create(&b.writer, NULL, writer_main, &b) != 0) {
         cf_err_sys(e, CF_E_INTERNAL, "unable to start a thread");
@@ -466,30 +438,33 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
         goto out;
 
     gethostname(host, sizeof(host) - 1);
-    time_format_rfc3339(start, started, sizeof(started));
-    time_format_rfc3339(time(NULL), finished, sizeof(finished));
-    manifest = json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:I,s:I,s:{s:s,s:i},s:I,s:O,"
-                         "s:O,s:O,s:n}",
-                         "format", 1, "id", res->id, "source", src->name, "kind", src->ops->name,
-                         "job", job ? json_string(job) : json_null(), "host", host, "tool",
-                         "coffer " COFFER_VERSION, "started", started, "finished", finished,
-                         "bytes_in", (json_int_t)out.total_bytes, "bytes_stored",
-                         (json_int_t)b.stored, "compression", "algorithm", "zstd", "level",
-                         (int)level, "object_size", (json_int_t)b.object_size, "objects",
-                         b.objects, "parts", out.parts_info, "info", info, "parent");
-    if (manifest == NULL) {
-        cf_err_set(e, CF_E_INTERNAL, "unable to build the manifest");
-        goto out;
-    }
-    if (repo_manifest_save(r, &b.sk, src->name, res->id, manifest, e) != 0) {
+    snprintf(b.m->id, sizeof(b.m->id), "%s", res->id);
+    snprintf(b.m->source, sizeof(b.m->source), "%s", src->name);
+    snprintf(b.m->kind, sizeof(b.m->kind), "%s", src->ops->name);
+    snprintf(b.m->job, sizeof(b.m->job), "%s", job ? job : "");
+    snprintf(b.m->host, sizeof(b.m->host), "%s", host);
+    snprintf(b.m->tool, sizeof(b.m->tool), "coffer " COFFER_VERSION);
+    b.m->started = start;
+    b.m->finished = time(NULL);
+    b.m->bytes_in = out.total_bytes;
+    snprintf(b.m->compression, sizeof(b.m->compression), "zstd");
+    b.m->compression_level = (int)level;
+    b.m->object_size = b.object_size;
+    b.m->parts = json_incref(out.parts_info);
+    b.m->info = json_incref(info);
+    if (repo_manifest_save(r, &b.sk, b.m, e) != 0) {
         cf_err_ctx(e, "unable to commit backup %s/%s", src->name, res->id);
         goto out;
     }
     res->bytes_in = out.total_bytes;
-    res->bytes_stored = b.stored;
-    res->objects = b.nobjects;
+    res->bytes_stored = b.m->bytes_stored;
+    res->objects = (uint32_t)b.m->nobjects;
     res->elapsed_ms = time_mono_ms() - t0;
     res->warnings = (unsigned)json_array_size(json_object_get(info, "warnings"));
+    if (committed) {
+        *committed = b.m;
+        b.m = NULL;
+    }
     rc = 0;
 out:
     if (sealer_started) {
@@ -499,9 +474,8 @@ out:
     }
     if (rc != 0 && wrote)
         backup_discard(r, src->name, res->id);
-    json_decref(manifest);
     json_decref(info);
-    json_decref(b.objects);
+    manifest_free(b.m);
     frame_out_free(&out);
     bpipe_free(b.q);
     bqueue_free(b.queue);
@@ -510,268 +484,4 @@ out:
     seal_key_wipe(&b.sk);
     pthread_mutex_destroy(&b.pl.mu);
     return rc;
-}
-
-/* ------------------------------------------------------------------------------------ */
-/* restore and verify                                                                     */
-
-struct readback {
-    struct pl pl;
-    struct repo *r;
-    const char *source, *id;
-    json_t *objects;
-    struct seal_key sk;
-    struct bpipe *q1, *q2;
-    struct progress prog;
-    uint64_t total_stored;
-    bool check_hash;   /* verify: BLAKE2b too; restore: the keyed tags and sizes suffice */
-};
-
-static ssize_t tr_read(void *arg, void *buf, size_t cap, struct cf_err *e)
-{
-    return target_read(arg, buf, cap, e);
-}
-
-/* the next object is opened this many bytes before the current one ends, so that its first
- * bytes (an S3 HEAD and the first ranged GETs) are on their way when they are needed */
-#define PREFETCH_BYTES (16u << 20)
-
-/* open object @n for reading; NULL (no error) when there is no such object in the list */
-static struct target_reader *open_object(struct readback *rb, uint32_t n, struct cf_err *e)
-{
-    struct target_reader *tr = NULL;
-    if (n >= json_array_size(rb->objects))
-        return NULL;
-    char *key = repo_key_data(rb->source, rb->id, n);
-    if (target_get_begin(repo_target(rb->r), key, &tr, e) != 0)
-        tr = NULL;
-    free(key);
-    return tr;
-}
-
-/* read, authenticate and check one object, passing its plaintext on. *@tr is the object's
- * reader if it was opened ahead (else NULL); on return *@next is object n + 1's, opened ahead
- * when this one was near its end (NULL if not; it is opened again then, and an error is
- * reported there). */
-static int fetch_object(struct readback *rb, uint32_t n, struct target_reader *tr,
-                        struct target_reader **next, unsigned char *pt, uint64_t *done,
-                        struct cf_err *e)
-{
-    json_t *o = json_array_get(rb->objects, n);
-    const char *want_hash = json_string_value(json_object_get(o, "blake2b"));
-    json_int_t want_size = json_integer_value(json_object_get(o, "size"));
-    bool last = n + 1 == json_array_size(rb->objects);
-    char *key = repo_key_data(rb->source, rb->id, n);
-    struct seal_r sr;
-    unsigned char h[32], tag = 0;
-    char hex[65];
-    size_t len;
-    int k, rc = -1;
-
-    memset(&sr, 0, sizeof(sr));
-    if (want_hash == NULL || json_integer_value(json_object_get(o, "n")) != n) {
-        cf_err_set(e, CF_E_CORRUPT, "the manifest's entry for object %u is malformed", n);
-        goto out;
-    }
-    if (tr == NULL && target_get_begin(repo_target(rb->r), key, &tr, e) != 0) {
-        if (e->code == CF_E_NOTFOUND)
-            cf_err_set(e, CF_E_NOTFOUND, "missing from the repository");
-        goto bad;
-    }
-    if (seal_open(&sr, tr_read, tr, repo_keys(rb->r), &rb->sk, SEAL_DATA, n, rb->id, e) != 0)
-        goto bad;
-    sr.skip_hash = !rb->check_hash;
-    while ((k = seal_next(&sr, pt, &len, &tag, e)) == 1) {
-        if (len && bpipe_write(rb->q1, pt, len, e) != 0)
-            goto out;   /* stopped from downstream */
-        progress_update(&rb->prog, *done + sr.bytes);
-        if (*next == NULL && !last && sr.bytes + PREFETCH_BYTES >= (uint64_t)want_size) {
-            struct cf_err ignore = CF_ERR_INIT;
-            *next = open_object(rb, n + 1, &ignore);
-        }
-    }
-    if (k < 0)
-        goto bad;
-    if (last && tag != SEAL_TAG_FINAL) {
-        cf_err_set(e, CF_E_CORRUPT, "the stream goes on after the last object: objects missing");
-        goto bad;
-    }
-    if (!last && tag != SEAL_TAG_PUSH) {
-        cf_err_set(e, CF_E_CORRUPT, "the stream ends in this object, but %zu more are listed",
-                   json_array_size(rb->objects) - n - 1);
-        goto bad;
-    }
-    if ((json_int_t)sr.bytes != want_size) {
-        cf_err_set(e, CF_E_CORRUPT, "holds %" PRIu64 " bytes, the manifest says %lld", sr.bytes,
-                   (long long)want_size);
-        goto bad;
-    }
-    if (rb->check_hash) {
-        seal_r_hash(&sr, h);
-        hex_encode(h, sizeof(h), hex);
-        if (strcmp(hex, want_hash) != 0) {
-            cf_err_set(e, CF_E_CORRUPT, "BLAKE2b hash differs from the manifest");
-            goto bad;
-        }
-    }
-    *done += sr.bytes;
-    rc = 0;
-    goto out;
-bad:
-    cf_err_ctx(e, "object %u ('%s') of backup %s/%s", n, key, rb->source, rb->id);
-    pl_fail(&rb->pl, e);
-out:
-    seal_r_free(&sr);
-    target_get_end(tr);
-    free(key);
-    return rc;
-}
-
-static void *fetcher_main(void *arg)
-{
-    struct readback *rb = arg;
-    struct cf_err e = CF_ERR_INIT;
-    unsigned char *pt = cf_malloc(SEAL_MSG_MAX);
-    pthread_setname_np(pthread_self(), "coffer-fetch");
-    uint64_t done = 0;
-    size_t count = json_array_size(rb->objects);
-    struct target_reader *tr = NULL, *next = NULL;
-
-    if (count == 0) {
-        cf_err_set(&e, CF_E_CORRUPT, "backup %s/%s lists no objects", rb->source, rb->id);
-        pl_fail(&rb->pl, &e);
-    }
-    for (uint32_t n = 0; n < count; n++) {
-        int rc = fetch_object(rb, n, tr, &next, pt, &done, &e);
-        tr = next;
-        next = NULL;
-        if (rc != 0) {
-            pl_fail(&rb->pl, &e);
-            break;
-        }
-    }
-    target_get_end(tr);
-    if (e.code == CF_E_OK)
-        bpipe_close(rb->q1);
-    free(pt);
-    return NULL;
-}
-
-static void *inflater_main(void *arg)
-{
-    struct readback *rb = arg;
-    struct cf_err e = CF_ERR_INIT;
-    ZSTD_DCtx *d = ZSTD_createDCtx();
-    size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize(), zr = 0;
-    unsigned char *inb = cf_malloc(in_cap), *outb = cf_malloc(out_cap);
-    bool any = false;
-    ssize_t n;
-
-    pthread_setname_np(pthread_self(), "coffer-inflate");
-    /* zr == 0 exactly when a frame has been fully decoded and flushed */
-    while ((n = bpipe_read(rb->q1, inb, in_cap, &e)) > 0) {
-        ZSTD_inBuffer in = { inb, (size_t)n, 0 };
-        any = true;
-        for (;;) {
-            ZSTD_outBuffer out = { outb, out_cap, 0 };
-            zr = ZSTD_decompressStream(d, &out, &in);
-            if (ZSTD_isError(zr)) {
-                cf_err_set(&e, CF_E_CORRUPT, "backup %s/%s: compressed stream is damaged: %s",
-                           rb->source, rb->id, ZSTD_getErrorName(zr));
-                pl_fail(&rb->pl, &e);
-                goto out;
-            }
-            if (out.pos && bpipe_write(rb->q2, outb, out.pos, &e) != 0)
-                goto out;
-            if (in.pos == in.size && out.pos < out.size)
-                break;
-        }
-    }
-    if (n < 0)
-        goto out;
-    if (!any || zr != 0) {
-        cf_err_set(&e, CF_E_CORRUPT, "backup %s/%s: compressed stream ends early", rb->source,
-                   rb->id);
-        pl_fail(&rb->pl, &e);
-        goto out;
-    }
-    bpipe_close(rb->q2);
-out:
-    free(inb);
-    free(outb);
-    ZSTD_freeDCtx(d);
-    return NULL;
-}
-
-static ssize_t q2_fill(void *arg, void *buf, size_t cap, struct cf_err *e)
-{
-    return bpipe_read(arg, buf, cap, e);
-}
-
-/* run the read side of a backup; @src NULL verifies (drains, and checks hashes too) */
-static int readback_run(struct repo *r, struct source *src, const char *source, const char *id,
-                        json_t *manifest, const struct restore_opts *opts, struct cf_err *e)
-{
-    struct readback rb;
-    struct source_in in;
-    pthread_t th[2];
-    int started = 0, rc;
-    struct cf_err me = CF_ERR_INIT;
-
-    memset(&rb, 0, sizeof(rb));
-    pl_init(&rb.pl);
-    rb.r = r;
-    rb.source = source;
-    rb.id = id;
-    rb.objects = json_object_get(manifest, "objects");
-    rb.total_stored = (uint64_t)json_integer_value(json_object_get(manifest, "bytes_stored"));
-    rb.check_hash = src == NULL;
-    if (!json_is_array(rb.objects)) {
-        pthread_mutex_destroy(&rb.pl.mu);
-        return cf_err_set(e, CF_E_CORRUPT, "manifest of %s/%s lists no objects", source, id);
-    }
-    rb.q1 = bpipe_new(PIPE_CAP);
-    rb.q2 = bpipe_new(PIPE_CAP);
-    rb.pl.pipes[0] = rb.q1;
-    rb.pl.pipes[1] = rb.q2;
-    progress_start(&rb.prog, src ? "restoring" : "verifying", rb.total_stored);
-    frame_in_init(&in, q2_fill, rb.q2);
-
-    if (pthread_create(&th[0], NULL, fetcher_main, &rb) != 0 ||
-        (started = 1, pthread_create(&th[1], NULL, inflater_main, &rb) != 0)) {
-        cf_err_set(&me, CF_E_INTERNAL, "unable to start a thread");
-        pl_fail(&rb.pl, &me);
-    } else {
-        started = 2;
-        json_t *info = json_object_get(manifest, "info");
-        if (src != NULL)
-            rc = src->ops->import(src->priv, &in, opts, info, &me);
-        else
-            rc = 0;
-        if (rc == 0)
-            rc = frame_in_finish(&in, &me);
-        if (rc != 0)
-            pl_fail(&rb.pl, &me);   /* keeps an upstream root cause if there is one */
-    }
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    progress_end(&rb.prog);
-    rc = pl_result(&rb.pl, e);
-    bpipe_free(rb.q1);
-    bpipe_free(rb.q2);
-    seal_key_wipe(&rb.sk);
-    pthread_mutex_destroy(&rb.pl.mu);
-    return rc;
-}
-
-int pipeline_restore(struct repo *r, struct source *src, const char *id, json_t *manifest,
-                     const struct restore_opts *opts, struct cf_err *e)
-{
-    return readback_run(r, src, src->name, id, manifest, opts, e);
-}
-
-int pipeline_verify(struct repo *r, const char *source, const char *id, json_t *manifest,
-                    struct cf_err *e)
-{
-    return readback_run(r, NULL, source, id, manifest, NULL, e);
 }

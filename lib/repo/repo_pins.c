@@ -1,15 +1,18 @@
-/* cat_pins.c - pins live in the repository (pins/<source>/<id>), so a rebuilt index, or
+/* repo_pins.c - pins live in the repository (pins/<source>/<id>), so a rebuilt index, or
  * another host, sees them. Plain JSON, not encrypted: prune must honour pins on a host that
  * holds only the public key (docs/FORMAT.md "pins/"). Removal records (removed/<source>/<id>)
  * are written the same way, for the same reason: every host's index must tell a backup that
  * coffer removed from one that vanished. */
-#include "cat_ctx.h"
+#include "repo_pins.h"
 
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/core/log.h"
-#include "../lib/core/util.h"
+#include <jansson.h>
+
+#include "../core/log.h"
+#include "../core/util.h"
+#include "repo_int.h"
 
 #define PIN_MAX_BYTES 8192
 
@@ -20,7 +23,7 @@ static char *pin_key(const char *source, const char *id)
 
 struct pin_acc {
     struct target *t;
-    struct cat_pin *v;
+    struct repo_pin *v;
     size_t n;
     struct cf_err *e;
 };
@@ -29,18 +32,17 @@ static int pin_one(void *arg, const char *key, uint64_t size)
 {
     struct pin_acc *a = arg;
     struct buf b = BUF_INIT;
-    struct cat_pin p;
-    const char *s1 = key + strlen("pins/"), *s2 = strchr(s1, '/');
+    struct repo_pin p;
+    struct repo_key k;
     json_t *j = NULL;
     const char *reason = "", *at = NULL, *host = "";
 
     (void)size;
-    if (s2 == NULL || strchr(s2 + 1, '/') != NULL || (size_t)(s2 - s1) >= sizeof(p.source) ||
-        strlen(s2 + 1) >= sizeof(p.id))
+    if (repo_key_parse(key, &k) != REPO_KEY_PIN)
         return 0;   /* not a pin */
     memset(&p, 0, sizeof(p));
-    memcpy(p.source, s1, (size_t)(s2 - s1));
-    snprintf(p.id, sizeof(p.id), "%s", s2 + 1);
+    snprintf(p.source, sizeof(p.source), "%s", k.source);
+    snprintf(p.id, sizeof(p.id), "%s", k.id);
     if (target_get_buf(a->t, key, PIN_MAX_BYTES, &b, a->e) != 0) {
         buf_free(&b);
         if (a->e->code == CF_E_NOTFOUND) {   /* unpinned while we listed */
@@ -67,16 +69,16 @@ static int pin_one(void *arg, const char *key, uint64_t size)
 
 static int cmp_pin(const void *a, const void *b)
 {
-    const struct cat_pin *x = a, *y = b;
+    const struct repo_pin *x = a, *y = b;
     int c = strcmp(x->source, y->source);
     return c ? c : strcmp(x->id, y->id);
 }
 
-int cat_pins_load(struct target *t, struct cat_pin **out, size_t *n, struct cf_err *e)
+int repo_pins_load(struct repo *r, struct repo_pin **out, size_t *n, struct cf_err *e)
 {
-    struct pin_acc a = { t, NULL, 0, e };
+    struct pin_acc a = { repo_target(r), NULL, 0, e };
 
-    if (target_list(t, "pins/", pin_one, &a, e) != 0) {
+    if (target_list(repo_target(r), "pins/", pin_one, &a, e) != 0) {
         free(a.v);
         return cf_err_ctx(e, "unable to read the pins");
     }
@@ -87,10 +89,10 @@ int cat_pins_load(struct target *t, struct cat_pin **out, size_t *n, struct cf_e
     return 0;
 }
 
-const struct cat_pin *cat_pins_find(const struct cat_pin *v, size_t n, const char *source,
+const struct repo_pin *repo_pins_find(const struct repo_pin *v, size_t n, const char *source,
                                     const char *id)
 {
-    struct cat_pin key;
+    struct repo_pin key;
     snprintf(key.source, sizeof(key.source), "%s", source);
     snprintf(key.id, sizeof(key.id), "%s", id);
     return n ? bsearch(&key, v, n, sizeof(*v), cmp_pin) : NULL;
@@ -114,11 +116,12 @@ static int record_put(struct target *t, const char *key, const char *source, con
     return rc;
 }
 
-int cat_pin_put(struct target *t, const char *source, const char *id, const char *reason,
+int repo_pin_put(struct repo *r, const char *source, const char *id, const char *reason,
                 time_t at, struct cf_err *e)
 {
     char *key = pin_key(source, id);
-    int rc = record_put(t, key, source, id, "reason", reason ? reason : "", "pinned_at", at, e);
+    int rc = record_put(repo_target(r), key, source, id, "reason", reason ? reason : "",
+                        "pinned_at", at, e);
     if (rc != 0)
         cf_err_ctx(e, "unable to pin backup %s/%s", source, id);
     free(key);
@@ -130,23 +133,23 @@ static char *removed_key(const char *source, const char *id)
     return cf_asprintf("removed/%s/%s", source, id);
 }
 
-int cat_removed_put(struct target *t, const char *source, const char *id, const char *by,
+int repo_removed_put(struct repo *r, const char *source, const char *id, const char *by,
                     struct cf_err *e)
 {
     char *key = removed_key(source, id);
-    int rc = record_put(t, key, source, id, "by", by, "removed_at", time(NULL), e);
+    int rc = record_put(repo_target(r), key, source, id, "by", by, "removed_at", time(NULL), e);
     if (rc != 0)
         cf_err_ctx(e, "unable to record the removal of backup %s/%s", source, id);
     free(key);
     return rc;
 }
 
-int cat_removed_exists(struct target *t, const char *source, const char *id, bool *yes,
+int repo_removed_exists(struct repo *r, const char *source, const char *id, bool *yes,
                        struct cf_err *e)
 {
     char *key = removed_key(source, id);
     uint64_t size;
-    int rc = target_stat(t, key, &size, e);
+    int rc = target_stat(repo_target(r), key, &size, e);
     *yes = rc == 0;
     if (rc != 0 && e->code == CF_E_NOTFOUND) {
         cf_err_clear(e);
@@ -156,19 +159,19 @@ int cat_removed_exists(struct target *t, const char *source, const char *id, boo
     return rc;
 }
 
-void cat_removed_drop(struct target *t, const char *source, const char *id)
+void repo_removed_drop(struct repo *r, const char *source, const char *id)
 {
     struct cf_err e = CF_ERR_INIT;
     char *key = removed_key(source, id);
-    if (target_remove(t, key, &e) != 0)
+    if (target_remove(repo_target(r), key, &e) != 0)
         log_warn("unable to remove %s, which says the backup was removed: %s", key, e.msg);
     free(key);
 }
 
-int cat_pin_remove(struct target *t, const char *source, const char *id, struct cf_err *e)
+int repo_pin_remove(struct repo *r, const char *source, const char *id, struct cf_err *e)
 {
     char *key = pin_key(source, id);
-    int rc = target_remove(t, key, e);
+    int rc = target_remove(repo_target(r), key, e);
     if (rc != 0)
         cf_err_ctx(e, "unable to unpin backup %s/%s", source, id);
     free(key);
