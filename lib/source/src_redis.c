@@ -14,6 +14,7 @@
  * master sends a bare "\n" every second: before +FULLRESYNC while the transfer waits to
  * start, after it while the RDB is written to disk. They are skipped for up to
  * TRANSFER_WAIT_MAX_S, and the wait is recorded (transfer_wait_ms). */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -368,7 +369,7 @@ static int reply_err(struct conn *c, const char *cmd, const char *msg, struct cf
         char lc[32];
         size_t i;
         for (i = 0; cmd[i] && i < sizeof(lc) - 1; i++)
-            lc[i] = (char)(cmd[i] >= 'A' && cmd[i] <= 'Z' ? cmd[i] - 'A' + 'a' : cmd[i]);
+            lc[i] = (char)tolower((unsigned char)cmd[i]);
         lc[i] = '\0';
         return cf_err_set(e, CF_E_AUTH,
                           "redis at %s: the user%s%s%s lacks the +%s permission (%s refused: %s). "
