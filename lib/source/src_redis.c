@@ -7,8 +7,14 @@
  * "$<len>\r\n<bytes>" or, diskless, "$EOF:<40-byte mark>\r\n<bytes><mark>". The RDB is parsed
  * record by record while it is forwarded (src_check.c), so the backup holds it only when its
  * EOF opcode and CRC64 prove it whole. The replication offset in FULLRESYNC is the snapshot's.
- * A master preparing a diskless transfer waits repl-diskless-sync-delay seconds (5 by default)
- * for other replicas first. */
+ *
+ * The master may take a while to start: a diskless transfer waits repl-diskless-sync-delay
+ * seconds (5 in Debian's redis.conf) for other replicas, and a disk-based one
+ * (repl-diskless-sync no) writes the whole RDB to the master's disk first. Meanwhile the
+ * master sends a bare "\n" every second: before +FULLRESYNC while the transfer waits to
+ * start, after it while the RDB is written to disk. They are skipped for up to
+ * TRANSFER_WAIT_MAX_S, and the wait is recorded (transfer_wait_ms). */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -34,6 +40,9 @@
 
 #define PART_RDB "rdb"
 #define IO_TIMEOUT_S 120
+/* how long the master may prepare (keep-alives only) before the RDB begins: a disk-based
+ * sync of a large dataset writes the whole RDB first */
+#define TRANSFER_WAIT_MAX_S 3600
 
 static const char *const redis_keys[] = { "socket", "host", "port", "user", "password-file",
                                           "tls", "tls-ca-file", "tls-cert-file", "tls-key-file",
@@ -120,6 +129,8 @@ struct conn {
     struct src_reader rd;
     SSL_CTX *ctx;      /* TLS, or NULL */
     SSL *ssl;
+    const char *awaiting;   /* what a read waits for, for the timeout message (or NULL) */
+    const char *user;       /* the ACL user after AUTH (NULL: default), for messages */
 };
 
 /* the first OpenSSL error (or the certificate verification result) into @e */
@@ -304,8 +315,9 @@ static int resp_line(struct conn *c, struct buf *line, struct cf_err *e)
         int f = src_reader_fill(&c->rd, n + 1, e);
         if (f < 0) {
             if (e->sys_errno == EAGAIN || e->sys_errno == EWOULDBLOCK)
-                return cf_err_set(e, CF_E_NET, "redis at %s: no answer for %d s", c->addr,
-                                  IO_TIMEOUT_S);
+                return cf_err_set(e, CF_E_NET, "redis at %s: no answer for %d s%s%s", c->addr,
+                                  IO_TIMEOUT_S, c->awaiting ? " waiting for " : "",
+                                  c->awaiting ? c->awaiting : "");
             return cf_err_ctx(e, "redis at %s", c->addr);
         }
         if (f == 0)
@@ -348,6 +360,29 @@ static int resp_reply(struct conn *c, char *type, struct buf *out, struct cf_err
     return 0;
 }
 
+/* an error reply @msg (without its '-') to @cmd into @e: a missing ACL permission (NOPERM)
+ * names the command to grant, refused credentials point at user and password-file */
+static int reply_err(struct conn *c, const char *cmd, const char *msg, struct cf_err *e)
+{
+    const char *user = c->user;
+    if (strncmp(msg, "NOPERM", 6) == 0) {
+        char lc[32];
+        size_t i;
+        for (i = 0; cmd[i] && i < sizeof(lc) - 1; i++)
+            lc[i] = (char)tolower((unsigned char)cmd[i]);
+        lc[i] = '\0';
+        return cf_err_set(e, CF_E_AUTH,
+                          "redis at %s: the user%s%s%s lacks the +%s permission (%s refused: %s). "
+                          "HINT: ACL SETUSER %s +%s; a backup needs +info +replconf +psync",
+                          c->addr, user ? " '" : " 'default'", user ? user : "", user ? "'" : "",
+                          lc, cmd, msg, user ? user : "default", lc);
+    }
+    bool auth = strncmp(msg, "NOAUTH", 6) == 0 || strncmp(msg, "WRONGPASS", 9) == 0 ||
+                strstr(msg, "invalid password");
+    return cf_err_set(e, auth ? CF_E_AUTH : CF_E_SOURCE, "redis at %s refused %s: %s%s", c->addr,
+                      cmd, msg, auth ? ". HINT: check user and password-file" : "");
+}
+
 /* run a command and expect a non-error reply; the reply body goes to @out (may be NULL) */
 static int conn_call(struct conn *c, int argc, const char *const argv[], struct buf *out,
                      struct cf_err *e)
@@ -359,12 +394,7 @@ static int conn_call(struct conn *c, int argc, const char *const argv[], struct 
     if (conn_send(c, &cmd, e) != 0 || resp_reply(c, &t, &reply, e) != 0)
         goto out;
     if (t == '-') {
-        bool auth = strncmp(reply.data, "NOAUTH", 6) == 0 || strncmp(reply.data, "WRONGPASS", 9) == 0 ||
-                    strncmp(reply.data, "NOPERM", 6) == 0 || strstr(reply.data, "invalid password");
-        cf_err_set(e, auth ? CF_E_AUTH : CF_E_SOURCE, "redis at %s refused %s: %s%s", c->addr,
-                   strcmp(argv[0], "AUTH") == 0 ? "AUTH" : argv[0], reply.data,
-                   auth ? ". HINT: check user and password-file (the user needs +psync +replconf "
-                          "+info for backups)" : "");
+        reply_err(c, argv[0], reply.data, e);
         goto out;
     }
     if (out) {
@@ -387,6 +417,7 @@ static int conn_auth(struct conn *c, const char *user, const char *password, str
     if (password == NULL)
         return 0;
     const char *argv[3] = { "AUTH", user ? user : password, password };
+    c->user = user;
     return conn_call(c, user ? 3 : 2, argv, NULL, e);
 }
 
@@ -424,6 +455,31 @@ static uint64_t info_keys(const char *info, uint64_t per_db[RDB_MAX_DBS])
  * export
  * ---------------------------------------------------------------------------------------- */
 
+/* the next non-empty line from a master preparing a transfer: its keep-alive newlines are
+ * skipped until TRANSFER_WAIT_MAX_S after @t0 (COFFER_TEST_REDIS_WAIT_S shortens it for
+ * tests); @what names the awaited line in the timeout messages */
+static int transfer_wait_line(struct conn *c, const char *what, uint64_t t0, struct buf *line,
+                              struct cf_err *e)
+{
+    const char *test = getenv("COFFER_TEST_REDIS_WAIT_S");
+    uint64_t max_s = test && *test ? strtoull(test, NULL, 10) : TRANSFER_WAIT_MAX_S;
+    c->awaiting = what;
+    for (;;) {
+        if (resp_line(c, line, e) != 0)
+            return -1;
+        if (line->len > 0)
+            return 0;
+        uint64_t ms = time_mono_ms() - t0;
+        if (ms > max_s * 1000)
+            return cf_err_set(e, CF_E_NET,
+                              "redis at %s: waited %" PRIu64 " s for %s, and the master sent "
+                              "only keep-alives while it prepared the transfer. HINT: is a "
+                              "long repl-diskless-sync-delay set, or is a disk-based sync "
+                              "(repl-diskless-sync no) writing a large RDB? Check the "
+                              "master's log", c->addr, ms / 1000, what);
+    }
+}
+
 static int out_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
 {
     return source_out_write(ctx, buf, len, e);
@@ -459,25 +515,34 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
         goto out;
     }
 
-    /* PSYNC: +FULLRESYNC <replid> <offset> */
+    /* PSYNC: +FULLRESYNC <replid> <offset>, then the payload header; keep-alive newlines
+     * before either while the master prepares */
     const char *psync[] = { "PSYNC", "?", "-1" };
-    if (conn_call(&c, 3, psync, &b, e) != 0)
+    buf_reset(&b);
+    resp_cmd(&b, 3, psync, NULL);
+    uint64_t t0 = time_mono_ms();
+    if (conn_send(&c, &b, e) != 0 ||
+        transfer_wait_line(&c, "the reply to PSYNC (+FULLRESYNC)", t0, &b, e) != 0)
         goto out;
+    if (b.data[0] == '-') {
+        reply_err(&c, "PSYNC", b.data + 1, e);
+        goto out;
+    }
     char replid[64];
     long long offset;
-    if (sscanf(b.data, "FULLRESYNC %63s %lld", replid, &offset) != 2) {
-        cf_err_set(e, CF_E_SOURCE, "redis at %s answered PSYNC with '%.60s', not FULLRESYNC",
+    if (sscanf(b.data, "+FULLRESYNC %63s %lld", replid, &offset) != 2) {
+        cf_err_set(e, CF_E_SOURCE, "redis at %s answered PSYNC with '%.60s', not +FULLRESYNC",
                    r->addr, b.data);
         goto out;
     }
     json_object_set_new(info, "replid", json_string(replid));
     json_object_set_new(info, "repl_offset", json_integer(offset));
 
-    /* the payload header, after keep-alive newlines while the master prepares the RDB */
-    do {
-        if (resp_line(&c, &b, e) != 0)
-            goto out;
-    } while (b.len == 0);
+    if (transfer_wait_line(&c, "the RDB to begin ($<length> or $EOF:<mark>)", t0, &b, e) != 0)
+        goto out;
+    uint64_t waited = time_mono_ms() - t0;
+    json_object_set_new(info, "transfer_wait_ms", json_integer((json_int_t)waited));
+    c.awaiting = NULL;
     if (b.data[0] == '-') {
         cf_err_set(e, CF_E_SOURCE, "redis at %s failed to produce the RDB: %s", r->addr, b.data + 1);
         goto out;
@@ -537,7 +602,8 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
         }
     json_object_set_new(info, "db_keys", dbs);
     log_info("backup part source=%s rdb_version=%d keys=%" PRIu64 " bytes=%" PRIu64
-             " repl_offset=%lld", r->set->name, s.version, s.keys, s.bytes, offset);
+             " repl_offset=%lld transfer=%s transfer_wait_ms=%" PRIu64, r->set->name, s.version,
+             s.keys, s.bytes, offset, eofmark ? "diskless" : "disk", waited);
     rc = 0;
 out:
     conn_close(&c);

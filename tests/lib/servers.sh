@@ -2,20 +2,31 @@
 # Source after testlib.sh. Each server lives in a directory under $T, listens on a unix
 # socket only, and is stopped by PID in an on_exit hook (also when the test fails).
 #
+# Every server runs its distribution's stock configuration, copied into its directory, with
+# what a throwaway instance must change (paths, sockets, ports, users) overridden in one
+# commented block per server, last. A setting one test needs for its own purpose goes in that
+# test, with a comment saying why, through *_CONF_EXTRA (lines appended after the overrides):
+#   REDIS_CONF_EXTRA='enable-debug-command local' start_redis   # DEBUG DIGEST compares data
+#
 #   start_postgres [NAME]   PG_HOST (socket dir) PG_PORT PG_DATA PG_PID PG_USER PG_PASSWORD
 #                           PG_PASSFILE (0600 file holding PG_PASSWORD); also exports
-#                           PGHOST/PGPORT/PGUSER=postgres for psql & co. (trust as postgres)
+#                           PGHOST/PGPORT/PGUSER=postgres for psql & co. (trust as postgres).
+#                           postgresql.conf as initdb writes it; PG_CONF_EXTRA appended
 #   stop_postgres / restart_postgres     the last started instance
 #   pg_sql [psql args...]   psql as postgres on the last instance (-X -q -v ON_ERROR_STOP=1)
 #   PG_BINDIR               /usr/lib/postgresql/15/bin (also put on PATH)
 #
-#   start_mariadb [NAME]    MY_SOCK MY_DATA MY_PID MY_USER MY_PASSWORD MY_PASSFILE
+#   start_mariadb [NAME]    MY_SOCK MY_DATA MY_PID MY_USER MY_PASSWORD MY_PASSFILE;
+#                           /etc/mysql/my.cnf and its mariadb.conf.d/ (binlog off, as stock);
+#                           MY_CONF_EXTRA lines go in [mysqld] after the overrides
 #   stop_mariadb / restart_mariadb
 #   my_sql [mariadb args...] the client as root over the socket (utf8mb4)
 #
 #   start_redis [NAME]      REDIS_SOCK REDIS_DIR REDIS_PID REDIS_USER REDIS_PASSWORD
-#                           REDIS_PASSFILE; the default user stays open (nopass) so
-#                           tests can load data, the ACL user REDIS_USER needs the password
+#                           REDIS_PASSFILE; /etc/redis/redis.conf (diskless sync with a 5 s
+#                           delay, DEBUG refused); the default user stays open (nopass, as
+#                           stock) so tests can load data, the ACL user REDIS_USER needs the
+#                           password; REDIS_CONF_EXTRA appended
 #   stop_redis / restart_redis
 #   rcli [redis-cli args...] redis-cli on the last instance's socket
 #
@@ -44,12 +55,22 @@ _srv_stop_pid() {
 _srv_write_secret() {  # _srv_write_secret FILE VALUE
     (umask 077 && printf '%s\n' "$2" >"$1")
 }
+# _srv_conf_extra FILE VAR [SECTION]: append the test's own lines, held in the variable VAR
+# (REDIS_CONF_EXTRA...), after the overrides, under SECTION ("[mysqld]") when given
+_srv_conf_extra() {
+    local file=$1 var=$2 section=${3:-}
+    [ -n "${!var:-}" ] || return 0
+    {
+        printf "\n# --- the test's own lines (%s) ---\n" "$var"
+        [ -z "$section" ] || printf '%s\n' "$section"
+        printf '%s\n' "${!var}"
+    } >>"$file"
+}
 
 # --- PostgreSQL 15 ---
 
 _pg_launch() {
-    runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" \
-        -o "-k $PG_HOST -c listen_addresses='' -p $PG_PORT" -w -t 60 start >/dev/null ||
+    runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null ||
         { echo "start_postgres: pg_ctl start failed" >&2; tail -n 20 "$PG_LOG" >&2; return 1; }
     PG_PID=$(head -n 1 "$PG_DATA/postmaster.pid")
     export PG_PID
@@ -64,21 +85,26 @@ start_postgres() {
     chmod 700 "$d/data"
     export PG_DATA="$d/data" PG_HOST="$d/sock" PG_PORT PG_LOG="$d/log/server.log"
     PG_PORT=$(_srv_port)
+    # initdb writes postgresql.conf from the stock postgresql.conf.sample. The encoding and
+    # locale are fixed rather than taken from the runner's environment (which varies):
+    # C.UTF-8 is what Debian's own cluster gets on a machine without another locale.
     runuser -u postgres -- "$PG_BINDIR/initdb" -D "$PG_DATA" -U postgres -E UTF8 \
         --locale=C.UTF-8 --auth-local=trust --auth-host=reject >"$d/initdb.log" 2>&1 ||
         { echo "start_postgres: initdb failed" >&2; tail -n 20 "$d/initdb.log" >&2; return 1; }
-    # postgres itself over trust (test setup); every other role must give its password
+    # access: postgres itself over trust (test setup); every other role must give its password
     cat >"$PG_DATA/pg_hba.conf" <<'HBA'
 local all postgres trust
 local all all scram-sha-256
 HBA
-    cat >>"$PG_DATA/postgresql.conf" <<'CONF'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-shared_buffers = 64MB
-max_wal_size = 1GB
+    cat >>"$PG_DATA/postgresql.conf" <<CONF
+
+# --- overrides for a throwaway test instance (tests/lib/servers.sh) ---
+# unix socket only, in the test's directory (stock: TCP on localhost:5432, /var/run/postgresql)
+listen_addresses = ''
+port = $PG_PORT
+unix_socket_directories = '$PG_HOST'
 CONF
+    _srv_conf_extra "$PG_DATA/postgresql.conf" PG_CONF_EXTRA
     _pg_launch || return 1
     on_exit "_srv_stop_pid $PG_PID 30 INT"
     export PGHOST="$PG_HOST" PGPORT="$PG_PORT" PGUSER=postgres PGDATABASE=postgres
@@ -110,12 +136,7 @@ pg_sql() {
 _my_launch() {
     local d i
     d=$(dirname "$MY_DATA")
-    mariadbd --no-defaults --user=root --datadir="$MY_DATA" --socket="$MY_SOCK" \
-        --skip-networking --log-bin="$MY_DATA/binlog" --server-id=1 \
-        --pid-file="$d/mariadbd.pid" --log-error="$d/server.log" \
-        --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 \
-        --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-        </dev/null >/dev/null 2>&1 &
+    mariadbd --defaults-file="$d/etc/my.cnf" </dev/null >/dev/null 2>&1 &
     MY_PID=$!
     export MY_PID
     on_exit "_srv_stop_pid $MY_PID"
@@ -132,10 +153,31 @@ _my_launch() {
 start_mariadb() {
     local name=${1:-my} d
     d="$T/$name"
-    mkdir -p "$d"
+    mkdir -p "$d/etc"
     chmod 755 "$T" "$d"
     export MY_DATA="$d/data" MY_SOCK="$d/my.sock"
-    mariadb-install-db --no-defaults --user=root --datadir="$MY_DATA" \
+    # Debian's /etc/mysql/my.cnf (-> mariadb.cnf) and the directories it includes, copied;
+    # the copy includes the copies. The overrides go in a file read after the stock ones.
+    cp -r /etc/mysql/conf.d /etc/mysql/mariadb.conf.d "$d/etc/"
+    sed -e "s|^!includedir /etc/mysql/|!includedir $d/etc/|" /etc/mysql/my.cnf >"$d/etc/my.cnf"
+    cat >"$d/etc/mariadb.conf.d/99-coffer-test.cnf" <<CONF
+# --- overrides for a throwaway test instance (tests/lib/servers.sh) ---
+[client-server]
+# the test's socket (stock: /run/mysqld/mysqld.sock)
+socket = $MY_SOCK
+
+[mysqld]
+# the test's directory (stock: /var/lib/mysql, /run/mysqld, syslog through mysqld_safe)
+datadir = $MY_DATA
+pid-file = $d/mariadbd.pid
+log-error = $d/server.log
+# the tests run as root and start mariadbd directly (stock: systemd, user mysql)
+user = root
+# no TCP listener (stock: 3306 on 127.0.0.1, shared by every test on the machine)
+skip-networking
+CONF
+    _srv_conf_extra "$d/etc/mariadb.conf.d/99-coffer-test.cnf" MY_CONF_EXTRA '[mysqld]'
+    mariadb-install-db --defaults-file="$d/etc/my.cnf" \
         --auth-root-authentication-method=normal >"$d/install.log" 2>&1 ||
         { echo "start_mariadb: mariadb-install-db failed" >&2; tail -n 20 "$d/install.log" >&2; return 1; }
     _my_launch || return 1
@@ -168,7 +210,8 @@ _redis_launch() {
     export REDIS_PID
     on_exit "_srv_stop_pid $REDIS_PID"
     for ((i = 0; i < 300; i++)); do
-        [ "$(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null)" = PONG ] && return 0
+        # PONG, or NOAUTH from a server whose test set requirepass: either way it is up
+        case $(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null) in PONG | NOAUTH*) return 0 ;; esac
         kill -0 "$REDIS_PID" 2>/dev/null || break
         sleep 0.05
     done
@@ -187,22 +230,27 @@ start_redis() {
     export REDIS_USER=coffer REDIS_PASSWORD REDIS_PASSFILE="$REDIS_DIR/redis.pass"
     REDIS_PASSWORD=$(_srv_secret)
     _srv_write_secret "$REDIS_PASSFILE" "$REDIS_PASSWORD"
-    # the configuration holds the ACL password: 0600, never argv
-    (umask 077 && cat >"$REDIS_DIR/redis.conf" <<CONF
+    # Debian's stock file, then the overrides of a throwaway instance (the last occurrence of
+    # a directive wins); the file holds the ACL password: 0600, never argv
+    (umask 077 && cp /etc/redis/redis.conf "$REDIS_DIR/redis.conf" && cat >>"$REDIS_DIR/redis.conf" <<CONF
+
+# --- overrides for a throwaway test instance (tests/lib/servers.sh) ---
+# no TCP listener (stock: 6379 on loopback, shared by every test on the machine)
 port 0
+# a socket in the test's directory, for the test's user only
 unixsocket $REDIS_SOCK
 unixsocketperm 700
-dir $REDIS_DIR
-dbfilename dump.rdb
-save ""
-appendonly no
-enable-debug-command local
-repl-diskless-sync-delay 0
+# run in the foreground so that the harness holds the PID (stock: daemonize yes)
+daemonize no
+# the test's directory, not /run/redis, /var/log/redis and /var/lib/redis
+pidfile $REDIS_DIR/redis.pid
 logfile $REDIS_DIR/server.log
-user default on nopass ~* &* +@all
+dir $REDIS_DIR
+# the ACL user for the code under test (the default user stays as stock: on, nopass)
 user coffer on >$REDIS_PASSWORD ~* &* +@all
 CONF
-    )
+    ) || return 1
+    _srv_conf_extra "$REDIS_DIR/redis.conf" REDIS_CONF_EXTRA
     _redis_launch
 }
 
