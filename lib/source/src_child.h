@@ -15,12 +15,6 @@
 #include "../core/err.h"
 #include "../db/db_settings.h"
 
-/* The old names, for src_redis.c until it uses the db_ ones (it is being changed on another
- * branch; drop these three lines when it is merged). */
-#define src_settings db_settings
-#define src_settings_load db_settings_load
-#define src_settings_free db_settings_free
-
 /* --- child processes --- */
 
 enum child_pipe {

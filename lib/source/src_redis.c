@@ -57,18 +57,18 @@ struct tls_opts {
 };
 
 struct rds {
-    struct src_settings *set;
+    struct db_settings *set;
     char *addr;        /* "/path/to.sock" or "host:port" */
     struct tls_opts tls;
 };
 
 static int redis_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
-    struct src_settings *set;
-    if (src_settings_load(sec, "REDISCLI_AUTH", 6379, &set, e) != 0)
+    struct db_settings *set;
+    if (db_settings_load(sec, "REDISCLI_AUTH", 6379, &set, e) != 0)
         return -1;
     if (set->user && set->password == NULL) {
-        src_settings_free(set);
+        db_settings_free(set);
         return ini_err(sec, "user", e, "an ACL user needs a password: set password-file (or REDISCLI_AUTH)");
     }
     struct rds *r = cf_calloc(1, sizeof(*r));
@@ -99,7 +99,7 @@ static int redis_open(const struct ini_section *sec, void **priv, struct cf_err 
     return 0;
 fail:
     *priv = NULL;
-    src_settings_free(set);
+    db_settings_free(set);
     free(r->addr);
     free(r);
     return -1;
@@ -110,7 +110,7 @@ static void redis_close(void *priv)
     struct rds *r = priv;
     if (r == NULL)
         return;
-    src_settings_free(r->set);
+    db_settings_free(r->set);
     free(r->addr);
     free(r->tls.ca);
     free(r->tls.cert);
