@@ -105,3 +105,22 @@ check "a pg_dump older than the server" grep -qF "[source old-pg] $T/oldbin/pg_d
 check "a missing mariadb-dump" grep -qF "[source no-tool] dump tool '$T/nobin/mariadb-dump' is not installed" "$_err"
 check "and a bad key in another section, with its line" grep -qF "[source bad-section] unknown key 'colour'" "$_err"
 fails "usage: --offline goes with check-config only" 2 "--offline goes with check-config" backupd $L --offline run nightly
+
+# --- redis: the server answers PING with the configured user, or the finding names it ---
+start_redis || exit 1
+(umask 077; echo not-the-password >"$T/c/redis.wrong")
+cat "$T/l/coffer.conf" - >"$T/l/redis.conf" <<CONF
+
+[source cache]
+type = redis
+socket = $REDIS_SOCK
+user = $REDIS_USER
+password-file = $T/c/redis.wrong
+CONF
+fails "redis: a wrong password is an unreachable/failed finding, exit 1" 1 "1 problem (0 configuration or key, 1 unreachable" backupd --config "$T/l/redis.conf" check-config
+check "  naming the section" grep -qF "[source cache]" "$_err"
+check "  and no password in the output" bash -c "! grep -q not-the-password '$_err'"
+cp "$REDIS_PASSFILE" "$T/c/redis.wrong"
+ok "redis: the right password, exit 0" backupd --config "$T/l/redis.conf" check-config
+stop_redis
+fails "redis: a server that is down, exit 1" 1 "[source cache]" backupd --config "$T/l/redis.conf" check-config
