@@ -86,10 +86,12 @@ int backupd_job_run(const struct conf *c, const char *job)
         struct source *src = NULL;
         struct lease *lock = NULL;
         struct backup_result res;
+        struct stream_opts so;
         cf_err_clear(&e);
         if (source_open(conf_source(c, j->sources[i]), &src, &e) != 0 ||
+            stream_opts_resolve(c->repository, conf_source(c, j->sources[i]), &so, &e) != 0 ||
             lock_source(r, j->sources[i], &lock, &e) != 0 ||
-            pipeline_backup(r, src, job, &res, &e) != 0) {
+            pipeline_backup(r, src, &so, job, &res, &e) != 0) {
             log_error("backup failed job=%s source=%s: %s", job, j->sources[i], e.msg);
             fprintf(stderr, "backupd: error: source '%s': %s\n", j->sources[i], e.msg);
             failed++;

@@ -200,13 +200,15 @@ static void env_close(struct snap_env *v)
 int mig_snapshot_take(const struct mig_snap *s, char *id, size_t cap, struct cf_err *e)
 {
     struct snap_env v;
+    struct stream_opts so;
     struct backup_result res;
     int rc = -1;
 
-    if (env_open(s, true, &v, e) != 0)
+    if (env_open(s, true, &v, e) != 0 ||
+        stream_opts_resolve(v.conf->repository, conf_source(v.conf, s->source), &so, e) != 0)
         goto out;
     memset(&res, 0, sizeof(res));
-    if (pipeline_backup(v.repo, v.src, "migrate", &res, e) != 0) {
+    if (pipeline_backup(v.repo, v.src, &so, "migrate", &res, e) != 0) {
         cf_err_ctx(e, "backup of database '%s'", s->database);
         goto out;
     }

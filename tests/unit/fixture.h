@@ -19,6 +19,7 @@ struct fixture {
     char conf_path[128];
     struct conf *conf;
     struct repo *repo;
+    struct stream_opts so;   /* the repository's, for pipeline_backup */
 };
 
 /* a repository in a new temp dir; @extra is appended to [repository] */
@@ -39,8 +40,9 @@ static inline int fixture_open(struct fixture *f, const char *extra)
         return -1;
     close(fd);
     free(text);
-    if (conf_load(f->conf_path, &f->conf, &e) != 0 || repo_init(f->conf, key, &e) != 0 ||
-        repo_open(f->conf, NULL, &f->repo, &e) != 0) {
+    if (conf_load(f->conf_path, &f->conf, &e) != 0 ||
+        stream_opts_resolve(f->conf->repository, NULL, &f->so, &e) != 0 ||
+        repo_init(f->conf, key, &e) != 0 || repo_open(f->conf, NULL, &f->repo, &e) != 0) {
         printf("# fixture: %s\n", e.msg);
         free(key);
         return -1;
