@@ -26,6 +26,7 @@
 #include "../lib/repo/repo.h"
 #include "../lib/source/src_child.h"
 #include "../lib/stream/pipeline.h"
+#include "../lib/validate/validate.h"
 
 #define PG_TOOLS_GLOB "/usr/lib/postgresql/[0-9]*/bin"
 
@@ -171,7 +172,7 @@ static int env_open(const struct mig_snap *s, bool for_backup, struct snap_env *
     const struct ini_section *orig;
 
     memset(v, 0, sizeof(*v));
-    if (conf_load(s->config, &v->conf, e) != 0)
+    if (validate_load(s->config, &v->conf, e) != 0)
         return -1;
     orig = conf_source(v->conf, s->source);
     if (orig == NULL)
