@@ -18,6 +18,7 @@
 #include "../lib/core/util.h"
 #include "../lib/source/source.h"
 #include "../lib/source/src_child.h"
+#include "../lib/validate/validate.h"
 #include "mig_ctx.h"
 
 /* ---------- configuration ---------- */
@@ -47,12 +48,8 @@ static int load_config(struct mig_ctx *c, struct cf_err *e)
         return ini_err(c->sec, "type", e, "migrate works on postgres and mariadb sources, "
                        "not on type '%s'", type);
     /* the section as the backup side reads it: unknown keys, bad values, file modes */
-    {
-        struct source *src = NULL;
-        if (source_open(c->sec, &src, e) != 0)
-            return -1;
-        source_close(src);
-    }
+    if (validate_source(c->sec, e) != 0)
+        return -1;
     if (ini_get_str(c->sec, "migrations", NULL, &mig, e) != 0 ||
         ini_get_str(c->sec, "host", NULL, &host, e) != 0 ||
         ini_get_str(c->sec, "socket", NULL, &sock, e) != 0 ||

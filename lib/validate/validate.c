@@ -54,6 +54,16 @@ static int check_repository(const struct ini_section *s, struct cf_err *e)
     return repo_conf_check_target(s, e);
 }
 
+int validate_source(const struct ini_section *s, struct cf_err *e)
+{
+    struct source *src = NULL;
+
+    if (source_check_keys(s, source_others, e) != 0 || source_open(s, &src, e) != 0)
+        return -1;
+    source_close(src);
+    return 0;
+}
+
 /* a section's own keys and values, through its owners (conf_check_fn) */
 static int check_section(void *arg, const struct ini_section *s, struct cf_err *e)
 {
@@ -69,14 +79,11 @@ static int check_section(void *arg, const struct ini_section *s, struct cf_err *
                    : -1;
     }
     if (strcmp(s->kind, "source") == 0) {
-        struct source *src = NULL;
         struct stream_opts so;
-        int rc = source_check_keys(s, source_others, e) == 0 && source_open(s, &src, e) == 0 &&
-                         check_retention(s, e) == 0 && stream_opts_resolve(NULL, s, &so, e) == 0
-                     ? 0
-                     : -1;
-        source_close(src);
-        return rc;
+        return validate_source(s, e) == 0 && check_retention(s, e) == 0 &&
+                       stream_opts_resolve(NULL, s, &so, e) == 0
+                   ? 0
+                   : -1;
     }
     if (strcmp(s->kind, "job") == 0)
         return ini_check_keys_with(s, conf_job_keys, NULL, job_others, e) == 0 &&

@@ -17,6 +17,11 @@
  * their open/close). The first error fails the whole, naming file and line. */
 int validate_load(const char *path, struct conf **out, struct cf_err *e);
 
+/* validate_source() - one [source] as the backup side reads it: every key known to one of its
+ * owners, and its driver's own settings (through open/close); for migrate, which reads its
+ * one section by itself */
+int validate_source(const struct ini_section *s, struct cf_err *e);
+
 /* validate_report() - `backupd check-config`: as validate_load, but every section that does
  * not check is a finding in @rep and the others are still read; then the key and the
  * repository (repo_check) and each source's files, server and dump tool (source_check), each
