@@ -8,9 +8,9 @@
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
-#include "../lib/config/conf_check.h"
 #include "../lib/source/source.h"
 #include "../lib/repo/repo.h"
+#include "../lib/validate/validate.h"
 
 static void print_summary(const char *source, const struct backup_result *r)
 {
@@ -32,13 +32,10 @@ int backupd_check_config(const char *path, bool offline)
     struct conf *c = NULL;
     int rc;
 
-    if (conf_load_report(path, &c, &rep, &e) != 0) {
+    if (validate_report(path, &c, &rep, &e) != 0) {
         conf_report_free(&rep);
         return cli_fail("backupd", &e);
     }
-    repo_check(c, &rep);
-    for (size_t i = 0; i < c->nsources; i++)
-        source_check(c->sources[i], &rep);
     rc = conf_report_print(&rep, path, stderr);
     if (rc == EXIT_OK)
         printf("%s: ok (%zu sources, %zu jobs%s)\n", path, c->nsources, c->njobs,

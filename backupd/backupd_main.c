@@ -2,11 +2,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../lib/config/conf.h"
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/crypto/keys.h"
 #include "../lib/repo/repo.h"
+#include "../lib/validate/validate.h"
 #include "backupd.h"
 
 static const char usage[] =
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         }
         return backupd_check_config(a.config, offline);
     }
-    if (conf_load(a.config, &c, &e) != 0)
+    if (validate_load(a.config, &c, &e) != 0)
         return cli_fail("backupd", &e);
 
     if (strcmp(cmd, "init") == 0) {

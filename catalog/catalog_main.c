@@ -5,6 +5,7 @@
 #include "../lib/core/cli.h"
 #include "../lib/core/util.h"
 #include "../lib/crypto/keys.h"
+#include "../lib/validate/validate.h"
 #include "catalog.h"
 
 static const char usage[] =
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
     }
     if (keys_init(&e) != 0)
         return cli_fail("catalog", &e);
-    if (conf_load(a.config, &c, &e) != 0)
+    if (validate_load(a.config, &c, &e) != 0)
         return cli_fail("catalog", &e);
     if (strcmp(cmd, "list") == 0)
         rc = catalog_list(c, &u, &o);

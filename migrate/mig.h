@@ -180,7 +180,7 @@ int migrate_run(const struct mig_opts *o);
 struct conf;
 
 struct mig_snap {
-    const struct conf *conf;       /* coffer.conf, as conf_load read it */
+    const struct conf *conf;       /* coffer.conf, as validate_load read it */
     const char *source;            /* the [source] section's name */
     const char *database;          /* the one database migrated */
     enum mig_engine eng;

@@ -16,6 +16,7 @@
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
+#include "../lib/validate/validate.h"
 #include "mig_ctx.h"
 
 /* ---------- configuration ---------- */
@@ -28,7 +29,7 @@ static int load_config(struct mig_ctx *c, struct cf_err *e)
     int rc = -1;
 
     /* the whole file, as the other tools read it: unknown keys, bad values, file modes */
-    if (conf_load(o->config, &c->conf, e) != 0)
+    if (validate_load(o->config, &c->conf, e) != 0)
         goto out;
     c->sec = conf_source(c->conf, o->source);
     if (c->sec == NULL) {

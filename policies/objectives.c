@@ -1,5 +1,7 @@
 #include "objectives.h"
 
+const char *const objective_keys[] = { "rpo", NULL };
+
 void objective_rpo(bool have_backup, time_t newest, time_t now, int64_t rpo,
                    struct rpo_eval *out)
 {

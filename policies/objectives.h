@@ -21,6 +21,9 @@ struct rpo_eval {
     int64_t age;    /* seconds since the newest complete backup; 0 without one */
 };
 
+/* the objective keys of coffer.conf, allowed in [source] and [job] (NULL-terminated): rpo */
+extern const char *const objective_keys[];
+
 /* objective_rpo() - judge a source's RPO. @rpo in seconds, 0 when not set. A source with an
  * objective and no complete backup violates it; a backup dated after @now has age 0. The
  * age equal to the objective is still OK; one second more is a violation. */

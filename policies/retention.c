@@ -7,6 +7,11 @@
 #include "../lib/core/tz.h"
 #include "../lib/core/util.h"
 
+const char *const retention_keys[] = {
+    "keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly",
+    "keep-yearly", "keep-within", "timezone", NULL,
+};
+
 /* Calendar fields of one instant in the policy's zone. */
 struct cal {
     long long day;   /* days since 1970-01-01 of the local date */

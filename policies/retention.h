@@ -72,6 +72,10 @@ struct ret_decision {
     unsigned reasons;   /* enum ret_reason bits; 0 when deleted */
 };
 
+/* the retention keys of coffer.conf, allowed in [source] and [job] (NULL-terminated): one per
+ * rule above, and timezone */
+extern const char *const retention_keys[];
+
 /* retention_policy_empty() - true when no keep-* rule is set (everything is kept). */
 bool retention_policy_empty(const struct ret_policy *p);
 

@@ -7,6 +7,7 @@
 #include "../lib/core/cli.h"
 #include "../lib/core/util.h"
 #include "../lib/crypto/keys.h"
+#include "../lib/validate/validate.h"
 #include "restore.h"
 
 static const char usage[] =
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
         return cli_fail("restore", &e);
     if (keys_init(&e) != 0)
         return cli_fail("restore", &e);
-    if (conf_load(a.config, &c, &e) != 0)
+    if (validate_load(a.config, &c, &e) != 0)
         return cli_fail("restore", &e);
     rc = restore_run(c, &u, source, t, &o);
     conf_free(c);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../catalog/cat_index.h"
+#include "../config/conf.h"
 #include "../core/log.h"
 #include "../repo/repo.h"
 #include "../repo/repo_lease.h"
@@ -15,15 +16,18 @@ int backup_source(const struct conf *c, struct repo *r, struct source *src, cons
     struct lease *lock = NULL;
     struct manifest *m = NULL;
     struct cf_err le = CF_ERR_INIT, ie = CF_ERR_INIT;
+    struct stream_opts so;
 
     memset(res, 0, sizeof(*res));
+    if (stream_opts_resolve(c->repository, conf_source(c, src->name), &so, e) != 0)
+        return -1;
     /* Held while the backup writes and commits, so that a prune never deletes or sweeps
      * under it; a prune holds it only while it works on that source, so wait a little for
      * it. Renewed by a thread while the pipeline runs. */
     if (repo_lock_source(r, src->name, "backup", LEASE_DEFAULT_TTL,
                          REPO_LOCK_WAIT | REPO_LOCK_KEEP, &lock, e) != 0)
         return -1;
-    if (pipeline_backup(r, src, job, res, &m, e) != 0) {
+    if (pipeline_backup(r, src, &so, job, res, &m, e) != 0) {
         if (repo_unlock_source(lock, &le) != 0)
             log_warn("lock of source %s was lost during the backup: %s", src->name, le.msg);
         return -1;

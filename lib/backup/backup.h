@@ -1,6 +1,7 @@
 /* backup.h - taking a backup of a source: the one function every caller uses (backupd run,
  * migrate's snapshot before it applies, and what comes next), so that they all hold the
- * source's lock, run the same pipeline and record the backup in the catalog index.
+ * source's lock, run the same pipeline (compressed as the repository and the source's
+ * section say) and record the backup in the catalog index.
  *
  * It sits above lib/stream (the pipeline) and lib/catalog (the index), which both sit above
  * lib/repo, so it has a room of its own (docs/ARCHITECTURE.md). */

@@ -60,6 +60,8 @@ static int db_err(struct cat_index *x, int rc, const char *what, struct cf_err *
                       sqlite3_errmsg(x->db));
 }
 
+const char *const cat_section_keys[] = { "path", "debris-grace", "lock-ttl", NULL };
+
 int cat_index_path(const struct conf *c, const char **out, struct cf_err *e)
 {
     *out = CAT_DEFAULT_PATH;

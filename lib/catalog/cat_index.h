@@ -60,6 +60,10 @@ struct cat_row {
 
 struct cat_index;
 
+/* the keys of [catalog] (NULL-terminated): path (read here), debris-grace and lock-ttl (read by
+ * catalog prune) */
+extern const char *const cat_section_keys[];
+
 /* the index path: [catalog] path, or CAT_DEFAULT_PATH */
 int cat_index_path(const struct conf *c, const char **out, struct cf_err *e);
 

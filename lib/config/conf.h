@@ -1,8 +1,8 @@
-/* conf.h - coffer.conf: the repository, its sources and jobs, checked as a whole.
+/* conf.h - coffer.conf read and sorted: the repository, the catalog, the sources and the jobs.
  *
- * conf_load() validates everything it can without touching a server or the repository:
- * unknown sections and keys, values of the wrong type, jobs naming missing sources, and each
- * source and target kind's own settings (through their open/close). */
+ * conf_read() parses the file and sorts its sections; it knows no driver and no other owner's
+ * keys. The keys and values of each section are checked by the validation step
+ * (lib/validate), which conf_read() calls for each section through @check. */
 #ifndef CF_CONF_H
 #define CF_CONF_H
 
@@ -27,19 +27,24 @@ struct conf {
     size_t nsources;
     struct conf_job *jobs;
     size_t njobs;
-    bool repository_bad;   /* conf_load_report: [repository] did not check (a finding says why) */
+    bool repository_bad;   /* with a report: [repository] did not check (a finding says why) */
 };
 
-/* retention and objective keys, allowed in [job] and [source] sections */
-extern const char *const conf_retention_keys[];
+/* the keys of a [job] section that conf_read() reads itself (sources) */
+extern const char *const conf_job_keys[];
 
-int conf_load(const char *path, struct conf **out, struct cf_err *e);
-/* conf_load_report() - as conf_load, but every section that does not check is a finding in
- * @rep (conf_check.h) and the others are still read: -1 only when the file cannot be read or
- * parsed, or has no [repository] */
+/* conf_check_fn - check section @s's keys and values; 0, or -1 with @e set */
+typedef int (*conf_check_fn)(void *arg, const struct ini_section *s, struct cf_err *e);
+
+/* conf_read() - parse @path and sort its sections, checking each recognised one through
+ * @check (NULL: none) as it goes; [repository] is checked last. Without @rep the first error
+ * fails the whole; with it (conf_check.h), each section's error is a finding, the section is
+ * passed over (a source is left out of ->sources, a bad [repository] sets ->repository_bad)
+ * and the reading goes on: -1 only when the file cannot be read or parsed, or has no
+ * [repository]. */
 struct conf_report;
-int conf_load_report(const char *path, struct conf **out, struct conf_report *rep,
-                     struct cf_err *e);
+int conf_read(const char *path, conf_check_fn check, void *arg, struct conf_report *rep,
+              struct conf **out, struct cf_err *e);
 void conf_free(struct conf *c);
 const struct ini_section *conf_source(const struct conf *c, const char *name);
 const struct conf_job *conf_job(const struct conf *c, const char *name);

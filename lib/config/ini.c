@@ -214,6 +214,22 @@ int ini_check_keys(const struct ini_section *s, const char *const *const *lists,
     return 0;
 }
 
+int ini_check_keys_with(const struct ini_section *s, const char *const *own,
+                        const char *const *kind, const char *const *const *others,
+                        struct cf_err *e)
+{
+    const char *const *lists[8] = { own };
+    size_t n = 1;
+
+    if (kind != NULL)
+        lists[n++] = kind;
+    for (size_t i = 0; others && others[i]; i++) {
+        CF_ASSERT(n < 7);
+        lists[n++] = others[i];
+    }
+    return ini_check_keys(s, lists, e);
+}
+
 const struct ini_kv *ini_kv_find(const struct ini_section *s, const char *key)
 {
     if (s == NULL)

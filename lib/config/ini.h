@@ -49,6 +49,12 @@ int ini_err(const struct ini_section *s, const char *key, struct cf_err *e, cons
 /* Unknown keys are errors: every key of @s must be in one of the NULL-terminated lists. */
 int ini_check_keys(const struct ini_section *s, const char *const *const *lists,
                    struct cf_err *e);
+/* ini_check_keys_with() - as ini_check_keys over @own, @kind (a driver's keys) and each list
+ * of @others (NULL-terminated, at most five; NULL: none): the keys of a section that an
+ * owner, its driver and the other owners the validation step names read */
+int ini_check_keys_with(const struct ini_section *s, const char *const *own,
+                        const char *const *kind, const char *const *const *others,
+                        struct cf_err *e);
 
 /* Typed getters. A key given twice is an error (except through ini_get_all). Missing key:
  * the default (or NULL / -1 for required ones, with @e saying so). */

@@ -45,6 +45,16 @@ int repo_init(const struct conf *c, const char *generate_key, struct cf_err *e);
 int repo_open(const struct conf *c, const struct repo_unlock *u, struct repo **out,
               struct cf_err *e);
 void repo_close(struct repo *r);
+/* repo_conf_check_keys() - the validation step's check of [repository] @s, without I/O: the
+ * target kind is known, every key is the repository's own (target, key-file,
+ * passphrase-file, public-key-file), its target driver's or in one of @others (a
+ * NULL-terminated list of at most five key lists: other owners' keys, such as the stream's),
+ * and exactly one of the key options is given */
+int repo_conf_check_keys(const struct ini_section *s, const char *const *const *others,
+                         struct cf_err *e);
+/* repo_conf_check_target() - open and close the target @s describes: its driver checks its
+ * own settings, with no request yet */
+int repo_conf_check_target(const struct ini_section *s, struct cf_err *e);
 /* repo_check() - the check step for [repository] (repo_check.c): the key, passphrase or public
  * key file as a backup reads it, then (unless r->offline and the target is not local) the
  * repository reachable, initialised and opened by that key; every finding goes to @r */

@@ -5,6 +5,46 @@
 #include "../core/buf.h"
 #include "../core/util.h"
 #include "repo.h"
+#include "repo_int.h"
+
+/* the keys of [repository] the repository reads itself; the target driver's are its
+ * ops->keys, and other owners' (the stream's) come from the validation step */
+static const char *const repo_section_keys[] = {
+    "target", "key-file", "passphrase-file", "public-key-file", NULL,
+};
+
+int repo_conf_check_keys(const struct ini_section *s, const char *const *const *others,
+                         struct cf_err *e)
+{
+    const char *name, *kf, *pf, *pub;
+    const struct target_ops *ops;
+
+    if (ini_get_str(s, "target", "local", &name, e) != 0)
+        return -1;
+    ops = target_driver_find(name);
+    if (ops == NULL)
+        return ini_err(s, "target", e, "target: unknown kind '%s' (local or s3)", name);
+    if (ini_check_keys_with(s, repo_section_keys, ops->keys, others, e) != 0)
+        return -1;
+    if (ini_get_str(s, "key-file", NULL, &kf, e) != 0 ||
+        ini_get_str(s, "passphrase-file", NULL, &pf, e) != 0 ||
+        ini_get_str(s, "public-key-file", NULL, &pub, e) != 0)
+        return -1;
+    if (!!kf + !!pf + !!pub != 1)
+        return ini_err(s, NULL, e,
+                       "give exactly one of key-file, passphrase-file or public-key-file");
+    return 0;
+}
+
+int repo_conf_check_target(const struct ini_section *s, struct cf_err *e)
+{
+    struct target *t = NULL;
+
+    if (target_open(s, &t, e) != 0)
+        return -1;
+    target_close(t);
+    return 0;
+}
 
 /* the key file, passphrase file or public key file as a backup will read it */
 static int check_key_files(const struct ini_section *s, const char **key, struct cf_err *e)

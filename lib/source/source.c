@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "../config/conf.h"
 #include "../config/conf_check.h"
 
 extern const struct source_ops src_volume_ops;
@@ -23,8 +22,9 @@ static const struct source_ops *const drivers[] = {
     NULL,
 };
 
-const char *const source_common_keys[] = { "type", "rpo", "migrations", "compression-level",
-                                            "compression-threads", NULL };
+/* the keys of [source] read here; the others belong to the kind's driver (ops->keys) and to
+ * the owners the validation step names (stream, policies, migrate) */
+static const char *const source_common_keys[] = { "type", NULL };
 
 const struct source_ops *source_driver_find(const char *name)
 {
@@ -34,20 +34,37 @@ const struct source_ops *source_driver_find(const char *name)
     return NULL;
 }
 
-int source_open(const struct ini_section *sec, struct source **out, struct cf_err *e)
+/* the driver named by @sec's type */
+static int source_driver_of(const struct ini_section *sec, const struct source_ops **ops,
+                            struct cf_err *e)
 {
     const char *type;
-    const struct source_ops *ops;
-    struct source *s;
 
     if (ini_require_str(sec, "type", &type, e) != 0)
         return -1;
-    ops = source_driver_find(type);
-    if (ops == NULL)
+    *ops = source_driver_find(type);
+    if (*ops == NULL)
         return ini_err(sec, "type", e, "type: unknown kind '%s' (volume, postgres, mariadb, redis)",
                        type);
-    const char *const *const lists[] = { source_common_keys, conf_retention_keys, ops->keys, NULL };
-    if (ini_check_keys(sec, lists, e) != 0)
+    return 0;
+}
+
+int source_check_keys(const struct ini_section *sec, const char *const *const *others,
+                      struct cf_err *e)
+{
+    const struct source_ops *ops;
+
+    if (source_driver_of(sec, &ops, e) != 0)
+        return -1;
+    return ini_check_keys_with(sec, source_common_keys, ops->keys, others, e);
+}
+
+int source_open(const struct ini_section *sec, struct source **out, struct cf_err *e)
+{
+    const struct source_ops *ops;
+    struct source *s;
+
+    if (source_driver_of(sec, &ops, e) != 0)
         return -1;
     s = cf_calloc(1, sizeof(*s));
     s->ops = ops;

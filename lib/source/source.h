@@ -85,8 +85,6 @@ uint64_t source_restore_bytes(json_t *parts, const char *database, uint64_t all)
 
 /* the driver for kind @name, or NULL */
 const struct source_ops *source_driver_find(const char *name);
-/* keys every [source] section may carry (type, retention, rpo, ...) */
-extern const char *const source_common_keys[];
 
 struct source {
     const struct source_ops *ops;
@@ -94,6 +92,14 @@ struct source {
     char *name;     /* the section name: [source media] -> "media" */
 };
 
+/* source_check_keys() - the validation step's key check of a [source]: its type names a
+ * known kind, and every key is the source's own (type), its kind's (ops->keys) or in one of
+ * @others (a NULL-terminated list of at most five NULL-terminated lists: the keys other
+ * owners read from [source], such as the stream's and the policies') */
+int source_check_keys(const struct ini_section *sec, const char *const *const *others,
+                      struct cf_err *e);
+/* source_open() - open the kind @sec's type names with the section's settings (no connection
+ * yet). The keys are not checked here: the validation step did that (source_check_keys). */
 int source_open(const struct ini_section *sec, struct source **out, struct cf_err *e);
 void source_close(struct source *s);
 /* source_only_database() - narrow the opened @s to its one database @db (migrate's snapshot);

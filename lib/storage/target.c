@@ -17,11 +17,6 @@ static const struct target_ops *const drivers[] = {
     NULL,
 };
 
-const char *const target_common_keys[] = {
-    "target", "key-file", "passphrase-file", "public-key-file",
-    "compression-level", "compression-threads", "object-size", NULL,
-};
-
 struct target {
     const struct target_ops *ops;
     void *priv;

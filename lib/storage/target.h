@@ -70,8 +70,6 @@ struct target_ops {
 
 /* the driver named @name ("local", "s3"), or NULL */
 const struct target_ops *target_driver_find(const char *name);
-/* the keys of [repository] common to all targets (target, key-file, ...) */
-extern const char *const target_common_keys[];
 
 /* Open the target described by [repository]. */
 int target_open(const struct ini_section *sec, struct target **out, struct cf_err *e);

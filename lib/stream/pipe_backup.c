@@ -348,15 +348,15 @@ static int progress_emit(void *arg, const void *buf, size_t len, struct cf_err *
     return compress_emit(b, buf, len, e);
 }
 
-int pipeline_backup(struct repo *r, struct source *src, const char *job,
-                    struct backup_result *res, struct manifest **committed, struct cf_err *e)
+int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts *so,
+                    const char *job, struct backup_result *res, struct manifest **committed,
+                    struct cf_err *e)
 {
-    const struct ini_section *rs = repo_conf(r)->repository;
     struct backup b;
     struct source_out out;
     json_t *info = json_object();
     char host[256] = "unknown";
-    long level, threads;
+    long level = so->level, threads = so->threads;
     uint64_t t0 = time_mono_ms();
     struct timespec start_ts;
     clock_gettime(CLOCK_REALTIME, &start_ts);
@@ -368,14 +368,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     memset(res, 0, sizeof(*res));
     pl_init(&b.pl);
     frame_out_init(&out, progress_emit, &b, src->ops->name);
-    /* the source's own compression settings win over the repository's */
-    const struct ini_section *ss = conf_source(repo_conf(r), src->name);
-    if (ini_get_int(rs, "compression-level", 3, 1, 19, &level, e) != 0 ||
-        ini_get_int(rs, "compression-threads", 0, 0, 256, &threads, e) != 0 ||
-        ini_get_int(ss, "compression-level", level, 1, 19, &level, e) != 0 ||
-        ini_get_int(ss, "compression-threads", threads, 0, 256, &threads, e) != 0 ||
-        ini_get_size(rs, "object-size", 64 << 20, 1 << 20, 1ull << 32, &b.object_size, e) != 0)
-        goto out;
+    b.object_size = so->object_size;
     if (threads == 0)
         threads = sys_ncpu();
     repo_new_id(&start_ts, res->id);

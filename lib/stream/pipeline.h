@@ -14,6 +14,7 @@
 
 #include "../repo/repo.h"
 #include "../source/source.h"
+#include "stream_opts.h"
 
 struct backup_result {
     char id[REPO_ID_MAX];
@@ -24,13 +25,15 @@ struct backup_result {
     unsigned warnings;
 };
 
-/* pipeline_backup() - back up @src into @r as one new backup and commit it (manifest last).
- * @job may be NULL. On success *@committed (unless @committed is NULL) is the manifest
- * committed, for the caller to free (manifest_free). On failure nothing is committed: the
- * objects written are removed (best effort; prune sweeps what a crash leaves). Callers take
- * backups through backup_source() (lib/backup/backup.h), which holds the source's lock. */
-int pipeline_backup(struct repo *r, struct source *src, const char *job,
-                    struct backup_result *res, struct manifest **committed, struct cf_err *e);
+/* pipeline_backup() - back up @src into @r as one new backup and commit it (manifest last),
+ * compressed and cut as @so says (stream_opts_resolve()). @job may be NULL. On success
+ * *@committed (unless @committed is NULL) is the manifest committed, for the caller to free
+ * (manifest_free). On failure nothing is committed: the objects written are removed (best
+ * effort; prune sweeps what a crash leaves). Callers take backups through backup_source()
+ * (lib/backup/backup.h), which holds the source's lock. */
+int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts *so,
+                    const char *job, struct backup_result *res, struct manifest **committed,
+                    struct cf_err *e);
 
 /* pipeline_restore() - restore the backup of @src that manifest @m describes (already loaded)
  * through the source's import. Every object's hash and every message's tag is checked before

@@ -13,12 +13,14 @@
 #include "repo/repo.h"
 #include "source/source.h"
 #include "stream/pipeline.h"
+#include "validate/validate.h"
 
 struct fixture {
     char dir[64];
     char conf_path[128];
     struct conf *conf;
     struct repo *repo;
+    struct stream_opts so;   /* the repository's, for pipeline_backup */
 };
 
 /* a repository in a new temp dir; @extra is appended to [repository] */
@@ -39,8 +41,9 @@ static inline int fixture_open(struct fixture *f, const char *extra)
         return -1;
     close(fd);
     free(text);
-    if (conf_load(f->conf_path, &f->conf, &e) != 0 || repo_init(f->conf, key, &e) != 0 ||
-        repo_open(f->conf, NULL, &f->repo, &e) != 0) {
+    if (validate_load(f->conf_path, &f->conf, &e) != 0 ||
+        stream_opts_resolve(f->conf->repository, NULL, &f->so, &e) != 0 ||
+        repo_init(f->conf, key, &e) != 0 || repo_open(f->conf, NULL, &f->repo, &e) != 0) {
         printf("# fixture: %s\n", e.msg);
         free(key);
         return -1;

@@ -8,6 +8,7 @@
 #include "../../catalog/cat_ctx.h"
 #include "../../lib/core/log.h"
 #include "../../lib/core/util.h"
+#include "../../lib/validate/validate.h"
 
 static char dir[] = "/tmp/coffer-catpol.XXXXXX";
 
@@ -20,7 +21,7 @@ static struct conf *load(const char *body)
                              "[source media]\ntype = volume\npath = %s\n%s",
                              dir, dir, dir, body);
     if (fs_write_file_atomic(path, text, strlen(text), 0600, &e) != 0 ||
-        conf_load(path, &c, &e) != 0)
+        validate_load(path, &c, &e) != 0)
         printf("# load: %s\n", e.msg);
     free(text);
     free(path);
@@ -111,7 +112,7 @@ TEST(bad_timezone_names_line)
                              "sources = media\nkeep-daily = 1\ntimezone = Europe/Nowhere\n",
                              dir, dir, dir);
     CHECK_EQ_INT(fs_write_file_atomic(path, text, strlen(text), 0600, &e), 0);
-    CHECK_EQ_INT(conf_load(path, &c, &e), -1);
+    CHECK_EQ_INT(validate_load(path, &c, &e), -1);
     CHECK_EQ_INT(e.code, CF_E_CONFIG);
     CHECK_MSG(e, "bad.conf:13: [job nightly] timezone: unknown timezone 'Europe/Nowhere'");
     CHECK_MSG(e, "HINT:");

@@ -1,7 +1,9 @@
-/* test_config.c - the INI dialect and coffer.conf validation: every error names file and line. */
+/* test_config.c - the INI dialect and coffer.conf validation (lib/validate): every error
+ * names file and line. */
 #include "unit.h"
 #include "config/conf.h"
 #include "config/ini.h"
+#include "validate/validate.h"
 #include "core/util.h"
 
 #include <fcntl.h>
@@ -24,7 +26,7 @@ static void bad(const char *text, const char *needle)
 {
     struct conf *c = NULL;
     struct cf_err e = CF_ERR_INIT;
-    if (conf_load(write_conf(text), &c, &e) == 0) {
+    if (validate_load(write_conf(text), &c, &e) == 0) {
         printf("#   accepted: %s\n", text);
         CHECK(0);
         conf_free(c);
@@ -82,7 +84,7 @@ TEST(conf_good)
                                "path = /srv/media\nexclude = *.tmp\nexclude = cache/\n"
                                "keep-daily = 7\nrpo = 26h\n\n[job nightly]\nsources = media\n"
                                "keep-last = 3\n");
-    CHECK(conf_load(p, &c, &e) == 0);
+    CHECK(validate_load(p, &c, &e) == 0);
     if (c) {
         CHECK_EQ_INT(c->nsources, 1);
         CHECK_EQ_INT(c->njobs, 1);
@@ -120,11 +122,31 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[source m]\ntype = volume\npath =\n", "path: empty value");
 }
 
+/* lib/config alone only reads and sorts: the keys and values are the validation step's */
+TEST(conf_read_only_parses)
+{
+    struct conf *c = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    const char *p = write_conf(REPO "pth = /x\n[source m]\ntype = tape\ncompression-level = 99\n"
+                               "[job j]\nsources = m\nschedule = daily\n");
+    CHECK(conf_read(p, NULL, NULL, NULL, &c, &e) == 0);
+    if (c) {
+        CHECK_EQ_INT(c->nsources, 1);
+        CHECK_STR(conf_job(c, "j")->sources[0], "m");
+    }
+    conf_free(c);
+    c = NULL;
+    CHECK(validate_load(p, &c, &e) != 0);
+    CHECK_MSG(e, "[source m] type: unknown kind 'tape'");
+    CHECK(conf_read(write_conf(REPO "[job j]\nsources = nope\n"), NULL, NULL, NULL, &c, &e) != 0);
+    CHECK_MSG(e, "sources: no [source nope]");
+}
+
 TEST(conf_missing_file)
 {
     struct conf *c = NULL;
     struct cf_err e = CF_ERR_INIT;
-    CHECK(conf_load("/nonexistent/coffer.conf", &c, &e) != 0);
+    CHECK(validate_load("/nonexistent/coffer.conf", &c, &e) != 0);
     CHECK_MSG(e, "unable to read configuration");
     CHECK_MSG(e, "/nonexistent/coffer.conf");
 }
@@ -138,6 +160,7 @@ int main(void)
     RUN(ini_syntax_errors);
     RUN(conf_good);
     RUN(conf_errors_name_the_line);
+    RUN(conf_read_only_parses);
     RUN(conf_missing_file);
     struct cf_err e = CF_ERR_INIT;
     fs_remove_tree(dir, &e);

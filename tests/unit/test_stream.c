@@ -27,7 +27,7 @@ static int roundtrip(struct fixture *f, const unsigned char *data, size_t len, c
     struct manifest *man = NULL;
     int ok = -1;
 
-    if (pipeline_backup(f->repo, &s, "job", &res, NULL, &e) != 0) {
+    if (pipeline_backup(f->repo, &s, &f->so, "job", &res, NULL, &e) != 0) {
         printf("#   backup: %s\n", e.msg);
         goto out;
     }
@@ -260,7 +260,7 @@ TEST(failed_source_commits_nothing)
     struct stat st;
 
     CHECK(fixture_open(&f, "object-size = 1MiB") == 0);
-    CHECK(pipeline_backup(f.repo, &s, NULL, &res, NULL, &e) != 0);
+    CHECK(pipeline_backup(f.repo, &s, &f.so, NULL, &res, NULL, &e) != 0);
     CHECK_MSG(e, "simulated source failure");
     CHECK(repo_list(f.repo, NULL, &refs, &n, &e) == 0);
     CHECK_EQ_INT(n, 0);

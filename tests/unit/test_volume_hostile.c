@@ -81,7 +81,7 @@ static void expect_refused(const struct buf *stream, const char *needle)
     struct manifest *man = NULL;
 
     CHECK(fixture_open(&f, NULL) == 0);
-    CHECK(pipeline_backup(f.repo, &mem, NULL, &res, NULL, &e) == 0);
+    CHECK(pipeline_backup(f.repo, &mem, &f.so, NULL, &res, NULL, &e) == 0);
     CHECK(repo_manifest_load(f.repo, "media", res.id, &man, &e) == 0);
     CHECK(source_open(conf_source(f.conf, "media"), &vol, &e) == 0);
     char *out = cf_asprintf("%s/restore/out", f.dir);

@@ -1,0 +1,30 @@
+/* stream_opts.h - how the pipeline compresses and cuts a backup: the stream's keys of
+ * coffer.conf, their defaults and limits, in one place.
+ *
+ *   [repository]  compression-level (1..19, 3), compression-threads (0..256, 0: one per
+ *                 core), object-size (1MiB..4GiB, 64MiB)
+ *   [source NAME] compression-level, compression-threads: the source's own value wins */
+#ifndef CF_STREAM_OPTS_H
+#define CF_STREAM_OPTS_H
+
+#include <stdint.h>
+
+#include "../config/ini.h"
+
+struct stream_opts {
+    int level;              /* zstd compression level */
+    int threads;            /* zstd workers; 0: one per core */
+    uint64_t object_size;   /* bytes of stream per stored object */
+};
+
+/* the keys the stream reads in [repository], and in [source] (NULL-terminated) */
+extern const char *const stream_repo_keys[];
+extern const char *const stream_source_keys[];
+
+/* stream_opts_resolve() - the stream options of a backup of source section @src (NULL: none)
+ * in repository section @repo (NULL: none): the defaults, then @repo's values, then @src's.
+ * A value of the wrong form or out of range is CF_E_CONFIG naming file and line. */
+int stream_opts_resolve(const struct ini_section *repo, const struct ini_section *src,
+                        struct stream_opts *o, struct cf_err *e);
+
+#endif

@@ -1,0 +1,33 @@
+/* validate.h - the validation step: coffer.conf checked as a whole, by every tool at its
+ * start and by `backupd check-config`.
+ *
+ * lib/config reads and sorts the file; this step gathers each owner's keys (the repository's,
+ * each target and source driver's, the stream's, the policies', the jobs', migrate's, the
+ * catalog's), checks every value's form, and opens each driver on its section so that it
+ * checks its own settings, all without touching a server or the repository. check-config
+ * then asks lib/repo and each source driver to check what they own against the world. */
+#ifndef CF_VALIDATE_H
+#define CF_VALIDATE_H
+
+#include "../config/conf.h"
+#include "../config/conf_check.h"
+
+/* validate_load() - read @path and check it: unknown sections and keys, values of the wrong
+ * form, jobs naming missing sources, each target and source kind's own settings (through
+ * their open/close). The first error fails the whole, naming file and line. */
+int validate_load(const char *path, struct conf **out, struct cf_err *e);
+
+/* validate_source() - one [source] as the backup side reads it: every key known to one of its
+ * owners, and its driver's own settings (through open/close); for migrate, which reads its
+ * one section by itself */
+int validate_source(const struct ini_section *s, struct cf_err *e);
+
+/* validate_report() - `backupd check-config`: as validate_load, but every section that does
+ * not check is a finding in @rep and the others are still read; then the key and the
+ * repository (repo_check) and each source's files, server and dump tool (source_check), each
+ * adding its findings (with rep->offline, nothing that needs the network). -1 only when the
+ * file cannot be read or parsed, or has no [repository]. */
+int validate_report(const char *path, struct conf **out, struct conf_report *rep,
+                    struct cf_err *e);
+
+#endif
