@@ -21,6 +21,27 @@ rules="
 !^lib/(repo|storage)/;^lib/storage/target\\.h$;only lib/repo includes target.h outside lib/storage
 "
 
+# The layers, bottom up: a file may include its own room and rooms of a lower layer, never a
+# room of its own layer or above (so there is no cycle, and a room's place says what it may
+# use). The rules above forbid, in addition, some pairs the layers would allow.
+declare -A layer=(
+    [lib/core]=0
+    [lib/config]=1 [lib/crypto]=1 [policies]=1
+    [lib/storage]=2 [lib/db]=2
+    [lib/repo]=3 [lib/source]=3
+    [lib/stream]=4
+    [lib/catalog]=5
+    [lib/backup]=6 [lib/validate]=6
+    [backupd]=7 [restore]=7 [catalog]=7 [migrate]=7
+)
+# room PATH: the room a file or folder path belongs to (lib/storage/s3/x.c -> lib/storage)
+room() {
+    case $1 in
+    lib/*) local r=${1#lib/}; echo "lib/${r%%/*}" ;;
+    *) echo "${1%%/*}" ;;
+    esac
+}
+
 # match PATTERN PATH: the pattern, negated by a leading '!', matches PATH
 match() {
     if [ "${1:0:1}" = '!' ]; then
@@ -39,6 +60,16 @@ while IFS=: read -r file line inc; do
     # resolve as the compiler does: beside the file, then under lib/ (-Ilib)
     target=$(realpath -m --relative-to="$root" "$(dirname "$file")/$inc")
     [ -e "$target" ] || [ ! -e "lib/$inc" ] || target=$(realpath -m --relative-to="$root" "lib/$inc")
+    rf=$(room "$file") rt=$(room "$target")
+    if [ "$rf" != "$rt" ]; then
+        if [ -z "${layer[$rf]:-}" ] || [ -z "${layer[$rt]:-}" ]; then
+            echo "$file:$line: every room has a layer in tests/deps.sh (includes $target)"
+            bad=$((bad + 1))
+        elif [ "${layer[$rt]}" -ge "${layer[$rf]}" ]; then
+            echo "$file:$line: $rf (layer ${layer[$rf]}) includes only lower layers (includes $target, layer ${layer[$rt]})"
+            bad=$((bad + 1))
+        fi
+    fi
     while IFS=';' read -r from to rule; do
         [ -n "$from" ] || continue
         if match "$from" "$file" && match "$to" "$target"; then
