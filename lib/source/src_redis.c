@@ -649,7 +649,8 @@ static int scratch_connect(struct rds *r, const char *addr, struct conn *c, stru
     return 0;
 }
 
-static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
+static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, struct buf *lines,
+                      struct cf_err *e)
 {
     struct rds *r = priv;
     struct conn c = { .fd = -1 };
@@ -659,15 +660,15 @@ static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, st
 
     if (redis_plan_check(o, e) != 0)
         return -1;
-    printf("  server   Redis %s, RDB version %lld, %lld keys, replication offset %lld\n",
-           json_string_value(json_object_get(info, "redis_version")),
-           (long long)json_integer_value(json_object_get(info, "rdb_version")),
-           (long long)json_integer_value(json_object_get(info, "keys")),
-           (long long)json_integer_value(json_object_get(info, "repl_offset")));
+    buf_printf(lines, "  server   Redis %s, RDB version %lld, %lld keys, replication offset %lld\n",
+                      json_string_value(json_object_get(info, "redis_version")),
+                      (long long)json_integer_value(json_object_get(info, "rdb_version")),
+                      (long long)json_integer_value(json_object_get(info, "keys")),
+                      (long long)json_integer_value(json_object_get(info, "repl_offset")));
     if (o->to_file) {
-        printf("  write    the RDB to %s\n", o->to_file);
-        printf("  then     stop the server, put the file where 'dir' and 'dbfilename' point, "
-               "start it (appendonly no, or it loads the AOF instead)\n");
+        buf_printf(lines, "  write    the RDB to %s\n", o->to_file);
+        buf_printf(lines, "  then     stop the server, put the file where 'dir' and 'dbfilename' point, "
+                          "start it (appendonly no, or it loads the AOF instead)\n");
         return 0;
     }
     if (scratch_connect(r, o->into_redis, &c, &b, e) != 0)
@@ -679,8 +680,8 @@ static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, st
                    o->into_redis, have);
         goto out;
     }
-    printf("  load     every key (RESTORE, TTLs kept) into redis at %s (%s), then compare key counts\n",
-           o->into_redis, have ? "not empty: keys of the same name are replaced (--force)" : "empty");
+    buf_printf(lines, "  load     every key (RESTORE, TTLs kept) into redis at %s (%s), then compare key counts\n",
+                      o->into_redis, have ? "not empty: keys of the same name are replaced (--force)" : "empty");
     rc = 0;
 out:
     conn_close(&c);

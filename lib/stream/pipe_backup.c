@@ -353,7 +353,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
 {
     const struct ini_section *rs = repo_conf(r)->repository;
     struct backup b;
-    struct source_out out;
+    struct frame_out out;
     json_t *info = json_object();
     char host[256] = "unknown";
     long level, threads;
@@ -367,7 +367,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     memset(&b, 0, sizeof(b));
     memset(res, 0, sizeof(*res));
     pl_init(&b.pl);
-    frame_out_init(&out, progress_emit, &b, src->ops->name);
+    frame_out_init(&out, progress_emit, &b, source_kind(src));
     /* the source's own compression settings win over the repository's */
     const struct ini_section *ss = conf_source(repo_conf(r), src->name);
     if (ini_get_int(rs, "compression-level", 3, 1, 19, &level, e) != 0 ||
@@ -407,7 +407,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     b.queue = bqueue_new(QUEUE_BUFS, QUEUE_BUF_SIZE);
     b.pl.queue = b.queue;
 
-    log_info("backup start source=%s kind=%s id=%s target=%s", src->name, src->ops->name,
+    log_info("backup start source=%s kind=%s id=%s target=%s", src->name, source_kind(src),
              res->id, repo_describe(r));
     progress_start(&b.prog, "backing up", 0);
     if (pthread_create(&b.writer, NULL, writer_main, &b) != 0) {
@@ -423,7 +423,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     sealer_started = wrote = true;
     {
         struct cf_err ee = CF_ERR_INIT;
-        if (src->ops->export(src->priv, &out, info, &ee) != 0 || frame_out_finish(&out, &ee) != 0 ||
+        if (source_export(src, &out.base, info, &ee) != 0 || frame_out_finish(&out, &ee) != 0 ||
             compress_end(&b, &ee) != 0) {
             pl_fail(&b.pl, &ee);   /* the caller says which source */
         } else {
@@ -440,7 +440,7 @@ int pipeline_backup(struct repo *r, struct source *src, const char *job,
     gethostname(host, sizeof(host) - 1);
     snprintf(b.m->id, sizeof(b.m->id), "%s", res->id);
     snprintf(b.m->source, sizeof(b.m->source), "%s", src->name);
-    snprintf(b.m->kind, sizeof(b.m->kind), "%s", src->ops->name);
+    snprintf(b.m->kind, sizeof(b.m->kind), "%s", source_kind(src));
     snprintf(b.m->job, sizeof(b.m->job), "%s", job ? job : "");
     snprintf(b.m->host, sizeof(b.m->host), "%s", host);
     snprintf(b.m->tool, sizeof(b.m->tool), "coffer " COFFER_VERSION);
