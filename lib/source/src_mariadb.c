@@ -18,8 +18,9 @@
 #include "../db/db_maria.h"
 #include "../db/db_version.h"
 #include "source.h"
-#include "src_check.h"
-#include "src_child.h"
+#include "child.h"
+#include "chk.h"
+#include "dbparts.h"
 
 static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
                                        "databases", "bin-dir", NULL };

@@ -18,13 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/afile.h"
 #include "../core/log.h"
 #include "../core/util.h"
 #include "../db/db_pg.h"
 #include "../db/db_version.h"
 #include "source.h"
-#include "src_check.h"
-#include "src_child.h"
+#include "child.h"
+#include "chk.h"
+#include "dbparts.h"
 
 #define PART_GLOBALS "globals"
 
@@ -518,7 +520,7 @@ static int pg_load(struct db_settings *p, struct source_in *in, const struct res
     struct src_reader r;
     struct db_pg_env env;
     struct pgdump_summary s;
-    struct src_outfile tmp = { -1, NULL, NULL };
+    struct afile tmp = { .fd = -1 };
     char *tool = src_tool_path("pg_restore", p->bindir, DB_PG_TOOLS_GLOB);
     char *jobs = cf_asprintf("--jobs=%d", o->jobs > 1 ? o->jobs : 1);
     char *tmpdir = NULL, *tmpfile = NULL;
@@ -540,10 +542,10 @@ static int pg_load(struct db_settings *p, struct source_in *in, const struct res
             goto out;
         }
         tmpfile = cf_asprintf("%s/archive", tmpdir);
-        if (src_outfile_begin(&tmp, tmpfile, false, e) != 0)
+        if (afile_begin(&tmp, tmpfile, ".coffer-partial-", 0600, e) != 0)
             goto out;
         src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &tmp.fd);
-        if (pgdump_check(&r, &s, e) != 0 || src_outfile_commit(&tmp, e) != 0)
+        if (pgdump_check(&r, &s, e) != 0 || afile_commit(&tmp, 0, e) != 0)
             goto out;
         char *argv[] = { tool, "--no-password", "--exit-on-error", jobs, dbarg, tmpfile, NULL };
         if (src_child_start(&ch, what, argv, (const char *const *)env.v, CHILD_WRITE, e) != 0 ||
@@ -566,7 +568,7 @@ static int pg_load(struct db_settings *p, struct source_in *in, const struct res
 out:
     src_child_kill(&ch);
     src_reader_free(&r);
-    src_outfile_abort(&tmp);
+    afile_abort(&tmp);
     if (tmpfile)
         unlink(tmpfile);
     if (tmpdir)

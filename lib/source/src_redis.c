@@ -34,9 +34,11 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
+#include "../db/db_settings.h"
 #include "source.h"
-#include "src_check.h"
-#include "src_child.h"
+#include "child.h"
+#include "chk.h"
+#include "dbparts.h"
 
 #define PART_RDB "rdb"
 #define IO_TIMEOUT_S 120
