@@ -377,10 +377,11 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
 
     if (my_plan_check(o, info, &only, e) != 0)
         return -1;
-    buf_printf(lines, "  server   MariaDB %s\n", json_string_value(json_object_get(info, "server_version")));
+    buf_printf(lines, "  server   MariaDB %s\n",
+               json_string_value(json_object_get(info, "server_version")));
     for (size_t i = 0; i < json_array_size(json_object_get(info, "warnings")); i++)
         buf_printf(lines, "  warning  %s\n",
-                          json_string_value(json_array_get(json_object_get(info, "warnings"), i)));
+                   json_string_value(json_array_get(json_object_get(info, "warnings"), i)));
     if (o->to_file) {
         buf_printf(lines, "  write    database %s as SQL to %s\n", only, o->to_file);
         buf_printf(lines, "  then     by hand: mariadb --comments DBNAME < %s\n", o->to_file);
@@ -405,8 +406,10 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
         }
         char *size = src_plan_db_size(info, orig);
         buf_printf(lines, "  database %s -> %s at %s (%s%s)\n", orig, dest, where,
-                          tables < 0 ? "created" : tables == 0 ? "exists, empty" : "exists: tables in the dump are replaced (--force)",
-                          size);
+                   tables < 0    ? "created"
+                   : tables == 0 ? "exists, empty"
+                                 : "exists: tables in the dump are replaced (--force)",
+                   size);
         free(size);
     }
     rc = 0;

@@ -368,24 +368,29 @@ static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struc
     if (pg_plan_check(o, info, &pl, e) != 0)
         return -1;
     db_pg_where(p, where, sizeof(where));
-    buf_printf(lines, "  server   PostgreSQL %s, dumped by pg_dump %s\n",
-                      json_string_value(json_object_get(info, "server_version")),
-                      json_string_value(json_object_get(json_array_get(pl.dbs, 0), "pg_dump_version")));
+    buf_printf(lines,
+               "  server   PostgreSQL %s, dumped by pg_dump %s\n",
+               json_string_value(json_object_get(info, "server_version")),
+               json_string_value(json_object_get(json_array_get(pl.dbs, 0), "pg_dump_version")));
     if (pl.to_file) {
         if (pl.only)
-            buf_printf(lines, "  write    database %s as a pg_restore archive (custom format) to %s\n",
-                              pl.only, o->to_file);
+            buf_printf(lines,
+                       "  write    database %s as a pg_restore archive (custom format) to %s\n",
+                       pl.only, o->to_file);
         else
-            buf_printf(lines, "  write    roles and tablespaces (SQL for psql) to %s\n", o->to_file);
-        buf_printf(lines, "  then     by hand: pg_restore -d DBNAME %s   (or psql -f for the roles)\n",
-                          o->to_file);
+            buf_printf(lines,
+                       "  write    roles and tablespaces (SQL for psql) to %s\n", o->to_file);
+        buf_printf(lines,
+                   "  then     by hand: pg_restore -d DBNAME %s   (or psql -f for the roles)\n",
+                   o->to_file);
         return 0;
     }
     if (db_pg_connect_admin(p, &c, e) != 0)
         goto out;
     if (pl.globals)
-        buf_printf(lines, "  roles    roles and tablespaces into postgres at %s (existing roles are kept; "
-                          "their errors are reported)\n", where);
+        buf_printf(lines,
+                   "  roles    roles and tablespaces into postgres at %s (existing roles are kept; "
+                   "their errors are reported)\n", where);
     for (size_t i = 0; i < json_array_size(pl.dbs); i++) {
         const char *orig = src_info_db_name(info, i);
         if (!pg_db_selected(&pl, orig))
@@ -402,21 +407,23 @@ static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struc
         }
         char *size = src_plan_db_size(info, orig);
         buf_printf(lines, "  database %s -> %s at %s (%s%s)\n", orig, dest, where,
-                          exists ? "exists: replaced (--clean --force)" : "created", size);
+                   exists ? "exists: replaced (--clean --force)" : "created", size);
         free(size);
         if (exists) {
             char *scratch = pg_name_suffixed(dest, PG_SCRATCH_SUFFIX);
             char *aside = pg_aside_name(dest, time(NULL));
-            buf_printf(lines, "           loaded into a scratch database %s first; only when that load "
-                              "succeeds are the sessions connected to %s ended and the two renamed: the "
-                              "current %s is kept as %s (the time of the swap)\n", scratch, dest, dest,
-                              aside);
+            buf_printf(lines,
+                       "           loaded into a scratch database %s first; only when that load "
+                       "succeeds are the sessions connected to %s ended and the two renamed: the "
+                       "current %s is kept as %s (the time of the swap)\n", scratch, dest, dest,
+                       aside);
             free(aside);
             free(scratch);
         }
         if (o->jobs > 1)
-            buf_printf(lines, "           pg_restore --jobs %d reads a seekable copy: the archive is "
-                              "written to a 0600 temp file in $TMPDIR first, then removed\n", o->jobs);
+            buf_printf(lines,
+                       "           pg_restore --jobs %d reads a seekable copy: the archive is "
+                       "written to a 0600 temp file in $TMPDIR first, then removed\n", o->jobs);
     }
     rc = 0;
 out:

@@ -315,14 +315,15 @@ static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, st
     if (redis_plan_check(o, e) != 0)
         return -1;
     buf_printf(lines, "  server   Redis %s, RDB version %lld, %lld keys, replication offset %lld\n",
-                      json_string_value(json_object_get(info, "redis_version")),
-                      (long long)json_integer_value(json_object_get(info, "rdb_version")),
-                      (long long)json_integer_value(json_object_get(info, "keys")),
-                      (long long)json_integer_value(json_object_get(info, "repl_offset")));
+               json_string_value(json_object_get(info, "redis_version")),
+               (long long)json_integer_value(json_object_get(info, "rdb_version")),
+               (long long)json_integer_value(json_object_get(info, "keys")),
+               (long long)json_integer_value(json_object_get(info, "repl_offset")));
     if (o->to_file) {
         buf_printf(lines, "  write    the RDB to %s\n", o->to_file);
-        buf_printf(lines, "  then     stop the server, put the file where 'dir' and 'dbfilename' point, "
-                          "start it (appendonly no, or it loads the AOF instead)\n");
+        buf_printf(lines,
+                   "  then     stop the server, put the file where 'dir' and 'dbfilename' point, "
+                   "start it (appendonly no, or it loads the AOF instead)\n");
         return 0;
     }
     if (scratch_connect(r, o->into_redis, &c, &b, e) != 0)
@@ -334,8 +335,9 @@ static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, st
                    o->into_redis, have);
         goto out;
     }
-    buf_printf(lines, "  load     every key (RESTORE, TTLs kept) into redis at %s (%s), then compare key counts\n",
-                      o->into_redis, have ? "not empty: keys of the same name are replaced (--force)" : "empty");
+    buf_printf(lines, "  load     every key (RESTORE, TTLs kept) into redis at %s (%s), then compare "
+               "key counts\n", o->into_redis,
+               have ? "not empty: keys of the same name are replaced (--force)" : "empty");
     rc = 0;
 out:
     redis_conn_close(&c);

@@ -400,13 +400,15 @@ static int volume_plan(void *priv, const struct restore_opts *o, json_t *info, s
     int rc = check_destination(dest, o->force, &exists, &empty, e);
     if (rc == 0) {
         buf_printf(lines, "  restore volume %s (%lld files) into %s\n",
-                          json_string_value(json_object_get(info, "path")),
-                          (long long)json_integer_value(json_object_get(info, "files")), dest);
+                   json_string_value(json_object_get(info, "path")),
+                   (long long)json_integer_value(json_object_get(info, "files")), dest);
         if (exists && !empty)
-            buf_printf(lines, "  %s is not empty: its contents will be moved to %s.coffer-old-<time>\n",
-                              dest, dest);
-        buf_printf(lines, "  extracted first into a partial directory beside it, renamed into place when "
-                          "complete\n");
+            buf_printf(lines,
+                       "  %s is not empty: its contents will be moved to %s.coffer-old-<time>\n",
+                       dest, dest);
+        buf_printf(lines,
+                   "  extracted first into a partial directory beside it, renamed into place when "
+                   "complete\n");
     }
     free(dest);
     return rc;
