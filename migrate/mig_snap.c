@@ -25,7 +25,7 @@
 #include "../lib/db/db_pg.h"
 #include "../lib/db/db_version.h"
 #include "../lib/repo/repo.h"
-#include "../lib/source/src_child.h"
+#include "../lib/source/child.h"
 #include "../lib/stream/pipeline.h"
 
 /* The dump tool the source will run must read this server: fail loudly, never skip. */

@@ -113,40 +113,6 @@ static void plan_backup(const struct chooser *ch, const struct repo_ref *ref,
         printf("  skipped  and %zu more; HINT: 'catalog list' shows them all\n", passed - shown);
 }
 
-/* Run the driver's plan with its lines held back: printed after the backup's lines when
- * every check of the destination passed, never when one failed. (A driver may print its
- * first lines before it connects to the destination and finds it occupied.) */
-static int plan_destination(struct source *src, const struct restore_opts *o, json_t *info,
-                            struct buf *lines, struct cf_err *e)
-{
-    FILE *tmp = NULL;
-    int saved = -1, rc = -1;
-    char chunk[4096];
-    size_t n;
-
-    fflush(stdout);
-    if ((tmp = tmpfile()) == NULL)
-        return cf_err_sys(e, CF_E_IO, "unable to create a temporary file for the plan");
-    if ((saved = dup(STDOUT_FILENO)) < 0 || dup2(fileno(tmp), STDOUT_FILENO) < 0) {
-        cf_err_sys(e, CF_E_IO, "unable to hold back the plan");
-        goto out;
-    }
-    rc = src->ops->plan(src->priv, o, info, e);
-    fflush(stdout);
-    if (dup2(saved, STDOUT_FILENO) < 0) {
-        rc = cf_err_sys(e, CF_E_IO, "unable to restore standard output");
-        goto out;
-    }
-    rewind(tmp);
-    while ((n = fread(chunk, 1, sizeof(chunk), tmp)) > 0)
-        buf_append(lines, chunk, n);
-out:
-    if (saved >= 0)
-        close(saved);
-    fclose(tmp);
-    return rc;
-}
-
 int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source,
                 struct repo_when at, const struct restore_opts *opts_in)
 {
@@ -173,16 +139,16 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
         goto out;
     }
     const char *kind = m->kind[0] ? m->kind : NULL;
-    if (kind == NULL || strcmp(kind, src->ops->name) != 0) {
+    if (kind == NULL || strcmp(kind, source_kind(src)) != 0) {
         cf_err_set(&e, CF_E_USAGE,
                    "backup %s holds a '%s' source but [source %s] is now of type '%s'", ref.id,
-                   kind ? kind : "?", source, src->ops->name);
+                   kind ? kind : "?", source, source_kind(src));
         rc = cli_fail("restore", &e);
         goto out;
     }
     opts.backup_id = ref.id;
     /* the destination is checked before any line of the plan is printed */
-    if (plan_destination(src, &opts, m->info, &dest, &e) != 0) {
+    if (source_plan(src, &opts, m->info, &dest, &e) != 0) {
         rc = cli_fail("restore", &e);
         goto out;
     }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "source_io.h"
 #include "../config/conf_check.h"
 
 extern const struct source_ops src_volume_ops;
@@ -106,6 +107,58 @@ int source_only_database(struct source *s, const char *db, struct cf_err *e)
         return cf_err_set(e, CF_E_USAGE, "a %s source has no databases", s->ops->name);
     s->ops->only_database(s->priv, db);
     return 0;
+}
+
+const char *source_kind(const struct source *s)
+{
+    return s->ops->name;
+}
+
+int source_export(struct source *s, struct source_out *out, json_t *info, struct cf_err *e)
+{
+    return s->ops->export(s->priv, out, info, e);
+}
+
+int source_import(struct source *s, struct source_in *in, const struct restore_opts *opts,
+                  json_t *info, struct cf_err *e)
+{
+    return s->ops->import(s->priv, in, opts, info, e);
+}
+
+int source_plan(struct source *s, const struct restore_opts *opts, json_t *info,
+                struct buf *lines, struct cf_err *e)
+{
+    size_t had = lines->len;
+
+    if (s->ops->plan(s->priv, opts, info, lines, e) == 0)
+        return 0;
+    /* lines a driver appended before a check failed are never shown */
+    lines->len = had;
+    if (lines->data)
+        lines->data[had] = '\0';
+    return -1;
+}
+
+/* --- the stream an export writes and an import reads, through its implementer's table --- */
+
+int source_out_part(struct source_out *o, const char *name, struct cf_err *e)
+{
+    return o->ops->part(o, name, e);
+}
+
+int source_out_write(struct source_out *o, const void *buf, size_t len, struct cf_err *e)
+{
+    return o->ops->write(o, buf, len, e);
+}
+
+int source_in_next_part(struct source_in *in, const char **name, struct cf_err *e)
+{
+    return in->ops->next_part(in, name, e);
+}
+
+ssize_t source_in_read(struct source_in *in, void *buf, size_t cap, struct cf_err *e)
+{
+    return in->ops->read(in, buf, cap, e);
 }
 
 uint64_t source_restore_bytes(json_t *parts, const char *database, uint64_t all)

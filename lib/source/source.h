@@ -17,8 +17,11 @@
 
 #include "../config/conf_check.h"
 #include "../config/ini.h"
+#include "../core/buf.h"
 #include "../core/err.h"
 
+/* Opaque to drivers: the frame writer and reader (lib/stream/frame.c) implement them, through
+ * the table in source_io.h. */
 struct source_out;
 struct source_in;
 
@@ -63,9 +66,10 @@ struct source_ops {
      * export recorded. On failure nothing at the destination may look complete. */
     int (*import)(void *priv, struct source_in *in, const struct restore_opts *opts,
                   json_t *info, struct cf_err *e);
-    /* Check @opts before anything is read (destination given, not occupied...) and print
-     * the plan lines to stdout. */
-    int (*plan)(void *priv, const struct restore_opts *opts, json_t *info, struct cf_err *e);
+    /* Check @opts and the destination before anything is read (destination given, not
+     * occupied...) and append the plan's lines to @lines; nothing is printed. */
+    int (*plan)(void *priv, const struct restore_opts *opts, json_t *info, struct buf *lines,
+                struct cf_err *e);
     /* Optional: check what a backup will need (server reachable and accepting the
      * credentials, dump tool present and new enough, path readable), adding every finding to
      * @r about @sec; with r->offline, nothing that needs the network. */
@@ -102,6 +106,19 @@ int source_check_keys(const struct ini_section *sec, const char *const *const *o
  * yet). The keys are not checked here: the validation step did that (source_check_keys). */
 int source_open(const struct ini_section *sec, struct source **out, struct cf_err *e);
 void source_close(struct source *s);
+/* source_kind() - the kind of @s: "volume", "postgres", ... (its driver's name) */
+const char *source_kind(const struct source *s);
+/* source_export() - back up @s into @out, recording in @info what restore needs (the
+ * driver's export: 0 only when the stream is known complete) */
+int source_export(struct source *s, struct source_out *out, json_t *info, struct cf_err *e);
+/* source_import() - restore what @in holds into the destination @opts names; @info is what
+ * the export recorded */
+int source_import(struct source *s, struct source_in *in, const struct restore_opts *opts,
+                  json_t *info, struct cf_err *e);
+/* source_plan() - check @opts and the destination, then append the plan's lines to @lines
+ * (the caller prints them once every check has passed). On -1 @lines is as it was. */
+int source_plan(struct source *s, const struct restore_opts *opts, json_t *info,
+                struct buf *lines, struct cf_err *e);
 /* source_only_database() - narrow the opened @s to its one database @db (migrate's snapshot);
  * CF_E_USAGE for a kind without databases */
 int source_only_database(struct source *s, const char *db, struct cf_err *e);

@@ -18,8 +18,9 @@
 #include "../db/db_maria.h"
 #include "../db/db_version.h"
 #include "source.h"
-#include "src_check.h"
-#include "src_child.h"
+#include "child.h"
+#include "chk.h"
+#include "dbparts.h"
 
 static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
                                        "databases", "bin-dir", NULL };
@@ -364,7 +365,8 @@ static int my_db_tables(MYSQL *c, const char *db, long *tables, struct cf_err *e
     return 0;
 }
 
-static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
+static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struct buf *lines,
+                   struct cf_err *e)
 {
     struct db_settings *m = priv;
     const char *only;
@@ -375,13 +377,14 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
 
     if (my_plan_check(o, info, &only, e) != 0)
         return -1;
-    printf("  server   MariaDB %s\n", json_string_value(json_object_get(info, "server_version")));
+    buf_printf(lines, "  server   MariaDB %s\n",
+               json_string_value(json_object_get(info, "server_version")));
     for (size_t i = 0; i < json_array_size(json_object_get(info, "warnings")); i++)
-        printf("  warning  %s\n",
-               json_string_value(json_array_get(json_object_get(info, "warnings"), i)));
+        buf_printf(lines, "  warning  %s\n",
+                   json_string_value(json_array_get(json_object_get(info, "warnings"), i)));
     if (o->to_file) {
-        printf("  write    database %s as SQL to %s\n", only, o->to_file);
-        printf("  then     by hand: mariadb --comments DBNAME < %s\n", o->to_file);
+        buf_printf(lines, "  write    database %s as SQL to %s\n", only, o->to_file);
+        buf_printf(lines, "  then     by hand: mariadb --comments DBNAME < %s\n", o->to_file);
         return 0;
     }
     db_maria_where(m, where, sizeof(where));
@@ -402,9 +405,11 @@ static int my_plan(void *priv, const struct restore_opts *o, json_t *info, struc
             goto out;
         }
         char *size = src_plan_db_size(info, orig);
-        printf("  database %s -> %s at %s (%s%s)\n", orig, dest, where,
-               tables < 0 ? "created" : tables == 0 ? "exists, empty" : "exists: tables in the dump are replaced (--force)",
-               size);
+        buf_printf(lines, "  database %s -> %s at %s (%s%s)\n", orig, dest, where,
+                   tables < 0    ? "created"
+                   : tables == 0 ? "exists, empty"
+                                 : "exists: tables in the dump are replaced (--force)",
+                   size);
         free(size);
     }
     rc = 0;

@@ -18,13 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/afile.h"
 #include "../core/log.h"
 #include "../core/util.h"
 #include "../db/db_pg.h"
 #include "../db/db_version.h"
 #include "source.h"
-#include "src_check.h"
-#include "src_child.h"
+#include "child.h"
+#include "chk.h"
+#include "dbparts.h"
+#include "pg_int.h"
 
 #define PART_GLOBALS "globals"
 
@@ -46,9 +49,8 @@ static void pg_only_database(void *priv, const char *db)
     db_settings_only(priv, db);
 }
 
-/* run @sql with @nparams text parameters; PGRES_TUPLES_OK or COMMAND_OK, else an error */
-static PGresult *pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
-                         const char *const *params, struct cf_err *e)
+PGresult *pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
+                  const char *const *params, struct cf_err *e)
 {
     PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
@@ -354,33 +356,8 @@ static int pg_db_exists(PGconn *c, const char *name, bool *exists, struct cf_err
     return 0;
 }
 
-#define PG_SCRATCH_SUFFIX "_coffer_restore"
-#define PG_ASIDE_SUFFIX "_before_restore_"
-
-/* @base followed by @suffix, @base cut at a character boundary so that the whole fits
- * PostgreSQL's 63-byte names (the server would cut a longer one silently) */
-static char *pg_name_suffixed(const char *base, const char *suffix)
-{
-    size_t room = 63 - strlen(suffix), n = strlen(base);
-
-    if (n > room) {
-        n = room;
-        while (n > 0 && ((unsigned char)base[n] & 0xc0) == 0x80)
-            n--;
-    }
-    return cf_asprintf("%.*s%s", (int)n, base, suffix);
-}
-
-/* where database @dest is renamed to, at time @t */
-static char *pg_aside_name(const char *dest, time_t t)
-{
-    char ts[32], suffix[64];
-    time_format_compact(t, ts, sizeof(ts));
-    snprintf(suffix, sizeof(suffix), PG_ASIDE_SUFFIX "%s", ts);
-    return pg_name_suffixed(dest, suffix);
-}
-
-static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
+static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struct buf *lines,
+                   struct cf_err *e)
 {
     struct db_settings *p = priv;
     struct pg_plan pl;
@@ -391,24 +368,29 @@ static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struc
     if (pg_plan_check(o, info, &pl, e) != 0)
         return -1;
     db_pg_where(p, where, sizeof(where));
-    printf("  server   PostgreSQL %s, dumped by pg_dump %s\n",
-           json_string_value(json_object_get(info, "server_version")),
-           json_string_value(json_object_get(json_array_get(pl.dbs, 0), "pg_dump_version")));
+    buf_printf(lines,
+               "  server   PostgreSQL %s, dumped by pg_dump %s\n",
+               json_string_value(json_object_get(info, "server_version")),
+               json_string_value(json_object_get(json_array_get(pl.dbs, 0), "pg_dump_version")));
     if (pl.to_file) {
         if (pl.only)
-            printf("  write    database %s as a pg_restore archive (custom format) to %s\n",
-                   pl.only, o->to_file);
+            buf_printf(lines,
+                       "  write    database %s as a pg_restore archive (custom format) to %s\n",
+                       pl.only, o->to_file);
         else
-            printf("  write    roles and tablespaces (SQL for psql) to %s\n", o->to_file);
-        printf("  then     by hand: pg_restore -d DBNAME %s   (or psql -f for the roles)\n",
-               o->to_file);
+            buf_printf(lines,
+                       "  write    roles and tablespaces (SQL for psql) to %s\n", o->to_file);
+        buf_printf(lines,
+                   "  then     by hand: pg_restore -d DBNAME %s   (or psql -f for the roles)\n",
+                   o->to_file);
         return 0;
     }
     if (db_pg_connect_admin(p, &c, e) != 0)
         goto out;
     if (pl.globals)
-        printf("  roles    roles and tablespaces into postgres at %s (existing roles are kept; "
-               "their errors are reported)\n", where);
+        buf_printf(lines,
+                   "  roles    roles and tablespaces into postgres at %s (existing roles are kept; "
+                   "their errors are reported)\n", where);
     for (size_t i = 0; i < json_array_size(pl.dbs); i++) {
         const char *orig = src_info_db_name(info, i);
         if (!pg_db_selected(&pl, orig))
@@ -424,22 +406,24 @@ static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struc
             goto out;
         }
         char *size = src_plan_db_size(info, orig);
-        printf("  database %s -> %s at %s (%s%s)\n", orig, dest, where,
-               exists ? "exists: replaced (--clean --force)" : "created", size);
+        buf_printf(lines, "  database %s -> %s at %s (%s%s)\n", orig, dest, where,
+                   exists ? "exists: replaced (--clean --force)" : "created", size);
         free(size);
         if (exists) {
             char *scratch = pg_name_suffixed(dest, PG_SCRATCH_SUFFIX);
             char *aside = pg_aside_name(dest, time(NULL));
-            printf("           loaded into a scratch database %s first; only when that load "
-                   "succeeds are the sessions connected to %s ended and the two renamed: the "
-                   "current %s is kept as %s (the time of the swap)\n", scratch, dest, dest,
-                   aside);
+            buf_printf(lines,
+                       "           loaded into a scratch database %s first; only when that load "
+                       "succeeds are the sessions connected to %s ended and the two renamed: the "
+                       "current %s is kept as %s (the time of the swap)\n", scratch, dest, dest,
+                       aside);
             free(aside);
             free(scratch);
         }
         if (o->jobs > 1)
-            printf("           pg_restore --jobs %d reads a seekable copy: the archive is "
-                   "written to a 0600 temp file in $TMPDIR first, then removed\n", o->jobs);
+            buf_printf(lines,
+                       "           pg_restore --jobs %d reads a seekable copy: the archive is "
+                       "written to a 0600 temp file in $TMPDIR first, then removed\n", o->jobs);
     }
     rc = 0;
 out:
@@ -496,7 +480,7 @@ static int pg_create_db(PGconn *c, const char *name, struct cf_err *e)
     return 0;
 }
 
-static void pg_drop_db(PGconn *c, const char *name)
+void pg_drop_db(PGconn *c, const char *name)
 {
     char *id = PQescapeIdentifier(c, name, strlen(name));
     char *sql = cf_asprintf("DROP DATABASE IF EXISTS %s", id);
@@ -509,15 +493,14 @@ static void pg_drop_db(PGconn *c, const char *name)
     free(sql);
 }
 
-/* pg_restore of one database part from @in into the existing, empty database @dest */
-static int pg_load(struct db_settings *p, struct source_in *in, const struct restore_opts *o,
-                   const char *orig, const char *dest, struct cf_err *e)
+int pg_load(struct db_settings *p, struct source_in *in, const struct restore_opts *o,
+            const char *orig, const char *dest, struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
     struct db_pg_env env;
     struct pgdump_summary s;
-    struct src_outfile tmp = { -1, NULL, NULL };
+    struct afile tmp = { .fd = -1 };
     char *tool = src_tool_path("pg_restore", p->bindir, DB_PG_TOOLS_GLOB);
     char *jobs = cf_asprintf("--jobs=%d", o->jobs > 1 ? o->jobs : 1);
     char *tmpdir = NULL, *tmpfile = NULL;
@@ -539,10 +522,10 @@ static int pg_load(struct db_settings *p, struct source_in *in, const struct res
             goto out;
         }
         tmpfile = cf_asprintf("%s/archive", tmpdir);
-        if (src_outfile_begin(&tmp, tmpfile, false, e) != 0)
+        if (afile_begin(&tmp, tmpfile, ".coffer-partial-", 0600, e) != 0)
             goto out;
         src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &tmp.fd);
-        if (pgdump_check(&r, &s, e) != 0 || src_outfile_commit(&tmp, e) != 0)
+        if (pgdump_check(&r, &s, e) != 0 || afile_commit(&tmp, 0, e) != 0)
             goto out;
         char *argv[] = { tool, "--no-password", "--exit-on-error", jobs, dbarg, tmpfile, NULL };
         if (src_child_start(&ch, what, argv, (const char *const *)env.v, CHILD_WRITE, e) != 0 ||
@@ -565,7 +548,7 @@ static int pg_load(struct db_settings *p, struct source_in *in, const struct res
 out:
     src_child_kill(&ch);
     src_reader_free(&r);
-    src_outfile_abort(&tmp);
+    afile_abort(&tmp);
     if (tmpfile)
         unlink(tmpfile);
     if (tmpdir)
@@ -577,210 +560,6 @@ out:
     free(what);
     free(jobs);
     free(tool);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------------------------
- * replacing an existing database: load a scratch database, then swap the names
- *
- * pg_restore --clean cannot replace every schema in place (it drops a partition's inherited
- * constraints, which PostgreSQL refuses, and --single-transaction then aborts the whole
- * restore), so an existing database is replaced by loading the backup into a scratch database
- * shaped like it and renaming the two: the original is untouched until the load has
- * succeeded, and kept (renamed aside) afterwards. `migrate rollback --restore-snapshot` comes
- * here too.
- * ---------------------------------------------------------------------------------------- */
-
-/* Run, in order, each statement that the query @builder returns; its parameters are $1, the
- * database to copy from, and $2, the one to change. *@ran counts the statements. The server
- * builds the statements with format('%I', '%L'), so every name and value is quoted there. */
-static int pg_exec_built(PGconn *c, const char *what, const char *builder, const char *from,
-                         const char *to, int *ran, struct cf_err *e)
-{
-    const char *params[2] = { from, to };
-    PGresult *r = pg_exec(c, what, builder, 2, params, e);
-
-    *ran = 0;
-    if (r == NULL)
-        return -1;
-    for (int i = 0; i < PQntuples(r); i++) {
-        PGresult *x = pg_exec(c, what, PQgetvalue(r, i, 0), 0, NULL, e);
-        if (x == NULL) {
-            PQclear(r);
-            return -1;
-        }
-        PQclear(x);
-        (*ran)++;
-    }
-    PQclear(r);
-    return 0;
-}
-
-/* CREATE DATABASE $2 with the encoding, locale, owner, tablespace and connection limit of $1 */
-static const char *pg_create_like_sql(int server_version)
-{
-    if (server_version >= 170000)
-        return "SELECT format('CREATE DATABASE %I TEMPLATE template0 ENCODING %L LC_COLLATE %L "
-               "LC_CTYPE %L OWNER %I TABLESPACE %I CONNECTION LIMIT %s', $2::text, "
-               "pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
-               "pg_get_userbyid(d.datdba), t.spcname, d.datconnlimit) || "
-               "CASE d.datlocprovider WHEN 'i' THEN format(' LOCALE_PROVIDER icu ICU_LOCALE %L', "
-               "d.datlocale) WHEN 'b' THEN format(' LOCALE_PROVIDER builtin BUILTIN_LOCALE %L', "
-               "d.datlocale) ELSE '' END "
-               "FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace "
-               "WHERE d.datname = $1::text";
-    if (server_version >= 150000)
-        return "SELECT format('CREATE DATABASE %I TEMPLATE template0 ENCODING %L LC_COLLATE %L "
-               "LC_CTYPE %L OWNER %I TABLESPACE %I CONNECTION LIMIT %s', $2::text, "
-               "pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
-               "pg_get_userbyid(d.datdba), t.spcname, d.datconnlimit) || "
-               "CASE d.datlocprovider WHEN 'i' THEN format(' LOCALE_PROVIDER icu ICU_LOCALE %L', "
-               "d.daticulocale) ELSE '' END "
-               "FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace "
-               "WHERE d.datname = $1::text";
-    return "SELECT format('CREATE DATABASE %I TEMPLATE template0 ENCODING %L LC_COLLATE %L "
-           "LC_CTYPE %L OWNER %I TABLESPACE %I CONNECTION LIMIT %s', $2::text, "
-           "pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
-           "pg_get_userbyid(d.datdba), t.spcname, d.datconnlimit) "
-           "FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace "
-           "WHERE d.datname = $1::text";
-}
-
-/* What pg_restore without --create does not restore, copied from the database being replaced:
- * its privileges, comment and settings (ALTER DATABASE / ALTER ROLE IN DATABASE ... SET). A
- * list setting (search_path) is written as the list it is, unless it holds a quote, semicolon,
- * backslash or control character (then as one literal, as every other setting). */
-static const char pg_props_sql[] =
-    "SELECT s FROM ("
-    " SELECT 1 AS k, format('REVOKE ALL ON DATABASE %I FROM PUBLIC', $2::text) AS s"
-    "  FROM pg_database WHERE datname = $1::text AND datacl IS NOT NULL"
-    " UNION ALL"
-    " SELECT 2, format('REVOKE ALL ON DATABASE %I FROM %I', $2::text, pg_get_userbyid(datdba))"
-    "  FROM pg_database WHERE datname = $1::text AND datacl IS NOT NULL"
-    " UNION ALL"
-    " SELECT 3, format('GRANT %s ON DATABASE %I TO %s%s', a.privilege_type, $2::text,"
-    "  CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,"
-    "  CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)"
-    "  FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = $1::text"
-    " UNION ALL"
-    " SELECT 4, format('COMMENT ON DATABASE %I IS %L', $2::text, shobj_description(d.oid, 'pg_database'))"
-    "  FROM pg_database d WHERE d.datname = $1::text"
-    "  AND shobj_description(d.oid, 'pg_database') IS NOT NULL"
-    " UNION ALL"
-    " SELECT 5, CASE WHEN st.setrole = 0 THEN format('ALTER DATABASE %I SET ', $2::text)"
-    "  ELSE format('ALTER ROLE %I IN DATABASE %I SET ', pg_get_userbyid(st.setrole), $2::text) END"
-    "  || g.name || ' = ' || CASE WHEN g.name IN ('search_path', 'temp_tablespaces',"
-    "  'session_preload_libraries', 'local_preload_libraries', 'shared_preload_libraries')"
-    "  AND g.val <> '' AND g.val !~ '[;''\\\\[:cntrl:]]' AND position('\"\"' in g.val) = 0"
-    "  THEN g.val ELSE quote_literal(g.val) END"
-    "  FROM pg_db_role_setting st JOIN pg_database d ON d.oid = st.setdatabase,"
-    "  LATERAL (SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS val"
-    "   FROM unnest(st.setconfig) c) g"
-    "  WHERE d.datname = $1::text AND g.name ~ '^[A-Za-z_][A-Za-z0-9_.$]*$'"
-    ") x ORDER BY k";
-
-static int pg_rename_db(PGconn *c, const char *from, const char *to, struct cf_err *e)
-{
-    char *a = PQescapeIdentifier(c, from, strlen(from)), *b = PQescapeIdentifier(c, to, strlen(to));
-    char *sql = cf_asprintf("ALTER DATABASE %s RENAME TO %s", a, b);
-    char *what = cf_asprintf("renaming database '%s' to '%s'", from, to);
-    PGresult *r = pg_exec(c, what, sql, 0, NULL, e);
-    PQclear(r);
-    PQfreemem(a);
-    PQfreemem(b);
-    free(sql);
-    free(what);
-    return r == NULL ? -1 : 0;
-}
-
-/* Rename @dest to @aside and @scratch to @dest, ending the sessions connected to @dest first.
- * On -1 either nothing was renamed, or (*@half set) @dest is gone and both renames back failed:
- * the original is @aside and the loaded copy @scratch. */
-static int pg_swap(struct db_settings *p, const char *dest, const char *scratch,
-                   const char *aside, bool *half, struct cf_err *e)
-{
-    PGconn *c = NULL;
-    const char *params[1] = { dest };
-    int rc = -1;
-
-    *half = false;
-    /* not connected to @dest ourselves: a database in use cannot be renamed */
-    if (db_pg_connect(p, strcmp(dest, "postgres") == 0 ? "template1" : "postgres", "coffer", NULL,
-                      &c, e) != 0)
-        return cf_err_ctx(e, "connecting to swap the databases");
-    for (int attempt = 1;; attempt++) {
-        PGresult *r = pg_exec(c, "ending the sessions connected to the database",
-                              "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                              "WHERE datname = $1 AND pid <> pg_backend_pid()", 1, params, e);
-        if (r == NULL)
-            goto out;
-        if (strcmp(PQgetvalue(r, 0, 0), "0") != 0)
-            log_warn("restore ended %s session(s) connected to database %s", PQgetvalue(r, 0, 0),
-                     dest);
-        PQclear(r);
-        if (pg_rename_db(c, dest, aside, e) == 0)
-            break;
-        if (attempt == 3 || strstr(e->msg, "being accessed by other users") == NULL) {
-            cf_err_ctx(e, "the restored copy is ready in '%s', the original '%s' is unchanged",
-                       scratch, dest);
-            if (strstr(e->msg, "being accessed"))
-                cf_err_ctx(e, "HINT: stop what keeps reconnecting to '%s' (or grant coffer's "
-                           "user pg_signal_backend) and restore again", dest);
-            goto out;
-        }
-    }
-    if (pg_rename_db(c, scratch, dest, e) != 0) {
-        struct cf_err be = CF_ERR_INIT;
-        if (pg_rename_db(c, aside, dest, &be) != 0) {
-            *half = true;
-            cf_err_ctx(e, "and renaming '%s' back failed too (%s). HINT: by hand: ALTER DATABASE "
-                       "\"%s\" RENAME TO \"%s\" (the original), or the restored copy \"%s\"",
-                       aside, be.msg, aside, dest, scratch);
-        }
-        goto out;
-    }
-    rc = 0;
-out:
-    PQfinish(c);
-    return rc;
-}
-
-/* Replace the existing database @dest by database part @orig of the backup: load it into a
- * scratch database shaped like @dest, copy @dest's privileges, comment and settings, then
- * swap. On -1 @dest is as it was (unless pg_swap said otherwise) and no scratch is left. */
-static int pg_replace_db(struct db_settings *p, struct source_in *in,
-                         const struct restore_opts *o, const char *orig, const char *dest,
-                         PGconn *admin, struct cf_err *e)
-{
-    char *scratch = pg_name_suffixed(dest, PG_SCRATCH_SUFFIX), *aside = NULL;
-    bool half = false;
-    int rc = -1, ran;
-
-    pg_drop_db(admin, scratch);   /* left by a restore that was killed */
-    if (pg_exec_built(admin, "creating the scratch database", pg_create_like_sql(PQserverVersion(admin)),
-                      dest, scratch, &ran, e) != 0)
-        goto out;
-    if (ran != 1) {
-        cf_err_set(e, CF_E_NOTFOUND, "database '%s' disappeared during the restore", dest);
-        goto out;
-    }
-    if (pg_load(p, in, o, orig, scratch, e) != 0 ||
-        pg_exec_built(admin, "copying the database's privileges, comment and settings",
-                      pg_props_sql, dest, scratch, &ran, e) != 0)
-        goto out;
-    aside = pg_aside_name(dest, time(NULL));
-    if (pg_swap(p, dest, scratch, aside, &half, e) != 0)
-        goto out;
-    log_warn("restore replaced database %s; the database as it was is kept as %s: drop it "
-             "(DROP DATABASE \"%s\") once satisfied", dest, aside, aside);
-    rc = 0;
-out:
-    if (rc != 0 && !half)
-        pg_drop_db(admin, scratch);
-    if (rc != 0)
-        cf_err_ctx(e, "replacing database '%s'", dest);
-    free(aside);
-    free(scratch);
     return rc;
 }
 

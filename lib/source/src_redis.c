@@ -5,7 +5,7 @@
  * Backup: AUTH (from password-file or REDISCLI_AUTH, never argv), REPLCONF capa eof, REPLCONF
  * rdb-only 1, PSYNC ? -1. The master answers +FULLRESYNC <replid> <offset>, then the RDB as
  * "$<len>\r\n<bytes>" or, diskless, "$EOF:<40-byte mark>\r\n<bytes><mark>". The RDB is parsed
- * record by record while it is forwarded (src_check.c), so the backup holds it only when its
+ * record by record while it is forwarded (chk_rdb.c), so the backup holds it only when its
  * EOF opcode and CRC64 prove it whole. The replication offset in FULLRESYNC is the snapshot's.
  *
  * The master may take a while to start: a diskless transfer waits repl-diskless-sync-delay
@@ -14,32 +14,23 @@
  * master sends a bare "\n" every second: before +FULLRESYNC while the transfer waits to
  * start, after it while the RDB is written to disk. They are skipped for up to
  * TRANSFER_WAIT_MAX_S, and the wait is recorded (transfer_wait_ms). */
-#include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include "../core/log.h"
 #include "../core/util.h"
+#include "../db/db_settings.h"
 #include "source.h"
-#include "src_check.h"
-#include "src_child.h"
+#include "child.h"
+#include "chk.h"
+#include "dbparts.h"
+#include "redis_conn.h"
 
 #define PART_RDB "rdb"
-#define IO_TIMEOUT_S 120
 /* how long the master may prepare (keep-alives only) before the RDB begins: a disk-based
  * sync of a large dataset writes the whole RDB first */
 #define TRANSFER_WAIT_MAX_S 3600
@@ -48,18 +39,11 @@ static const char *const redis_keys[] = { "socket", "host", "port", "user", "pas
                                           "tls", "tls-ca-file", "tls-cert-file", "tls-key-file",
                                           "tls-server-name", NULL };
 
-/* TLS to the source server (`tls = yes`): the server's certificate is always verified (CA
- * file, or the system's), and its name when one is known */
-struct tls_opts {
-    bool on;
-    char *ca, *cert, *key;
-    char *name;        /* tls-server-name, else the host */
-};
 
 struct rds {
     struct db_settings *set;
     char *addr;        /* "/path/to.sock" or "host:port" */
-    struct tls_opts tls;
+    struct redis_tls tls;
 };
 
 static int redis_open(const struct ini_section *sec, void **priv, struct cf_err *e)
@@ -120,352 +104,20 @@ static void redis_close(void *priv)
 }
 
 /* ------------------------------------------------------------------------------------------
- * a small RESP client over a src_reader
- * ---------------------------------------------------------------------------------------- */
-
-struct conn {
-    int fd;
-    char *addr;
-    struct src_reader rd;
-    SSL_CTX *ctx;      /* TLS, or NULL */
-    SSL *ssl;
-    const char *awaiting;   /* what a read waits for, for the timeout message (or NULL) */
-    const char *user;       /* the ACL user after AUTH (NULL: default), for messages */
-};
-
-/* the first OpenSSL error (or the certificate verification result) into @e */
-static int tls_err(struct conn *c, const char *what, struct cf_err *e)
-{
-    char msg[256] = "";
-    unsigned long err = ERR_get_error();
-    long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
-    if (vr != X509_V_OK)
-        snprintf(msg, sizeof(msg), "certificate verify failed: %s",
-                 X509_verify_cert_error_string(vr));
-    else if (err)
-        ERR_error_string_n(err, msg, sizeof(msg));
-    else
-        snprintf(msg, sizeof(msg), "%s", errno ? strerror(errno) : "connection closed");
-    ERR_clear_error();
-    return cf_err_set(e, CF_E_NET, "redis at %s: TLS %s: %s%s", c->addr, what, msg,
-                      vr != X509_V_OK ? ". HINT: check tls-ca-file and tls-server-name" : "");
-}
-
-static ssize_t tls_read(void *ctx, void *buf, size_t cap, struct cf_err *e)
-{
-    struct conn *c = ctx;
-    int n = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
-    if (n > 0)
-        return n;
-    int err = SSL_get_error(c->ssl, n);
-    if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0))
-        return 0;
-    if (err == SSL_ERROR_SYSCALL && errno != 0)
-        return cf_err_sys(e, CF_E_NET, "unable to read redis connection");
-    return tls_err(c, "read", e);
-}
-
-static int tls_start(struct conn *c, const struct tls_opts *t, struct cf_err *e)
-{
-    struct in6_addr ip;
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    if (c->ctx == NULL)
-        return tls_err(c, "setup", e);
-    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-    if ((t->ca ? SSL_CTX_load_verify_locations(c->ctx, t->ca, NULL)
-               : SSL_CTX_set_default_verify_paths(c->ctx)) != 1)
-        return tls_err(c, t->ca ? "loading tls-ca-file" : "loading the system CAs", e);
-    if (t->cert && (SSL_CTX_use_certificate_chain_file(c->ctx, t->cert) != 1 ||
-                    SSL_CTX_use_PrivateKey_file(c->ctx, t->key, SSL_FILETYPE_PEM) != 1))
-        return tls_err(c, "loading the client certificate", e);
-    if ((c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
-        return tls_err(c, "setup", e);
-    if (t->name) {
-        X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
-        if (inet_pton(AF_INET, t->name, &ip) == 1 || inet_pton(AF_INET6, t->name, &ip) == 1) {
-            X509_VERIFY_PARAM_set1_ip_asc(vp, t->name);
-        } else {
-            SSL_set_tlsext_host_name(c->ssl, t->name);
-            X509_VERIFY_PARAM_set1_host(vp, t->name, 0);
-        }
-    }
-    errno = 0;
-    if (SSL_connect(c->ssl) != 1)
-        return tls_err(c, "handshake", e);
-    src_reader_init_fn(&c->rd, tls_read, c, "redis connection", NULL, NULL);
-    return 0;
-}
-
-static int conn_open(struct conn *c, const char *addr, const struct tls_opts *tls,
-                     struct cf_err *e)
-{
-    struct timeval tv = { IO_TIMEOUT_S, 0 };
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-    c->addr = cf_strdup(addr);
-    if (addr[0] == '/' || strncmp(addr, "unix:", 5) == 0) {
-        const char *path = addr[0] == '/' ? addr : addr + 5;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        if (strlen(path) >= sizeof(sa.sun_path))
-            return cf_err_set(e, CF_E_CONFIG, "redis socket path '%s' is too long", path);
-        strcpy(sa.sun_path, path);
-        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-            return cf_err_retry(e, CF_E_NET,
-                                "unable to connect to redis at %s: %s. HINT: is the server running, and is the socket right?",
-                                addr, strerror(errno));
-    } else {
-        char host[256];
-        const char *colon = strrchr(addr, ':');
-        if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
-            return cf_err_set(e, CF_E_USAGE, "redis address '%s': expected HOST:PORT or a socket path",
-                              addr);
-        memcpy(host, addr, (size_t)(colon - addr));
-        host[colon - addr] = '\0';
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai, *p;
-        int g = getaddrinfo(host, colon + 1, &hints, &ai);
-        if (g != 0)
-            return cf_err_retry(e, CF_E_NET, "redis at %s: %s", addr, gai_strerror(g));
-        int err = 0;
-        for (p = ai; p; p = p->ai_next) {
-            c->fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
-            if (c->fd >= 0 && connect(c->fd, p->ai_addr, p->ai_addrlen) == 0)
-                break;
-            err = errno;
-            if (c->fd >= 0)
-                close(c->fd);
-            c->fd = -1;
-        }
-        freeaddrinfo(ai);
-        if (c->fd < 0)
-            return cf_err_retry(e, CF_E_NET,
-                                "unable to connect to redis at %s: %s. HINT: is the server running, and are host and port right?",
-                                addr, strerror(err));
-    }
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    src_reader_init(&c->rd, c->fd, "redis connection", NULL, NULL);
-    if (tls && tls->on)
-        return tls_start(c, tls, e);
-    return 0;
-}
-
-static void conn_close(struct conn *c)
-{
-    SSL_free(c->ssl);
-    c->ssl = NULL;
-    SSL_CTX_free(c->ctx);
-    c->ctx = NULL;
-    src_reader_free(&c->rd);
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    free(c->addr);
-    c->addr = NULL;
-}
-
-/* append one command (array of bulk strings) to @out */
-static void resp_cmd(struct buf *out, int argc, const char *const argv[], const size_t lens[])
-{
-    buf_printf(out, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++) {
-        size_t n = lens ? lens[i] : strlen(argv[i]);
-        buf_printf(out, "$%zu\r\n", n);
-        buf_append(out, argv[i], n);
-        buf_puts(out, "\r\n");
-    }
-}
-
-static int conn_send(struct conn *c, const struct buf *b, struct cf_err *e)
-{
-    if (c->ssl) {
-        size_t done = 0;
-        while (done < b->len) {
-            size_t n = b->len - done > INT32_MAX ? INT32_MAX : b->len - done;
-            errno = 0;
-            int k = SSL_write(c->ssl, b->data + done, (int)n);
-            if (k <= 0)
-                return tls_err(c, "write", e);
-            done += (size_t)k;
-        }
-        return 0;
-    }
-    if (fs_write_all(c->fd, b->data, b->len, "the redis connection", e) != 0)
-        return cf_err_ctx(e, "redis at %s", c->addr);
-    return 0;
-}
-
-/* one line without its CRLF into @line */
-static int resp_line(struct conn *c, struct buf *line, struct cf_err *e)
-{
-    buf_reset(line);
-    for (;;) {
-        const unsigned char *p = src_reader_peek(&c->rd);
-        size_t n = src_reader_avail(&c->rd);
-        const unsigned char *nl = n ? memchr(p, '\n', n) : NULL;
-        if (nl) {
-            size_t k = (size_t)(nl - p);
-            buf_append(line, p, k && p[k - 1] == '\r' ? k - 1 : k);
-            src_reader_consume(&c->rd, k + 1);
-            return 0;
-        }
-        if (n > 1024 * 1024)
-            return cf_err_set(e, CF_E_NET, "redis at %s: reply line too long", c->addr);
-        int f = src_reader_fill(&c->rd, n + 1, e);
-        if (f < 0) {
-            if (e->sys_errno == EAGAIN || e->sys_errno == EWOULDBLOCK)
-                return cf_err_set(e, CF_E_NET, "redis at %s: no answer for %d s%s%s", c->addr,
-                                  IO_TIMEOUT_S, c->awaiting ? " waiting for " : "",
-                                  c->awaiting ? c->awaiting : "");
-            return cf_err_ctx(e, "redis at %s", c->addr);
-        }
-        if (f == 0)
-            return cf_err_retry(e, CF_E_NET, "redis at %s closed the connection", c->addr);
-    }
-}
-
-/* one reply: its first byte in *@type, the line or bulk body in @out (arrays are skipped) */
-static int resp_reply(struct conn *c, char *type, struct buf *out, struct cf_err *e)
-{
-    if (resp_line(c, out, e) != 0)
-        return -1;
-    if (out->len == 0)
-        return cf_err_set(e, CF_E_NET, "redis at %s: empty reply", c->addr);
-    *type = out->data[0];
-    if (*type == '$') {
-        long long n = strtoll(out->data + 1, NULL, 10);
-        buf_reset(out);
-        if (n < 0)
-            return 0;
-        buf_reserve(out, (size_t)n + 2);
-        if (src_reader_get(&c->rd, out->data, (size_t)n + 2, "bulk reply", e) != 0)
-            return cf_err_ctx(e, "redis at %s", c->addr);
-        out->len = (size_t)n;
-        out->data[n] = '\0';
-        return 0;
-    }
-    if (*type == '*') {
-        long long n = strtoll(out->data + 1, NULL, 10);
-        for (long long i = 0; i < n; i++) {
-            char t;
-            if (resp_reply(c, &t, out, e) != 0)
-                return -1;
-        }
-        buf_reset(out);
-        return 0;
-    }
-    memmove(out->data, out->data + 1, out->len);   /* drop the type byte, keep the NUL */
-    out->len--;
-    return 0;
-}
-
-/* an error reply @msg (without its '-') to @cmd into @e: a missing ACL permission (NOPERM)
- * names the command to grant, refused credentials point at user and password-file */
-static int reply_err(struct conn *c, const char *cmd, const char *msg, struct cf_err *e)
-{
-    const char *user = c->user;
-    if (strncmp(msg, "NOPERM", 6) == 0) {
-        char lc[32];
-        size_t i;
-        for (i = 0; cmd[i] && i < sizeof(lc) - 1; i++)
-            lc[i] = (char)tolower((unsigned char)cmd[i]);
-        lc[i] = '\0';
-        return cf_err_set(e, CF_E_AUTH,
-                          "redis at %s: the user%s%s%s lacks the +%s permission (%s refused: %s). "
-                          "HINT: ACL SETUSER %s +%s; a backup needs +info +replconf +psync",
-                          c->addr, user ? " '" : " 'default'", user ? user : "", user ? "'" : "",
-                          lc, cmd, msg, user ? user : "default", lc);
-    }
-    bool auth = strncmp(msg, "NOAUTH", 6) == 0 || strncmp(msg, "WRONGPASS", 9) == 0 ||
-                strstr(msg, "invalid password");
-    return cf_err_set(e, auth ? CF_E_AUTH : CF_E_SOURCE, "redis at %s refused %s: %s%s", c->addr,
-                      cmd, msg, auth ? ". HINT: check user and password-file" : "");
-}
-
-/* run a command and expect a non-error reply; the reply body goes to @out (may be NULL) */
-static int conn_call(struct conn *c, int argc, const char *const argv[], struct buf *out,
-                     struct cf_err *e)
-{
-    struct buf cmd = BUF_INIT, reply = BUF_INIT;
-    char t;
-    int rc = -1;
-    resp_cmd(&cmd, argc, argv, NULL);
-    if (conn_send(c, &cmd, e) != 0 || resp_reply(c, &t, &reply, e) != 0)
-        goto out;
-    if (t == '-') {
-        reply_err(c, argv[0], reply.data, e);
-        goto out;
-    }
-    if (out) {
-        buf_reset(out);
-        buf_append(out, reply.data, reply.len);
-    }
-    rc = 0;
-out:
-    if (cmd.data)   /* AUTH carries the password */
-        explicit_bzero(cmd.data, cmd.len);
-    if (reply.data)
-        explicit_bzero(reply.data, reply.len);
-    buf_free(&cmd);
-    buf_free(&reply);
-    return rc;
-}
-
-static int conn_auth(struct conn *c, const char *user, const char *password, struct cf_err *e)
-{
-    if (password == NULL)
-        return 0;
-    const char *argv[3] = { "AUTH", user ? user : password, password };
-    c->user = user;
-    return conn_call(c, user ? 3 : 2, argv, NULL, e);
-}
-
-/* "key:value" lines of an INFO section */
-static bool info_field(const char *info, const char *key, char *out, size_t cap)
-{
-    size_t n = strlen(key);
-    for (const char *p = info; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-        if (strncmp(p, key, n) == 0 && p[n] == ':') {
-            size_t k = strcspn(p + n + 1, "\r\n");
-            snprintf(out, cap, "%.*s", (int)k, p + n + 1);
-            return true;
-        }
-    }
-    return false;
-}
-
-/* keys per database from INFO keyspace ("db0:keys=3,expires=1,..."); returns the total */
-static uint64_t info_keys(const char *info, uint64_t per_db[RDB_MAX_DBS])
-{
-    uint64_t total = 0;
-    memset(per_db, 0, sizeof(uint64_t) * RDB_MAX_DBS);
-    for (const char *p = strstr(info, "\ndb"); p; p = strstr(p + 1, "\ndb")) {
-        unsigned db;
-        unsigned long long k;
-        if (sscanf(p + 1, "db%u:keys=%llu", &db, &k) == 2 && db < RDB_MAX_DBS) {
-            per_db[db] = k;
-            total += k;
-        }
-    }
-    return total;
-}
-
-/* ------------------------------------------------------------------------------------------
  * export
  * ---------------------------------------------------------------------------------------- */
 
 /* the next non-empty line from a master preparing a transfer: its keep-alive newlines are
  * skipped until TRANSFER_WAIT_MAX_S after @t0 (COFFER_TEST_REDIS_WAIT_S shortens it for
  * tests); @what names the awaited line in the timeout messages */
-static int transfer_wait_line(struct conn *c, const char *what, uint64_t t0, struct buf *line,
+static int transfer_wait_line(struct redis_conn *c, const char *what, uint64_t t0, struct buf *line,
                               struct cf_err *e)
 {
     const char *test = getenv("COFFER_TEST_REDIS_WAIT_S");
     uint64_t max_s = test && *test ? strtoull(test, NULL, 10) : TRANSFER_WAIT_MAX_S;
     c->awaiting = what;
     for (;;) {
-        if (resp_line(c, line, e) != 0)
+        if (redis_resp_line(c, line, e) != 0)
             return -1;
         if (line->len > 0)
             return 0;
@@ -488,7 +140,7 @@ static int out_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
 static int redis_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
     struct rds *r = priv;
-    struct conn c;
+    struct redis_conn c;
     struct buf b = BUF_INIT;
     struct rdb_summary s;
     char v[128], mark[41] = { 0 };
@@ -498,19 +150,20 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
 
     json_object_set_new(info, "warnings", json_array());
     json_object_set_new(info, "server", json_string(r->addr));
-    if (conn_open(&c, r->addr, &r->tls, e) != 0 || conn_auth(&c, r->set->user, r->set->password, e) != 0)
+    if (redis_conn_open(&c, r->addr, &r->tls, e) != 0 ||
+        redis_conn_auth(&c, r->set->user, r->set->password, e) != 0)
         goto out;
     const char *info_cmd[] = { "INFO", "server" };
-    if (conn_call(&c, 2, info_cmd, &b, e) != 0)
+    if (redis_conn_call(&c, 2, info_cmd, &b, e) != 0)
         goto out;
-    if (info_field(b.data, "redis_version", v, sizeof(v)))
+    if (redis_info_field(b.data, "redis_version", v, sizeof(v)))
         json_object_set_new(info, "redis_version", json_string(v));
     const char *capa[] = { "REPLCONF", "capa", "eof", "capa", "psync2" };
-    if (conn_call(&c, 5, capa, NULL, e) != 0)
+    if (redis_conn_call(&c, 5, capa, NULL, e) != 0)
         goto out;
     const char *rdbonly[] = { "REPLCONF", "rdb-only", "1" };
     struct cf_err ignore = CF_ERR_INIT;   /* before 7.0: unknown, and not needed */
-    if (conn_call(&c, 3, rdbonly, NULL, &ignore) != 0 && ignore.code != CF_E_SOURCE) {
+    if (redis_conn_call(&c, 3, rdbonly, NULL, &ignore) != 0 && ignore.code != CF_E_SOURCE) {
         cf_err_keep(e, &ignore);
         goto out;
     }
@@ -519,13 +172,13 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
      * before either while the master prepares */
     const char *psync[] = { "PSYNC", "?", "-1" };
     buf_reset(&b);
-    resp_cmd(&b, 3, psync, NULL);
+    redis_resp_cmd(&b, 3, psync, NULL);
     uint64_t t0 = time_mono_ms();
-    if (conn_send(&c, &b, e) != 0 ||
+    if (redis_conn_send(&c, &b, e) != 0 ||
         transfer_wait_line(&c, "the reply to PSYNC (+FULLRESYNC)", t0, &b, e) != 0)
         goto out;
     if (b.data[0] == '-') {
-        reply_err(&c, "PSYNC", b.data + 1, e);
+        redis_reply_err(&c, "PSYNC", b.data + 1, e);
         goto out;
     }
     char replid[64];
@@ -606,7 +259,7 @@ static int redis_export(void *priv, struct source_out *out, json_t *info, struct
              s.keys, s.bytes, offset, eofmark ? "diskless" : "disk", waited);
     rc = 0;
 out:
-    conn_close(&c);
+    redis_conn_close(&c);
     buf_free(&b);
     return rc;
 }
@@ -631,65 +284,69 @@ static int redis_plan_check(const struct restore_opts *o, struct cf_err *e)
 
 /* connect to the scratch server: without AUTH first, with the source's credentials when it
  * asks for them */
-static int scratch_connect(struct rds *r, const char *addr, struct conn *c, struct buf *info,
+static int scratch_connect(struct rds *r, const char *addr, struct redis_conn *c, struct buf *info,
                            struct cf_err *e)
 {
     const char *cmd[] = { "INFO", "keyspace" };
-    if (conn_open(c, addr, NULL, e) != 0)   /* a scratch server: local, plain */
+    if (redis_conn_open(c, addr, NULL, e) != 0)   /* a scratch server: local, plain */
         return -1;
     struct cf_err first = CF_ERR_INIT;
-    if (conn_call(c, 2, cmd, info, &first) == 0)
+    if (redis_conn_call(c, 2, cmd, info, &first) == 0)
         return 0;
     if (first.code != CF_E_AUTH || r->set->password == NULL) {
         cf_err_keep(e, &first);
         return -1;
     }
-    if (conn_auth(c, r->set->user, r->set->password, e) != 0 || conn_call(c, 2, cmd, info, e) != 0)
+    if (redis_conn_auth(c, r->set->user, r->set->password, e) != 0 ||
+        redis_conn_call(c, 2, cmd, info, e) != 0)
         return -1;
     return 0;
 }
 
-static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
+static int redis_plan(void *priv, const struct restore_opts *o, json_t *info, struct buf *lines,
+                      struct cf_err *e)
 {
     struct rds *r = priv;
-    struct conn c = { .fd = -1 };
+    struct redis_conn c = { .fd = -1 };
     struct buf b = BUF_INIT;
     uint64_t per[RDB_MAX_DBS];
     int rc = -1;
 
     if (redis_plan_check(o, e) != 0)
         return -1;
-    printf("  server   Redis %s, RDB version %lld, %lld keys, replication offset %lld\n",
-           json_string_value(json_object_get(info, "redis_version")),
-           (long long)json_integer_value(json_object_get(info, "rdb_version")),
-           (long long)json_integer_value(json_object_get(info, "keys")),
-           (long long)json_integer_value(json_object_get(info, "repl_offset")));
+    buf_printf(lines, "  server   Redis %s, RDB version %lld, %lld keys, replication offset %lld\n",
+               json_string_value(json_object_get(info, "redis_version")),
+               (long long)json_integer_value(json_object_get(info, "rdb_version")),
+               (long long)json_integer_value(json_object_get(info, "keys")),
+               (long long)json_integer_value(json_object_get(info, "repl_offset")));
     if (o->to_file) {
-        printf("  write    the RDB to %s\n", o->to_file);
-        printf("  then     stop the server, put the file where 'dir' and 'dbfilename' point, "
-               "start it (appendonly no, or it loads the AOF instead)\n");
+        buf_printf(lines, "  write    the RDB to %s\n", o->to_file);
+        buf_printf(lines,
+                   "  then     stop the server, put the file where 'dir' and 'dbfilename' point, "
+                   "start it (appendonly no, or it loads the AOF instead)\n");
         return 0;
     }
     if (scratch_connect(r, o->into_redis, &c, &b, e) != 0)
         goto out;
-    uint64_t have = info_keys(b.data, per);
+    uint64_t have = redis_info_keys(b.data, per);
     if (have > 0 && !o->force) {
         cf_err_set(e, CF_E_EXISTS,
                    "redis at %s holds %" PRIu64 " keys: --into-redis loads into an empty scratch server. HINT: empty it (FLUSHALL), or add --force to overwrite keys of the same names",
                    o->into_redis, have);
         goto out;
     }
-    printf("  load     every key (RESTORE, TTLs kept) into redis at %s (%s), then compare key counts\n",
-           o->into_redis, have ? "not empty: keys of the same name are replaced (--force)" : "empty");
+    buf_printf(lines, "  load     every key (RESTORE, TTLs kept) into redis at %s (%s), then compare "
+               "key counts\n", o->into_redis,
+               have ? "not empty: keys of the same name are replaced (--force)" : "empty");
     rc = 0;
 out:
-    conn_close(&c);
+    redis_conn_close(&c);
     buf_free(&b);
     return rc;
 }
 
 struct loader {
-    struct conn *c;
+    struct redis_conn *c;
     struct buf cmds;
     unsigned pending;
     int rdb_version;
@@ -702,12 +359,12 @@ struct loader {
 
 static int loader_flush(struct loader *l, struct cf_err *e)
 {
-    if (l->cmds.len && conn_send(l->c, &l->cmds, e) != 0)
+    if (l->cmds.len && redis_conn_send(l->c, &l->cmds, e) != 0)
         return -1;
     buf_reset(&l->cmds);
     for (; l->pending > 0; l->pending--) {
         char t;
-        if (resp_reply(l->c, &t, &l->reply, e) != 0)
+        if (redis_resp_reply(l->c, &t, &l->reply, e) != 0)
             return -1;
         if (t == '-')
             return cf_err_set(e, CF_E_SOURCE, "redis at %s refused a key: %s", l->c->addr,
@@ -730,7 +387,7 @@ static int load_key(void *ctx, unsigned db, const char *key, size_t key_len, int
         char n[16];
         snprintf(n, sizeof(n), "%u", db);
         const char *argv[] = { "SELECT", n };
-        resp_cmd(&l->cmds, 2, argv, NULL);
+        redis_resp_cmd(&l->cmds, 2, argv, NULL);
         l->pending++;
         l->cur_db = db;
     }
@@ -758,7 +415,7 @@ static int load_key(void *ctx, unsigned db, const char *key, size_t key_len, int
         argv[argc] = "REPLACE";
         lens[argc++] = 7;
     }
-    resp_cmd(&l->cmds, argc, argv, lens);
+    redis_resp_cmd(&l->cmds, argc, argv, lens);
     buf_free(&p);
     l->pending++;
     l->restored++;
@@ -772,7 +429,7 @@ static int redis_import(void *priv, struct source_in *in, const struct restore_o
                         json_t *info, struct cf_err *e)
 {
     struct rds *r = priv;
-    struct conn c = { .fd = -1 };
+    struct redis_conn c = { .fd = -1 };
     struct src_reader rd;
     struct rdb_summary s;
     struct buf b = BUF_INIT;
@@ -803,7 +460,7 @@ static int redis_import(void *priv, struct source_in *in, const struct restore_o
 
     if (scratch_connect(r, o->into_redis, &c, &b, e) != 0)
         goto out;
-    uint64_t have = info_keys(b.data, before);
+    uint64_t have = redis_info_keys(b.data, before);
     if (have > 0 && !o->force) {
         cf_err_set(e, CF_E_EXISTS, "redis at %s holds %" PRIu64 " keys. HINT: FLUSHALL it, or --force",
                    o->into_redis, have);
@@ -817,15 +474,15 @@ static int redis_import(void *priv, struct source_in *in, const struct restore_o
         goto out;
     }
     const char *sel[] = { "SELECT", "0" };
-    if (conn_call(&c, 2, sel, NULL, e) != 0)
+    if (redis_conn_call(&c, 2, sel, NULL, e) != 0)
         goto out;
     if (rdb_check(&rd, &s, load_key, &l, e) != 0 || loader_flush(&l, e) != 0)
         goto out;
     /* check: every key of the snapshot is there (less those whose TTL ran out meanwhile) */
     const char *cmd[] = { "INFO", "keyspace" };
-    if (conn_call(&c, 2, cmd, &b, e) != 0)
+    if (redis_conn_call(&c, 2, cmd, &b, e) != 0)
         goto out;
-    info_keys(b.data, after);
+    redis_info_keys(b.data, after);
     uint64_t want = (uint64_t)json_integer_value(json_object_get(info, "keys"));
     if (s.keys != want) {
         cf_err_set(e, CF_E_CORRUPT, "the RDB holds %" PRIu64 " keys but the manifest says %" PRIu64,
@@ -848,7 +505,7 @@ static int redis_import(void *priv, struct source_in *in, const struct restore_o
     rc = 0;
 out:
     src_reader_free(&rd);
-    conn_close(&c);
+    redis_conn_close(&c);
     buf_free(&b);
     buf_free(&l.cmds);
     buf_free(&l.reply);
@@ -860,19 +517,19 @@ static void redis_check(void *priv, const struct ini_section *sec, struct conf_r
 {
     struct rds *rd = priv;
     struct cf_err e = CF_ERR_INIT;
-    struct conn c;
+    struct redis_conn c;
     const char *ping[] = { "PING" };
 
     if (r->offline)
         return;
-    if (conn_open(&c, rd->addr, &rd->tls, &e) != 0) {
+    if (redis_conn_open(&c, rd->addr, &rd->tls, &e) != 0) {
         conf_report_add(r, sec, NULL, &e);
         return;
     }
-    if (conn_auth(&c, rd->set->user, rd->set->password, &e) != 0 ||
-        conn_call(&c, 1, ping, NULL, &e) != 0)
+    if (redis_conn_auth(&c, rd->set->user, rd->set->password, &e) != 0 ||
+        redis_conn_call(&c, 1, ping, NULL, &e) != 0)
         conf_report_add(r, sec, NULL, &e);
-    conn_close(&c);
+    redis_conn_close(&c);
 }
 
 const struct source_ops src_redis_ops = {

@@ -385,7 +385,8 @@ static int check_destination(const char *dest, bool force, bool *exists, bool *e
     return 0;
 }
 
-static int volume_plan(void *priv, const struct restore_opts *o, json_t *info, struct cf_err *e)
+static int volume_plan(void *priv, const struct restore_opts *o, json_t *info, struct buf *lines,
+                       struct cf_err *e)
 {
     bool exists, empty;
     (void)priv;
@@ -398,14 +399,16 @@ static int volume_plan(void *priv, const struct restore_opts *o, json_t *info, s
     char *dest = absolute(o->to_dir);
     int rc = check_destination(dest, o->force, &exists, &empty, e);
     if (rc == 0) {
-        printf("  restore volume %s (%lld files) into %s\n",
-               json_string_value(json_object_get(info, "path")),
-               (long long)json_integer_value(json_object_get(info, "files")), dest);
+        buf_printf(lines, "  restore volume %s (%lld files) into %s\n",
+                   json_string_value(json_object_get(info, "path")),
+                   (long long)json_integer_value(json_object_get(info, "files")), dest);
         if (exists && !empty)
-            printf("  %s is not empty: its contents will be moved to %s.coffer-old-<time>\n",
-                   dest, dest);
-        printf("  extracted first into a partial directory beside it, renamed into place when "
-               "complete\n");
+            buf_printf(lines,
+                       "  %s is not empty: its contents will be moved to %s.coffer-old-<time>\n",
+                       dest, dest);
+        buf_printf(lines,
+                   "  extracted first into a partial directory beside it, renamed into place when "
+                   "complete\n");
     }
     free(dest);
     return rc;

@@ -32,7 +32,7 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-static int emit_record(struct source_out *o, int type, const void *payload, size_t len,
+static int emit_record(struct frame_out *o, int type, const void *payload, size_t len,
                        struct cf_err *e)
 {
     unsigned char hdr[5];
@@ -43,9 +43,15 @@ static int emit_record(struct source_out *o, int type, const void *payload, size
     return len ? o->emit(o->arg, payload, len, e) : 0;
 }
 
-void frame_out_init(struct source_out *o, frame_emit_fn emit, void *arg, const char *default_name)
+static int out_part_op(struct source_out *so, const char *name, struct cf_err *e);
+static int out_write_op(struct source_out *so, const void *buf, size_t len, struct cf_err *e);
+
+static const struct source_out_ops frame_out_ops = { out_part_op, out_write_op };
+
+void frame_out_init(struct frame_out *o, frame_emit_fn emit, void *arg, const char *default_name)
 {
     memset(o, 0, sizeof(*o));
+    o->base.ops = &frame_out_ops;
     o->emit = emit;
     o->arg = arg;
     o->buf = cf_malloc(FRAME_DATA_MAX);
@@ -53,7 +59,7 @@ void frame_out_init(struct source_out *o, frame_emit_fn emit, void *arg, const c
     o->parts_info = json_array();
 }
 
-void frame_out_free(struct source_out *o)
+void frame_out_free(struct frame_out *o)
 {
     free(o->buf);
     free(o->default_name);
@@ -61,7 +67,7 @@ void frame_out_free(struct source_out *o)
     memset(o, 0, sizeof(*o));
 }
 
-static int flush_data(struct source_out *o, struct cf_err *e)
+static int flush_data(struct frame_out *o, struct cf_err *e)
 {
     if (o->len == 0)
         return 0;
@@ -71,7 +77,7 @@ static int flush_data(struct source_out *o, struct cf_err *e)
     return 0;
 }
 
-static int end_part(struct source_out *o, struct cf_err *e)
+static int end_part(struct frame_out *o, struct cf_err *e)
 {
     unsigned char n[8];
     if (!o->in_part)
@@ -87,7 +93,7 @@ static int end_part(struct source_out *o, struct cf_err *e)
     return 0;
 }
 
-int source_out_part(struct source_out *o, const char *name, struct cf_err *e)
+static int out_part(struct frame_out *o, const char *name, struct cf_err *e)
 {
     size_t len = strlen(name);
     if (len == 0 || len > FRAME_NAME_MAX)
@@ -101,10 +107,10 @@ int source_out_part(struct source_out *o, const char *name, struct cf_err *e)
     return 0;
 }
 
-int source_out_write(struct source_out *o, const void *buf, size_t len, struct cf_err *e)
+static int out_write(struct frame_out *o, const void *buf, size_t len, struct cf_err *e)
 {
     const char *p = buf;
-    if (!o->in_part && source_out_part(o, o->default_name, e) != 0)
+    if (!o->in_part && out_part(o, o->default_name, e) != 0)
         return -1;
     o->part_bytes += len;
     o->total_bytes += len;
@@ -135,10 +141,20 @@ int source_out_write(struct source_out *o, const void *buf, size_t len, struct c
     return 0;
 }
 
-int frame_out_finish(struct source_out *o, struct cf_err *e)
+static int out_part_op(struct source_out *so, const char *name, struct cf_err *e)
+{
+    return out_part((struct frame_out *)so, name, e);
+}
+
+static int out_write_op(struct source_out *so, const void *buf, size_t len, struct cf_err *e)
+{
+    return out_write((struct frame_out *)so, buf, len, e);
+}
+
+int frame_out_finish(struct frame_out *o, struct cf_err *e)
 {
     unsigned char n[4];
-    if (o->parts == 0 && source_out_part(o, o->default_name, e) != 0)
+    if (o->parts == 0 && out_part(o, o->default_name, e) != 0)
         return -1;
     if (end_part(o, e) != 0)
         return -1;
@@ -148,14 +164,20 @@ int frame_out_finish(struct source_out *o, struct cf_err *e)
 
 /* --- reading --- */
 
-void frame_in_init(struct source_in *in, frame_fill_fn fill, void *arg)
+static int in_next_part_op(struct source_in *si, const char **name, struct cf_err *e);
+static ssize_t in_read_op(struct source_in *si, void *buf, size_t cap, struct cf_err *e);
+
+static const struct source_in_ops frame_in_ops = { in_next_part_op, in_read_op };
+
+void frame_in_init(struct frame_in *in, frame_fill_fn fill, void *arg)
 {
     memset(in, 0, sizeof(*in));
+    in->base.ops = &frame_in_ops;
     in->fill = fill;
     in->arg = arg;
 }
 
-static int read_exact(struct source_in *in, void *buf, size_t n, struct cf_err *e)
+static int read_exact(struct frame_in *in, void *buf, size_t n, struct cf_err *e)
 {
     size_t got = 0;
     while (got < n) {
@@ -169,7 +191,7 @@ static int read_exact(struct source_in *in, void *buf, size_t n, struct cf_err *
     return 0;
 }
 
-static int read_header(struct source_in *in, int *type, uint32_t *len, struct cf_err *e)
+static int read_header(struct frame_in *in, int *type, uint32_t *len, struct cf_err *e)
 {
     unsigned char hdr[5];
     if (read_exact(in, hdr, sizeof(hdr), e) != 0)
@@ -180,7 +202,7 @@ static int read_header(struct source_in *in, int *type, uint32_t *len, struct cf
 }
 
 /* the 'E' record's payload, checked against what was read */
-static int read_part_end(struct source_in *in, uint32_t len, struct cf_err *e)
+static int read_part_end(struct frame_in *in, uint32_t len, struct cf_err *e)
 {
     unsigned char n[8];
     if (len != 8 || read_exact(in, n, 8, e) != 0)
@@ -193,7 +215,7 @@ static int read_part_end(struct source_in *in, uint32_t len, struct cf_err *e)
     return 0;
 }
 
-ssize_t source_in_read(struct source_in *in, void *buf, size_t cap, struct cf_err *e)
+static ssize_t in_read(struct frame_in *in, void *buf, size_t cap, struct cf_err *e)
 {
     int type;
     uint32_t len;
@@ -225,14 +247,14 @@ ssize_t source_in_read(struct source_in *in, void *buf, size_t cap, struct cf_er
     return n;
 }
 
-int source_in_next_part(struct source_in *in, const char **name, struct cf_err *e)
+static int in_next_part(struct frame_in *in, const char **name, struct cf_err *e)
 {
     char skip[65536];
     int type;
     uint32_t len;
 
     while (in->in_part) {
-        ssize_t n = source_in_read(in, skip, sizeof(skip), e);
+        ssize_t n = in_read(in, skip, sizeof(skip), e);
         if (n < 0)
             return -1;
     }
@@ -272,11 +294,21 @@ int source_in_next_part(struct source_in *in, const char **name, struct cf_err *
     return cf_err_set(e, CF_E_CORRUPT, "unexpected record 0x%02x between parts", type);
 }
 
-int frame_in_finish(struct source_in *in, struct cf_err *e)
+static int in_next_part_op(struct source_in *si, const char **name, struct cf_err *e)
+{
+    return in_next_part((struct frame_in *)si, name, e);
+}
+
+static ssize_t in_read_op(struct source_in *si, void *buf, size_t cap, struct cf_err *e)
+{
+    return in_read((struct frame_in *)si, buf, cap, e);
+}
+
+int frame_in_finish(struct frame_in *in, struct cf_err *e)
 {
     const char *name;
     int r;
-    while ((r = source_in_next_part(in, &name, e)) == 1)
+    while ((r = in_next_part(in, &name, e)) == 1)
         ;
     return r;
 }

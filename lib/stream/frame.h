@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "../source/source.h"
+#include "../source/source_io.h"
 
 #define FRAME_DATA_MAX (256u << 10)
 #define FRAME_NAME_MAX 255
@@ -25,7 +25,9 @@
 typedef int (*frame_emit_fn)(void *arg, const void *buf, size_t len, struct cf_err *e);
 typedef ssize_t (*frame_fill_fn)(void *arg, void *buf, size_t cap, struct cf_err *e);
 
-struct source_out {
+/* the frame writer: what a source exports into (pass &base to source_export) */
+struct frame_out {
+    struct source_out base;
     frame_emit_fn emit;
     void *arg;
     char *buf;           /* pending data, flushed as one 'D' record */
@@ -37,12 +39,14 @@ struct source_out {
     json_t *parts_info;  /* [{"name":..., "bytes":...}] */
 };
 
-void frame_out_init(struct source_out *o, frame_emit_fn emit, void *arg, const char *default_name);
+void frame_out_init(struct frame_out *o, frame_emit_fn emit, void *arg, const char *default_name);
 /* end the last part and write 'Z' */
-int frame_out_finish(struct source_out *o, struct cf_err *e);
-void frame_out_free(struct source_out *o);
+int frame_out_finish(struct frame_out *o, struct cf_err *e);
+void frame_out_free(struct frame_out *o);
 
-struct source_in {
+/* the frame reader: what a source imports from (pass &base to source_import) */
+struct frame_in {
+    struct source_in base;
     frame_fill_fn fill;
     void *arg;
     bool in_part, ended;
@@ -51,8 +55,8 @@ struct source_in {
     char name[FRAME_NAME_MAX + 1];
 };
 
-void frame_in_init(struct source_in *in, frame_fill_fn fill, void *arg);
+void frame_in_init(struct frame_in *in, frame_fill_fn fill, void *arg);
 /* skip whatever the import left unread and check the stream ends properly */
-int frame_in_finish(struct source_in *in, struct cf_err *e);
+int frame_in_finish(struct frame_in *in, struct cf_err *e);
 
 #endif

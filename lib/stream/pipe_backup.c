@@ -353,7 +353,7 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
                     struct cf_err *e)
 {
     struct backup b;
-    struct source_out out;
+    struct frame_out out;
     json_t *info = json_object();
     char host[256] = "unknown";
     long level = so->level, threads = so->threads;
@@ -367,7 +367,7 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
     memset(&b, 0, sizeof(b));
     memset(res, 0, sizeof(*res));
     pl_init(&b.pl);
-    frame_out_init(&out, progress_emit, &b, src->ops->name);
+    frame_out_init(&out, progress_emit, &b, source_kind(src));
     b.object_size = so->object_size;
     if (threads == 0)
         threads = sys_ncpu();
@@ -400,7 +400,7 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
     b.queue = bqueue_new(QUEUE_BUFS, QUEUE_BUF_SIZE);
     b.pl.queue = b.queue;
 
-    log_info("backup start source=%s kind=%s id=%s target=%s", src->name, src->ops->name,
+    log_info("backup start source=%s kind=%s id=%s target=%s", src->name, source_kind(src),
              res->id, repo_describe(r));
     progress_start(&b.prog, "backing up", 0);
     if (pthread_create(&b.writer, NULL, writer_main, &b) != 0) {
@@ -416,7 +416,7 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
     sealer_started = wrote = true;
     {
         struct cf_err ee = CF_ERR_INIT;
-        if (src->ops->export(src->priv, &out, info, &ee) != 0 || frame_out_finish(&out, &ee) != 0 ||
+        if (source_export(src, &out.base, info, &ee) != 0 || frame_out_finish(&out, &ee) != 0 ||
             compress_end(&b, &ee) != 0) {
             pl_fail(&b.pl, &ee);   /* the caller says which source */
         } else {
@@ -433,7 +433,7 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
     gethostname(host, sizeof(host) - 1);
     snprintf(b.m->id, sizeof(b.m->id), "%s", res->id);
     snprintf(b.m->source, sizeof(b.m->source), "%s", src->name);
-    snprintf(b.m->kind, sizeof(b.m->kind), "%s", src->ops->name);
+    snprintf(b.m->kind, sizeof(b.m->kind), "%s", source_kind(src));
     snprintf(b.m->job, sizeof(b.m->job), "%s", job ? job : "");
     snprintf(b.m->host, sizeof(b.m->host), "%s", host);
     snprintf(b.m->tool, sizeof(b.m->tool), "coffer " COFFER_VERSION);

@@ -216,7 +216,7 @@ static int readback_run(struct repo *r, struct source *src, const struct manifes
                         const struct restore_opts *opts, struct cf_err *e)
 {
     struct readback rb;
-    struct source_in in;
+    struct frame_in in;
     pthread_t th[2];
     int started = 0, rc;
     struct cf_err me = CF_ERR_INIT;
@@ -255,7 +255,7 @@ static int readback_run(struct repo *r, struct source *src, const struct manifes
         started = 2;
         json_t *info = m->info;
         if (src != NULL)
-            rc = src->ops->import(src->priv, &in, opts, info, &me);
+            rc = source_import(src, &in.base, opts, info, &me);
         else
             rc = 0;
         if (rc == 0)

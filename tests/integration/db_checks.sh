@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# db_checks.sh - the completeness proofs (lib/source/src_check.c) on real dumps from real
+# db_checks.sh - the completeness proofs (lib/source/chk_*.c) on real dumps from real
 # PostgreSQL 15, MariaDB 10.11 and Redis 7 servers, and on cut and damaged copies of them.
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/testlib.sh"

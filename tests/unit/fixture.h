@@ -103,9 +103,10 @@ static inline int mem_import(void *priv, struct source_in *in, const struct rest
     return n < 0 ? -1 : 0;
 }
 
-static inline int mem_plan(void *p, const struct restore_opts *o, json_t *i, struct cf_err *e)
+static inline int mem_plan(void *p, const struct restore_opts *o, json_t *i, struct buf *l,
+                           struct cf_err *e)
 {
-    (void)p, (void)o, (void)i, (void)e;
+    (void)p, (void)o, (void)i, (void)l, (void)e;
     return 0;
 }
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "source/src_check.h"
-#include "source/src_child.h"
+#include "source/child.h"
+#include "source/chk.h"
 #include "unit.h"
 
 /* a reader over an in-memory buffer, through a pipe written by a child process */

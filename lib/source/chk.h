@@ -1,4 +1,5 @@
-/* src_check.h - proofs that a dump stream is complete, read while it is being forwarded.
+/* chk.h - proofs that a dump stream is complete, read while it is being forwarded: one file
+ * per format (chk_pgdump.c, chk_sqldump.c, chk_rdb.c), and by kind for restores (dump_file.c).
  *
  * A dump tool that exits 0 is not enough: each checker reads the stream itself and fails
  * unless the stream is whole (docs/SOURCES.md says how each works).
@@ -9,14 +10,14 @@
  *                  pg_dumpall: last line "-- PostgreSQL database cluster dump complete"
  *   RDB            "REDIS" + version, every opcode and value parses, the EOF opcode, and the
  *                  CRC64 trailer matches the bytes before it */
-#ifndef CF_SRC_CHECK_H
-#define CF_SRC_CHECK_H
+#ifndef CF_CHK_H
+#define CF_CHK_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "../core/buf.h"
-#include "src_child.h"
+#include "reader.h"
 
 struct pgdump_summary {
     int vmaj, vmin, vrev;        /* archive version, 1.14 for pg_dump 15 */
@@ -71,7 +72,11 @@ typedef int (*rdb_key_fn)(void *ctx, unsigned db, const char *key, size_t key_le
 int rdb_check(struct src_reader *r, struct rdb_summary *s, rdb_key_fn key_cb, void *ctx,
               struct cf_err *e);
 
-/* --- the proofs by kind, for restores --- */
+/* crc64 as Redis computes it (Jones polynomial, reflected); crc64(0, "123456789", 9) is
+ * 0xe9c6d914c4b8d9ca */
+uint64_t src_crc64(uint64_t crc, const void *p, size_t n);
+
+/* --- the proofs by kind, for restores (dump_file.c) --- */
 
 enum dump_kind {
     DUMP_PGDUMP,    /* pg_dump custom-format archive */
@@ -89,5 +94,8 @@ struct source_in;
  * unless @force. On failure nothing carries the name. */
 int dump_part_to_file(struct source_in *in, enum dump_kind kind, const char *path, bool force,
                       struct cf_err *e);
+/* the --to-file checks every kind shares, for plan(): refuses an existing file without --force
+ * and a directory that does not exist */
+int src_outfile_check(const char *path, bool force, struct cf_err *e);
 
 #endif

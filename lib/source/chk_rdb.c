@@ -1,331 +1,12 @@
-/* src_check.c - completeness proofs for pg_dump custom archives, SQL dumps and Redis RDBs.
+/* chk_rdb.c - the completeness proof of a Redis RDB, and the CRC64 that ends it.
  *
- * Each parser pulls from a src_reader, which forwards every consumed byte to the backup
+ * The parser pulls from a src_reader, which forwards every consumed byte to the backup
  * stream, so a stream is checked in the same pass that stores it and never held whole. */
-#include "src_check.h"
-
-#include "source.h"
+#include "chk.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------------------------------
- * pg_dump custom format (pg_backup_archiver.c WriteHead/WriteToc, pg_backup_custom.c):
- *   "PGDMP" vmaj vmin vrev intSize offSize format
- *   compression: int (< 1.15) or byte (1.15)
- *   7 ints (creation time), str dbname, str server version, str pg_dump version
- *   int tocCount, then per entry: int dumpId, int hadDumper, str tableoid, str oid, str tag,
- *     str desc, int section, str defn, str dropStmt, str copyStmt, str namespace,
- *     str tablespace, [1.14+] str tableam, str owner, str withOids, str... deps, NULL str,
- *     offset (flag byte + offSize bytes)
- *   then for each entry with data, in TOC order: byte 1 (BLK_DATA) or 3 (BLK_BLOBS), int
- *     dumpId; BLK_DATA: chunks (int len > 0, bytes) until int 0; BLK_BLOBS: per large object
- *     int oid, chunks until int 0; int 0 ends the list.
- *   int: sign byte + intSize bytes little-endian; str: int length (-1: NULL) + bytes.
- * A stream written to a pipe ends after the last data block (no rewritten TOC).
- * ---------------------------------------------------------------------------------------- */
-
-struct pgd {
-    struct src_reader *r;
-    int int_size, off_size;
-};
-
-static int pgd_int(struct pgd *p, int64_t *out, const char *field, struct cf_err *e)
-{
-    unsigned char b[9];
-    if (src_reader_get(p->r, b, (size_t)p->int_size + 1, field, e) != 0)
-        return -1;
-    uint64_t v = 0;
-    for (int i = p->int_size; i >= 1; i--)
-        v = (v << 8) | b[i];
-    if (b[0] > 1)
-        return cf_err_set(e, CF_E_CORRUPT, "%s: bad sign byte %u in %s at byte %llu",
-                          p->r->what, b[0], field, (unsigned long long)p->r->consumed);
-    if (v > INT64_MAX)
-        return cf_err_set(e, CF_E_CORRUPT, "%s: integer out of range in %s", p->r->what, field);
-    *out = b[0] ? -(int64_t)v : (int64_t)v;
-    return 0;
-}
-
-/* a string: into @out (cap bytes, truncated, NUL-terminated) or skipped when @out is NULL;
- * *@is_null tells a NULL string apart */
-static int pgd_str(struct pgd *p, char *out, size_t cap, bool *is_null, const char *field,
-                   struct cf_err *e)
-{
-    int64_t len;
-    if (pgd_int(p, &len, field, e) != 0)
-        return -1;
-    if (is_null)
-        *is_null = len == -1;
-    if (out && cap)
-        out[0] = '\0';
-    if (len == -1)
-        return 0;
-    if (len < 0 || len > ((int64_t)1 << 40))
-        return cf_err_set(e, CF_E_CORRUPT, "%s: bad string length %" PRId64 " in %s",
-                          p->r->what, len, field);
-    if (out == NULL || (uint64_t)len >= cap) {
-        if (out && cap) {
-            if (src_reader_get(p->r, out, cap - 1, field, e) != 0)
-                return -1;
-            out[cap - 1] = '\0';
-            return src_reader_get(p->r, NULL, (size_t)len - (cap - 1), field, e);
-        }
-        return src_reader_get(p->r, NULL, (size_t)len, field, e);
-    }
-    if (src_reader_get(p->r, out, (size_t)len, field, e) != 0)
-        return -1;
-    out[len] = '\0';
-    return 0;
-}
-
-/* data chunks of one block (or one large object) up to the zero-length terminator */
-static int pgd_chunks(struct pgd *p, const char *field, struct cf_err *e)
-{
-    for (;;) {
-        int64_t len;
-        if (pgd_int(p, &len, field, e) != 0)
-            return -1;
-        if (len == 0)
-            return 0;
-        if (len < 0)
-            return cf_err_set(e, CF_E_CORRUPT, "%s: negative chunk length in %s", p->r->what,
-                              field);
-        if (src_reader_get(p->r, NULL, (size_t)len, field, e) != 0)
-            return -1;
-    }
-}
-
-struct toc_data {
-    int64_t id;
-    bool seen;
-    bool blobs;
-};
-
-int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *e)
-{
-    struct pgd p = { r, 4, 8 };
-    unsigned char h[11];
-    int64_t v, count;
-    struct toc_data *data = NULL;
-    size_t ndata = 0, seen = 0;
-    int rc = -1;
-    char field[96];
-
-    memset(s, 0, sizeof(*s));
-    int f = src_reader_fill(r, 1, e);
-    if (f < 0)
-        goto out;
-    if (f == 0) {
-        cf_err_set(e, CF_E_CORRUPT, "%s: empty (no archive at all)", r->what);
-        goto out;
-    }
-    if (src_reader_get(r, h, 11, "archive header", e) != 0)
-        goto out;
-    if (memcmp(h, "PGDMP", 5) != 0) {
-        cf_err_set(e, CF_E_CORRUPT, "%s: not a pg_dump custom-format archive (no PGDMP header)",
-                   r->what);
-        goto out;
-    }
-    s->vmaj = h[5];
-    s->vmin = h[6];
-    s->vrev = h[7];
-    p.int_size = h[8];
-    p.off_size = h[9];
-    if (s->vmaj != 1 || s->vmin < 12 || s->vmin > 15) {
-        cf_err_set(e, CF_E_CORRUPT,
-                   "%s: archive version %d.%d is not one coffer reads (1.12 to 1.15: pg_dump 11 to 16)",
-                   r->what, s->vmaj, s->vmin);
-        goto out;
-    }
-    if (p.int_size < 1 || p.int_size > 8 || p.off_size < 1 || p.off_size > 8 || h[10] != 1) {
-        cf_err_set(e, CF_E_CORRUPT, "%s: bad archive header (int size %d, offset size %d, format %d)",
-                   r->what, p.int_size, p.off_size, h[10]);
-        goto out;
-    }
-    if (s->vmin >= 15) {
-        unsigned char alg;
-        if (src_reader_get(r, &alg, 1, "archive header", e) != 0)
-            goto out;
-        s->compression = alg;
-    } else {
-        if (pgd_int(&p, &v, "archive header", e) != 0)
-            goto out;
-        s->compression = (int)v;
-    }
-    for (int i = 0; i < 7; i++)
-        if (pgd_int(&p, &v, "archive header", e) != 0)
-            goto out;
-    if (pgd_str(&p, s->dbname, sizeof(s->dbname), NULL, "archive header", e) != 0 ||
-        pgd_str(&p, s->server_version, sizeof(s->server_version), NULL, "archive header", e) != 0 ||
-        pgd_str(&p, s->dump_version, sizeof(s->dump_version), NULL, "archive header", e) != 0)
-        goto out;
-
-    if (pgd_int(&p, &count, "table of contents", e) != 0)
-        goto out;
-    if (count < 0 || count > 100000000) {
-        cf_err_set(e, CF_E_CORRUPT, "%s: bad table of contents size %" PRId64, r->what, count);
-        goto out;
-    }
-    s->toc_entries = (unsigned)count;
-    data = cf_calloc((size_t)count + 1, sizeof(*data));
-    for (int64_t i = 0; i < count; i++) {
-        int64_t id, dumper;
-        char desc[64];
-        bool is_null;
-        snprintf(field, sizeof(field), "table of contents entry %" PRId64 " of %" PRId64, i + 1,
-                 count);
-        if (pgd_int(&p, &id, field, e) != 0 || pgd_int(&p, &dumper, field, e) != 0 ||
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* tableoid */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* oid */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* tag */
-            pgd_str(&p, desc, sizeof(desc), NULL, field, e) != 0 ||
-            pgd_int(&p, &v, field, e) != 0 ||                     /* section */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* defn */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* dropStmt */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* copyStmt */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* namespace */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0)            /* tablespace */
-            goto out;
-        if (s->vmin >= 14 && pgd_str(&p, NULL, 0, NULL, field, e) != 0)   /* tableam */
-            goto out;
-        if (pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* owner */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0)            /* withOids */
-            goto out;
-        do {                                                      /* dependencies */
-            if (pgd_str(&p, NULL, 0, &is_null, field, e) != 0)
-                goto out;
-        } while (!is_null);
-        if (src_reader_get(r, NULL, (size_t)p.off_size + 1, field, e) != 0)   /* data offset */
-            goto out;
-        if (dumper != 0 && dumper != 1) {
-            cf_err_set(e, CF_E_CORRUPT, "%s: bad %s", r->what, field);
-            goto out;
-        }
-        if (dumper) {
-            data[ndata].id = id;
-            data[ndata].blobs = strcmp(desc, "BLOBS") == 0;
-            ndata++;
-        }
-    }
-    s->data_entries = (unsigned)ndata;
-
-    while (seen < ndata) {
-        unsigned char type;
-        int64_t id;
-        snprintf(field, sizeof(field), "data block %zu of %zu", seen + 1, ndata);
-        if (src_reader_get(r, &type, 1, field, e) != 0 || pgd_int(&p, &id, field, e) != 0)
-            goto out;
-        size_t k;
-        for (k = 0; k < ndata && data[k].id != id; k++)
-            ;
-        if (k == ndata || data[k].seen || (type != 1 && type != 3) || (type == 3) != data[k].blobs) {
-            cf_err_set(e, CF_E_CORRUPT, "%s: unexpected block (type %u, entry %" PRId64 ") in %s",
-                       r->what, type, id, field);
-            goto out;
-        }
-        data[k].seen = true;
-        seen++;
-        snprintf(field, sizeof(field), "data block of TOC entry %" PRId64, id);
-        if (type == 1) {
-            if (pgd_chunks(&p, field, e) != 0)
-                goto out;
-        } else {
-            for (;;) {
-                int64_t oid;
-                if (pgd_int(&p, &oid, field, e) != 0)
-                    goto out;
-                if (oid == 0)
-                    break;
-                s->large_objects++;
-                if (pgd_chunks(&p, field, e) != 0)
-                    goto out;
-            }
-        }
-    }
-    f = src_reader_at_eof(r, e);
-    if (f < 0)
-        goto out;
-    if (f == 0) {
-        cf_err_set(e, CF_E_CORRUPT, "%s: bytes after the end of the archive (at byte %llu)",
-                   r->what, (unsigned long long)r->consumed);
-        goto out;
-    }
-    if (src_reader_flush(r, e) != 0)
-        goto out;
-    s->bytes = r->consumed;
-    rc = 0;
-out:
-    free(data);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------------------------
- * SQL dumps: the first line and the last non-empty line
- * ---------------------------------------------------------------------------------------- */
-
-/* the start of line @i (0-based) of @b within its first bytes, or NULL */
-static const char *nth_line(const struct buf *b, int i)
-{
-    const char *p = b->data, *end = b->data + b->len;
-    while (i-- > 0) {
-        p = memchr(p, '\n', (size_t)(end - p));
-        if (p == NULL)
-            return NULL;
-        p++;
-    }
-    return p < end ? p : NULL;
-}
-
-int sqldump_check(const struct buf *head, const struct buf *tail, const char *first_line_prefix,
-                  const char *last_line_prefix, const char *exact_suffix, const char *what,
-                  struct cf_err *e)
-{
-    size_t n = strlen(first_line_prefix);
-    bool found = false;
-    if (head->len == 0)
-        return cf_err_set(e, CF_E_CORRUPT, "%s: empty (no dump at all)", what);
-    /* within the first three lines: newer tools put a sandbox-mode comment first */
-    for (int i = 0; i < 3 && !found; i++) {
-        const char *l = nth_line(head, i);
-        found = l && (size_t)(head->data + head->len - l) >= n && memcmp(l, first_line_prefix, n) == 0;
-    }
-    if (!found)
-        return cf_err_set(e, CF_E_CORRUPT, "%s: does not start with '%s'", what,
-                          first_line_prefix);
-    /* the last line that is neither blank nor a bare comment marker "--", and it must be
-     * whole: followed by a newline */
-    size_t end = tail->len;
-    for (;;) {
-        while (end > 0 && (tail->data[end - 1] == '\n' || tail->data[end - 1] == '\r' ||
-                           tail->data[end - 1] == ' '))
-            end--;
-        if (end >= 2 && tail->data[end - 1] == '-' && tail->data[end - 2] == '-' &&
-            (end == 2 || tail->data[end - 3] == '\n')) {
-            end -= 2;
-            continue;
-        }
-        break;
-    }
-    size_t start = end;
-    while (start > 0 && tail->data[start - 1] != '\n')
-        start--;
-    n = strlen(last_line_prefix);
-    if (end - start < n || memcmp(tail->data + start, last_line_prefix, n) != 0 ||
-        end == tail->len || tail->data[end] != '\n')
-        return cf_err_set(e, CF_E_CORRUPT,
-                          "%s: incomplete: the last line is not '%s' (the dump was cut short)",
-                          what, last_line_prefix);
-    /* "-- Dump completed on 2026-11-22  5:10:01": a date cut short is a dump cut short */
-    if (end - start > n && !(end - start == n + 4 + 19 && memcmp(tail->data + start + n, " on ", 4) == 0))
-        return cf_err_set(e, CF_E_CORRUPT, "%s: incomplete: the last line is cut short", what);
-    /* text after the last line may only be the closing "--" lines the tool writes */
-    if (exact_suffix && (tail->len < strlen(exact_suffix) ||
-                         strcmp(tail->data + tail->len - strlen(exact_suffix), exact_suffix) != 0))
-        return cf_err_set(e, CF_E_CORRUPT, "%s: incomplete: does not end with its closing lines",
-                          what);
-    return 0;
-}
 
 /* ------------------------------------------------------------------------------------------
  * Redis RDB (rdb.h of Redis 7): "REDIS" + 4 version digits, then opcodes:
@@ -741,52 +422,41 @@ out:
     return rc;
 }
 
-/* ------------------------------------------------------------------------------------------
- * by kind
- * ---------------------------------------------------------------------------------------- */
+/* --- crc64 (Redis: Jones polynomial 0xad93d23594c935a9, reflected, init 0) --- */
 
-int dump_check(struct src_reader *r, enum dump_kind kind, struct cf_err *e)
+static uint64_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
 {
-    struct buf head = BUF_INIT, tail = BUF_INIT;
-    int rc = -1;
-    switch (kind) {
-    case DUMP_PGDUMP: {
-        struct pgdump_summary s;
-        return pgdump_check(r, &s, e);
+    const uint64_t poly = 0x95ac9329ac4bc9b5ULL;   /* 0xad93d23594c935a9 reflected */
+    for (int i = 0; i < 256; i++) {
+        uint64_t c = (uint64_t)i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ poly : c >> 1;
+        crc_table[0][i] = c;
     }
-    case DUMP_RDB: {
-        struct rdb_summary s;
-        return rdb_check(r, &s, NULL, NULL, e);
-    }
-    case DUMP_PGALL:
-        if (src_pump(r, &head, 4096, &tail, 4096, e) == 0)
-            rc = sqldump_check(&head, &tail, SQLDUMP_PGALL_FIRST, SQLDUMP_PGALL_LAST,
-                               SQLDUMP_PGALL_SUFFIX, r->what, e);
-        break;
-    case DUMP_MARIADB:
-        if (src_pump(r, &head, 4096, &tail, 4096, e) == 0)
-            rc = sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
-                               r->what, e);
-        break;
-    }
-    buf_free(&head);
-    buf_free(&tail);
-    return rc;
+    for (int i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
-int dump_part_to_file(struct source_in *in, enum dump_kind kind, const char *path, bool force,
-                      struct cf_err *e)
+uint64_t src_crc64(uint64_t crc, const void *p, size_t n)
 {
-    struct src_outfile f;
-    struct src_reader r;
-    int rc = -1;
-
-    if (src_outfile_begin(&f, path, force, e) != 0)
-        return -1;
-    src_reader_init_fn(&r, src_in_read_fn, in, "the part written", src_fd_sink, &f.fd);
-    if (dump_check(&r, kind, e) == 0 && src_reader_flush(&r, e) == 0 && src_outfile_commit(&f, e) == 0)
-        rc = 0;
-    src_outfile_abort(&f);
-    src_reader_free(&r);
-    return rc;
+    const unsigned char *s = p;
+    pthread_once(&crc_once, crc_init);
+    while (n >= 8) {   /* slicing by 8 */
+        uint64_t v;
+        memcpy(&v, s, 8);
+        v ^= crc;
+        crc = crc_table[7][v & 0xff] ^ crc_table[6][(v >> 8) & 0xff] ^
+              crc_table[5][(v >> 16) & 0xff] ^ crc_table[4][(v >> 24) & 0xff] ^
+              crc_table[3][(v >> 32) & 0xff] ^ crc_table[2][(v >> 40) & 0xff] ^
+              crc_table[1][(v >> 48) & 0xff] ^ crc_table[0][v >> 56];
+        s += 8;
+        n -= 8;
+    }
+    while (n--)
+        crc = crc_table[0][(crc ^ *s++) & 0xff] ^ (crc >> 8);
+    return crc;
 }

@@ -1,0 +1,39 @@
+/* pg_int.h - private to the postgres source: what src_postgres.c and pg_replace.c share. */
+#ifndef CF_PG_INT_H
+#define CF_PG_INT_H
+
+#include <libpq-fe.h>
+#include <time.h>
+
+#include "../core/err.h"
+#include "../db/db_settings.h"
+#include "source.h"
+
+/* the scratch database a replacement loads first: the destination's name plus this */
+#define PG_SCRATCH_SUFFIX "_coffer_restore"
+
+/* --- src_postgres.c --- */
+
+/* run @sql with @nparams text parameters; PGRES_TUPLES_OK or COMMAND_OK, else an error */
+PGresult *pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
+                  const char *const *params, struct cf_err *e);
+/* pg_restore of one database part from @in into the existing, empty database @dest */
+int pg_load(struct db_settings *p, struct source_in *in, const struct restore_opts *o,
+            const char *orig, const char *dest, struct cf_err *e);
+/* drop database @name if it exists; a failure is logged (a cleanup) */
+void pg_drop_db(PGconn *c, const char *name);
+
+/* --- pg_replace.c --- */
+
+/* @base followed by @suffix, @base cut at a character boundary so that the whole fits
+ * PostgreSQL's 63-byte names (the server would cut a longer one silently) */
+char *pg_name_suffixed(const char *base, const char *suffix);
+/* where database @dest is renamed to, at time @t */
+char *pg_aside_name(const char *dest, time_t t);
+/* Replace the existing database @dest by database part @orig of the backup: load it into a
+ * scratch database shaped like @dest, copy @dest's privileges, comment and settings, then
+ * swap. On -1 @dest is as it was (unless pg_swap said otherwise) and no scratch is left. */
+int pg_replace_db(struct db_settings *p, struct source_in *in, const struct restore_opts *o,
+                  const char *orig, const char *dest, PGconn *admin, struct cf_err *e);
+
+#endif
