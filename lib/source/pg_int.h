@@ -20,6 +20,8 @@ PGresult *pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
 /* pg_restore of one database part from @in into the existing, empty database @dest */
 int pg_load(struct db_settings *p, struct source_in *in, const struct restore_opts *o,
             const char *orig, const char *dest, struct cf_err *e);
+/* whether database @name exists on the server */
+int pg_db_exists(PGconn *c, const char *name, bool *exists, struct cf_err *e);
 /* drop database @name if it exists; a failure is logged (a cleanup) */
 void pg_drop_db(PGconn *c, const char *name);
 
@@ -28,7 +30,8 @@ void pg_drop_db(PGconn *c, const char *name);
 /* @base followed by @suffix, @base cut at a character boundary so that the whole fits
  * PostgreSQL's 63-byte names (the server would cut a longer one silently) */
 char *pg_name_suffixed(const char *base, const char *suffix);
-/* where database @dest is renamed to, at time @t */
+/* where database @dest is renamed to, at time @t (for the plan; the swap takes a name no
+ * database has, adding _2, _3... when two restores replace @dest within one second) */
 char *pg_aside_name(const char *dest, time_t t);
 /* Replace the existing database @dest by database part @orig of the backup: load it into a
  * scratch database shaped like @dest, copy @dest's privileges, comment and settings, then

@@ -34,6 +34,36 @@ char *pg_aside_name(const char *dest, time_t t)
     return pg_name_suffixed(dest, suffix);
 }
 
+/* pg_aside_name() for now, made unique among the server's databases: the original is never
+ * renamed onto a database kept aside by an earlier restore of the same second */
+static char *aside_unique(PGconn *admin, const char *dest, struct cf_err *e)
+{
+    char ts[32], suffix[64];
+    bool exists = true;
+    char *name = NULL;
+
+    time_format_compact(time(NULL), ts, sizeof(ts));
+    for (unsigned n = 1; exists && n < 1000; n++) {
+        free(name);
+        if (n == 1)
+            snprintf(suffix, sizeof(suffix), PG_ASIDE_SUFFIX "%s", ts);
+        else
+            snprintf(suffix, sizeof(suffix), PG_ASIDE_SUFFIX "%s_%u", ts, n);
+        name = pg_name_suffixed(dest, suffix);
+        if (pg_db_exists(admin, name, &exists, e) != 0) {
+            free(name);
+            return NULL;
+        }
+    }
+    if (exists) {
+        cf_err_set(e, CF_E_SOURCE, "no free name to keep database '%s' aside as ('%s' exists)",
+                   dest, name);
+        free(name);
+        return NULL;
+    }
+    return name;
+}
+
 /* ------------------------------------------------------------------------------------------
  * replacing an existing database: load a scratch database, then swap the names
  *
@@ -218,7 +248,8 @@ int pg_replace_db(struct db_settings *p, struct source_in *in, const struct rest
         pg_exec_built(admin, "copying the database's privileges, comment and settings",
                       pg_props_sql, dest, scratch, &ran, e) != 0)
         goto out;
-    aside = pg_aside_name(dest, time(NULL));
+    if ((aside = aside_unique(admin, dest, e)) == NULL)
+        goto out;
     if (pg_swap(p, dest, scratch, aside, &half, e) != 0)
         goto out;
     log_warn("restore replaced database %s; the database as it was is kept as %s: drop it "

@@ -343,8 +343,7 @@ static bool pg_db_selected(const struct pg_plan *pl, const char *name)
     return pl->only == NULL ? !pl->to_file : strcmp(pl->only, name) == 0;
 }
 
-/* whether database @name exists on the server */
-static int pg_db_exists(PGconn *c, const char *name, bool *exists, struct cf_err *e)
+int pg_db_exists(PGconn *c, const char *name, bool *exists, struct cf_err *e)
 {
     const char *params[1] = { name };
     PGresult *r = pg_exec(c, "looking up the database",

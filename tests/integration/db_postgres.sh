@@ -141,6 +141,14 @@ check "no scratch database is left" test "$(pg_sql -tAc "SELECT count(*) FROM pg
 ok "in place again, with --jobs 2" \
     restore --config "$conf" --source pgs --at now --database "schémas" --into-db SAME --clean --force --jobs 2
 check "--jobs: the schema dump equals the original's" cmp "$T/schemas.schema" <(pg_schema "schémas")
+# two replacements within one second: the second keeps the original under a name of its own
+for d in 0 1 2 3 4; do
+    pg_sql -c "CREATE DATABASE \"schémas_before_restore_$(date -u -d "+$d seconds" +%Y%m%dT%H%M%SZ)\"" >/dev/null
+done
+ok "in place while the aside name of this second is taken" \
+    restore --config "$conf" --source pgs --at now --database "schémas" --into-db SAME --clean --force
+check "  the original is kept under a name with a number added" grep -qE "kept as schémas_before_restore_[0-9TZ]+_2" "$_err"
+check "  and the schema dump equals the original's" cmp "$T/schemas.schema" <(pg_schema "schémas")
 
 # a replacement whose load fails (a role the dump needs is gone) leaves the original as it was
 pg_sql -c "CREATE ROLE gone_owner" -d "schémas" -c 'ALTER TABLE "café".lignes OWNER TO gone_owner' >/dev/null
