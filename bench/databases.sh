@@ -14,8 +14,8 @@ scale=${1:-50}
 runs=${RUNS:-3}
 my_rows=${MY_ROWS:-1000000}
 "$root/deploy/install-deps.sh" build test bench
-make -s -C "$root" all
-export COFFER_BIN=$root/bin
+[ -n "${COFFER_BIN:-}" ] || make -s -C "$root" all
+export COFFER_BIN=${COFFER_BIN:-$root/bin}   # another build's bin/ to compare builds
 set +u
 . "$root/tests/lib/testlib.sh"
 . "$root/tests/lib/servers.sh"

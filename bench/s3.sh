@@ -30,9 +30,9 @@ root=$(cd "$here/.." && pwd)
 size=${1:-256}
 runs=${RUNS:-3}
 link=${LINK_MBIT:-1000}
-bin=$root/bin
+bin=${COFFER_BIN:-$root/bin}   # another build's bin/ to compare builds on the same data
 "$root/deploy/install-deps.sh" build test bench
-make -s -C "$root" all
+[ -n "${COFFER_BIN:-}" ] || make -s -C "$root" all
 
 T=$(mktemp -d /tmp/coffer-bench-s3.XXXXXX)
 chmod 755 "$T"

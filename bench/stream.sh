@@ -10,9 +10,9 @@ root=$(cd "$here/.." && pwd)
 size=${1:-1024}
 runs=${RUNS:-4}
 B=${BENCH_DIR:-/var/tmp/coffer-bench}
-bin=$root/bin
+bin=${COFFER_BIN:-$root/bin}   # another build's bin/ to compare builds on the same data
 "$root/deploy/install-deps.sh" build bench
-make -s -C "$root" all
+[ -n "${COFFER_BIN:-}" ] || make -s -C "$root" all
 
 mkdir -p "$B"
 data=$B/data-$size
