@@ -524,6 +524,7 @@ static void redis_check(void *priv, const struct ini_section *sec, struct conf_r
         return;
     if (redis_conn_open(&c, rd->addr, &rd->tls, &e) != 0) {
         conf_report_add(r, sec, NULL, &e);
+        redis_conn_close(&c);   /* a failed open still owns what it allocated */
         return;
     }
     if (redis_conn_auth(&c, rd->set->user, rd->set->password, &e) != 0 ||
