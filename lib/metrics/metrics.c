@@ -59,7 +59,7 @@ static void sample(struct buf *out, const char *name, const char *job, const cha
         buf_puts(out, ",");
     }
     put_label(out, "source", source);
-    /* integers exactly (byte counts above 2^53 would lose digits as %g) */
+    /* whole values as integers, never with an exponent */
     if (v == (double)(int64_t)v)
         buf_printf(out, "} %" PRId64 "\n", (int64_t)v);
     else
