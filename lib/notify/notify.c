@@ -205,7 +205,7 @@ static char *event_json(const struct notify_event *ev)
         json_object_set_new(o, "rpo_seconds", json_integer(ev->rpo));
     if (ev->age >= 0)
         json_object_set_new(o, "age_seconds", json_integer(ev->age));
-    s = json_dumps(o, JSON_COMPACT);
+    s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(o);
     return s;
 }
