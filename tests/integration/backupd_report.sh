@@ -92,7 +92,7 @@ check "metrics: verified, good" test "$(metric coffer_source_verified) $(metric 
 check "promtool accepts the full set" promtool check metrics <"$prom"
 
 # --- undeliverable notifications: logged, bounded, the exit code unchanged ---
-sed -e "s|^notify-url = .*|notify-url = http://127.0.0.1:1/hook-SECRETTOKEN|" \
+sed -e "s|^notify-url = .*|notify-url = http://alice:s3cr3t@127.0.0.1:1/hook-SECRETTOKEN|" \
     -e "s|^notify-command = .*|notify-command = sleep 30|" \
     -e "s|^notify-timeout = .*|notify-timeout = 1s\nnotify-retries = 1|" "$C" >"$T/d/bad.conf"
 mv "$T/src" "$T/src.away"
@@ -100,7 +100,7 @@ t0=$SECONDS
 fails "failure with nowhere to notify: still exit 1" 1 "not delivered to http://127.0.0.1:1" backupd --config "$T/d/bad.conf" run nightly
 check "within bounded time" test $((SECONDS - t0)) -lt 15
 check "the command was killed at its timeout" grep -q "notify-command killed after 1 s" "$_err"
-check "the webhook's path is not logged" bash -c "! grep -q SECRETTOKEN '$_err'"
+check "neither the webhook's path nor its password is logged" bash -c "! grep -q -e SECRETTOKEN -e s3cr3t '$_err'"
 mv "$T/src.away" "$T/src"
 ok "a recovery with nowhere to notify: exit 0" backupd --config "$T/d/bad.conf" run nightly
 check "logged as a warning" grep -q "warn notification recovery of source media not delivered" "$_err"
