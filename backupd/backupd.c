@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/backup/backup.h"
@@ -56,17 +57,29 @@ int backupd_job_run(const struct conf *c, const char *job)
         cf_err_set(&e, CF_E_USAGE, "no [job %s] in %s", job, c->ini->file);
         return cli_fail("backupd", &e);
     }
-    if (repo_open(c, NULL, &r, &e) != 0)
+    if (repo_open(c, NULL, &r, &e) != 0) {
+        /* nothing could be attempted: each source failed all the same */
+        for (size_t i = 0; i < j->nsources; i++) {
+            struct backupd_outcome o = { .source = j->sources[i], .started = time(NULL),
+                                         .error = e.msg };
+            backupd_attempt(c, job, &o);
+        }
+        backupd_after_run(c, job, NULL);
         return cli_fail("backupd", &e);
+    }
     for (size_t i = 0; i < j->nsources; i++) {
         struct source *src = NULL;
         struct backup_result res;
+        struct backupd_outcome o = { .source = j->sources[i], .repo_id = repo_id(r),
+                                     .started = time(NULL) };
+        uint64_t t0 = time_mono_ms();
         cf_err_clear(&e);
         if (source_open(conf_source(c, j->sources[i]), &src, &e) != 0 ||
             backup_source(c, r, src, job, &res, &e) != 0) {
             log_error("backup failed job=%s source=%s: %s", job, j->sources[i], e.msg);
             fprintf(stderr, "backupd: error: source '%s': %s\n", j->sources[i], e.msg);
             failed++;
+            o.error = e.msg;
         } else {
             log_info("backup done job=%s source=%s id=%s in=%" PRIu64 " stored=%" PRIu64
                      " objects=%u ms=%" PRIu64,
@@ -74,9 +87,13 @@ int backupd_job_run(const struct conf *c, const char *job)
                      res.elapsed_ms);
             print_summary(src->name, &res);
             ok++;
+            o.res = &res;
         }
+        o.ms = time_mono_ms() - t0;
+        backupd_attempt(c, job, &o);
         source_close(src);
     }
+    backupd_after_run(c, job, repo_id(r));
     repo_close(r);
     if (failed == 0)
         return EXIT_OK;

@@ -3,9 +3,12 @@
 #define CF_BACKUPD_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "../lib/config/conf.h"
 #include "../lib/core/err.h"
+#include "../lib/stream/pipeline.h"
 
 /* backupd_job_run() - back up every source of @job, one after the other, printing one summary
  * line per source on stdout. Returns an exit code: 0 all done, 1 all failed (or the job could
@@ -16,5 +19,23 @@ int backupd_job_run(const struct conf *c, const char *job);
  * source as a backup will need them (docs/CONFIG.md "check-config"), printing every finding.
  * Returns an exit code: 0 nothing found, 2 a configuration or key finding, else 1. */
 int backupd_check_config(const char *path, bool offline);
+
+/* how one source of a job run ended */
+struct backupd_outcome {
+    const char *source;
+    const char *repo_id;              /* NULL when the repository could not be opened */
+    time_t started;
+    uint64_t ms;                      /* how long it took */
+    const struct backup_result *res;  /* the backup committed, NULL when it failed */
+    const char *error;                /* why it failed */
+};
+
+/* backupd_attempt() - after one source of @job (backupd_report.c): record the attempt in the
+ * catalog index, and notify a failure, or a success after a failure (recovery). Logs what it
+ * cannot do; never fails. */
+void backupd_attempt(const struct conf *c, const char *job, const struct backupd_outcome *o);
+/* backupd_after_run() - after @job: notify the RPO violations of its sources and write the
+ * metrics textfile ([metrics] textfile-dir). Logs what it cannot do; never fails. */
+void backupd_after_run(const struct conf *c, const char *job, const char *repo_id);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "../lib/catalog/cat_health.h"
 #include "../lib/catalog/cat_index.h"
 #include "../lib/config/conf.h"
 #include "../lib/repo/repo.h"

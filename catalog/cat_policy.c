@@ -48,12 +48,11 @@ int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_s
                    struct cf_err *e)
 {
     const struct ini_section *src = conf_source(c, source);
-    int64_t rpo;
 
     memset(out, 0, sizeof(*out));
+    if (cat_source_rpo(c, source, &out->rpo, e) != 0)
+        return -1;
     if (src != NULL) {
-        if (ini_get_duration(src, "rpo", 0, &out->rpo, e) != 0)
-            return -1;
         if (has_rules(src)) {
             const struct ini_section *job_tz = NULL;
             for (size_t i = 0; i < c->njobs && job_tz == NULL; i++)
@@ -73,11 +72,6 @@ int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_s
             mine |= strcmp(j->sources[k], source) == 0;
         if (!mine)
             continue;
-        if (ini_get_duration(j->sec, "rpo", 0, &rpo, e) != 0)
-            return -1;
-        if (src != NULL && !ini_kv_find(src, "rpo") && rpo > 0 &&
-            (out->rpo == 0 || rpo < out->rpo))
-            out->rpo = rpo;
         if ((src != NULL && has_rules(src)) || !has_rules(j->sec) || out->n == CAT_POLICY_MAX)
             continue;
         if (read_rules(j->sec, src, &out->p[out->n], e) != 0)

@@ -468,9 +468,23 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
         struct rpo_eval ev;
         objective_rpo(newest != NULL, newest ? newest->time : 0, now, ps.rpo, &ev);
         bool verify_bad = verified && verified->verify == CAT_VERIFY_FAILED;
-        if (ev.state == OBJ_VIOLATED || verify_bad || json_array_size(gone) > 0)
+        /* the newest attempt of `backupd run` failed: FAILED, whatever the RPO says */
+        struct cat_attempts at;
+        if (cat_index_attempts(ctx.x, s, NULL, &at, &e) != 0) {
+            cat_rows_free(v, n);
+            json_decref(gone);
+            rc = cli_fail("catalog", &e);
+            goto out;
+        }
+        bool failed = at.have_last && !at.last.ok;
+        char att[32] = "-";
+        fmt_time(at.last.finished, att, sizeof(att));
+        if (failed)
+            fprintf(stderr, "catalog: source %s: last backup attempt FAILED at %s (job %s): %s\n",
+                    s, att, at.last.job, at.last.error ? at.last.error : "?");
+        if (ev.state == OBJ_VIOLATED || verify_bad || json_array_size(gone) > 0 || failed)
             notok++;
-        char age[32] = "-", rpo[32] = "-", vt[32] = "-", vdesc[256] = "never";
+        char age[32] = "-", rpo[32] = "-", vt[32] = "-", vdesc[256] = "never verified";
         if (newest)
             fmt_age(ev.age, age, sizeof(age));
         if (ps.rpo)
@@ -482,22 +496,33 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                      verify_bad ? ": " : "", verify_bad ? verified->verify_error : "");
         }
         /* without an objective: OK once there is a backup */
-        const char *state = ev.state != OBJ_NONE ? objective_state_name(ev.state)
-                            : newest             ? "OK"
-                                                 : "NONE";
+        const char *state = failed               ? "FAILED"
+                            : ev.state != OBJ_NONE ? objective_state_name(ev.state)
+                            : newest               ? "OK"
+                                                   : "NONE";
+        json_t *aj = at.have_last
+                         ? json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?}", "at", att, "job",
+                                     at.last.job, "result", at.last.ok ? "ok" : "failed",
+                                     "duration_ms", (json_int_t)at.last.duration_ms,
+                                     "error", at.last.error, "backup_id",
+                                     at.last.backup_id[0] ? at.last.backup_id : NULL)
+                         : json_null();
+        cat_attempt_clear(&at.last);
         json_t *vj = verified ? json_pack("{s:s, s:s, s:b, s:s, s:s?}", "result",
                                           cat_verify_name(verified->verify), "id", verified->id,
                                           "quick", verified->verify_quick, "at", vt, "error",
                                           verified->verify_error)
                               : json_null();
         size_t nvanished = json_array_size(gone);
-        json_array_append_new(arr, json_pack("{s:s, s:o, s:I, s:I, s:s, s:o, s:o}", "source", s,
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:I, s:I, s:s, s:b, s:o, s:o, s:o}",
+                                             "source", s, "state", nvanished ? "VANISHED" : state,
                                              "newest", newest ? cat_row_json(newest) : json_null(),
                                              "age_seconds", newest ? (json_int_t)ev.age : (json_int_t)0,
                                              "rpo_seconds", (json_int_t)ps.rpo, "rpo_state",
                                              ev.state == OBJ_NONE ? "NONE"
                                                                   : objective_state_name(ev.state),
-                                             "last_verify", vj, "vanished", gone));
+                                             "verified", verified != NULL, "last_verify", vj,
+                                             "last_attempt", aj, "vanished", gone));
         if (!o->json)
             printf("%-16s %-26s %-10s %-8s %-9s %s\n", s, newest ? newest->id : "-", age, rpo,
                    nvanished ? "VANISHED" : state, vdesc);

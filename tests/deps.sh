@@ -27,7 +27,7 @@ rules="
 declare -A layer=(
     [lib/core]=0
     [lib/config]=1 [lib/crypto]=1 [policies]=1
-    [lib/storage]=2 [lib/db]=2
+    [lib/storage]=2 [lib/db]=2 [lib/metrics]=2 [lib/notify]=2
     [lib/repo]=3 [lib/source]=3
     [lib/stream]=4
     [lib/catalog]=5

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,13 +15,9 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "../repo/repo.h"
+#include "cat_int.h"
 
-#define CAT_SCHEMA "2"
-
-struct cat_index {
-    sqlite3 *db;
-    char *path;
-};
+#define CAT_SCHEMA "3"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -36,6 +33,7 @@ static const char schema_sql[] =
     " verify_quick INTEGER NOT NULL DEFAULT 0, verified_at INTEGER NOT NULL DEFAULT 0,"
     " verify_error TEXT, gone_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(repo, source, id));"
     "CREATE INDEX IF NOT EXISTS backups_by_time ON backups(repo, source, time);"
+    CAT_ATTEMPTS_SQL
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" CAT_SCHEMA "');";
 
 #define COLS                                                                               \
@@ -43,7 +41,7 @@ static const char schema_sql[] =
     "bytes_stored, objects, tool_version, status, damage, details, pinned, pin_reason, "   \
     "pinned_at, verify, verify_quick, verified_at, verify_error, gone_at"
 
-static int db_err(struct cat_index *x, int rc, const char *what, struct cf_err *e)
+int cat_db_err(struct cat_index *x, int rc, const char *what, struct cf_err *e)
 {
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return cf_err_set(e, CF_E_LOCKED,
@@ -77,27 +75,38 @@ const char *cat_index_file(const struct cat_index *x)
 
 /* Schema 1 -> 2: the column gone_at, and status 3 (vanished). Rows that schema 1 marked
  * pruned stay pruned: it did not tell a prune from a manifest removed behind coffer's back.
- * Under the write lock, so that two commands upgrading at once do it once. */
-static int index_upgrade_1(struct cat_index *x, struct cf_err *e)
+ * Schema 2 -> 3: the table of attempts (cat_int.h). Under the write lock, and from the version
+ * read again under it, so that two commands upgrading at once do it once. */
+static int index_upgrade(struct cat_index *x, struct cf_err *e)
 {
+    sqlite3_stmt *st = NULL;
+    int from = 0;
     int rc = sqlite3_exec(x->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return db_err(x, rc, "upgrade the schema", e);
-    rc = sqlite3_exec(x->db,
-                      "ALTER TABLE backups ADD COLUMN gone_at INTEGER NOT NULL DEFAULT 0;"
-                      "UPDATE meta SET value = '" CAT_SCHEMA "' WHERE key = 'schema'",
-                      NULL, NULL, NULL);
-    if (rc == SQLITE_ERROR && sqlite3_exec(x->db, "SELECT gone_at FROM backups LIMIT 0", NULL,
-                                           NULL, NULL) == SQLITE_OK)
-        rc = SQLITE_OK;   /* another process upgraded it while we waited for the lock */
+        return cat_db_err(x, rc, "upgrade the schema", e);
+    rc = sqlite3_prepare_v2(x->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        from = v ? atoi(v) : 0;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK && from < 2)
+        rc = sqlite3_exec(x->db, "ALTER TABLE backups ADD COLUMN gone_at INTEGER NOT NULL "
+                          "DEFAULT 0", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && from < 3)
+        rc = sqlite3_exec(x->db, CAT_ATTEMPTS_SQL
+                          "UPDATE meta SET value = '" CAT_SCHEMA "' WHERE key = 'schema'",
+                          NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        db_err(x, rc, "upgrade the schema", e);
+        cat_db_err(x, rc, "upgrade the schema", e);
         sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    log_info("catalog index upgraded path=%s schema=1->" CAT_SCHEMA, x->path);
+    if (from < 3)
+        log_info("catalog index upgraded path=%s schema=%d->" CAT_SCHEMA, x->path, from);
     return 0;
 }
 
@@ -110,7 +119,7 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
     rc = sqlite3_open_v2(x->path, &x->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                          SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
-        return x->db ? db_err(x, rc, "open", e)
+        return x->db ? cat_db_err(x, rc, "open", e)
                      : cf_err_set(e, CF_E_NOMEM, "unable to open catalog index");
     sqlite3_busy_timeout(x->db, CAT_BUSY_MS);
     /* A cache: losing the last commit in a power cut is fine (the repository has it), a
@@ -119,7 +128,7 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
     rc = sqlite3_exec(x->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL,
                       NULL);
     if (rc != SQLITE_OK)
-        return db_err(x, rc, "set up", e);
+        return cat_db_err(x, rc, "set up", e);
     rc = sqlite3_prepare_v2(x->db, "PRAGMA quick_check", -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
@@ -135,15 +144,15 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_OK)
-        return db_err(x, rc, "check", e);
+        return cat_db_err(x, rc, "check", e);
     /* a new file has no tables yet */
     int have = 0;
     rc = sqlite3_prepare_v2(x->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL);
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
-        if (v != NULL && strcmp(v, "1") == 0) {
+        if (v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "2") == 0)) {
             sqlite3_finalize(st);
-            return index_upgrade_1(x, e);
+            return index_upgrade(x, e);
         }
         if (v == NULL || strcmp(v, CAT_SCHEMA) != 0) {
             cf_err_set(e, CF_E_CORRUPT, "catalog index '%s' has schema %s, not %s", x->path,
@@ -155,13 +164,13 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_OK && rc != SQLITE_ERROR)   /* SQLITE_ERROR: no such table */
-        return db_err(x, rc, "read schema", e);
+        return cat_db_err(x, rc, "read schema", e);
     if (!have) {
         char *msg = NULL;
         rc = sqlite3_exec(x->db, schema_sql, NULL, NULL, &msg);
         sqlite3_free(msg);
         if (rc != SQLITE_OK)
-            return db_err(x, rc, "create tables", e);
+            return cat_db_err(x, rc, "create tables", e);
         *fresh = true;
     }
     return 0;
@@ -244,7 +253,7 @@ void cat_index_close(struct cat_index *x)
 static int exec_simple(struct cat_index *x, const char *sql, struct cf_err *e)
 {
     int rc = sqlite3_exec(x->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : db_err(x, rc, sql, e);
+    return rc == SQLITE_OK ? 0 : cat_db_err(x, rc, sql, e);
 }
 
 int cat_index_begin(struct cat_index *x, struct cf_err *e)
@@ -263,7 +272,7 @@ void cat_index_rollback(struct cat_index *x)
     sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void cat_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s == NULL)
         sqlite3_bind_null(st, i);
@@ -272,17 +281,17 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 }
 
 /* run a statement that returns no rows; finalizes it */
-static int step_done(struct cat_index *x, sqlite3_stmt *st, const char *what, struct cf_err *e)
+int cat_step_done(struct cat_index *x, sqlite3_stmt *st, const char *what, struct cf_err *e)
 {
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(x, rc, what, e);
+    return rc == SQLITE_DONE ? 0 : cat_db_err(x, rc, what, e);
 }
 
-static int prepare(struct cat_index *x, const char *sql, sqlite3_stmt **st, struct cf_err *e)
+int cat_prepare(struct cat_index *x, const char *sql, sqlite3_stmt **st, struct cf_err *e)
 {
     int rc = sqlite3_prepare_v2(x->db, sql, -1, st, NULL);
-    return rc == SQLITE_OK ? 0 : db_err(x, rc, "prepare", e);
+    return rc == SQLITE_OK ? 0 : cat_db_err(x, rc, "prepare", e);
 }
 
 int cat_index_put(struct cat_index *x, const struct cat_row *r, struct cf_err *e)
@@ -300,33 +309,33 @@ int cat_index_put(struct cat_index *x, const struct cat_row *r, struct cf_err *e
         "verified_at=CASE WHEN ?20 = 0 THEN verified_at ELSE ?22 END, "
         "verify_error=CASE WHEN ?20 = 0 THEN verify_error ELSE ?23 END, gone_at=?24";
 
-    if (prepare(x, sql, &st, e) != 0)
+    if (cat_prepare(x, sql, &st, e) != 0)
         return -1;
-    bind_text(st, 1, r->repo);
-    bind_text(st, 2, r->source);
-    bind_text(st, 3, r->id);
+    cat_bind_text(st, 1, r->repo);
+    cat_bind_text(st, 2, r->source);
+    cat_bind_text(st, 3, r->id);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)r->time);
-    bind_text(st, 5, r->kind);
-    bind_text(st, 6, r->job);
+    cat_bind_text(st, 5, r->kind);
+    cat_bind_text(st, 6, r->job);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)r->started);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)r->finished);
-    bind_text(st, 9, r->consistency);
+    cat_bind_text(st, 9, r->consistency);
     sqlite3_bind_int64(st, 10, (sqlite3_int64)r->bytes_in);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)r->bytes_stored);
     sqlite3_bind_int64(st, 12, (sqlite3_int64)r->objects);
-    bind_text(st, 13, r->tool_version);
+    cat_bind_text(st, 13, r->tool_version);
     sqlite3_bind_int(st, 14, (int)r->status);
-    bind_text(st, 15, r->damage);
+    cat_bind_text(st, 15, r->damage);
     sqlite3_bind_int(st, 16, r->details);
     sqlite3_bind_int(st, 17, r->pinned);
-    bind_text(st, 18, r->pin_reason);
+    cat_bind_text(st, 18, r->pin_reason);
     sqlite3_bind_int64(st, 19, (sqlite3_int64)r->pinned_at);
     sqlite3_bind_int(st, 20, (int)r->verify);
     sqlite3_bind_int(st, 21, r->verify_quick);
     sqlite3_bind_int64(st, 22, (sqlite3_int64)r->verified_at);
-    bind_text(st, 23, r->verify_error);
+    cat_bind_text(st, 23, r->verify_error);
     sqlite3_bind_int64(st, 24, (sqlite3_int64)r->gone_at);
-    return step_done(x, st, "write a backup row", e);
+    return cat_step_done(x, st, "write a backup row", e);
 }
 
 static char *col_dup(sqlite3_stmt *st, int i)
@@ -388,7 +397,7 @@ static int rows_collect(struct cat_index *x, sqlite3_stmt *st, struct cat_row **
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         cat_rows_free(v, cnt);
-        return db_err(x, rc, "read backups", e);
+        return cat_db_err(x, rc, "read backups", e);
     }
     *rows = v;
     *n = cnt;
@@ -402,13 +411,13 @@ int cat_index_get(struct cat_index *x, const char *repo, const char *source, con
     struct cat_row *rows = NULL;
     size_t n = 0;
 
-    if (prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
+    if (cat_prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
                    "(?2 IS NULL OR source = ?2) AND id = ?3 ORDER BY status LIMIT 1",
                 &st, e) != 0)
         return -1;
-    bind_text(st, 1, repo);
-    bind_text(st, 2, source);
-    bind_text(st, 3, id);
+    cat_bind_text(st, 1, repo);
+    cat_bind_text(st, 2, source);
+    cat_bind_text(st, 3, id);
     if (rows_collect(x, st, &rows, &n, e) != 0)
         return -1;
     if (n == 0)
@@ -425,15 +434,15 @@ int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_
 {
     sqlite3_stmt *st;
 
-    if (prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
+    if (cat_prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
                    "(?2 IS NULL OR source = ?2) AND (?3 IS NULL OR job = ?3) AND "
                    "(?4 = 0 OR time >= ?4) AND (?5 = 0 OR time <= ?5) AND (?6 OR status != 2) "
                    "ORDER BY source, time, id",
                 &st, e) != 0)
         return -1;
-    bind_text(st, 1, f->repo);
-    bind_text(st, 2, f->source);
-    bind_text(st, 3, f->job);
+    cat_bind_text(st, 1, f->repo);
+    cat_bind_text(st, 2, f->source);
+    cat_bind_text(st, 3, f->job);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)f->since);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)f->until);
     sqlite3_bind_int(st, 6, f->with_pruned);
@@ -450,12 +459,12 @@ int cat_index_at(struct cat_index *x, const char *repo, const char *source,
     char when[32];
 
     /* the complete backups, oldest first; repo_choose_at() decides which is at @w */
-    if (prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
+    if (cat_prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
                    "source = ?2 AND status = 0 ORDER BY time, id",
                 &st, e) != 0)
         return -1;
-    bind_text(st, 1, repo);
-    bind_text(st, 2, source);
+    cat_bind_text(st, 1, repo);
+    cat_bind_text(st, 2, source);
     if (rows_collect(x, st, &rows, &n, e) != 0)
         return -1;
     k = repo_choose_at(rows, n, sizeof(*rows), offsetof(struct cat_row, time), w, NULL, NULL);
@@ -477,11 +486,11 @@ int cat_index_at(struct cat_index *x, const char *repo, const char *source,
 static int prepare_row(struct cat_index *x, const char *sql, const char *repo, const char *source,
                        const char *id, sqlite3_stmt **st, struct cf_err *e)
 {
-    if (prepare(x, sql, st, e) != 0)
+    if (cat_prepare(x, sql, st, e) != 0)
         return -1;
-    bind_text(*st, 1, repo);
-    bind_text(*st, 2, source);
-    bind_text(*st, 3, id);
+    cat_bind_text(*st, 1, repo);
+    cat_bind_text(*st, 2, source);
+    cat_bind_text(*st, 3, id);
     return 0;
 }
 
@@ -495,9 +504,9 @@ int cat_index_set_status(struct cat_index *x, const char *repo, const char *sour
                    "repo = ?1 AND source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
         return -1;
     sqlite3_bind_int(st, 4, (int)s);
-    bind_text(st, 5, damage);
+    cat_bind_text(st, 5, damage);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
-    return step_done(x, st, "update a status", e);
+    return cat_step_done(x, st, "update a status", e);
 }
 
 int cat_index_set_pin(struct cat_index *x, const char *repo, const char *source, const char *id,
@@ -508,9 +517,9 @@ int cat_index_set_pin(struct cat_index *x, const char *repo, const char *source,
                    "repo = ?1 AND source = ?2 AND id = ?3", repo, source, id, &st, e) != 0)
         return -1;
     sqlite3_bind_int(st, 4, pinned);
-    bind_text(st, 5, pinned ? reason : NULL);
+    cat_bind_text(st, 5, pinned ? reason : NULL);
     sqlite3_bind_int64(st, 6, pinned ? (sqlite3_int64)at : 0);
-    return step_done(x, st, "update a pin", e);
+    return cat_step_done(x, st, "update a pin", e);
 }
 
 int cat_index_set_verify(struct cat_index *x, const char *repo, const char *source,
@@ -524,19 +533,19 @@ int cat_index_set_verify(struct cat_index *x, const char *repo, const char *sour
     sqlite3_bind_int(st, 4, (int)v);
     sqlite3_bind_int(st, 5, quick);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)at);
-    bind_text(st, 7, error);
-    return step_done(x, st, "record a verify result", e);
+    cat_bind_text(st, 7, error);
+    return cat_step_done(x, st, "record a verify result", e);
 }
 
 int cat_index_meta_set(struct cat_index *x, const char *key, const char *value,
                        struct cf_err *e)
 {
     sqlite3_stmt *st;
-    if (prepare(x, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", &st, e) != 0)
+    if (cat_prepare(x, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", &st, e) != 0)
         return -1;
-    bind_text(st, 1, key);
-    bind_text(st, 2, value);
-    return step_done(x, st, "write meta", e);
+    cat_bind_text(st, 1, key);
+    cat_bind_text(st, 2, value);
+    return cat_step_done(x, st, "write meta", e);
 }
 
 int cat_index_meta_get(struct cat_index *x, const char *key, char *out, size_t cap,
@@ -544,9 +553,9 @@ int cat_index_meta_get(struct cat_index *x, const char *key, char *out, size_t c
 {
     sqlite3_stmt *st;
     int rc;
-    if (prepare(x, "SELECT value FROM meta WHERE key = ?1", &st, e) != 0)
+    if (cat_prepare(x, "SELECT value FROM meta WHERE key = ?1", &st, e) != 0)
         return -1;
-    bind_text(st, 1, key);
+    cat_bind_text(st, 1, key);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -556,16 +565,16 @@ int cat_index_meta_get(struct cat_index *x, const char *key, char *out, size_t c
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE)
         return cf_err_set(e, CF_E_NOTFOUND, "no '%s' in the catalog index", key);
-    return db_err(x, rc, "read meta", e);
+    return cat_db_err(x, rc, "read meta", e);
 }
 
 int cat_index_forget(struct cat_index *x, const char *repo, struct cf_err *e)
 {
     sqlite3_stmt *st;
-    if (prepare(x, "DELETE FROM backups WHERE repo = ?1 AND status != 3", &st, e) != 0)
+    if (cat_prepare(x, "DELETE FROM backups WHERE repo = ?1 AND status != 3", &st, e) != 0)
         return -1;
-    bind_text(st, 1, repo);
-    return step_done(x, st, "drop rows", e);
+    cat_bind_text(st, 1, repo);
+    return cat_step_done(x, st, "drop rows", e);
 }
 
 void cat_row_clear(struct cat_row *r)

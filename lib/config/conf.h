@@ -1,4 +1,5 @@
-/* conf.h - coffer.conf read and sorted: the repository, the catalog, the sources and the jobs.
+/* conf.h - coffer.conf read and sorted: the repository, the catalog, the sources, the jobs,
+ * metrics and notifications.
  *
  * conf_read() parses the file and sorts its sections; it knows no driver and no other owner's
  * keys. The keys and values of each section are checked by the validation step
@@ -23,6 +24,8 @@ struct conf {
     struct ini *ini;
     const struct ini_section *repository;
     const struct ini_section *catalog;   /* NULL when absent */
+    const struct ini_section *metrics;   /* [metrics], NULL when absent */
+    const struct ini_section *notify;    /* [notify]: every job's notifications, or NULL */
     const struct ini_section **sources;
     size_t nsources;
     struct conf_job *jobs;

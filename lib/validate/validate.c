@@ -7,6 +7,8 @@
 #include "../../policies/retention.h"
 #include "../catalog/cat_index.h"
 #include "../core/util.h"
+#include "../metrics/metrics.h"
+#include "../notify/notify.h"
 #include "../repo/repo.h"
 #include "../source/source.h"
 #include "../stream/stream_opts.h"
@@ -19,7 +21,8 @@ static const char *const migrate_keys[] = { "migrations", NULL };
 static const char *const *const source_others[] = {
     stream_source_keys, retention_keys, objective_keys, migrate_keys, NULL,
 };
-static const char *const *const job_others[] = { retention_keys, objective_keys, NULL };
+static const char *const *const job_others[] = { retention_keys, objective_keys, notify_keys,
+                                                  NULL };
 static const char *const *const repository_others[] = { stream_repo_keys, NULL };
 
 /* the values of the retention and objective keys; their defaults are the readers' (the
@@ -78,6 +81,14 @@ static int check_section(void *arg, const struct ini_section *s, struct cf_err *
                    ? 0
                    : -1;
     }
+    if (strcmp(s->kind, "metrics") == 0) {
+        const char *const *const lists[] = { metrics_keys, NULL };
+        return ini_check_keys(s, lists, e) == 0 && metrics_check(s, e) == 0 ? 0 : -1;
+    }
+    if (strcmp(s->kind, "notify") == 0) {
+        const char *const *const lists[] = { notify_keys, NULL };
+        return ini_check_keys(s, lists, e) == 0 && notify_check(s, e) == 0 ? 0 : -1;
+    }
     if (strcmp(s->kind, "source") == 0) {
         struct stream_opts so;
         return validate_source(s, e) == 0 && check_retention(s, e) == 0 &&
@@ -87,7 +98,7 @@ static int check_section(void *arg, const struct ini_section *s, struct cf_err *
     }
     if (strcmp(s->kind, "job") == 0)
         return ini_check_keys_with(s, conf_job_keys, NULL, job_others, e) == 0 &&
-                       check_retention(s, e) == 0
+                       check_retention(s, e) == 0 && notify_check(s, e) == 0
                    ? 0
                    : -1;
     return check_repository(s, e);

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "../../lib/catalog/cat_health.h"
 #include "../../lib/catalog/cat_index.h"
 #include "../../lib/core/log.h"
 #include "../../lib/core/util.h"
@@ -267,14 +268,41 @@ TEST(schema_1_upgraded_in_place)
     cat_row_clear(&r);
     char v[64];
     CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "2");
+    CHECK_STR(v, "3");
     CHECK_EQ_INT(cat_index_meta_get(x, "synced:repo-1", v, sizeof(v), &e), 0);
+    /* schema 3: the attempts table, usable at once */
+    struct cat_attempt a = { .source = "media", .job = "nightly", .started = 100,
+                             .finished = 160, .duration_ms = 60000, .ok = false,
+                             .error = "volume '/x': No such file or directory" };
+    struct cat_attempts at;
+    CHECK_EQ_INT(cat_index_attempt_add(x, &a, &e), 0);
+    a.ok = true;
+    a.error = NULL;
+    a.started = 200;
+    a.finished = 230;
+    a.bytes_in = 7;
+    snprintf(a.backup_id, sizeof(a.backup_id), "20261122T030000Z-cccccccc");
+    CHECK_EQ_INT(cat_index_attempt_add(x, &a, &e), 0);
+    a.ok = false;
+    a.started = 300;
+    a.finished = 310;
+    a.bytes_in = 0;
+    a.error = "again";
+    a.backup_id[0] = '\0';
+    CHECK_EQ_INT(cat_index_attempt_add(x, &a, &e), 0);
+    CHECK_EQ_INT(cat_index_attempts(x, "media", "nightly", &at, &e), 0);
+    CHECK(at.have_last && !at.last.ok && at.total == 3 && at.failures == 2);
+    CHECK(at.last_success == 230 && at.success_bytes_in == 7 && at.last.finished == 310);
+    CHECK_STR(at.last.error, "again");
+    cat_attempt_clear(&at.last);
+    CHECK_EQ_INT(cat_index_attempts(x, "media", "weekly", &at, &e), 0);
+    CHECK(!at.have_last && at.total == 0 && at.last_success == 0);
     /* the new state: vanished, with the time it was noticed; a rebuild keeps the row */
     CHECK_EQ_INT(cat_index_set_status(x, "repo-1", "media", "20261121T030000Z-aaaaaaaa",
                                       CAT_VANISHED, NULL, &e), 0);
     CHECK_EQ_INT(cat_index_forget(x, "repo-1", &e), 0);
     cat_index_close(x);
-    x = open_at("v1.db", &fresh);   /* opened again: schema 2 now, nothing to upgrade */
+    x = open_at("v1.db", &fresh);   /* opened again: schema 3 now, nothing to upgrade */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     CHECK(r.status == CAT_VANISHED && r.gone_at >= time(NULL) - 60);
@@ -282,6 +310,10 @@ TEST(schema_1_upgraded_in_place)
     cat_row_clear(&r);
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261120T030000Z-bbbbbbbb", &r, &e), -1);
     CHECK(e.code == CF_E_NOTFOUND);
+    /* attempts are not in the repository: a rebuild (forget) keeps them */
+    CHECK_EQ_INT(cat_index_attempts(x, "media", NULL, &at, &e), 0);
+    CHECK(at.total == 3);
+    cat_attempt_clear(&at.last);
     cat_index_close(x);
     free(p);
 }

@@ -108,7 +108,15 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[job j]\nsources = nope\n", "c.conf:5: [job j] sources: no [source nope]");
     bad(REPO "[job j]\nkeep-last = 2\n", "[job j] missing required key 'sources'");
     bad(REPO "[job j]\nsources = m\nschedule = daily\n", "unknown key 'schedule'");
-    bad(REPO "[metrics]\n", "unknown section [metrics]");
+    bad(REPO "[metric]\n", "unknown section [metric] (expected [repository], [source NAME], "
+                           "[job NAME], [catalog], [metrics] or [notify])");
+    bad(REPO "[metrics]\nlisten-port = 9\n", "unknown key 'listen-port'");
+    bad(REPO "[metrics]\ntextfile-dir = rel\n", "c.conf:5: [metrics] textfile-dir: 'rel' is not "
+                                                  "an absolute path");
+    bad(REPO "[notify]\nnotify-url = mailto:x\n", "c.conf:5: [notify] notify-url: not an http");
+    bad(REPO "[notify]\nnotify-timeout = 0s\n", "notify-timeout: between 1s and 5min");
+    bad(REPO "[source m]\ntype = volume\npath = /x\nnotify-url = http://x/\n",
+        "unknown key 'notify-url'");
     bad(REPO "[source m]\ntype = volume\npath = /x\ncompression-level = 40\n",
         "c.conf:7: [source m] compression-level: '40' is not a whole number from 1 to 19");
     bad(REPO "[source m]\ntype = volume\npath = /x\nkeep-daily = lots\n",
