@@ -17,4 +17,15 @@ int backupd_job_run(const struct conf *c, const char *job);
  * Returns an exit code: 0 nothing found, 2 a configuration or key finding, else 1. */
 int backupd_check_config(const char *path, bool offline);
 
+/* What `backupd key ...` was given on the command line. */
+struct backupd_key_args {
+    const char *const *args;   /* after "key": SUBCOMMAND [ID] */
+    int nargs;
+    const char *passphrase_file, *key_file, *label;
+};
+
+/* backupd_key() - `key list|add|remove|passwd|upgrade` (backupd_key.c): the repository's key
+ * slots (docs/RUNBOOK.md "Key slots"). Returns an exit code. */
+int backupd_key(const struct conf *c, const struct backupd_key_args *k);
+
 #endif
