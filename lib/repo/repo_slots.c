@@ -385,7 +385,6 @@ static int remove_fn(struct repo *r, json_t *doc, void *arg, struct cf_err *e)
     const char *id = arg;
     ssize_t at;
     json_t *slots = find_slot(doc, id, &at);
-    (void)r;
     if (at < 0)
         return cf_err_set(e, CF_E_NOTFOUND,
                           "no key slot '%s'; HINT: 'backupd key list' shows the slots", id);
@@ -394,6 +393,11 @@ static int remove_fn(struct repo *r, json_t *doc, void *arg, struct cf_err *e)
                           "slot %s is the repository's last key slot: removing it would lock "
                           "every backup away; HINT: add another slot first ('backupd key add')",
                           id);
+    if (strcmp(id, r->slot_id) == 0)
+        return cf_err_set(e, CF_E_USAGE,
+                          "slot %s is the one the configuration's key opened: removing it would "
+                          "lock this host out; HINT: point the configuration at the key of "
+                          "another slot first, then remove this one", id);
     json_array_remove(slots, (size_t)at);
     return 0;
 }
@@ -402,11 +406,6 @@ int repo_slot_remove(struct repo *r, const char *id, struct cf_err *e)
 {
     if (can_change(r, false, e) != 0)
         return -1;
-    if (strcmp(id, r->slot_id) == 0)
-        return cf_err_set(e, CF_E_USAGE,
-                          "slot %s is the one the configuration's key opened: removing it would "
-                          "lock this host out; HINT: point the configuration at the key of "
-                          "another slot first, then remove this one", id);
     if (change(r, "unable to remove a key slot", remove_fn, (void *)id, e) != 0)
         return -1;
     log_info("key slot removed id=%s", id);
