@@ -8,7 +8,8 @@ matching what the code writes fails the suite.
 
 usage: coffer_reader.py REPO_DIR KEY_FILE SOURCE ID OUT_JSON [EXTRACT_DIR]
   KEY_FILE is the key file (keyfile mode), the passphrase file (passphrase mode) or the
-  secret key file (public mode), as repo.json's key mode says.
+  secret key file (public mode), as repo.json's key mode says; in a version 2 repository
+  (mode "slots") a key file or passphrase file of any of its slots.
 Writes OUT_JSON: the manifest, each object's header facts and the volume's entries.
 Exits 1 with a message naming the rule that failed.
 """
