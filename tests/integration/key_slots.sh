@@ -14,11 +14,12 @@ secret "$D/pc" "third passphrase"
 secret "$D/pw" "nobody's passphrase"
 head -c 32 /dev/urandom >"$D/kf"; head -c 32 /dev/urandom >"$D/kw"; chmod 600 "$D/kf" "$D/kw"
 section=$(repo_section "$D")
-# conf NAME KEY-LINE: $D/NAME.conf, the one repository opened by KEY-LINE
+# conf NAME KEY-LINE [REPOSITORY-LINES]: $D/NAME.conf, the repository (by default the one of
+# this test) opened by KEY-LINE
 conf() {
     cat >"$D/$1.conf" <<CONF
 [repository]
-$section
+${3:-$section}
 $2
 [source media]
 type = volume
@@ -114,18 +115,7 @@ ok "restore after all of it" restores "$D/c.conf" "$T/out-end"
 # public-key mode keeps its meaning: the backup host holds only the public key, no slots
 mkdir -p "$T/p"
 ok "keygen" backupd keygen --public "$T/p/repo.pub" --secret "$T/p/repo.sec"
-cat >"$T/p/coffer.conf" <<CONF
-[repository]
-$(repo_section "$T/p")
-public-key-file = $T/p/repo.pub
-[source media]
-type = volume
-path = $T/src
-[job nightly]
-sources = media
-[catalog]
-path = $T/p/catalog.db
-CONF
-ok "init sealed to a public key" backupd --config "$T/p/coffer.conf" init
-fails "key list refuses a public-key repository" 2 "sealed to a public key: it has no key slots" backupd --config "$T/p/coffer.conf" key list
-fails "key add too" 2 "sealed to a public key" backupd --config "$T/p/coffer.conf" key add --passphrase-file "$D/pb"
+conf pub "public-key-file = $T/p/repo.pub" "$(repo_section "$T/p")"
+ok "init sealed to a public key" backupd --config "$D/pub.conf" init
+fails "key list refuses a public-key repository" 2 "sealed to a public key: it has no key slots" backupd --config "$D/pub.conf" key list
+fails "key add too" 2 "sealed to a public key" backupd --config "$D/pub.conf" key add --passphrase-file "$D/pb"
