@@ -72,7 +72,8 @@ int keys_verify_check_value(const struct keyring *k, const char *hex, struct cf_
  * BLAKE2b-256(key = @secret, message = "coffer-slot-kek" NUL repo id NUL slot id), @secret being
  * the key file's 32 bytes or the slot's Argon2id output: a slot opens only in its repository
  * and under its own id. The master is stored as nonce[24] || crypto_secretbox(master). */
-#define KEYS_SLOT_HEX (2 * (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + KEY_BYTES) + 1)
+#define KEYS_SLOT_HEX \
+    (2 * (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + KEY_BYTES) + 1)
 void keys_slot_kek(const unsigned char secret[KEY_BYTES], const char *repo_id, const char *slot_id,
                    unsigned char kek[KEY_BYTES]);
 void keys_slot_wrap(const unsigned char kek[KEY_BYTES], const unsigned char master[KEY_BYTES],

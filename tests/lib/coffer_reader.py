@@ -86,10 +86,11 @@ def slot_master(repo, raw):
     """version 2: the first slot whose kind fits the file and whose wrapped master opens"""
     for slot in repo["key"]["slots"]:
         if slot["kind"] == "keyfile":
-            try:
-                secret = key_bytes(raw, 32, "key file")
-            except SystemExit:
-                continue
+            text = raw.rstrip(b"\r\n")
+            if len(raw) != 32 and (len(text) != 64 or
+                                   any(c not in b"0123456789abcdefABCDEF" for c in text)):
+                continue    # not a key file: this slot is not for it
+            secret = key_bytes(raw, 32, "key file")
         elif slot["kind"] == "passphrase":
             secret = argon2id(passphrase_bytes(raw), slot["kdf"])
         else:
