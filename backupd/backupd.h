@@ -37,5 +37,15 @@ void backupd_attempt(const struct conf *c, const char *job, const struct backupd
 /* backupd_after_run() - after @job: notify the RPO violations of its sources and write the
  * metrics textfile ([metrics] textfile-dir). Logs what it cannot do; never fails. */
 void backupd_after_run(const struct conf *c, const char *job, const char *repo_id);
+/* What `backupd key ...` was given on the command line. */
+struct backupd_key_args {
+    const char *const *args;   /* after "key": SUBCOMMAND [ID] */
+    int nargs;
+    const char *passphrase_file, *key_file, *label;
+};
+
+/* backupd_key() - `key list|add|remove|passwd|upgrade` (backupd_key.c): the repository's key
+ * slots (docs/RUNBOOK.md "Key slots"). Returns an exit code. */
+int backupd_key(const struct conf *c, const struct backupd_key_args *k);
 
 #endif

@@ -19,6 +19,13 @@ static const char usage[] =
     "                               make a key pair for a repository sealed to a public key:\n"
     "                               the backup host keeps only OUT.pub; restores need OUT.sec\n"
     "  run JOB                      back up every source of [job JOB] now, once\n"
+    "  key list                     the repository's key slots (id, kind, created, label)\n"
+    "  key add --passphrase-file F | --key-file F [--label L]\n"
+    "                               a new slot opening the repository with F's passphrase or key\n"
+    "  key remove ID                remove a slot (never the last one, nor the one in use)\n"
+    "  key passwd --passphrase-file F\n"
+    "                               the slot of the configuration's passphrase takes F's instead\n"
+    "  key upgrade                  a version 1 repository gets key slots (format version 2)\n"
     "  check-config [--offline]     check the configuration and what a run will need (key,\n"
     "                               repository, servers, dump tools), reporting every problem;\n"
     "                               --offline: no network (S3, database connections)\n"
@@ -31,7 +38,8 @@ int main(int argc, char **argv)
 {
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
-    const char *cmd, *gen = NULL, *pub = NULL, *sec = NULL;
+    const char *cmd, *gen = NULL, *pub = NULL, *sec = NULL, *kpass = NULL, *kfile = NULL,
+               *klabel = NULL;
     const char *pos[5];
     const char **args = pos + 1;
     int nargs, rc;
@@ -39,6 +47,8 @@ int main(int argc, char **argv)
     const struct cli_opt opts[] = {
         { "--offline", NULL, &offline },     { "--generate-key", &gen, NULL },
         { "--public", &pub, NULL },          { "--secret", &sec, NULL },
+        { "--passphrase-file", &kpass, NULL }, { "--key-file", &kfile, NULL },
+        { "--label", &klabel, NULL },
         { NULL, NULL, NULL },
     };
     struct cli_args a = { "backupd", usage, opts, CONF_DEFAULT_PATH, pos, 5, 0 };
@@ -71,7 +81,12 @@ int main(int argc, char **argv)
         cf_err_set(&e, CF_E_USAGE, "--generate-key, --public and --secret go with init or keygen");
         goto usage_err;
     }
-    if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0) {
+    if ((kpass || kfile || klabel) && strcmp(cmd, "key") != 0) {
+        cf_err_set(&e, CF_E_USAGE, "--passphrase-file, --key-file and --label go with key");
+        goto usage_err;
+    }
+    if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 &&
+        strcmp(cmd, "key") != 0) {
         cf_err_set(&e, CF_E_USAGE, "unknown command '%s'", cmd);
         goto usage_err;
     }
@@ -93,6 +108,9 @@ int main(int argc, char **argv)
         rc = repo_init(c, gen, &e) == 0 ? EXIT_OK : cli_fail("backupd", &e);
         if (rc == EXIT_OK)
             printf("repository created\n");
+    } else if (strcmp(cmd, "key") == 0) {
+        struct backupd_key_args k = { args, nargs, kpass, kfile, klabel };
+        rc = backupd_key(c, &k);
     } else {
         if (nargs != 1) {
             conf_free(c);

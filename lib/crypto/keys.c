@@ -248,6 +248,38 @@ int keys_verify_check_value(const struct keyring *k, const char *hex, struct cf_
     return 0;
 }
 
+void keys_slot_kek(const unsigned char secret[KEY_BYTES], const char *repo_id, const char *slot_id,
+                   unsigned char kek[KEY_BYTES])
+{
+    static const char label[] = "coffer-slot-kek";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, secret, KEY_BYTES, KEY_BYTES);
+    crypto_generichash_update(&st, (const unsigned char *)label, sizeof(label));   /* with NUL */
+    crypto_generichash_update(&st, (const unsigned char *)repo_id, strlen(repo_id) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)slot_id, strlen(slot_id));
+    crypto_generichash_final(&st, kek, KEY_BYTES);
+    sodium_memzero(&st, sizeof(st));
+}
+
+void keys_slot_wrap(const unsigned char kek[KEY_BYTES], const unsigned char master[KEY_BYTES],
+                    char *out)
+{
+    unsigned char box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + KEY_BYTES];
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, master, KEY_BYTES, box, kek);
+    hex_encode(box, sizeof(box), out);
+}
+
+int keys_slot_unwrap(const unsigned char kek[KEY_BYTES], const char *hex,
+                     unsigned char master[KEY_BYTES])
+{
+    unsigned char box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + KEY_BYTES];
+    if (hex == NULL || strlen(hex) != 2 * sizeof(box) || hex_decode(hex, box, sizeof(box)) != 0)
+        return -1;
+    return crypto_secretbox_open_easy(master, box + crypto_secretbox_NONCEBYTES,
+                                      sizeof(box) - crypto_secretbox_NONCEBYTES, box, kek);
+}
+
 void keyring_wipe(struct keyring *k)
 {
     sodium_memzero(k, sizeof(*k));

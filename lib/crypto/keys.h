@@ -5,7 +5,10 @@
  *               crypto_secretbox (XSalsa20-Poly1305) under it
  *   passphrase  master key = Argon2id(passphrase, salt, opslimit, memlimit); same wrapping
  *   public      data keys sealed to the repository's X25519 public key (crypto_box_seal):
- *               the writer cannot read back; restore needs the secret key */
+ *               the writer cannot read back; restore needs the secret key
+ * From format version 2 the master key of the first two modes is random (or, in a repository
+ * upgraded from version 1, the master it had) and repo.json holds it in key slots, each
+ * wrapping it under a key-encryption key made from a passphrase or a key file (keys_slot_*). */
 #ifndef CF_KEYS_H
 #define CF_KEYS_H
 
@@ -64,6 +67,21 @@ bool keys_can_unwrap(const struct keyring *k);
 #define KEYS_CHECK_HEX (2 * (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 16) + 1)
 void keys_check_value(const struct keyring *k, char *out /* KEYS_CHECK_HEX */);
 int keys_verify_check_value(const struct keyring *k, const char *hex, struct cf_err *e);
+
+/* Key slots (docs/FORMAT.md "Key slots"). The key-encryption key of a slot is
+ * BLAKE2b-256(key = @secret, message = "coffer-slot-kek" NUL repo id NUL slot id), @secret being
+ * the key file's 32 bytes or the slot's Argon2id output: a slot opens only in its repository
+ * and under its own id. The master is stored as nonce[24] || crypto_secretbox(master). */
+#define KEYS_SLOT_HEX \
+    (2 * (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + KEY_BYTES) + 1)
+void keys_slot_kek(const unsigned char secret[KEY_BYTES], const char *repo_id, const char *slot_id,
+                   unsigned char kek[KEY_BYTES]);
+void keys_slot_wrap(const unsigned char kek[KEY_BYTES], const unsigned char master[KEY_BYTES],
+                    char *out /* KEYS_SLOT_HEX */);
+/* -1 when @hex is malformed or @kek does not open it (nothing tells the two apart: the
+ * repository's check value then says whether the master is the right one) */
+int keys_slot_unwrap(const unsigned char kek[KEY_BYTES], const char *hex,
+                     unsigned char master[KEY_BYTES]);
 
 void keyring_wipe(struct keyring *k);
 

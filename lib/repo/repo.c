@@ -9,22 +9,7 @@
 #include "../core/util.h"
 #include "../crypto/seal.h"
 
-#define REPO_JSON "repo.json"
-#define REPO_FORMAT "coffer-repository"
-#define REPO_VERSION 1
 #define MANIFEST_MAX (64u << 20)
-
-/* Argon2id cost: 3 passes over 64 MiB (under a second here; memory stays within a backup's
- * budget). Stored in repo.json, so it can be raised for new repositories later. */
-#define KDF_OPS 3
-#define KDF_MEM (64u << 20)
-
-struct repo {
-    const struct conf *conf;
-    struct target *t;
-    struct keyring keys;
-    char id[40];
-};
 
 struct target *repo_target(struct repo *r) { return r->t; }
 const struct keyring *repo_keys(const struct repo *r) { return &r->keys; }
@@ -33,8 +18,8 @@ const char *repo_id(const struct repo *r) { return r->id; }
 const struct conf *repo_conf(const struct repo *r) { return r->conf; }
 
 /* the key mode the configuration asks for, and the file that goes with it */
-static int conf_key_mode(const struct ini_section *s, enum key_mode *mode, const char **file,
-                         struct cf_err *e)
+int repo_conf_key_mode(const struct ini_section *s, enum key_mode *mode, const char **file,
+                       struct cf_err *e)
 {
     const char *kf, *pf, *pub;
     if (ini_get_str(s, "key-file", NULL, &kf, e) != 0 ||
@@ -56,14 +41,22 @@ static int conf_key_mode(const struct ini_section *s, enum key_mode *mode, const
     return 0;
 }
 
+int repo_read_passphrase(const char *file, struct buf *pass, struct cf_err *e)
+{
+    if (fs_read_secret(file, "passphrase file", pass, e) == 0)
+        return 0;
+    e->code = CF_E_KEY;   /* missing, loose modes or empty: as for a key file */
+    return -1;
+}
+
+/* version 1: the master key is Argon2id(passphrase) */
 static int derive_from_passphrase_file(const char *file, const unsigned char *salt, uint64_t ops,
                                        size_t mem, unsigned char out[KEY_BYTES], struct cf_err *e)
 {
     struct buf pass = BUF_INIT;
     int rc = -1;
-    if (fs_read_secret(file, "passphrase file", &pass, e) != 0)
-        e->code = CF_E_KEY;   /* missing, loose modes or empty: as for a key file */
-    else if (keys_derive(pass.data, pass.len, salt, ops, mem, out, e) == 0)
+    if (repo_read_passphrase(file, &pass, e) == 0 &&
+        keys_derive(pass.data, pass.len, salt, ops, mem, out, e) == 0)
         rc = 0;
     if (pass.data)
         sodium_memzero(pass.data, pass.cap);
@@ -78,13 +71,13 @@ int repo_init(const struct conf *c, const char *generate_key, struct cf_err *e)
     enum key_mode mode;
     const char *file;
     unsigned char rid[16];
-    char hex[2 * KEYS_SALT_BYTES + 1], idhex[33], now[32], check[KEYS_CHECK_HEX];
+    char idhex[33], now[32];
     json_t *doc = NULL, *key;
     char *text = NULL;
     int rc = -1;
     bool made_key = false;
 
-    if (conf_key_mode(c->repository, &mode, &file, e) != 0)
+    if (repo_conf_key_mode(c->repository, &mode, &file, e) != 0)
         return -1;
     if (generate_key) {
         if (mode != KEY_MODE_KEYFILE)
@@ -123,38 +116,17 @@ int repo_init(const struct conf *c, const char *generate_key, struct cf_err *e)
     randombytes_buf(rid, sizeof(rid));
     hex_encode(rid, sizeof(rid), idhex);
     time_format_rfc3339(time(NULL), now, sizeof(now));
-    key = json_object();
-    json_object_set_new(key, "mode", json_string(key_mode_name(mode)));
-    k.mode = mode;
-    if (mode == KEY_MODE_KEYFILE) {
-        if (keys_load_file(file, k.master, e) != 0)
-            goto out;
-        k.have_master = true;
-    } else if (mode == KEY_MODE_PASSPHRASE) {
-        unsigned char salt[KEYS_SALT_BYTES];
-        randombytes_buf(salt, sizeof(salt));
-        if (derive_from_passphrase_file(file, salt, KDF_OPS, KDF_MEM, k.master, e) != 0) {
-            json_decref(key);
-            goto out;
-        }
-        k.have_master = true;
-        hex_encode(salt, sizeof(salt), hex);
-        json_object_set_new(key, "kdf",
-                            json_pack("{s:s,s:s,s:I,s:I}", "algorithm", "argon2id13", "salt", hex,
-                                      "opslimit", (json_int_t)KDF_OPS, "memlimit",
-                                      (json_int_t)KDF_MEM));
-    } else {
+    if (mode == KEY_MODE_PUBLIC) {
         char pkhex[2 * crypto_box_PUBLICKEYBYTES + 1];
-        if (keys_load_public(file, k.pk, e) != 0) {
-            json_decref(key);
+        if (keys_load_public(file, k.pk, e) != 0)
             goto out;
-        }
         hex_encode(k.pk, sizeof(k.pk), pkhex);
-        json_object_set_new(key, "public_key", json_string(pkhex));
-    }
-    if (k.have_master) {
-        keys_check_value(&k, check);
-        json_object_set_new(key, "check", json_string(check));
+        key = json_pack("{s:s,s:s}", "mode", key_mode_name(mode), "public_key", pkhex);
+    } else {
+        /* a random master key, held in a first slot for the configuration's key */
+        randombytes_buf(k.master, sizeof(k.master));
+        if (repo_slots_new_key(idhex, mode, file, k.master, &key, e) != 0)
+            goto out;
     }
     doc = json_pack("{s:s,s:i,s:s,s:s,s:o}", "format", REPO_FORMAT, "version", REPO_VERSION, "id",
                     idhex, "created", now, "key", key);
@@ -182,9 +154,20 @@ static int unlock(struct repo *r, json_t *key, const struct repo_unlock *u, stru
     const char *file, *mode_s = json_string_value(json_object_get(key, "mode"));
     const char *check = json_string_value(json_object_get(key, "check"));
 
-    if (conf_key_mode(r->conf->repository, &want, &file, e) != 0)
+    if (repo_conf_key_mode(r->conf->repository, &want, &file, e) != 0)
         return -1;
-    if (mode_s == NULL || key_mode_parse(mode_s, &have) != 0)
+    if (r->version >= 2 && mode_s != NULL && strcmp(mode_s, "slots") == 0) {
+        if (want == KEY_MODE_PUBLIC)
+            return cf_err_set(e, CF_E_CONFIG,
+                              "the repository's key mode is 'slots' (key files and passphrases) "
+                              "but the configuration gives a public-key-file");
+        if (u && u->secret_key_file)
+            return cf_err_set(e, CF_E_USAGE,
+                              "--secret-key-file is only for repositories sealed to a public key");
+        return repo_slots_unlock(r, key, want, file, e);
+    }
+    if (mode_s == NULL || key_mode_parse(mode_s, &have) != 0 ||
+        (r->version >= 2 && have != KEY_MODE_PUBLIC))
         return cf_err_set(e, CF_E_CORRUPT, "repo.json: unknown key mode");
     if (want != have)
         return cf_err_set(e, CF_E_CONFIG,
@@ -269,12 +252,13 @@ int repo_open(const struct conf *c, const struct repo_unlock *u, struct repo **o
                    target_describe(r->t));
         goto fail;
     }
-    if (ver != REPO_VERSION) {
+    if (ver < 1 || ver > REPO_VERSION) {
         cf_err_set(e, CF_E_CORRUPT,
-                   "repository format version %lld is not supported by this coffer (reads %d)",
-                   (long long)ver, REPO_VERSION);
+                   "repository format version %lld is not supported by this coffer (reads 1 to "
+                   "%d)", (long long)ver, REPO_VERSION);
         goto fail;
     }
+    r->version = (int)ver;
     snprintf(r->id, sizeof(r->id), "%s", id);
     if (unlock(r, json_object_get(doc, "key"), u, e) != 0)
         goto fail;

@@ -1,7 +1,7 @@
 /* repo.h - the repository on a target: repo.json, keys, backups, manifests.
  *
  * Layout (docs/FORMAT.md is the reference):
- *   repo.json                                   format, id, key mode, KDF parameters
+ *   repo.json                                   format, id, key mode, key slots (repo_slots.h)
  *   backups/<source>/<backup-id>/data/<n>       encrypted, compressed stream objects
  *   backups/<source>/<backup-id>/manifest       written last: the commit point
  * A backup exists when its manifest exists. */

@@ -25,6 +25,7 @@ rcli mset k1 v1 k2 v2 k3 v3 >/dev/null
 rcli set session:1 s EX 86400 >/dev/null
 mkdir -p "$T/srv/media/photos" "$T/etc" "$T/var" "$T/cwd" "$T/pub"
 seq 1 5000 >"$T/srv/media/photos/list.txt"
+(umask 077 && echo "a passphrase for the key slots block" >"$T/etc/repo.pass")
 echo "original" >"$T/srv/media/readme"
 
 CONF="$T/etc/coffer.conf"
@@ -87,6 +88,7 @@ doc, out = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
 MAP = [
     ("/etc/coffer/coffer.conf", "$CONF"), ("/etc/coffer/repo.key", "$T/etc/repo.key"),
+    ("/etc/coffer/repo.pass", "$T/etc/repo.pass"),
     ("/srv/media.restored", "$T/srv/media.restored"), ("/srv/media", "$T/srv/media"),
     ("/var/tmp/", "$T/var/"), ("/var/lib/redis/", "$REDIS_DIR/"), ("-o redis -g redis ", ""),
     ("systemctl stop redis-server", "stop_redis"), ("systemctl start redis-server", "_redis_launch"),

@@ -8,7 +8,8 @@ matching what the code writes fails the suite.
 
 usage: coffer_reader.py REPO_DIR KEY_FILE SOURCE ID OUT_JSON [EXTRACT_DIR]
   KEY_FILE is the key file (keyfile mode), the passphrase file (passphrase mode) or the
-  secret key file (public mode), as repo.json's key mode says.
+  secret key file (public mode), as repo.json's key mode says; in a version 2 repository
+  (mode "slots") a key file or passphrase file of any of its slots.
 Writes OUT_JSON: the manifest, each object's header facts and the volume's entries.
 Exits 1 with a message naming the rule that failed.
 """
@@ -59,27 +60,58 @@ def secretbox_open(box, key):
     return m.raw[:len(c) - 16]
 
 
+def passphrase_bytes(raw):
+    # FORMAT.md: one trailing LF, then one trailing CR, is dropped; nothing else
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    return raw
+
+
+def argon2id(passphrase, kdf):
+    if kdf["algorithm"] != "argon2id13":
+        fail("unknown kdf")
+    salt = bytes.fromhex(kdf["salt"])
+    out = ctypes.create_string_buffer(32)
+    if so.crypto_pwhash(out, ctypes.c_ulonglong(32), passphrase,
+                        ctypes.c_ulonglong(len(passphrase)), salt,
+                        ctypes.c_ulonglong(kdf["opslimit"]), ctypes.c_size_t(kdf["memlimit"]),
+                        ctypes.c_int(2)) != 0:    # crypto_pwhash_ALG_ARGON2ID13
+        fail("argon2id failed")
+    return out.raw
+
+
+def slot_master(repo, raw):
+    """version 2: the first slot whose kind fits the file and whose wrapped master opens"""
+    for slot in repo["key"]["slots"]:
+        if slot["kind"] == "keyfile":
+            text = raw.rstrip(b"\r\n")
+            if len(raw) != 32 and (len(text) != 64 or
+                                   any(c not in b"0123456789abcdefABCDEF" for c in text)):
+                continue    # not a key file: this slot is not for it
+            secret = key_bytes(raw, 32, "key file")
+        elif slot["kind"] == "passphrase":
+            secret = argon2id(passphrase_bytes(raw), slot["kdf"])
+        else:
+            continue
+        msg = b"coffer-slot-kek\0" + repo["id"].encode() + b"\0" + slot["id"].encode()
+        kek = hashlib.blake2b(msg, digest_size=32, key=secret).digest()
+        master = secretbox_open(bytes.fromhex(slot["wrapped"]), kek)
+        if master is not None:
+            return master
+    fail("wrong key (no slot opens)")
+
+
 def master_key(repo, keyfile):
     k = repo["key"]
     raw = open(keyfile, "rb").read()
-    if k["mode"] == "keyfile":
+    if k["mode"] == "slots":
+        master = slot_master(repo, raw)
+    elif k["mode"] == "keyfile":
         master = key_bytes(raw, 32, "key file")
     elif k["mode"] == "passphrase":
-        # FORMAT.md: one trailing LF, then one trailing CR, is dropped; nothing else
-        if raw.endswith(b"\n"):
-            raw = raw[:-1]
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        kdf = k["kdf"]
-        if kdf["algorithm"] != "argon2id13":
-            fail("unknown kdf")
-        salt = bytes.fromhex(kdf["salt"])
-        out = ctypes.create_string_buffer(32)
-        if so.crypto_pwhash(out, ctypes.c_ulonglong(32), raw, ctypes.c_ulonglong(len(raw)), salt,
-                            ctypes.c_ulonglong(kdf["opslimit"]), ctypes.c_size_t(kdf["memlimit"]),
-                            ctypes.c_int(2)) != 0:    # crypto_pwhash_ALG_ARGON2ID13
-            fail("argon2id failed")
-        master = out.raw
+        master = argon2id(passphrase_bytes(raw), k["kdf"])
     else:
         return None
     if secretbox_open(bytes.fromhex(k["check"]), master) != b"coffer-key-check":
@@ -238,8 +270,8 @@ def main():
     repo_dir, keyfile, source, bid, out_json = sys.argv[1:6]
     extract_dir = sys.argv[6] if len(sys.argv) > 6 else None
     repo = json.load(open(os.path.join(repo_dir, "repo.json")))
-    if repo["format"] != "coffer-repository" or repo["version"] != 1:
-        fail("not a version 1 repository")
+    if repo["format"] != "coffer-repository" or repo["version"] not in (1, 2):
+        fail("not a version 1 or 2 repository")
     keys = Keys(repo, keyfile)
     base = os.path.join(repo_dir, "backups", source, bid)
     mh, mtext, mtag = open_object(open(base + "/manifest", "rb").read(), keys, 2, 0, bid)

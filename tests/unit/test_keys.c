@@ -86,6 +86,38 @@ TEST(passphrase_derivation_is_stable)
     CHECK(memcmp(k1, k3, KEY_BYTES) != 0);
 }
 
+/* a slot opens under its own secret, repository id and slot id only; tampering is refused */
+TEST(slot_wrap_binds_repository_and_slot)
+{
+    unsigned char secret[KEY_BYTES], other[KEY_BYTES], master[KEY_BYTES], out[KEY_BYTES];
+    unsigned char kek[KEY_BYTES], k2[KEY_BYTES];
+    char hex[KEYS_SLOT_HEX], hex2[KEYS_SLOT_HEX];
+    randombytes_buf(secret, sizeof(secret));
+    randombytes_buf(other, sizeof(other));
+    randombytes_buf(master, sizeof(master));
+    keys_slot_kek(secret, "repo-a", "1a2b3c4d", kek);
+    keys_slot_wrap(kek, master, hex);
+    CHECK(strlen(hex) == KEYS_SLOT_HEX - 1 && strlen(hex) == 144);
+    CHECK(keys_slot_unwrap(kek, hex, out) == 0 && memcmp(out, master, KEY_BYTES) == 0);
+    keys_slot_wrap(kek, master, hex2);
+    CHECK(strcmp(hex, hex2) != 0);   /* a fresh nonce each time */
+    keys_slot_kek(other, "repo-a", "1a2b3c4d", k2);
+    CHECK(keys_slot_unwrap(k2, hex, out) != 0);
+    keys_slot_kek(secret, "repo-b", "1a2b3c4d", k2);
+    CHECK(keys_slot_unwrap(k2, hex, out) != 0);
+    keys_slot_kek(secret, "repo-a", "1a2b3c4e", k2);
+    CHECK(keys_slot_unwrap(k2, hex, out) != 0);
+    /* "repo-a" + "b" and "repo-" + "ab" are different inputs (the NUL between them) */
+    keys_slot_kek(secret, "repo-ab", "c", kek);
+    keys_slot_kek(secret, "repo-a", "bc", k2);
+    CHECK(memcmp(kek, k2, KEY_BYTES) != 0);
+    hex[100] = hex[100] == '0' ? '1' : '0';
+    keys_slot_kek(secret, "repo-a", "1a2b3c4d", kek);
+    CHECK(keys_slot_unwrap(kek, hex, out) != 0);
+    CHECK(keys_slot_unwrap(kek, "abc", out) != 0);
+    CHECK(keys_slot_unwrap(kek, NULL, out) != 0);
+}
+
 TEST(public_key_sealing)
 {
     struct cf_err e = CF_ERR_INIT;
@@ -129,6 +161,7 @@ int main(void)
     RUN(key_file_wrong_length);
     RUN(wrap_unwrap_and_wrong_key);
     RUN(passphrase_derivation_is_stable);
+    RUN(slot_wrap_binds_repository_and_slot);
     RUN(public_key_sealing);
     fs_remove_tree(dir, &e);
     return unit_done();
