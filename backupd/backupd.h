@@ -17,4 +17,9 @@ int backupd_job_run(const struct conf *c, const char *job);
  * Returns an exit code: 0 nothing found, 2 a configuration or key finding, else 1. */
 int backupd_check_config(const char *path, bool offline);
 
+/* backupd_wal_push() - `wal-push SOURCE PATH`, PostgreSQL's archive_command: archive the WAL
+ * file at @path for postgres source @source (docs/PITR.md). Returns an exit code: 0 once the
+ * object is durable (or already archived with the same content), else 1 or 2. */
+int backupd_wal_push(const struct conf *c, const char *source, const char *path);
+
 #endif

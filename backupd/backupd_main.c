@@ -19,6 +19,8 @@ static const char usage[] =
     "                               make a key pair for a repository sealed to a public key:\n"
     "                               the backup host keeps only OUT.pub; restores need OUT.sec\n"
     "  run JOB                      back up every source of [job JOB] now, once\n"
+    "  wal-push SOURCE PATH         archive_command: archive the WAL file PATH (%p) of the\n"
+    "                               postgres source SOURCE (docs/PITR.md)\n"
     "  check-config [--offline]     check the configuration and what a run will need (key,\n"
     "                               repository, servers, dump tools), reporting every problem;\n"
     "                               --offline: no network (S3, database connections)\n"
@@ -71,7 +73,8 @@ int main(int argc, char **argv)
         cf_err_set(&e, CF_E_USAGE, "--generate-key, --public and --secret go with init or keygen");
         goto usage_err;
     }
-    if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0) {
+    if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 &&
+        strcmp(cmd, "wal-push") != 0) {
         cf_err_set(&e, CF_E_USAGE, "unknown command '%s'", cmd);
         goto usage_err;
     }
@@ -89,7 +92,14 @@ int main(int argc, char **argv)
     if (validate_load(a.config, &c, &e) != 0)
         return cli_fail("backupd", &e);
 
-    if (strcmp(cmd, "init") == 0) {
+    if (strcmp(cmd, "wal-push") == 0) {
+        if (nargs != 2) {
+            conf_free(c);
+            cf_err_set(&e, CF_E_USAGE, "wal-push needs SOURCE and PATH");
+            goto usage_err;
+        }
+        rc = backupd_wal_push(c, args[0], args[1]);
+    } else if (strcmp(cmd, "init") == 0) {
         rc = repo_init(c, gen, &e) == 0 ? EXIT_OK : cli_fail("backupd", &e);
         if (rc == EXIT_OK)
             printf("repository created\n");

@@ -65,6 +65,11 @@ bool keys_can_unwrap(const struct keyring *k);
 void keys_check_value(const struct keyring *k, char *out /* KEYS_CHECK_HEX */);
 int keys_verify_check_value(const struct keyring *k, const char *hex, struct cf_err *e);
 
+/* keys_digest_key() - the key of the keyed BLAKE2b digests stored in clear in object headers
+ * (log objects: docs/FORMAT.md "logs/"): BLAKE2b-256 of "coffer-log-digest-v1" keyed with
+ * the master key, or in public-key mode with the public key (the only key a writer has) */
+void keys_digest_key(const struct keyring *k, unsigned char out[KEY_BYTES]);
+
 void keyring_wipe(struct keyring *k);
 
 #endif
