@@ -159,6 +159,28 @@ ok "... and fetches" restore --config "$conf" wal-fetch pg "$big" "$T/f/killed"
 check "... byte for byte" cmp "$T/f/killed" "$T/other/$big"
 rm -f "$T/other/$big" "$T/f/killed"
 
+# --- a repository sealed to a public key: the host that archives cannot read the archive ---
+pc="$T/pub"
+mkdir -p "$pc" && chgrp postgres "$pc" && chmod 0750 "$pc"
+ok "key pair" backupd keygen --public "$pc/k.pub" --secret "$pc/k.sec"
+chgrp postgres "$pc/k.pub" && chmod 0640 "$pc/k.pub"
+printf '[repository]\npath = %s\npublic-key-file = %s\n\n[source pg]\ntype = postgres\n' \
+    "$pc/repo" "$pc/k.pub" >"$pc/coffer.conf"
+chgrp postgres "$pc/coffer.conf" && chmod 0640 "$pc/coffer.conf"
+ok "public-key repository created" backupd --config "$pc/coffer.conf" init
+chgrp postgres "$pc/repo" "$pc/repo/repo.json" && chmod 0750 "$pc/repo" && chmod 0640 "$pc/repo/repo.json"
+install -d -o postgres -g postgres -m 0700 "$pc/repo/logs"
+ok "public key: wal-push as postgres" as_pg "$COFFER_BIN/backupd" --config "$pc/coffer.conf" wal-push pg "$pgseg"
+ok "public key: the same segment again succeeds (the header compared without the secret key)" \
+    as_pg "$COFFER_BIN/backupd" --config "$pc/coffer.conf" wal-push pg "$pgseg"
+fails "public key: another segment under the name is refused" 1 "with different content" \
+    as_pg "$COFFER_BIN/backupd" --config "$pc/coffer.conf" wal-push pg "$T/other/$first"
+fails "public key: wal-fetch without the secret key is a key error" 2 "needs --secret-key-file" \
+    restore --config "$pc/coffer.conf" wal-fetch pg "$first" "$T/f/pub"
+ok "public key: wal-fetch with the secret key" \
+    restore --config "$pc/coffer.conf" --secret-key-file "$pc/k.sec" wal-fetch pg "$first" "$T/f/pub"
+check "... byte for byte" cmp "$T/f/pub" "$pgseg"
+
 # --- the rest of the repository is not disturbed by logs/ ---
 ok "a volume backup beside the archive" backupd --config "$conf" run nightly
 ok "catalog verify passes over logs/" catalog --config "$conf" verify --all
