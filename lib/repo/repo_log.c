@@ -273,7 +273,10 @@ int repo_log_push(struct repo *r, const char *source, const char *path, int leve
             goto out;
         /* another push of the same file won the race: the same content is success */
         struct cf_err ce = CF_ERR_INIT;
-        if ((there = already_there(r, key, file, id, &ce)) < 0) {
+        if ((there = already_there(r, key, file, id, &ce)) != 1) {
+            if (there == 0)
+                cf_err_set(&ce, CF_E_IO, "the target refused to replace '%s', which it "
+                                         "then did not find", key);
             cf_err_clear(e);
             cf_err_keep(e, &ce);
             goto out;
