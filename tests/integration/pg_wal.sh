@@ -107,8 +107,10 @@ fails "wal-push for a source that is not postgres is refused" 2 "wal-push archiv
 t0=$(date +%s%N)
 ok "a 16 MiB segment pushed to another source" as_pg "$COFFER_BIN/backupd" --config "$conf" wal-push pgcopy "$pgseg"
 ms=$((($(date +%s%N) - t0) / 1000000))
-echo "# wal-push of one 16 MiB segment, local target: $ms ms (process), $(sed -n 's/.* ms=\([0-9]*\).*/\1/p' "$_err") ms (push)"
-check "... in well under a second ($ms ms)" test "$ms" -lt 700
+push_ms=$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' "$_err")
+# the bound leaves room for a loaded machine (the suite runs under nice): on an idle one a
+# push of a real segment takes 100-300 ms
+check "... in under a second ($ms ms for the process, $push_ms ms of it the push)" test "$ms" -lt 1000
 
 # --- what a restore_command must get right ---
 fails "wal-fetch of a segment never archived: exit 1" 1 "" \
