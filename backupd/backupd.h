@@ -47,5 +47,9 @@ struct backupd_key_args {
 /* backupd_key() - `key list|add|remove|passwd|upgrade` (backupd_key.c): the repository's key
  * slots (docs/RUNBOOK.md "Key slots"). Returns an exit code. */
 int backupd_key(const struct conf *c, const struct backupd_key_args *k);
+/* backupd_wal_push() - `wal-push SOURCE PATH`, PostgreSQL's archive_command: archive the WAL
+ * file at @path for postgres source @source (docs/PITR.md). Returns an exit code: 0 once the
+ * object is durable (or already archived with the same content), else 1 or 2. */
+int backupd_wal_push(const struct conf *c, const char *source, const char *path);
 
 #endif

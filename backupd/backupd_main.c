@@ -26,6 +26,8 @@ static const char usage[] =
     "  key passwd --passphrase-file F\n"
     "                               the slot of the configuration's passphrase takes F's instead\n"
     "  key upgrade                  a version 1 repository gets key slots (format version 2)\n"
+    "  wal-push SOURCE PATH         archive_command: archive the WAL file PATH (%p) of the\n"
+    "                               postgres source SOURCE (docs/PITR.md)\n"
     "  check-config [--offline]     check the configuration and what a run will need (key,\n"
     "                               repository, servers, dump tools), reporting every problem;\n"
     "                               --offline: no network (S3, database connections)\n"
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
         goto usage_err;
     }
     if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 &&
-        strcmp(cmd, "key") != 0) {
+        strcmp(cmd, "key") != 0 && strcmp(cmd, "wal-push") != 0) {
         cf_err_set(&e, CF_E_USAGE, "unknown command '%s'", cmd);
         goto usage_err;
     }
@@ -104,7 +106,14 @@ int main(int argc, char **argv)
     if (validate_load(a.config, &c, &e) != 0)
         return cli_fail("backupd", &e);
 
-    if (strcmp(cmd, "init") == 0) {
+    if (strcmp(cmd, "wal-push") == 0) {
+        if (nargs != 2) {
+            conf_free(c);
+            cf_err_set(&e, CF_E_USAGE, "wal-push needs SOURCE and PATH");
+            goto usage_err;
+        }
+        rc = backupd_wal_push(c, args[0], args[1]);
+    } else if (strcmp(cmd, "init") == 0) {
         rc = repo_init(c, gen, &e) == 0 ? EXIT_OK : cli_fail("backupd", &e);
         if (rc == EXIT_OK)
             printf("repository created\n");

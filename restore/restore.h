@@ -14,4 +14,11 @@
 int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source,
                 struct repo_when at, const struct restore_opts *opts);
 
+/* restore_wal_fetch() - `wal-fetch SOURCE FILE PATH`, PostgreSQL's restore_command: write the
+ * archived WAL file @file of postgres source @source to @dest (atomically, once checked).
+ * Returns an exit code: 0 done; 1 without a word when it was never archived; 1 or 2 with
+ * the error on stderr otherwise. */
+int restore_wal_fetch(const struct conf *c, const struct repo_unlock *u, const char *source,
+                      const char *file, const char *dest);
+
 #endif

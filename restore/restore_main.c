@@ -12,6 +12,7 @@
 
 static const char usage[] =
     "usage: restore [--config FILE] --source NAME --at TIME [options]\n"
+    "       restore [--config FILE] wal-fetch SOURCE FILE PATH\n"
     "\n"
     "Restores the newest complete backup of NAME taken at or before TIME, passing over those\n"
     "`catalog verify` found damaged. The destination is checked first (a full --to DIR, an\n"
@@ -37,6 +38,10 @@ static const char usage[] =
     "  --dry-run            print the plan and change nothing\n"
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
     "  --log-format text|json, --verbose, --quiet\n"
+    "\n"
+    "wal-fetch is PostgreSQL's restore_command: it writes the archived WAL file FILE (%f) of\n"
+    "the postgres source SOURCE to PATH (%p); exit 1 without a word when it was never\n"
+    "archived (docs/PITR.md).\n"
     "\n"
     "Exit codes: 0 done, 1 failed, 2 usage, configuration or key error (docs/CONFIG.md).\n";
 
@@ -65,10 +70,26 @@ int main(int argc, char **argv)
         { "--dry-run", NULL, &o.dry_run },
         { NULL, NULL, NULL },
     };
-    struct cli_args a = { "restore", usage, opts, CONF_DEFAULT_PATH, NULL, 0, 0 };
+    const char *pos[4];
+    struct cli_args a = { "restore", usage, opts, CONF_DEFAULT_PATH, pos, 4, 0 };
 
     if ((rc = cli_parse(&a, argc, argv)) >= 0)
         return rc;
+    if (a.npos > 0 && strcmp(pos[0], "wal-fetch") != 0) {
+        cf_err_set(&e, CF_E_USAGE, "unknown argument '%s'", pos[0]);
+        goto usage_err;
+    }
+    if (a.npos > 0) {
+        if (a.npos != 4 || source || at) {
+            cf_err_set(&e, CF_E_USAGE, "wal-fetch needs SOURCE, FILE and PATH, and no --source or --at");
+            goto usage_err;
+        }
+        if (keys_init(&e) != 0 || validate_load(a.config, &c, &e) != 0)
+            return cli_fail("restore", &e);
+        rc = restore_wal_fetch(c, &u, pos[1], pos[2], pos[3]);
+        conf_free(c);
+        return rc;
+    }
     o.jobs = 1;
     if (jobs != NULL) {
         char *end;

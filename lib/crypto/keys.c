@@ -284,3 +284,12 @@ void keyring_wipe(struct keyring *k)
 {
     sodium_memzero(k, sizeof(*k));
 }
+
+void keys_digest_key(const struct keyring *k, unsigned char out[KEY_BYTES])
+{
+    static const char label[] = "coffer-log-digest-v1";
+    const unsigned char *key = k->mode == KEY_MODE_PUBLIC ? k->pk : k->master;
+    CF_ASSERT(k->mode == KEY_MODE_PUBLIC ? k->have_public : k->have_master);
+    crypto_generichash(out, KEY_BYTES, (const unsigned char *)label, sizeof(label) - 1, key,
+                       KEY_BYTES);
+}

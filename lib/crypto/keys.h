@@ -82,6 +82,10 @@ void keys_slot_wrap(const unsigned char kek[KEY_BYTES], const unsigned char mast
  * repository's check value then says whether the master is the right one) */
 int keys_slot_unwrap(const unsigned char kek[KEY_BYTES], const char *hex,
                      unsigned char master[KEY_BYTES]);
+/* keys_digest_key() - the key of the keyed BLAKE2b digests stored in clear in object headers
+ * (log objects: docs/FORMAT.md "logs/"): BLAKE2b-256 of "coffer-log-digest-v1" keyed with
+ * the master key, or in public-key mode with the public key (the only key a writer has) */
+void keys_digest_key(const struct keyring *k, unsigned char out[KEY_BYTES]);
 
 void keyring_wipe(struct keyring *k);
 

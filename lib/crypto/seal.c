@@ -117,7 +117,7 @@ int seal_open(struct seal_r *r, seal_read_fn read, void *arg, const struct keyri
                 NULL, e) != 0)
         return -1;
     r->hdr_len = 17 + idlen + wlen + crypto_secretstream_xchacha20poly1305_HEADERBYTES;
-    if (idlen != strlen(id) || memcmp(p + 17, id, idlen) != 0)
+    if (id != NULL && (idlen != strlen(id) || memcmp(p + 17, id, idlen) != 0))
         return cf_err_set(e, CF_E_CORRUPT, "object belongs to backup '%.*s', not '%s'",
                           (int)idlen, (const char *)(p + 17), id);
     if (idx != index)
@@ -133,12 +133,27 @@ int seal_open(struct seal_r *r, seal_read_fn read, void *arg, const struct keyri
         memcpy(sk->wrapped, wrapped, wlen);
         sk->wrapped_len = wlen;
         sk->mode = p[9];
-        snprintf(sk->id, sizeof(sk->id), "%s", id);
+        snprintf(sk->id, sizeof(sk->id), "%.*s", (int)idlen, (const char *)(p + 17));
         sk->have_dk = true;
     }
     if (crypto_secretstream_xchacha20poly1305_init_pull(&r->st, wrapped + wlen, sk->dk) != 0)
         return cf_err_set(e, CF_E_CORRUPT, "object header is malformed");
     r->ct = cf_malloc(SEAL_MSG_MAX + crypto_secretstream_xchacha20poly1305_ABYTES);
+    return 0;
+}
+
+int seal_hdr_id(const unsigned char *hdr, size_t len, uint8_t *kind, char *id,
+                struct cf_err *e)
+{
+    size_t idlen;
+    if (len < 17 || memcmp(hdr, magic, 8) != 0)
+        return cf_err_set(e, CF_E_CORRUPT, "not a coffer object (bad magic or too short)");
+    idlen = hdr[16];
+    if (len < 17 + idlen)
+        return cf_err_set(e, CF_E_CORRUPT, "object header is truncated");
+    *kind = hdr[8];
+    memcpy(id, hdr + 17, idlen);
+    id[idlen] = '\0';
     return 0;
 }
 

@@ -23,10 +23,11 @@
 
 #define SEAL_MSG_MAX (1u << 20)
 #define SEAL_MSG_OVERHEAD (4 + crypto_secretstream_xchacha20poly1305_ABYTES)
-#define SEAL_ID_MAX 64
+#define SEAL_ID_MAX 255   /* the id length byte's range; backup ids use 25 of it */
 #define SEAL_HDR_MAX (18 + SEAL_ID_MAX + KEYS_WRAPPED_MAX + crypto_secretstream_xchacha20poly1305_HEADERBYTES)
 
-enum seal_kind { SEAL_DATA = 1, SEAL_MANIFEST = 2 };
+/* SEAL_LOG: one archived log file (a WAL segment), whose id names it (docs/FORMAT.md "logs/") */
+enum seal_kind { SEAL_DATA = 1, SEAL_MANIFEST = 2, SEAL_LOG = 3 };
 #define SEAL_TAG_MESSAGE crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 #define SEAL_TAG_PUSH crypto_secretstream_xchacha20poly1305_TAG_PUSH
 #define SEAL_TAG_FINAL crypto_secretstream_xchacha20poly1305_TAG_FINAL
@@ -74,10 +75,16 @@ struct seal_r {
 };
 
 /* Read and check an object's header. @sk holds the backup's data key once known: the first
- * object unwraps it with @k; later objects must carry the same wrapped key. */
+ * object unwraps it with @k; later objects must carry the same wrapped key. A NULL @id
+ * accepts any id: the caller reads it with seal_hdr_id() and judges it (log objects). */
 int seal_open(struct seal_r *r, seal_read_fn read, void *arg, const struct keyring *k,
               struct seal_key *sk, enum seal_kind kind, uint32_t index, const char *id,
               struct cf_err *e);
+/* seal_hdr_id() - the kind and id of the object whose first @len bytes are @hdr, without
+ * unwrapping anything (so also without the key); -1 when @hdr is not a whole header (@e:
+ * CF_E_CORRUPT). @id has room for SEAL_ID_MAX + 1 bytes. Nothing is authenticated yet. */
+int seal_hdr_id(const unsigned char *hdr, size_t len, uint8_t *kind, char *id,
+                struct cf_err *e);
 /* the next message's plaintext into @pt (room for SEAL_MSG_MAX): 1 with *len and *tag set,
  * 0 after the object's last message (its end checked), -1 on damage or I/O error */
 int seal_next(struct seal_r *r, unsigned char *pt, size_t *len, unsigned char *tag,

@@ -145,8 +145,8 @@ enum repo_key_kind {
     REPO_KEY_PIN,           /* pins/<source>/<id> */
     REPO_KEY_REMOVED,       /* removed/<source>/<id> */
     REPO_KEY_LOCK,          /* locks/<name> */
-    REPO_KEY_LOG,           /* logs/<source>/...: reserved for log archives (WAL, binlogs);
-                               not written yet, source set, the rest left to its reader */
+    REPO_KEY_LOG,           /* logs/<source>/...: log archives (repo_log.c: PostgreSQL WAL
+                               under logs/<source>/<timeline>/<file>); source set */
 };
 struct repo_key {
     enum repo_key_kind kind;
@@ -191,5 +191,29 @@ int repo_backup_objects(struct repo *r, repo_object_fn fn, void *arg, struct cf_
 int repo_remove_objects(struct repo *r, const char *const *keys, size_t n, struct cf_err *e);
 /* drop debris of unfinished writes older than @age seconds (S3 multipart uploads) */
 int repo_sweep_uploads(struct repo *r, int64_t age, unsigned *n, struct cf_err *e);
+
+/* --- the log archive (repo_log.c): logs/<source>/<timeline>/<file>, docs/FORMAT.md "logs/" --- */
+
+/* repo_log_name() - is @file a name PostgreSQL archives (a segment, a .partial segment, a
+ * .history or a .backup file)? 0 with its timeline (8 hex digits) in @tl; CF_E_USAGE if not */
+int repo_log_name(const char *file, char tl[9], struct cf_err *e);
+/* "logs/<source>/<timeline>/<file>", or NULL when @file is not a log file's name */
+char *repo_key_log(const char *source, const char *file);
+
+struct repo_log_stats {
+    uint64_t bytes_in, bytes_stored;
+    bool existed;   /* already archived with the same content: nothing written */
+};
+/* repo_log_push() - archive the file at @path (its name is the key's last part) for
+ * @source, zstd level @level. 0 only once the object is durable, or when it was already
+ * archived with the same content (@st->existed); CF_E_EXISTS when the name is archived with
+ * other content; CF_E_NOTFOUND when @path is missing. A killed push leaves nothing listed. */
+int repo_log_push(struct repo *r, const char *source, const char *path, int level,
+                  struct repo_log_stats *st, struct cf_err *e);
+/* repo_log_fetch() - write the archived @file of @source to @dest atomically, only after
+ * every message, the zstd frame and the digest check. CF_E_NOTFOUND (message without
+ * context) when it was never archived; CF_E_CORRUPT/CF_E_CRYPTO when damaged. */
+int repo_log_fetch(struct repo *r, const char *source, const char *file, const char *dest,
+                   struct cf_err *e);
 
 #endif

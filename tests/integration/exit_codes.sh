@@ -73,7 +73,7 @@ ok "restore with the right secret key: exit 0" restore $P --source media --at la
 # --- the other kinds ---
 K="--config $T/k/coffer.conf"
 fails "usage: an unknown option is 2 in backupd" 2 "unknown option" backupd $K --frobnicate run nightly
-fails "usage: and in restore" 2 "unknown argument" restore $K --frobnicate
+fails "usage: and in restore" 2 "unknown option" restore $K --frobnicate
 fails "usage: and in catalog" 2 "" catalog $K --frobnicate list
 fails "usage: and in migrate" 2 "" migrate --frobnicate status
 fails "configuration: an unknown key is 2" 2 "unknown key 'colour'" \

@@ -145,3 +145,19 @@ check "FORMAT.md's manifest example gives a size for its 64 MiB object" test -n 
 check "that size is what backupd writes for a full 64 MiB object in keyfile mode" \
     test "$(stat -c %s "$T/big/repo/backups/media/$id/data/00000000")" = "$doc_size"
 check "FORMAT.md's arithmetic for it adds up" test "$(( ${doc_formula%%=*} ))" = "$doc_size"
+
+# --- logs/: a WAL segment of 2.5 MiB compressed, archived in keyfile and public mode --------
+seg=00000001000000000000002A
+head -c $((5 * MiB / 2)) /dev/urandom >"$T/$seg"
+head -c $((13 * MiB + MiB / 2)) /dev/zero >>"$T/$seg"
+for m in kf:"$T/kf/repo.key" pk:"$T/pk/repo.sec"; do
+    d="$T/${m%%:*}"
+    printf '\n[source pg]\ntype = postgres\n' >>"$d/coffer.conf"
+    ok "logs/ (${m%%:*}): wal-push" backupd --config "$d/coffer.conf" wal-push pg "$T/$seg"
+    ok "logs/ (${m%%:*}): the reader written from FORMAT.md reads the archived segment" \
+        python3 "$reader" --log "$d/repo" "${m#*:}" pg "$seg" "$T/$seg.${m%%:*}"
+    check "logs/ (${m%%:*}): byte for byte" cmp "$T/$seg" "$T/$seg.${m%%:*}"
+done
+cp "$T/kf/repo/logs/pg/00000001/$seg" "$T/kf/repo/logs/pg/00000001/00000001000000000000002B"
+fails "logs/: the reader refuses an object under another segment's name" 1 "does not name" \
+    python3 "$reader" --log "$T/kf/repo" "$T/kf/repo.key" pg 00000001000000000000002B "$T/x.seg"

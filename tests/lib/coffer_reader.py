@@ -7,10 +7,12 @@ runs it on repositories written by bin/backupd, so a statement of FORMAT.md that
 matching what the code writes fails the suite.
 
 usage: coffer_reader.py REPO_DIR KEY_FILE SOURCE ID OUT_JSON [EXTRACT_DIR]
+       coffer_reader.py --log REPO_DIR KEY_FILE SOURCE FILE OUT_FILE
   KEY_FILE is the key file (keyfile mode), the passphrase file (passphrase mode) or the
   secret key file (public mode), as repo.json's key mode says; in a version 2 repository
   (mode "slots") a key file or passphrase file of any of its slots.
 Writes OUT_JSON: the manifest, each object's header facts and the volume's entries.
+--log writes the archived WAL file FILE of SOURCE (FORMAT.md "logs/") to OUT_FILE.
 Exits 1 with a message naming the rule that failed.
 """
 import base64
@@ -167,7 +169,7 @@ def open_object(data, keys, kind, index, bid):
     L = data[16]
     if n != index:
         fail(f"object says index {n}, expected {index}")
-    if data[17:17 + L].decode("ascii") != bid:
+    if bid is not None and data[17:17 + L].decode("ascii") != bid:
         fail("object belongs to another backup")
     wrapped = data[17 + L:17 + L + W]
     H = data[:41 + L + W]             # bytes 0 .. 41+L+W, end excluded
@@ -198,6 +200,7 @@ def open_object(data, keys, kind, index, bid):
     if last_tag not in (TAG_PUSH, TAG_FINAL):
         fail("object ends without a PUSH/FINAL message")
     return {"H": len(H), "L": L, "W": W, "wrapped": wrapped.hex(), "kmode": kmode,
+            "id": data[17:17 + L].decode("ascii"),
             "messages": [(len(p), t) for p, t in msgs]}, b"".join(p for p, _ in msgs), last_tag
 
 
@@ -266,7 +269,34 @@ def volume_entries(archive, extract_dir):
     return out
 
 
+def read_log(repo_dir, keyfile, source, name, out):
+    """FORMAT.md "logs/": kind 3, index 0, id "<source>/<file>#<digest>", one zstd frame,
+    messages of 1 MiB but the last (FINAL), the keyed BLAKE2b-256 digest of the file"""
+    repo = json.load(open(os.path.join(repo_dir, "repo.json")))
+    keys = Keys(repo, keyfile)
+    data = open(os.path.join(repo_dir, "logs", source, name[:8], name), "rb").read()
+    h, pt, tag = open_object(data, keys, 3, 0, None)
+    prefix = f"{source}/{name}#"
+    if not h["id"].startswith(prefix) or len(h["id"]) != len(prefix) + 64:
+        fail(f"the object's id {h['id']} does not name {prefix}")
+    sizes = [n for n, _ in h["messages"]]
+    tags = [t for _, t in h["messages"]]
+    if tags != [TAG_MESSAGE] * (len(tags) - 1) + [TAG_FINAL]:
+        fail("log object tags are not MESSAGE* FINAL")
+    if any(n != MSG_MAX for n in sizes[:-1]) or not 1 <= sizes[-1] <= MSG_MAX:
+        fail("log object messages are not 1 MiB but the last")
+    content = subprocess.run(["zstd", "-dcq"], input=pt, capture_output=True, check=True).stdout
+    k = keys.pk if keys.mode == "public" else keys.master
+    dkey = hashlib.blake2b(b"coffer-log-digest-v1", digest_size=32, key=k).digest()
+    if hashlib.blake2b(content, digest_size=32, key=dkey).hexdigest() != h["id"][len(prefix):]:
+        fail("the file's keyed digest differs from the id's")
+    open(out, "wb").write(content)
+
+
 def main():
+    if sys.argv[1] == "--log":
+        read_log(*sys.argv[2:7])
+        return
     repo_dir, keyfile, source, bid, out_json = sys.argv[1:6]
     extract_dir = sys.argv[6] if len(sys.argv) > 6 else None
     repo = json.load(open(os.path.join(repo_dir, "repo.json")))

@@ -1,0 +1,408 @@
+/* repo_log.c - the log archive: one object per archived file (a PostgreSQL WAL segment, a
+ * timeline history or a backup label), under logs/<source>/<timeline>/<file>.
+ *
+ * An object is a sealed object of kind SEAL_LOG (lib/crypto/seal.h), with its own random
+ * data key, whose id is "<source>/<file>#<digest>": the digest is the keyed BLAKE2b-256 of the
+ * file's bytes (keys_digest_key). The id is part of the header and so of every message's
+ * additional data: an object copied under another name or source fails to open as that
+ * name, and the digest cannot be changed without the key. The plaintext of its messages is
+ * one zstd frame of the file. docs/FORMAT.md "logs/" is the reference. */
+#include "repo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "../core/afile.h"
+#include "../core/log.h"
+#include "../core/util.h"
+#include "../crypto/seal.h"
+#include "repo_int.h"
+
+#define LOG_READ (1u << 20)
+
+static bool all_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
+            return false;
+    return true;
+}
+
+int repo_log_name(const char *file, char tl[9], struct cf_err *e)
+{
+    size_t n = strlen(file);
+    bool ok = false;
+
+    if (n >= 24 && all_hex(file, 24)) {
+        const char *rest = file + 24;
+        ok = *rest == '\0' || strcmp(rest, ".partial") == 0 ||
+             (strlen(rest) == 16 && rest[0] == '.' && all_hex(rest + 1, 8) &&
+              strcmp(rest + 9, ".backup") == 0);
+    } else if (n == 16 && all_hex(file, 8) && strcmp(file + 8, ".history") == 0) {
+        ok = true;
+    }
+    if (!ok)
+        return cf_err_set(e, CF_E_USAGE,
+                          "'%s' is not the name of a WAL file (a segment, .partial, .history "
+                          "or .backup file)", file);
+    memcpy(tl, file, 8);
+    tl[8] = '\0';
+    return 0;
+}
+
+char *repo_key_log(const char *source, const char *file)
+{
+    char tl[9];
+    if (repo_log_name(file, tl, NULL) != 0)
+        return NULL;
+    return cf_asprintf("logs/%s/%s/%s", source, tl, file);
+}
+
+/* the keyed digest of the rest of @fd's file, and its size */
+static int digest_fd(int fd, const unsigned char key[KEY_BYTES], unsigned char out[32],
+                     uint64_t *size, unsigned char *buf, const char *path, struct cf_err *e)
+{
+    crypto_generichash_state h;
+    ssize_t k;
+
+    *size = 0;
+    crypto_generichash_init(&h, key, KEY_BYTES, 32);
+    while ((k = read(fd, buf, LOG_READ)) != 0) {
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
+        }
+        crypto_generichash_update(&h, buf, (size_t)k);
+        *size += (uint64_t)k;
+    }
+    crypto_generichash_final(&h, out, 32);
+    return 0;
+}
+
+static void log_id(const char *source, const char *file, const unsigned char dig[32],
+                   char *out, size_t cap)
+{
+    char hex[65];
+    hex_encode(dig, 32, hex);
+    snprintf(out, cap, "%s/%s#%s", source, file, hex);
+}
+
+/* the id in the header of the object @key: 0 with @id set, CF_E_NOTFOUND when there is none */
+static int stored_id(struct repo *r, const char *key, char id[SEAL_ID_MAX + 1], struct cf_err *e)
+{
+    struct target_reader *rd = NULL;
+    unsigned char hdr[17 + SEAL_ID_MAX];
+    size_t got = 0;
+    uint8_t kind;
+    int rc = -1;
+
+    if (target_get_begin(repo_target(r), key, &rd, e) != 0)
+        return -1;
+    while (got < sizeof(hdr)) {
+        ssize_t k = target_read(rd, hdr + got, sizeof(hdr) - got, e);
+        if (k < 0)
+            goto out;
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    if (seal_hdr_id(hdr, got, &kind, id, e) != 0)
+        goto out;
+    if (kind != SEAL_LOG) {
+        cf_err_set(e, CF_E_CORRUPT, "object is of kind %u, not a log file", kind);
+        goto out;
+    }
+    rc = 0;
+out:
+    target_get_end(rd);
+    return rc;
+}
+
+/* is @key there, holding the file whose id is @id? 1 yes, 0 absent, -1 with @e: another
+ * content (CF_E_EXISTS) or the check failed */
+static int already_there(struct repo *r, const char *key, const char *file, const char *id,
+                         struct cf_err *e)
+{
+    char have[SEAL_ID_MAX + 1];
+    struct cf_err ge = CF_ERR_INIT;
+
+    if (stored_id(r, key, have, &ge) != 0) {
+        if (ge.code == CF_E_NOTFOUND)
+            return 0;
+        cf_err_keep(e, &ge);
+        return cf_err_ctx(e, "unable to read the archived '%s' at %s", file,
+                          repo_describe(r));
+    }
+    if (strcmp(have, id) == 0)
+        return 1;
+    return cf_err_set(e, CF_E_EXISTS,
+                      "'%s' is already archived at %s with different content: refusing to "
+                      "replace it. HINT: two clusters may be archiving into one source, or a "
+                      "restored copy still runs archive_command; give each cluster its own "
+                      "source (and turn archiving off in copies)", file, repo_describe(r));
+}
+
+/* compress and seal what is left of @fd into @w, hashing the file's bytes again into *@h */
+static int push_body(int fd, const char *path, struct target_writer *w, struct seal_w *sw,
+                     int level, crypto_generichash_state *h, unsigned char *in,
+                     uint64_t *stored, struct cf_err *e)
+{
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    size_t zcap = ZSTD_CStreamOutSize(), pend_len = 0;
+    unsigned char *zout = cf_malloc(zcap);
+    unsigned char *pend = cf_malloc(SEAL_MSG_MAX + zcap); /* compressed bytes not sealed yet */
+    unsigned char *msg = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
+    int rc = -1;
+    bool last = false;
+
+    if (z == NULL || ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, level)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1))) {
+        cf_err_set(e, CF_E_INTERNAL, "unable to set up zstd");
+        goto out;
+    }
+    while (!last) {
+        ssize_t k = read(fd, in, LOG_READ);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
+            goto out;
+        }
+        last = k == 0;
+        crypto_generichash_update(h, in, (size_t)k);
+        ZSTD_inBuffer ib = { in, (size_t)k, 0 };
+        size_t left;
+        do {
+            ZSTD_outBuffer ob = { zout, zcap, 0 };
+            left = ZSTD_compressStream2(z, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_continue);
+            if (ZSTD_isError(left)) {
+                cf_err_set(e, CF_E_INTERNAL, "zstd: %s", ZSTD_getErrorName(left));
+                goto out;
+            }
+            memcpy(pend + pend_len, zout, ob.pos);
+            pend_len += ob.pos;
+            /* whole messages of 1 MiB, keeping at least one byte back for the FINAL one */
+            while (pend_len > SEAL_MSG_MAX) {
+                size_t n = seal_push(sw, pend, SEAL_MSG_MAX, SEAL_TAG_MESSAGE, msg);
+                if (target_write(w, msg, n, e) != 0)
+                    goto out;
+                *stored += n;
+                pend_len -= SEAL_MSG_MAX;
+                memmove(pend, pend + SEAL_MSG_MAX, pend_len);
+            }
+        } while (ib.pos < ib.size || (last && left != 0));
+    }
+    size_t n = seal_push(sw, pend, pend_len, SEAL_TAG_FINAL, msg);
+    if (target_write(w, msg, n, e) != 0)
+        goto out;
+    *stored += n;
+    rc = 0;
+out:
+    free(msg);
+    free(pend);
+    free(zout);
+    ZSTD_freeCCtx(z);
+    return rc;
+}
+
+int repo_log_push(struct repo *r, const char *source, const char *path, int level,
+                  struct repo_log_stats *st, struct cf_err *e)
+{
+    const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    char tl[9], id[SEAL_ID_MAX + 1], *key = NULL;
+    unsigned char dkey[KEY_BYTES], dig[32], dig2[32];
+    unsigned char *in = NULL;
+    struct seal_key sk;
+    struct seal_w sw;
+    struct target_writer *w = NULL;
+    crypto_generichash_state h;
+    int fd = -1, rc = -1, there;
+
+    memset(st, 0, sizeof(*st));
+    memset(&sk, 0, sizeof(sk));
+    if (repo_log_name(file, tl, e) != 0)
+        goto out;
+    if (strlen(source) + strlen(file) + 66 > SEAL_ID_MAX) {
+        cf_err_set(e, CF_E_USAGE, "source name '%s' is too long for the log archive", source);
+        goto out;
+    }
+    key = repo_key_log(source, file);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cf_err_sys(e, errno == ENOENT ? CF_E_NOTFOUND : CF_E_IO, "unable to open '%s'", path);
+        goto out;
+    }
+    in = cf_malloc(LOG_READ);
+    keys_digest_key(repo_keys(r), dkey);
+    if (digest_fd(fd, dkey, dig, &st->bytes_in, in, path, e) != 0)
+        goto out;
+    log_id(source, file, dig, id, sizeof(id));
+    if ((there = already_there(r, key, file, id, e)) != 0) {
+        st->existed = there == 1;
+        rc = there == 1 ? 0 : -1;
+        goto out;
+    }
+
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
+        goto out;
+    }
+    if (seal_key_new(&sk, repo_keys(r), id, e) != 0)
+        goto out;
+    seal_begin(&sw, &sk, SEAL_LOG, 0);
+    crypto_generichash_init(&h, dkey, KEY_BYTES, 32);
+    if (target_put_begin(repo_target(r), key, 0, TARGET_PUT_NOREPLACE, &w, e) != 0 ||
+        target_write(w, sw.hdr, sw.hdr_len, e) != 0)
+        goto out;
+    st->bytes_stored = sw.hdr_len;
+    if (push_body(fd, path, w, &sw, level, &h, in, &st->bytes_stored, e) != 0)
+        goto out;
+    crypto_generichash_final(&h, dig2, 32);
+    if (memcmp(dig, dig2, 32) != 0) {
+        cf_err_set(e, CF_E_IO, "'%s' changed while it was archived", path);
+        goto out;
+    }
+    if (target_commit(w, e) != 0) {
+        if (e->code != CF_E_EXISTS)
+            goto out;
+        /* another push of the same file won the race: the same content is success */
+        struct cf_err ce = CF_ERR_INIT;
+        if ((there = already_there(r, key, file, id, &ce)) != 1) {
+            if (there == 0)
+                cf_err_set(&ce, CF_E_IO, "the target refused to replace '%s', which it "
+                                         "then did not find", key);
+            cf_err_clear(e);
+            cf_err_keep(e, &ce);
+            goto out;
+        }
+        cf_err_clear(e);
+        st->existed = true;
+    }
+    w = NULL;
+    rc = 0;
+out:
+    if (rc != 0)
+        rc = cf_err_ctx(e, "archive of '%s' for source '%s'", file, source);
+    target_abort(w);
+    seal_key_wipe(&sk);
+    sodium_memzero(dkey, sizeof(dkey));
+    free(in);
+    if (fd >= 0)
+        close(fd);
+    free(key);
+    return rc;
+}
+
+static ssize_t reader_read(void *arg, void *buf, size_t cap, struct cf_err *e)
+{
+    return target_read(arg, buf, cap, e);
+}
+
+/* decrypt, decompress and check the object open in @rd into @f; @want is the digest */
+static int fetch_body(struct seal_r *sr, struct afile *f, const unsigned char dkey[KEY_BYTES],
+                      const unsigned char want[32], struct cf_err *e)
+{
+    ZSTD_DCtx *z = ZSTD_createDCtx();
+    size_t ocap = ZSTD_DStreamOutSize(), zret = 1, len;
+    unsigned char *out = cf_malloc(ocap), *pt = cf_malloc(SEAL_MSG_MAX), got[32], tag;
+    crypto_generichash_state h;
+    int rc = -1, k;
+
+    if (z == NULL) {
+        cf_err_set(e, CF_E_INTERNAL, "unable to set up zstd");
+        goto out;
+    }
+    crypto_generichash_init(&h, dkey, KEY_BYTES, 32);
+    while ((k = seal_next(sr, pt, &len, &tag, e)) == 1) {
+        if (tag == SEAL_TAG_PUSH) {
+            cf_err_set(e, CF_E_CORRUPT, "a log object ends with a PUSH message");
+            goto out;
+        }
+        ZSTD_inBuffer ib = { pt, len, 0 };
+        while (ib.pos < ib.size) {
+            ZSTD_outBuffer ob = { out, ocap, 0 };
+            zret = ZSTD_decompressStream(z, &ob, &ib);
+            if (ZSTD_isError(zret)) {
+                cf_err_set(e, CF_E_CORRUPT, "zstd: %s", ZSTD_getErrorName(zret));
+                goto out;
+            }
+            crypto_generichash_update(&h, out, ob.pos);
+            if (afile_write(f, out, ob.pos, e) != 0)
+                goto out;
+        }
+    }
+    if (k < 0)
+        goto out;
+    if (zret != 0) {
+        cf_err_set(e, CF_E_CORRUPT, "the compressed file is truncated");
+        goto out;
+    }
+    crypto_generichash_final(&h, got, 32);
+    if (sodium_memcmp(got, want, 32) != 0) {
+        cf_err_set(e, CF_E_CORRUPT, "its content does not match the digest in its header");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(pt);
+    free(out);
+    ZSTD_freeDCtx(z);
+    return rc;
+}
+
+int repo_log_fetch(struct repo *r, const char *source, const char *file, const char *dest,
+                   struct cf_err *e)
+{
+    char tl[9], id[SEAL_ID_MAX + 1], *key = NULL, *want_prefix = NULL;
+    unsigned char dkey[KEY_BYTES], want[32];
+    struct target_reader *rd = NULL;
+    struct seal_key sk;
+    struct seal_r sr;
+    struct afile f;
+    bool open_f = false;
+    int rc = -1;
+
+    memset(&sk, 0, sizeof(sk));
+    memset(&sr, 0, sizeof(sr));
+    if (repo_log_name(file, tl, e) != 0)
+        goto out;
+    key = repo_key_log(source, file);
+    if (target_get_begin(repo_target(r), key, &rd, e) != 0)
+        goto out;
+    if (seal_open(&sr, reader_read, rd, repo_keys(r), &sk, SEAL_LOG, 0, NULL, e) != 0)
+        goto out;
+    snprintf(id, sizeof(id), "%s", sk.id);
+    want_prefix = cf_asprintf("%s/%s#", source, file);
+    size_t pl = strlen(want_prefix);
+    if (strncmp(id, want_prefix, pl) != 0 || strlen(id) != pl + 64 ||
+        hex_decode(id + pl, want, sizeof(want)) != 0) {
+        cf_err_set(e, CF_E_CORRUPT, "the object holds '%s', not this file", id);
+        goto out;
+    }
+    keys_digest_key(repo_keys(r), dkey);
+    if (afile_begin(&f, dest, ".coffer-", 0600, e) != 0)
+        goto out;
+    open_f = true;
+    if (fetch_body(&sr, &f, dkey, want, e) != 0 || afile_commit(&f, 0, e) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc != 0 && e->code != CF_E_NOTFOUND)
+        rc = cf_err_ctx(e, "archived '%s' of source '%s' at %s", file, source,
+                        repo_describe(r));
+    if (open_f)
+        afile_abort(&f);
+    seal_r_free(&sr);
+    target_get_end(rd);
+    seal_key_wipe(&sk);
+    sodium_memzero(dkey, sizeof(dkey));
+    free(want_prefix);
+    free(key);
+    return rc;
+}
