@@ -283,6 +283,7 @@ int repo_log_push(struct repo *r, const char *source, const char *path, int leve
         }
         cf_err_clear(e);
         st->existed = true;
+        target_abort(w);   /* a commit that failed still owns its writer */
     }
     w = NULL;
     rc = 0;
