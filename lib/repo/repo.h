@@ -216,4 +216,20 @@ int repo_log_push(struct repo *r, const char *source, const char *path, int leve
 int repo_log_fetch(struct repo *r, const char *source, const char *file, const char *dest,
                    struct cf_err *e);
 
+/* what the header of an archived file says, without its key (works in public-key mode) */
+struct repo_log_meta {
+    int64_t pushed;     /* when wal-push stored it (Unix seconds); 0 when not recorded
+                           (objects written before coffer recorded it) */
+    uint64_t stored;    /* the object's size */
+};
+/* repo_log_stat() - @m of the archived @file of @source: one stat and one read of the header.
+ * CF_E_NOTFOUND (no context) when it was never archived */
+int repo_log_stat(struct repo *r, const char *source, const char *file,
+                  struct repo_log_meta *m, struct cf_err *e);
+/* repo_log_list() - call @fn for every archived file of @source (any order), with the stored
+ * object's size; keys under logs/<source>/ that are not an archived file are passed over */
+typedef int (*repo_log_fn)(void *arg, const char *file, uint64_t stored);
+int repo_log_list(struct repo *r, const char *source, repo_log_fn fn, void *arg,
+                  struct cf_err *e);
+
 #endif

@@ -11,8 +11,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -85,12 +87,47 @@ static int digest_fd(int fd, const unsigned char key[KEY_BYTES], unsigned char o
     return 0;
 }
 
+/* "<source>/<file>#<digest>@<pushed>": what the object holds, and when it was pushed (Unix
+ * seconds; objects written before the time was recorded end at the digest) */
 static void log_id(const char *source, const char *file, const unsigned char dig[32],
-                   char *out, size_t cap)
+                   int64_t pushed, char *out, size_t cap)
 {
     char hex[65];
     hex_encode(dig, 32, hex);
-    snprintf(out, cap, "%s/%s#%s", source, file, hex);
+    snprintf(out, cap, "%s/%s#%s@%lld", source, file, hex, (long long)pushed);
+}
+
+/* split the id @id of the archived @file of @source into its digest and push time (0 when
+ * not recorded); CF_E_CORRUPT when the id names another file or is malformed */
+static int parse_id(const char *id, const char *source, const char *file, unsigned char dig[32],
+                    int64_t *pushed, struct cf_err *e)
+{
+    size_t sl = strlen(source), fl = strlen(file);
+    const char *p = id + sl + 1 + fl + 1;
+
+    *pushed = 0;
+    if (strlen(id) < sl + fl + 66 || strncmp(id, source, sl) != 0 || id[sl] != '/' ||
+        strncmp(id + sl + 1, file, fl) != 0 || p[-1] != '#')
+        goto bad;
+    char hex[65];
+    memcpy(hex, p, 64);
+    hex[64] = '\0';
+    if (hex_decode(hex, dig, 32) != 0)
+        goto bad;
+    p += 64;
+    if (*p == '@') {
+        char *end;
+        errno = 0;
+        long long t = strtoll(p + 1, &end, 10);
+        if (end == p + 1 || *end != '\0' || errno != 0 || t < 0)
+            goto bad;
+        *pushed = t;
+    } else if (*p != '\0') {
+        goto bad;
+    }
+    return 0;
+bad:
+    return cf_err_set(e, CF_E_CORRUPT, "the object holds '%s', not this file", id);
 }
 
 /* the id in the header of the object @key: 0 with @id set, CF_E_NOTFOUND when there is none */
@@ -124,12 +161,14 @@ out:
     return rc;
 }
 
-/* is @key there, holding the file whose id is @id? 1 yes, 0 absent, -1 with @e: another
- * content (CF_E_EXISTS) or the check failed */
-static int already_there(struct repo *r, const char *key, const char *file, const char *id,
-                         struct cf_err *e)
+/* is @key there, holding @source's @file with digest @dig? 1 yes, 0 absent, -1 with @e:
+ * another content (CF_E_EXISTS) or the check failed */
+static int already_there(struct repo *r, const char *key, const char *source, const char *file,
+                         const unsigned char dig[32], struct cf_err *e)
 {
     char have[SEAL_ID_MAX + 1];
+    unsigned char hdig[32];
+    int64_t pushed;
     struct cf_err ge = CF_ERR_INIT;
 
     if (stored_id(r, key, have, &ge) != 0) {
@@ -139,7 +178,11 @@ static int already_there(struct repo *r, const char *key, const char *file, cons
         return cf_err_ctx(e, "unable to read the archived '%s' at %s", file,
                           repo_describe(r));
     }
-    if (strcmp(have, id) == 0)
+    if (parse_id(have, source, file, hdig, &pushed, &ge) != 0) {
+        cf_err_keep(e, &ge);
+        return cf_err_ctx(e, "the archived '%s' at %s", file, repo_describe(r));
+    }
+    if (sodium_memcmp(hdig, dig, 32) == 0)
         return 1;
     return cf_err_set(e, CF_E_EXISTS,
                       "'%s' is already archived at %s with different content: refusing to "
@@ -228,7 +271,7 @@ int repo_log_push(struct repo *r, const char *source, const char *path, int leve
     memset(&sk, 0, sizeof(sk));
     if (repo_log_name(file, tl, e) != 0)
         goto out;
-    if (strlen(source) + strlen(file) + 66 > SEAL_ID_MAX) {
+    if (strlen(source) + strlen(file) + 66 + 21 > SEAL_ID_MAX) {
         cf_err_set(e, CF_E_USAGE, "source name '%s' is too long for the log archive", source);
         goto out;
     }
@@ -242,8 +285,8 @@ int repo_log_push(struct repo *r, const char *source, const char *path, int leve
     keys_digest_key(repo_keys(r), dkey);
     if (digest_fd(fd, dkey, dig, &st->bytes_in, in, path, e) != 0)
         goto out;
-    log_id(source, file, dig, id, sizeof(id));
-    if ((there = already_there(r, key, file, id, e)) != 0) {
+    log_id(source, file, dig, (int64_t)time(NULL), id, sizeof(id));
+    if ((there = already_there(r, key, source, file, dig, e)) != 0) {
         st->existed = there == 1;
         rc = there == 1 ? 0 : -1;
         goto out;
@@ -273,7 +316,7 @@ int repo_log_push(struct repo *r, const char *source, const char *path, int leve
             goto out;
         /* another push of the same file won the race: the same content is success */
         struct cf_err ce = CF_ERR_INIT;
-        if ((there = already_there(r, key, file, id, &ce)) != 1) {
+        if ((there = already_there(r, key, source, file, dig, &ce)) != 1) {
             if (there == 0)
                 cf_err_set(&ce, CF_E_IO, "the target refused to replace '%s', which it "
                                          "then did not find", key);
@@ -360,8 +403,9 @@ out:
 int repo_log_fetch(struct repo *r, const char *source, const char *file, const char *dest,
                    struct cf_err *e)
 {
-    char tl[9], id[SEAL_ID_MAX + 1], *key = NULL, *want_prefix = NULL;
+    char tl[9], *key = NULL;
     unsigned char dkey[KEY_BYTES], want[32];
+    int64_t pushed;
     struct target_reader *rd = NULL;
     struct seal_key sk;
     struct seal_r sr;
@@ -378,14 +422,8 @@ int repo_log_fetch(struct repo *r, const char *source, const char *file, const c
         goto out;
     if (seal_open(&sr, reader_read, rd, repo_keys(r), &sk, SEAL_LOG, 0, NULL, e) != 0)
         goto out;
-    snprintf(id, sizeof(id), "%s", sk.id);
-    want_prefix = cf_asprintf("%s/%s#", source, file);
-    size_t pl = strlen(want_prefix);
-    if (strncmp(id, want_prefix, pl) != 0 || strlen(id) != pl + 64 ||
-        hex_decode(id + pl, want, sizeof(want)) != 0) {
-        cf_err_set(e, CF_E_CORRUPT, "the object holds '%s', not this file", id);
+    if (parse_id(sk.id, source, file, want, &pushed, e) != 0)
         goto out;
-    }
     keys_digest_key(repo_keys(r), dkey);
     if (afile_begin(&f, dest, ".coffer-", 0600, e) != 0)
         goto out;
@@ -403,7 +441,65 @@ out:
     target_get_end(rd);
     seal_key_wipe(&sk);
     sodium_memzero(dkey, sizeof(dkey));
-    free(want_prefix);
     free(key);
+    return rc;
+}
+
+int repo_log_stat(struct repo *r, const char *source, const char *file,
+                  struct repo_log_meta *m, struct cf_err *e)
+{
+    char tl[9], id[SEAL_ID_MAX + 1], *key = NULL;
+    unsigned char dig[32];
+    int rc = -1;
+
+    memset(m, 0, sizeof(*m));
+    if (repo_log_name(file, tl, e) != 0)
+        goto out;
+    key = repo_key_log(source, file);
+    if (target_stat(repo_target(r), key, &m->stored, e) != 0 ||
+        stored_id(r, key, id, e) != 0 || parse_id(id, source, file, dig, &m->pushed, e) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc != 0 && e->code != CF_E_NOTFOUND)
+        rc = cf_err_ctx(e, "archived '%s' of source '%s' at %s", file, source,
+                        repo_describe(r));
+    free(key);
+    return rc;
+}
+
+struct log_list {
+    const char *source;
+    repo_log_fn fn;
+    void *arg;
+};
+
+static int log_list_one(void *arg, const char *key, uint64_t size)
+{
+    struct log_list *l = arg;
+    size_t sl = strlen(l->source);
+    const char *rest = key + 5 + sl + 1, *file;
+    char tl[9];
+
+    /* logs/<source>/<timeline>/<file>, the timeline being the file's own */
+    if (strlen(rest) < 10 || rest[8] != '/')
+        return 0;
+    file = rest + 9;
+    if (strchr(file, '/') != NULL || repo_log_name(file, tl, NULL) != 0 ||
+        strncmp(rest, tl, 8) != 0)
+        return 0;
+    return l->fn(l->arg, file, size);
+}
+
+int repo_log_list(struct repo *r, const char *source, repo_log_fn fn, void *arg,
+                  struct cf_err *e)
+{
+    struct log_list l = { source, fn, arg };
+    char *prefix = cf_asprintf("logs/%s/", source);
+    int rc = target_list(repo_target(r), prefix, log_list_one, &l, e);
+    if (rc != 0)
+        cf_err_ctx(e, "listing the log archive of source '%s' at %s", source,
+                   repo_describe(r));
+    free(prefix);
     return rc;
 }

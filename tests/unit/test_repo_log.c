@@ -1,7 +1,10 @@
 /* test_repo_log.c - the names the WAL archive takes (repo_log_name, repo_key_log) and how
  * the one key parser sees them. */
 #include "unit.h"
+#include "fixture.h"
 #include "repo/repo.h"
+
+#include <time.h>
 
 TEST(names)
 {
@@ -49,9 +52,83 @@ TEST(keys)
     free(key);
 }
 
+static void write_file(const char *path, char c, size_t n)
+{
+    char *b = malloc(n);
+    memset(b, c, n);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, b, n) != (ssize_t)n)
+        abort();
+    close(fd);
+    free(b);
+}
+
+struct seen {
+    int n;
+    bool seg, hist;
+};
+
+static int seen_one(void *arg, const char *file, uint64_t stored)
+{
+    struct seen *s = arg;
+    s->n++;
+    s->seg |= strcmp(file, "000000010000000000000001") == 0 && stored > 0;
+    s->hist |= strcmp(file, "00000002.history") == 0;
+    return 0;
+}
+
+/* the push time in the header, the listing, a second push of the same and other content */
+TEST(push_stat_list)
+{
+    struct fixture f;
+    struct cf_err e = CF_ERR_INIT;
+    struct repo_log_stats st;
+    struct repo_log_meta m;
+    struct seen s = { 0 };
+    char *seg, *hist, *junk, *back;
+    time_t before = time(NULL);
+
+    CHECK(fixture_open(&f, NULL) == 0);
+    seg = cf_asprintf("%s/000000010000000000000001", f.dir);
+    hist = cf_asprintf("%s/00000002.history", f.dir);
+    junk = cf_asprintf("%s/repo/logs/media/00000001/notawalfile", f.dir);
+    back = cf_asprintf("%s/fetched", f.dir);
+    write_file(seg, 'a', 1 << 20);
+    write_file(hist, 'h', 100);
+    CHECK(repo_log_push(f.repo, "media", seg, 1, &st, &e) == 0);
+    CHECK(!st.existed);
+    CHECK(repo_log_push(f.repo, "media", hist, 1, &st, &e) == 0);
+    CHECK(repo_log_stat(f.repo, "media", "000000010000000000000001", &m, &e) == 0);
+    CHECK(m.pushed >= before && m.pushed <= time(NULL));
+    CHECK(m.stored > 0);
+    CHECK(repo_log_stat(f.repo, "media", "000000010000000000000002", &m, &e) == -1);
+    CHECK_EQ_INT(e.code, CF_E_NOTFOUND);
+    cf_err_clear(&e);
+    write_file(junk, 'j', 10);   /* another key under logs/: passed over */
+    CHECK(repo_log_list(f.repo, "media", seen_one, &s, &e) == 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK(s.seg && s.hist);
+    /* the same content again (a later push time) is success; other content is refused */
+    CHECK(repo_log_push(f.repo, "media", seg, 1, &st, &e) == 0);
+    CHECK(st.existed);
+    write_file(seg, 'b', 1 << 20);
+    CHECK(repo_log_push(f.repo, "media", seg, 1, &st, &e) == -1);
+    CHECK_EQ_INT(e.code, CF_E_EXISTS);
+    cf_err_clear(&e);
+    CHECK(repo_log_fetch(f.repo, "media", "00000002.history", back, &e) == 0);
+    struct stat sb;
+    CHECK(stat(back, &sb) == 0 && sb.st_size == 100);
+    free(seg);
+    free(hist);
+    free(junk);
+    free(back);
+    fixture_close(&f);
+}
+
 int main(void)
 {
     RUN(names);
     RUN(keys);
+    RUN(push_stat_list);
     return unit_done();
 }
