@@ -88,6 +88,10 @@ for u in *.service *.timer; do [[ $u == *@* ]] || vunits="$vunits $u"; done
 # shellcheck disable=SC2086
 MANPATH="$T/p/share/man:" systemd-analyze verify $vunits >"$T/verify.out" 2>&1
 check "systemd-analyze verify passes on every unit, with no warning" bash -c "test $? = 0 -a ! -s '$T/verify.out' || { cat '$T/verify.out' >&2; exit 1; }"
+svcs=$(for u in $vunits; do [[ $u == *.service ]] && echo "$u"; done)
+# shellcheck disable=SC2086
+MANPATH="$T/p/share/man:" systemd-analyze security --offline=true --threshold=25 $svcs >"$T/security.out" 2>&1
+check "every service's exposure (systemd-analyze security) is 2.5 or lower" bash -c "test $? = 0 || { grep 'Overall' '$T/security.out' >&2; exit 1; }"
 echo "Bogus=1" >>coffer-prune.service
 MANPATH="$T/p/share/man:" systemd-analyze verify coffer-prune.service >"$T/verify.out" 2>&1
 check "(and it would see a bad key)" grep -q "Unknown key 'Bogus'" "$T/verify.out"
