@@ -46,6 +46,7 @@ help:
 	@echo "make install    binaries, man pages, units, completion, examples, alert rules and"
 	@echo "                dashboard under \$$(DESTDIR)\$$(PREFIX) (default /usr/local)"
 	@echo "make uninstall  remove exactly what install put there"
+	@echo "make man        the man pages (scdoc) into \$$(BUILD)/man"
 	@echo "make clean"
 
 deps:

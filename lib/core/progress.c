@@ -13,7 +13,7 @@ void progress_start(struct progress *p, const char *what, uint64_t total)
     p->what = what;
     p->total = total;
     p->start_ms = time_mono_ms();
-    p->last_ms = 0;   /* the first update draws at once: the line appears as work starts */
+    p->last_ms = 0;   /* nothing drawn yet */
 }
 
 void progress_update(struct progress *p, uint64_t done)
@@ -23,7 +23,8 @@ void progress_update(struct progress *p, uint64_t done)
     if (!p->on)
         return;
     now = time_mono_ms();
-    if (p->last_ms != 0 && now - p->last_ms < 250)
+    /* the first line once a MiB is done (or after 250 ms), then every 250 ms */
+    if (p->last_ms == 0 ? done < (1u << 20) && now - p->start_ms < 250 : now - p->last_ms < 250)
         return;
     p->last_ms = now;
     /* at least a millisecond, so that the first line has a rate (and an ETA) too */
