@@ -35,9 +35,10 @@ PY
 check "the dashboard is JSON with queries" test -s "$T/dash.metrics"
 ok "every dashboard query is valid PromQL" promtool check rules "$T/dash.rules.yml"
 
-# what METRICS.md lists: the written metrics, and (after "### Planned") those not written yet
-awk '/^### Planned/ {p=1} /^## / && !/^## The textfile/ {p=0}
-     match($0, /^\| `coffer_[a-z_]+`/) { n=substr($0, 4, RLENGTH-4); print (p ? "planned " : "written ") n }' \
+# what METRICS.md lists: under "## The textfile" the metrics a run writes, then (after "###
+# Planned") those nothing writes yet; rows of other sections (the daemon's endpoint) are "other"
+awk '/^## / {w = /^## The textfile/; p = 0} /^### Planned/ {p = 1; w = 0}
+     match($0, /^\| `coffer_[a-z_]+`/) { n=substr($0, 4, RLENGTH-4); print (p ? "planned " : w ? "written " : "other ") n }' \
     "$doc" | sort -u >"$T/doc.all"
 awk '$1=="written" {print $2}' "$T/doc.all" >"$T/doc.written"
 awk '{print $2}' "$T/doc.all" | sort -u >"$T/doc.names"
