@@ -77,7 +77,7 @@ int backupd_job_run(const struct conf *c, const char *job)
         if (source_open(conf_source(c, j->sources[i]), &src, &e) != 0 ||
             backup_source(c, r, src, job, &res, &e) != 0) {
             log_error("backup failed job=%s source=%s: %s", job, j->sources[i], e.msg);
-            fprintf(stderr, "backupd: error: source '%s': %s\n", j->sources[i], e.msg);
+            cli_say(LOG_ERROR, "backupd: error: source '%s': %s", j->sources[i], e.msg);
             failed++;
             o.error = e.msg;
         } else {

@@ -457,7 +457,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                 char why[1024];
                 cat_vanished_msg(&v[k], why, sizeof(why));
                 json_array_append_new(gone, json_pack("{s:s, s:s}", "id", v[k].id, "error", why));
-                fprintf(stderr, "catalog: backup %s/%s VANISHED: %s\n", s, v[k].id, why);
+                cli_say(LOG_ERROR, "catalog: backup %s/%s VANISHED: %s", s, v[k].id, why);
             }
             if (v[k].status == CAT_COMPLETE)
                 newest = &v[k];
@@ -480,7 +480,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
         char att[32] = "-";
         fmt_time(at.last.finished, att, sizeof(att));
         if (failed)
-            fprintf(stderr, "catalog: source %s: last backup attempt FAILED at %s (job %s): %s\n",
+            cli_say(LOG_ERROR, "catalog: source %s: last backup attempt FAILED at %s (job %s): %s",
                     s, att, at.last.job, at.last.error ? at.last.error : "?");
         if (ev.state == OBJ_VIOLATED || verify_bad || json_array_size(gone) > 0 || failed)
             notok++;
