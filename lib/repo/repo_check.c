@@ -6,6 +6,7 @@
 #include "../core/util.h"
 #include "repo.h"
 #include "repo_int.h"
+#include "repo_mirror.h"
 
 /* the keys of [repository] the repository reads itself; the target driver's are its
  * ops->keys, and other owners' (the stream's) come from the validation step */
@@ -34,6 +35,32 @@ int repo_conf_check_keys(const struct ini_section *s, const char *const *const *
         return ini_err(s, NULL, e,
                        "give exactly one of key-file, passphrase-file or public-key-file");
     return 0;
+}
+
+/* a [mirror NAME]'s own keys; the key, passphrase and stream options are [repository]'s */
+static const char *const mirror_section_keys[] = { "target", "max-lag", NULL };
+
+int repo_conf_check_mirror(const struct ini_section *s, const char *const *const *others,
+                           struct cf_err *e)
+{
+    const char *name;
+    const struct target_ops *ops;
+    int64_t lag;
+
+    if (strlen(s->name) > 32)
+        return ini_err(s, NULL, e, "a mirror's name is at most 32 characters");
+    if (ini_get_str(s, "target", "local", &name, e) != 0)
+        return -1;
+    ops = target_driver_find(name);
+    if (ops == NULL)
+        return ini_err(s, "target", e, "target: unknown kind '%s' (local or s3)", name);
+    if (ini_check_keys_with(s, mirror_section_keys, ops->keys, others, e) != 0)
+        return -1;
+    if (ini_get_duration(s, "max-lag", REPO_MIRROR_MAX_LAG, &lag, e) != 0)
+        return -1;
+    if (lag <= 0)
+        return ini_err(s, "max-lag", e, "max-lag: must be more than 0");
+    return repo_conf_check_target(s, e);
 }
 
 int repo_conf_check_target(const struct ini_section *s, struct cf_err *e)

@@ -109,7 +109,13 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[job j]\nkeep-last = 2\n", "[job j] missing required key 'sources'");
     bad(REPO "[job j]\nsources = m\nschedule = daily\n", "unknown key 'schedule'");
     bad(REPO "[metric]\n", "unknown section [metric] (expected [repository], [source NAME], "
-                           "[job NAME], [catalog], [metrics] or [notify])");
+                           "[job NAME], [mirror NAME], [catalog], [metrics] or [notify])");
+    /* a mirror: its target's keys, max-lag and retention; the key is [repository]'s */
+    bad(REPO "[mirror m]\npath = /m\nkey-file = /k\n", "c.conf:6: [mirror m] unknown key 'key-file'");
+    bad(REPO "[mirror m]\ntarget = ftp\n", "[mirror m] target: unknown kind 'ftp'");
+    bad(REPO "[mirror m]\npath = /m\nmax-lag = 0\n", "max-lag: must be more than 0");
+    bad(REPO "[mirror m]\npath = /m\nkeep-last = x\n", "[mirror m] keep-last");
+    bad(REPO "[mirror m]\npath = /m\nrpo = 1h\n", "unknown key 'rpo'");
     bad(REPO "[metrics]\nlisten-port = 9\n", "unknown key 'listen-port'");
     bad(REPO "[metrics]\ntextfile-dir = rel\n", "c.conf:5: [metrics] textfile-dir: 'rel' is not "
                                                   "an absolute path");
