@@ -19,7 +19,8 @@ static const char usage[] =
     "  keygen --public OUT.pub --secret OUT.sec\n"
     "                               make a key pair for a repository sealed to a public key:\n"
     "                               the backup host keeps only OUT.pub; restores need OUT.sec\n"
-    "  run JOB                      back up every source of [job JOB] now, once\n"
+    "  run JOB                      back up every source of [job JOB] now, once; then copy\n"
+    "                               what is new to every [mirror NAME]\n"
     "  key list                     the repository's key slots (id, kind, created, label)\n"
     "  key add --passphrase-file F | --key-file F [--label L]\n"
     "                               a new slot opening the repository with F's passphrase or key\n"
@@ -36,7 +37,8 @@ static const char usage[] =
     "The configuration is " CONF_DEFAULT_PATH " unless --config is given; --repository\n"
     "MIRROR works on [mirror MIRROR]'s copy in place of [repository]'s (docs/RUNBOOK.md).\n"
     "Exit codes: 0 done, 1 failed (check-config: a server or the repository unreachable),\n"
-    "2 usage, configuration or key error, 3 some sources failed (docs/CONFIG.md).\n";
+    "2 usage, configuration or key error, 3 some sources failed, or a mirror could not be\n"
+    "brought up to date (docs/CONFIG.md).\n";
 
 int main(int argc, char **argv)
 {

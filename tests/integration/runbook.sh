@@ -59,6 +59,9 @@ password-file = $REDIS_PASSFILE
 [job nightly]
 sources = media, pg-main, app-db, shop-db, cache
 
+[mirror offsite]
+path = $T/offsite
+
 [catalog]
 path = $T/etc/catalog.db
 CONF
@@ -194,6 +197,7 @@ done
 # what the procedures promise, beyond their exit codes
 cd "$T" || exit 1
 check "the volume restored beside the original equals it" diff -r "$T/srv/media" "$T/srv/media.restored"
+check "the volume restored from the mirror equals the original" diff -r "$T/srv/media" "$T/srv/media.from-offsite"
 check "PostgreSQL: the restored database has the rows" test "$(pg_sql -d app_restored -tAc 'SELECT count(*) FROM orders')" = 500
 check "PostgreSQL: pg_restore by hand from --to-file has the rows" test "$(pg_sql -d app_by_hand -tAc 'SELECT count(*) FROM orders')" = 500
 check "MariaDB: the SQL written by --to-file loaded into another database" test "$(my_sql -N -e 'SELECT count(*) FROM shop_restored.items')" = 300
