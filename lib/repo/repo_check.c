@@ -128,5 +128,15 @@ void repo_check(const struct conf *c, struct conf_report *r)
         }
         conf_report_add(r, s, e.code == CF_E_KEY ? key : NULL, &e);
     }
+    /* each mirror reachable and holding this repository (or none yet) */
+    for (size_t i = 0; rp != NULL && i < c->nmirrors; i++) {
+        const char *mt = "local";
+        cf_err_clear(&e);
+        ini_get_str(c->mirrors[i], "target", "local", &mt, &e);
+        if (r->offline && strcmp(mt, "local") != 0)
+            continue;
+        if (repo_mirror_check(rp, c->mirrors[i], &e) != 0)
+            conf_report_add(r, c->mirrors[i], NULL, &e);
+    }
     repo_close(rp);
 }

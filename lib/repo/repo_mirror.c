@@ -174,16 +174,10 @@ static bool missing(const struct mirror *mi, const char *key, uint64_t size)
     return d == NULL || d->size != size;
 }
 
-static const struct manifest_object *manifest_entry(const struct manifest *m, uint32_t n)
-{
-    for (size_t i = 0; m && i < m->nobjects; i++)
-        if (m->objects[i].n == n)
-            return &m->objects[i];
-    return NULL;
-}
-
-/* copy the committed backup whose objects are src.v[@from, @to) (sorted: data/ before
- * manifest) and whose manifest key is @mkey */
+/* copy the committed backup whose listed objects are src.v[@from, @to) (@mkey its manifest):
+ * with the manifest readable, the data objects it lists (read whatever the listing saw, so a
+ * backup that committed while the listing went on is whole), each checked against it; else
+ * the listed ones by size; then the other objects of the backup; the manifest last */
 static int copy_backup(struct mirror *mi, const struct repo_key *k, size_t from, size_t to,
                        const struct keyent *mkey, struct cf_err *e)
 {
@@ -197,23 +191,25 @@ static int copy_backup(struct mirror *mi, const struct repo_key *k, size_t from,
     }
     for (size_t i = 0; m && i < m->nobjects; i++) {
         char *key = repo_key_data(k->source, k->id, m->objects[i].n);
-        bool listed = keyset_find(&mi->src, key) != NULL;
-        if (!listed)
+        int r = missing(mi, key, m->objects[i].size)
+                    ? copy_object(mi, key, m->objects[i].size, &m->objects[i], e)
+                    : 0;
+        if (r != 0 && e->code == CF_E_NOTFOUND) {
             cf_err_set(e, CF_E_CORRUPT, "%s is in the manifest but not on the primary", key);
+        }
         free(key);
-        if (!listed)
+        if (r != 0)
             goto out;
     }
     for (size_t i = from; i < to; i++) {
         const struct keyent *o = &mi->src.v[i];
         struct repo_key ok;
-        if (o == mkey || !missing(mi, o->key, o->size))
+        enum repo_key_kind kind = repo_key_parse(o->key, &ok);
+        /* with a manifest, its data objects are copied above; others under data/ are debris
+         * of a retried write */
+        if (o == mkey || (m != NULL && kind == REPO_KEY_DATA) || !missing(mi, o->key, o->size))
             continue;
-        const struct manifest_object *want = NULL;
-        if (repo_key_parse(o->key, &ok) == REPO_KEY_DATA && m != NULL &&
-            (want = manifest_entry(m, ok.n)) == NULL)
-            continue;   /* not the backup's: debris of a retried write */
-        if (copy_object(mi, o->key, o->size, want, e) != 0)
+        if (copy_object(mi, o->key, o->size, NULL, e) != 0)
             goto out;
     }
     /* the manifest last: the commit point on the mirror as on the primary */
@@ -365,6 +361,20 @@ out:
     keyset_free(&mi.dst);
     buf_free(&json);
     target_close(mi.t);
+    return rc;
+}
+
+int repo_mirror_check(struct repo *r, const struct ini_section *m, struct cf_err *e)
+{
+    struct target *t = NULL;
+    struct buf json = BUF_INIT;
+    bool have;
+    int rc = mirror_open(r, m, &t, &json, &have, e);
+
+    if (rc != 0)
+        cf_err_ctx(e, "mirror %s (%s)", m->name, t ? target_describe(t) : "not opened");
+    buf_free(&json);
+    target_close(t);
     return rc;
 }
 

@@ -37,6 +37,10 @@ struct repo_mirror_stats {
 int repo_mirror_sync(struct repo *r, const struct ini_section *m, struct repo_mirror_stats *st,
                      struct cf_err *e);
 
+/* repo_mirror_check() - `check-config`'s look at [mirror] @m: reachable, and holding this
+ * repository or none yet (another one is CF_E_CONFIG); nothing written */
+int repo_mirror_check(struct repo *r, const struct ini_section *m, struct cf_err *e);
+
 /* How far [mirror] @m is behind the repository @r (listings only, nothing decrypted). */
 struct repo_mirror_lag {
     bool initialised;          /* the mirror has repo.json */

@@ -132,6 +132,10 @@ cp "$T/other/repo/repo.json" "$T/other.json"
 fails "sync to another repository is refused" 2 "holds another repository" \
     catalog --config "$T/wrong.conf" sync wrong
 check "its repo.json is untouched" cmp "$T/other.json" "$T/other/repo/repo.json"
+fails "check-config names the mirror of another repository" 2 "[mirror wrong] mirror wrong" \
+    backupd --config "$T/wrong.conf" check-config --offline
+fails "check-config names an unreachable S3 mirror" 1 "[mirror cloud] mirror cloud" \
+    backupd --config "$T/down.conf" check-config
 check "and it got no backup" test ! -e "$T/other/repo/backups/media"
 
 # --- a damaged object on the primary is not copied ------------------------------------------
