@@ -14,10 +14,12 @@ static const char *const repo_section_keys[] = {
     "target", "key-file", "passphrase-file", "public-key-file", NULL,
 };
 
-int repo_conf_check_keys(const struct ini_section *s, const char *const *const *others,
-                         struct cf_err *e)
+/* the target kind of section @s is known, and every key of @s is in @own, the driver's or
+ * @others */
+static int check_target_keys(const struct ini_section *s, const char *const *own,
+                             const char *const *const *others, struct cf_err *e)
 {
-    const char *name, *kf, *pf, *pub;
+    const char *name;
     const struct target_ops *ops;
 
     if (ini_get_str(s, "target", "local", &name, e) != 0)
@@ -25,7 +27,15 @@ int repo_conf_check_keys(const struct ini_section *s, const char *const *const *
     ops = target_driver_find(name);
     if (ops == NULL)
         return ini_err(s, "target", e, "target: unknown kind '%s' (local or s3)", name);
-    if (ini_check_keys_with(s, repo_section_keys, ops->keys, others, e) != 0)
+    return ini_check_keys_with(s, own, ops->keys, others, e);
+}
+
+int repo_conf_check_keys(const struct ini_section *s, const char *const *const *others,
+                         struct cf_err *e)
+{
+    const char *kf, *pf, *pub;
+
+    if (check_target_keys(s, repo_section_keys, others, e) != 0)
         return -1;
     if (ini_get_str(s, "key-file", NULL, &kf, e) != 0 ||
         ini_get_str(s, "passphrase-file", NULL, &pf, e) != 0 ||
@@ -43,18 +53,11 @@ static const char *const mirror_section_keys[] = { "target", "max-lag", NULL };
 int repo_conf_check_mirror(const struct ini_section *s, const char *const *const *others,
                            struct cf_err *e)
 {
-    const char *name;
-    const struct target_ops *ops;
     int64_t lag;
 
     if (strlen(s->name) > 32)
         return ini_err(s, NULL, e, "a mirror's name is at most 32 characters");
-    if (ini_get_str(s, "target", "local", &name, e) != 0)
-        return -1;
-    ops = target_driver_find(name);
-    if (ops == NULL)
-        return ini_err(s, "target", e, "target: unknown kind '%s' (local or s3)", name);
-    if (ini_check_keys_with(s, mirror_section_keys, ops->keys, others, e) != 0)
+    if (check_target_keys(s, mirror_section_keys, others, e) != 0)
         return -1;
     if (ini_get_duration(s, "max-lag", REPO_MIRROR_MAX_LAG, &lag, e) != 0)
         return -1;

@@ -158,3 +158,49 @@ check "the mirror keeps 1 backup" test "$(ls "$T/fresh/backups/media"/*/manifest
 check "the primary keeps its 4" test "$(repo_backups "$T/a" media | wc -l)" = 4
 run "a sync again copies nothing back" catalog --config "$T/fresh.conf" sync fresh
 check "the pruned ones left out" grep -q "mirror fresh: 0 backups copied, 0 objects, .*its own prune removed left out" "$T/o"
+
+# --- every prefix is copied (logs/, and one a newer coffer may write), never locks/ ---------
+mkdir -p "$T/a/repo/drills/media" "$T/a/repo/logs/media/00000001" "$T/a/repo/locks"
+echo '{"drill": 1}' >"$T/a/repo/drills/media/report.json"
+head -c 100000 /dev/urandom >"$T/a/repo/logs/media/00000001/000000010000000000000001"
+echo '{}' >"$T/a/repo/locks/not-for-mirrors"
+ok "sync far with new prefixes on the primary" catalog $C sync far
+rm "$T/a/repo/locks/not-for-mirrors"
+check "drills/ copied byte for byte" cmp "$T/a/repo/drills/media/report.json" "$T/far/drills/media/report.json"
+check "logs/ copied byte for byte" cmp "$T/a/repo/logs/media/00000001/000000010000000000000001" \
+    "$T/far/logs/media/00000001/000000010000000000000001"
+check "locks/ never copied" test ! -e "$T/far/locks/not-for-mirrors"
+
+# --- a repository sealed to a public key: the backup host copies without reading ------------
+ok "keygen" backupd keygen --public "$T/p.pub" --secret "$T/p.sec"
+mkdir -p "$T/pk"
+cat >"$T/pk/coffer.conf" <<EOF2
+[repository]
+path = $T/pk/repo
+public-key-file = $T/p.pub
+
+[mirror pm]
+path = $T/pm
+
+[source media]
+type = volume
+path = $T/src
+
+[job nightly]
+sources = media
+
+[catalog]
+path = $T/pk/catalog.db
+EOF2
+P="--config $T/pk/coffer.conf"
+ok "init sealed to a public key" backupd $P init
+ok "backup with a mirror, public-key mode" backupd $P run nightly
+check "the mirror holds the backup byte for byte" diff -r "$T/pk/repo/backups" "$T/pm/backups"
+rm -rf "$T/pm/backups"
+ok "sync without the secret key" catalog $P sync pm
+check "it warns that sizes alone were checked" grep -q "checked against the listing's sizes only" "$_err"
+ok "sync with the secret key" catalog $P sync pm --secret-key-file "$T/p.sec"
+ok "restore from the mirror with the secret key" \
+    restore $P --repository pm --secret-key-file "$T/p.sec" --source media --at latest --to "$T/out-pm"
+tree_fingerprint "$T/out-pm" >"$T/fp-pm"
+check "the tree restored from the public-key mirror is the source's" cmp "$T/fp-src" "$T/fp-pm"
