@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,11 +58,15 @@ static size_t copy_to_mirrors(const struct conf *c, struct repo *r)
         struct repo_mirror_stats st;
         struct cf_err e = CF_ERR_INIT;
         uint64_t t0 = time_mono_ms();
-        if (repo_mirror_sync(r, c->mirrors[i], &st, &e) != 0) {
+        if (repo_mirror_sync(r, c->mirrors[i], false, &st, &e) != 0) {
             log_error("mirror copy failed mirror=%s: %s", c->mirrors[i]->name, e.msg);
-            fprintf(stderr, "backupd: error: the backups stand in the repository, but %s; "
-                    "HINT: once it is reachable, 'catalog sync %s' catches it up\n", e.msg,
-                    c->mirrors[i]->name);
+            if (strstr(e.msg, "HINT") != NULL)
+                fprintf(stderr, "backupd: error: the backups stand in the repository, but %s\n",
+                        e.msg);
+            else
+                fprintf(stderr, "backupd: error: the backups stand in the repository, but %s; "
+                        "HINT: once it is reachable, 'catalog sync %s' catches it up\n", e.msg,
+                        c->mirrors[i]->name);
             failed++;
             continue;
         }

@@ -34,7 +34,7 @@ int catalog_mirror_sync(const struct conf *c, const struct repo_unlock *u, const
         fprintf(stderr, "catalog: warning: without the secret key the copies are checked "
                 "against the listing's sizes only, not against the manifests' BLAKE2b; HINT: "
                 "pass --secret-key-file FILE\n");
-    rc = repo_mirror_sync(r, m, &st, &e);
+    rc = repo_mirror_sync(r, m, true, &st, &e);
     repo_close(r);
     if (o->json) {
         json_t *j = json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I, s:I, s:I, s:b}", "mirror", name,

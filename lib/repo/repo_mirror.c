@@ -185,8 +185,12 @@ static int copy_backup(struct mirror *mi, const struct repo_key *k, size_t from,
     int rc = -1;
 
     if (repo_can_read(mi->r) && repo_manifest_load(mi->r, k->source, k->id, &m, e) != 0) {
-        if (e->code == CF_E_CRYPTO)
+        if (e->code == CF_E_NOTFOUND) {   /* pruned since the listing: nothing to copy */
+            cf_err_clear(e);
+            rc = 0;
+        } else if (e->code == CF_E_CRYPTO) {
             e->code = CF_E_CORRUPT;
+        }
         goto out;
     }
     for (size_t i = 0; m && i < m->nobjects; i++) {
@@ -312,14 +316,17 @@ static int copy_others(struct mirror *mi, struct cf_err *e)
         default:
             break;
         }
-        if (missing(mi, o->key, o->size) && copy_object(mi, o->key, o->size, NULL, e) != 0)
+        if (!missing(mi, o->key, o->size) || copy_object(mi, o->key, o->size, NULL, e) == 0)
+            continue;
+        if (e->code != CF_E_NOTFOUND)
             return -1;
+        cf_err_clear(e);   /* removed since the listing (an unpin): nothing to copy */
     }
     return 0;
 }
 
-int repo_mirror_sync(struct repo *r, const struct ini_section *m, struct repo_mirror_stats *st,
-                     struct cf_err *e)
+int repo_mirror_sync(struct repo *r, const struct ini_section *m, bool create,
+                     struct repo_mirror_stats *st, struct cf_err *e)
 {
     struct mirror mi = { .r = r, .sec = m, .st = st };
     struct buf json = BUF_INIT;
@@ -328,8 +335,15 @@ int repo_mirror_sync(struct repo *r, const struct ini_section *m, struct repo_mi
     int rc = -1;
 
     memset(st, 0, sizeof(*st));
-    if (mirror_open(r, m, &mi.t, &json, &have, e) != 0 ||
-        copy_repo_json(&mi, &json, have, e) != 0 || keyset_load(r->t, &mi.src, e) != 0 ||
+    if (mirror_open(r, m, &mi.t, &json, &have, e) != 0)
+        goto out;
+    if (!have && !create) {
+        cf_err_set(e, CF_E_NOTFOUND, "it holds no repository yet; HINT: its first copy is made "
+                   "by 'catalog sync %s' (a local mirror on a mount point: check that it is "
+                   "mounted)", m->name);
+        goto out;
+    }
+    if (copy_repo_json(&mi, &json, have, e) != 0 || keyset_load(r->t, &mi.src, e) != 0 ||
         keyset_load(mi.t, &mi.dst, e) != 0)
         goto out;
     mi.buf = cf_malloc(COPY_BUF);

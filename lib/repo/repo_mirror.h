@@ -33,9 +33,11 @@ struct repo_mirror_stats {
  * against the manifest before the copy is committed. A backup with a damaged object is left
  * out (its manifest is not copied) and the rest goes on: -1 with CF_E_CORRUPT at the end.
  * A mirror that holds another repository is refused (CF_E_CONFIG); an unreachable one fails
- * with the target's error. Every message names the mirror. */
-int repo_mirror_sync(struct repo *r, const struct ini_section *m, struct repo_mirror_stats *st,
-                     struct cf_err *e);
+ * with the target's error. A mirror without repo.json is made a repository (repo.json copied
+ * first) only with @create (`catalog sync`); else CF_E_NOTFOUND (a nightly run never fills an
+ * unmounted mount point). Every message names the mirror. */
+int repo_mirror_sync(struct repo *r, const struct ini_section *m, bool create,
+                     struct repo_mirror_stats *st, struct cf_err *e);
 
 /* repo_mirror_check() - `check-config`'s look at [mirror] @m: reachable, and holding this
  * repository or none yet (another one is CF_E_CONFIG); nothing written */

@@ -52,19 +52,26 @@ ok "init" backupd $C init
 ok "check-config accepts the mirrors" backupd $C check-config --offline
 fails "a mirror not yet synced is no repository" 1 "catalog sync far" catalog $C --repository far list
 
-# --- a run copies its backup to both mirrors ---------------------------------------------
+# --- a mirror is made by its first sync; then each run copies its backup to both ------------
+fails "a run with mirrors not yet made exits 3 naming them" 3 "mirror far" backupd $C run nightly
+check "the message names the first sync" grep -q "first copy is made by 'catalog sync cloud'" "$_err"
+check "nothing written at the local mirror's path" test ! -e "$T/far"
+check "the primary backup stands" test "$(repo_backups "$T/a" media | wc -l)" = 1
+run "the first sync makes the local mirror" catalog $C sync far
+check "repo.json and one backup copied" grep -q "mirror far: 1 backups copied, .*repo.json copied" "$T/o"
+ok "the first sync makes the S3 mirror" catalog $C sync cloud
 ok "backup 1 with two mirrors" backupd $C run nightly
 check "the local mirror's repo.json is the primary's, byte for byte" cmp "$T/a/repo/repo.json" "$T/far/repo.json"
 s3_curl -o "$T/cloud.json" "$(cobj repo.json)"
 check "the S3 mirror's repo.json is the primary's" cmp "$T/a/repo/repo.json" "$T/cloud.json"
-id1=$(repo_backups "$T/a" media)
+id1=$(repo_backups "$T/a" media | tail -n 1)
 check "the local mirror holds the backup's objects, byte for byte" \
     diff -r "$T/a/repo/backups" "$T/far/backups"
 check "the S3 mirror holds its manifest" s3_curl -o /dev/null "$(cobj "backups/media/$id1/manifest")"
 check "the S3 mirror holds its 4th data object" s3_curl -o /dev/null "$(cobj "backups/media/$id1/data/00000003")"
 run "catalog status shows both mirrors OK" catalog $C status
-check "status: far OK" grep -Eq '^far +1 +0 .* OK$' "$T/o"
-check "status: cloud OK" grep -Eq '^cloud +1 +0 .* OK$' "$T/o"
+check "status: far OK" grep -Eq '^far +2 +0 .* OK$' "$T/o"
+check "status: cloud OK" grep -Eq '^cloud +2 +0 .* OK$' "$T/o"
 
 # --- a mirror down during a run ----------------------------------------------------------
 echo "second" >"$T/src/second.txt"
@@ -72,11 +79,11 @@ echo "second" >"$T/src/second.txt"
 fails "a run with the S3 mirror down exits 3 naming it" 3 "mirror cloud" \
     backupd --config "$T/down.conf" run nightly
 check "the message says the backups stand" grep -q "the backups stand in the repository" "$_err"
-check "the primary backup stands: 2 backups" test "$(repo_backups "$T/a" media | wc -l)" = 2
-check "the local mirror got it all the same" test "$(ls "$T/far/backups/media"/*/manifest | wc -l)" = 2
+check "the primary backup stands: 3 backups" test "$(repo_backups "$T/a" media | wc -l)" = 3
+check "the local mirror got it all the same" test "$(ls "$T/far/backups/media"/*/manifest | wc -l)" = 3
 sleep 2
 runf "catalog status flags the S3 mirror BEHIND" 1 "mirror cloud is BEHIND" catalog $C status
-check "status: cloud BEHIND, 1 missing" grep -Eq '^cloud +1 +1 .* BEHIND$' "$T/o"
+check "status: cloud BEHIND, 1 missing" grep -Eq '^cloud +2 +1 .* BEHIND$' "$T/o"
 runf "catalog status --json exits 1 too" 1 "" catalog $C status --json
 check "json: cloud behind, far ok" test "$(jq_ "$T/o" "' '.join(m['mirror']+'='+m['state'] for m in d['mirrors'])")" = "far=OK cloud=BEHIND"
 runf "status with the S3 mirror unreachable" 1 "mirror cloud" catalog --config "$T/down.conf" status
@@ -91,7 +98,7 @@ mv "$T/far" "$T/far.away"
 touch "$T/far"
 echo "third" >"$T/src/third.txt"
 fails "a run with the local mirror no directory exits 3 naming it" 3 "mirror far" backupd $C run nightly
-check "the primary backup stands: 3 backups" test "$(repo_backups "$T/a" media | wc -l)" = 3
+check "the primary backup stands: 4 backups" test "$(repo_backups "$T/a" media | wc -l)" = 4
 rm "$T/far"
 mv "$T/far.away" "$T/far"
 run "catalog sync far catches it up" catalog $C sync far
@@ -113,7 +120,7 @@ mv "$T/a/repo" "$T/primary.kept"
 rm -f "$T/a/catalog.db"
 for m in far cloud; do
     run "list from $m" catalog $C --repository $m list --json
-    check "$m lists the 4 backups" test "$(jq_ "$T/o" "len(d)")" = 4
+    check "$m lists the 5 backups" test "$(jq_ "$T/o" "len(d)")" = 5
     ok "verify --all from $m" catalog $C --repository $m verify --all
     ok "restore from $m" restore $C --repository $m --source media --at latest --to "$T/out-$m"
     tree_fingerprint "$T/out-$m" >"$T/fp-$m"
@@ -121,7 +128,7 @@ for m in far cloud; do
 done
 sed "s|^key-file = .*|key-file = $T/k2|" "$T/a/coffer.conf" >"$T/k2.conf"
 run "the new key opens the mirror" catalog --config "$T/k2.conf" --repository far list --json
-check "4 backups with the second key" test "$(jq_ "$T/o" "len(d)")" = 4
+check "5 backups with the second key" test "$(jq_ "$T/o" "len(d)")" = 5
 mv "$T/primary.kept" "$T/a/repo"
 
 # --- a mirror of another repository is refused ---------------------------------------------
@@ -155,9 +162,9 @@ sed -i 's/^keep-last = 10$/keep-last = 1/' "$T/fresh.conf"
 rm "$obj" && cp "$T/far/backups/media/${ids[1]}/data/00000000" "$obj"
 ok "sync prunes the mirror by its own rules" catalog --config "$T/fresh.conf" sync fresh
 check "the mirror keeps 1 backup" test "$(ls "$T/fresh/backups/media"/*/manifest | wc -l)" = 1
-check "the primary keeps its 4" test "$(repo_backups "$T/a" media | wc -l)" = 4
+check "the primary keeps its 5" test "$(repo_backups "$T/a" media | wc -l)" = 5
 run "a sync again copies nothing back" catalog --config "$T/fresh.conf" sync fresh
-check "the pruned ones left out" grep -q "mirror fresh: 0 backups copied, 0 objects, .*its own prune removed left out" "$T/o"
+check "the 4 pruned ones left out" grep -q "mirror fresh: 0 backups copied, 0 objects, .*its own prune removed left out" "$T/o"
 
 # --- every prefix is copied (logs/, and one a newer coffer may write), never locks/ ---------
 mkdir -p "$T/a/repo/drills/media" "$T/a/repo/logs/media/00000001" "$T/a/repo/locks"
@@ -194,6 +201,7 @@ path = $T/pk/catalog.db
 EOF2
 P="--config $T/pk/coffer.conf"
 ok "init sealed to a public key" backupd $P init
+ok "the first sync makes its mirror" catalog $P sync pm
 ok "backup with a mirror, public-key mode" backupd $P run nightly
 check "the mirror holds the backup byte for byte" diff -r "$T/pk/repo/backups" "$T/pm/backups"
 rm -rf "$T/pm/backups"

@@ -59,9 +59,6 @@ password-file = $REDIS_PASSFILE
 [job nightly]
 sources = media, pg-main, app-db, shop-db, cache
 
-[mirror offsite]
-path = $T/offsite
-
 [catalog]
 path = $T/etc/catalog.db
 CONF
@@ -153,6 +150,8 @@ for b in "${blocks[@]}"; do
         continue ;;
     esac
     case $marker in
+    "a [mirror offsite] added to the configuration")  # the Mirrors section's setup
+        printf '\n[mirror offsite]\npath = %s\n' "$T/offsite" >>"$CONF" ;;
     "after a manifest was removed by hand")  # the procedure's situation: media's backup vanished
         rm "$T/repo/backups/media/$ID_MEDIA/manifest"
         catalog --config "$CONF" status >"$_out" 2>"$_err"
