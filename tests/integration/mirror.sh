@@ -47,6 +47,10 @@ cobj() { echo "$S3_ENDPOINT/coffer-mirror/cloud/$1"; }
 fails "a mirror takes no key option of its own" 2 "unknown key 'passphrase-file'" \
     backupd --config "$T/badkey.conf" check-config --offline
 fails "--repository of an unknown mirror" 2 "no [mirror nowhere]" catalog $C --repository nowhere list
+for tool in "restore --source media --at latest --to $T/x" "backupd run nightly" "migrate --source media status"; do
+    fails "${tool%% *} --repository of an unknown mirror" 2 "--repository nowhere: no [mirror nowhere]" \
+        ${tool%% *} $C --repository=nowhere ${tool#* }
+done
 fails "init is never run on a mirror" 2 "first 'catalog sync far'" backupd $C --repository far init
 ok "init" backupd $C init
 ok "check-config accepts the mirrors" backupd $C check-config --offline
