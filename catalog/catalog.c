@@ -35,7 +35,7 @@ static void fmt_time(time_t t, char *out, size_t cap)
 }
 
 /* "3d 4h", "2h 05m", "42s" */
-static void fmt_age(int64_t s, char *out, size_t cap)
+void cat_fmt_age(int64_t s, char *out, size_t cap)
 {
     if (s >= 86400)
         snprintf(out, cap, "%" PRId64 "d %02" PRId64 "h", s / 86400, s % 86400 / 3600);
@@ -221,7 +221,7 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_wh
         fmt_time(r.time, t, sizeof(t));
         time_t now = time(NULL);
         time_t ref = !when.latest && when.t < now ? when.t : now;   /* 'latest': age now */
-        fmt_age(ref > r.time ? (int64_t)(ref - r.time) : 0, age, sizeof(age));
+        cat_fmt_age(ref > r.time ? (int64_t)(ref - r.time) : 0, age, sizeof(age));
         json_array_append_new(arr, json_pack("{s:s, s:o}", "source", s, "backup",
                                              cat_row_json(&r)));
         if (!o->json)
@@ -422,6 +422,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
     struct cf_err e = CF_ERR_INIT;
     struct cat_ctx ctx;
     json_t *names = NULL, *arr = json_array(), *locks = json_array(), *sj;
+    json_t *mirrors = json_array();
     struct lease_info *li = NULL;
     size_t nli = 0, notok = 0, i;
     time_t now = time(NULL);
@@ -430,6 +431,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
     if (rc >= 0) {
         json_decref(arr);
         json_decref(locks);
+        json_decref(mirrors);
         return rc;
     }
     if (ctx.offline)
@@ -486,9 +488,9 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
             notok++;
         char age[32] = "-", rpo[32] = "-", vt[32] = "-", vdesc[256] = "never verified";
         if (newest)
-            fmt_age(ev.age, age, sizeof(age));
+            cat_fmt_age(ev.age, age, sizeof(age));
         if (ps.rpo)
-            fmt_age(ps.rpo, rpo, sizeof(rpo));
+            cat_fmt_age(ps.rpo, rpo, sizeof(rpo));
         if (verified) {
             fmt_time(verified->verified_at, vt, sizeof(vt));
             snprintf(vdesc, sizeof(vdesc), "%s%s %s of %s%s%s", cat_verify_name(verified->verify),
@@ -528,6 +530,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                    nvanished ? "VANISHED" : state, vdesc);
         cat_rows_free(v, n);
     }
+    cat_mirror_status(&ctx, o, mirrors, &notok);
     if (ctx.r != NULL && repo_locks_list(ctx.r, &li, &nli, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
@@ -549,9 +552,10 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                                                                     : "");
     }
     if (o->json) {
-        json_t *res = json_pack("{s:o, s:b, s:o, s:o}", "catalog", cat_ctx_json(&ctx), "ok",
-                                notok == 0, "sources", arr, "locks", locks);
-        arr = locks = NULL;
+        json_t *res = json_pack("{s:o, s:b, s:o, s:o, s:o}", "catalog", cat_ctx_json(&ctx),
+                                "ok", notok == 0, "sources", arr, "locks", locks, "mirrors",
+                                mirrors);
+        arr = locks = mirrors = NULL;
         cat_print_json(res);
         json_decref(res);
     }
@@ -560,6 +564,7 @@ out:
     free(li);
     json_decref(arr);
     json_decref(locks);
+    json_decref(mirrors);
     json_decref(names);
     cat_ctx_close(&ctx);
     return rc;

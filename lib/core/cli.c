@@ -84,6 +84,10 @@ static int cli_common_opt(struct cli_args *c, int argc, char **argv, int *i, str
         c->config = v;
         return 1;
     }
+    if ((v = cli_opt_value("--repository", argc, argv, i, e)) != NULL) {
+        c->repository = v;
+        return 1;
+    }
     if ((v = cli_opt_value("--log-format", argc, argv, i, e)) != NULL) {
         if (log_format_parse(v, &f) != 0)
             return cf_err_set(e, CF_E_USAGE, "--log-format: '%s' is not text or json", v);

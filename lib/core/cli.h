@@ -48,13 +48,15 @@ struct cli_args {
     const char *config;          /* --config (set the default before parsing) */
     const char **pos;            /* positional arguments, in order */
     int max_pos, npos;           /* 0: the tool takes none */
+    const char *repository;      /* --repository NAME: a [mirror NAME] in place of
+                                    [repository]'s target (conf_use_repository), or NULL */
 };
 
-/* cli_parse() - parse @argv: the options every tool takes ("--config F", "--log-format
- * text|json", "--verbose"/"-v", "--quiet"/"-q", "--help"/"-h", "--version"), the tool's table, and up to
- * @a->max_pos positional arguments. Returns -1 to go on; otherwise the exit code to return:
- * EXIT_OK after --help (the usage printed) or --version ("TOOL (coffer) VERSION" on stdout), EXIT_USAGE after a usage error (printed by
- * cli_usage_error). Unknown arguments: "unknown argument 'X'" when the tool takes no
+/* cli_parse() - parse @argv: the options every tool takes ("--config F", "--repository NAME",
+ * "--log-format text|json", "--verbose"/"-v", "--quiet"/"-q", "--help"/"-h", "--version"), the
+ * tool's table, and up to @a->max_pos positional arguments. Returns -1 to go on; otherwise the
+ * exit code to return: EXIT_OK after --help (the usage printed) or --version ("TOOL (coffer)
+ * VERSION" on stdout), EXIT_USAGE after a usage error (printed by cli_usage_error). Unknown arguments: "unknown argument 'X'" when the tool takes no
  * positional argument, else "unknown option '-X'" or "too many arguments". */
 int cli_parse(struct cli_args *a, int argc, char **argv);
 /* "<tool>: <message>" and the usage on stderr; returns EXIT_USAGE */
