@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../lib/config/conf.h"
+#include "../lib/core/buf.h"
 #include "../lib/core/err.h"
 #include "../lib/stream/pipeline.h"
 
@@ -37,6 +38,18 @@ void backupd_attempt(const struct conf *c, const char *job, const struct backupd
 /* backupd_after_run() - after @job: notify the RPO violations of its sources and write the
  * metrics textfile ([metrics] textfile-dir). Logs what it cannot do; never fails. */
 void backupd_after_run(const struct conf *c, const char *job, const char *repo_id);
+/* backupd_metrics_text() - the metrics of every job and source as the textfile holds them,
+ * gathered now from the catalog index (of every repository it knows), into @out */
+int backupd_metrics_text(const struct conf *c, struct buf *out, struct cf_err *e);
+
+/* backupd_daemon() - `daemon` (backupd_daemon.c): run each job at its schedule until SIGTERM;
+ * SIGHUP reloads @config_path. Returns an exit code: 0 after SIGTERM, 1 or 2 when it cannot
+ * start. */
+int backupd_daemon(const char *config_path, struct conf *c);
+/* backupd_status() - `status [--json]` (backupd_dstate.c): what the running daemon says of
+ * its jobs. Returns 0, or 1 when no daemon runs. */
+int backupd_status(const struct conf *c, bool json);
+
 /* What `backupd key ...` was given on the command line. */
 struct backupd_key_args {
     const char *const *args;   /* after "key": SUBCOMMAND [ID] */

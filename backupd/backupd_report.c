@@ -200,3 +200,24 @@ out:
     free(m.s);
     cat_index_close(x);
 }
+
+int backupd_metrics_text(const struct conf *c, struct buf *out, struct cf_err *e)
+{
+    struct cat_index *x = NULL;
+    struct metrics_set m = { .nb = 0 };
+    const char *path;
+    bool fresh;
+    int rc = -1;
+
+    if (cat_index_path(c, &path, e) != 0 || cat_index_open(path, &x, &fresh, e) != 0)
+        goto out;
+    if (metrics_gather(c, x, NULL, time(NULL), &m, e) != 0)
+        goto out;
+    metrics_format(&m, out);
+    rc = 0;
+out:
+    free(m.b);
+    free(m.s);
+    cat_index_close(x);
+    return rc;
+}
