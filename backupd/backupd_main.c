@@ -115,14 +115,20 @@ int main(int argc, char **argv)
         }
         return backupd_check_config(a.config, offline);
     }
+    if (strcmp(cmd, "status") == 0) {
+        /* the file may be mid-edit while a daemon runs: only its [daemon] section matters */
+        if (conf_read(a.config, NULL, NULL, NULL, &c, &e) != 0)
+            return cli_fail("backupd", &e);
+        rc = backupd_status(c, json);
+        conf_free(c);
+        return rc;
+    }
     if (validate_load(a.config, &c, &e) != 0)
         return cli_fail("backupd", &e);
 
     if (strcmp(cmd, "daemon") == 0)
         return backupd_daemon(a.config, c);   /* takes @c */
-    if (strcmp(cmd, "status") == 0) {
-        rc = backupd_status(c, json);
-    } else if (strcmp(cmd, "wal-push") == 0) {
+    if (strcmp(cmd, "wal-push") == 0) {
         if (nargs != 2) {
             conf_free(c);
             cf_err_set(&e, CF_E_USAGE, "wal-push needs SOURCE and PATH");
