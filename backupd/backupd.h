@@ -50,6 +50,12 @@ int backupd_daemon(const char *config_path, struct conf *c);
  * its jobs. Returns 0, or 1 when no daemon runs. */
 int backupd_status(const struct conf *c, bool json);
 
+/* backupd_systemd_units() - `systemd-units --dir D [--prefix P]` (backupd_units.c): for each
+ * job with a schedule, D/P@JOB.timer.d/schedule.conf (P: coffer-backup) with OnCalendar= reset
+ * and set to the schedule, RandomizedDelaySec= the jitter, Persistent=true; prints each path.
+ * Returns an exit code. */
+int backupd_systemd_units(const struct conf *c, const char *dir, const char *prefix);
+
 /* What `backupd key ...` was given on the command line. */
 struct backupd_key_args {
     const char *const *args;   /* after "key": SUBCOMMAND [ID] */

@@ -31,6 +31,9 @@ static const char usage[] =
     "  daemon                       run each job at its schedule until SIGTERM; SIGHUP reloads\n"
     "                               the configuration (docs/RUNBOOK.md \"Running the daemon\")\n"
     "  status [--json]              what the running daemon says of its jobs; exit 1 without one\n"
+    "  systemd-units --dir D [--prefix P]\n"
+    "                               the jobs' schedules as timer drop-ins D/P@JOB.timer.d/\n"
+    "                               schedule.conf (P: coffer-backup)\n"
     "  check-config [--offline]     check the configuration and what a run will need (key,\n"
     "                               repository, servers, dump tools), reporting every problem;\n"
     "                               --offline: no network (S3, database connections)\n"
@@ -44,7 +47,7 @@ int main(int argc, char **argv)
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
     const char *cmd, *gen = NULL, *pub = NULL, *sec = NULL, *kpass = NULL, *kfile = NULL,
-               *klabel = NULL;
+               *klabel = NULL, *udir = NULL, *uprefix = NULL;
     const char *pos[5];
     const char **args = pos + 1;
     int nargs, rc;
@@ -54,6 +57,7 @@ int main(int argc, char **argv)
         { "--public", &pub, NULL },          { "--secret", &sec, NULL },
         { "--passphrase-file", &kpass, NULL }, { "--key-file", &kfile, NULL },
         { "--label", &klabel, NULL },        { "--json", NULL, &json },
+        { "--dir", &udir, NULL },            { "--prefix", &uprefix, NULL },
         { NULL, NULL, NULL },
     };
     struct cli_args a = { "backupd", usage, opts, CONF_DEFAULT_PATH, pos, 5, 0 };
@@ -92,7 +96,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 &&
         strcmp(cmd, "key") != 0 && strcmp(cmd, "wal-push") != 0 && strcmp(cmd, "daemon") != 0 &&
-        strcmp(cmd, "status") != 0) {
+        strcmp(cmd, "status") != 0 && strcmp(cmd, "systemd-units") != 0) {
         cf_err_set(&e, CF_E_USAGE, "unknown command '%s'", cmd);
         goto usage_err;
     }
@@ -104,7 +108,16 @@ int main(int argc, char **argv)
         cf_err_set(&e, CF_E_USAGE, "--json goes with status");
         goto usage_err;
     }
-    if ((strcmp(cmd, "daemon") == 0 || strcmp(cmd, "status") == 0) && nargs) {
+    if ((udir || uprefix) && strcmp(cmd, "systemd-units") != 0) {
+        cf_err_set(&e, CF_E_USAGE, "--dir and --prefix go with systemd-units");
+        goto usage_err;
+    }
+    if (strcmp(cmd, "systemd-units") == 0 && udir == NULL) {
+        cf_err_set(&e, CF_E_USAGE, "systemd-units needs --dir DIR");
+        goto usage_err;
+    }
+    if ((strcmp(cmd, "daemon") == 0 || strcmp(cmd, "status") == 0 ||
+         strcmp(cmd, "systemd-units") == 0) && nargs) {
         cf_err_set(&e, CF_E_USAGE, "%s takes no argument", cmd);
         goto usage_err;
     }
@@ -128,7 +141,9 @@ int main(int argc, char **argv)
 
     if (strcmp(cmd, "daemon") == 0)
         return backupd_daemon(a.config, c);   /* takes @c */
-    if (strcmp(cmd, "wal-push") == 0) {
+    if (strcmp(cmd, "systemd-units") == 0) {
+        rc = backupd_systemd_units(c, udir, uprefix);
+    } else if (strcmp(cmd, "wal-push") == 0) {
         if (nargs != 2) {
             conf_free(c);
             cf_err_set(&e, CF_E_USAGE, "wal-push needs SOURCE and PATH");

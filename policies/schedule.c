@@ -289,3 +289,63 @@ int schedule_next(const struct sched *s, const struct cf_tz *tz, time_t after, t
     *out = best;
     return 0;
 }
+
+static void cal_value(int v, const char *const *names, char *out, size_t cap)
+{
+    if (names != NULL)
+        snprintf(out, cap, "%s", names[v]);
+    else
+        snprintf(out, cap, "%02d", v);
+}
+
+/* the set bits of @bits in [@lo, @hi] as "a,b..c" (systemd's lists and ranges); "*" when all */
+static void cal_field(uint64_t bits, int lo, int hi, const char *const *names, char *out,
+                      size_t cap)
+{
+    size_t n = 0;
+    uint64_t all = 0;
+
+    for (int v = lo; v <= hi; v++)
+        all |= 1ull << v;
+    if ((bits & all) == all) {
+        snprintf(out, cap, "*");
+        return;
+    }
+    out[0] = '\0';
+    for (int v = lo; v <= hi; v++) {
+        int end = v;
+        char a[8], b[8];
+        if (!(bits >> v & 1))
+            continue;
+        while (end < hi && (bits >> (end + 1) & 1))
+            end++;
+        cal_value(v, names, a, sizeof(a));
+        cal_value(end, names, b, sizeof(b));
+        n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s%s%s", n ? "," : "", a,
+                              end == v ? "" : "..", end == v ? "" : b);
+        v = end;
+    }
+}
+
+int schedule_oncalendar(const struct sched *s, const char *tz, char out[2][SCHED_CAL_MAX])
+{
+    static const char *const wd[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+    char min[200], hour[100], dom[120], mon[60], dow[60];
+    const char *sp = tz && tz[0] ? " " : "", *z = tz ? tz : "";
+    int n = 0;
+
+    cal_field(s->minute, 0, 59, NULL, min, sizeof(min));
+    cal_field(s->hour, 0, 23, NULL, hour, sizeof(hour));
+    cal_field(s->dom, 1, 31, NULL, dom, sizeof(dom));
+    cal_field(s->month, 1, 12, NULL, mon, sizeof(mon));
+    cal_field(s->dow, 0, 6, wd, dow, sizeof(dow));
+    if (!s->dom_star && !s->dow_star) {
+        /* cron's OR: the dates, then the weekdays */
+        snprintf(out[n++], SCHED_CAL_MAX, "*-%s-%s %s:%s:00%s%s", mon, dom, hour, min, sp, z);
+        snprintf(out[n++], SCHED_CAL_MAX, "%s *-%s-* %s:%s:00%s%s", dow, mon, hour, min, sp, z);
+        return n;
+    }
+    snprintf(out[n++], SCHED_CAL_MAX, "%s%s*-%s-%s %s:%s:00%s%s", strcmp(dow, "*") ? dow : "",
+             strcmp(dow, "*") ? " " : "", mon, dom, hour, min, sp, z);
+    return n;
+}

@@ -58,4 +58,12 @@ bool schedule_matches(const struct sched *s, int y, int mon, int d, int wday, in
 int schedule_next(const struct sched *s, const struct cf_tz *tz, time_t after, time_t *out,
                   struct cf_err *e);
 
+#define SCHED_CAL_MAX 512
+
+/* schedule_oncalendar() - @s as systemd.time(7) calendar events for OnCalendar=, each with
+ * @tz appended (NULL or "": none). One event, or two when both day fields are restricted
+ * (cron's OR: systemd matches a weekday AND a date). Away from DST changes the events fire
+ * when schedule_next() says; at a change, systemd's own rule applies. Returns the count. */
+int schedule_oncalendar(const struct sched *s, const char *tz, char out[2][SCHED_CAL_MAX]);
+
 #endif
