@@ -141,13 +141,19 @@ int schedule_parse(const char *text, struct sched *out, struct cf_err *e)
                           "@monthly, @yearly, or five cron fields)",
                           text);
     }
+    int nf = 0;
+    for (const char *q = p; *q;) {
+        q += strcspn(q, " \t");
+        q += strspn(q, " \t");
+        nf++;
+    }
+    if (nf < 5)
+        return cf_err_set(e, CF_E_CONFIG,
+                          "schedule '%s': %d fields, expected 5 (minute hour day-of-month month "
+                          "day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly",
+                          text, nf);
     for (int i = 0; i < 5; i++) {
         size_t n = strcspn(p, " \t");
-        if (n == 0)
-            return cf_err_set(e, CF_E_CONFIG,
-                              "schedule '%s': %d fields, expected 5 (minute hour day-of-month "
-                              "month day-of-week)",
-                              text, i);
         star[i] = *p == '*';
         if (parse_field(&fields[i], p, n, &bits[i]) != 0)
             return cf_err_set(e, CF_E_CONFIG, "schedule '%s': bad %s field '%.*s'", text,
