@@ -290,6 +290,11 @@ static void reap(struct dstate *d)
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        pthread_mutex_lock(&d->mu);
+        bool archiver = superv_reaped(&d->sv, pid, status, time(NULL));
+        pthread_mutex_unlock(&d->mu);
+        if (archiver)
+            continue;
         for (size_t i = 0; i < d->njobs; i++) {
             struct djob *j = &d->jobs[i];
             if (j->pid != pid)
@@ -339,7 +344,10 @@ static void reload(struct dstate *d)
     }
     if (strcmp(o.runtime_dir, d->rundir) != 0)
         log_warn("runtime-dir changed: it takes effect when the daemon restarts");
+    struct superv next = { .n = 0 };
+    superv_from_conf(&next, nc, d->self, d->config_path);
     pthread_mutex_lock(&d->mu);
+    superv_replace(&d->sv, &next);
     jobs_free(d->jobs, d->njobs);
     d->jobs = v;
     d->njobs = n;
@@ -359,7 +367,7 @@ static void metrics_body(void *arg, struct buf *out)
 
     pthread_mutex_lock(&d->mu);
     struct metrics_daemon_job *mj = cf_calloc(d->njobs + 1, sizeof(*mj));
-    struct metrics_daemon md = { d->started, d->reload_ok, mj, 0 };
+    struct metrics_daemon md = { d->started, d->reload_ok, mj, 0, NULL, 0 };
     for (size_t i = 0; i < d->njobs; i++) {
         if (d->jobs[i].gone)
             continue;
@@ -368,10 +376,17 @@ static void metrics_body(void *arg, struct buf *out)
         mj[md.njobs].next = d->jobs[i].next;
         mj[md.njobs++].skipped = d->jobs[i].skipped;
     }
+    struct metrics_daemon_archiver *ma = cf_calloc(d->sv.n + 1, sizeof(*ma));
+    for (size_t i = 0; i < d->sv.n; i++)
+        if (!d->sv.a[i].gone)
+            ma[md.narchivers++] = (struct metrics_daemon_archiver){
+                d->sv.a[i].name, d->sv.a[i].pid != 0, d->sv.a[i].restarts, d->sv.a[i].looping };
+    md.archivers = ma;
     if (backupd_metrics_text(d->c, out, &e) != 0)
         log_warn("metrics of the catalog index not served: %s", e.msg);
     metrics_format_daemon(&md, out);
     pthread_mutex_unlock(&d->mu);
+    free(ma);
     free(mj);
 }
 
@@ -399,6 +414,10 @@ static time_t schedule_pass(struct dstate *d, time_t now)
     for (size_t i = 0; i < d->njobs; i++)
         if (d->jobs[i].next != 0 && d->jobs[i].next - now < wait)
             wait = d->jobs[i].next - now;
+    pthread_mutex_lock(&d->mu);
+    superv_start_due(&d->sv, now);
+    wait = superv_wait(&d->sv, now, wait);
+    pthread_mutex_unlock(&d->mu);
     return wait < 1 ? 1 : wait;
 }
 
@@ -444,14 +463,18 @@ int backupd_daemon(const char *config_path, struct conf *c)
     if (daemon_opts_read(c, &d.o, &e) != 0)
         goto fail;
     d.rundir = cf_strdup(d.o.runtime_dir);
+    d.self = realpath("/proc/self/exe", NULL);
+    if (d.self == NULL)
+        d.self = cf_strdup("backupd");
+    superv_from_conf(&d.sv, c, d.self, config_path);
     if (lock_runtime(&d, &lock_fd, &e) != 0 ||
         jobs_load(c, NULL, &d.jobs, &d.njobs, d.started, &e) != 0 || signals_setup(&e) != 0)
         goto fail;
     if (metrics_listen_get(c->metrics, &listen, &e) != 0 ||
         (listen != NULL && metrics_http_start(listen, metrics_body, &d, &http, &e) != 0))
         goto fail;
-    log_info("daemon started pid=%ld jobs=%zu max-jobs=%ld metrics=%s", (long)getpid(),
-             d.njobs, d.o.max_jobs, listen ? listen : "off");
+    log_info("daemon started pid=%ld jobs=%zu max-jobs=%ld archivers=%zu metrics=%s",
+             (long)getpid(), d.njobs, d.o.max_jobs, d.sv.n, listen ? listen : "off");
     catch_up(&d, d.started);
 
     for (;;) {
@@ -463,14 +486,19 @@ int backupd_daemon(const char *config_path, struct conf *c)
             else if (sig == 'T' && !d.stopping) {
                 d.stopping = true;
                 deadline = now + (time_t)d.o.stop_grace;
-                log_info("stopping: no new runs; %zu running get up to %lld s", running(&d),
-                         (long long)d.o.stop_grace);
+                log_info("stopping: no new runs; %zu running get up to %lld s; archivers "
+                         "stopped", running(&d), (long long)d.o.stop_grace);
+                /* an archiver holds no backup: it stops now (and is killed with the runs) */
+                superv_signal(&d.sv, SIGTERM);
             }
         }
         reap(&d);
         if (d.stopping) {
-            if (running(&d) == 0)
+            if (running(&d) == 0 && superv_running(&d.sv) == 0)
                 break;
+            if (running(&d) == 0 && !termed) {   /* only archivers left: they get KILL_AFTER */
+                deadline = now;
+            }
             if (now >= deadline && !termed) {
                 for (size_t i = 0; i < d.njobs; i++)
                     if (d.jobs[i].pid) {
@@ -483,6 +511,7 @@ int backupd_daemon(const char *config_path, struct conf *c)
                 for (size_t i = 0; i < d.njobs; i++)
                     if (d.jobs[i].pid)
                         kill(d.jobs[i].pid, SIGKILL);
+                superv_signal(&d.sv, SIGKILL);
             }
             wait = 1;
         } else {
@@ -507,6 +536,8 @@ out:
     if (lock_fd >= 0)
         dstate_remove(&d);
     jobs_free(d.jobs, d.njobs);
+    superv_free(&d.sv);
+    free(d.self);
     conf_free(d.c);
     if (lock_fd >= 0)
         close(lock_fd);

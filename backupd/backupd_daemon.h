@@ -13,6 +13,7 @@
 #include "../lib/core/tz.h"
 #include "../lib/validate/validate.h"
 #include "../policies/schedule.h"
+#include "backupd_superv.h"
 
 #define DSTATE_FILE "daemon.json"
 #define DSTATE_LOCK "daemon.lock"
@@ -44,6 +45,8 @@ struct dstate {
     char *rundir;            /* the runtime-dir the daemon started with (a reload keeps it) */
     struct djob *jobs;
     size_t njobs;
+    struct superv sv;        /* the long-running archivers */
+    char *self;              /* this program, for the archivers' argv */
     time_t started;
     bool reload_ok;
     bool stopping;

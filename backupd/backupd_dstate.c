@@ -54,11 +54,21 @@ void dstate_write(const struct dstate *d)
             json_object_set_new(o, "removed", json_true());
         json_array_append_new(jobs, o);
     }
-    root = json_pack("{s:I, s:s, s:o, s:b, s:b, s:I, s:I, s:o}", "pid", (json_int_t)getpid(),
+    json_t *arch = json_array();
+    for (size_t i = 0; i < d->sv.n; i++) {
+        const struct archiver *a = &d->sv.a[i];
+        json_array_append_new(
+            arch, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s?, s:o}", "archiver", a->name, "state",
+                            superv_state(a), "pid", (json_int_t)a->pid, "restarts",
+                            (json_int_t)a->restarts, "restart_loop", a->looping, "last_exit",
+                            a->last_exit[0] ? a->last_exit : NULL, "started",
+                            time_json(a->pid ? a->started : 0)));
+    }
+    root = json_pack("{s:I, s:s, s:o, s:b, s:b, s:I, s:I, s:o, s:o}", "pid", (json_int_t)getpid(),
                      "config", d->config_path, "started", time_json(d->started), "stopping",
                      d->stopping, "last_reload_ok", d->reload_ok, "max_jobs",
                      (json_int_t)d->o.max_jobs, "stop_grace_seconds", (json_int_t)d->o.stop_grace,
-                     "jobs", jobs);
+                     "jobs", jobs, "archivers", arch);
     text = json_dumps(root, JSON_INDENT(2));
     if (text == NULL || fs_write_file_atomic(path, text, strlen(text), 0644, &e) != 0)
         log_warn("daemon state not written to %s: %s", path, text ? e.msg : "out of memory");
@@ -123,6 +133,17 @@ static void print_text(const json_t *root)
                str_or(j, "schedule", "(none)"), str_or(j, "next_run", "-"),
                str_or(j, "last_started", "-"), str_or(j, "last_result", "-"), dur,
                run ? ", running since " : "", run ? str_or(j, "run_started", "?") : "");
+    }
+    jobs = json_object_get(root, "archivers");
+    if (json_array_size(jobs) == 0)
+        return;
+    printf("\n%-28s %-8s %-9s %s\n", "ARCHIVER", "STATE", "RESTARTS", "LAST EXIT");
+    json_array_foreach(jobs, i, j)
+    {
+        printf("%-28s %-8s %-9lld %s%s\n", str_or(j, "archiver", "?"), str_or(j, "state", "?"),
+               (long long)json_integer_value(json_object_get(j, "restarts")),
+               str_or(j, "last_exit", "-"),
+               json_is_true(json_object_get(j, "restart_loop")) ? " (RESTART LOOP)" : "");
     }
 }
 

@@ -216,4 +216,21 @@ void metrics_format_daemon(const struct metrics_daemon *d, struct buf *out)
         put_label(out, "job", d->jobs[i].job);
         buf_printf(out, "} %" PRIu64 "\n", d->jobs[i].skipped);
     }
+    static const char *const afam[][3] = {
+        { "coffer_daemon_archiver_up", "gauge", "1 while the archiver's process runs." },
+        { "coffer_daemon_archiver_restarts_total", "counter",
+          "Times the archiver's process ended and was restarted." },
+        { "coffer_daemon_archiver_restart_loop", "gauge",
+          "1 while the archiver restarts again and again (5 restarts within 10 minutes)." },
+    };
+    for (size_t f = 0; f < 3; f++) {
+        family(out, afam[f][0], afam[f][1], afam[f][2]);
+        for (size_t i = 0; i < d->narchivers; i++) {
+            const struct metrics_daemon_archiver *a = &d->archivers[i];
+            buf_printf(out, "%s{", afam[f][0]);
+            put_label(out, "archiver", a->archiver);
+            buf_printf(out, "} %" PRIu64 "\n",
+                       f == 0 ? (uint64_t)a->up : f == 1 ? a->restarts : (uint64_t)a->looping);
+        }
+    }
 }

@@ -62,11 +62,19 @@ struct metrics_daemon_job {
     time_t next;         /* 0: no schedule */
     uint64_t skipped;
 };
+struct metrics_daemon_archiver {
+    const char *archiver;
+    bool up;
+    uint64_t restarts;
+    bool looping;
+};
 struct metrics_daemon {
     time_t started;
     bool reload_ok;
     const struct metrics_daemon_job *jobs;
     size_t njobs;
+    const struct metrics_daemon_archiver *archivers;
+    size_t narchivers;
 };
 
 /* metrics_check() - the values of [metrics] @s: textfile-dir an absolute path, listen (see
