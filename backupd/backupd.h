@@ -50,6 +50,13 @@ int backupd_daemon(const char *config_path, struct conf *c);
  * its jobs. Returns 0, or 1 when no daemon runs. */
 int backupd_status(const struct conf *c, bool json);
 
+/* backupd_job_verify() - (backupd_verify.c) verify, as the job's `verify` says
+ * (daemon_verify_mode()), the backup each of its sources
+ * committed since @since, recording the result in the index and the metrics textfile.
+ * Returns an exit code: 0 (also with verify = no), 1 when damage was found or the check could
+ * not be done. */
+int backupd_job_verify(const struct conf *c, const char *job, time_t since);
+
 /* backupd_systemd_units() - `systemd-units --dir D [--prefix P]` (backupd_units.c): for each
  * job with a schedule, D/P@JOB.timer.d/schedule.conf (P: coffer-backup) with OnCalendar= reset
  * and set to the schedule, RandomizedDelaySec= the jitter, Persistent=true; prints each path.

@@ -259,7 +259,10 @@ static void run_start(struct dstate *d, struct djob *j)
             _exit(EXIT_FAILED);
         close(sig_pipe[0]);
         close(sig_pipe[1]);
+        time_t since = time(NULL);
         int rc = backupd_job_run(d->c, j->name);
+        if (backupd_job_verify(d->c, j->name, since) != EXIT_OK && rc == EXIT_OK)
+            rc = EXIT_FAILED;
         fflush(stdout);
         fflush(stderr);
         _exit(rc);

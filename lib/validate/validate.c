@@ -22,8 +22,10 @@ static const char *const migrate_keys[] = { "migrations", NULL };
 static const char *const *const source_others[] = {
     stream_source_keys, retention_keys, objective_keys, migrate_keys, NULL,
 };
+/* the daemon's key of [job] (read by backupd/backupd_verify.c) */
+static const char *const daemon_job_keys[] = { "verify", NULL };
 static const char *const *const job_others[] = { retention_keys, objective_keys, notify_keys,
-                                                  schedule_keys, NULL };
+                                                  schedule_keys, daemon_job_keys, NULL };
 /* backupd daemon's keys ([daemon]; the daemon is a tool, so they are declared here) */
 static const char *const daemon_keys[] = { "max-jobs", "stop-grace", "runtime-dir", NULL };
 static const char *const *const repository_others[] = { stream_repo_keys, NULL };
@@ -63,6 +65,23 @@ static int check_schedule(const struct ini_section *s, struct cf_err *e)
         return -1;
     if (v != NULL && schedule_parse(v, &sc, &se) != 0)
         return ini_err(s, "schedule", e, "%s", se.msg);
+    enum daemon_verify dv;
+    return daemon_verify_mode(s, &dv, e);
+}
+
+int daemon_verify_mode(const struct ini_section *job, enum daemon_verify *out, struct cf_err *e)
+{
+    const char *v;
+
+    *out = DAEMON_VERIFY_NO;
+    if (ini_get_str(job, "verify", "no", &v, e) != 0)
+        return -1;
+    if (strcmp(v, "quick") == 0)
+        *out = DAEMON_VERIFY_QUICK;
+    else if (strcmp(v, "full") == 0)
+        *out = DAEMON_VERIFY_FULL;
+    else if (strcmp(v, "no") != 0)
+        return ini_err(job, "verify", e, "verify: '%s' is not quick, full or no", v);
     return 0;
 }
 

@@ -41,6 +41,10 @@ struct daemon_opts {
 };
 #define DAEMON_RUNTIME_DIR "/run/coffer"
 
+/* `verify =` of a [job]: what backupd daemon checks after the job's run */
+enum daemon_verify { DAEMON_VERIFY_NO, DAEMON_VERIFY_QUICK, DAEMON_VERIFY_FULL };
+int daemon_verify_mode(const struct ini_section *job, enum daemon_verify *out, struct cf_err *e);
+
 /* daemon_opts_read() - [daemon] of @c (defaults when absent) */
 int daemon_opts_read(const struct conf *c, struct daemon_opts *out, struct cf_err *e);
 

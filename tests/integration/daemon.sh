@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # daemon.sh - `backupd daemon` (docs/RUNBOOK.md "Running the daemon"): jobs run at their
 # schedule (`* * * * *`, within the test's minute), metrics over HTTP that promtool accepts
-# (404 elsewhere, 405 for another method), a failing job notifies a local webhook, SIGHUP with
-# a bad configuration keeps the old one and says why, SIGHUP with a good one takes it, status
-# while running and after; a run missed while the daemon was down is caught up; kill -9 of
-# the daemon mid-backup leaves nothing that blocks its restart (lock, lease); SIGTERM
-# mid-backup waits stop-grace, aborts the run, exits 0, and nothing partial is listed.
+# (404 elsewhere, 405 for another method), verify = full after a run, a failing job notifies
+# a local webhook, SIGHUP with a bad configuration keeps the old one and says why, SIGHUP
+# with a good one takes it, status while running and after; a run missed while the daemon
+# was down is caught up; kill -9 of the daemon mid-backup leaves nothing that blocks its
+# restart (lock, lease); SIGTERM mid-backup waits stop-grace, aborts the run, exits 0, and
+# nothing partial is listed.
 source "$COFFER_TESTS/lib/testlib.sh"
 
 mkdir -p "$T/media" "$T/big" "$T/hook" "$T/run"
@@ -25,7 +26,8 @@ base=$(cat "$C")
 conf() {
     cat >"$C" <<CONF
 ${base/\[job nightly\]/[job nightly]
-schedule = $1}
+schedule = $1
+verify = full}
 
 [source gone]
 type = volume
@@ -119,6 +121,8 @@ check "results and durations in the table" bash -c "grep -q '^nightly .* ok  *[0
 curl -s "http://127.0.0.1:$mport/metrics" >"$T/m.txt"
 check "metrics after the runs: promtool accepts them" promtool check metrics <"$T/m.txt"
 check "the failure counted" grep -q '^coffer_backup_failures_total{job="bad",source="gone"} 1$' "$T/m.txt"
+check "verify = full: the new backup verified after the run" grep -q '^coffer_source_last_verify_success{source="media"} 1$' "$T/m.txt"
+check "and logged" grep -q "verify done job=nightly source=media id=.* mode=full" "$T/log1"
 
 # --- kill -9 mid-backup: no lock, no lease blocks the restart; the missed run is caught up ---
 kill -9 "$dpid"

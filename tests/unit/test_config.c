@@ -153,6 +153,8 @@ TEST(conf_errors_name_the_line)
         "jitter: 'soon' is not a duration");
     bad(REPO "[source m]\ntype = volume\npath = /x\nschedule = @daily\n",
         "[source m] unknown key 'schedule'");
+    bad(REPO "[source m]\ntype = volume\npath = /x\n[job j]\nsources = m\nverify = yes\n",
+        "verify: 'yes' is not quick, full or no");
     bad(REPO "[daemon]\nmax-jobs = 0\n", "c.conf:5: [daemon] max-jobs");
     bad(REPO "[daemon]\nstop-grace = later\n", "stop-grace: 'later' is not a duration");
     bad(REPO "[daemon]\nruntime-dir = run\n", "runtime-dir: 'run' is not an absolute path");
