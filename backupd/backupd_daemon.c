@@ -259,6 +259,8 @@ static void run_start(struct dstate *d, struct djob *j)
             _exit(EXIT_FAILED);
         close(sig_pipe[0]);
         close(sig_pipe[1]);
+        if (d->lock_fd >= 0)
+            close(d->lock_fd);   /* the daemon's lock is the daemon's alone */
         time_t since = time(NULL);
         int rc = backupd_job_run(d->c, j->name);
         if (backupd_job_verify(d->c, j->name, since) != EXIT_OK && rc == EXIT_OK)
@@ -337,8 +339,17 @@ static void reload(struct dstate *d)
     size_t n = 0;
 
     log_info("reloading the configuration %s", d->config_path);
-    if (validate_load(d->config_path, &nc, &e) != 0 || daemon_opts_read(nc, &o, &e) != 0 ||
-        jobs_load(nc, d, &v, &n, time(NULL), &e) != 0) {
+    if (validate_load(d->config_path, &nc, &e) != 0 || daemon_opts_read(nc, &o, &e) != 0) {
+        log_error("configuration reload refused, the one loaded before stays in force: %s",
+                  e.msg);
+        conf_free(nc);
+        d->reload_ok = false;
+        return;
+    }
+    /* jobs_load() moves the runs under way out of d->jobs: under the lock from here */
+    pthread_mutex_lock(&d->mu);
+    if (jobs_load(nc, d, &v, &n, time(NULL), &e) != 0) {
+        pthread_mutex_unlock(&d->mu);
         log_error("configuration reload refused, the one loaded before stays in force: %s",
                   e.msg);
         conf_free(nc);
@@ -349,7 +360,6 @@ static void reload(struct dstate *d)
         log_warn("runtime-dir changed: it takes effect when the daemon restarts");
     struct superv next = { .n = 0 };
     superv_from_conf(&next, nc, d->self, d->config_path);
-    pthread_mutex_lock(&d->mu);
     superv_replace(&d->sv, &next);
     jobs_free(d->jobs, d->njobs);
     d->jobs = v;
@@ -398,6 +408,8 @@ static time_t schedule_pass(struct dstate *d, time_t now)
 {
     time_t wait = 60;
 
+    pthread_mutex_lock(&d->mu);
+
     for (size_t i = 0; i < d->njobs; i++) {
         struct djob *j = &d->jobs[i];
         if (j->next == 0 || now < j->next)
@@ -417,7 +429,6 @@ static time_t schedule_pass(struct dstate *d, time_t now)
     for (size_t i = 0; i < d->njobs; i++)
         if (d->jobs[i].next != 0 && d->jobs[i].next - now < wait)
             wait = d->jobs[i].next - now;
-    pthread_mutex_lock(&d->mu);
     superv_start_due(&d->sv, now);
     wait = superv_wait(&d->sv, now, wait);
     pthread_mutex_unlock(&d->mu);
@@ -453,11 +464,11 @@ out:
 
 int backupd_daemon(const char *config_path, struct conf *c)
 {
-    struct dstate d = { .config_path = config_path, .c = c, .reload_ok = true };
+    struct dstate d = { .config_path = config_path, .c = c, .reload_ok = true, .lock_fd = -1 };
     struct cf_err e = CF_ERR_INIT;
     struct metrics_http *http = NULL;
     const char *listen;
-    int lock_fd = -1, rc = EXIT_FAILED;
+    int rc = EXIT_FAILED;
     time_t deadline = 0, kill_at = 0;
     bool termed = false;
 
@@ -470,7 +481,7 @@ int backupd_daemon(const char *config_path, struct conf *c)
     if (d.self == NULL)
         d.self = cf_strdup("backupd");
     superv_from_conf(&d.sv, c, d.self, config_path);
-    if (lock_runtime(&d, &lock_fd, &e) != 0 ||
+    if (lock_runtime(&d, &d.lock_fd, &e) != 0 ||
         jobs_load(c, NULL, &d.jobs, &d.njobs, d.started, &e) != 0 || signals_setup(&e) != 0)
         goto fail;
     if (metrics_listen_get(c->metrics, &listen, &e) != 0 ||
@@ -536,14 +547,14 @@ fail:
     rc = cli_exit_code(&e);
 out:
     metrics_http_stop(http);
-    if (lock_fd >= 0)
+    if (d.lock_fd >= 0)
         dstate_remove(&d);
     jobs_free(d.jobs, d.njobs);
     superv_free(&d.sv);
     free(d.self);
     conf_free(d.c);
-    if (lock_fd >= 0)
-        close(lock_fd);
+    if (d.lock_fd >= 0)
+        close(d.lock_fd);
     pthread_mutex_destroy(&d.mu);
     free(d.rundir);
     return rc;

@@ -47,6 +47,7 @@ struct dstate {
     size_t njobs;
     struct superv sv;        /* the long-running archivers */
     char *self;              /* this program, for the archivers' argv */
+    int lock_fd;             /* the flock of the runtime-dir (closed in the runs) */
     time_t started;
     bool reload_ok;
     bool stopping;
