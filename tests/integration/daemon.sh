@@ -50,7 +50,7 @@ timezone = Europe/Berlin
 
 [daemon]
 runtime-dir = $T/run
-max-jobs = 2
+max-jobs = 1
 stop-grace = 3s
 
 [metrics]
@@ -113,6 +113,7 @@ check "status --json: its next run within the minute" test "$(jstat "0 <= __impo
 
 # --- the runs of the minute ---
 check "within 75 s both jobs ran" wait_for 75 'test "$(jstat "($(job nightly)[\"last_result\"], $(job bad)[\"last_result\"])")" = "('"'ok', 'failed'"')"'
+check "max-jobs = 1: job bad started only after job nightly finished" test "$(grep -n 'job nightly finished' "$T/log1" | head -1 | cut -d: -f1)" -lt "$(grep -n 'job bad started' "$T/log1" | head -1 | cut -d: -f1)"
 ok "the backup of job nightly is listed" catalog --config "$C" list --source media --json
 check "one backup of media" test "$(pyj "$_out" "len(d)")" = 1
 check "the failing job notified the webhook" wait_for 10 'test "$(pyj <(tail -n1 $T/hook/posts) "(d[\"event\"], d[\"job\"], d[\"source\"])")" = "('"'failure', 'bad', 'gone'"')"'
