@@ -5,7 +5,8 @@
 # a local webhook, SIGHUP with a bad configuration keeps the old one and says why, SIGHUP
 # with a good one takes it, status while running and after; a run missed while the daemon
 # was down is caught up; kill -9 of the daemon mid-backup leaves nothing that blocks its
-# restart (lock, lease); SIGTERM mid-backup waits stop-grace, aborts the run, exits 0, and
+# restart (lock, lease); a one-shot run of a source the daemon is backing up is refused by
+# the shared lock and recorded; SIGTERM mid-backup waits stop-grace, aborts the run, exits 0, and
 # nothing partial is listed.
 source "$COFFER_TESTS/lib/testlib.sh"
 
@@ -142,6 +143,10 @@ check "the run left its lease" bash -c "ls $T/d/repo/locks | grep -q source-big"
 check "the daemon restarts" start_daemon "$T/log3"
 check "the slow job runs again" wait_for 20 'test "$(jstat "$(job slow)[\"running\"]")" = True'
 check "the stale lease was taken over (a dead pid)" wait_for 10 'grep -q "taking over stale lock locks/source-big" $T/log3'
+
+fails "a one-shot run of the same source meanwhile: refused by the shared lock" 1 "held by" $B run slow
+check "and recorded as a failed attempt" test "$(sqlite3 "$T/d/catalog.db" "select ok, error like '%held by%' from attempts where job='slow' order by rowid desc limit 1")" = "0|1"
+check "the daemon's run goes on" test "$(jstat "$(job slow)['running']")" = True
 
 # --- SIGTERM mid-backup ---
 sleep 1
