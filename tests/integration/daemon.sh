@@ -6,8 +6,8 @@
 # with a good one takes it, status while running and after; a run missed while the daemon
 # was down is caught up; kill -9 of the daemon mid-backup leaves nothing that blocks its
 # restart (lock, lease); a one-shot run of a source the daemon is backing up is refused by
-# the shared lock and recorded; SIGTERM mid-backup waits stop-grace, aborts the run, exits 0, and
-# nothing partial is listed.
+# the shared lock and recorded; SIGTERM mid-backup waits stop-grace, aborts the run, exits 0,
+# and nothing partial is listed.
 source "$COFFER_TESTS/lib/testlib.sh"
 
 mkdir -p "$T/media" "$T/big" "$T/hook" "$T/run"
