@@ -38,6 +38,9 @@ void backupd_attempt(const struct conf *c, const char *job, const struct backupd
 /* backupd_after_run() - after @job: notify the RPO violations of its sources and write the
  * metrics textfile ([metrics] textfile-dir). Logs what it cannot do; never fails. */
 void backupd_after_run(const struct conf *c, const char *job, const char *repo_id);
+/* backupd_textfile() - rewrite the metrics textfile ([metrics] textfile-dir; nothing when
+ * unset) from the index now; logs what it cannot do */
+void backupd_textfile(const struct conf *c, const char *repo_id);
 /* backupd_metrics_text() - the metrics of every job and source as the textfile holds them,
  * gathered now from the catalog index (of every repository it knows), into @out */
 int backupd_metrics_text(const struct conf *c, struct buf *out, struct cf_err *e);
@@ -56,6 +59,9 @@ int backupd_status(const struct conf *c, bool json);
  * Returns an exit code: 0 (also with verify = no), 1 when damage was found or the check could
  * not be done. */
 int backupd_job_verify(const struct conf *c, const char *job, time_t since);
+/* backupd_job_prune() - with the job's `prune = yes`, `catalog prune` of each of its sources
+ * (retention and debris, printed on stdout). Returns catalog prune's exit code. */
+int backupd_job_prune(const struct conf *c, const char *job);
 
 /* backupd_systemd_units() - `systemd-units --dir D [--prefix P]` (backupd_units.c): for each
  * job with a schedule, D/P@JOB.timer.d/schedule.conf (P: coffer-backup) with OnCalendar= reset

@@ -265,6 +265,9 @@ static void run_start(struct dstate *d, struct djob *j)
         int rc = backupd_job_run(d->c, j->name);
         if (backupd_job_verify(d->c, j->name, since) != EXIT_OK && rc == EXIT_OK)
             rc = EXIT_FAILED;
+        int prc = backupd_job_prune(d->c, j->name);
+        if (prc != EXIT_OK && prc != EXIT_PARTIAL && rc == EXIT_OK)
+            rc = EXIT_FAILED;   /* a source skipped because it was locked is no failure */
         fflush(stdout);
         fflush(stderr);
         _exit(rc);

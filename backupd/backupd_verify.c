@@ -1,6 +1,7 @@
 /* backupd_verify.c - after a job the daemon ran: `verify = quick|full` checks the backup each
  * source of the job just committed, as `catalog verify [--quick] ID` would (the same library
- * calls: repo_backup_check_sizes(), pipeline_verify()), and records the result in the index. */
+ * calls: repo_backup_check_sizes(), pipeline_verify()), and records the result in the index;
+ * `prune = yes` then runs `catalog prune` for each source of the job (catalog_prune()). */
 #include "backupd.h"
 
 #include <inttypes.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "../lib/catalog/cat_index.h"
+#include "../lib/catalog/cat_prune.h"
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
@@ -100,8 +102,28 @@ int backupd_job_verify(const struct conf *c, const char *job, time_t since)
     }
 out:
     cat_index_close(x);
-    /* the metrics show the verify */
-    backupd_after_run(c, job, r ? repo_id(r) : NULL);
+    backupd_textfile(c, r ? repo_id(r) : NULL);   /* the metrics show the verify */
     repo_close(r);
     return bad || e.code != CF_E_OK ? EXIT_FAILED : EXIT_OK;
+}
+
+int backupd_job_prune(const struct conf *c, const char *job)
+{
+    const struct conf_job *j = conf_job(c, job);
+    struct cf_err e = CF_ERR_INIT;
+    bool prune = false;
+    int rc = EXIT_OK;
+
+    if (j == NULL || ini_get_bool(j->sec, "prune", false, &prune, &e) != 0)
+        return e.code == CF_E_OK ? EXIT_OK : cli_fail("backupd", &e);
+    for (size_t i = 0; prune && i < j->nsources; i++) {
+        struct catalog_opts o = { .source = j->sources[i] };
+        int k = catalog_prune(c, NULL, &o);
+        log_info("prune after job %s source=%s exit=%d", job, j->sources[i], k);
+        if (k != EXIT_OK && rc == EXIT_OK)
+            rc = k;
+    }
+    if (prune)
+        backupd_textfile(c, NULL);   /* the metrics show what is left */
+    return rc;
 }

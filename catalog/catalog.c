@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/catalog/cat_ctx.h"
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 #include "../lib/repo/repo_lease.h"
 #include "../lib/stream/pipeline.h"
 #include "../policies/objectives.h"
-#include "cat_ctx.h"
 
 /* open and refresh; on failure print the error and return the exit code (else -1) */
 static int open_ctx(const struct conf *c, const struct repo_unlock *u, bool allow_offline,

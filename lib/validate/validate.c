@@ -22,8 +22,8 @@ static const char *const migrate_keys[] = { "migrations", NULL };
 static const char *const *const source_others[] = {
     stream_source_keys, retention_keys, objective_keys, migrate_keys, NULL,
 };
-/* the daemon's key of [job] (read by backupd/backupd_verify.c) */
-static const char *const daemon_job_keys[] = { "verify", NULL };
+/* the daemon's keys of [job] (read by backupd/backupd_verify.c) */
+static const char *const daemon_job_keys[] = { "verify", "prune", NULL };
 static const char *const *const job_others[] = { retention_keys, objective_keys, notify_keys,
                                                   schedule_keys, daemon_job_keys, NULL };
 /* backupd daemon's keys ([daemon]; the daemon is a tool, so they are declared here) */
@@ -66,7 +66,10 @@ static int check_schedule(const struct ini_section *s, struct cf_err *e)
     if (v != NULL && schedule_parse(v, &sc, &se) != 0)
         return ini_err(s, "schedule", e, "%s", se.msg);
     enum daemon_verify dv;
-    return daemon_verify_mode(s, &dv, e);
+    bool prune;
+    return daemon_verify_mode(s, &dv, e) == 0 && ini_get_bool(s, "prune", false, &prune, e) == 0
+               ? 0
+               : -1;
 }
 
 int daemon_verify_mode(const struct ini_section *job, enum daemon_verify *out, struct cf_err *e)

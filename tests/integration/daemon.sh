@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # daemon.sh - `backupd daemon` (docs/RUNBOOK.md "Running the daemon"): jobs run at their
-# schedule (`* * * * *`, within the test's minute), metrics over HTTP that promtool accepts
-# (404 elsewhere, 405 for another method), verify = full after a run, a failing job notifies
-# a local webhook, SIGHUP with a bad configuration keeps the old one and says why, SIGHUP
-# with a good one takes it, status while running and after; a run missed while the daemon
-# was down is caught up; kill -9 of the daemon mid-backup leaves nothing that blocks its
-# restart (lock, lease); a one-shot run of a source the daemon is backing up is refused by
-# the shared lock and recorded; SIGTERM mid-backup waits stop-grace, aborts the run, exits 0,
-# and nothing partial is listed.
+# schedule (`* * * * *`, within the test's minute), at most max-jobs at once, metrics over
+# HTTP that promtool accepts (404 elsewhere, 405 for another method), verify = full and
+# prune = yes after a run, a failing job notifies a local webhook, SIGHUP with a bad
+# configuration keeps the old one and says why, SIGHUP with a good one takes it, status while
+# running and after; a run missed while the daemon was down is caught up; kill -9 of the
+# daemon mid-backup leaves nothing that blocks its restart (lock, lease); a one-shot run of a
+# source the daemon is backing up is refused by the shared lock and recorded; SIGTERM
+# mid-backup waits stop-grace, aborts the run, exits 0, and nothing partial is listed.
 source "$COFFER_TESTS/lib/testlib.sh"
 
 mkdir -p "$T/media" "$T/big" "$T/hook" "$T/run"
@@ -28,7 +28,9 @@ conf() {
     cat >"$C" <<CONF
 ${base/\[job nightly\]/[job nightly]
 schedule = $1
-verify = full}
+verify = full
+prune = yes
+keep-last = 1}
 
 [source gone]
 type = volume
@@ -79,6 +81,8 @@ wait_for() {  # wait_for SECONDS 'SHELL CODE': until it succeeds (evaluated each
 
 ok "init" $B init
 ok "a one-shot run of the slow job, still small" $B run slow
+ok "a one-shot run of job nightly" $B run nightly
+first=$(catalog --config "$C" list --source media --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 fails "status without a daemon: exit 1" 1 "no daemon running" $B status
 fails "daemon takes no argument" 2 "takes no argument" $B daemon x
 fails "--json goes with status" 2 "goes with status" $B --json run nightly
@@ -116,7 +120,8 @@ check "status --json: its next run within the minute" test "$(jstat "0 <= __impo
 check "within 75 s both jobs ran" wait_for 75 'test "$(jstat "($(job nightly)[\"last_result\"], $(job bad)[\"last_result\"])")" = "('"'ok', 'failed'"')"'
 check "max-jobs = 1: job bad started only after job nightly finished" test "$(grep -n 'job nightly finished' "$T/log1" | head -1 | cut -d: -f1)" -lt "$(grep -n 'job bad started' "$T/log1" | head -1 | cut -d: -f1)"
 ok "the backup of job nightly is listed" catalog --config "$C" list --source media --json
-check "one backup of media" test "$(pyj "$_out" "len(d)")" = 1
+check "prune = yes, keep-last = 1: the daemon's backup only, the one-shot's pruned" test "$(pyj "$_out" "(len(d), d[0]['id'] != '$first')")" = "(1, True)"
+check "the prune is logged" grep -q "prune after job nightly source=media exit=0" "$T/log1"
 check "the failing job notified the webhook" wait_for 10 'test "$(pyj <(tail -n1 $T/hook/posts) "(d[\"event\"], d[\"job\"], d[\"source\"])")" = "('"'failure', 'bad', 'gone'"')"'
 ok "status after the runs" $B status
 check "results and durations in the table" bash -c "grep -q '^nightly .* ok  *[0-9]* s' $_out && grep -q '^bad .* failed ' $_out"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../catalog/cat_ctx.h"
+#include "../../lib/catalog/cat_ctx.h"
 #include "../../lib/core/log.h"
 #include "../../lib/core/util.h"
 #include "../../lib/validate/validate.h"

@@ -7,12 +7,12 @@
 
 #include <jansson.h>
 
-#include "../lib/catalog/cat_health.h"
-#include "../lib/catalog/cat_index.h"
-#include "../lib/config/conf.h"
-#include "../lib/repo/repo.h"
-#include "../lib/repo/repo_pins.h"
-#include "../policies/retention.h"
+#include "../../policies/retention.h"
+#include "../config/conf.h"
+#include "../repo/repo.h"
+#include "../repo/repo_pins.h"
+#include "cat_health.h"
+#include "cat_index.h"
 
 struct cat_sync_stats {
     size_t added;     /* backups found in the repository, not in the index */
@@ -64,7 +64,7 @@ void cat_print_json(json_t *v);
  * ..." for a vanished row */
 void cat_vanished_msg(const struct cat_row *r, char *out, size_t cap);
 
-/* --- policies (catalog/cat_policy.c) --- */
+/* --- policies (cat_policy.c) --- */
 
 #define CAT_POLICY_MAX 16
 

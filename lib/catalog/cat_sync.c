@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../lib/core/cli.h"
-#include "../lib/core/log.h"
-#include "../lib/core/util.h"
+#include "../core/cli.h"
+#include "../core/log.h"
+#include "../core/util.h"
 
 /* meta keys: which repository a target holds, and when it was last read */
 static char *meta_key_location(const struct conf *c)
