@@ -17,18 +17,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "../lib/catalog/cat_ctx.h"
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
-
-static json_t *time_json(time_t t)
-{
-    char s[32];
-    if (t == 0)
-        return json_null();
-    time_format_rfc3339(t, s, sizeof(s));
-    return json_string(s);
-}
 
 void dstate_write(const struct dstate *d)
 {
@@ -38,15 +30,15 @@ void dstate_write(const struct dstate *d)
 
     for (size_t i = 0; i < d->njobs; i++) {
         const struct djob *j = &d->jobs[i];
-        json_t *o = json_pack("{s:s, s:s?, s:s, s:b, s:o, s:o, s:s?, s:o, s:o, s:I}",
-                              "job", j->name, "schedule", j->has_sched ? j->sched.text : NULL,
-                              "timezone", j->tzname[0] ? j->tzname : "UTC", "running",
-                              j->pid != 0, "run_started", time_json(j->pid ? j->run_started : 0),
-                              "next_run", time_json(j->next), "last_result",
-                              j->have_last ? j->last_result : NULL, "last_started",
-                              time_json(j->have_last ? j->last_started : 0), "last_finished",
-                              time_json(j->have_last ? j->last_finished : 0), "skipped",
-                              (json_int_t)j->skipped);
+        json_t *o = json_pack(
+            "{s:s, s:s?, s:s, s:b, s:o, s:o, s:s?, s:o, s:o, s:I}", "job", j->name, "schedule",
+            j->has_sched ? j->sched.text : NULL, "timezone", j->tzname[0] ? j->tzname : "UTC",
+            "running", j->pid != 0, "run_started", cat_json_time(j->pid ? j->run_started : 0),
+            "next_run", cat_json_time(j->next), "last_result",
+            j->have_last ? j->last_result : NULL, "last_started",
+            cat_json_time(j->have_last ? j->last_started : 0), "last_finished",
+            cat_json_time(j->have_last ? j->last_finished : 0), "skipped",
+            (json_int_t)j->skipped);
         if (j->have_last)
             json_object_set_new(o, "last_duration_seconds",
                                 json_integer((json_int_t)(j->last_finished - j->last_started)));
@@ -62,10 +54,10 @@ void dstate_write(const struct dstate *d)
                             superv_state(a), "pid", (json_int_t)a->pid, "restarts",
                             (json_int_t)a->restarts, "restart_loop", a->looping, "last_exit",
                             a->last_exit[0] ? a->last_exit : NULL, "started",
-                            time_json(a->pid ? a->started : 0)));
+                            cat_json_time(a->pid ? a->started : 0)));
     }
     root = json_pack("{s:I, s:s, s:o, s:b, s:b, s:I, s:I, s:o, s:o}", "pid", (json_int_t)getpid(),
-                     "config", d->config_path, "started", time_json(d->started), "stopping",
+                     "config", d->config_path, "started", cat_json_time(d->started), "stopping",
                      d->stopping, "last_reload_ok", d->reload_ok, "max_jobs",
                      (json_int_t)d->o.max_jobs, "stop_grace_seconds", (json_int_t)d->o.stop_grace,
                      "jobs", jobs, "archivers", arch);

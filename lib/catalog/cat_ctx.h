@@ -59,6 +59,8 @@ const char *cat_row_status(const struct cat_row *r);
 /* a row as JSON, with the stable field names of docs/CATALOG.md */
 json_t *cat_row_json(const struct cat_row *r);
 void cat_print_json(json_t *v);
+/* @t as an RFC 3339 JSON string, null when 0 */
+json_t *cat_json_time(time_t t);
 
 /* "its manifest is missing from the repository since T and no coffer prune removed it; HINT:
  * ..." for a vanished row */

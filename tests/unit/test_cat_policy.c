@@ -1,4 +1,4 @@
-/* test_cat_policy.c - catalog/cat_policy.c: which retention rules and RPO apply to a source
+/* test_cat_policy.c - lib/catalog/cat_policy.c: which retention rules and RPO apply to a source
  * (the source's own rules win, else every job that backs it up), and their merge. */
 #include "unit.h"
 
