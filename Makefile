@@ -5,7 +5,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS    := libarchive libzstd libsodium jansson sqlite3 libcurl libpq libmariadb openssl
+PKGS    := libarchive libzstd libsodium jansson sqlite3 libcurl libpq libmariadb openssl libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

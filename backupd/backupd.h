@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../lib/config/conf.h"
+#include "../lib/core/buf.h"
 #include "../lib/core/err.h"
 #include "../lib/stream/pipeline.h"
 
@@ -37,6 +38,37 @@ void backupd_attempt(const struct conf *c, const char *job, const struct backupd
 /* backupd_after_run() - after @job: notify the RPO violations of its sources and write the
  * metrics textfile ([metrics] textfile-dir). Logs what it cannot do; never fails. */
 void backupd_after_run(const struct conf *c, const char *job, const char *repo_id);
+/* backupd_textfile() - rewrite the metrics textfile ([metrics] textfile-dir; nothing when
+ * unset) from the index now; logs what it cannot do */
+void backupd_textfile(const struct conf *c, const char *repo_id);
+/* backupd_metrics_text() - the metrics of every job and source as the textfile holds them,
+ * gathered now from the catalog index (of every repository it knows), into @out */
+int backupd_metrics_text(const struct conf *c, struct buf *out, struct cf_err *e);
+
+/* backupd_daemon() - `daemon` (backupd_daemon.c): run each job at its schedule until SIGTERM;
+ * SIGHUP reloads @config_path. Returns an exit code: 0 after SIGTERM, 1 or 2 when it cannot
+ * start. */
+int backupd_daemon(const char *config_path, struct conf *c);
+/* backupd_status() - `status [--json]` (backupd_dstate.c): what the running daemon says of
+ * its jobs. Returns 0, or 1 when no daemon runs. */
+int backupd_status(const struct conf *c, bool json);
+
+/* backupd_job_verify() - (backupd_verify.c) verify, as the job's `verify` says
+ * (daemon_verify_mode()), the backup each of its sources
+ * committed since @since, recording the result in the index and the metrics textfile.
+ * Returns an exit code: 0 (also with verify = no), 1 when damage was found or the check could
+ * not be done. */
+int backupd_job_verify(const struct conf *c, const char *job, time_t since);
+/* backupd_job_prune() - with the job's `prune = yes`, `catalog prune` of each of its sources
+ * (retention and debris, printed on stdout). Returns catalog prune's exit code. */
+int backupd_job_prune(const struct conf *c, const char *job);
+
+/* backupd_systemd_units() - `systemd-units --dir D [--prefix P]` (backupd_units.c): for each
+ * job with a schedule, D/P@JOB.timer.d/schedule.conf (P: coffer-backup) with OnCalendar= reset
+ * and set to the schedule, RandomizedDelaySec= the jitter, Persistent=true; prints each path.
+ * Returns an exit code. */
+int backupd_systemd_units(const struct conf *c, const char *dir, const char *prefix);
+
 /* What `backupd key ...` was given on the command line. */
 struct backupd_key_args {
     const char *const *args;   /* after "key": SUBCOMMAND [ID] */

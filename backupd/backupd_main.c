@@ -30,6 +30,12 @@ static const char usage[] =
     "  key upgrade                  a version 1 repository gets key slots (format version 2)\n"
     "  wal-push SOURCE PATH         archive_command: archive the WAL file PATH (%p) of the\n"
     "                               postgres source SOURCE (docs/PITR.md)\n"
+    "  daemon                       run each job at its schedule until SIGTERM; SIGHUP reloads\n"
+    "                               the configuration (docs/RUNBOOK.md \"Running the daemon\")\n"
+    "  status [--json]              what the running daemon says of its jobs; exit 1 without one\n"
+    "  systemd-units --dir D [--prefix P]\n"
+    "                               the jobs' schedules as timer drop-ins D/P@JOB.timer.d/\n"
+    "                               schedule.conf (P: coffer-backup)\n"
     "  check-config [--offline]     check the configuration and what a run will need (key,\n"
     "                               repository, servers, dump tools), reporting every problem;\n"
     "                               --offline: no network (S3, database connections)\n"
@@ -45,16 +51,17 @@ int main(int argc, char **argv)
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
     const char *cmd, *gen = NULL, *pub = NULL, *sec = NULL, *kpass = NULL, *kfile = NULL,
-               *klabel = NULL;
+               *klabel = NULL, *udir = NULL, *uprefix = NULL;
     const char *pos[5];
     const char **args = pos + 1;
     int nargs, rc;
-    bool offline = false;
+    bool offline = false, json = false;
     const struct cli_opt opts[] = {
         { "--offline", NULL, &offline },     { "--generate-key", &gen, NULL },
         { "--public", &pub, NULL },          { "--secret", &sec, NULL },
         { "--passphrase-file", &kpass, NULL }, { "--key-file", &kfile, NULL },
-        { "--label", &klabel, NULL },
+        { "--label", &klabel, NULL },        { "--json", NULL, &json },
+        { "--dir", &udir, NULL },            { "--prefix", &uprefix, NULL },
         { NULL, NULL, NULL },
     };
     struct cli_args a = { "backupd", usage, opts, CONF_DEFAULT_PATH, pos, 5, 0, NULL };
@@ -92,12 +99,30 @@ int main(int argc, char **argv)
         goto usage_err;
     }
     if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 &&
-        strcmp(cmd, "key") != 0 && strcmp(cmd, "wal-push") != 0) {
+        strcmp(cmd, "key") != 0 && strcmp(cmd, "wal-push") != 0 && strcmp(cmd, "daemon") != 0 &&
+        strcmp(cmd, "status") != 0 && strcmp(cmd, "systemd-units") != 0) {
         cf_err_set(&e, CF_E_USAGE, "unknown command '%s'", cmd);
         goto usage_err;
     }
     if (offline && strcmp(cmd, "check-config") != 0) {
         cf_err_set(&e, CF_E_USAGE, "--offline goes with check-config");
+        goto usage_err;
+    }
+    if (json && strcmp(cmd, "status") != 0) {
+        cf_err_set(&e, CF_E_USAGE, "--json goes with status");
+        goto usage_err;
+    }
+    if ((udir || uprefix) && strcmp(cmd, "systemd-units") != 0) {
+        cf_err_set(&e, CF_E_USAGE, "--dir and --prefix go with systemd-units");
+        goto usage_err;
+    }
+    if (strcmp(cmd, "systemd-units") == 0 && udir == NULL) {
+        cf_err_set(&e, CF_E_USAGE, "systemd-units needs --dir DIR");
+        goto usage_err;
+    }
+    if ((strcmp(cmd, "daemon") == 0 || strcmp(cmd, "status") == 0 ||
+         strcmp(cmd, "systemd-units") == 0) && nargs) {
+        cf_err_set(&e, CF_E_USAGE, "%s takes no argument", cmd);
         goto usage_err;
     }
     if (strcmp(cmd, "check-config") == 0) {
@@ -107,12 +132,24 @@ int main(int argc, char **argv)
         }
         return backupd_check_config(a.config, offline);
     }
+    if (strcmp(cmd, "status") == 0) {
+        /* the file may be mid-edit while a daemon runs: only its [daemon] section matters */
+        if (conf_read(a.config, NULL, NULL, NULL, &c, &e) != 0)
+            return cli_fail("backupd", &e);
+        rc = backupd_status(c, json);
+        conf_free(c);
+        return rc;
+    }
     if (validate_load(a.config, &c, &e) != 0 || conf_use_repository(c, a.repository, &e) != 0) {
         conf_free(c);
         return cli_fail("backupd", &e);
     }
 
-    if (strcmp(cmd, "wal-push") == 0) {
+    if (strcmp(cmd, "daemon") == 0)
+        return backupd_daemon(a.config, c);   /* takes @c */
+    if (strcmp(cmd, "systemd-units") == 0) {
+        rc = backupd_systemd_units(c, udir, uprefix);
+    } else if (strcmp(cmd, "wal-push") == 0) {
         if (nargs != 2) {
             conf_free(c);
             cf_err_set(&e, CF_E_USAGE, "wal-push needs SOURCE and PATH");

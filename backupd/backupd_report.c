@@ -160,8 +160,7 @@ void backupd_after_run(const struct conf *c, const char *job, const char *repo_i
     const struct conf_job *j = conf_job(c, job);
     struct cf_err e = CF_ERR_INIT;
     struct cat_index *x = NULL;
-    struct metrics_set m = { .nb = 0 };
-    const char *path, *dir = NULL;
+    const char *path;
     time_t now = time(NULL);
     bool fresh;
 
@@ -190,13 +189,46 @@ void backupd_after_run(const struct conf *c, const char *job, const char *repo_i
                                    .age = s.newest ? (int64_t)(now - s.newest) : -1 };
         notify_job(c, job, &ev);
     }
+    cat_index_close(x);
+    backupd_textfile(c, repo_id);
+}
+
+void backupd_textfile(const struct conf *c, const char *repo_id)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = NULL;
+    struct metrics_set m = { .nb = 0 };
+    const char *path, *dir = NULL;
+    bool fresh;
+
     if (metrics_textfile_dir(c, &dir, &e) != 0 || dir == NULL)
-        goto out;
-    if (metrics_gather(c, x, repo_id, now, &m, &e) != 0 ||
+        return;
+    if (cat_index_path(c, &path, &e) != 0 || cat_index_open(path, &x, &fresh, &e) != 0 ||
+        metrics_gather(c, x, repo_id, time(NULL), &m, &e) != 0 ||
         metrics_write_textfile(dir, &m, &e) != 0)
         log_warn("metrics not written: %s", e.msg);
+    free(m.b);
+    free(m.s);
+    cat_index_close(x);
+}
+
+int backupd_metrics_text(const struct conf *c, struct buf *out, struct cf_err *e)
+{
+    struct cat_index *x = NULL;
+    struct metrics_set m = { .nb = 0 };
+    const char *path;
+    bool fresh;
+    int rc = -1;
+
+    if (cat_index_path(c, &path, e) != 0 || cat_index_open(path, &x, &fresh, e) != 0)
+        goto out;
+    if (metrics_gather(c, x, NULL, time(NULL), &m, e) != 0)
+        goto out;
+    metrics_format(&m, out);
+    rc = 0;
 out:
     free(m.b);
     free(m.s);
     cat_index_close(x);
+    return rc;
 }

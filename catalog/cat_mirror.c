@@ -7,7 +7,7 @@
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 #include "../lib/repo/repo_mirror.h"
-#include "cat_ctx.h"
+#include "catalog.h"
 
 int catalog_mirror_sync(const struct conf *c, const struct repo_unlock *u, const char *name,
                         const struct catalog_opts *o)

@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/catalog/cat_ctx.h"
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 #include "../lib/repo/repo_lease.h"
 #include "../lib/stream/pipeline.h"
 #include "../policies/objectives.h"
-#include "cat_ctx.h"
 
 /* open and refresh; on failure print the error and return the exit code (else -1) */
 static int open_ctx(const struct conf *c, const struct repo_unlock *u, bool allow_offline,
@@ -243,21 +243,6 @@ out:
     return rc;
 }
 
-/* --quick: every object named by the manifest exists with its size */
-static int verify_quick(struct repo *r, const struct manifest *m, struct cf_err *e)
-{
-    for (size_t i = 0; m->objects_listed && i < m->nobjects; i++) {
-        uint32_t n = m->objects[i].n;
-        uint64_t want = m->objects[i].size, got = 0;
-        if (repo_object_stat(r, m->source, m->id, n, &got, e) != 0)
-            return cf_err_ctx(e, "object %u", n);
-        if (got != want)
-            return cf_err_set(e, CF_E_CORRUPT, "object %u is %" PRIu64 " bytes, the manifest "
-                              "says %" PRIu64, n, got, want);
-    }
-    return 0;
-}
-
 int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char *id,
                    const struct catalog_opts *o)
 {
@@ -318,7 +303,8 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
         cf_err_clear(&e);
         int k = repo_manifest_load(ctx.r, v[i].source, v[i].id, &m, &e);
         if (k == 0)
-            k = o->quick ? verify_quick(ctx.r, m, &e) : pipeline_verify(ctx.r, m, &e);
+            k = o->quick ? repo_backup_check_sizes(ctx.r, m, &e)
+                         : pipeline_verify(ctx.r, m, &e);
         manifest_free(m);
         if (k != 0 && e.code != CF_E_CORRUPT && e.code != CF_E_CRYPTO &&
             e.code != CF_E_NOTFOUND) {

@@ -7,20 +7,12 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include <jansson.h>
+
+#include "../lib/catalog/cat_ctx.h"
+#include "../lib/catalog/cat_prune.h"
 #include "../lib/config/conf.h"
 #include "../lib/repo/repo.h"
-
-struct catalog_opts {
-    const char *source;   /* --source: only this one */
-    const char *job;      /* --job: only backups made by this job */
-    time_t since, until;  /* --since / --until (0: open) */
-    const char *reason;   /* pin --reason */
-    bool json;            /* --json */
-    bool all;             /* verify --all */
-    bool latest;          /* verify --latest: the newest complete backup of each source */
-    bool quick;           /* verify --quick: objects exist with the right size */
-    bool dry_run;         /* prune --dry-run */
-};
 
 /* Each returns an exit code: 0, 1 (failed, damage found, objective violated), 2 (usage),
  * 3 (prune: some sources skipped because a backup held their lock). */
@@ -37,7 +29,6 @@ int catalog_pin(const struct conf *c, const struct repo_unlock *u, const char *i
 /* per source: newest complete backup, age, RPO, OK/VIOLATED, last verify; locks held */
 int catalog_status(const struct conf *c, const struct repo_unlock *u,
                    const struct catalog_opts *o);
-int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struct catalog_opts *o);
 /* acknowledge the loss of a vanished backup (its manifest went missing behind coffer's back):
  * writes removed/<source>/<id> and marks the row pruned, so verify and status stop reporting
  * it; a backup that is not vanished is refused (exit 2) */
@@ -51,5 +42,14 @@ int catalog_mirror_sync(const struct conf *c, const struct repo_unlock *u, const
  * backups are kept: the repository has no trace of them) */
 int catalog_rebuild(const struct conf *c, const struct repo_unlock *u,
                     const struct catalog_opts *o);
+
+/* an age as "3d 4h", "2h 05m", "42s" (catalog.c) */
+void cat_fmt_age(int64_t s, char *out, size_t cap);
+
+/* cat_mirror_status() - `catalog status`'s part on the mirrors of the configuration (none
+ * when a mirror is the repository in use; cat_mirror.c): each one's lag, printed (text) or
+ * appended to @arr; *@notok counts those behind, unreachable or of another repository */
+void cat_mirror_status(const struct cat_ctx *ctx, const struct catalog_opts *o, json_t *arr,
+                       size_t *notok);
 
 #endif

@@ -7,7 +7,8 @@ pkgs=""
 for g in "$@"; do
     case "$g" in
     build) pkgs="$pkgs gcc make pkg-config scdoc libarchive-dev libzstd-dev libsodium-dev libsqlite3-dev
-                 libcurl4-openssl-dev libssl-dev libpq-dev libmariadb-dev libjansson-dev" ;;
+                 libcurl4-openssl-dev libssl-dev libpq-dev libmariadb-dev libjansson-dev
+                 libmicrohttpd-dev" ;;
     test)  pkgs="$pkgs zstd acl attr sqlite3 procps psmisc python3 curl faketime socat openssl strace
                  man-db systemd bsdutils
                  prometheus

@@ -31,6 +31,8 @@ int conf_read(const char *path, conf_check_fn check, void *arg, struct conf_repo
         } else if (strcmp(s->kind, "mirror") == 0 && named) {
             c->mirrors = cf_realloc(c->mirrors, (c->nmirrors + 1) * sizeof(*c->mirrors));
             c->mirrors[c->nmirrors++] = s;
+        } else if (strcmp(s->kind, "daemon") == 0 && !named) {
+            c->daemon = s;
         } else if (strcmp(s->kind, "source") == 0 && named) {
             c->sources = cf_realloc(c->sources, (c->nsources + 1) * sizeof(*c->sources));
             c->sources[c->nsources++] = s;
@@ -57,7 +59,7 @@ int conf_read(const char *path, conf_check_fn check, void *arg, struct conf_repo
         } else {
             cf_err_set(e, CF_E_CONFIG,
                        "%s:%d: unknown section [%s%s%s] (expected [repository], [source NAME], "
-                       "[job NAME], [mirror NAME], [catalog], [metrics] or [notify])",
+                       "[job NAME], [mirror NAME], [catalog], [metrics], [notify] or [daemon])",
                        s->file, s->line, s->kind, named ? " " : "", named ? s->name : "");
             goto section_err;
         }

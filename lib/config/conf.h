@@ -26,6 +26,7 @@ struct conf {
     const struct ini_section *catalog;   /* NULL when absent */
     const struct ini_section *metrics;   /* [metrics], NULL when absent */
     const struct ini_section *notify;    /* [notify]: every job's notifications, or NULL */
+    const struct ini_section *daemon;    /* [daemon]: backupd daemon's settings, or NULL */
     const struct ini_section **sources;
     size_t nsources;
     struct conf_job *jobs;

@@ -8,7 +8,7 @@
 #include "../core/afile.h"
 #include "../core/util.h"
 
-const char *const metrics_keys[] = { "textfile-dir", NULL };
+const char *const metrics_keys[] = { "textfile-dir", "listen", NULL };
 
 int metrics_check(const struct ini_section *s, struct cf_err *e)
 {
@@ -20,7 +20,7 @@ int metrics_check(const struct ini_section *s, struct cf_err *e)
         return ini_err(s, "textfile-dir", e, "textfile-dir: '%s' is not an absolute path; "
                        "HINT: give the directory node_exporter's textfile collector reads, "
                        "e.g. /var/lib/prometheus/node-exporter", dir);
-    return 0;
+    return metrics_listen_check(s, e);
 }
 
 int metrics_textfile_dir(const struct conf *c, const char **dir, struct cf_err *e)
@@ -182,4 +182,55 @@ out:
     free(path);
     buf_free(&text);
     return rc;
+}
+
+void metrics_format_daemon(const struct metrics_daemon *d, struct buf *out)
+{
+    family(out, "coffer_daemon_up", "gauge", "1 while backupd daemon runs.");
+    buf_puts(out, "coffer_daemon_up 1\n");
+    family(out, "coffer_daemon_start_timestamp_seconds", "gauge",
+           "When the daemon started, Unix time.");
+    buf_printf(out, "coffer_daemon_start_timestamp_seconds %" PRId64 "\n", (int64_t)d->started);
+    family(out, "coffer_daemon_config_last_reload_success", "gauge",
+           "1 when the last configuration reload (SIGHUP) was taken, 0 when it was refused.");
+    buf_printf(out, "coffer_daemon_config_last_reload_success %d\n", d->reload_ok ? 1 : 0);
+    family(out, "coffer_daemon_job_running", "gauge", "1 while a run of the job is under way.");
+    for (size_t i = 0; i < d->njobs; i++) {
+        buf_puts(out, "coffer_daemon_job_running{");
+        put_label(out, "job", d->jobs[i].job);
+        buf_printf(out, "} %d\n", d->jobs[i].running ? 1 : 0);
+    }
+    family(out, "coffer_daemon_job_next_run_timestamp_seconds", "gauge",
+           "When the daemon starts the job next (jitter included), Unix time.");
+    for (size_t i = 0; i < d->njobs; i++) {
+        if (d->jobs[i].next == 0)
+            continue;
+        buf_puts(out, "coffer_daemon_job_next_run_timestamp_seconds{");
+        put_label(out, "job", d->jobs[i].job);
+        buf_printf(out, "} %" PRId64 "\n", (int64_t)d->jobs[i].next);
+    }
+    family(out, "coffer_daemon_job_skipped_total", "counter",
+           "Fire times of the job passed over because its previous run was still under way.");
+    for (size_t i = 0; i < d->njobs; i++) {
+        buf_puts(out, "coffer_daemon_job_skipped_total{");
+        put_label(out, "job", d->jobs[i].job);
+        buf_printf(out, "} %" PRIu64 "\n", d->jobs[i].skipped);
+    }
+    static const char *const afam[][3] = {
+        { "coffer_daemon_archiver_up", "gauge", "1 while the archiver's process runs." },
+        { "coffer_daemon_archiver_restarts_total", "counter",
+          "Times the archiver's process ended and was restarted." },
+        { "coffer_daemon_archiver_restart_loop", "gauge",
+          "1 while the archiver restarts again and again (5 restarts within 10 minutes)." },
+    };
+    for (size_t f = 0; f < 3; f++) {
+        family(out, afam[f][0], afam[f][1], afam[f][2]);
+        for (size_t i = 0; i < d->narchivers; i++) {
+            const struct metrics_daemon_archiver *a = &d->archivers[i];
+            buf_printf(out, "%s{", afam[f][0]);
+            put_label(out, "archiver", a->archiver);
+            buf_printf(out, "} %" PRIu64 "\n",
+                       f == 0 ? (uint64_t)a->up : f == 1 ? a->restarts : (uint64_t)a->looping);
+        }
+    }
 }

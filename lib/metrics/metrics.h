@@ -15,6 +15,7 @@
 #include "../config/conf.h"
 #include "../core/buf.h"
 #include "../core/err.h"
+#include "metrics_http.h"
 
 #define METRICS_TEXTFILE "coffer.prom"
 
@@ -54,13 +55,38 @@ struct metrics_set {
     time_t generated;
 };
 
-/* metrics_check() - the values of [metrics] @s: textfile-dir an absolute path */
+/* what the daemon adds to the metrics it serves (docs/METRICS.md "Daemon") */
+struct metrics_daemon_job {
+    const char *job;
+    bool running;
+    time_t next;         /* 0: no schedule */
+    uint64_t skipped;
+};
+struct metrics_daemon_archiver {
+    const char *archiver;
+    bool up;
+    uint64_t restarts;
+    bool looping;
+};
+struct metrics_daemon {
+    time_t started;
+    bool reload_ok;
+    const struct metrics_daemon_job *jobs;
+    size_t njobs;
+    const struct metrics_daemon_archiver *archivers;
+    size_t narchivers;
+};
+
+/* metrics_check() - the values of [metrics] @s: textfile-dir an absolute path, listen (see
+ * metrics_http.h) an address and port */
 int metrics_check(const struct ini_section *s, struct cf_err *e);
 /* the textfile directory of @c, or NULL when not set */
 int metrics_textfile_dir(const struct conf *c, const char **dir, struct cf_err *e);
 
 /* metrics_format() - @m as Prometheus text (every family with HELP and TYPE) into @out */
 void metrics_format(const struct metrics_set *m, struct buf *out);
+/* metrics_format_daemon() - the daemon's own families (coffer_daemon_*) into @out */
+void metrics_format_daemon(const struct metrics_daemon *d, struct buf *out);
 /* metrics_write_textfile() - replace @dir/coffer.prom (mode 0644) by @m, atomically */
 int metrics_write_textfile(const char *dir, const struct metrics_set *m, struct cf_err *e);
 

@@ -183,6 +183,9 @@ void repo_object_close(struct target_reader *rd);
 /* size of data object @n of backup @source/@id; CF_E_NOTFOUND when missing */
 int repo_object_stat(struct repo *r, const char *source, const char *id, uint32_t n,
                      uint64_t *size, struct cf_err *e);
+/* repo_backup_check_sizes() - a quick verify: every object @m names exists with the size
+ * the manifest gives (CF_E_CORRUPT or CF_E_NOTFOUND naming the object otherwise) */
+int repo_backup_check_sizes(struct repo *r, const struct manifest *m, struct cf_err *e);
 /* remove every object of uncommitted backup @source/@id (a failed backup's own objects) */
 int repo_backup_discard(struct repo *r, const char *source, const char *id, struct cf_err *e);
 

@@ -3,6 +3,7 @@
  * The pipeline and the tools come through here; only lib/repo talks to the target. */
 #include "repo.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "../core/util.h"
@@ -177,4 +178,18 @@ int repo_remove_objects(struct repo *r, const char *const *keys, size_t n, struc
 int repo_sweep_uploads(struct repo *r, int64_t age, unsigned *n, struct cf_err *e)
 {
     return target_sweep(repo_target(r), age, n, e);
+}
+
+int repo_backup_check_sizes(struct repo *r, const struct manifest *m, struct cf_err *e)
+{
+    for (size_t i = 0; m->objects_listed && i < m->nobjects; i++) {
+        uint32_t n = m->objects[i].n;
+        uint64_t want = m->objects[i].size, got = 0;
+        if (repo_object_stat(r, m->source, m->id, n, &got, e) != 0)
+            return cf_err_ctx(e, "object %u", n);
+        if (got != want)
+            return cf_err_set(e, CF_E_CORRUPT, "object %u is %" PRIu64 " bytes, the manifest "
+                              "says %" PRIu64, n, got, want);
+    }
+    return 0;
 }

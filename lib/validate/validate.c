@@ -5,6 +5,7 @@
 
 #include "../../policies/objectives.h"
 #include "../../policies/retention.h"
+#include "../../policies/schedule.h"
 #include "../catalog/cat_index.h"
 #include "../core/util.h"
 #include "../metrics/metrics.h"
@@ -22,8 +23,12 @@ static const char *const migrate_keys[] = { "migrations", NULL };
 static const char *const *const source_others[] = {
     stream_source_keys, retention_keys, objective_keys, migrate_keys, NULL,
 };
+/* the daemon's keys of [job] (read by backupd/backupd_verify.c) */
+static const char *const daemon_job_keys[] = { "verify", "prune", NULL };
 static const char *const *const job_others[] = { retention_keys, objective_keys, notify_keys,
-                                                  NULL };
+                                                  schedule_keys, daemon_job_keys, NULL };
+/* backupd daemon's keys ([daemon]; the daemon is a tool, so they are declared here) */
+static const char *const daemon_keys[] = { "max-jobs", "stop-grace", "runtime-dir", NULL };
 static const char *const *const repository_others[] = { stream_repo_keys, NULL };
 
 /* the values of the retention and objective keys; their defaults are the readers' (the
@@ -45,6 +50,61 @@ static int check_retention(const struct ini_section *s, struct cf_err *e)
     struct cf_err te = CF_ERR_INIT;
     if (time_zone_check(tz, &te) != 0)
         return ini_err(s, "timezone", e, "timezone: %s", te.msg);
+    return 0;
+}
+
+/* a job's schedule and jitter (policies/schedule.h) */
+static int check_schedule(const struct ini_section *s, struct cf_err *e)
+{
+    const char *v;
+    int64_t d;
+    struct sched sc;
+    struct cf_err se = CF_ERR_INIT;
+
+    if (ini_get_str(s, "schedule", NULL, &v, e) != 0 ||
+        ini_get_duration(s, "jitter", 0, &d, e) != 0)
+        return -1;
+    if (v != NULL && schedule_parse(v, &sc, &se) != 0)
+        return ini_err(s, "schedule", e, "%s", se.msg);
+    enum daemon_verify dv;
+    bool prune;
+    return daemon_verify_mode(s, &dv, e) == 0 && ini_get_bool(s, "prune", false, &prune, e) == 0
+               ? 0
+               : -1;
+}
+
+int daemon_verify_mode(const struct ini_section *job, enum daemon_verify *out, struct cf_err *e)
+{
+    const char *v;
+
+    *out = DAEMON_VERIFY_NO;
+    if (ini_get_str(job, "verify", "no", &v, e) != 0)
+        return -1;
+    if (strcmp(v, "quick") == 0)
+        *out = DAEMON_VERIFY_QUICK;
+    else if (strcmp(v, "full") == 0)
+        *out = DAEMON_VERIFY_FULL;
+    else if (strcmp(v, "no") != 0)
+        return ini_err(job, "verify", e, "verify: '%s' is not quick, full or no", v);
+    return 0;
+}
+
+int daemon_opts_read(const struct conf *c, struct daemon_opts *out, struct cf_err *e)
+{
+    const struct ini_section *s = c->daemon;
+
+    out->max_jobs = 1;
+    out->stop_grace = 300;
+    out->runtime_dir = DAEMON_RUNTIME_DIR;
+    if (s == NULL)
+        return 0;
+    if (ini_get_int(s, "max-jobs", 1, 1, 64, &out->max_jobs, e) != 0 ||
+        ini_get_duration(s, "stop-grace", 300, &out->stop_grace, e) != 0 ||
+        ini_get_str(s, "runtime-dir", DAEMON_RUNTIME_DIR, &out->runtime_dir, e) != 0)
+        return -1;
+    if (out->runtime_dir[0] != '/')
+        return ini_err(s, "runtime-dir", e, "runtime-dir: '%s' is not an absolute path",
+                       out->runtime_dir);
     return 0;
 }
 
@@ -86,6 +146,12 @@ static int check_section(void *arg, const struct ini_section *s, struct cf_err *
         const char *const *const lists[] = { metrics_keys, NULL };
         return ini_check_keys(s, lists, e) == 0 && metrics_check(s, e) == 0 ? 0 : -1;
     }
+    if (strcmp(s->kind, "daemon") == 0) {
+        const char *const *const lists[] = { daemon_keys, NULL };
+        struct conf dc = { .daemon = s };
+        struct daemon_opts o;
+        return ini_check_keys(s, lists, e) == 0 && daemon_opts_read(&dc, &o, e) == 0 ? 0 : -1;
+    }
     if (strcmp(s->kind, "notify") == 0) {
         const char *const *const lists[] = { notify_keys, NULL };
         return ini_check_keys(s, lists, e) == 0 && notify_check(s, e) == 0 ? 0 : -1;
@@ -105,7 +171,8 @@ static int check_section(void *arg, const struct ini_section *s, struct cf_err *
     }
     if (strcmp(s->kind, "job") == 0)
         return ini_check_keys_with(s, conf_job_keys, NULL, job_others, e) == 0 &&
-                       check_retention(s, e) == 0 && notify_check(s, e) == 0
+                       check_retention(s, e) == 0 && notify_check(s, e) == 0 &&
+                       check_schedule(s, e) == 0
                    ? 0
                    : -1;
     return check_repository(s, e);

@@ -12,6 +12,8 @@
 #include "../config/conf.h"
 #include "../config/conf_check.h"
 
+#include <stdint.h>
+
 /* validate_load() - read @path and check it: unknown sections and keys, values of the wrong
  * form, jobs naming missing sources, each target and source kind's own settings (through
  * their open/close). The first error fails the whole, naming file and line. */
@@ -29,5 +31,21 @@ int validate_source(const struct ini_section *s, struct cf_err *e);
  * file cannot be read or parsed, or has no [repository]. */
 int validate_report(const char *path, struct conf **out, struct conf_report *rep,
                     struct cf_err *e);
+
+/* [daemon]: backupd daemon's settings (docs/CONFIG.md "[daemon]"); read here because lib/
+ * includes no tool */
+struct daemon_opts {
+    long max_jobs;          /* jobs run at once, default 1 */
+    int64_t stop_grace;     /* seconds running jobs get after SIGTERM, default 300 */
+    const char *runtime_dir;   /* the state file and the lock, default /run/coffer */
+};
+#define DAEMON_RUNTIME_DIR "/run/coffer"
+
+/* `verify =` of a [job]: what backupd daemon checks after the job's run */
+enum daemon_verify { DAEMON_VERIFY_NO, DAEMON_VERIFY_QUICK, DAEMON_VERIFY_FULL };
+int daemon_verify_mode(const struct ini_section *job, enum daemon_verify *out, struct cf_err *e);
+
+/* daemon_opts_read() - [daemon] of @c (defaults when absent) */
+int daemon_opts_read(const struct conf *c, struct daemon_opts *out, struct cf_err *e);
 
 #endif

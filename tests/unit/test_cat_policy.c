@@ -1,11 +1,11 @@
-/* test_cat_policy.c - catalog/cat_policy.c: which retention rules and RPO apply to a source
+/* test_cat_policy.c - lib/catalog/cat_policy.c: which retention rules and RPO apply to a source
  * (the source's own rules win, else every job that backs it up), and their merge. */
 #include "unit.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../catalog/cat_ctx.h"
+#include "../../lib/catalog/cat_ctx.h"
 #include "../../lib/core/log.h"
 #include "../../lib/core/util.h"
 #include "../../lib/validate/validate.h"

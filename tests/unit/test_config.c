@@ -4,6 +4,7 @@
 #include "config/conf.h"
 #include "config/ini.h"
 #include "validate/validate.h"
+#include "metrics/metrics_http.h"
 #include "core/util.h"
 
 #include <fcntl.h>
@@ -118,6 +119,43 @@ TEST(conf_mirrors)
     conf_free(c);
 }
 
+/* the daemon's keys: schedule, jitter and timezone in a job, [daemon], [metrics] listen */
+TEST(conf_daemon_keys)
+{
+    struct conf *c = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    struct daemon_opts o;
+    const char *listen;
+    const char *p = write_conf(REPO "[source media]\ntype = volume\npath = /srv/media\n"
+                               "[job nightly]\nsources = media\nschedule = 30 2 * * mon-fri\n"
+                               "timezone = Europe/Berlin\njitter = 10m\n"
+                               "[daemon]\nmax-jobs = 3\nstop-grace = 90s\nruntime-dir = /run/x\n"
+                               "[metrics]\nlisten = [::1]:9999\n");
+    CHECK(validate_load(p, &c, &e) == 0);
+    if (c) {
+        CHECK(daemon_opts_read(c, &o, &e) == 0);
+        CHECK_EQ_INT(o.max_jobs, 3);
+        CHECK_EQ_INT(o.stop_grace, 90);
+        CHECK_STR(o.runtime_dir, "/run/x");
+        CHECK(metrics_listen_get(c->metrics, &listen, &e) == 0);
+        CHECK_STR(listen, "[::1]:9999");
+    }
+    conf_free(c);
+    c = NULL;
+    p = write_conf(REPO "[metrics]\nlisten = no\n");
+    CHECK(validate_load(p, &c, &e) == 0);
+    if (c) {
+        CHECK(daemon_opts_read(c, &o, &e) == 0);
+        CHECK_EQ_INT(o.max_jobs, 1);
+        CHECK_EQ_INT(o.stop_grace, 300);
+        CHECK_STR(o.runtime_dir, "/run/coffer");
+        CHECK(metrics_listen_get(c->metrics, &listen, &e) == 0 && listen == NULL);
+        CHECK(metrics_listen_get(NULL, &listen, &e) == 0);
+        CHECK_STR(listen, "127.0.0.1:9771");
+    }
+    conf_free(c);
+}
+
 TEST(conf_errors_name_the_line)
 {
     bad("[source m]\ntype = volume\npath = /x\n", "no [repository] section");
@@ -131,9 +169,26 @@ TEST(conf_errors_name_the_line)
     bad(REPO "compression-level = 99\n", "compression-level: '99' is not a whole number from 1 to 19");
     bad(REPO "[job j]\nsources = nope\n", "c.conf:5: [job j] sources: no [source nope]");
     bad(REPO "[job j]\nkeep-last = 2\n", "[job j] missing required key 'sources'");
-    bad(REPO "[job j]\nsources = m\nschedule = daily\n", "unknown key 'schedule'");
+    bad(REPO "[source m]\ntype = volume\npath = /x\n[job j]\nsources = m\nschedule = daily\n",
+        "c.conf:9: [job j] schedule 'daily': 1 fields, expected 5");
+    bad(REPO "[source m]\ntype = volume\npath = /x\n[job j]\nsources = m\nschedule = @reboot\n",
+        "unknown shorthand");
+    bad(REPO "[source m]\ntype = volume\npath = /x\n[job j]\nsources = m\njitter = soon\n",
+        "jitter: 'soon' is not a duration");
+    bad(REPO "[source m]\ntype = volume\npath = /x\nschedule = @daily\n",
+        "[source m] unknown key 'schedule'");
+    bad(REPO "[source m]\ntype = volume\npath = /x\n[job j]\nsources = m\nverify = yes\n",
+        "verify: 'yes' is not quick, full or no");
+    bad(REPO "[daemon]\nmax-jobs = 0\n", "c.conf:5: [daemon] max-jobs");
+    bad(REPO "[daemon]\nstop-grace = later\n", "stop-grace: 'later' is not a duration");
+    bad(REPO "[daemon]\nruntime-dir = run\n", "runtime-dir: 'run' is not an absolute path");
+    bad(REPO "[daemon]\nlisten = 1\n", "[daemon] unknown key 'listen'");
+    bad(REPO "[metrics]\nlisten = 9771\n", "c.conf:5: [metrics] listen: '9771' has no port");
+    bad(REPO "[metrics]\nlisten = example.com:9771\n", "is not an IP address");
+    bad(REPO "[metrics]\nlisten = 127.0.0.1:70000\n", "port must be 1-65535");
+    bad(REPO "[metrics]\nlisten = [::1:9771\n", "is not an IP address");
     bad(REPO "[metric]\n", "unknown section [metric] (expected [repository], [source NAME], "
-                           "[job NAME], [mirror NAME], [catalog], [metrics] or [notify])");
+                           "[job NAME], [mirror NAME], [catalog], [metrics], [notify] or [daemon])");
     /* a mirror: its target's keys, max-lag and retention; the key is [repository]'s */
     bad(REPO "[mirror m]\npath = /m\nkey-file = /k\n", "c.conf:6: [mirror m] unknown key 'key-file'");
     bad(REPO "[mirror m]\ntarget = ftp\n", "[mirror m] target: unknown kind 'ftp'");
@@ -198,6 +253,7 @@ int main(void)
     RUN(ini_syntax_errors);
     RUN(conf_good);
     RUN(conf_mirrors);
+    RUN(conf_daemon_keys);
     RUN(conf_errors_name_the_line);
     RUN(conf_read_only_parses);
     RUN(conf_missing_file);

@@ -1,17 +1,17 @@
 /* cat_prune.c - `catalog prune`: retention per source, then the debris of backups that never
  * committed. Under the repository's prune lock, and each source's lock while that source is
  * changed, both renewed as leases while the work goes on. */
-#include "catalog.h"
+#include "cat_prune.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/core/cli.h"
-#include "../lib/core/log.h"
-#include "../lib/core/util.h"
-#include "../lib/repo/repo_lease.h"
+#include "../core/cli.h"
+#include "../core/log.h"
+#include "../core/util.h"
+#include "../repo/repo_lease.h"
 #include "cat_ctx.h"
 
 /* objects under backups/ grouped by backup, to find the uncommitted ones */

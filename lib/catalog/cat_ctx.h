@@ -7,13 +7,12 @@
 
 #include <jansson.h>
 
-#include "../lib/catalog/cat_health.h"
-#include "../lib/catalog/cat_index.h"
-#include "../lib/config/conf.h"
-#include "../lib/repo/repo.h"
-#include "../lib/repo/repo_pins.h"
-#include "../policies/retention.h"
-#include "catalog.h"
+#include "../../policies/retention.h"
+#include "../config/conf.h"
+#include "../repo/repo.h"
+#include "../repo/repo_pins.h"
+#include "cat_health.h"
+#include "cat_index.h"
 
 struct cat_sync_stats {
     size_t added;     /* backups found in the repository, not in the index */
@@ -60,23 +59,14 @@ const char *cat_row_status(const struct cat_row *r);
 /* a row as JSON, with the stable field names of docs/CATALOG.md */
 json_t *cat_row_json(const struct cat_row *r);
 void cat_print_json(json_t *v);
+/* @t as an RFC 3339 JSON string, null when 0 */
+json_t *cat_json_time(time_t t);
 
 /* "its manifest is missing from the repository since T and no coffer prune removed it; HINT:
  * ..." for a vanished row */
 void cat_vanished_msg(const struct cat_row *r, char *out, size_t cap);
 
-/* an age as "3d 4h", "2h 05m", "42s" (catalog.c) */
-void cat_fmt_age(int64_t s, char *out, size_t cap);
-
-/* --- mirrors (catalog/cat_mirror.c) --- */
-
-/* cat_mirror_status() - `catalog status`'s part on the mirrors of the configuration (none
- * when a mirror is the repository in use): each one's lag, printed (text) or appended to
- * @arr; *@notok counts those behind, unreachable or of another repository */
-void cat_mirror_status(const struct cat_ctx *ctx, const struct catalog_opts *o, json_t *arr,
-                       size_t *notok);
-
-/* --- policies (catalog/cat_policy.c) --- */
+/* --- policies (cat_policy.c) --- */
 
 #define CAT_POLICY_MAX 16
 
