@@ -169,6 +169,8 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
         if (c == 0)
             k++;
     }
+    if (cat_sync_logs(ctx, rebuild, &in_tx, e) != 0)
+        goto out;
     /* when it was last refreshed, for answers given offline: kept to the minute, so that an
      * unchanged index is not rewritten on every command */
     char now[32], last[32];

@@ -20,6 +20,7 @@ struct catalog_opts {
     bool latest;          /* verify --latest: the newest complete backup of each source */
     bool quick;           /* verify --quick: objects exist with the right size */
     bool dry_run;         /* prune --dry-run */
+    bool logs;            /* verify --logs: the archived log files only */
 };
 
 /* Each returns an exit code: 0, 1 (failed, damage found, objective violated), 2 (usage),
@@ -37,6 +38,9 @@ int catalog_pin(const struct conf *c, const struct repo_unlock *u, const char *i
 /* per source: newest complete backup, age, RPO, OK/VIOLATED, last verify; locks held */
 int catalog_status(const struct conf *c, const struct repo_unlock *u,
                    const struct catalog_opts *o);
+/* the archived log files of @source as ranges per timeline (stream), gaps; exit 1 on a gap */
+int catalog_logs(const struct conf *c, const struct repo_unlock *u, const char *source,
+                 const struct catalog_opts *o);
 int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struct catalog_opts *o);
 /* acknowledge the loss of a vanished backup (its manifest went missing behind coffer's back):
  * writes removed/<source>/<id> and marks the row pruned, so verify and status stop reporting
