@@ -108,10 +108,8 @@ static void print_rules(const char *source, const struct cat_policy_set *ps)
 {
     static const char *const names[] = { "keep-last", "keep-hourly", "keep-daily",
                                          "keep-weekly", "keep-monthly", "keep-yearly" };
-    if (ps->n == 0) {
-        printf("# %s: no retention rules: everything is kept\n", source);
-        return;
-    }
+    if (ps->n == 0)
+        printf("# %s: no retention rules: every backup is kept\n", source);
     for (size_t k = 0; k < ps->n; k++) {
         const struct ret_policy *r = &ps->p[k];
         const long v[] = { r->keep_last, r->keep_hourly, r->keep_daily,
@@ -124,6 +122,9 @@ static void print_rules(const char *source, const struct cat_policy_set *ps)
             printf(" keep-within %llds", (long long)r->keep_within);
         printf(" (%s)\n", r->timezone[0] ? r->timezone : "UTC");
     }
+    if (ps->keep_pitr > 0)
+        printf("# %s: %s keep-pitr %llds: the log archive's window\n", source, ps->pitr_origin,
+               (long long)ps->keep_pitr);
 }
 
 /* one archived file as prune sorts it */
@@ -531,6 +532,20 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
     for (size_t i = 0; i < nv; i++)
         if (!source_seen(sources, v[i].source))
             json_array_append_new(sources, json_string(v[i].source));
+    /* then the sources with only a log archive (after those with objects: the walk below
+     * takes the objects of each in order) */
+    char **ls = NULL;
+    size_t nls = 0;
+    if (cat_index_log_sources(ctx.x, ctx.repo_id, &ls, &nls, &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    for (size_t i = 0; i < nls; i++) {
+        if (!source_seen(sources, ls[i]))
+            json_array_append_new(sources, json_string(ls[i]));
+        free(ls[i]);
+    }
+    free(ls);
     if (!o->json)
         printf("%-16s %-26s %-7s %s\n", "SOURCE", "ID", "ACTION", "WHY");
     size_t i0 = 0;
