@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# catalog_logs.sh - the WAL archive of a real PostgreSQL 15 in the catalog: `catalog logs`
+# shows the archived segments as a range per timeline, `catalog status` the last segment, its
+# age and OK/VIOLATED against rpo (the newer of the newest backup and the last segment), a
+# missing segment between two archived ones as a gap (exit 1, naming it) in both, `catalog
+# verify --logs` every object checked without writing anything, naming a damaged one, the
+# index learning only new files on a refresh, and the archive metrics-free JSON fields of
+# docs/CATALOG.md. (The prune of a WAL archive: tests/unit/test_cat_logprune.c, against
+# physical manifests.)
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/lib/testlib.sh"
+. "$here/lib/servers.sh"
+
+c="$T/c"
+conf="$c/coffer.conf"
+repo="$c/repo"
+
+# archive_command as docs/PITR.md sets it up (see pg_wal.sh): the server runs it as postgres
+PG_CONF_EXTRA="archive_mode = on
+archive_command = '$COFFER_BIN/backupd --config $conf wal-push pg %p'"
+start_postgres || exit 1
+mkdir -p "$T/vol" && echo data >"$T/vol/file"
+make_local_conf "$c" "$T/vol"
+cat >>"$conf" <<CONF
+
+[source pg]
+type = postgres
+host = $PG_HOST
+port = $PG_PORT
+user = postgres
+databases = all
+rpo = 1h
+CONF
+ok "repository created" backupd --config "$conf" init
+chgrp postgres "$c" "$conf" "$repo" "$repo/repo.json"
+chmod 0750 "$c" "$repo"
+chmod 0640 "$conf" "$repo/repo.json"
+chown postgres "$c/repo.key"
+install -d -o postgres -g postgres -m 0700 "$repo/logs"
+
+# --- real WAL: five segments switched by the server ---
+pg_sql -c "CREATE TABLE t (i int, pad text)"
+for i in 1 2 3 4 5; do
+    pg_sql -c "INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g" \
+        -c "SELECT pg_switch_wal()" >/dev/null
+done
+archived() { pg_sql -tAc "SELECT archived_count FROM pg_stat_archiver"; }
+for ((n = 0; n < 300; n++)); do
+    [ "$(archived)" -ge 5 ] && break
+    sleep 0.1
+done
+check "the server archived 5 segments through wal-push" test "$(archived)" -ge 5
+seg_dir="$repo/logs/pg/00000001"
+segs=$(cd "$seg_dir" && ls | grep -E '^[0-9A-F]{24}$' | sort)
+first=$(head -n 1 <<<"$segs")
+last=$(tail -n 1 <<<"$segs")
+nseg=$(wc -l <<<"$segs")
+
+ok "catalog logs pg" catalog --config "$conf" logs pg
+check "... one range on timeline 1, first to last" \
+    grep -qE "^00000001 +$first +$last +$nseg\$" "$_out"
+check "... the last segment and when it was pushed" grep -q "pg archive: last $last pushed" "$_out"
+ok "catalog status: OK (no backup yet, but the archive is within the rpo)" \
+    catalog --config "$conf" status --source pg --json
+check "... archive.last is the newest segment" \
+    test "$(jq -r '.sources[0].archive.last' "$_out")" = "$last"
+check "... its age, seconds" test "$(jq -r '.sources[0].archive.age_seconds' "$_out")" -lt 600
+check "... no gap, state OK" test "$(jq -r '.sources[0].archive.gaps | length' "$_out"),$(jq -r '.sources[0].state' "$_out")" = 0,OK
+check "... the index holds one row per archived file" \
+    test "$(sqlite3 "$c/catalog.db" "SELECT count(*) FROM logs WHERE source = 'pg'")" -eq "$(ls "$seg_dir" | wc -l)"
+
+# a refresh reads headers only of new files: a row's push time survives it
+sqlite3 "$c/catalog.db" "UPDATE logs SET pushed = 12345 WHERE file = '$first'"
+ok "a refresh with nothing new" catalog --config "$conf" logs pg
+check "... leaves known rows alone" \
+    test "$(sqlite3 "$c/catalog.db" "SELECT pushed FROM logs WHERE file = '$first'")" = 12345
+
+# --- verify ---
+ok "catalog verify --logs: every archived file checked" \
+    catalog --config "$conf" verify --logs --source pg
+check "... all of them, none damaged" \
+    grep -q "$(ls "$seg_dir" | wc -l) archived log files verified, 0 damaged" "$_out"
+mid=$(sed -n 3p <<<"$segs")
+cp -p "$seg_dir/$mid" "$T/mid.good"
+printf 'X' | dd of="$seg_dir/$mid" bs=1 seek=300 conv=notrunc status=none
+fails "an altered segment: verify exit 1" 1 "" catalog --config "$conf" verify --logs --source pg
+check "... naming it" grep -q "pg/logs/$mid: DAMAGED" "$_out"
+check "... and writing nothing beside the archive" test -z "$(find "$T" -name '.coffer-*')"
+cp -p "$T/mid.good" "$seg_dir/$mid"
+ok "repaired: verify --all passes (backups and logs)" catalog --config "$conf" verify --all
+
+# --- a gap ---
+mv "$seg_dir/$mid" "$T/mid.away"
+fails "a segment missing between two archived ones: catalog logs exit 1" 1 "" \
+    catalog --config "$conf" logs pg
+check "... naming the first missing segment" grep -q "GAP on 00000001: $mid missing" "$_out"
+fails "... catalog status exit 1" 1 "" catalog --config "$conf" status --source pg
+check "... state GAPS, the gap named" grep -q "pg archive: GAP on 00000001: $mid missing" "$_out"
+check "... and the index forgot the file" \
+    test "$(sqlite3 "$c/catalog.db" "SELECT count(*) FROM logs WHERE file = '$mid'")" -eq 0
+fails "status --json: the same" 1 "" catalog --config "$conf" status --source pg --json
+check "... gaps[0].first_missing" \
+    test "$(jq -r '.sources[0].archive.gaps[0].first_missing' "$_out")" = "$mid"
+check "... ok false" test "$(jq -r '.ok' "$_out")" = false
+mv "$T/mid.away" "$seg_dir/$mid"
+ok "the segment back: status OK again" catalog --config "$conf" status --source pg
+
+# --- the RPO: the last segment's age against rpo ---
+sed -i 's/^rpo = 1h$/rpo = 1s/' "$conf"
+sleep 2
+fails "rpo 1s, last segment older: VIOLATED, exit 1" 1 "" catalog --config "$conf" status --source pg
+check "... VIOLATED" grep -qE "^pg +- .* 1s +VIOLATED" "$_out"
+pg_sql -c "INSERT INTO t VALUES (0, 'x')" -c "SELECT pg_switch_wal()" >/dev/null
+for ((n = 0; n < 300; n++)); do
+    [ "$(archived)" -ge $((nseg + 1)) ] && break
+    sleep 0.1
+done
+sed -i 's/^rpo = 1s$/rpo = 30s/' "$conf"
+ok "a new segment archived: within rpo 30s again" catalog --config "$conf" status --source pg
+check "... the new one is the last" \
+    grep -q "pg archive: last $(cd "$seg_dir" && ls | grep -E '^[0-9A-F]{24}$' | sort | tail -n 1) pushed" "$_out"
