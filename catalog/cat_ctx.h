@@ -92,8 +92,6 @@ int cat_policy_apply(const struct cat_policy_set *ps, const struct ret_backup *b
 
 /* --- the log archive (catalog/cat_logcmd.c) --- */
 
-/* how @source names its log files: binlogs for a mariadb source, else WAL */
-enum cat_log_naming cat_log_naming_of(const struct conf *c, const char *source);
 /* cat_sync_logs() - part of cat_sync(): for every configured source, every source with
  * backups and every source seen before, list logs/<source>/ once and bring the logs table in
  * step (the header of a file is read only when the index lacks it). Opens the write

@@ -12,16 +12,6 @@
 #include "../lib/core/util.h"
 #include "cat_ctx.h"
 
-enum cat_log_naming cat_log_naming_of(const struct conf *c, const char *source)
-{
-    const struct ini_section *s = conf_source(c, source);
-    const char *type = NULL;
-    if (s != NULL && ini_get_str(s, "type", NULL, &type, NULL) == 0 && type != NULL &&
-        strcmp(type, "mariadb") == 0)
-        return CAT_LOG_BINLOG;
-    return CAT_LOG_WAL;
-}
-
 /* --- refresh --- */
 
 static int list_cb(void *arg, const char *file, uint64_t stored)
@@ -233,8 +223,6 @@ void cat_bases_free(struct cat_bases *b)
 int cat_arch_load(struct cat_ctx *ctx, const char *source, struct cat_arch *out,
                   struct cf_err *e)
 {
-    struct cat_log *v = NULL;
-    size_t n = 0;
     struct cat_row *rows = NULL;
     size_t nrows = 0;
     struct cat_bases bs;
@@ -244,26 +232,21 @@ int cat_arch_load(struct cat_ctx *ctx, const char *source, struct cat_arch *out,
     memset(out, 0, sizeof(*out));
     memset(&bs, 0, sizeof(bs));
     out->naming = cat_log_naming_of(ctx->c, source);
-    out->seg_size = LOG_WAL_SEG_DEFAULT;
-    if (cat_index_logs(ctx->x, ctx->repo_id, source, &v, &n, e) != 0)
-        goto out;
-    if (n == 0) {
-        rc = 0;
-        goto out;
-    }
+    /* the segment size of the newest physical base backup, remembered for the metrics */
     if (out->naming == CAT_LOG_WAL &&
         (cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0 ||
-         cat_log_bases(ctx, source, rows, nrows, true, &bs, e) != 0))
+         cat_log_bases(ctx, source, rows, nrows, true, &bs, e) != 0 ||
+         (bs.n > 0 && cat_archive_seg_remember(ctx->x, ctx->repo_id, source, bs.seg_size,
+                                               e) != 0)))
         goto out;
-    if (bs.n > 0)
-        out->seg_size = bs.seg_size;
-    out->have = true;
-    cat_archive_sum(v, n, out->naming, out->seg_size, &out->a);
+    if (cat_archive_load(ctx->x, ctx->repo_id, source, out->naming, &out->seg_size, &out->a,
+                         e) != 0)
+        goto out;
+    out->have = out->a.files > 0;
     rc = 0;
 out:
     cat_bases_free(&bs);
     cat_rows_free(rows, nrows);
-    free(v);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "../core/util.h"
+#include "cat_index.h"
 #include "cat_int.h"
 
 int cat_index_logs(struct cat_index *x, const char *repo, const char *source,
@@ -104,6 +105,16 @@ int cat_index_log_sources(struct cat_index *x, const char *repo, char ***names, 
     return 0;
 }
 
+enum cat_log_naming cat_log_naming_of(const struct conf *c, const char *source)
+{
+    const struct ini_section *s = conf_source(c, source);
+    const char *type = NULL;
+    if (s != NULL && ini_get_str(s, "type", NULL, &type, NULL) == 0 && type != NULL &&
+        strcmp(type, "mariadb") == 0)
+        return CAT_LOG_BINLOG;
+    return CAT_LOG_WAL;
+}
+
 bool cat_log_parse(enum cat_log_naming k, const char *file, uint64_t seg_size,
                    struct log_pos *out)
 {
@@ -150,6 +161,42 @@ void cat_archive_sum(const struct cat_log *v, size_t n, enum cat_log_naming k,
     }
     log_ranges(p, m, &out->ranges, &out->nranges, &out->gaps, &out->ngaps);
     free(p);
+}
+
+int cat_archive_seg_remember(struct cat_index *x, const char *repo, const char *source,
+                             uint64_t seg_size, struct cf_err *e)
+{
+    char *key = cf_asprintf("walseg:%s:%s", repo, source), have[32], want[32];
+    struct cf_err me = CF_ERR_INIT;
+    int rc = 0;
+
+    snprintf(want, sizeof(want), "%llu", (unsigned long long)seg_size);
+    if (cat_index_meta_get(x, key, have, sizeof(have), &me) != 0 || strcmp(have, want) != 0)
+        rc = cat_index_meta_set(x, key, want, e);
+    free(key);
+    return rc;
+}
+
+int cat_archive_load(struct cat_index *x, const char *repo, const char *source,
+                     enum cat_log_naming k, uint64_t *seg_size, struct cat_archive *out,
+                     struct cf_err *e)
+{
+    struct cat_log *v = NULL;
+    size_t n = 0;
+    char *key = cf_asprintf("walseg:%s:%s", repo, source), val[32];
+    struct cf_err me = CF_ERR_INIT;
+
+    memset(out, 0, sizeof(*out));
+    *seg_size = LOG_WAL_SEG_DEFAULT;
+    if (cat_index_meta_get(x, key, val, sizeof(val), &me) == 0 &&
+        log_wal_seg_ok(strtoull(val, NULL, 10)))
+        *seg_size = strtoull(val, NULL, 10);
+    free(key);
+    if (cat_index_logs(x, repo, source, &v, &n, e) != 0)
+        return -1;
+    cat_archive_sum(v, n, k, *seg_size, out);
+    free(v);
+    return 0;
 }
 
 void cat_archive_free(struct cat_archive *a)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "../../policies/logrange.h"
+#include "../config/conf.h"
 #include "../core/err.h"
 
 struct cat_index;
@@ -36,6 +37,9 @@ int cat_index_log_sources(struct cat_index *x, const char *repo, char ***names, 
 /* how a source names its log files */
 enum cat_log_naming { CAT_LOG_WAL = 0, CAT_LOG_BINLOG };
 
+/* how @source names its log files: binlogs for a mariadb source, else WAL */
+enum cat_log_naming cat_log_naming_of(const struct conf *c, const char *source);
+
 /* cat_log_parse() - the place of @file (policies/logrange.h); false when not such a name */
 bool cat_log_parse(enum cat_log_naming k, const char *file, uint64_t seg_size,
                    struct log_pos *out);
@@ -54,6 +58,15 @@ struct cat_archive {
 void cat_archive_sum(const struct cat_log *v, size_t n, enum cat_log_naming k,
                      uint64_t seg_size, struct cat_archive *out);
 void cat_archive_free(struct cat_archive *a);
+/* cat_archive_load() - @out for @source of @repo from the index: its rows read with the WAL
+ * segment size last remembered for it (else 16 MiB), which is set in *@seg_size */
+int cat_archive_load(struct cat_index *x, const char *repo, const char *source,
+                     enum cat_log_naming k, uint64_t *seg_size, struct cat_archive *out,
+                     struct cf_err *e);
+/* remember @seg_size (from a physical base backup's manifest) for @source: meta
+ * "walseg:<repo>:<source>", written only when it changes */
+int cat_archive_seg_remember(struct cat_index *x, const char *repo, const char *source,
+                             uint64_t seg_size, struct cf_err *e);
 /* the name of sequence @seq of stream @stream ("0000000100000000000000A3", "mysql-bin.000042")
  * into @out */
 void cat_log_format(enum cat_log_naming k, const char *stream, uint64_t seq, uint64_t seg_size,

@@ -4,9 +4,9 @@
 # age and OK/VIOLATED against rpo (the newer of the newest backup and the last segment), a
 # missing segment between two archived ones as a gap (exit 1, naming it) in both, `catalog
 # verify --logs` every object checked without writing anything, naming a damaged one, the
-# index learning only new files on a refresh, and the archive metrics-free JSON fields of
-# docs/CATALOG.md. (The prune of a WAL archive: tests/unit/test_cat_logprune.c, against
-# physical manifests.)
+# index learning only new files on a refresh, the JSON fields of docs/CATALOG.md, and the
+# archive metrics of docs/METRICS.md. (The prune of a WAL archive:
+# tests/unit/test_cat_logprune.c, against physical manifests.)
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/testlib.sh"
 . "$here/lib/servers.sh"
@@ -119,3 +119,16 @@ sed -i 's/^rpo = 1s$/rpo = 30s/' "$conf"
 ok "a new segment archived: within rpo 30s again" catalog --config "$conf" status --source pg
 check "... the new one is the last" \
     grep -q "pg archive: last $(cd "$seg_dir" && ls | grep -E '^[0-9A-F]{24}$' | sort | tail -n 1) pushed" "$_out"
+
+# --- metrics: the archive's figures in the textfile of the next backupd run ---
+printf '\n[metrics]\ntextfile-dir = %s\n' "$T/prom" >>"$conf"
+mkdir -p "$T/prom"
+ok "catalog status refreshes the index" catalog --config "$conf" status --source pg
+ok "backupd run writes the metrics" backupd --config "$conf" run nightly
+prom="$T/prom/coffer.prom"
+check "promtool accepts them" promtool check metrics <"$prom"
+check "coffer_archive_gaps{source=\"pg\"} 0" grep -qx 'coffer_archive_gaps{source="pg"} 0' "$prom"
+check "coffer_archive_last_timestamp_seconds of pg: the last push" \
+    test "$(sed -n 's/^coffer_archive_last_timestamp_seconds{source="pg"} //p' "$prom")" -ge "$(($(date +%s) - 600))"
+check "coffer_archive_lag_seconds of pg" grep -q '^coffer_archive_lag_seconds{source="pg"} [0-9]' "$prom"
+check "no archive figure for a source without one" test -z "$(grep 'archive.*source="media"' "$prom")"
