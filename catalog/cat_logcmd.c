@@ -270,27 +270,29 @@ static json_t *time_json(time_t t)
     return json_string(s);
 }
 
-json_t *cat_arch_json(const struct cat_arch *s, time_t now)
+/* ranges or gaps as JSON: {"stream", @first_key, @last_key, @count_key} each */
+static json_t *ranges_json(const struct cat_arch *s, const struct log_range *v, size_t n,
+                           const char *first_key, const char *last_key, const char *count_key)
 {
-    json_t *ranges = json_array(), *gaps = json_array();
+    json_t *arr = json_array();
     char a[96], b[96];
 
-    for (size_t i = 0; i < s->a.nranges; i++) {
-        const struct log_range *r = &s->a.ranges[i];
-        fmt_name(s, r->stream, r->first, a, sizeof(a));
-        fmt_name(s, r->stream, r->last, b, sizeof(b));
-        json_array_append_new(ranges, json_pack("{s:s, s:s, s:s, s:I}", "stream", r->stream,
-                                                "first", a, "last", b, "files",
-                                                (json_int_t)r->files));
+    for (size_t i = 0; i < n; i++) {
+        fmt_name(s, v[i].stream, v[i].first, a, sizeof(a));
+        fmt_name(s, v[i].stream, v[i].last, b, sizeof(b));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I}", "stream", v[i].stream,
+                                             first_key, a, last_key, b, count_key,
+                                             (json_int_t)v[i].files));
     }
-    for (size_t i = 0; i < s->a.ngaps; i++) {
-        const struct log_range *r = &s->a.gaps[i];
-        fmt_name(s, r->stream, r->first, a, sizeof(a));
-        fmt_name(s, r->stream, r->last, b, sizeof(b));
-        json_array_append_new(gaps, json_pack("{s:s, s:s, s:s, s:I}", "stream", r->stream,
-                                              "first_missing", a, "last_missing", b, "missing",
-                                              (json_int_t)r->files));
-    }
+    return arr;
+}
+
+json_t *cat_arch_json(const struct cat_arch *s, time_t now)
+{
+    json_t *ranges = ranges_json(s, s->a.ranges, s->a.nranges, "first", "last", "files");
+    json_t *gaps = ranges_json(s, s->a.gaps, s->a.ngaps, "first_missing", "last_missing",
+                               "missing");
+
     return json_pack("{s:I, s:I, s:s?, s:o, s:I, s:o, s:o}", "files", (json_int_t)s->a.files,
                      "stored_bytes", (json_int_t)s->a.stored, "last",
                      s->a.have_last ? s->a.last.file : NULL, "last_pushed",

@@ -32,11 +32,7 @@ databases = all
 rpo = 1h
 CONF
 ok "repository created" backupd --config "$conf" init
-chgrp postgres "$c" "$conf" "$repo" "$repo/repo.json"
-chmod 0750 "$c" "$repo"
-chmod 0640 "$conf" "$repo/repo.json"
-chown postgres "$c/repo.key"
-install -d -o postgres -g postgres -m 0700 "$repo/logs"
+pg_archive_access "$c"
 
 # --- real WAL: five segments switched by the server ---
 pg_sql -c "CREATE TABLE t (i int, pad text)"
