@@ -98,20 +98,13 @@ int cat_policy_apply(const struct cat_policy_set *ps, const struct ret_backup *b
  * transaction through *@in_tx on the first change. */
 int cat_sync_logs(struct cat_ctx *ctx, bool rebuild, bool *in_tx, struct cf_err *e);
 
-/* the physical base backups of a source, newest first, as log retention sees them */
-struct cat_bases {
-    struct log_base *b;
-    size_t *row;          /* index of each in the rows they were read from */
-    size_t n;
-    uint64_t seg_size;    /* the newest one's WAL segment size, else 16 MiB */
-};
-/* cat_log_bases() - read the manifests of @source's complete and damaged postgres backups
- * among @rows (sorted by time) and keep the physical ones (docs/PITR.md: info.method,
- * timeline, start_wal, stop_wal, stop_time, wal_segment_size); @newest_only: stop at the
- * first. Nothing found without a readable repository. b[].kept is left false. */
+/* cat_log_bases() - the physical base backups (cat_archive.h) among @source's complete and
+ * damaged backups in @rows (sorted by time): the manifests of postgres backups the index does
+ * not remember yet are read once (docs/PITR.md: info.method, timeline, start_wal, stop_wal,
+ * stop_time, wal_segment_size) and remembered; without a readable repository, only what
+ * the index remembers. b[].kept is left false. */
 int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row *rows,
-                  size_t nrows, bool newest_only, struct cat_bases *out, struct cf_err *e);
-void cat_bases_free(struct cat_bases *b);
+                  size_t nrows, struct cat_bases *out, struct cf_err *e);
 
 /* one source's archive as status and `catalog logs` show it */
 struct cat_arch {

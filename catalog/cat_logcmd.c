@@ -171,53 +171,45 @@ static bool physical_base(const struct manifest *m, struct log_base *b, uint64_t
 }
 
 int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row *rows,
-                  size_t nrows, bool newest_only, struct cat_bases *out, struct cf_err *e)
+                  size_t nrows, struct cat_bases *out, struct cf_err *e)
 {
-    memset(out, 0, sizeof(*out));
-    out->seg_size = LOG_WAL_SEG_DEFAULT;
-    if (ctx->r == NULL || !repo_can_read(ctx->r))
-        return 0;
-    for (size_t i = nrows; i-- > 0;) {
+    bool readable = ctx->r != NULL && repo_can_read(ctx->r);
+
+    /* what the index does not remember yet is read from the manifests once */
+    for (size_t i = 0; readable && i < nrows; i++) {
         const struct cat_row *r = &rows[i];
-        if (strcmp(r->source, source) != 0 || strcmp(r->kind, "postgres") != 0 ||
-            (r->status != CAT_COMPLETE && r->status != CAT_DAMAGED))
-            continue;
-        struct manifest *m = NULL;
-        struct cf_err me = CF_ERR_INIT;
-        if (repo_manifest_load(ctx->r, r->source, r->id, &m, &me) != 0) {
-            if (me.code == CF_E_NET || me.code == CF_E_IO || me.code == CF_E_AUTH) {
-                cf_err_keep(e, &me);
-                return -1;
-            }
-            continue;   /* damaged: a row status already says so */
-        }
         struct log_base b;
         uint64_t seg = 0;
-        memset(&b, 0, sizeof(b));
-        bool phys = physical_base(m, &b, &seg);
-        manifest_free(m);
-        if (!phys)
+        bool phys;
+        struct cf_err ge = CF_ERR_INIT;
+        if (strcmp(r->source, source) != 0 ||
+            (r->status != CAT_COMPLETE && r->status != CAT_DAMAGED))
             continue;
-        if (out->n == 0)
-            out->seg_size = seg;   /* the newest one's */
-        out->b = cf_realloc(out->b, (out->n + 1) * sizeof(*out->b));
-        out->row = cf_realloc(out->row, (out->n + 1) * sizeof(*out->row));
-        b.usable = r->status == CAT_COMPLETE;
-        out->row[out->n] = i;
-        out->b[out->n++] = b;
-        if (newest_only)
-            break;
+        if (cat_base_get(ctx->x, ctx->repo_id, source, r->id, &phys, &b, &seg, &ge) == 0)
+            continue;
+        if (ge.code != CF_E_NOTFOUND) {
+            cf_err_keep(e, &ge);
+            return -1;
+        }
+        memset(&b, 0, sizeof(b));
+        phys = false;
+        if (strcmp(r->kind, "postgres") == 0) {
+            struct manifest *m = NULL;
+            struct cf_err me = CF_ERR_INIT;
+            if (repo_manifest_load(ctx->r, source, r->id, &m, &me) != 0) {
+                if (me.code == CF_E_NET || me.code == CF_E_IO || me.code == CF_E_AUTH) {
+                    cf_err_keep(e, &me);
+                    return -1;
+                }
+                continue;   /* damaged: its row says so; asked again next time */
+            }
+            phys = physical_base(m, &b, &seg);
+            manifest_free(m);
+        }
+        if (cat_base_put(ctx->x, ctx->repo_id, source, r->id, phys, &b, seg, e) != 0)
+            return -1;
     }
-    for (size_t k = 0; k < out->n; k++)
-        out->b[k].id = rows[out->row[k]].id;
-    return 0;
-}
-
-void cat_bases_free(struct cat_bases *b)
-{
-    free(b->b);
-    free(b->row);
-    memset(b, 0, sizeof(*b));
+    return cat_bases_cached(ctx->x, rows, nrows, out, e);
 }
 
 int cat_arch_load(struct cat_ctx *ctx, const char *source, struct cat_arch *out,
@@ -227,21 +219,25 @@ int cat_arch_load(struct cat_ctx *ctx, const char *source, struct cat_arch *out,
     size_t nrows = 0;
     struct cat_bases bs;
     struct cat_filter f = { .repo = ctx->repo_id, .source = source };
+    int64_t pitr = 0;
+    char origin[160];
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
     memset(&bs, 0, sizeof(bs));
     out->naming = cat_log_naming_of(ctx->c, source);
-    /* the segment size of the newest physical base backup, remembered for the metrics */
+    out->seg_size = LOG_WAL_SEG_DEFAULT;
     if (out->naming == CAT_LOG_WAL &&
         (cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0 ||
-         cat_log_bases(ctx, source, rows, nrows, true, &bs, e) != 0 ||
-         (bs.n > 0 && cat_archive_seg_remember(ctx->x, ctx->repo_id, source, bs.seg_size,
-                                               e) != 0)))
+         cat_log_bases(ctx, source, rows, nrows, &bs, e) != 0))
         goto out;
-    if (cat_archive_load(ctx->x, ctx->repo_id, source, out->naming, &out->seg_size, &out->a,
+    if (bs.n > 0)
+        out->seg_size = bs.seg_size;
+    if (cat_source_keep_pitr(ctx->c, source, &pitr, origin, sizeof(origin), e) != 0 ||
+        cat_archive_load(ctx->x, ctx->repo_id, source, out->naming, out->seg_size, &out->a,
                          e) != 0)
         goto out;
+    cat_archive_judge_gaps(&out->a, bs.b, bs.n, time(NULL), pitr);
     out->have = out->a.files > 0;
     rc = 0;
 out:
@@ -293,14 +289,14 @@ json_t *cat_arch_json(const struct cat_arch *s, time_t now)
     json_t *gaps = ranges_json(s, s->a.gaps, s->a.ngaps, "first_missing", "last_missing",
                                "missing");
 
-    return json_pack("{s:I, s:I, s:s?, s:o, s:I, s:o, s:o}", "files", (json_int_t)s->a.files,
+    return json_pack("{s:I, s:I, s:s?, s:o, s:I, s:o, s:o, s:I}", "files", (json_int_t)s->a.files,
                      "stored_bytes", (json_int_t)s->a.stored, "last",
                      s->a.have_last ? s->a.last.file : NULL, "last_pushed",
                      time_json((time_t)s->a.last.pushed), "age_seconds",
                      (json_int_t)(s->a.have_last && s->a.last.pushed
                                       ? (now > s->a.last.pushed ? now - s->a.last.pushed : 0)
                                       : 0),
-                     "ranges", ranges, "gaps", gaps);
+                     "ranges", ranges, "gaps", gaps, "holes", (json_int_t)s->a.holes);
 }
 
 void cat_arch_print(const struct cat_arch *s, const char *source, time_t now, FILE *out)
@@ -324,6 +320,9 @@ void cat_arch_print(const struct cat_arch *s, const char *source, time_t now, FI
         fprintf(out, "  %s archive: GAP on %s: %s missing (%zu files through %s)\n", source,
                 r->stream, a, r->files, b);
     }
+    if (s->a.holes)
+        fprintf(out, "  %s archive: %zu holes between the ranges retention keeps (no base "
+                "backup or window needs them)\n", source, s->a.holes);
 }
 
 /* --- catalog logs SOURCE --- */

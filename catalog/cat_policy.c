@@ -52,31 +52,9 @@ int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_s
     memset(out, 0, sizeof(*out));
     if (cat_source_rpo(c, source, &out->rpo, e) != 0)
         return -1;
-    if (src != NULL) {
-        if (ini_get_duration(src, "keep-pitr", 0, &out->keep_pitr, e) != 0)
-            return -1;
-        if (out->keep_pitr > 0)
-            snprintf(out->pitr_origin, sizeof(out->pitr_origin), "[source %s]", source);
-    }
-    /* keep-pitr: the source's own, else the largest of its jobs' (a window kept for one job
-     * is a window every job can restore into) */
-    for (size_t i = 0; i < c->njobs && (src == NULL || ini_kv_find(src, "keep-pitr") == NULL);
-         i++) {
-        const struct conf_job *j = &c->jobs[i];
-        int64_t w = 0;
-        bool mine = false;
-        for (size_t k = 0; k < j->nsources; k++)
-            mine |= strcmp(j->sources[k], source) == 0;
-        if (!mine || ini_get_duration(j->sec, "keep-pitr", 0, &w, e) != 0) {
-            if (mine)
-                return -1;
-            continue;
-        }
-        if (w > out->keep_pitr) {
-            out->keep_pitr = w;
-            snprintf(out->pitr_origin, sizeof(out->pitr_origin), "[job %s]", j->name);
-        }
-    }
+    if (cat_source_keep_pitr(c, source, &out->keep_pitr, out->pitr_origin,
+                             sizeof(out->pitr_origin), e) != 0)
+        return -1;
     if (src != NULL) {
         if (has_rules(src)) {
             const struct ini_section *job_tz = NULL;

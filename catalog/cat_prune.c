@@ -200,7 +200,7 @@ static int prune_logs_plan(struct prune_run *p, const char *source,
         rc = 0;
         goto out;
     }
-    if (naming == CAT_LOG_WAL && cat_log_bases(ctx, source, rows, n, false, &bs, e) != 0)
+    if (naming == CAT_LOG_WAL && cat_log_bases(ctx, source, rows, n, &bs, e) != 0)
         goto out;
     for (size_t k = 0; k < bs.n; k++)
         bs.b[k].kept = d[bs.row[k]].keep;

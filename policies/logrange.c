@@ -170,16 +170,14 @@ void log_ranges(const struct log_pos *p, size_t n, struct log_range **ranges, si
     }
 }
 
-void log_retention(const struct log_base *b, size_t nb, const struct log_file *f, size_t nf,
-                   time_t now, int64_t keep_pitr, struct log_decision *out,
-                   struct log_plan *plan)
+/* the newest usable base backup and the one the window replays from, into @plan */
+static void plan_bases(const struct log_base *b, size_t nb, time_t now, int64_t keep_pitr,
+                       struct log_plan *plan)
 {
     bool have_oldest = false;
     size_t oldest = 0;
-    uint64_t from = UINT64_MAX;   /* every file at or above this is kept */
 
     memset(plan, 0, sizeof(*plan));
-    memset(out, 0, nf * sizeof(*out));
     for (size_t i = 0; i < nb; i++) {
         if (!b[i].usable)
             continue;
@@ -190,12 +188,7 @@ void log_retention(const struct log_base *b, size_t nb, const struct log_file *f
             oldest = i;
         plan->have_base = have_oldest = true;
     }
-    if (!plan->have_base) {
-        for (size_t k = 0; k < nf; k++)
-            out[k].keep = LOGK_NO_BASE;
-        return;
-    }
-    if (keep_pitr > 0) {
+    if (plan->have_base && keep_pitr > 0) {
         plan->window_start = now - (time_t)keep_pitr;
         plan->anchored = true;
         plan->anchor = oldest;
@@ -208,8 +201,39 @@ void log_retention(const struct log_base *b, size_t nb, const struct log_file *f
                 plan->anchor = i;
             plan->anchor_short = false;
         }
-        from = b[plan->anchor].start;
     }
+}
+
+bool log_gap_matters(const struct log_base *b, size_t nb, time_t now, int64_t keep_pitr,
+                     const struct log_range *g)
+{
+    struct log_plan plan;
+
+    plan_bases(b, nb, now, keep_pitr, &plan);
+    if (!plan.have_base || g->last >= b[plan.latest].start ||
+        (plan.anchored && g->last >= b[plan.anchor].start))
+        return true;
+    for (size_t i = 0; i < nb; i++)
+        if (strcmp(b[i].stream, g->stream) == 0 && g->first <= b[i].stop && g->last >= b[i].start)
+            return true;
+    return false;
+}
+
+void log_retention(const struct log_base *b, size_t nb, const struct log_file *f, size_t nf,
+                   time_t now, int64_t keep_pitr, struct log_decision *out,
+                   struct log_plan *plan)
+{
+    uint64_t from = UINT64_MAX;   /* every file at or above this is kept */
+
+    memset(out, 0, nf * sizeof(*out));
+    plan_bases(b, nb, now, keep_pitr, plan);
+    if (!plan->have_base) {
+        for (size_t k = 0; k < nf; k++)
+            out[k].keep = LOGK_NO_BASE;
+        return;
+    }
+    if (plan->anchored)
+        from = b[plan->anchor].start;
     for (size_t k = 0; k < nf; k++) {
         const struct log_pos *p = &f[k].pos;
         if (p->kind == LOG_HISTORY)

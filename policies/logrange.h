@@ -122,6 +122,16 @@ void log_retention(const struct log_base *b, size_t nb, const struct log_file *f
                    time_t now, int64_t keep_pitr, struct log_decision *out,
                    struct log_plan *plan);
 
+/* log_gap_matters() - does gap @g (segments missing on its stream) stop a restore that the
+ * base backups @b (the ones that exist; any order) and keep-pitr promise? It does when there
+ * is no usable base backup (prune never deletes then: the gap was not made by coffer), when
+ * it reaches the newest usable one's start or, with @keep_pitr, the start of the base backup
+ * the window replays from, or when it overlaps a base backup's own start..stop on its
+ * stream. Otherwise it is a hole retention left between what it keeps (log_retention() never
+ * makes a gap that matters). */
+bool log_gap_matters(const struct log_base *b, size_t nb, time_t now, int64_t keep_pitr,
+                     const struct log_range *g);
+
 /* "window,backup" or "none" */
 void log_keep_format(unsigned keep, char *out, size_t cap);
 

@@ -163,40 +163,121 @@ void cat_archive_sum(const struct cat_log *v, size_t n, enum cat_log_naming k,
     free(p);
 }
 
-int cat_archive_seg_remember(struct cat_index *x, const char *repo, const char *source,
-                             uint64_t seg_size, struct cf_err *e)
-{
-    char *key = cf_asprintf("walseg:%s:%s", repo, source), have[32], want[32];
-    struct cf_err me = CF_ERR_INIT;
-    int rc = 0;
-
-    snprintf(want, sizeof(want), "%llu", (unsigned long long)seg_size);
-    if (cat_index_meta_get(x, key, have, sizeof(have), &me) != 0 || strcmp(have, want) != 0)
-        rc = cat_index_meta_set(x, key, want, e);
-    free(key);
-    return rc;
-}
-
 int cat_archive_load(struct cat_index *x, const char *repo, const char *source,
-                     enum cat_log_naming k, uint64_t *seg_size, struct cat_archive *out,
+                     enum cat_log_naming k, uint64_t seg_size, struct cat_archive *out,
                      struct cf_err *e)
 {
     struct cat_log *v = NULL;
     size_t n = 0;
-    char *key = cf_asprintf("walseg:%s:%s", repo, source), val[32];
-    struct cf_err me = CF_ERR_INIT;
 
     memset(out, 0, sizeof(*out));
-    *seg_size = LOG_WAL_SEG_DEFAULT;
-    if (cat_index_meta_get(x, key, val, sizeof(val), &me) == 0 &&
-        log_wal_seg_ok(strtoull(val, NULL, 10)))
-        *seg_size = strtoull(val, NULL, 10);
-    free(key);
     if (cat_index_logs(x, repo, source, &v, &n, e) != 0)
         return -1;
-    cat_archive_sum(v, n, k, *seg_size, out);
+    cat_archive_sum(v, n, k, seg_size, out);
     free(v);
     return 0;
+}
+
+void cat_archive_judge_gaps(struct cat_archive *a, const struct log_base *b, size_t nb,
+                            time_t now, int64_t keep_pitr)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < a->ngaps; i++) {
+        if (log_gap_matters(b, nb, now, keep_pitr, &a->gaps[i]))
+            a->gaps[m++] = a->gaps[i];
+        else
+            a->holes++;
+    }
+    a->ngaps = m;
+}
+
+static char *base_key(const char *repo, const char *source, const char *id)
+{
+    return cf_asprintf("base:%s:%s:%s", repo, source, id);
+}
+
+int cat_base_get(struct cat_index *x, const char *repo, const char *source, const char *id,
+                 bool *phys, struct log_base *b, uint64_t *seg_size, struct cf_err *e)
+{
+    char *key = base_key(repo, source, id), val[160];
+    unsigned long long start, stop, seg;
+    long long st;
+    int rc = cat_index_meta_get(x, key, val, sizeof(val), e);
+
+    free(key);
+    if (rc != 0)
+        return -1;
+    memset(b, 0, sizeof(*b));
+    *phys = strcmp(val, "-") != 0;
+    if (!*phys)
+        return 0;
+    if (sscanf(val, "%63s %llu %llu %lld %llu", b->stream, &start, &stop, &st, &seg) != 5)
+        return cf_err_set(e, CF_E_NOTFOUND, "unreadable base backup entry '%s'", val);
+    b->start = start;
+    b->stop = stop;
+    b->stop_time = (time_t)st;
+    *seg_size = seg;
+    return 0;
+}
+
+int cat_base_put(struct cat_index *x, const char *repo, const char *source, const char *id,
+                 bool phys, const struct log_base *b, uint64_t seg_size, struct cf_err *e)
+{
+    char *key = base_key(repo, source, id), val[160];
+    int rc;
+
+    if (phys)
+        snprintf(val, sizeof(val), "%s %llu %llu %lld %llu", b->stream,
+                 (unsigned long long)b->start, (unsigned long long)b->stop,
+                 (long long)b->stop_time, (unsigned long long)seg_size);
+    else
+        snprintf(val, sizeof(val), "-");
+    rc = cat_index_meta_set(x, key, val, e);
+    free(key);
+    return rc;
+}
+
+int cat_bases_cached(struct cat_index *x, const struct cat_row *rows, size_t nrows,
+                     struct cat_bases *out, struct cf_err *e)
+{
+    memset(out, 0, sizeof(*out));
+    out->seg_size = LOG_WAL_SEG_DEFAULT;
+    for (size_t i = nrows; i-- > 0;) {
+        const struct cat_row *r = &rows[i];
+        struct log_base b;
+        uint64_t seg = 0;
+        bool phys;
+        struct cf_err ge = CF_ERR_INIT;
+        if (r->status != CAT_COMPLETE && r->status != CAT_DAMAGED)
+            continue;
+        if (cat_base_get(x, r->repo, r->source, r->id, &phys, &b, &seg, &ge) != 0) {
+            if (ge.code != CF_E_NOTFOUND) {
+                cf_err_keep(e, &ge);
+                cat_bases_free(out);
+                return -1;
+            }
+            continue;
+        }
+        if (!phys)
+            continue;
+        if (out->n == 0 && log_wal_seg_ok(seg))
+            out->seg_size = seg;
+        b.usable = r->status == CAT_COMPLETE;
+        out->b = cf_realloc(out->b, (out->n + 1) * sizeof(*out->b));
+        out->row = cf_realloc(out->row, (out->n + 1) * sizeof(*out->row));
+        out->row[out->n] = i;
+        out->b[out->n++] = b;
+    }
+    for (size_t k = 0; k < out->n; k++)
+        out->b[k].id = rows[out->row[k]].id;
+    return 0;
+}
+
+void cat_bases_free(struct cat_bases *b)
+{
+    free(b->b);
+    free(b->row);
+    memset(b, 0, sizeof(*b));
 }
 
 void cat_archive_free(struct cat_archive *a)

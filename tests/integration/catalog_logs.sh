@@ -70,6 +70,7 @@ sqlite3 "$c/catalog.db" "UPDATE logs SET pushed = 12345 WHERE file = '$first'"
 ok "a refresh with nothing new" catalog --config "$conf" logs pg
 check "... leaves known rows alone" \
     test "$(sqlite3 "$c/catalog.db" "SELECT pushed FROM logs WHERE file = '$first'")" = 12345
+sqlite3 "$c/catalog.db" "DELETE FROM logs WHERE file = '$first'"   # read again next time
 
 # --- verify ---
 ok "catalog verify --logs: every archived file checked" \
@@ -115,6 +116,48 @@ sed -i 's/^rpo = 1s$/rpo = 30s/' "$conf"
 ok "a new segment archived: within rpo 30s again" catalog --config "$conf" status --source pg
 check "... the new one is the last" \
     grep -q "pg archive: last $(cd "$seg_dir" && ls | grep -E '^[0-9A-F]{24}$' | sort | tail -n 1) pushed" "$_out"
+
+# --- prune: real WAL, base backups as physical manifests (the contract of docs/PITR.md)
+# written by the tests-only helper in tests/unit/test_cat_logprune.c ---
+mapfile -t S < <(cd "$seg_dir" && ls | grep -E '^[0-9A-F]{24}$' | sort)
+now=$(date +%s)
+A=20261101T000000Z-aaaaaaaa B=20261102T000000Z-bbbbbbbb C=20261103T000000Z-cccccccc
+ok "base backup A (${S[1]})" "$COFFER_UNIT/test_cat_logprune" --write-base "$conf" pg $A 1 "${S[1]}" "${S[1]}" $((now - 300))
+ok "base backup B (${S[3]})" "$COFFER_UNIT/test_cat_logprune" --write-base "$conf" pg $B 1 "${S[3]}" "${S[3]}" $((now - 200))
+ok "base backup C (${S[4]})" "$COFFER_UNIT/test_cat_logprune" --write-base "$conf" pg $C 1 "${S[4]}" "${S[4]}" $((now - 100))
+ok "pin A" catalog --config "$conf" pin $A --reason audit
+sed -i 's/^rpo = 30s$/rpo = 30s\nkeep-last = 1\nkeep-pitr = 1h/' "$conf"
+ok "prune --dry-run with keep-pitr 1h" catalog --config "$conf" prune --dry-run --source pg
+check "... every segment was pushed within the window: none to delete" \
+    test -z "$(grep -E 'logs DELETE|archived log files to delete' "$_out")"
+check "... the window explained" grep -q "keep-pitr 3600s \[source pg\]: the window from" "$_out"
+check "... A, the oldest, is the window's base backup (pinned, pitr)" \
+    grep -qE "^pg +$A +keep +pinned,pitr" "$_out"
+sed -i '/^keep-pitr = 1h$/d' "$conf"
+ok "prune --dry-run without keep-pitr" catalog --config "$conf" prune --dry-run --source pg
+check "... ${S[0]} to delete" grep -q "logs DELETE ${S[0]}..${S[0]} (1 files" "$_out"
+check "... A's segment kept for A" grep -q "logs keep ${S[1]}..${S[1]} (1 files, .*consistency of kept base backup $A" "$_out"
+check "... ${S[2]}..${S[3]} to delete (B goes)" grep -q "logs DELETE ${S[2]}..${S[3]} (2 files" "$_out"
+check "... from C on kept" grep -q "logs keep ${S[4]}..${S[4]} .*from the newest base backup $C on" "$_out"
+check "... and nothing deleted yet" test "$(ls "$seg_dir" | wc -l)" -eq "${#S[@]}"
+ok "prune" catalog --config "$conf" prune --source pg
+check "... B deleted" grep -qE "^pg +$B +delete" "$_out"
+check "... 3 archived log files deleted" grep -q "^3 archived log files deleted" "$_out"
+check "... exactly ${S[0]}, ${S[2]} and ${S[3]} gone from the repository" \
+    test "$(cd "$seg_dir" && ls | sort | tr '\n' ' ')" = "$(printf '%s ' "${S[1]}" "${S[@]:4}")"
+ok "catalog logs: the holes prune left are no gap" catalog --config "$conf" logs pg --json
+check "... two ranges, no gap, one hole" \
+    test "$(jq -r '[(.archive.ranges | length), (.archive.gaps | length), .archive.holes] | join(",")' "$_out")" = 2,0,1
+ok "... status OK" catalog --config "$conf" status --source pg
+check "... saying so" grep -q "pg archive: 1 holes between the ranges retention keeps" "$_out"
+mv "$seg_dir/${S[4]}" "$T/s4.away"
+fails "C's own segment missing: the hole becomes a gap that matters" 1 "" \
+    catalog --config "$conf" status --source pg
+check "... named, through C's segment" grep -q "GAP on 00000001: ${S[2]} missing (3 files through ${S[4]})" "$_out"
+mv "$T/s4.away" "$seg_dir/${S[4]}"
+ok "prune again: nothing more" catalog --config "$conf" prune --source pg
+check "... no log deleted" test -z "$(grep -E 'logs DELETE' "$_out")"
+ok "restore wal-fetch of a kept segment still works" restore --config "$conf" wal-fetch pg "${S[4]}" "$T/kept"
 
 # --- metrics: the archive's figures in the textfile of the next backupd run ---
 printf '\n[metrics]\ntextfile-dir = %s\n' "$T/prom" >>"$conf"

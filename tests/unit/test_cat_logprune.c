@@ -3,7 +3,8 @@
  * backups as physical manifests written with the repository's own manifest writer (the
  * contract of docs/PITR.md: info.method, timeline, start_wal, stop_wal, stop_time), the push
  * times set in the index (the refresh keeps what it knows). Checks which files and backups
- * remain, what --dry-run says and leaves, and that without a base backup no file is deleted. */
+ * remain, what --dry-run says and leaves, and that without a base backup no file is deleted.
+ * Also the helper that writes such a manifest for tests/integration/catalog_logs.sh. */
 #include "unit.h"
 #include "fixture.h"
 
@@ -61,15 +62,16 @@ static void push(struct fixture *f, const char *name)
     free(p);
 }
 
-/* a committed physical base backup of "pg" (no data objects: prune reads manifests only) */
-static void base(struct fixture *f, const char *id, int tl, const char *start, const char *stop,
-                 time_t stop_time)
+/* a committed physical base backup of @source (no data objects: prune reads manifests
+ * only) */
+static void base_of(struct fixture *f, const char *source, const char *id, int tl,
+                    const char *start, const char *stop, time_t stop_time)
 {
     struct cf_err e = CF_ERR_INIT;
     struct seal_key sk;
     struct manifest *m = manifest_new();
     snprintf(m->id, sizeof(m->id), "%s", id);
-    snprintf(m->source, sizeof(m->source), "pg");
+    snprintf(m->source, sizeof(m->source), "%s", source);
     snprintf(m->kind, sizeof(m->kind), "postgres");
     snprintf(m->tool, sizeof(m->tool), "coffer test");
     m->started = stop_time - 60;
@@ -81,9 +83,15 @@ static void base(struct fixture *f, const char *id, int tl, const char *start, c
                         "wal_segment_size", (json_int_t)(16 * 1024 * 1024));
     if (seal_key_new(&sk, repo_keys(f->repo), id, &e) != 0 ||
         repo_manifest_save(f->repo, &sk, m, &e) != 0)
-        printf("# base %s: %s\n", id, e.msg);
+        fprintf(stderr, "# base %s: %s\n", id, e.msg);
     seal_key_wipe(&sk);
     manifest_free(m);
+}
+
+static void base(struct fixture *f, const char *id, int tl, const char *start, const char *stop,
+                 time_t stop_time)
+{
+    base_of(f, "pg", id, tl, start, stop, stop_time);
 }
 
 static bool archived(struct fixture *f, const char *file)
@@ -257,8 +265,33 @@ TEST(prune_keeps_window_and_base_ranges)
     free(idx);
 }
 
-int main(void)
+/* The tests-only helper tests/integration/catalog_logs.sh uses while physical base backups
+ * cannot be made by `backupd run`: `test_cat_logprune --write-base CONF SOURCE ID TIMELINE
+ * START_WAL STOP_WAL STOP_TIME` commits such a manifest into CONF's repository. */
+static int write_base(char **argv)
 {
+    struct cf_err e = CF_ERR_INIT;
+    struct conf *c = NULL;
+    struct fixture f;
+    int rc = 1;
+
+    memset(&f, 0, sizeof(f));
+    if (validate_load(argv[2], &c, &e) != 0 || repo_open(c, NULL, &f.repo, &e) != 0) {
+        fprintf(stderr, "write-base: %s\n", e.msg);
+        goto out;
+    }
+    base_of(&f, argv[3], argv[4], atoi(argv[5]), argv[6], argv[7], (time_t)atoll(argv[8]));
+    rc = 0;
+out:
+    repo_close(f.repo);
+    conf_free(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 9 && strcmp(argv[1], "--write-base") == 0)
+        return write_base(argv);
     RUN(prune_keeps_window_and_base_ranges);
     return unit_done();
 }

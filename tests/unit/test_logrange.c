@@ -404,6 +404,94 @@ TEST(retention_randomized)
     CHECK(deleted > 1000);
 }
 
+/* prune never makes a gap that matters: after removing what log_retention() deletes (and the
+ * base backups nobody keeps), every gap that log_gap_matters() reports holds a segment that
+ * was missing before */
+TEST(retention_makes_no_gap_that_matters)
+{
+    unsigned seed = 777;
+    static struct arch a, k;
+    static struct log_decision d[MAXF];
+    static struct log_pos p0[MAXF], p1[MAXF];
+    struct log_plan pl;
+    size_t holes = 0, mattering = 0;
+
+    for (int round = 0; round < 2000; round++) {
+        time_t t0 = 1700000000;
+        make_arch(&a, &seed, t0);
+        time_t now = t0 + (time_t)(rnd(&seed) % 400) * 60;
+        int64_t pitr = rnd(&seed) % 3 ? (int64_t)(rnd(&seed) % 300) * 60 : 0;
+        struct log_plan first;
+        log_retention(a.b, a.nb, a.f, a.nf, now, pitr, d, &first);
+        if (first.have_base)
+            a.b[first.latest].kept = true;   /* the newest is always kept (retention.h) */
+        log_retention(a.b, a.nb, a.f, a.nf, now, pitr, d, &pl);
+        if (pl.anchored)
+            a.b[pl.anchor].kept = true;      /* as the caller must */
+        memset(&k, 0, sizeof(k));
+        for (size_t i = 0; i < a.nb; i++)
+            if (a.b[i].kept || !pl.have_base) {
+                k.b[k.nb] = a.b[i];
+                k.b[k.nb].id = a.ids[i];
+                k.nb++;
+            }
+        size_t n0 = 0, n1 = 0;
+        for (size_t i = 0; i < a.nf; i++) {
+            p0[n0++] = a.f[i].pos;
+            if (d[i].keep)
+                p1[n1++] = a.f[i].pos;
+        }
+        struct log_range *g0 = NULL, *g1 = NULL;
+        size_t ng0 = 0, ng1 = 0;
+        log_ranges(p0, n0, NULL, NULL, &g0, &ng0);
+        log_ranges(p1, n1, NULL, NULL, &g1, &ng1);
+        for (size_t j = 0; j < ng1; j++) {
+            if (!log_gap_matters(k.b, k.nb, now, pitr, &g1[j])) {
+                holes++;
+                continue;
+            }
+            mattering++;
+            bool old = false;
+            for (size_t i = 0; i < ng0 && !old; i++)
+                old = strcmp(g0[i].stream, g1[j].stream) == 0 && g0[i].first >= g1[j].first &&
+                      g0[i].last <= g1[j].last;
+            if (!old) {
+                printf("# round %d: prune made a gap that matters: %s %llu..%llu\n", round,
+                       g1[j].stream, (unsigned long long)g1[j].first,
+                       (unsigned long long)g1[j].last);
+                CHECK(old);
+                j = ng1;
+            }
+        }
+        free(g0);
+        free(g1);
+    }
+    /* both kinds were seen: holes retention left, and gaps that were there before */
+    CHECK(holes > 100);
+    CHECK(mattering > 100);
+}
+
+TEST(gap_matters_hand_written)
+{
+    struct log_base b[] = {
+        { "A", "00000001", 2, 3, 1000, true, true },
+        { "C", "00000001", 20, 21, 3000, true, true },
+    };
+    struct log_range g = { "00000001", 5, 9, 5 };
+    CHECK(!log_gap_matters(b, 2, 4000, 0, &g));       /* between A and C: a hole */
+    CHECK(log_gap_matters(b, 0, 4000, 0, &g));        /* no base backup: never coffer's */
+    CHECK(log_gap_matters(b, 2, 4000, 3500, &g));     /* the window replays from A */
+    g.first = 3;
+    CHECK(log_gap_matters(b, 2, 4000, 0, &g));        /* into A's own range */
+    g.first = 25;
+    g.last = 26;
+    CHECK(log_gap_matters(b, 2, 4000, 0, &g));        /* after the newest's start */
+    snprintf(g.stream, sizeof(g.stream), "00000002");
+    g.first = 2;
+    g.last = 3;
+    CHECK(!log_gap_matters(b, 2, 4000, 0, &g));       /* another timeline than A's */
+}
+
 TEST(keep_names)
 {
     char s[64];
@@ -421,6 +509,8 @@ int main(void)
     RUN(retention_no_base_keeps_everything);
     RUN(retention_hand_written);
     RUN(retention_randomized);
+    RUN(retention_makes_no_gap_that_matters);
+    RUN(gap_matters_hand_written);
     RUN(keep_names);
     return unit_done();
 }
