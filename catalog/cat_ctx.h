@@ -52,6 +52,9 @@ void cat_ctx_close(struct cat_ctx *ctx);
  * every row of this repository is dropped first and recreated. */
 int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e);
 
+/* open the index's write transaction unless *@in_tx says it is open; sets it */
+int cat_begin_once(struct cat_ctx *ctx, bool *in_tx, struct cf_err *e);
+
 /* say on stderr what the refresh changed, or that the repository was unreachable */
 void cat_ctx_note(const struct cat_ctx *ctx);
 /* the same as a JSON object: {"offline", "refreshed", "added", "gone", ...} */

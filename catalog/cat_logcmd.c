@@ -30,16 +30,6 @@ static int cmp_log(const void *a, const void *b)
     return strcmp(((const struct cat_log *)a)->file, ((const struct cat_log *)b)->file);
 }
 
-static int tx_once(struct cat_ctx *ctx, bool *in_tx, struct cf_err *e)
-{
-    if (*in_tx)
-        return 0;
-    if (cat_index_begin(ctx->x, e) != 0)
-        return -1;
-    *in_tx = true;
-    return 0;
-}
-
 /* one source: list logs/<source>/ once; read the header only of files the index lacks */
 static int sync_source(struct cat_ctx *ctx, const char *source, bool *in_tx, struct cf_err *e)
 {
@@ -58,7 +48,7 @@ static int sync_source(struct cat_ctx *ctx, const char *source, bool *in_tx, str
     while (i < ngot || k < nhave) {
         int c = i >= ngot ? 1 : k >= nhave ? -1 : strcmp(got[i].file, have[k].file);
         if (c > 0) {   /* gone from the repository (pruned here or elsewhere) */
-            if (tx_once(ctx, in_tx, e) != 0 ||
+            if (cat_begin_once(ctx, in_tx, e) != 0 ||
                 cat_index_log_drop(ctx->x, ctx->repo_id, source, have[k].file, e) != 0)
                 goto out;
             ctx->st.logs_gone++;
@@ -77,7 +67,7 @@ static int sync_source(struct cat_ctx *ctx, const char *source, bool *in_tx, str
                 m.pushed = 0;
             }
             got[i].pushed = m.pushed;
-            if (tx_once(ctx, in_tx, e) != 0 ||
+            if (cat_begin_once(ctx, in_tx, e) != 0 ||
                 cat_index_log_put(ctx->x, ctx->repo_id, source, &got[i], e) != 0)
                 goto out;
             ctx->st.logs_added++;
@@ -110,7 +100,7 @@ int cat_sync_logs(struct cat_ctx *ctx, bool rebuild, bool *in_tx, struct cf_err 
     size_t nrows = 0;
     int rc = -1;
 
-    if (rebuild && (tx_once(ctx, in_tx, e) != 0 ||
+    if (rebuild && (cat_begin_once(ctx, in_tx, e) != 0 ||
                     cat_index_log_drop(ctx->x, ctx->repo_id, NULL, NULL, e) != 0))
         return -1;
     /* the sources to look at: configured ones, those with backups, those seen before */
