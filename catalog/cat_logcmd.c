@@ -183,6 +183,9 @@ int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row 
         }
         memset(&b, 0, sizeof(b));
         phys = false;
+        /* the kinds whose manifests can describe a base backup of a log archive: a
+         * mariadb dump with its binlog position joins here (issue 13), read by a function
+         * like physical_base() into the same struct log_base (stream: the binlog base name) */
         if (strcmp(r->kind, "postgres") == 0) {
             struct manifest *m = NULL;
             struct cf_err me = CF_ERR_INIT;
