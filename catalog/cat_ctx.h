@@ -53,6 +53,8 @@ void cat_ctx_close(struct cat_ctx *ctx);
  * every row of this repository is dropped first and recreated. */
 int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e);
 
+/* @t as an RFC 3339 JSON string, null when 0 */
+json_t *cat_json_time(time_t t);
 /* open the index's write transaction unless *@in_tx says it is open; sets it */
 int cat_begin_once(struct cat_ctx *ctx, bool *in_tx, struct cf_err *e);
 

@@ -250,15 +250,6 @@ static void fmt_name(const struct cat_arch *s, const char *stream, uint64_t seq,
     cat_log_format(s->naming, stream, seq, s->seg_size, out, cap);
 }
 
-static json_t *time_json(time_t t)
-{
-    char s[32];
-    if (t == 0)
-        return json_null();
-    time_format_rfc3339(t, s, sizeof(s));
-    return json_string(s);
-}
-
 /* ranges or gaps as JSON: {"stream", @first_key, @last_key, @count_key} each */
 static json_t *ranges_json(const struct cat_arch *s, const struct log_range *v, size_t n,
                            const char *first_key, const char *last_key, const char *count_key)
@@ -285,7 +276,7 @@ json_t *cat_arch_json(const struct cat_arch *s, time_t now)
     return json_pack("{s:I, s:I, s:s?, s:o, s:I, s:o, s:o, s:I}", "files", (json_int_t)s->a.files,
                      "stored_bytes", (json_int_t)s->a.stored, "last",
                      s->a.have_last ? s->a.last.file : NULL, "last_pushed",
-                     time_json((time_t)s->a.last.pushed), "age_seconds",
+                     cat_json_time((time_t)s->a.last.pushed), "age_seconds",
                      (json_int_t)(s->a.have_last && s->a.last.pushed
                                       ? (now > s->a.last.pushed ? now - s->a.last.pushed : 0)
                                       : 0),

@@ -316,7 +316,7 @@ json_t *cat_ctx_json(const struct cat_ctx *ctx)
                      (json_int_t)s->vanished);
 }
 
-static json_t *json_time_or_null(time_t t)
+json_t *cat_json_time(time_t t)
 {
     char s[32];
     if (t == 0)
@@ -342,15 +342,15 @@ json_t *cat_row_json(const struct cat_row *r)
         "{s:s, s:s, s:s, s:o, s:s, s:s?, s:o, s:o, s:s, s:s?, s:I, s:I, s:I, s:s?, s:o, s:b,"
         " s:b, s:s?, s:o, s:{s:s, s:b, s:o, s:s?}}",
         "repository", r->repo, "source", r->source, "id", r->id, "time",
-        json_time_or_null(r->time), "kind", r->kind, "job", r->job[0] ? r->job : NULL,
-        "started", json_time_or_null(r->started), "finished", json_time_or_null(r->finished),
+        cat_json_time(r->time), "kind", r->kind, "job", r->job[0] ? r->job : NULL,
+        "started", cat_json_time(r->started), "finished", cat_json_time(r->finished),
         "status", cat_row_status(r), "damage", r->damage, "bytes_in",
         (json_int_t)r->bytes_in, "bytes_stored", (json_int_t)r->bytes_stored, "objects",
         (json_int_t)r->objects, "tool", r->tool_version[0] ? r->tool_version : NULL,
         "consistency", cons ? cons : json_null(), "details", r->details, "pinned", r->pinned,
-        "pin_reason", r->pin_reason, "pinned_at", json_time_or_null(r->pinned_at), "verify",
+        "pin_reason", r->pin_reason, "pinned_at", cat_json_time(r->pinned_at), "verify",
         "result", cat_verify_name(r->verify), "quick", r->verify_quick, "at",
-        json_time_or_null(r->verified_at), "error", r->verify_error);
+        cat_json_time(r->verified_at), "error", r->verify_error);
     return v;
 }
 
