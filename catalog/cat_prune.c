@@ -200,6 +200,13 @@ static int prune_logs_plan(struct prune_run *p, const char *source,
         rc = 0;
         goto out;
     }
+    /* no rule at all keeps every backup, and so every log file (as an empty policy does) */
+    if (ps->n == 0 && ps->keep_pitr == 0) {
+        if (!p->o->json)
+            printf("# %s: no retention rules: every archived log file is kept\n", source);
+        rc = 0;
+        goto out;
+    }
     if (naming == CAT_LOG_WAL && cat_log_bases(ctx, source, rows, n, &bs, e) != 0)
         goto out;
     for (size_t k = 0; k < bs.n; k++)

@@ -219,6 +219,13 @@ TEST(prune_keeps_window_and_base_ranges)
     base(&f, C, 2, s1, s2, now - (41 - 0x21) * 3600 - 1800);
     CHECK_EQ_INT(repo_pin_put(f.repo, "pg", A, "audit", now, &e), 0);
 
+    /* no retention rule at all: every backup is kept, and every log file */
+    conf_free(c);
+    c = conf_with(&f, idx, "");
+    CHECK_EQ_INT(quiet(catalog_prune, c, &o), 0);
+    CHECK(out_has("no retention rules: every archived log file is kept"));
+    CHECK_EQ_INT(count_archived(&f), 42);
+
     /* keep-pitr 12h: the window starts at now - 12h; B is the newest base backup that stopped
      * before it, so B is kept (pitr) and every file from its start (0x10) on; A keeps its
      * own 2..3; 1 and 4..0xF go */
