@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/catalog/cat_archive.h"
 #include "../lib/catalog/cat_health.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
@@ -113,7 +114,32 @@ static int source_state(const struct conf *c, struct cat_index *x, const char *r
         out->verified_at = verified->verified_at;
         out->verify_ok = verified->verify == CAT_VERIFY_OK;
     }
-    objective_rpo(out->newest != 0, out->newest, now, out->rpo, &ev);
+    /* the log archive: its newest segment is a recovery point too */
+    struct cat_archive a;
+    struct cat_bases bs;
+    int64_t pitr;
+    char origin[160];
+    time_t point = out->newest;
+    if (cat_source_keep_pitr(c, source, &pitr, origin, sizeof(origin), e) != 0 ||
+        cat_bases_cached(x, v, n, &bs, e) != 0) {
+        cat_rows_free(v, n);
+        return -1;
+    }
+    if (cat_archive_load(x, repo_id, source, cat_log_naming_of(c, source), bs.seg_size, &a,
+                         e) != 0) {
+        cat_bases_free(&bs);
+        cat_rows_free(v, n);
+        return -1;
+    }
+    cat_archive_judge_gaps(&a, bs.b, bs.n, now, pitr);
+    cat_bases_free(&bs);
+    out->archive = a.files > 0;
+    out->archive_last = a.have_last ? (time_t)a.last.pushed : 0;
+    out->archive_gaps = a.ngaps;
+    cat_archive_free(&a);
+    if (out->archive_last > point)
+        point = out->archive_last;
+    objective_rpo(point != 0, point, now, out->rpo, &ev);
     out->rpo_violated = ev.state == OBJ_VIOLATED;
     cat_rows_free(v, n);
     return 0;

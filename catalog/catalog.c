@@ -277,7 +277,7 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
         rc = cli_fail("catalog", &e);
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !o->logs; i++) {
         if (v[i].status == CAT_VANISHED) {   /* whatever was asked, until forgotten */
             char why[1024];
             cat_vanished_msg(&v[i], why, sizeof(why));
@@ -337,10 +337,32 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
         if (k != 0)
             log_error("verify failed source=%s id=%s: %s", v[i].source, v[i].id, e.msg);
     }
+    /* the archived log files: --logs, or --all (of --source, else of every source) */
+    size_t ldone = 0, lbad = 0;
+    json_t *lres = json_array();
+    if (o->logs || o->all) {
+        json_t *ls = source_names(&ctx, o, &e);
+        size_t si;
+        json_t *sj;
+        int k = ls == NULL ? -1 : 0;
+        json_array_foreach(ls, si, sj) {
+            if (k == 0)
+                k = cat_verify_logs(&ctx, json_string_value(sj), o, lres, &ldone, &lbad, &e);
+        }
+        json_decref(ls);
+        if (k != 0) {
+            json_decref(lres);
+            rc = cli_fail("catalog", &e);
+            goto out;
+        }
+    }
     if (o->json) {
-        json_t *res = json_pack("{s:o, s:o, s:I, s:I, s:I}", "catalog", cat_ctx_json(&ctx),
-                                "results", rows, "verified", (json_int_t)done, "damaged",
-                                (json_int_t)(bad - vanished), "vanished", (json_int_t)vanished);
+        json_t *res = json_pack("{s:o, s:o, s:I, s:I, s:I, s:o, s:I, s:I}", "catalog",
+                                cat_ctx_json(&ctx), "results", rows, "verified",
+                                (json_int_t)done, "damaged", (json_int_t)(bad - vanished),
+                                "vanished", (json_int_t)vanished, "logs", lres,
+                                "logs_verified", (json_int_t)ldone, "logs_damaged",
+                                (json_int_t)lbad);
         rows = NULL;
         cat_print_json(res);
         json_decref(res);
@@ -349,9 +371,12 @@ int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char
                bad - vanished);
         if (vanished)
             printf(", %zu VANISHED", vanished);
+        if (o->logs || o->all)
+            printf("; %zu archived log files verified, %zu damaged", ldone, lbad);
         putchar('\n');
+        json_decref(lres);
     }
-    rc = bad ? EXIT_FAILED : EXIT_OK;
+    rc = bad || lbad ? EXIT_FAILED : EXIT_OK;
 out:
     json_decref(rows);
     cat_rows_free(v, n);
@@ -453,8 +478,22 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                 (verified == NULL || v[k].verified_at >= verified->verified_at))
                 verified = &v[k];
         }
+        /* a source with a log archive: the newer of its newest backup and its newest
+         * archived file is the recovery point (cat_logcmd.c) */
+        struct cat_arch ar;
+        if (cat_arch_load(&ctx, s, &ar, &e) != 0) {
+            cat_rows_free(v, n);
+            json_decref(gone);
+            rc = cli_fail("catalog", &e);
+            goto out;
+        }
+        time_t point = newest ? newest->time : 0;
+        if (ar.a.have_last && ar.a.last.pushed > point)
+            point = (time_t)ar.a.last.pushed;
         struct rpo_eval ev;
-        objective_rpo(newest != NULL, newest ? newest->time : 0, now, ps.rpo, &ev);
+        objective_rpo(point != 0, point, now, ps.rpo, &ev);
+        if (ar.a.ngaps)
+            notok++;
         bool verify_bad = verified && verified->verify == CAT_VERIFY_FAILED;
         /* the newest attempt of `backupd run` failed: FAILED, whatever the RPO says */
         struct cat_attempts at;
@@ -473,7 +512,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
         if (ev.state == OBJ_VIOLATED || verify_bad || json_array_size(gone) > 0 || failed)
             notok++;
         char age[32] = "-", rpo[32] = "-", vt[32] = "-", vdesc[256] = "never verified";
-        if (newest)
+        if (point)
             cat_fmt_age(ev.age, age, sizeof(age));
         if (ps.rpo)
             cat_fmt_age(ps.rpo, rpo, sizeof(rpo));
@@ -486,6 +525,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
         /* without an objective: OK once there is a backup */
         const char *state = failed               ? "FAILED"
                             : ev.state != OBJ_NONE ? objective_state_name(ev.state)
+                            : ar.a.ngaps           ? "GAPS"
                             : newest               ? "OK"
                                                    : "NONE";
         json_t *aj = at.have_last
@@ -502,18 +542,23 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                                           verified->verify_error)
                               : json_null();
         size_t nvanished = json_array_size(gone);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:I, s:I, s:s, s:b, s:o, s:o, s:o}",
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:I, s:I, s:s, s:b, s:o, s:o, s:o, s:o}",
                                              "source", s, "state", nvanished ? "VANISHED" : state,
                                              "newest", newest ? cat_row_json(newest) : json_null(),
-                                             "age_seconds", newest ? (json_int_t)ev.age : (json_int_t)0,
+                                             "age_seconds", point ? (json_int_t)ev.age : (json_int_t)0,
                                              "rpo_seconds", (json_int_t)ps.rpo, "rpo_state",
                                              ev.state == OBJ_NONE ? "NONE"
                                                                   : objective_state_name(ev.state),
                                              "verified", verified != NULL, "last_verify", vj,
-                                             "last_attempt", aj, "vanished", gone));
-        if (!o->json)
+                                             "last_attempt", aj, "vanished", gone, "archive",
+                                             ar.have ? cat_arch_json(&ar, now) : json_null()));
+        if (!o->json) {
             printf("%-16s %-26s %-10s %-8s %-9s %s\n", s, newest ? newest->id : "-", age, rpo,
                    nvanished ? "VANISHED" : state, vdesc);
+            if (ar.have)
+                cat_arch_print(&ar, s, now, stdout);
+        }
+        cat_arch_free(&ar);
         cat_rows_free(v, n);
     }
     cat_mirror_status(&ctx, o, mirrors, &notok);

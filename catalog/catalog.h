@@ -29,6 +29,9 @@ int catalog_pin(const struct conf *c, const struct repo_unlock *u, const char *i
 /* per source: newest complete backup, age, RPO, OK/VIOLATED, last verify; locks held */
 int catalog_status(const struct conf *c, const struct repo_unlock *u,
                    const struct catalog_opts *o);
+/* the archived log files of @source as ranges per timeline (stream), gaps; exit 1 on a gap */
+int catalog_logs(const struct conf *c, const struct repo_unlock *u, const char *source,
+                 const struct catalog_opts *o);
 /* acknowledge the loss of a vanished backup (its manifest went missing behind coffer's back):
  * writes removed/<source>/<id> and marks the row pruned, so verify and status stop reporting
  * it; a backup that is not vanished is refused (exit 2) */

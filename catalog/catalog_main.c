@@ -16,12 +16,15 @@ static const char usage[] =
     "                                   backups, oldest first, with status and pins\n"
     "  show ID [--source S]             one backup: times, sizes, consistency point, objects\n"
     "  at TIME [--source S]             per source, the backup `restore --at TIME` would use\n"
-    "  verify ID|--all|--latest [--source S] [--quick]\n"
+    "  verify ID|--all|--latest|--logs [--source S] [--quick]\n"
     "                                   read, decrypt and check every byte (--quick: every\n"
     "                                   object exists with its size); exit 1 on damage\n"
-    "                                   or a vanished backup\n"
+    "                                   or a vanished backup; --all and --logs check the\n"
+    "                                   archived log files (WAL) too, --logs only them\n"
     "  pin ID [--reason TEXT]           never prune this backup (stored in the repository)\n"
     "  unpin ID                         let retention decide again\n"
+    "  logs SOURCE                      the archived log files (WAL) as ranges per\n"
+    "                                   timeline, and the gaps; exit 1 on a gap\n"
     "  status [--source S]              newest backup, age, RPO, last verify, locks;\n"
     "                                   exit 1 unless every objective is met, the last\n"
     "                                   backup attempt succeeded and no backup vanished\n"
@@ -65,7 +68,8 @@ int main(int argc, char **argv)
         { "--since", &since, NULL },       { "--until", &until, NULL },
         { "--json", NULL, &o.json },       { "--all", NULL, &o.all },
         { "--latest", NULL, &o.latest },   { "--quick", NULL, &o.quick },
-        { "--dry-run", NULL, &o.dry_run }, { NULL, NULL, NULL },
+        { "--dry-run", NULL, &o.dry_run }, { "--logs", NULL, &o.logs },
+        { NULL, NULL, NULL },
     };
     struct cli_args a = { "catalog", usage, opts, CONF_DEFAULT_PATH, pos, 2, 0, NULL };
 
@@ -86,7 +90,7 @@ int main(int argc, char **argv)
         int arg;
     } cmds[] = { { "list", 0 }, { "show", 1 },  { "at", 1 },     { "verify", -1 },
                  { "pin", 1 },  { "unpin", 1 }, { "status", 0 }, { "prune", 0 },
-                 { "rebuild", 0 }, { "forget", 1 }, { "sync", 1 } };
+                 { "rebuild", 0 }, { "forget", 1 }, { "sync", 1 },   { "logs", 1 } };
     int want = -2;
     for (size_t k = 0; k < sizeof(cmds) / sizeof(*cmds); k++)
         if (strcmp(cmd, cmds[k].name) == 0)
@@ -97,8 +101,8 @@ int main(int argc, char **argv)
     }
     bool is_verify = strcmp(cmd, "verify") == 0;
     if ((want == 0 && arg) || (want == 1 && !arg) ||
-        (is_verify && (!!arg + o.all + o.latest) != 1) ||
-        ((o.all || o.latest || o.quick) && !is_verify) ||
+        (is_verify && (!!arg + o.all + o.latest + o.logs) != 1) ||
+        ((o.all || o.latest || o.quick || o.logs) && !is_verify) ||
         (o.dry_run && strcmp(cmd, "prune") != 0) || (o.reason && strcmp(cmd, "pin") != 0) ||
         ((o.job || o.since || o.until) && strcmp(cmd, "list") != 0)) {
         cf_err_set(&e, CF_E_USAGE, "%s: wrong arguments", cmd);
@@ -129,6 +133,8 @@ int main(int argc, char **argv)
         rc = catalog_status(c, &u, &o);
     else if (strcmp(cmd, "prune") == 0)
         rc = catalog_prune(c, &u, &o);
+    else if (strcmp(cmd, "logs") == 0)
+        rc = catalog_logs(c, &u, arg, &o);
     else if (strcmp(cmd, "forget") == 0)
         rc = catalog_forget(c, &u, arg, &o);
     else if (strcmp(cmd, "sync") == 0)

@@ -9,7 +9,7 @@
 
 const char *const retention_keys[] = {
     "keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly",
-    "keep-yearly", "keep-within", "timezone", NULL,
+    "keep-yearly", "keep-within", "timezone", "keep-pitr", NULL,
 };
 
 /* Calendar fields of one instant in the policy's zone. */
@@ -185,7 +185,7 @@ int retention_apply(const struct ret_backup *b, size_t n, time_t now, const stru
 
 static const char *const reason_names[RET_REASON_COUNT] = {
     "pinned", "newest", "last", "hourly", "daily", "weekly", "monthly",
-    "yearly", "within", "damaged", "incomplete", "no-policy", "future",
+    "yearly", "within", "damaged", "incomplete", "no-policy", "future", "pitr",
 };
 
 const char *retention_reason_name(unsigned bit)

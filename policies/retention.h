@@ -64,8 +64,10 @@ enum ret_reason {
     RET_BY_INCOMPLETE = 1u << 10,
     RET_BY_NO_POLICY = 1u << 11,
     RET_BY_FUTURE = 1u << 12,
+    RET_BY_PITR = 1u << 13,   /* set by the caller: the base backup the keep-pitr window
+                                 starts from (policies/logrange.h) */
 };
-#define RET_REASON_COUNT 13
+#define RET_REASON_COUNT 14
 
 struct ret_decision {
     bool keep;
@@ -73,7 +75,7 @@ struct ret_decision {
 };
 
 /* the retention keys of coffer.conf, allowed in [source] and [job] (NULL-terminated): one per
- * rule above, and timezone */
+ * rule above, timezone, and keep-pitr (the log archive's window, policies/logrange.h) */
 extern const char *const retention_keys[];
 
 /* retention_policy_empty() - true when no keep-* rule is set (everything is kept). */

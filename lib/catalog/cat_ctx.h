@@ -7,10 +7,13 @@
 
 #include <jansson.h>
 
+#include <stdio.h>
+
 #include "../../policies/retention.h"
 #include "../config/conf.h"
 #include "../repo/repo.h"
 #include "../repo/repo_pins.h"
+#include "cat_archive.h"
 #include "cat_health.h"
 #include "cat_index.h"
 
@@ -21,6 +24,7 @@ struct cat_sync_stats {
     size_t pins;      /* pins that changed */
     size_t damaged;   /* of the added: manifest fails to load */
     size_t vanished;  /* index rows whose backup is gone without a removal record */
+    size_t logs_added, logs_gone;   /* archived log files learnt, and gone (cat_logcmd.c) */
     bool fresh;       /* the index was created (or replaced) by this command */
 };
 
@@ -47,6 +51,11 @@ void cat_ctx_close(struct cat_ctx *ctx);
  * (none: removed behind coffer's back), pins copied. With @rebuild,
  * every row of this repository is dropped first and recreated. */
 int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e);
+
+/* @t as an RFC 3339 JSON string, null when 0 */
+json_t *cat_json_time(time_t t);
+/* open the index's write transaction unless *@in_tx says it is open; sets it */
+int cat_begin_once(struct cat_ctx *ctx, bool *in_tx, struct cf_err *e);
 
 /* say on stderr what the refresh changed, or that the repository was unreachable */
 void cat_ctx_note(const struct cat_ctx *ctx);
@@ -78,6 +87,8 @@ struct cat_policy_set {
     char origin[CAT_POLICY_MAX][160];   /* "[source media]", "[job nightly]" */
     size_t n;
     int64_t rpo;
+    int64_t keep_pitr;   /* the source's own keep-pitr, else the largest of its jobs'; 0: none */
+    char pitr_origin[160];
 };
 
 int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_set *out,
@@ -85,5 +96,40 @@ int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_s
 /* apply every policy of @ps and merge (kept if any keeps, reasons or'ed) */
 int cat_policy_apply(const struct cat_policy_set *ps, const struct ret_backup *b, size_t n,
                      time_t now, struct ret_decision *out, struct cf_err *e);
+
+/* --- the log archive (catalog/cat_logcmd.c) --- */
+
+/* cat_sync_logs() - part of cat_sync(): for every configured source, every source with
+ * backups and every source seen before, list logs/<source>/ once and bring the logs table in
+ * step (the header of a file is read only when the index lacks it). Opens the write
+ * transaction through *@in_tx on the first change. */
+int cat_sync_logs(struct cat_ctx *ctx, bool rebuild, bool *in_tx, struct cf_err *e);
+
+/* cat_log_bases() - the physical base backups (cat_archive.h) among @source's complete and
+ * damaged backups in @rows (sorted by time): the manifests of postgres backups the index does
+ * not remember yet are read once (docs/PITR.md: info.method, timeline, start_wal, stop_wal,
+ * stop_time, wal_segment_size) and remembered; without a readable repository, only what
+ * the index remembers. b[].kept is left false. */
+int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row *rows,
+                  size_t nrows, struct cat_bases *out, struct cf_err *e);
+
+/* one source's archive as status and `catalog logs` show it */
+struct cat_arch {
+    bool have;                    /* any archived file */
+    enum cat_log_naming naming;
+    uint64_t seg_size;
+    struct cat_archive a;
+};
+int cat_arch_load(struct cat_ctx *ctx, const char *source, struct cat_arch *out,
+                  struct cf_err *e);
+void cat_arch_free(struct cat_arch *a);
+json_t *cat_arch_json(const struct cat_arch *s, time_t now);
+/* "  pg archive: last ... pushed ... (42s ago), ..." and one line per gap */
+void cat_arch_print(const struct cat_arch *s, const char *source, time_t now, FILE *out);
+/* verify every archived file of @source the index lists: add one result each to @results,
+ * count them; -1 only when the repository cannot be read (not for damage) */
+struct catalog_opts;
+int cat_verify_logs(struct cat_ctx *ctx, const char *source, const struct catalog_opts *o,
+                    json_t *results, size_t *done, size_t *bad, struct cf_err *e);
 
 #endif

@@ -124,6 +124,35 @@ int catalog_attempt_record(const struct conf *c, const struct cat_attempt *a, st
     return rc;
 }
 
+int cat_source_keep_pitr(const struct conf *c, const char *source, int64_t *v, char *origin,
+                         size_t cap, struct cf_err *e)
+{
+    const struct ini_section *src = conf_source(c, source);
+    int64_t w;
+
+    *v = 0;
+    origin[0] = '\0';
+    if (src != NULL && ini_kv_find(src, "keep-pitr") != NULL) {
+        snprintf(origin, cap, "[source %s]", source);
+        return ini_get_duration(src, "keep-pitr", 0, v, e);
+    }
+    /* a window kept for one job is a window every job can restore into */
+    for (size_t i = 0; i < c->njobs; i++) {
+        const struct conf_job *j = &c->jobs[i];
+        for (size_t k = 0; k < j->nsources; k++) {
+            if (strcmp(j->sources[k], source) != 0)
+                continue;
+            if (ini_get_duration(j->sec, "keep-pitr", 0, &w, e) != 0)
+                return -1;
+            if (w > *v) {
+                *v = w;
+                snprintf(origin, cap, "[job %s]", j->name);
+            }
+        }
+    }
+    return 0;
+}
+
 int cat_source_rpo(const struct conf *c, const char *source, int64_t *rpo, struct cf_err *e)
 {
     const struct ini_section *src = conf_source(c, source);

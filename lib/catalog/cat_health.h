@@ -48,5 +48,9 @@ int catalog_attempt_record(const struct conf *c, const struct cat_attempt *a, st
 /* cat_source_rpo() - the RPO of @source: its own `rpo`, else the smallest `rpo` of the jobs
  * that back it up; 0 when none is set */
 int cat_source_rpo(const struct conf *c, const char *source, int64_t *rpo, struct cf_err *e);
+/* cat_source_keep_pitr() - the log archive's window of @source: its own `keep-pitr`, else the
+ * largest of its jobs' (0: none); @origin ("[source pg]", "[job nightly]") when set */
+int cat_source_keep_pitr(const struct conf *c, const char *source, int64_t *v, char *origin,
+                         size_t cap, struct cf_err *e);
 
 #endif

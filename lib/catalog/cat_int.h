@@ -24,6 +24,14 @@ struct cat_index {
     " bytes_stored INTEGER NOT NULL DEFAULT 0);"                                           \
     "CREATE INDEX IF NOT EXISTS attempts_by_source ON attempts(source, job, started);"
 
+/* Schema 4: one row per archived log file (WAL, binlogs) of a source, as a refresh found it
+ * under logs/<source>/ (docs/CATALOG.md "The log archive"); a cache like the backups table. */
+#define CAT_LOGS_SQL                                                                       \
+    "CREATE TABLE IF NOT EXISTS logs("                                                     \
+    " repo TEXT NOT NULL, source TEXT NOT NULL, file TEXT NOT NULL,"                       \
+    " pushed INTEGER NOT NULL DEFAULT 0, stored INTEGER NOT NULL DEFAULT 0,"               \
+    " PRIMARY KEY(repo, source, file));"
+
 /* the SQLite result @rc of doing @what as an error: CF_E_LOCKED, CF_E_CORRUPT or CF_E_IO */
 int cat_db_err(struct cat_index *x, int rc, const char *what, struct cf_err *e);
 int cat_prepare(struct cat_index *x, const char *sql, sqlite3_stmt **st, struct cf_err *e);

@@ -52,6 +52,9 @@ int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_s
     memset(out, 0, sizeof(*out));
     if (cat_source_rpo(c, source, &out->rpo, e) != 0)
         return -1;
+    if (cat_source_keep_pitr(c, source, &out->keep_pitr, out->pitr_origin,
+                             sizeof(out->pitr_origin), e) != 0)
+        return -1;
     /* a mirror in use with rules of its own: they alone decide, for every source */
     const struct ini_section *m = c->target_name ? conf_mirror(c, c->target_name) : NULL;
     if (m != NULL && has_rules(m)) {

@@ -55,6 +55,11 @@ struct prune_run {
     size_t kept, deleted, swept, skipped, failed;
     json_t *items;
     json_t *skipped_sources;
+    json_t *logs;           /* the log archive's ranges kept and deleted, with why */
+    size_t logs_deleted;
+    uint64_t logs_freed;
+    struct cat_log *dropv;  /* the files of the source being pruned to remove */
+    size_t ndrop;
 };
 
 static void item(struct prune_run *p, const char *source, const char *id, const char *action,
@@ -103,10 +108,8 @@ static void print_rules(const char *source, const struct cat_policy_set *ps)
 {
     static const char *const names[] = { "keep-last", "keep-hourly", "keep-daily",
                                          "keep-weekly", "keep-monthly", "keep-yearly" };
-    if (ps->n == 0) {
-        printf("# %s: no retention rules: everything is kept\n", source);
-        return;
-    }
+    if (ps->n == 0)
+        printf("# %s: no retention rules: every backup is kept\n", source);
     for (size_t k = 0; k < ps->n; k++) {
         const struct ret_policy *r = &ps->p[k];
         const long v[] = { r->keep_last, r->keep_hourly, r->keep_daily,
@@ -119,6 +122,198 @@ static void print_rules(const char *source, const struct cat_policy_set *ps)
             printf(" keep-within %llds", (long long)r->keep_within);
         printf(" (%s)\n", r->timezone[0] ? r->timezone : "UTC");
     }
+    if (ps->keep_pitr > 0)
+        printf("# %s: %s keep-pitr %llds: the log archive's window\n", source, ps->pitr_origin,
+               (long long)ps->keep_pitr);
+}
+
+/* one archived file as prune sorts it */
+struct lfile {
+    const struct cat_log *l;
+    struct log_file f;
+    struct log_decision d;
+};
+
+static int cmp_lfile(const void *a, const void *b)
+{
+    const struct lfile *x = a, *y = b;
+    int c = (x->f.pos.kind == LOG_HISTORY) - (y->f.pos.kind == LOG_HISTORY);
+    if (c == 0)
+        c = strcmp(x->f.pos.stream, y->f.pos.stream);
+    if (c == 0)
+        c = x->f.pos.seq < y->f.pos.seq ? -1 : x->f.pos.seq > y->f.pos.seq;
+    return c ? c : strcmp(x->l->file, y->l->file);
+}
+
+/* why a run of files is kept, in words */
+static void log_why(const struct lfile *x, const struct cat_bases *bs, const struct log_plan *pl,
+                    const struct cat_policy_set *ps, char *out, size_t cap)
+{
+    char when[32] = "?";
+    size_t len = 0;
+
+    out[0] = '\0';
+    if (x->d.keep & LOGK_NO_BASE) {
+        snprintf(out, cap, "no physical base backup: no log file is deleted");
+        return;
+    }
+    if (x->d.keep & LOGK_WINDOW) {
+        const struct log_base *a = &bs->b[pl->anchor];
+        time_format_rfc3339(pl->window_start, when, sizeof(when));
+        len += (size_t)snprintf(out + len, cap - len, "keep-pitr %llds %s: the window from %s, "
+                                "replayed from base backup %s%s",
+                                (long long)ps->keep_pitr, ps->pitr_origin, when, a->id,
+                                pl->anchor_short ? " (the oldest: none stopped before the "
+                                                   "window)" : "");
+    }
+    if ((x->d.keep & LOGK_LATEST) && len < cap)
+        len += (size_t)snprintf(out + len, cap - len, "%sfrom the newest base backup %s on "
+                                "(restore to the end of the archive)", len ? "; " : "",
+                                bs->b[pl->latest].id);
+    if ((x->d.keep & LOGK_BACKUP) && len < cap)
+        len += (size_t)snprintf(out + len, cap - len, "%sconsistency of kept base backup %s",
+                                len ? "; " : "", bs->b[x->d.base].id);
+    if ((x->d.keep & LOGK_HISTORY) && len < cap)
+        snprintf(out + len, cap - len, "%stimeline history of a kept file", len ? "; " : "");
+}
+
+/* The log archive of one source after its backups were decided (@d over @rows): which files
+ * each kept base backup and the keep-pitr window need, the rest removed. The base backup the
+ * window starts from is kept whatever the backup rules said (RET_BY_PITR in @d). */
+static int prune_logs_plan(struct prune_run *p, const char *source,
+                           const struct cat_policy_set *ps, const struct cat_row *rows, size_t n,
+                           struct ret_decision *d, struct cf_err *e)
+{
+    struct cat_ctx *ctx = p->ctx;
+    struct cat_bases bs;
+    struct cat_log *v = NULL;
+    size_t nv = 0, m = 0;
+    struct lfile *x = NULL;
+    struct log_plan pl;
+    enum cat_log_naming naming = cat_log_naming_of(ctx->c, source);
+    int rc = -1;
+
+    memset(&bs, 0, sizeof(bs));
+    if (cat_index_logs(ctx->x, ctx->repo_id, source, &v, &nv, e) != 0)
+        goto out;
+    if (nv == 0) {
+        rc = 0;
+        goto out;
+    }
+    /* no rule at all keeps every backup, and so every log file (as an empty policy does) */
+    if (ps->n == 0 && ps->keep_pitr == 0) {
+        if (!p->o->json)
+            printf("# %s: no retention rules: every archived log file is kept\n", source);
+        rc = 0;
+        goto out;
+    }
+    if (naming == CAT_LOG_WAL && cat_log_bases(ctx, source, rows, n, &bs, e) != 0)
+        goto out;
+    for (size_t k = 0; k < bs.n; k++)
+        bs.b[k].kept = d[bs.row[k]].keep;
+    x = cf_calloc(nv, sizeof(*x));
+    for (size_t i = 0; i < nv; i++) {
+        if (!cat_log_parse(naming, v[i].file, bs.seg_size, &x[m].f.pos)) {
+            if (!p->o->json)
+                printf("# %s: log file %s: not a name retention knows, left alone\n", source,
+                       v[i].file);
+            continue;
+        }
+        x[m].l = &v[i];
+        x[m].f.pushed = (time_t)v[i].pushed;
+        m++;
+    }
+    qsort(x, m, sizeof(*x), cmp_lfile);
+    struct log_file *lf = cf_calloc(m ? m : 1, sizeof(*lf));
+    struct log_decision *ld = cf_calloc(m ? m : 1, sizeof(*ld));
+    for (size_t i = 0; i < m; i++)
+        lf[i] = x[i].f;
+    log_retention(bs.b, bs.n, lf, m, p->now, ps->keep_pitr, ld, &pl);
+    for (size_t i = 0; i < m; i++)
+        x[i].d = ld[i];
+    free(lf);
+    free(ld);
+    if (pl.anchored && !d[bs.row[pl.anchor]].keep) {
+        d[bs.row[pl.anchor]].keep = true;
+        d[bs.row[pl.anchor]].reasons |= RET_BY_PITR;
+    } else if (pl.anchored) {
+        d[bs.row[pl.anchor]].reasons |= RET_BY_PITR;
+    }
+    /* runs of files with one decision, per stream, as the operator reads them */
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        uint64_t bytes = 0;
+        while (j < m && strcmp(x[j].f.pos.stream, x[i].f.pos.stream) == 0 &&
+               (x[j].f.pos.kind == LOG_HISTORY) == (x[i].f.pos.kind == LOG_HISTORY) &&
+               x[j].d.keep == x[i].d.keep && x[j].d.base == x[i].d.base)
+            bytes += x[j++].l->stored;
+        char why[512], sz[32];
+        bool del = x[i].d.keep == 0;
+        format_bytes(bytes, sz, sizeof(sz));
+        if (del)
+            snprintf(why, sizeof(why), "no kept base backup and no window needs them");
+        else
+            log_why(&x[i], &bs, &pl, ps, why, sizeof(why));
+        json_array_append_new(p->logs, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:b}",
+                                                 "source", source, "stream", x[i].f.pos.stream,
+                                                 "first", x[i].l->file, "last",
+                                                 x[j - 1].l->file, "files", (json_int_t)(j - i),
+                                                 "stored_bytes", (json_int_t)bytes, "action",
+                                                 del ? "delete" : "keep", "why", why, "done",
+                                                 del && !p->o->dry_run));
+        if (!p->o->json)
+            printf("# %s: logs %s %s..%s (%zu files, %s): %s\n", source, del ? "DELETE" : "keep",
+                   x[i].l->file, x[j - 1].l->file, j - i, sz, why);
+        if (del) {
+            p->logs_deleted += j - i;
+            p->logs_freed += bytes;
+        }
+        i = j;
+    }
+    /* the files to remove stay in @v order: remember them for prune_logs_do() */
+    size_t w = 0;
+    for (size_t i = 0; i < m; i++)
+        if (x[i].d.keep == 0)
+            v[w++] = *x[i].l;
+    p->dropv = v;
+    p->ndrop = w;
+    v = NULL;
+    rc = 0;
+out:
+    free(x);
+    free(v);
+    cat_bases_free(&bs);
+    return rc;
+}
+
+/* remove what prune_logs_plan() chose, then their index rows */
+static int prune_logs_do(struct prune_run *p, const char *source, struct cf_err *e)
+{
+    const char **files = NULL;
+    int rc = -1;
+
+    if (p->ndrop == 0 || p->o->dry_run) {
+        rc = 0;
+        goto out;
+    }
+    if (keep_leases(p, e) != 0)
+        goto out;
+    files = cf_calloc(p->ndrop, sizeof(*files));
+    for (size_t i = 0; i < p->ndrop; i++)
+        files[i] = p->dropv[i].file;
+    if (repo_log_remove(p->ctx->r, source, files, p->ndrop, e) != 0)
+        goto out;
+    for (size_t i = 0; i < p->ndrop; i++)
+        if (cat_index_log_drop(p->ctx->x, p->ctx->repo_id, source, files[i], e) != 0)
+            goto out;
+    log_info("pruned logs source=%s files=%zu", source, p->ndrop);
+    rc = 0;
+out:
+    free(files);
+    free(p->dropv);
+    p->dropv = NULL;
+    p->ndrop = 0;
+    return rc;
 }
 
 /* retention of one source: rows from the index (already refreshed) */
@@ -158,7 +353,8 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
         b[i].state = rows[i].status == CAT_DAMAGED ? RET_DAMAGED : RET_COMPLETE;
         b[i].pinned = rows[i].pinned;
     }
-    if (cat_policy_apply(&ps, b, n, p->now, d, e) != 0)
+    if (cat_policy_apply(&ps, b, n, p->now, d, e) != 0 ||
+        prune_logs_plan(p, source, &ps, rows, n, d, e) != 0)
         goto out;
     for (size_t i = n; i-- > 0;) {   /* newest first, as an operator reads it */
         if (d[i].keep) {
@@ -197,8 +393,14 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
         item(p, source, rows[i].id, "delete", 0, "no rule keeps it", NULL);
         test_pause();
     }
+    /* the log files last: a base backup is gone before the WAL only it needed */
+    if (prune_logs_do(p, source, e) != 0)
+        goto out;
     rc = 0;
 out:
+    free(p->dropv);
+    p->dropv = NULL;
+    p->ndrop = 0;
     free(d);
     free(b);
     cat_rows_free(rows, n);
@@ -288,6 +490,7 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
     p.now = time(NULL);
     p.items = json_array();
     p.skipped_sources = json_array();
+    p.logs = json_array();
     p.grace = 86400;
     p.ttl = LEASE_DEFAULT_TTL;
     if (c->catalog != NULL &&
@@ -336,6 +539,20 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
     for (size_t i = 0; i < nv; i++)
         if (!source_seen(sources, v[i].source))
             json_array_append_new(sources, json_string(v[i].source));
+    /* then the sources with only a log archive (after those with objects: the walk below
+     * takes the objects of each in order) */
+    char **ls = NULL;
+    size_t nls = 0;
+    if (cat_index_log_sources(ctx.x, ctx.repo_id, &ls, &nls, &e) != 0) {
+        rc = cli_fail("catalog", &e);
+        goto out;
+    }
+    for (size_t i = 0; i < nls; i++) {
+        if (!source_seen(sources, ls[i]))
+            json_array_append_new(sources, json_string(ls[i]));
+        free(ls[i]);
+    }
+    free(ls);
     if (!o->json)
         printf("%-16s %-26s %-7s %s\n", "SOURCE", "ID", "ACTION", "WHY");
     size_t i0 = 0;
@@ -387,18 +604,26 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
         }
     }
     if (o->json) {
-        json_t *res = json_pack("{s:o, s:b, s:o, s:I, s:I, s:I, s:I, s:o}", "catalog",
-                                cat_ctx_json(&ctx), "dry_run", o->dry_run, "backups", p.items,
-                                "kept", (json_int_t)p.kept, "deleted", (json_int_t)p.deleted,
-                                "swept", (json_int_t)p.swept, "failed", (json_int_t)p.failed,
-                                "skipped_sources", p.skipped_sources);
-        p.items = p.skipped_sources = NULL;
+        json_t *res = json_pack("{s:o, s:b, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:I}",
+                                "catalog", cat_ctx_json(&ctx), "dry_run", o->dry_run, "backups",
+                                p.items, "kept", (json_int_t)p.kept, "deleted",
+                                (json_int_t)p.deleted, "swept", (json_int_t)p.swept, "failed",
+                                (json_int_t)p.failed, "skipped_sources", p.skipped_sources,
+                                "logs", p.logs, "logs_deleted", (json_int_t)p.logs_deleted,
+                                "logs_freed_bytes", (json_int_t)p.logs_freed);
+        p.items = p.skipped_sources = p.logs = NULL;
         cat_print_json(res);
         json_decref(res);
     } else {
         printf("%zu kept, %zu %s, %zu debris %s%s\n", p.kept, p.deleted,
                o->dry_run ? "to delete" : "deleted", p.swept, o->dry_run ? "to sweep" : "swept",
                o->dry_run ? " (dry run: nothing changed)" : "");
+        if (p.logs_deleted) {
+            char fr[32];
+            format_bytes(p.logs_freed, fr, sizeof(fr));
+            printf("%zu archived log files %s, %s freed%s\n", p.logs_deleted,
+                   o->dry_run ? "to delete" : "deleted", fr, o->dry_run ? " (dry run)" : "");
+        }
         if (p.skipped)
             printf("%zu sources skipped (locked by a running backup)\n", p.skipped);
     }
@@ -411,6 +636,7 @@ out:
     json_decref(sources);
     json_decref(p.items);
     json_decref(p.skipped_sources);
+    json_decref(p.logs);
     if (opened)
         cat_ctx_close(&ctx);
     return rc;

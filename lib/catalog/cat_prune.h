@@ -20,6 +20,7 @@ struct catalog_opts {
     bool latest;          /* verify --latest: the newest complete backup of each source */
     bool quick;           /* verify --quick: objects exist with the right size */
     bool dry_run;         /* prune --dry-run */
+    bool logs;            /* verify --logs: the archived log files only */
 };
 
 /* catalog_prune() - apply each source's retention (@o->source: that one only), sweep debris

@@ -39,7 +39,7 @@ static void row_pin(struct cat_row *row, const struct repo_pin *p)
     row->pinned_at = p ? p->at : 0;
 }
 
-static int begin_once(struct cat_ctx *ctx, bool *in_tx, struct cf_err *e)
+int cat_begin_once(struct cat_ctx *ctx, bool *in_tx, struct cf_err *e)
 {
     if (*in_tx)
         return 0;
@@ -75,7 +75,7 @@ static int row_gone(struct cat_ctx *ctx, const struct cat_row *r, bool *in_tx, s
     enum cat_status st = removed ? CAT_PRUNED : CAT_VANISHED;
     if (st == r->status)
         return 0;
-    if (begin_once(ctx, in_tx, e) != 0 ||
+    if (cat_begin_once(ctx, in_tx, e) != 0 ||
         cat_index_set_status(ctx->x, ctx->repo_id, r->source, r->id, st, r->damage, e) != 0)
         return -1;
     if (st == CAT_PRUNED) {
@@ -102,7 +102,7 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
         goto out;
     /* the write transaction starts with the first change: a refresh that finds the index in
      * step writes nothing (no lock taken, no sync to disk) */
-    if (rebuild && (begin_once(ctx, &in_tx, e) != 0 ||
+    if (rebuild && (cat_begin_once(ctx, &in_tx, e) != 0 ||
                     cat_index_forget(ctx->x, ctx->repo_id, e) != 0))
         goto out;
     struct cat_filter f = { .repo = ctx->repo_id, .with_pruned = true };
@@ -145,7 +145,7 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
                 nr.damage = rows[k].damage ? cf_strdup(rows[k].damage) : NULL;
             }
             row_pin(&nr, p);
-            int w = begin_once(ctx, &in_tx, e) == 0 ? cat_index_put(ctx->x, &nr, e) : -1;
+            int w = cat_begin_once(ctx, &in_tx, e) == 0 ? cat_index_put(ctx->x, &nr, e) : -1;
             if (!have && nr.status == CAT_DAMAGED) {
                 ctx->st.damaged++;
                 log_warn("backup %s/%s is damaged: %s", nr.source, nr.id, nr.damage);
@@ -159,7 +159,7 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
                 ctx->st.added++;
         } else if (rows[k].pinned != (p != NULL) ||
                    (p && strcmp(rows[k].pin_reason ? rows[k].pin_reason : "", p->reason) != 0)) {
-            if (begin_once(ctx, &in_tx, e) != 0 ||
+            if (cat_begin_once(ctx, &in_tx, e) != 0 ||
                 cat_index_set_pin(ctx->x, ctx->repo_id, refs[i].source, refs[i].id, p != NULL,
                                   p ? p->reason : NULL, p ? p->at : 0, e) != 0)
                 goto out;
@@ -169,6 +169,8 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
         if (c == 0)
             k++;
     }
+    if (cat_sync_logs(ctx, rebuild, &in_tx, e) != 0)
+        goto out;
     /* when it was last refreshed, for answers given offline: kept to the minute, so that an
      * unchanged index is not rewritten on every command */
     char now[32], last[32];
@@ -181,7 +183,7 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
     int w = 0;
     if (in_tx || time(NULL) - lt >= 60) {
         time_format_rfc3339(time(NULL), now, sizeof(now));
-        w = begin_once(ctx, &in_tx, e);
+        w = cat_begin_once(ctx, &in_tx, e);
         if (w == 0)
             w = cat_index_meta_set(ctx->x, mk, now, e);
         if (w == 0 && lk)

@@ -98,6 +98,8 @@ GETTER(s_stored, struct metrics_source, true, x->stored_bytes)
 GETTER(s_verified, struct metrics_source, true, x->verified ? 1 : 0)
 GETTER(s_verified_at, struct metrics_source, x->verified, x->verified_at)
 GETTER(s_verify_ok, struct metrics_source, x->verified, x->verify_ok ? 1 : 0)
+GETTER(s_arch_last, struct metrics_source, x->archive && x->archive_last, x->archive_last)
+GETTER(s_arch_gaps, struct metrics_source, x->archive, x->archive_gaps)
 
 /* every metric, as docs/METRICS.md lists them */
 static const struct bfam bfams[] = {
@@ -136,6 +138,11 @@ static const struct sfam sfams[] = {
       "When the newest verify of a backup of the source ran, Unix time.", s_verified_at },
     { "coffer_source_last_verify_success", "gauge",
       "1 when the newest verify found the backup good, 0 when damaged.", s_verify_ok },
+    { "coffer_archive_last_timestamp_seconds", "gauge",
+      "When the newest archived log segment was pushed, Unix time.", s_arch_last },
+    { "coffer_archive_gaps", "gauge",
+      "Gaps in the log archive: runs of segments missing between two archived ones.",
+      s_arch_gaps },
 };
 
 void metrics_format(const struct metrics_set *m, struct buf *out)
@@ -154,6 +161,15 @@ void metrics_format(const struct metrics_set *m, struct buf *out)
             if (sfams[f].v(&m->s[i], &v))
                 sample(out, sfams[f].name, NULL, m->s[i].source, v);
     }
+    /* the lag at the moment of writing (time() - coffer_archive_last_timestamp_seconds in a
+     * rule is the live one) */
+    family(out, "coffer_archive_lag_seconds", "gauge",
+           "Age of the newest archived log segment when these metrics were written.");
+    for (size_t i = 0; i < m->ns; i++)
+        if (m->s[i].archive && m->s[i].archive_last)
+            sample(out, "coffer_archive_lag_seconds", NULL, m->s[i].source,
+                   m->generated > m->s[i].archive_last
+                       ? (double)(m->generated - m->s[i].archive_last) : 0);
     family(out, "coffer_metrics_generated_timestamp_seconds", "gauge",
            "When these metrics were written, Unix time (an old value: no run since).");
     buf_printf(out, "coffer_metrics_generated_timestamp_seconds %" PRId64 "\n",

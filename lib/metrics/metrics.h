@@ -45,6 +45,10 @@ struct metrics_source {
     bool verified;
     time_t verified_at;
     bool verify_ok;
+    /* its log archive (WAL, binlogs), as the catalog index last saw it */
+    bool archive;               /* any archived log file */
+    time_t archive_last;        /* when the newest archived segment was pushed, 0: unknown */
+    uint64_t archive_gaps;      /* segments missing between two archived ones, as gaps */
 };
 
 struct metrics_set {

@@ -221,6 +221,15 @@ int repo_log_push(struct repo *r, const char *source, const char *path, int leve
 int repo_log_fetch(struct repo *r, const char *source, const char *file, const char *dest,
                    struct cf_err *e);
 
+/* repo_log_verify() - read the archived @file of @source as repo_log_fetch() does (every
+ * message authenticated, the zstd frame and the digest checked) without writing anything;
+ * the same errors */
+int repo_log_verify(struct repo *r, const char *source, const char *file, struct cf_err *e);
+/* repo_log_remove() - remove the @n archived @files of @source (retention; a missing one is
+ * not an error) */
+int repo_log_remove(struct repo *r, const char *source, const char *const *files, size_t n,
+                    struct cf_err *e);
+
 /* what the header of an archived file says, without its key (works in public-key mode) */
 struct repo_log_meta {
     int64_t pushed;     /* when wal-push stored it (Unix seconds); 0 when not recorded

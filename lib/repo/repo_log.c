@@ -348,7 +348,8 @@ static ssize_t reader_read(void *arg, void *buf, size_t cap, struct cf_err *e)
     return target_read(arg, buf, cap, e);
 }
 
-/* decrypt, decompress and check the object open in @rd into @f; @want is the digest */
+/* decrypt, decompress and check the object open in @rd into @f (NULL: check only); @want is
+ * the digest */
 static int fetch_body(struct seal_r *sr, struct afile *f, const unsigned char dkey[KEY_BYTES],
                       const unsigned char want[32], struct cf_err *e)
 {
@@ -377,7 +378,7 @@ static int fetch_body(struct seal_r *sr, struct afile *f, const unsigned char dk
                 goto out;
             }
             crypto_generichash_update(&h, out, ob.pos);
-            if (afile_write(f, out, ob.pos, e) != 0)
+            if (f != NULL && afile_write(f, out, ob.pos, e) != 0)
                 goto out;
         }
     }
@@ -400,8 +401,9 @@ out:
     return rc;
 }
 
-int repo_log_fetch(struct repo *r, const char *source, const char *file, const char *dest,
-                   struct cf_err *e)
+/* fetch into @dest, or only check when @dest is NULL */
+static int log_read(struct repo *r, const char *source, const char *file, const char *dest,
+                    struct cf_err *e)
 {
     char tl[9], *key = NULL;
     unsigned char dkey[KEY_BYTES], want[32];
@@ -425,10 +427,13 @@ int repo_log_fetch(struct repo *r, const char *source, const char *file, const c
     if (parse_id(sk.id, source, file, want, &pushed, e) != 0)
         goto out;
     keys_digest_key(repo_keys(r), dkey);
-    if (afile_begin(&f, dest, ".coffer-", 0600, e) != 0)
-        goto out;
-    open_f = true;
-    if (fetch_body(&sr, &f, dkey, want, e) != 0 || afile_commit(&f, 0, e) != 0)
+    if (dest != NULL) {
+        if (afile_begin(&f, dest, ".coffer-", 0600, e) != 0)
+            goto out;
+        open_f = true;
+    }
+    if (fetch_body(&sr, open_f ? &f : NULL, dkey, want, e) != 0 ||
+        (open_f && afile_commit(&f, 0, e) != 0))
         goto out;
     rc = 0;
 out:
@@ -442,6 +447,39 @@ out:
     seal_key_wipe(&sk);
     sodium_memzero(dkey, sizeof(dkey));
     free(key);
+    return rc;
+}
+
+int repo_log_fetch(struct repo *r, const char *source, const char *file, const char *dest,
+                   struct cf_err *e)
+{
+    return log_read(r, source, file, dest, e);
+}
+
+int repo_log_verify(struct repo *r, const char *source, const char *file, struct cf_err *e)
+{
+    return log_read(r, source, file, NULL, e);
+}
+
+int repo_log_remove(struct repo *r, const char *source, const char *const *files, size_t n,
+                    struct cf_err *e)
+{
+    char **keys = cf_calloc(n ? n : 1, sizeof(*keys));
+    int rc = -1;
+
+    for (size_t i = 0; i < n; i++)
+        if ((keys[i] = repo_key_log(source, files[i])) == NULL) {
+            cf_err_set(e, CF_E_USAGE, "'%s' is not the name of a log file", files[i]);
+            goto out;
+        }
+    rc = target_remove_many(repo_target(r), (const char *const *)keys, n, e);
+    if (rc != 0)
+        cf_err_ctx(e, "removing %zu archived files of source '%s' at %s", n, source,
+                   repo_describe(r));
+out:
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
     return rc;
 }
 

@@ -45,6 +45,7 @@ static int check_retention(const struct ini_section *s, struct cf_err *e)
         if (ini_get_int(s, counts[i], 0, 0, 1000000, &v, e) != 0)
             return -1;
     if (ini_get_duration(s, "keep-within", 0, &d, e) != 0 ||
+        ini_get_duration(s, "keep-pitr", 0, &d, e) != 0 ||
         ini_get_duration(s, "rpo", 0, &d, e) != 0 || ini_get_str(s, "timezone", NULL, &tz, e) != 0)
         return -1;
     struct cf_err te = CF_ERR_INIT;

@@ -43,11 +43,7 @@ user = postgres
 databases = all
 CONF
 ok "repository created" backupd --config "$conf" init
-chgrp postgres "$c" "$conf" "$repo" "$repo/repo.json"
-chmod 0750 "$c" "$repo"
-chmod 0640 "$conf" "$repo/repo.json"
-chown postgres "$c/repo.key"
-install -d -o postgres -g postgres -m 0700 "$repo/logs"
+pg_archive_access "$c"
 check "nothing of the configuration, key or repository is world-readable" \
     test -z "$(find "$c" -perm -o=r -o -perm -o=x)"
 

@@ -127,6 +127,18 @@ restart_postgres() {
     on_exit "_srv_stop_pid $PG_PID 30 INT"
 }
 
+# pg_archive_access DIR: the access docs/PITR.md sets up for archive_command, which the
+# server runs as postgres: DIR/coffer.conf and the repository's root and repo.json
+# group-readable by postgres, the key and logs/ owned by postgres, nothing world-readable
+# (DIR holds coffer.conf, repo.key and a local repository at DIR/repo, already initialised)
+pg_archive_access() {
+    local d=$1
+    chgrp postgres "$d" "$d/coffer.conf" "$d/repo" "$d/repo/repo.json"
+    chmod 0750 "$d" "$d/repo"
+    chmod 0640 "$d/coffer.conf" "$d/repo/repo.json"
+    chown postgres "$d/repo.key"
+    install -d -o postgres -g postgres -m 0700 "$d/repo/logs"
+}
 pg_sql() {
     "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U postgres "$@"
 }

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "../../lib/catalog/cat_archive.h"
 #include "../../lib/catalog/cat_health.h"
 #include "../../lib/catalog/cat_index.h"
 #include "../../lib/core/log.h"
@@ -268,7 +269,7 @@ TEST(schema_1_upgraded_in_place)
     cat_row_clear(&r);
     char v[64];
     CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "3");
+    CHECK_STR(v, "4");
     CHECK_EQ_INT(cat_index_meta_get(x, "synced:repo-1", v, sizeof(v), &e), 0);
     /* schema 3: the attempts table, usable at once */
     struct cat_attempt a = { .source = "media", .job = "nightly", .started = 100,
@@ -302,7 +303,7 @@ TEST(schema_1_upgraded_in_place)
                                       CAT_VANISHED, NULL, &e), 0);
     CHECK_EQ_INT(cat_index_forget(x, "repo-1", &e), 0);
     cat_index_close(x);
-    x = open_at("v1.db", &fresh);   /* opened again: schema 3 now, nothing to upgrade */
+    x = open_at("v1.db", &fresh);   /* opened again: schema 4 now, nothing to upgrade */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     CHECK(r.status == CAT_VANISHED && r.gone_at >= time(NULL) - 60);
@@ -397,6 +398,117 @@ TEST(manifest_fields)
     cat_row_clear(&r);
 }
 
+/* an index of schema 3 (before the log archive): upgraded in place to 4, its rows
+ * kept, the logs table usable at once; opening it again upgrades nothing */
+TEST(schema_3_upgraded_to_4)
+{
+    bool fresh = true;
+    char *p = cf_asprintf("%s/v3.db", dir);
+    sqlite3 *db;
+    struct cf_err e = CF_ERR_INIT;
+
+    /* a schema 3 file is a fresh index of today without the logs table */
+    struct cat_index *x = open_at("v3.db", &fresh);
+    CHECK(x != NULL && fresh);
+    struct cat_row r;
+    row(&r, "pg", "20261121T030000Z-aaaaaaaa", CAT_COMPLETE);
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    cat_index_close(x);
+    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE logs; UPDATE meta SET value = '3' WHERE key = "
+                              "'schema'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    x = open_at("v3.db", &fresh);
+    CHECK(x != NULL && !fresh);
+    char v[64];
+    CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
+    CHECK_STR(v, "4");
+    CHECK_EQ_INT(cat_index_get(x, "repo-1", "pg", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
+    cat_row_clear(&r);
+    /* the logs table: put, replace, list sorted, sources, drop one, drop all */
+    struct cat_log l = { "000000010000000000000003", 1000, 300 };
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
+    snprintf(l.file, sizeof(l.file), "000000010000000000000001");
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
+    l.stored = 999;
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-2", "pg", &l, &e), 0);
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "maria", &l, &e), 0);
+    struct cat_log *lv = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cat_index_logs(x, "repo-1", "pg", &lv, &n, &e), 0);
+    CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        CHECK_STR(lv[0].file, "000000010000000000000001");
+        CHECK_EQ_INT(lv[0].stored, 999);
+        CHECK_EQ_INT(lv[0].pushed, 1000);
+        CHECK_STR(lv[1].file, "000000010000000000000003");
+    }
+    free(lv);
+    char **names = NULL;
+    CHECK_EQ_INT(cat_index_log_sources(x, "repo-1", &names, &n, &e), 0);
+    CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        CHECK_STR(names[0], "maria");
+        CHECK_STR(names[1], "pg");
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    CHECK_EQ_INT(cat_index_log_drop(x, "repo-1", "pg", "000000010000000000000001", &e), 0);
+    CHECK_EQ_INT(cat_index_logs(x, "repo-1", "pg", &lv, &n, &e), 0);
+    CHECK_EQ_INT(n, 1);
+    free(lv);
+    cat_index_close(x);
+    x = open_at("v3.db", &fresh);   /* schema 4 now: nothing to upgrade, rows there */
+    CHECK(x != NULL && !fresh);
+    CHECK_EQ_INT(cat_index_log_drop(x, "repo-1", NULL, NULL, &e), 0);
+    CHECK_EQ_INT(cat_index_logs(x, "repo-1", "maria", &lv, &n, &e), 0);
+    CHECK_EQ_INT(n, 0);
+    free(lv);
+    CHECK_EQ_INT(cat_index_logs(x, "repo-2", "pg", &lv, &n, &e), 0);
+    CHECK_EQ_INT(n, 1);
+    free(lv);
+    cat_index_close(x);
+    free(p);
+}
+
+/* what status reads from the rows: the newest segment, ranges and gaps, for WAL and binlogs */
+TEST(archive_summary)
+{
+    struct cat_log v[] = {
+        { "000000010000000000000001", 100, 10 }, { "000000010000000000000002", 160, 10 },
+        { "000000010000000000000005", 400, 10 }, { "00000002.history", 420, 1 },
+        { "000000020000000000000005", 430, 10 }, { "not-a-wal-name", 0, 5 },
+    };
+    struct cat_archive a;
+    char s[96];
+
+    cat_archive_sum(v, 6, CAT_LOG_WAL, LOG_WAL_SEG_DEFAULT, &a);
+    CHECK_EQ_INT(a.files, 6);
+    CHECK_EQ_INT(a.unparsed, 1);
+    CHECK_EQ_INT(a.stored, 46);
+    CHECK(a.have_last);
+    CHECK_STR(a.last.file, "000000020000000000000005");
+    CHECK_EQ_INT(a.nranges, 3);
+    CHECK_EQ_INT(a.ngaps, 1);
+    if (a.ngaps == 1) {
+        cat_log_format(CAT_LOG_WAL, a.gaps[0].stream, a.gaps[0].first, LOG_WAL_SEG_DEFAULT, s,
+                       sizeof(s));
+        CHECK_STR(s, "000000010000000000000003");
+        CHECK_EQ_INT(a.gaps[0].files, 2);
+    }
+    cat_archive_free(&a);
+    struct cat_log b[] = { { "mysql-bin.000041", 1, 1 }, { "mysql-bin.000043", 2, 1 } };
+    cat_archive_sum(b, 2, CAT_LOG_BINLOG, 0, &a);
+    CHECK_EQ_INT(a.ngaps, 1);
+    CHECK_STR(a.last.file, "mysql-bin.000043");
+    cat_log_format(CAT_LOG_BINLOG, "mysql-bin", 42, 0, s, sizeof(s));
+    CHECK_STR(s, "mysql-bin.000042");
+    cat_archive_free(&a);
+}
+
 int main(void)
 {
     log_setup(LOG_ERROR, LOG_TEXT);
@@ -408,6 +520,8 @@ int main(void)
     RUN(corrupted_file_moved_aside);
     RUN(other_schema_replaced);
     RUN(schema_1_upgraded_in_place);
+    RUN(schema_3_upgraded_to_4);
+    RUN(archive_summary);
     RUN(locked_by_another_process);
     RUN(unwritable_directory);
     RUN(manifest_fields);

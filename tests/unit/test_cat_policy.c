@@ -81,6 +81,32 @@ TEST(several_jobs_union)
     conf_free(c);
 }
 
+/* keep-pitr: the source's own, else the largest of its jobs'; it is not a backup rule, so
+ * a source with only keep-pitr still takes its jobs' keep-* rules */
+TEST(keep_pitr)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_policy_set ps;
+    struct conf *c = load("\n[job hourly]\nsources = media\nkeep-last = 1\nkeep-pitr = 2d\n"
+                          "\n[job weekly]\nsources = media\nkeep-pitr = 7d\n");
+    CHECK_EQ_INT(cat_policy_for(c, "media", &ps, &e), 0);
+    CHECK_EQ_INT(ps.keep_pitr, 7 * 86400);
+    CHECK_STR(ps.pitr_origin, "[job weekly]");
+    conf_free(c);
+    c = load("keep-pitr = 12h\n\n[job hourly]\nsources = media\nkeep-last = 1\n"
+             "keep-pitr = 7d\n");
+    CHECK_EQ_INT(cat_policy_for(c, "media", &ps, &e), 0);
+    CHECK_EQ_INT(ps.keep_pitr, 12 * 3600);
+    CHECK_STR(ps.pitr_origin, "[source media]");
+    CHECK_EQ_INT(ps.n, 1);   /* the job's keep-last still applies */
+    CHECK_STR(ps.origin[0], "[job hourly]");
+    conf_free(c);
+    c = load("\n[job nightly]\nsources = media\nkeep-daily = 7\n");
+    CHECK_EQ_INT(cat_policy_for(c, "media", &ps, &e), 0);
+    CHECK_EQ_INT(ps.keep_pitr, 0);
+    conf_free(c);
+}
+
 TEST(no_rules_keep_everything)
 {
     struct cf_err e = CF_ERR_INIT;
@@ -129,6 +155,7 @@ int main(void)
     RUN(job_rules_apply);
     RUN(source_rules_win);
     RUN(several_jobs_union);
+    RUN(keep_pitr);
     RUN(no_rules_keep_everything);
     RUN(bad_timezone_names_line);
     struct cf_err e = CF_ERR_INIT;

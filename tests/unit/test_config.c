@@ -207,6 +207,8 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[source m]\ntype = volume\npath = /x\nkeep-daily = lots\n",
         "keep-daily: 'lots' is not a whole number");
     bad(REPO "[source m]\ntype = volume\npath = /x\nrpo = soon\n", "rpo: 'soon' is not a duration");
+    bad(REPO "[source m]\ntype = volume\npath = /x\nkeep-pitr = a week\n",
+        "keep-pitr: 'a week' is not a duration");
     bad("[repository]\npath = /x\n", "give exactly one of key-file, passphrase-file or public-key-file");
     bad("[repository]\npath = /x\nkey-file = /k\npassphrase-file = /p\n", "give exactly one");
     bad("[repository]\ntarget = tape\nkey-file = /k\n", "target: unknown kind 'tape'");

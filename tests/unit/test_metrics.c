@@ -23,8 +23,9 @@ TEST(format)
     };
     struct metrics_source s[] = {
         { .source = "media", .rpo = 3600, .rpo_violated = true, .backups = 0 },
+        { .source = "pg", .archive = true, .archive_last = 1795993340, .archive_gaps = 2 },
     };
-    struct metrics_set m = { b, 2, s, 1, 1795993400 };
+    struct metrics_set m = { b, 2, s, 2, 1795993400 };
     struct buf out = BUF_INIT;
 
     metrics_format(&m, &out);
@@ -40,9 +41,15 @@ TEST(format)
     CHECK(strstr(out.data, "coffer_source_newest_backup_timestamp_seconds{") == NULL);
     CHECK(strstr(out.data, "coffer_source_last_verify_success{") == NULL);
     CHECK(strstr(out.data, "coffer_metrics_generated_timestamp_seconds 1795993400\n") != NULL);
-    CHECK_EQ_INT(count(out.data, "# TYPE "), 17);
+    /* the log archive: only for a source that has one */
+    CHECK(strstr(out.data, "coffer_archive_last_timestamp_seconds{source=\"pg\"} 1795993340\n") != NULL);
+    CHECK(strstr(out.data, "coffer_archive_lag_seconds{source=\"pg\"} 60\n") != NULL);
+    CHECK(strstr(out.data, "coffer_archive_gaps{source=\"pg\"} 2\n") != NULL);
+    CHECK(strstr(out.data, "coffer_archive_gaps{source=\"media\"}") == NULL);
+    CHECK(strstr(out.data, "coffer_archive_lag_seconds{source=\"media\"}") == NULL);
+    CHECK_EQ_INT(count(out.data, "# TYPE "), 20);
     CHECK_EQ_INT(count(out.data, "# TYPE coffer_backup_failures_total counter\n"), 1);
-    CHECK_EQ_INT(count(out.data, "# HELP "), 17);
+    CHECK_EQ_INT(count(out.data, "# HELP "), 20);
     buf_free(&out);
 }
 

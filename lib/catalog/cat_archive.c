@@ -1,0 +1,290 @@
+/* cat_archive.c - the logs table of the catalog index (see cat_archive.h). */
+#include "cat_archive.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "../core/util.h"
+#include "cat_index.h"
+#include "cat_int.h"
+
+int cat_index_logs(struct cat_index *x, const char *repo, const char *source,
+                   struct cat_log **v, size_t *n, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    struct cat_log *out = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    *v = NULL;
+    *n = 0;
+    if (cat_prepare(x, "SELECT file, pushed, stored FROM logs WHERE repo = ?1 AND source = ?2 "
+                   "ORDER BY file", &st, e) != 0)
+        return -1;
+    cat_bind_text(st, 1, repo);
+    cat_bind_text(st, 2, source);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 256;
+            out = cf_realloc(out, cap * sizeof(*out));
+        }
+        struct cat_log *l = &out[cnt++];
+        const unsigned char *f = sqlite3_column_text(st, 0);
+        snprintf(l->file, sizeof(l->file), "%s", f ? (const char *)f : "");
+        l->pushed = sqlite3_column_int64(st, 1);
+        l->stored = (uint64_t)sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(out);
+        return cat_db_err(x, rc, "read the log archive", e);
+    }
+    *v = out;
+    *n = cnt;
+    return 0;
+}
+
+int cat_index_log_put(struct cat_index *x, const char *repo, const char *source,
+                      const struct cat_log *l, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    if (cat_prepare(x, "INSERT OR REPLACE INTO logs(repo, source, file, pushed, stored) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)", &st, e) != 0)
+        return -1;
+    cat_bind_text(st, 1, repo);
+    cat_bind_text(st, 2, source);
+    cat_bind_text(st, 3, l->file);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)l->pushed);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)l->stored);
+    return cat_step_done(x, st, "write a log row", e);
+}
+
+int cat_index_log_drop(struct cat_index *x, const char *repo, const char *source,
+                       const char *file, struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    if (cat_prepare(x, "DELETE FROM logs WHERE repo = ?1 AND (?2 IS NULL OR source = ?2) AND "
+                   "(?3 IS NULL OR file = ?3)", &st, e) != 0)
+        return -1;
+    cat_bind_text(st, 1, repo);
+    cat_bind_text(st, 2, source);
+    cat_bind_text(st, 3, file);
+    return cat_step_done(x, st, "drop log rows", e);
+}
+
+int cat_index_log_sources(struct cat_index *x, const char *repo, char ***names, size_t *n,
+                          struct cf_err *e)
+{
+    sqlite3_stmt *st;
+    char **v = NULL;
+    size_t cnt = 0;
+    int rc;
+
+    *names = NULL;
+    *n = 0;
+    if (cat_prepare(x, "SELECT DISTINCT source FROM logs WHERE repo = ?1 ORDER BY source", &st,
+                    e) != 0)
+        return -1;
+    cat_bind_text(st, 1, repo);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        v = cf_realloc(v, (cnt + 1) * sizeof(*v));
+        v[cnt++] = cf_strdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < cnt; i++)
+            free(v[i]);
+        free(v);
+        return cat_db_err(x, rc, "read the log archive", e);
+    }
+    *names = v;
+    *n = cnt;
+    return 0;
+}
+
+enum cat_log_naming cat_log_naming_of(const struct conf *c, const char *source)
+{
+    const struct ini_section *s = conf_source(c, source);
+    const char *type = NULL;
+    if (s != NULL && ini_get_str(s, "type", NULL, &type, NULL) == 0 && type != NULL &&
+        strcmp(type, "mariadb") == 0)
+        return CAT_LOG_BINLOG;
+    return CAT_LOG_WAL;
+}
+
+bool cat_log_parse(enum cat_log_naming k, const char *file, uint64_t seg_size,
+                   struct log_pos *out)
+{
+    return k == CAT_LOG_BINLOG ? log_parse_binlog(file, out)
+                               : log_parse_wal(file, seg_size, out);
+}
+
+void cat_log_format(enum cat_log_naming k, const char *stream, uint64_t seq, uint64_t seg_size,
+                    char *out, size_t cap)
+{
+    char w[25];
+    if (k == CAT_LOG_BINLOG) {
+        snprintf(out, cap, "%s.%06llu", stream, (unsigned long long)seq);
+        return;
+    }
+    log_format_wal(stream, seq, seg_size, w);
+    snprintf(out, cap, "%s", w);
+}
+
+void cat_archive_sum(const struct cat_log *v, size_t n, enum cat_log_naming k,
+                     uint64_t seg_size, struct cat_archive *out)
+{
+    struct log_pos *p = cf_calloc(n ? n : 1, sizeof(*p)), lastp;
+    size_t m = 0;
+
+    memset(out, 0, sizeof(*out));
+    memset(&lastp, 0, sizeof(lastp));
+    out->files = n;
+    for (size_t i = 0; i < n; i++) {
+        out->stored += v[i].stored;
+        if (!cat_log_parse(k, v[i].file, seg_size, &p[m])) {
+            out->unparsed++;
+            continue;
+        }
+        if (p[m].kind == LOG_SEGMENT) {
+            int c = out->have_last ? strcmp(p[m].stream, lastp.stream) : 1;
+            if (c > 0 || (c == 0 && p[m].seq > lastp.seq)) {
+                lastp = p[m];
+                out->last = v[i];
+                out->have_last = true;
+            }
+        }
+        m++;
+    }
+    log_ranges(p, m, &out->ranges, &out->nranges, &out->gaps, &out->ngaps);
+    free(p);
+}
+
+int cat_archive_load(struct cat_index *x, const char *repo, const char *source,
+                     enum cat_log_naming k, uint64_t seg_size, struct cat_archive *out,
+                     struct cf_err *e)
+{
+    struct cat_log *v = NULL;
+    size_t n = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (cat_index_logs(x, repo, source, &v, &n, e) != 0)
+        return -1;
+    cat_archive_sum(v, n, k, seg_size, out);
+    free(v);
+    return 0;
+}
+
+void cat_archive_judge_gaps(struct cat_archive *a, const struct log_base *b, size_t nb,
+                            time_t now, int64_t keep_pitr)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < a->ngaps; i++) {
+        if (log_gap_matters(b, nb, now, keep_pitr, &a->gaps[i]))
+            a->gaps[m++] = a->gaps[i];
+        else
+            a->holes++;
+    }
+    a->ngaps = m;
+}
+
+static char *base_key(const char *repo, const char *source, const char *id)
+{
+    return cf_asprintf("base:%s:%s:%s", repo, source, id);
+}
+
+int cat_base_get(struct cat_index *x, const char *repo, const char *source, const char *id,
+                 bool *phys, struct log_base *b, uint64_t *seg_size, struct cf_err *e)
+{
+    char *key = base_key(repo, source, id), val[160];
+    unsigned long long start, stop, seg;
+    long long st;
+    int rc = cat_index_meta_get(x, key, val, sizeof(val), e);
+
+    free(key);
+    if (rc != 0)
+        return -1;
+    memset(b, 0, sizeof(*b));
+    *phys = strcmp(val, "-") != 0;
+    if (!*phys)
+        return 0;
+    if (sscanf(val, "%63s %llu %llu %lld %llu", b->stream, &start, &stop, &st, &seg) != 5)
+        return cf_err_set(e, CF_E_NOTFOUND, "unreadable base backup entry '%s'", val);
+    b->start = start;
+    b->stop = stop;
+    b->stop_time = (time_t)st;
+    *seg_size = seg;
+    return 0;
+}
+
+int cat_base_put(struct cat_index *x, const char *repo, const char *source, const char *id,
+                 bool phys, const struct log_base *b, uint64_t seg_size, struct cf_err *e)
+{
+    char *key = base_key(repo, source, id), val[160];
+    int rc;
+
+    if (phys)
+        snprintf(val, sizeof(val), "%s %llu %llu %lld %llu", b->stream,
+                 (unsigned long long)b->start, (unsigned long long)b->stop,
+                 (long long)b->stop_time, (unsigned long long)seg_size);
+    else
+        snprintf(val, sizeof(val), "-");
+    rc = cat_index_meta_set(x, key, val, e);
+    free(key);
+    return rc;
+}
+
+int cat_bases_cached(struct cat_index *x, const struct cat_row *rows, size_t nrows,
+                     struct cat_bases *out, struct cf_err *e)
+{
+    memset(out, 0, sizeof(*out));
+    out->seg_size = LOG_WAL_SEG_DEFAULT;
+    for (size_t i = nrows; i-- > 0;) {
+        const struct cat_row *r = &rows[i];
+        struct log_base b;
+        uint64_t seg = 0;
+        bool phys;
+        struct cf_err ge = CF_ERR_INIT;
+        if (r->status != CAT_COMPLETE && r->status != CAT_DAMAGED)
+            continue;
+        if (cat_base_get(x, r->repo, r->source, r->id, &phys, &b, &seg, &ge) != 0) {
+            if (ge.code != CF_E_NOTFOUND) {
+                cf_err_keep(e, &ge);
+                cat_bases_free(out);
+                return -1;
+            }
+            continue;
+        }
+        if (!phys)
+            continue;
+        if (out->n == 0 && log_wal_seg_ok(seg))
+            out->seg_size = seg;
+        b.usable = r->status == CAT_COMPLETE;
+        out->b = cf_realloc(out->b, (out->n + 1) * sizeof(*out->b));
+        out->row = cf_realloc(out->row, (out->n + 1) * sizeof(*out->row));
+        out->row[out->n] = i;
+        out->b[out->n++] = b;
+    }
+    for (size_t k = 0; k < out->n; k++)
+        out->b[k].id = rows[out->row[k]].id;
+    return 0;
+}
+
+void cat_bases_free(struct cat_bases *b)
+{
+    free(b->b);
+    free(b->row);
+    memset(b, 0, sizeof(*b));
+}
+
+void cat_archive_free(struct cat_archive *a)
+{
+    if (a == NULL)
+        return;
+    free(a->ranges);
+    free(a->gaps);
+    a->ranges = a->gaps = NULL;
+}
