@@ -2,6 +2,7 @@
 #ifndef CF_RESTORE_H
 #define CF_RESTORE_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "../lib/config/conf.h"
@@ -13,6 +14,26 @@
  * printed when the destination is refused. Returns an exit code (0, 1, 2). */
 int restore_run(const struct conf *c, const struct repo_unlock *u, const char *source,
                 struct repo_when at, const struct restore_opts *opts);
+
+/* What `restore --job` takes besides the moment: the options every source shares (@base:
+ * force, dry_run, and for postgres sources clean, globals, jobs), where each goes, and the
+ * spread above which the plan warns. */
+struct restore_job_opts {
+    struct restore_opts base;
+    const char *profile;        /* --profile NAME: [restore-profile NAME], or NULL */
+    const char **maps;          /* --map SOURCE=DEST or SOURCE.KEY=VALUE, in order */
+    size_t nmaps;
+    int64_t max_spread;         /* seconds; 0: no warning */
+};
+
+/* restore_job_run() - `restore --job`: every source of job @job at @at. Each source's
+ * destination comes from the profile and --map (later over earlier); a source without one
+ * refuses the whole before anything is read. Every source's backup and destination are
+ * checked, then the plan is printed with the spread of the backups' times (unless
+ * base.dry_run, the sources are restored one after the other, a failure not stopping the
+ * others), then a summary. Returns 0 all restored, 3 some, 1 none (2 usage or config). */
+int restore_job_run(const struct conf *c, const struct repo_unlock *u, const char *job,
+                    struct repo_when at, const struct restore_job_opts *jo);
 
 /* restore_wal_fetch() - `wal-fetch SOURCE FILE PATH`, PostgreSQL's restore_command: write the
  * archived WAL file @file of postgres source @source to @dest (atomically, once checked).

@@ -12,6 +12,7 @@
 
 static const char usage[] =
     "usage: restore [--config FILE] --source NAME --at TIME [options]\n"
+    "       restore [--config FILE] --job JOB --at TIME [--map SOURCE=DEST]... [--profile P]\n"
     "       restore [--config FILE] wal-fetch SOURCE FILE PATH\n"
     "\n"
     "Restores the newest complete backup of NAME taken at or before TIME, passing over those\n"
@@ -37,6 +38,20 @@ static const char usage[] =
     "  --force              allow replacing existing data\n"
     "  --dry-run            print the plan and change nothing\n"
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
+    "\n"
+    "--job JOB restores every source of JOB at TIME (each its newest intact backup at or\n"
+    "before it), one after the other; the plan shows each backup and the spread of their\n"
+    "times. Every source needs a destination, or nothing starts:\n"
+    "  --map SOURCE=DEST    DEST is what the source's kind restores to: a directory (volume,\n"
+    "                       --to), a database (postgres, mariadb: --into-db), an address\n"
+    "                       (redis: --into-redis); SOURCE.KEY=VALUE sets one profile key\n"
+    "                       (to, to-file, into-db, into-redis, database); may be repeated\n"
+    "  --profile NAME       the destinations of [restore-profile NAME] (--map over them)\n"
+    "  --max-spread DUR     warn when the backups' times lie further apart (default 1h;\n"
+    "                       0 never warns)\n"
+    "  --force, --dry-run, and for postgres sources --clean, --globals, --jobs, apply to\n"
+    "  every source; exit 0 all restored, 3 some, 1 none\n"
+    "\n"
     "  --log-format text|json, --verbose, --quiet\n"
     "\n"
     "wal-fetch is PostgreSQL's restore_command: it writes the archived WAL file FILE (%f) of\n"
@@ -51,11 +66,17 @@ int main(int argc, char **argv)
     struct repo_unlock u = { NULL };
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
-    const char *source = NULL, *at = NULL, *jobs = NULL;
+    const char *source = NULL, *at = NULL, *jobs = NULL, *job = NULL, *profile = NULL;
+    const char *spread = NULL;
+    const char **maps = NULL;
+    size_t nmaps = 0;
     struct repo_when t;
     int rc;
     const struct cli_opt opts[] = {
         { "--source", &source, NULL },
+        { "--job", &job, NULL },
+        { "--profile", &profile, NULL },
+        { "--max-spread", &spread, NULL },
         { "--at", &at, NULL },
         { "--to", &o.to_dir, NULL },
         { "--to-file", &o.to_file, NULL },
@@ -73,22 +94,25 @@ int main(int argc, char **argv)
     const char *pos[4];
     struct cli_args a = { "restore", usage, opts, CONF_DEFAULT_PATH, pos, 4, 0 };
 
+    if (cli_collect(&argc, argv, "--map", &maps, &nmaps, &e) != 0)
+        return cli_usage_error(&a, &e);
     if ((rc = cli_parse(&a, argc, argv)) >= 0)
-        return rc;
+        goto out;
     if (a.npos > 0 && strcmp(pos[0], "wal-fetch") != 0) {
         cf_err_set(&e, CF_E_USAGE, "unknown argument '%s'", pos[0]);
         goto usage_err;
     }
     if (a.npos > 0) {
-        if (a.npos != 4 || source || at) {
+        if (a.npos != 4 || source || at || job) {
             cf_err_set(&e, CF_E_USAGE, "wal-fetch needs SOURCE, FILE and PATH, and no --source or --at");
             goto usage_err;
         }
-        if (keys_init(&e) != 0 || validate_load(a.config, &c, &e) != 0)
-            return cli_fail("restore", &e);
+        if (keys_init(&e) != 0 || validate_load(a.config, &c, &e) != 0) {
+            rc = cli_fail("restore", &e);
+            goto out;
+        }
         rc = restore_wal_fetch(c, &u, pos[1], pos[2], pos[3]);
-        conf_free(c);
-        return rc;
+        goto out;
     }
     o.jobs = 1;
     if (jobs != NULL) {
@@ -100,21 +124,44 @@ int main(int argc, char **argv)
         }
         o.jobs = (int)n;
     }
-    if (source == NULL || at == NULL) {
-        cf_err_set(&e, CF_E_USAGE, "--source and --at are required");
+    if ((source == NULL) == (job == NULL) || at == NULL) {
+        cf_err_set(&e, CF_E_USAGE, "--at and one of --source or --job are required");
+        goto usage_err;
+    }
+    if (job == NULL && (nmaps || profile || spread)) {
+        cf_err_set(&e, CF_E_USAGE, "--map, --profile and --max-spread go with --job");
+        goto usage_err;
+    }
+    if (job != NULL && (o.to_dir || o.to_file || o.into_db || o.into_redis || o.database)) {
+        cf_err_set(&e, CF_E_USAGE, "--job takes each source's destination from --map or "
+                                   "--profile, not --to, --to-file, --into-db, --into-redis "
+                                   "or --database");
+        goto usage_err;
+    }
+    int64_t max_spread = 3600;
+    if (spread != NULL && parse_duration(spread, &max_spread) != 0) {
+        cf_err_set(&e, CF_E_USAGE, "--max-spread: '%s' is not a duration (30m, 1h, 2d)",
+                   spread);
         goto usage_err;
     }
     /* a bad time is one line listing every form: the usage would bury it during an incident */
-    if (repo_when_parse("--at", at, &t, &e) != 0)
-        return cli_fail("restore", &e);
-    if (keys_init(&e) != 0)
-        return cli_fail("restore", &e);
-    if (validate_load(a.config, &c, &e) != 0)
-        return cli_fail("restore", &e);
-    rc = restore_run(c, &u, source, t, &o);
-    conf_free(c);
-    return rc;
+    if (repo_when_parse("--at", at, &t, &e) != 0 || keys_init(&e) != 0 ||
+        validate_load(a.config, &c, &e) != 0) {
+        rc = cli_fail("restore", &e);
+        goto out;
+    }
+    if (job != NULL) {
+        struct restore_job_opts jo = { o, profile, maps, nmaps, max_spread };
+        rc = restore_job_run(c, &u, job, t, &jo);
+    } else {
+        rc = restore_run(c, &u, source, t, &o);
+    }
+    goto out;
 
 usage_err:
-    return cli_usage_error(&a, &e);
+    rc = cli_usage_error(&a, &e);
+out:
+    conf_free(c);
+    free(maps);
+    return rc;
 }

@@ -17,6 +17,11 @@
  * because lib/ includes no tool) */
 static const char *const migrate_keys[] = { "migrations", NULL };
 
+/* restore's keys of [restore-profile NAME], each written SOURCE.KEY (read by
+ * restore/restore_job.c; listed here because lib/ includes no tool) */
+const char *const restore_profile_keys[] = { "to", "to-file", "into-db", "into-redis",
+                                             "database", NULL };
+
 /* the keys other owners read from [source] and [job], besides the section's own */
 static const char *const *const source_others[] = {
     stream_source_keys, retention_keys, objective_keys, migrate_keys, NULL,
@@ -96,6 +101,8 @@ static int check_section(void *arg, const struct ini_section *s, struct cf_err *
                    ? 0
                    : -1;
     }
+    if (strcmp(s->kind, "restore-profile") == 0)
+        return 0;   /* its keys name sources: check_profiles(), once the file is read */
     if (strcmp(s->kind, "job") == 0)
         return ini_check_keys_with(s, conf_job_keys, NULL, job_others, e) == 0 &&
                        check_retention(s, e) == 0 && notify_check(s, e) == 0
@@ -104,9 +111,63 @@ static int check_section(void *arg, const struct ini_section *s, struct cf_err *
     return check_repository(s, e);
 }
 
+const char *restore_profile_key(const char *key)
+{
+    const char *dot = strrchr(key, '.');
+    if (dot == NULL || dot == key)
+        return NULL;
+    for (size_t i = 0; restore_profile_keys[i]; i++)
+        if (strcmp(dot + 1, restore_profile_keys[i]) == 0)
+            return dot + 1;
+    return NULL;
+}
+
+/* [restore-profile NAME]: every key is SOURCE.KEY, SOURCE a [source] of the file */
+static int check_profile(const struct ini *ini, const struct ini_section *s, struct cf_err *e)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ini_kv *kv = &s->kv[i];
+        const char *k = restore_profile_key(kv->key);
+        if (k == NULL)
+            return ini_err(s, kv->key, e, "'%s' is not SOURCE.KEY with KEY one of to, to-file, "
+                                          "into-db, into-redis, database", kv->key);
+        char *name = cf_strndup(kv->key, (size_t)(k - 1 - kv->key));
+        bool known = ini_find(ini, "source", name) != NULL;
+        free(name);
+        if (!known)
+            return ini_err(s, kv->key, e, "%s: no [source %.*s] in this file", kv->key,
+                           (int)(k - 1 - kv->key), kv->key);
+        if (kv->value[0] == '\0')
+            return ini_err(s, kv->key, e, "%s: empty value", kv->key);
+    }
+    return 0;
+}
+
+static int check_profiles(const struct conf *c, struct conf_report *rep, struct cf_err *e)
+{
+    for (size_t i = 0; i < c->ini->n; i++) {
+        const struct ini_section *s = &c->ini->sec[i];
+        if (strcmp(s->kind, "restore-profile") != 0 || s->name == NULL ||
+            check_profile(c->ini, s, e) == 0)
+            continue;
+        if (rep == NULL)
+            return -1;
+        conf_report_add(rep, s, NULL, e);
+        cf_err_clear(e);
+    }
+    return 0;
+}
+
 int validate_load(const char *path, struct conf **out, struct cf_err *e)
 {
-    return conf_read(path, check_section, NULL, NULL, out, e);
+    if (conf_read(path, check_section, NULL, NULL, out, e) != 0)
+        return -1;
+    if (check_profiles(*out, NULL, e) != 0) {
+        conf_free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 int validate_report(const char *path, struct conf **out, struct conf_report *rep,
@@ -114,6 +175,7 @@ int validate_report(const char *path, struct conf **out, struct conf_report *rep
 {
     if (conf_read(path, check_section, NULL, rep, out, e) != 0)
         return -1;
+    check_profiles(*out, rep, e);
     repo_check(*out, rep);
     for (size_t i = 0; i < (*out)->nsources; i++)
         source_check((*out)->sources[i], rep);

@@ -30,4 +30,10 @@ int validate_source(const struct ini_section *s, struct cf_err *e);
 int validate_report(const char *path, struct conf **out, struct conf_report *rep,
                     struct cf_err *e);
 
+/* restore's keys of a [restore-profile NAME] section, written SOURCE.KEY (NULL-terminated) */
+extern const char *const restore_profile_keys[];
+/* restore_profile_key() - the KEY of a profile key SOURCE.KEY when KEY is one of
+ * restore_profile_keys (a pointer into @key, after the last dot), else NULL */
+const char *restore_profile_key(const char *key);
+
 #endif

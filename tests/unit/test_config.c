@@ -109,8 +109,12 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[job j]\nkeep-last = 2\n", "[job j] missing required key 'sources'");
     bad(REPO "[job j]\nsources = m\nschedule = daily\n", "unknown key 'schedule'");
     bad(REPO "[metric]\n", "unknown section [metric] (expected [repository], [source NAME], "
-                           "[job NAME], [catalog], [metrics] or [notify])");
+                           "[job NAME], [catalog], [metrics], [notify] or [restore-profile NAME])");
     bad(REPO "[metrics]\nlisten-port = 9\n", "unknown key 'listen-port'");
+    bad(REPO "[source m]\ntype = volume\npath = /x\n[restore-profile p]\nm.into = x\n",
+        "c.conf:8: [restore-profile p] 'm.into' is not SOURCE.KEY with KEY one of to, to-file");
+    bad(REPO "[restore-profile p]\nweb.to = /x\n", "web.to: no [source web] in this file");
+    bad(REPO "[restore-profile p]\nto = /x\n", "'to' is not SOURCE.KEY");
     bad(REPO "[metrics]\ntextfile-dir = rel\n", "c.conf:5: [metrics] textfile-dir: 'rel' is not "
                                                   "an absolute path");
     bad(REPO "[notify]\nnotify-url = mailto:x\n", "c.conf:5: [notify] notify-url: not an http");
