@@ -422,6 +422,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
     struct cf_err e = CF_ERR_INIT;
     struct cat_ctx ctx;
     json_t *names = NULL, *arr = json_array(), *locks = json_array(), *sj;
+    json_t *drills = json_array();
     struct lease_info *li = NULL;
     size_t nli = 0, notok = 0, i;
     time_t now = time(NULL);
@@ -430,6 +431,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
     if (rc >= 0) {
         json_decref(arr);
         json_decref(locks);
+        json_decref(drills);
         return rc;
     }
     if (ctx.offline)
@@ -528,6 +530,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                    nvanished ? "VANISHED" : state, vdesc);
         cat_rows_free(v, n);
     }
+    notok += (size_t)cat_drill_status(c, ctx.r, o->json, drills);
     if (ctx.r != NULL && repo_locks_list(ctx.r, &li, &nli, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
@@ -549,9 +552,9 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                                                                     : "");
     }
     if (o->json) {
-        json_t *res = json_pack("{s:o, s:b, s:o, s:o}", "catalog", cat_ctx_json(&ctx), "ok",
-                                notok == 0, "sources", arr, "locks", locks);
-        arr = locks = NULL;
+        json_t *res = json_pack("{s:o, s:b, s:o, s:o, s:o}", "catalog", cat_ctx_json(&ctx), "ok",
+                                notok == 0, "sources", arr, "locks", locks, "drills", drills);
+        arr = locks = drills = NULL;
         cat_print_json(res);
         json_decref(res);
     }
@@ -560,6 +563,7 @@ out:
     free(li);
     json_decref(arr);
     json_decref(locks);
+    json_decref(drills);
     json_decref(names);
     cat_ctx_close(&ctx);
     return rc;

@@ -48,4 +48,12 @@ int catalog_forget(const struct conf *c, const struct repo_unlock *u, const char
 int catalog_rebuild(const struct conf *c, const struct repo_unlock *u,
                     const struct catalog_opts *o);
 
+/* the drill reports stored in the repository, oldest first (cat_drills.c) */
+int catalog_drills(const struct conf *c, const struct repo_unlock *u,
+                   const struct catalog_opts *o);
+/* cat_drill_status() - status's drill lines: each job's last drill (from the repository @r,
+ * NULL when unreachable) against its drill-every, printed unless @quiet and appended to
+ * @out; returns the number of jobs whose drill is failed or overdue */
+int cat_drill_status(const struct conf *c, struct repo *r, bool quiet, json_t *out);
+
 #endif

@@ -30,6 +30,8 @@ static const char usage[] =
     "                                   missing without a prune): verify and status stop\n"
     "                                   reporting it\n"
     "  rebuild                          recreate the index from the repository alone\n"
+    "  drills                           the drill reports in the repository (restore drill),\n"
+    "                                   oldest first; status shows each job's last one\n"
     "\n"
     "  --json               machine-readable output (docs/CATALOG.md)\n"
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
@@ -83,7 +85,7 @@ int main(int argc, char **argv)
         int arg;
     } cmds[] = { { "list", 0 }, { "show", 1 },  { "at", 1 },     { "verify", -1 },
                  { "pin", 1 },  { "unpin", 1 }, { "status", 0 }, { "prune", 0 },
-                 { "rebuild", 0 }, { "forget", 1 } };
+                 { "rebuild", 0 }, { "forget", 1 }, { "drills", 0 } };
     int want = -2;
     for (size_t k = 0; k < sizeof(cmds) / sizeof(*cmds); k++)
         if (strcmp(cmd, cmds[k].name) == 0)
@@ -126,6 +128,8 @@ int main(int argc, char **argv)
         rc = catalog_prune(c, &u, &o);
     else if (strcmp(cmd, "forget") == 0)
         rc = catalog_forget(c, &u, arg, &o);
+    else if (strcmp(cmd, "drills") == 0)
+        rc = catalog_drills(c, &u, &o);
     else
         rc = catalog_rebuild(c, &u, &o);
     conf_free(c);

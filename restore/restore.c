@@ -98,10 +98,11 @@ static void plan_backup(const struct restore_one *p, struct repo_when at)
 }
 
 int restore_one_prepare(const struct conf *c, struct repo *r, const char *source,
-                        struct repo_when at, const struct restore_opts *opts,
-                        struct restore_one *p, struct cf_err *e)
+                        const struct ini_section *sec, struct repo_when at,
+                        const struct restore_opts *opts, struct restore_one *p, struct cf_err *e)
 {
-    const struct ini_section *sec = conf_source(c, source);
+    if (sec == NULL)
+        sec = conf_source(c, source);
 
     memset(p, 0, sizeof(*p));
     p->source = source;
@@ -188,7 +189,8 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
         return cli_fail("restore", &e);
     }
     /* the destination is checked before any line of the plan is printed */
-    if (repo_open(c, u, &r, &e) != 0 || restore_one_prepare(c, r, source, at, opts, &p, &e) != 0) {
+    if (repo_open(c, u, &r, &e) != 0 ||
+        restore_one_prepare(c, r, source, NULL, at, opts, &p, &e) != 0) {
         rc = cli_fail("restore", &e);
         goto out;
     }

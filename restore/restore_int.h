@@ -34,11 +34,13 @@ struct restore_one {
 /* restore_one_prepare() - "this source at this moment into this destination", up to the
  * point where nothing has changed yet: choose the backup of @source at @at (passing over
  * those the index knows damaged), check its kind against [source], and check the
- * destination @opts names (source_plan). On -1 (@e set: the cause, without the source's
- * name) the caller still calls restore_one_free(@p). */
+ * destination @opts names (source_plan). The source is opened on @sec, or on its [source]
+ * section when NULL (the drill passes one that points at its scratch server). On -1 (@e
+ * set: the cause, without the source's name) the caller still calls restore_one_free(@p). */
 int restore_one_prepare(const struct conf *c, struct repo *r, const char *source,
-                        struct repo_when at, const struct restore_opts *opts,
-                        struct restore_one *p, struct cf_err *e);
+                        const struct ini_section *sec, struct repo_when at,
+                        const struct restore_opts *opts, struct restore_one *p,
+                        struct cf_err *e);
 /* restore_one_print_plan() - the plan's lines of one prepared source, on stdout */
 void restore_one_print_plan(const struct restore_one *p, struct repo_when at);
 /* restore_one_run() - restore the prepared @p; prints "restore done: ..." and stores the

@@ -200,7 +200,7 @@ int restore_job_run(const struct conf *c, const struct repo_unlock *u, const cha
         struct restore_opts o;
         ini_get_str(conf_source(c, job->sources[i]), "type", "", &kind, &e);
         source_opts(jo, &d[i], kind ? kind : "", &o);
-        if (restore_one_prepare(c, r, job->sources[i], at, &o, &p[i], &e) != 0) {
+        if (restore_one_prepare(c, r, job->sources[i], NULL, at, &o, &p[i], &e) != 0) {
             fprintf(stderr, "restore: error: source %s: %s\n", job->sources[i], e.msg);
             if (failed++ == 0)
                 rc = cli_exit_code(&e);

@@ -14,6 +14,8 @@ static const char usage[] =
     "usage: restore [--config FILE] --source NAME --at TIME [options]\n"
     "       restore [--config FILE] --job JOB --at TIME [--map SOURCE=DEST]... [--profile P]\n"
     "       restore [--config FILE] wal-fetch SOURCE FILE PATH\n"
+    "       restore [--config FILE] drill --job JOB | --source NAME [--at TIME|random]\n"
+    "               [--report FILE.md|FILE.json]... [--scratch-dir DIR]\n"
     "\n"
     "Restores the newest complete backup of NAME taken at or before TIME, passing over those\n"
     "`catalog verify` found damaged. The destination is checked first (a full --to DIR, an\n"
@@ -54,11 +56,45 @@ static const char usage[] =
     "\n"
     "  --log-format text|json, --verbose, --quiet\n"
     "\n"
+    "drill restores every source of JOB (or the source NAME) at TIME (default latest;\n"
+    "random: a moment at which every source has a backup) into scratch servers it starts\n"
+    "under DIR ($TMPDIR or /tmp) and stops at the end, checks each copy, measures the time\n"
+    "against `rto`, stores the report in the repository (catalog drills lists them) and writes\n"
+    "it to each --report FILE (Markdown for .md, else JSON); exit 1 naming each failed check\n"
+    "or missed objective.\n"
+    "\n"
     "wal-fetch is PostgreSQL's restore_command: it writes the archived WAL file FILE (%f) of\n"
     "the postgres source SOURCE to PATH (%p); exit 1 without a word when it was never\n"
     "archived (docs/PITR.md).\n"
     "\n"
     "Exit codes: 0 done, 1 failed, 2 usage, configuration or key error (docs/CONFIG.md).\n";
+
+/* `restore drill`: its arguments checked, then restore_drill_run */
+static int drill_main(const struct cli_args *a, const struct repo_unlock *u, const char *job,
+                      const char *source, const char *at, const char *scratch,
+                      const char **reports, size_t nreports)
+{
+    struct restore_drill_opts d = { job, source, { true, 0 }, false, reports, nreports, scratch };
+    struct cf_err e = CF_ERR_INIT;
+    struct conf *c = NULL;
+    int rc;
+
+    if (a->npos != 1 || (job == NULL) == (source == NULL)) {
+        cf_err_set(&e, CF_E_USAGE, "drill takes one of --job or --source");
+        return cli_usage_error(a, &e);
+    }
+    if (d.scratch_dir == NULL)
+        d.scratch_dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    if (at != NULL && strcmp(at, "random") == 0)
+        d.random = true;
+    else if (at != NULL && repo_when_parse("--at", at, &d.at, &e) != 0)
+        return cli_fail("restore", &e);
+    if (keys_init(&e) != 0 || validate_load(a->config, &c, &e) != 0)
+        return cli_fail("restore", &e);
+    rc = restore_drill_run(c, u, &d);
+    conf_free(c);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -67,9 +103,9 @@ int main(int argc, char **argv)
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
     const char *source = NULL, *at = NULL, *jobs = NULL, *job = NULL, *profile = NULL;
-    const char *spread = NULL;
-    const char **maps = NULL;
-    size_t nmaps = 0;
+    const char *spread = NULL, *scratch = NULL;
+    const char **maps = NULL, **reports = NULL;
+    size_t nmaps = 0, nreports = 0;
     struct repo_when t;
     int rc;
     const struct cli_opt opts[] = {
@@ -77,6 +113,7 @@ int main(int argc, char **argv)
         { "--job", &job, NULL },
         { "--profile", &profile, NULL },
         { "--max-spread", &spread, NULL },
+        { "--scratch-dir", &scratch, NULL },
         { "--at", &at, NULL },
         { "--to", &o.to_dir, NULL },
         { "--to-file", &o.to_file, NULL },
@@ -94,10 +131,21 @@ int main(int argc, char **argv)
     const char *pos[4];
     struct cli_args a = { "restore", usage, opts, CONF_DEFAULT_PATH, pos, 4, 0 };
 
-    if (cli_collect(&argc, argv, "--map", &maps, &nmaps, &e) != 0)
+    if (cli_collect(&argc, argv, "--map", &maps, &nmaps, &e) != 0 ||
+        cli_collect(&argc, argv, "--report", &reports, &nreports, &e) != 0) {
+        free(maps);
         return cli_usage_error(&a, &e);
+    }
     if ((rc = cli_parse(&a, argc, argv)) >= 0)
         goto out;
+    if (a.npos > 0 && strcmp(pos[0], "drill") == 0) {
+        rc = drill_main(&a, &u, job, source, at, scratch, reports, nreports);
+        goto out;
+    }
+    if (nreports || scratch) {
+        cf_err_set(&e, CF_E_USAGE, "--report and --scratch-dir go with drill");
+        goto usage_err;
+    }
     if (a.npos > 0 && strcmp(pos[0], "wal-fetch") != 0) {
         cf_err_set(&e, CF_E_USAGE, "unknown argument '%s'", pos[0]);
         goto usage_err;
@@ -162,6 +210,7 @@ usage_err:
     rc = cli_usage_error(&a, &e);
 out:
     conf_free(c);
+    free(reports);
     free(maps);
     return rc;
 }

@@ -22,12 +22,16 @@ static const char *const migrate_keys[] = { "migrations", NULL };
 const char *const restore_profile_keys[] = { "to", "to-file", "into-db", "into-redis",
                                              "database", NULL };
 
+/* the drill's keys of [source]: one custom check, run on the restored copy (read by
+ * restore/drill_check.c; listed here because lib/ includes no tool) */
+const char *const drill_source_keys[] = { "check-sql", "check-expect", NULL };
+
 /* the keys other owners read from [source] and [job], besides the section's own */
 static const char *const *const source_others[] = {
-    stream_source_keys, retention_keys, objective_keys, migrate_keys, NULL,
+    stream_source_keys, retention_keys, objective_keys, migrate_keys, drill_source_keys, NULL,
 };
 static const char *const *const job_others[] = { retention_keys, objective_keys, notify_keys,
-                                                  NULL };
+                                                  drill_job_keys, NULL };
 static const char *const *const repository_others[] = { stream_repo_keys, NULL };
 
 /* the values of the retention and objective keys; their defaults are the readers' (the
@@ -44,8 +48,18 @@ static int check_retention(const struct ini_section *s, struct cf_err *e)
         if (ini_get_int(s, counts[i], 0, 0, 1000000, &v, e) != 0)
             return -1;
     if (ini_get_duration(s, "keep-within", 0, &d, e) != 0 ||
-        ini_get_duration(s, "rpo", 0, &d, e) != 0 || ini_get_str(s, "timezone", NULL, &tz, e) != 0)
+        ini_get_duration(s, "rpo", 0, &d, e) != 0 || ini_get_duration(s, "rto", 0, &d, e) != 0 ||
+        ini_get_duration(s, "drill-every", 0, &d, e) != 0 ||
+        ini_get_str(s, "timezone", NULL, &tz, e) != 0)
         return -1;
+    const char *sql, *expect;
+    if (ini_get_str(s, "check-sql", NULL, &sql, e) != 0 ||
+        ini_get_str(s, "check-expect", NULL, &expect, e) != 0)
+        return -1;
+    if ((sql == NULL) != (expect == NULL))
+        return ini_err(s, sql ? "check-sql" : "check-expect", e,
+                       "check-sql and check-expect go together: the query and the value its "
+                       "first column of its first row must be");
     struct cf_err te = CF_ERR_INIT;
     if (time_zone_check(tz, &te) != 0)
         return ini_err(s, "timezone", e, "timezone: %s", te.msg);

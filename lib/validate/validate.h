@@ -30,6 +30,8 @@ int validate_source(const struct ini_section *s, struct cf_err *e);
 int validate_report(const char *path, struct conf **out, struct conf_report *rep,
                     struct cf_err *e);
 
+/* the drill's keys of [source] (check-sql, check-expect; NULL-terminated) */
+extern const char *const drill_source_keys[];
 /* restore's keys of a [restore-profile NAME] section, written SOURCE.KEY (NULL-terminated) */
 extern const char *const restore_profile_keys[];
 /* restore_profile_key() - the KEY of a profile key SOURCE.KEY when KEY is one of
