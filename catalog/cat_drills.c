@@ -65,9 +65,8 @@ int cat_drill_status(const struct conf *c, struct repo *r, bool quiet, json_t *o
     struct cf_err e = CF_ERR_INIT;
     time_t now = time(NULL);
     int notok = 0;
+    bool header = false;
 
-    if (!quiet)
-        printf("\n%-16s %s\n", "JOB", "LAST DRILL");
     for (size_t j = 0; j < c->njobs; j++) {
         const struct conf_job *job = &c->jobs[j];
         char subject[REPO_NAME_MAX + 8], every[32] = "-", when[32] = "-";
@@ -80,8 +79,12 @@ int cat_drill_status(const struct conf *c, struct repo *r, bool quiet, json_t *o
         ini_get_duration(job->sec, "drill-every", 0, &ev, &e);
         cf_err_clear(&e);
         snprintf(subject, sizeof(subject), "job.%s", job->name);
+        if (ev > 0 && !quiet && !header) {
+            printf("\n%-16s %s\n", "JOB", "LAST DRILL");
+            header = true;
+        }
         if (r == NULL || repo_drill_list(r, subject, &refs, &n, &e) != 0) {
-            if (!quiet)
+            if (!quiet && ev > 0)
                 printf("%-16s drill unknown: %s\n", job->name,
                        r ? e.msg : "the repository is unreachable");
             cf_err_clear(&e);
@@ -106,6 +109,10 @@ int cat_drill_status(const struct conf *c, struct repo *r, bool quiet, json_t *o
             snprintf(every, sizeof(every), "%llds", (long long)ev);
         if (n > 0)
             time_format_rfc3339(refs[n - 1].time, when, sizeof(when));
+        if (!quiet && !header) {
+            printf("\n%-16s %s\n", "JOB", "LAST DRILL");
+            header = true;
+        }
         const char *state = st != OBJ_VIOLATED ? "OK"
                             : n > 0 && passed  ? "OVERDUE"
                                                : "FAILED";
