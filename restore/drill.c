@@ -21,15 +21,15 @@
 #include "../lib/core/version.h"
 #include "restore_int.h"
 
-#define MAX_SERVERS 8
-
+/* Each source gets a scratch server of its own, stopped once its checks are done: sources
+ * never meet (two may hold databases of the same name), and two cores never carry more than
+ * one scratch server at a time. */
 struct drill {
     const struct conf *c;
     struct repo *r;
     struct repo_when at;
     char *scratch;
-    struct drill_server srv[MAX_SERVERS];
-    size_t nsrv;
+    struct drill_server srv;   /* the current source's, if any */
     json_t *failures;
 };
 
@@ -42,24 +42,6 @@ static void fail(struct drill *d, const char *fmt, ...)
     vsnprintf(m, sizeof(m), fmt, ap);
     va_end(ap);
     json_array_append_new(d->failures, json_string(m));
-}
-
-/* the scratch server of @kind and @major, started on first use; *@started tells */
-static struct drill_server *server_for(struct drill *d, const char *kind, const char *major,
-                                       bool *started, struct cf_err *e)
-{
-    *started = false;
-    for (size_t i = 0; i < d->nsrv; i++)
-        if (strcmp(d->srv[i].kind, kind) == 0 && (major == NULL || strcmp(d->srv[i].major, major) == 0))
-            return &d->srv[i];
-    if (d->nsrv == MAX_SERVERS) {
-        cf_err_set(e, CF_E_USAGE, "more than %d scratch servers", MAX_SERVERS);
-        return NULL;
-    }
-    if (drill_server_start(&d->srv[d->nsrv], kind, major, d->scratch, e) != 0)
-        return NULL;
-    *started = true;
-    return &d->srv[d->nsrv++];
 }
 
 /* a [source] like @name's, pointing at the scratch server @s (as its superuser, no password) */
@@ -125,7 +107,7 @@ static void drill_source(struct drill *d, const char *name, json_t *s, uint64_t 
     json_t *checks = json_array();
     uint64_t start_ms = 0, restore_ms = 0;
     char when[32], *voldir = NULL;
-    bool started = false, restored = false, rto_bad = false;
+    bool restored = false, rto_bad = false;
 
     memset(&p, 0, sizeof(p));
     ini_get_str(sec, "type", "", &kind, &e);
@@ -146,13 +128,17 @@ static void drill_source(struct drill *d, const char *name, json_t *s, uint64_t 
         char major[16];
         json_int_t v = json_integer_value(json_object_get(m->info, "server_version_num"));
         snprintf(major, sizeof(major), "%" JSON_INTEGER_FORMAT, v / 10000);
-        srv = server_for(d, kind, strcmp(kind, "postgres") == 0 && v > 0 ? major : NULL,
-                         &started, &e);
-        if (srv == NULL) {
+        char *label = cf_asprintf("%s-%s", kind, name);
+        int src = drill_server_start(&d->srv, kind, strcmp(kind, "postgres") == 0 && v > 0 ? major
+                                                                                         : NULL,
+                                     d->scratch, label, &e);
+        free(label);
+        start_ms = d->srv.start_ms;
+        if (src != 0) {
             fail(d, "source %s: %s", name, e.msg);
             goto out;
         }
-        start_ms = started ? srv->start_ms : 0;
+        srv = &d->srv;
         json_object_set_new(s, "server", json_sprintf("%s%s%s (pid %ld, %s)", kind,
                                                       srv->major[0] ? " " : "", srv->major,
                                                       (long)srv->pid, srv->dir));
@@ -222,6 +208,7 @@ out:
     json_object_set_new(s, "result", json_string(ok ? "passed" : "FAILED"));
     json_object_set_new(s, "checks", checks);
     restore_one_free(&p);
+    drill_server_stop(&d->srv);
     ini_free(scratch);
     manifest_free(m);
     free(voldir);
@@ -299,8 +286,6 @@ int restore_drill_run(const struct conf *c, const struct repo_unlock *u,
         drill_source(&d, sources[i], s, &job_ms);
         json_array_append_new(srcs, s);
     }
-    for (size_t i = 0; i < d.nsrv; i++)
-        drill_server_stop(&d.srv[i]);
     drill_scratch_end(d.scratch);
     d.scratch = NULL;
     json_object_set_new(rep, "sources", srcs);
@@ -335,8 +320,7 @@ int restore_drill_run(const struct conf *c, const struct repo_unlock *u,
                 id, subject, json_array_size(d.failures),
                 json_array_size(d.failures) == 1 ? "" : "s");
 out:
-    for (size_t i = 0; i < d.nsrv; i++)
-        drill_server_stop(&d.srv[i]);
+    drill_server_stop(&d.srv);
     drill_scratch_end(d.scratch);
     json_decref(d.failures);
     json_decref(rep);

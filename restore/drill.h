@@ -25,10 +25,10 @@ struct drill_server {
 };
 
 /* drill_server_start() - initialise and start a @kind server (for postgres, of major version
- * @major, or the newest installed when NULL) under @base. On -1 nothing is left running and
- * @e says why, quoting the server's log. */
+ * @major, or the newest installed when NULL) in the new directory @base/@label. On -1
+ * nothing is left running and @e says why, quoting the server's log. */
 int drill_server_start(struct drill_server *s, const char *kind, const char *major,
-                       const char *base, struct cf_err *e);
+                       const char *base, const char *label, struct cf_err *e);
 /* drill_server_stop() - stop it by its PID (waiting for it to exit) and free @s's strings;
  * safe on a server that never started */
 void drill_server_stop(struct drill_server *s);

@@ -348,14 +348,14 @@ out:
 }
 
 int drill_server_start(struct drill_server *s, const char *kind, const char *major,
-                       const char *base, struct cf_err *e)
+                       const char *base, const char *label, struct cf_err *e)
 {
     uint64_t t0 = time_mono_ms();
     int rc;
 
     memset(s, 0, sizeof(*s));
     snprintf(s->kind, sizeof(s->kind), "%s", kind);
-    s->dir = cf_asprintf("%s/%s%s%s", base, kind, major ? "-" : "", major ? major : "");
+    s->dir = cf_asprintf("%s/%s", base, label);
     if (mkdir(s->dir, 0700) != 0 && errno != EEXIST)
         return cf_err_sys(e, CF_E_SOURCE, "unable to create '%s'", s->dir);
     if (strcmp(kind, "postgres") == 0)
