@@ -200,6 +200,9 @@ done
 
 # what the procedures promise, beyond their exit codes
 cd "$T" || exit 1
+check "restore drill: the Markdown report says passed" grep -q "^# coffer drill .*: passed$" "$T/var/drill.md"
+check "restore drill: the JSON report holds the job's five sources" python3 -c "
+import json; r = json.load(open('$T/var/drill.json')); assert len(r['sources']) == 5 and r['result'] == 'passed', r"
 check "restore --job: the volume came back" diff -r "$T/srv/media" "$T/srv/media.incident"
 check "restore --job: PostgreSQL came back" test "$(pg_sql -d app_incident -tAc 'SELECT count(*) FROM orders')" = 500
 check "restore --job: MariaDB came back" test "$(my_sql -N -e 'SELECT count(*) FROM shop_incident.items')" = 300
