@@ -35,6 +35,7 @@ extern char **environ;
 static volatile pid_t live_pid[LIVE_MAX];
 static volatile int live_sig[LIVE_MAX];
 static char scratch_path[4096];
+static volatile pid_t fg_pid;   /* the tool drill_spawn waits for (its own process group) */
 
 static void live_set(pid_t pid, int sig)
 {
@@ -78,12 +79,16 @@ static void stop_pid(pid_t pid, int sig)
 
 static void on_signal(int sig)
 {
+    if (fg_pid > 0)
+        kill(-fg_pid, SIGTERM);
     for (int i = 0; i < LIVE_MAX; i++)
         if (live_pid[i] > 0)
             kill(live_pid[i], live_sig[i]);
     for (int i = 0; i < LIVE_MAX; i++)
         if (live_pid[i] > 0 && !wait_gone(live_pid[i], 30000))
             kill(live_pid[i], SIGKILL);
+    if (fg_pid > 0 && !wait_gone(fg_pid, 10000))
+        kill(-fg_pid, SIGKILL);
     if (scratch_path[0]) {
         pid_t p = fork();
         if (p == 0) {
@@ -142,8 +147,10 @@ int drill_spawn(char *const argv[], const char *log, bool wait, pid_t *pid, stru
     }
     if (!wait)
         return 0;
+    fg_pid = *pid;
     while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
         ;
+    fg_pid = 0;
     *pid = 0;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
@@ -284,6 +291,17 @@ out:
     return rc;
 }
 
+/* run the server @argv in the background, then wait until its socket accepts */
+static int launch(struct drill_server *s, char *const argv[], const char *log, struct cf_err *e)
+{
+    pid_t pid = 0;
+    if (drill_spawn(argv, log, false, &pid, e) != 0)
+        return -1;
+    s->pid = pid;
+    live_set(pid, SIGTERM);
+    return wait_socket(s->sock, pid, log, e);
+}
+
 static int maria_start(struct drill_server *s, struct cf_err *e)
 {
     char *data = cf_asprintf("%s/data", s->dir), *log = cf_asprintf("%s/server.log", s->dir);
@@ -303,11 +321,7 @@ static int maria_start(struct drill_server *s, struct cf_err *e)
         goto out;
     char *run[] = { "mariadbd", "--no-defaults", user, dd, so, pf, le, "--skip-networking",
                     "--innodb-flush-log-at-trx-commit=0", NULL };
-    if (drill_spawn(run, log, false, &pid, e) != 0)
-        goto out;
-    s->pid = pid;
-    live_set(pid, SIGTERM);
-    rc = wait_socket(s->sock, pid, log, e);
+    rc = launch(s, run, log, e);
 out:
     free(le);
     free(pf);
@@ -322,7 +336,6 @@ static int redis_start(struct drill_server *s, struct cf_err *e)
 {
     char *conf = cf_asprintf("%s/redis.conf", s->dir), *log = cf_asprintf("%s/server.log", s->dir);
     struct buf text = BUF_INIT;
-    pid_t pid = 0;
     int rc = -1;
 
     s->sock = cf_asprintf("%s/redis.sock", s->dir);
@@ -335,11 +348,7 @@ static int redis_start(struct drill_server *s, struct cf_err *e)
     if (fs_write_file_atomic(conf, text.data, text.len, 0600, e) != 0)
         goto out;
     char *run[] = { "redis-server", conf, NULL };
-    if (drill_spawn(run, log, false, &pid, e) != 0)
-        goto out;
-    s->pid = pid;
-    live_set(pid, SIGTERM);
-    rc = wait_socket(s->sock, pid, log, e);
+    rc = launch(s, run, log, e);
 out:
     buf_free(&text);
     free(log);

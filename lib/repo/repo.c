@@ -306,6 +306,7 @@ char *repo_key_backup_prefix(const char *source, const char *id)
 }
 
 struct list_ctx {
+    enum repo_key_kind kind;
     struct repo_ref *refs;
     size_t n;
 };
@@ -316,8 +317,8 @@ static int list_cb(void *arg, const char *key, uint64_t size)
     struct repo_key k;
     time_t t;
     (void)size;
-    /* backups/<source>/<id>/manifest */
-    if (repo_key_parse(key, &k) != REPO_KEY_MANIFEST || time_parse_compact(k.id, &t) != 0)
+    /* backups/<source>/<id>/manifest, drills/<subject>/<id> */
+    if (repo_key_parse(key, &k) != c->kind || time_parse_compact(k.id, &t) != 0)
         return 0;
     c->refs = cf_realloc(c->refs, (c->n + 1) * sizeof(*c->refs));
     struct repo_ref *ref = &c->refs[c->n++];
@@ -334,22 +335,28 @@ static int ref_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->id, y->id);
 }
 
-int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t *n,
-              struct cf_err *e)
+int repo_refs_list(struct repo *r, const char *prefix, enum repo_key_kind kind, const char *what,
+                   struct repo_ref **out, size_t *n, struct cf_err *e)
 {
-    struct list_ctx c = { NULL, 0 };
-    char *prefix = source ? cf_asprintf("backups/%s/", source) : cf_strdup("backups/");
-    int rc = target_list(r->t, prefix, list_cb, &c, e);
-    free(prefix);
-    if (rc != 0) {
+    struct list_ctx c = { kind, NULL, 0 };
+    if (target_list(r->t, prefix, list_cb, &c, e) != 0) {
         free(c.refs);
-        return cf_err_ctx(e, "unable to list backups at %s", target_describe(r->t));
+        return cf_err_ctx(e, "unable to list %s at %s", what, target_describe(r->t));
     }
     if (c.n > 1)
         qsort(c.refs, c.n, sizeof(*c.refs), ref_cmp);
     *out = c.refs;
     *n = c.n;
     return 0;
+}
+
+int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t *n,
+              struct cf_err *e)
+{
+    char *prefix = source ? cf_asprintf("backups/%s/", source) : cf_strdup("backups/");
+    int rc = repo_refs_list(r, prefix, REPO_KEY_MANIFEST, "backups", out, n, e);
+    free(prefix);
+    return rc;
 }
 
 int repo_manifest_load(struct repo *r, const char *source, const char *id, struct manifest **out,

@@ -163,8 +163,8 @@ char *repo_key_drill(const char *subject, const char *id);
  * manifest is (with the public key alone it can be written, not read) */
 int repo_drill_save(struct repo *r, const char *subject, const char *id, const char *json,
                     struct cf_err *e);
-/* repo_drill_list() - the drill reports of @subject (NULL: all), oldest first; each ref's
- * source holds its subject */
+/* repo_drill_list() - the drill reports of @subject (NULL: all), by subject, then oldest
+ * first; each ref's source holds its subject */
 int repo_drill_list(struct repo *r, const char *subject, struct repo_ref **out, size_t *n,
                     struct cf_err *e);
 /* repo_drill_load() - the report of drill @subject/@id */

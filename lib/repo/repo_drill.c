@@ -124,52 +124,13 @@ int repo_drill_save(struct repo *r, const char *subject, const char *id, const c
     return rc;
 }
 
-struct drill_list {
-    const char *subject;
-    struct repo_ref *refs;
-    size_t n;
-};
-
-static int drill_cb(void *arg, const char *key, uint64_t size)
-{
-    struct drill_list *c = arg;
-    struct repo_key k;
-    time_t t;
-    (void)size;
-    if (repo_key_parse(key, &k) != REPO_KEY_DRILL || time_parse_compact(k.id, &t) != 0 ||
-        (c->subject && strcmp(c->subject, k.source) != 0))
-        return 0;
-    c->refs = cf_realloc(c->refs, (c->n + 1) * sizeof(*c->refs));
-    struct repo_ref *ref = &c->refs[c->n++];
-    snprintf(ref->source, sizeof(ref->source), "%s", k.source);
-    snprintf(ref->id, sizeof(ref->id), "%s", k.id);
-    ref->time = t;
-    return 0;
-}
-
-static int drill_cmp(const void *a, const void *b)
-{
-    const struct repo_ref *x = a, *y = b;
-    int c = strcmp(x->id, y->id);
-    return c ? c : strcmp(x->source, y->source);
-}
-
 int repo_drill_list(struct repo *r, const char *subject, struct repo_ref **out, size_t *n,
                     struct cf_err *e)
 {
-    struct drill_list c = { subject, NULL, 0 };
     char *prefix = subject ? cf_asprintf("drills/%s/", subject) : cf_strdup("drills/");
-    int rc = target_list(r->t, prefix, drill_cb, &c, e);
+    int rc = repo_refs_list(r, prefix, REPO_KEY_DRILL, "drills", out, n, e);
     free(prefix);
-    if (rc != 0) {
-        free(c.refs);
-        return cf_err_ctx(e, "unable to list drills at %s", target_describe(r->t));
-    }
-    if (c.n > 1)
-        qsort(c.refs, c.n, sizeof(*c.refs), drill_cmp);
-    *out = c.refs;
-    *n = c.n;
-    return 0;
+    return rc;
 }
 
 int repo_drill_load(struct repo *r, const char *subject, const char *id, json_t **out,

@@ -60,6 +60,11 @@ static int check_retention(const struct ini_section *s, struct cf_err *e)
         return ini_err(s, sql ? "check-sql" : "check-expect", e,
                        "check-sql and check-expect go together: the query and the value its "
                        "first column of its first row must be");
+    const char *type = NULL;
+    if (sql && (ini_get_str(s, "type", "", &type, e) != 0 ||
+                (strcmp(type, "postgres") != 0 && strcmp(type, "mariadb") != 0)))
+        return ini_err(s, "check-sql", e, "check-sql: only a postgres or mariadb source runs "
+                                          "SQL, not a %s source", type ? type : "?");
     struct cf_err te = CF_ERR_INIT;
     if (time_zone_check(tz, &te) != 0)
         return ini_err(s, "timezone", e, "timezone: %s", te.msg);

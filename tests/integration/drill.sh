@@ -16,24 +16,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 start_redis || exit 1
 start_postgres || exit 1
 start_mariadb || exit 1
-pg_sql -c "CREATE DATABASE app" >/dev/null
-pg_sql -d app -c "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT i, md5(i::text) FROM generate_series(1, 700) i; CREATE TABLE empty_one (x int)" >/dev/null
-my_sql -e "CREATE DATABASE shop"
-my_sql shop -e "CREATE TABLE items (id int PRIMARY KEY, v text) ENGINE=InnoDB; INSERT INTO items SELECT seq, MD5(seq) FROM seq_1_to_300"
-for i in $(seq 1 40); do echo "SET k:$i v$i"; done | rcli >/dev/null
-mkdir -p "$T/media/d"
-echo one >"$T/media/a"
-head -c 70000 /dev/urandom >"$T/media/d/b"
-
-PG_DATABASES=app MY_DATABASES=shop db_conf "$T/c"
+app_four "$T/c" || exit 1
 conf="$T/c/coffer.conf"
-sed -i "s|^path = $T\$|path = $T/media|" "$conf"
-cat >>"$conf" <<CONF
-
-[job app]
-sources = media, pg, my, cache
-drill-every = 90d
-CONF
+echo "drill-every = 90d" >>"$conf"
 # the check-sql of each database source
 sed -i "/^\[source pg\]/a check-sql = SELECT count(*) FROM orders WHERE id <= 100\ncheck-expect = 100" "$conf"
 sed -i "/^\[source my\]/a check-sql = SELECT max(id) FROM items\ncheck-expect = 300" "$conf"
@@ -103,6 +88,21 @@ fails "a scratch server that cannot start fails the drill" 1 "drill" \
 check "the failure names the source and the server" grep -q "FAILED: source cache: scratch redis server did not start: its socket path" "$_out"
 check "nothing left running after the failed start" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
 check "its scratch directory is removed" bash -c "! ls -d '$long'/coffer-drill-* 2>/dev/null"
+
+# interrupted (SIGINT, as Ctrl-C) while its scratch PostgreSQL runs
+mkdir -p "$T/int"
+restore $C drill --source pg --scratch-dir "$T/int" >"$T/int.out" 2>&1 &
+rpid=$!
+on_exit "kill $rpid"
+for ((i = 0; i < 1200; i++)); do
+    ls "$T"/int/coffer-drill-*/postgres-pg/.s.PGSQL.5432 >/dev/null 2>&1 && break
+    sleep 0.05
+done
+kill -INT "$rpid"
+wait "$rpid"
+check "SIGINT ends the drill with exit 130" test $? = 130
+check "the scratch PostgreSQL was stopped" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "its scratch directory is removed" bash -c "! ls -d '$T'/int/coffer-drill-* 2>/dev/null"
 
 # a damaged object of the PostgreSQL backup
 id=$(repo_backups "$T/c" pg | tail -n 1)

@@ -16,22 +16,9 @@ start_redis || exit 1
 start_postgres || exit 1
 start_mariadb || exit 1
 
-pg_sql -c "CREATE DATABASE app" >/dev/null
-pg_sql -d app -c "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 500) i" >/dev/null
-my_sql -e "CREATE DATABASE shop"
-my_sql shop -e "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT seq, MD5(seq) FROM seq_1_to_300"
-for i in $(seq 1 50); do echo "SET k:$i v$i"; done | rcli >/dev/null
-mkdir -p "$T/media/d"
-echo one >"$T/media/a"
-head -c 100000 /dev/urandom >"$T/media/d/b"
-
-PG_DATABASES=app MY_DATABASES=shop db_conf "$T/c"
+app_four "$T/c" || exit 1
 conf="$T/c/coffer.conf"
-sed -i "s|^path = $T\$|path = $T/media|" "$conf"
 cat >>"$conf" <<CONF
-
-[job app]
-sources = media, pg, my, cache
 
 [restore-profile staging]
 media.to = $T/r/media
@@ -82,10 +69,10 @@ ok "restore --job with the profile restores all four" restore $C --job app --at 
 check "the summary says 4 of 4" grep -q 'restore summary for job app: 4 of 4 sources restored' "$_out"
 check "progress per source" bash -c "grep -c '^restoring \[[1-4]/4\] ' '$_out' | grep -qx 4"
 check "volume: the files came back" diff -r "$T/media" "$T/r/media"
-check "postgres: the rows came back" test "$(pg_sql -d app_r -tAc 'SELECT count(*) FROM t')" = 500
+check "postgres: the rows came back" test "$(pg_sql -d app_r -tAc 'SELECT count(*) FROM orders')" = 700
 check "mariadb: --map over the profile" test "$(my_sql -N -B -e 'SELECT count(*) FROM shop_m.items')" = 300
 check "mariadb: the profile's database untouched" test -z "$(my_sql -N -B -e "SHOW DATABASES LIKE 'shop_r'")"
-check "redis: the keys came back" test "$(redis-cli -s "$SCRATCH" DBSIZE)" = 50
+check "redis: the keys came back" test "$(redis-cli -s "$SCRATCH" DBSIZE)" = 40
 
 # --- an occupied destination refuses the whole ---
 fails "an occupied destination refuses the whole, naming the source" 1 "source pg:" \
@@ -102,5 +89,5 @@ fails "a damaged redis backup fails that source only (exit 3)" 3 "source cache:"
 check "the summary names the failed source" grep -q '^  FAILED    cache from ' "$_out"
 check "the summary says 3 of 4" grep -q 'restore summary for job app: 3 of 4 sources restored' "$_out"
 check "the other sources were restored: the volume" diff -r "$T/media" "$T/r/m3"
-check "the other sources were restored: postgres" test "$(pg_sql -d app_r3 -tAc 'SELECT count(*) FROM t')" = 500
+check "the other sources were restored: postgres" test "$(pg_sql -d app_r3 -tAc 'SELECT count(*) FROM orders')" = 700
 check "the failed source left no file" test ! -e "$T/r/c3.rdb"

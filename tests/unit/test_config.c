@@ -115,6 +115,15 @@ TEST(conf_errors_name_the_line)
         "c.conf:8: [restore-profile p] 'm.into' is not SOURCE.KEY with KEY one of to, to-file");
     bad(REPO "[restore-profile p]\nweb.to = /x\n", "web.to: no [source web] in this file");
     bad(REPO "[restore-profile p]\nto = /x\n", "'to' is not SOURCE.KEY");
+    bad(REPO "[source m]\ntype = volume\npath = /x\ncheck-sql = SELECT 1\ncheck-expect = 1\n",
+        "check-sql: only a postgres or mariadb source runs SQL, not a volume source");
+    bad(REPO "[source m]\ntype = volume\npath = /x\ncheck-expect = 1\n",
+        "check-sql and check-expect go together");
+    bad(REPO "[source m]\ntype = volume\npath = /x\nrto = soon\n", "rto");
+    bad(REPO "[source m]\ntype = volume\npath = /x\n[job j]\nsources = m\ndrill-every = x\n",
+        "drill-every");
+    bad(REPO "[source m]\ntype = volume\npath = /x\ndrill-every = 90d\n",
+        "unknown key 'drill-every'");
     bad(REPO "[metrics]\ntextfile-dir = rel\n", "c.conf:5: [metrics] textfile-dir: 'rel' is not "
                                                   "an absolute path");
     bad(REPO "[notify]\nnotify-url = mailto:x\n", "c.conf:5: [notify] notify-url: not an http");
