@@ -434,6 +434,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
     struct cat_ctx ctx;
     json_t *names = NULL, *arr = json_array(), *locks = json_array(), *sj;
     json_t *mirrors = json_array();
+    json_t *drills = json_array();
     struct lease_info *li = NULL;
     size_t nli = 0, notok = 0, i;
     time_t now = time(NULL);
@@ -443,6 +444,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
         json_decref(arr);
         json_decref(locks);
         json_decref(mirrors);
+        json_decref(drills);
         return rc;
     }
     if (ctx.offline)
@@ -562,6 +564,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
         cat_rows_free(v, n);
     }
     cat_mirror_status(&ctx, o, mirrors, &notok);
+    notok += (size_t)cat_drill_status(c, ctx.r, o->json, drills);
     if (ctx.r != NULL && repo_locks_list(ctx.r, &li, &nli, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
@@ -583,10 +586,10 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                                                                     : "");
     }
     if (o->json) {
-        json_t *res = json_pack("{s:o, s:b, s:o, s:o, s:o}", "catalog", cat_ctx_json(&ctx),
+        json_t *res = json_pack("{s:o, s:b, s:o, s:o, s:o, s:o}", "catalog", cat_ctx_json(&ctx),
                                 "ok", notok == 0, "sources", arr, "locks", locks, "mirrors",
-                                mirrors);
-        arr = locks = mirrors = NULL;
+                                mirrors, "drills", drills);
+        arr = locks = mirrors = drills = NULL;
         cat_print_json(res);
         json_decref(res);
     }
@@ -596,6 +599,7 @@ out:
     json_decref(arr);
     json_decref(locks);
     json_decref(mirrors);
+    json_decref(drills);
     json_decref(names);
     cat_ctx_close(&ctx);
     return rc;

@@ -54,5 +54,12 @@ void cat_fmt_age(int64_t s, char *out, size_t cap);
  * appended to @arr; *@notok counts those behind, unreachable or of another repository */
 void cat_mirror_status(const struct cat_ctx *ctx, const struct catalog_opts *o, json_t *arr,
                        size_t *notok);
+/* the drill reports stored in the repository, oldest first (cat_drills.c) */
+int catalog_drills(const struct conf *c, const struct repo_unlock *u,
+                   const struct catalog_opts *o);
+/* cat_drill_status() - status's drill lines: each job's last drill (from the repository @r,
+ * NULL when unreachable) against its drill-every, printed unless @quiet and appended to
+ * @out; returns the number of jobs whose drill is failed or overdue */
+int cat_drill_status(const struct conf *c, struct repo *r, bool quiet, json_t *out);
 
 #endif

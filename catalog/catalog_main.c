@@ -35,6 +35,8 @@ static const char usage[] =
     "  rebuild                          recreate the index from the repository alone\n"
     "  sync MIRROR                      copy to [mirror MIRROR] what it lacks, checking each\n"
     "                                   copy; then prune it by its own rules, if it has any\n"
+    "  drills                           the drill reports in the repository (restore drill),\n"
+    "                                   oldest first; status shows each job's last one\n"
     "\n"
     "  --json               machine-readable output (docs/CATALOG.md)\n"
     "  --repository MIRROR  work on [mirror MIRROR]'s copy of the repository\n"
@@ -90,7 +92,8 @@ int main(int argc, char **argv)
         int arg;
     } cmds[] = { { "list", 0 }, { "show", 1 },  { "at", 1 },     { "verify", -1 },
                  { "pin", 1 },  { "unpin", 1 }, { "status", 0 }, { "prune", 0 },
-                 { "rebuild", 0 }, { "forget", 1 }, { "sync", 1 },   { "logs", 1 } };
+                 { "rebuild", 0 }, { "forget", 1 }, { "sync", 1 },   { "logs", 1 },
+                 { "drills", 0 } };
     int want = -2;
     for (size_t k = 0; k < sizeof(cmds) / sizeof(*cmds); k++)
         if (strcmp(cmd, cmds[k].name) == 0)
@@ -139,6 +142,8 @@ int main(int argc, char **argv)
         rc = catalog_forget(c, &u, arg, &o);
     else if (strcmp(cmd, "sync") == 0)
         rc = catalog_mirror_sync(c, &u, arg, &o);
+    else if (strcmp(cmd, "drills") == 0)
+        rc = catalog_drills(c, &u, &o);
     else
         rc = catalog_rebuild(c, &u, &o);
     conf_free(c);

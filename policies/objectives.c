@@ -1,6 +1,7 @@
 #include "objectives.h"
 
-const char *const objective_keys[] = { "rpo", NULL };
+const char *const objective_keys[] = { "rpo", "rto", NULL };
+const char *const drill_job_keys[] = { "drill-every", NULL };
 
 void objective_rpo(bool have_backup, time_t newest, time_t now, int64_t rpo,
                    struct rpo_eval *out)
@@ -31,4 +32,14 @@ const char *objective_state_name(enum obj_state s)
     case OBJ_VIOLATED: return "VIOLATED";
     default: return "NONE";
     }
+}
+
+enum obj_state objective_drill(bool have_drill, time_t last, bool passed, time_t now,
+                               int64_t every)
+{
+    if (every <= 0)
+        return have_drill && !passed ? OBJ_VIOLATED : OBJ_NONE;
+    if (!have_drill || !passed || now - last > every)
+        return OBJ_VIOLATED;
+    return OBJ_OK;
 }

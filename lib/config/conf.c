@@ -56,10 +56,13 @@ int conf_read(const char *path, conf_check_fn check, void *arg, struct conf_repo
                             j->sources[k]);
                     goto section_err;
                 }
+        } else if (strcmp(s->kind, "restore-profile") == 0 && named) {
+            /* restore --profile's destinations: checked by the validation step */
         } else {
             cf_err_set(e, CF_E_CONFIG,
                        "%s:%d: unknown section [%s%s%s] (expected [repository], [source NAME], "
-                       "[job NAME], [mirror NAME], [catalog], [metrics], [notify] or [daemon])",
+                       "[job NAME], [mirror NAME], [catalog], [metrics], [notify], [daemon] or "
+                       "[restore-profile NAME])",
                        s->file, s->line, s->kind, named ? " " : "", named ? s->name : "");
             goto section_err;
         }

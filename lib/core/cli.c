@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -170,4 +171,36 @@ int cli_parse(struct cli_args *a, int argc, char **argv)
             return cli_usage_error(a, &e);
     }
     return -1;
+}
+
+int cli_collect(int *argc, char **argv, const char *name, const char ***values, size_t *n,
+                struct cf_err *e)
+{
+    int out = 1;
+    *values = NULL;
+    *n = 0;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {   /* the rest is not options */
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        int at = i;
+        const char *v = cli_opt_value(name, *argc, argv, &i, e);
+        if (v == NULL && e->code != CF_E_OK) {
+            free(*values);
+            *values = NULL;
+            *n = 0;
+            return -1;
+        }
+        if (v == NULL) {
+            argv[out++] = argv[at];
+            continue;
+        }
+        *values = cf_realloc(*values, (*n + 1) * sizeof(**values));
+        (*values)[(*n)++] = v;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
 }

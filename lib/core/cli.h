@@ -59,6 +59,12 @@ struct cli_args {
  * VERSION" on stdout), EXIT_USAGE after a usage error (printed by cli_usage_error). Unknown arguments: "unknown argument 'X'" when the tool takes no
  * positional argument, else "unknown option '-X'" or "too many arguments". */
 int cli_parse(struct cli_args *a, int argc, char **argv);
+/* cli_collect() - an option that may be given several times ("--map A=B --map C=D"): takes
+ * every "--@name V" / "--@name=V" out of @argv (shortening *@argc) before cli_parse, storing
+ * the values in order in *@values (the caller frees the array, not the strings; NULL when
+ * none). -1 (@e set, a usage error) when the last one lacks its value. */
+int cli_collect(int *argc, char **argv, const char *name, const char ***values, size_t *n,
+                struct cf_err *e);
 /* "<tool>: <message>" and the usage on stderr; returns EXIT_USAGE */
 int cli_usage_error(const struct cli_args *a, const struct cf_err *e);
 

@@ -319,6 +319,7 @@ char *repo_key_backup_prefix(const char *source, const char *id)
 }
 
 struct list_ctx {
+    enum repo_key_kind kind;
     struct repo_ref *refs;
     size_t n;
 };
@@ -329,8 +330,8 @@ static int list_cb(void *arg, const char *key, uint64_t size)
     struct repo_key k;
     time_t t;
     (void)size;
-    /* backups/<source>/<id>/manifest */
-    if (repo_key_parse(key, &k) != REPO_KEY_MANIFEST || time_parse_compact(k.id, &t) != 0)
+    /* backups/<source>/<id>/manifest, drills/<subject>/<id> */
+    if (repo_key_parse(key, &k) != c->kind || time_parse_compact(k.id, &t) != 0)
         return 0;
     c->refs = cf_realloc(c->refs, (c->n + 1) * sizeof(*c->refs));
     struct repo_ref *ref = &c->refs[c->n++];
@@ -347,16 +348,13 @@ static int ref_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->id, y->id);
 }
 
-int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t *n,
-              struct cf_err *e)
+int repo_refs_list(struct repo *r, const char *prefix, enum repo_key_kind kind, const char *what,
+                   struct repo_ref **out, size_t *n, struct cf_err *e)
 {
-    struct list_ctx c = { NULL, 0 };
-    char *prefix = source ? cf_asprintf("backups/%s/", source) : cf_strdup("backups/");
-    int rc = target_list(r->t, prefix, list_cb, &c, e);
-    free(prefix);
-    if (rc != 0) {
+    struct list_ctx c = { kind, NULL, 0 };
+    if (target_list(r->t, prefix, list_cb, &c, e) != 0) {
         free(c.refs);
-        return cf_err_ctx(e, "unable to list backups at %s", target_describe(r->t));
+        return cf_err_ctx(e, "unable to list %s at %s", what, target_describe(r->t));
     }
     if (c.n > 1)
         qsort(c.refs, c.n, sizeof(*c.refs), ref_cmp);
@@ -365,82 +363,45 @@ int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t 
     return 0;
 }
 
-struct mem_reader {
-    const char *p;
-    size_t left;
-};
-
-static ssize_t mem_read(void *arg, void *buf, size_t cap, struct cf_err *e)
+int repo_list(struct repo *r, const char *source, struct repo_ref **out, size_t *n,
+              struct cf_err *e)
 {
-    struct mem_reader *m = arg;
-    (void)e;
-    size_t n = cap < m->left ? cap : m->left;
-    memcpy(buf, m->p, n);
-    m->p += n;
-    m->left -= n;
-    return (ssize_t)n;
+    char *prefix = source ? cf_asprintf("backups/%s/", source) : cf_strdup("backups/");
+    int rc = repo_refs_list(r, prefix, REPO_KEY_MANIFEST, "backups", out, n, e);
+    free(prefix);
+    return rc;
 }
 
 int repo_manifest_load(struct repo *r, const char *source, const char *id, struct manifest **out,
                        struct cf_err *e)
 {
     char *key = repo_key_manifest(source, id);
-    struct buf raw = BUF_INIT, plain = BUF_INIT;
-    struct seal_key sk;
-    struct seal_r sr;
-    struct mem_reader m;
-    unsigned char *pt = NULL, tag = 0;
-    size_t len;
-    json_error_t jerr;
     json_t *doc = NULL;
-    int rc = -1, k;
+    int rc = -1;
 
-    memset(&sk, 0, sizeof(sk));
-    memset(&sr, 0, sizeof(sr));
     if (!repo_can_read(r)) {
         cf_err_set(e, CF_E_KEY,
                    "this repository is sealed to a public key: reading manifests needs the "
                    "secret key; HINT: pass --secret-key-file FILE");
         goto out;
     }
-    if (target_get_buf(r->t, key, MANIFEST_MAX, &raw, e) != 0)
+    if ((rc = repo_sealed_get(r, key, id, "manifest", MANIFEST_MAX, &doc, e)) != 0) {
+        /* only an object that was read can be damaged */
+        if (rc == -2)
+            cf_err_ctx(e, "manifest of backup %s/%s is damaged", source, id);
+        rc = -1;
         goto out;
-    m.p = raw.data;
-    m.left = raw.len;
-    if (seal_open(&sr, mem_read, &m, &r->keys, &sk, SEAL_MANIFEST, 0, id, e) != 0)
-        goto bad;
-    pt = cf_malloc(SEAL_MSG_MAX);
-    while ((k = seal_next(&sr, pt, &len, &tag, e)) == 1)
-        buf_append(&plain, pt, len);
-    if (k < 0)
-        goto bad;
-    if (tag != SEAL_TAG_FINAL) {
-        cf_err_set(e, CF_E_CORRUPT, "manifest does not end with its final message");
-        goto bad;
     }
-    doc = json_loadb(plain.data ? plain.data : "", plain.len, 0, &jerr);
-    if (doc == NULL || !json_is_object(doc)) {
-        cf_err_set(e, CF_E_CORRUPT, "manifest is not valid JSON: %s", jerr.text);
-        goto bad;
+    if (manifest_from_json(doc, out, e) != 0) {
+        cf_err_ctx(e, "manifest of backup %s/%s is damaged", source, id);
+        goto out;
     }
-    if (manifest_from_json(doc, out, e) != 0)
-        goto bad;
     /* its objects are found under the keys it was read from */
     snprintf((*out)->source, sizeof((*out)->source), "%s", source);
     snprintf((*out)->id, sizeof((*out)->id), "%s", id);
     rc = 0;
-    goto out;
-bad:
-    cf_err_ctx(e, "manifest of backup %s/%s is damaged", source, id);
 out:
     json_decref(doc);
-    free(pt);
-    seal_r_free(&sr);
-    seal_key_wipe(&sk);
-    if (plain.data)
-        sodium_memzero(plain.data, plain.cap);
-    buf_free(&plain);
-    buf_free(&raw);
     free(key);
     return rc;
 }
@@ -453,29 +414,10 @@ int repo_manifest_save(struct repo *r, const struct seal_key *sk, const struct m
         return cf_err_set(e, CF_E_INTERNAL, "unable to build the manifest");
     char *key = repo_key_manifest(m->source, m->id);
     char *text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
-    size_t tlen = strlen(text), off = 0;
-    struct seal_w w;
-    struct buf obj = BUF_INIT;
-    unsigned char *ct = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
-    int rc;
-
     json_decref(manifest);
-
-    seal_begin(&w, sk, SEAL_MANIFEST, 0);
-    buf_append(&obj, w.hdr, w.hdr_len);
-    do {
-        size_t n = tlen - off > SEAL_MSG_MAX ? SEAL_MSG_MAX : tlen - off;
-        bool last = off + n == tlen;
-        size_t c = seal_push(&w, text + off, n, last ? SEAL_TAG_FINAL : SEAL_TAG_MESSAGE, ct);
-        buf_append(&obj, ct, c);
-        off += n;
-    } while (off < tlen);
-    rc = target_put_buf(r->t, key, obj.data, obj.len, 0, e);
-    sodium_memzero(&w, sizeof(w));
-    sodium_memzero(text, tlen);
+    int rc = repo_sealed_put(r, sk, key, text, e);
+    sodium_memzero(text, strlen(text));
     free(text);
-    free(ct);
-    buf_free(&obj);
     free(key);
     return rc;
 }

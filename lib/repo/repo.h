@@ -149,6 +149,7 @@ enum repo_key_kind {
     REPO_KEY_LOCK,          /* locks/<name> */
     REPO_KEY_LOG,           /* logs/<source>/...: log archives (repo_log.c: PostgreSQL WAL
                                under logs/<source>/<timeline>/<file>); source set */
+    REPO_KEY_DRILL,         /* drills/<subject>/<id>: a drill report; subject in source */
 };
 struct repo_key {
     enum repo_key_kind kind;
@@ -157,6 +158,20 @@ struct repo_key {
     uint32_t n;             /* REPO_KEY_DATA */
 };
 /* repo_key_parse() - the one parser of key names; fills @k and returns its kind */
+/* --- drill reports under drills/ (repo_drill.c, docs/FORMAT.md "drills/") --- */
+/* @subject: "job.NAME" or "source.NAME"; @id: repo_new_id()'s form */
+char *repo_key_drill(const char *subject, const char *id);
+/* repo_drill_save() - store the report @json (a JSON object's text) of drill @id, sealed as a
+ * manifest is (with the public key alone it can be written, not read) */
+int repo_drill_save(struct repo *r, const char *subject, const char *id, const char *json,
+                    struct cf_err *e);
+/* repo_drill_list() - the drill reports of @subject (NULL: all), by subject, then oldest
+ * first; each ref's source holds its subject */
+int repo_drill_list(struct repo *r, const char *subject, struct repo_ref **out, size_t *n,
+                    struct cf_err *e);
+/* repo_drill_load() - the report of drill @subject/@id */
+int repo_drill_load(struct repo *r, const char *subject, const char *id, json_t **out,
+                    struct cf_err *e);
 enum repo_key_kind repo_key_parse(const char *key, struct repo_key *k);
 
 /* --- objects (repo_obj.c): the pipeline and the tools never call the target --- */

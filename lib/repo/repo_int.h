@@ -42,4 +42,18 @@ int repo_slots_new_key(const char *repo_id, enum key_mode kind, const char *file
 int repo_slots_unlock(struct repo *r, json_t *key, enum key_mode want, const char *file,
                       struct cf_err *e);
 
+/* repo_refs_list() - the keys of @kind under @prefix whose id is a time (backups' manifests,
+ * drill reports), sorted by source (or subject), then id; @what names them in errors */
+int repo_refs_list(struct repo *r, const char *prefix, enum repo_key_kind kind, const char *what,
+                   struct repo_ref **out, size_t *n, struct cf_err *e);
+/* repo_sealed_put() - store @text (a JSON document) under @key, sealed with @sk as a manifest
+ * is (one SEAL_MANIFEST object, index 0) */
+int repo_sealed_put(struct repo *r, const struct seal_key *sk, const char *key, const char *text,
+                    struct cf_err *e);
+/* repo_sealed_get() - read back what repo_sealed_put stored under @key for @id: the JSON
+ * object into *@out. -1 when it could not be read (@e as the target said), -2 when it was
+ * read but is damaged (@e names @what: "manifest is not valid JSON: ...") */
+int repo_sealed_get(struct repo *r, const char *key, const char *id, const char *what,
+                    size_t max, json_t **out, struct cf_err *e);
+
 #endif

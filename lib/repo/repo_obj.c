@@ -64,6 +64,9 @@ enum repo_key_kind repo_key_parse(const char *key, struct repo_key *k)
             k->kind = REPO_KEY_REMOVED;
     } else if (strncmp(key, "locks/", 6) == 0) {
         k->kind = REPO_KEY_LOCK;
+    } else if (strncmp(key, "drills/", 7) == 0) {
+        if (source_and_id(key + 7, k, &rest) == 0 && *rest == '\0')
+            k->kind = REPO_KEY_DRILL;
     } else if (strncmp(key, "logs/", 5) == 0) {
         const char *s1 = strchr(key + 5, '/');
         if (s1 != NULL && segment(key + 5, s1, k->source, sizeof(k->source)) == 0)

@@ -196,7 +196,7 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
     struct archive_entry_linkresolver *res = NULL;
     struct archive_entry *entry = NULL, *spare = NULL;
     struct export_ctx x = { out, json_array(), 0, e };
-    uint64_t files = 0, dirs = 0, others = 0, excluded_n = 0;
+    uint64_t files = 0, dirs = 0, others = 0, excluded_n = 0, file_bytes = 0;
     size_t rootlen = strlen(v->path);
     struct stat st;
     int rc = -1, r;
@@ -295,8 +295,12 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
             }
             if (is_dir)
                 dirs++;
-            else if (archive_entry_filetype(entry) == AE_IFREG)
+            else if (archive_entry_filetype(entry) == AE_IFREG) {
                 files++;
+                /* each inode once: a later link of it is written as a hard link */
+                if (archive_entry_hardlink(entry) == NULL && archive_entry_size(entry) > 0)
+                    file_bytes += (uint64_t)archive_entry_size(entry);
+            }
             else
                 others++;
         }
@@ -322,6 +326,7 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
     }
     json_object_set_new(info, "path", json_string(v->path));
     json_object_set_new(info, "files", json_integer((json_int_t)files));
+    json_object_set_new(info, "file_bytes", json_integer((json_int_t)file_bytes));
     json_object_set_new(info, "directories", json_integer((json_int_t)dirs));
     json_object_set_new(info, "other_entries", json_integer((json_int_t)others));
     json_object_set_new(info, "excluded", json_integer((json_int_t)excluded_n));

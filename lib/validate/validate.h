@@ -47,5 +47,12 @@ int daemon_verify_mode(const struct ini_section *job, enum daemon_verify *out, s
 
 /* daemon_opts_read() - [daemon] of @c (defaults when absent) */
 int daemon_opts_read(const struct conf *c, struct daemon_opts *out, struct cf_err *e);
+/* the drill's keys of [source] (check-sql, check-expect; NULL-terminated) */
+extern const char *const drill_source_keys[];
+/* restore's keys of a [restore-profile NAME] section, written SOURCE.KEY (NULL-terminated) */
+extern const char *const restore_profile_keys[];
+/* restore_profile_key() - the KEY of a profile key SOURCE.KEY when KEY is one of
+ * restore_profile_keys (a pointer into @key, after the last dot), else NULL */
+const char *restore_profile_key(const char *key);
 
 #endif

@@ -61,6 +61,13 @@ sources = media, pg-main, app-db, shop-db, cache
 
 [catalog]
 path = $T/etc/catalog.db
+
+[restore-profile incident]
+media.to = $T/srv/media.incident
+pg-main.into-db = app_incident
+app-db.into-db = app_incident2
+shop-db.into-db = shop_incident
+cache.to-file = $T/var/cache.rdb
 CONF
 # the public-key repository for the blocks marked so: the secret key where the doc keeps it
 backupd keygen --public "$T/pub/repo.pub" --secret "$T/pub/repo.sec" >/dev/null 2>&1
@@ -195,6 +202,13 @@ done
 
 # what the procedures promise, beyond their exit codes
 cd "$T" || exit 1
+check "restore drill: the Markdown report says passed" grep -q "^# coffer drill .*: passed$" "$T/var/drill.md"
+check "restore drill: the JSON report holds the job's five sources" python3 -c "
+import json; r = json.load(open('$T/var/drill.json')); assert len(r['sources']) == 5 and r['result'] == 'passed', r"
+check "restore --job: the volume came back" diff -r "$T/srv/media" "$T/srv/media.incident"
+check "restore --job: PostgreSQL came back" test "$(pg_sql -d app_incident -tAc 'SELECT count(*) FROM orders')" = 500
+check "restore --job: MariaDB came back" test "$(my_sql -N -e 'SELECT count(*) FROM shop_incident.items')" = 300
+check "restore --job: the RDB was written" test -s "$T/var/cache.rdb"
 check "the volume restored beside the original equals it" diff -r "$T/srv/media" "$T/srv/media.restored"
 check "the volume restored from the mirror equals the original" diff -r "$T/srv/media" "$T/srv/media.from-offsite"
 check "PostgreSQL: the restored database has the rows" test "$(pg_sql -d app_restored -tAc 'SELECT count(*) FROM orders')" = 500

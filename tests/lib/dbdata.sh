@@ -402,3 +402,22 @@ wait_io() {
     done
     return 1
 }
+
+# app_four DIR: one small application on the servers started last: PostgreSQL database app
+# (orders, 700 rows; empty_one, none), MariaDB database shop (items, 300 rows), 40 Redis keys
+# and the volume $T/media (2 files, 70004 bytes); DIR/coffer.conf with [source media], [source
+# pg], [source my], [source cache] and [job app] of the four, repository initialised.
+app_four() {
+    local d=$1 i
+    pg_sql -c "CREATE DATABASE app" >/dev/null || return 1
+    pg_sql -d app -c "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT i, md5(i::text) FROM generate_series(1, 700) i; CREATE TABLE empty_one (x int)" >/dev/null || return 1
+    my_sql -e "CREATE DATABASE shop" || return 1
+    my_sql shop -e "CREATE TABLE items (id int PRIMARY KEY, v text) ENGINE=InnoDB; INSERT INTO items SELECT seq, MD5(seq) FROM seq_1_to_300" || return 1
+    for i in $(seq 1 40); do echo "SET k:$i v$i"; done | rcli >/dev/null
+    mkdir -p "$T/media/d"
+    echo one >"$T/media/a"
+    head -c 70000 /dev/urandom >"$T/media/d/b"
+    PG_DATABASES=app MY_DATABASES=shop db_conf "$d" || return 1
+    sed -i "s|^path = $T\$|path = $T/media|" "$d/coffer.conf"
+    printf '\n[job app]\nsources = media, pg, my, cache\n' >>"$d/coffer.conf"
+}

@@ -188,7 +188,8 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[metrics]\nlisten = 127.0.0.1:70000\n", "port must be 1-65535");
     bad(REPO "[metrics]\nlisten = [::1:9771\n", "is not an IP address");
     bad(REPO "[metric]\n", "unknown section [metric] (expected [repository], [source NAME], "
-                           "[job NAME], [mirror NAME], [catalog], [metrics], [notify] or [daemon])");
+                           "[job NAME], [mirror NAME], [catalog], [metrics], [notify], [daemon] or "
+                           "[restore-profile NAME])");
     /* a mirror: its target's keys, max-lag and retention; the key is [repository]'s */
     bad(REPO "[mirror m]\npath = /m\nkey-file = /k\n", "c.conf:6: [mirror m] unknown key 'key-file'");
     bad(REPO "[mirror m]\ntarget = ftp\n", "[mirror m] target: unknown kind 'ftp'");
@@ -196,6 +197,19 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[mirror m]\npath = /m\nkeep-last = x\n", "[mirror m] keep-last");
     bad(REPO "[mirror m]\npath = /m\nrpo = 1h\n", "unknown key 'rpo'");
     bad(REPO "[metrics]\nlisten-port = 9\n", "unknown key 'listen-port'");
+    bad(REPO "[source m]\ntype = volume\npath = /x\n[restore-profile p]\nm.into = x\n",
+        "c.conf:8: [restore-profile p] 'm.into' is not SOURCE.KEY with KEY one of to, to-file");
+    bad(REPO "[restore-profile p]\nweb.to = /x\n", "web.to: no [source web] in this file");
+    bad(REPO "[restore-profile p]\nto = /x\n", "'to' is not SOURCE.KEY");
+    bad(REPO "[source m]\ntype = volume\npath = /x\ncheck-sql = SELECT 1\ncheck-expect = 1\n",
+        "check-sql: only a postgres or mariadb source runs SQL, not a volume source");
+    bad(REPO "[source m]\ntype = volume\npath = /x\ncheck-expect = 1\n",
+        "check-sql and check-expect go together");
+    bad(REPO "[source m]\ntype = volume\npath = /x\nrto = soon\n", "rto");
+    bad(REPO "[source m]\ntype = volume\npath = /x\n[job j]\nsources = m\ndrill-every = x\n",
+        "drill-every");
+    bad(REPO "[source m]\ntype = volume\npath = /x\ndrill-every = 90d\n",
+        "unknown key 'drill-every'");
     bad(REPO "[metrics]\ntextfile-dir = rel\n", "c.conf:5: [metrics] textfile-dir: 'rel' is not "
                                                   "an absolute path");
     bad(REPO "[notify]\nnotify-url = mailto:x\n", "c.conf:5: [notify] notify-url: not an http");

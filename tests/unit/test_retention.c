@@ -759,6 +759,21 @@ TEST(rto)
     CHECK_EQ_INT(objective_rto(601, 600), OBJ_VIOLATED);
 }
 
+/* drill-every: the last drill must have passed and be no older than the objective */
+TEST(drill_every)
+{
+    time_t now = T("2026-11-22T06:00:00Z");
+    const int64_t d90 = 90 * 86400;
+    CHECK_EQ_INT(objective_drill(true, now - d90, true, now, d90), OBJ_OK);
+    CHECK_EQ_INT(objective_drill(true, now - d90 - 1, true, now, d90), OBJ_VIOLATED);
+    CHECK_EQ_INT(objective_drill(true, now, false, now, d90), OBJ_VIOLATED);
+    CHECK_EQ_INT(objective_drill(false, 0, false, now, d90), OBJ_VIOLATED);
+    /* without an objective only a failed last drill is flagged */
+    CHECK_EQ_INT(objective_drill(false, 0, false, now, 0), OBJ_NONE);
+    CHECK_EQ_INT(objective_drill(true, now - 10 * d90, true, now, 0), OBJ_NONE);
+    CHECK_EQ_INT(objective_drill(true, now, false, now, 0), OBJ_VIOLATED);
+}
+
 int main(void)
 {
     unsetenv("TZ");
@@ -787,5 +802,6 @@ int main(void)
     RUN(two_zones_two_threads);
     RUN(rpo);
     RUN(rto);
+    RUN(drill_every);
     return unit_done();
 }

@@ -1,6 +1,9 @@
 /* test_util.c - times, sizes and durations as operators write them. */
 #include "unit.h"
+#include "core/cli.h"
 #include "core/util.h"
+
+#include <stdlib.h>
 
 TEST(rfc3339)
 {
@@ -153,6 +156,41 @@ TEST(durations)
     CHECK(parse_duration("-3h", &v) != 0);
 }
 
+/* an option given several times comes out in order, the rest of argv stays for cli_parse */
+TEST(cli_collect)
+{
+    char *argv[] = { "restore", "--map", "a=1", "--job", "j", "--map=b.to=/x", "--at", "now",
+                     "--", "--map", "c", NULL };
+    int argc = 11;
+    const char **v;
+    size_t n;
+    struct cf_err e = CF_ERR_INIT;
+
+    CHECK(cli_collect(&argc, argv, "--map", &v, &n, &e) == 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK_STR(v[0], "a=1");
+    CHECK_STR(v[1], "b.to=/x");
+    CHECK_EQ_INT(argc, 8);
+    CHECK_STR(argv[1], "--job");
+    CHECK_STR(argv[4], "now");
+    CHECK_STR(argv[5], "--");
+    CHECK_STR(argv[6], "--map");   /* after "--": not an option */
+    CHECK(argv[8] == NULL);
+    free(v);
+
+    char *bad[] = { "restore", "--map", NULL };
+    argc = 2;
+    CHECK(cli_collect(&argc, bad, "--map", &v, &n, &e) == -1);
+    CHECK(e.code == CF_E_USAGE && strstr(e.msg, "--map needs a value") != NULL);
+    CHECK(v == NULL && n == 0);
+
+    char *none[] = { "restore", "--mapx", "1", NULL };
+    argc = 3;
+    cf_err_clear(&e);
+    CHECK(cli_collect(&argc, none, "--map", &v, &n, &e) == 0);
+    CHECK(n == 0 && v == NULL && argc == 3);
+}
+
 int main(void)
 {
     RUN(rfc3339);
@@ -160,5 +198,6 @@ int main(void)
     RUN(compact_ids);
     RUN(sizes);
     RUN(durations);
+    RUN(cli_collect);
     return unit_done();
 }

@@ -1,0 +1,74 @@
+/* drill.h - `restore drill`: restore a job or a source into scratch servers, check what came
+ * back, measure the time it took, and keep the report; private to restore/. */
+#ifndef CF_DRILL_H
+#define CF_DRILL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../lib/core/err.h"
+
+/* --- scratch servers (drill_servers.c) --- */
+
+/* One throwaway server of a kind and major version, in a directory of the drill's, on a unix
+ * socket only, from the host's packages and their stock settings. */
+struct drill_server {
+    char kind[16];        /* "postgres", "mariadb", "redis" */
+    char major[16];       /* "15" for postgres; what the host runs otherwise */
+    char *dir;            /* its directory */
+    char *sock;           /* postgres: the socket directory; mariadb, redis: the socket */
+    char *bindir;         /* postgres: /usr/lib/postgresql/N/bin */
+    pid_t pid;            /* the server, 0 when not running */
+    uint64_t start_ms;    /* how long it took to start */
+};
+
+/* drill_server_start() - initialise and start a @kind server (for postgres, of major version
+ * @major, or the newest installed when NULL) in the new directory @base/@label. On -1
+ * nothing is left running and @e says why, quoting the server's log. */
+int drill_server_start(struct drill_server *s, const char *kind, const char *major,
+                       const char *base, const char *label, struct cf_err *e);
+/* drill_server_stop() - stop it by its PID (waiting for it to exit) and free @s's strings;
+ * safe on a server that never started */
+void drill_server_stop(struct drill_server *s);
+/* drill_scratch_begin() - make the drill's scratch directory under @base and, until
+ * drill_scratch_end, stop every server started and remove the directory on SIGINT or SIGTERM
+ * before exiting 130 */
+int drill_scratch_begin(const char *base, char **dir, struct cf_err *e);
+void drill_scratch_end(char *dir);
+
+/* drill_spawn() - run @argv with stdin /dev/null and its output appended to @log, in a
+ * process group of its own; with @wait until it exits (failing unless it exits 0, quoting the
+ * end of @log), else *@pid is the running child */
+int drill_spawn(char *const argv[], const char *log, bool wait, pid_t *pid, struct cf_err *e);
+
+/* --- checks (drill_check.c): each adds {"name","result","detail"} objects to @checks,
+ * result "passed", "FAILED" or "not checked" --- */
+enum drill_result { DRILL_PASS, DRILL_FAIL, DRILL_SKIP };
+
+struct drill_target {
+    const struct drill_server *srv;   /* NULL for a volume */
+    const char *database;             /* the restored database (postgres, mariadb) */
+    const char *dir;                  /* the restored volume */
+};
+void drill_check_postgres(const struct drill_target *t, json_t *dbinfo, const char *sql,
+                          const char *expect, json_t *checks);
+void drill_check_mariadb(const struct drill_target *t, const char *sql, const char *expect,
+                         json_t *checks);
+void drill_check_redis(const struct drill_target *t, json_t *info, json_t *checks);
+void drill_check_volume(const struct drill_target *t, json_t *info, json_t *checks);
+void drill_check_add(json_t *checks, const char *name, enum drill_result res, const char *fmt,
+                     ...) CF_PRINTF(4, 5);
+
+/* --- the report (drill_report.c) --- */
+
+/* drill_report_markdown() - the report @r as Markdown into a new string */
+char *drill_report_markdown(json_t *r);
+/* drill_report_write() - @r into @path: Markdown when it ends in .md, JSON otherwise
+ * (.json); written atomically, 0644 */
+int drill_report_write(json_t *r, const char *path, struct cf_err *e);
+/* drill_report_summary() - the few lines stdout gets */
+void drill_report_summary(json_t *r);
+
+#endif

@@ -1,0 +1,335 @@
+/* drill_check.c - what the drill checks on each restored copy: PostgreSQL (pg_amcheck, the
+ * row count of every table against the counts the backup recorded), MariaDB (CHECK TABLE),
+ * Redis (the key count, the RDB's checksum), volumes (file count and bytes), and a source's
+ * own check-sql. */
+#include "drill.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <mysql.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../lib/core/buf.h"
+#include "../lib/core/util.h"
+#include "../lib/db/db_pg.h"
+
+void drill_check_add(json_t *checks, const char *name, enum drill_result res, const char *fmt,
+                     ...)
+{
+    char d[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d, sizeof(d), fmt, ap);
+    va_end(ap);
+    json_array_append_new(checks, json_pack("{s:s,s:s,s:s}", "name", name, "result",
+                                            res == DRILL_PASS   ? "passed"
+                                            : res == DRILL_FAIL ? "FAILED"
+                                                                : "not checked",
+                                            "detail", d));
+}
+
+/* --- PostgreSQL --- */
+
+static PGconn *pg_scratch(const struct drill_target *t)
+{
+    const char *k[] = { "host", "port", "user", "dbname", "application_name", NULL };
+    const char *v[] = { t->srv->sock, "5432", "postgres", t->database, "coffer-drill", NULL };
+    return PQconnectdbParams(k, v, 0);
+}
+
+static void pg_amcheck(const struct drill_target *t, json_t *checks)
+{
+    char *tool = cf_asprintf("%s/pg_amcheck", t->srv->bindir);
+    char *log = cf_asprintf("%s/amcheck-%s.log", t->srv->dir, t->database);
+    char *argv[] = { tool, "-h", t->srv->sock, "-p", "5432", "-U", "postgres", "--install-missing",
+                     "--heapallindexed", "-d", (char *)t->database, NULL };
+    struct cf_err e = CF_ERR_INIT;
+    pid_t pid;
+    if (drill_spawn(argv, log, true, &pid, &e) == 0)
+        drill_check_add(checks, "pg_amcheck", DRILL_PASS,
+                        "database %s: every table and index checked, no corruption", t->database);
+    else
+        drill_check_add(checks, "pg_amcheck", DRILL_FAIL, "database %s: %s", t->database, e.msg);
+    free(log);
+    free(tool);
+}
+
+static void pg_rows(PGconn *c, const struct drill_target *t, json_t *dbinfo, json_t *checks)
+{
+    json_t *want = json_object_get(dbinfo, "row_counts");
+    struct buf bad = BUF_INIT;
+    int64_t rows = 0;
+
+    if (!json_is_object(want)) {
+        drill_check_add(checks, "row counts", DRILL_SKIP, "database %s: the backup recorded no "
+                        "row counts (taken by an older coffer)", t->database);
+        return;
+    }
+    PGresult *r = PQexec(c, DB_PG_ROW_COUNTS_SQL);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        drill_check_add(checks, "row counts", DRILL_FAIL, "database %s: counting failed: %s",
+                        t->database, PQerrorMessage(c));
+        PQclear(r);
+        return;
+    }
+    json_t *got = json_object();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_object_set_new(got, PQgetvalue(r, i, 0),
+                            json_integer(strtoll(PQgetvalue(r, i, 1), NULL, 10)));
+    PQclear(r);
+    const char *tab;
+    json_t *v;
+    json_object_foreach(want, tab, v) {
+        json_t *g = json_object_get(got, tab);
+        rows += json_integer_value(v);
+        if (g == NULL)
+            buf_printf(&bad, "%s%s missing (backup: %" JSON_INTEGER_FORMAT ")",
+                       bad.len ? ", " : "", tab, json_integer_value(v));
+        else if (json_integer_value(g) != json_integer_value(v))
+            buf_printf(&bad, "%s%s has %" JSON_INTEGER_FORMAT " rows, the backup %"
+                       JSON_INTEGER_FORMAT, bad.len ? ", " : "", tab, json_integer_value(g),
+                       json_integer_value(v));
+    }
+    json_object_foreach(got, tab, v)
+        if (json_object_get(want, tab) == NULL)
+            buf_printf(&bad, "%s%s not in the backup", bad.len ? ", " : "", tab);
+    if (bad.len)
+        drill_check_add(checks, "row counts", DRILL_FAIL, "database %s: %s", t->database,
+                        bad.data);
+    else
+        drill_check_add(checks, "row counts", DRILL_PASS, "database %s: %zu tables, %" PRId64
+                        " rows, as counted in the backup's snapshot", t->database,
+                        json_object_size(want), rows);
+    json_decref(got);
+    buf_free(&bad);
+}
+
+/* the first column of the first row of @sql against @expect */
+static void sql_verdict(json_t *checks, const char *db, const char *sql, const char *expect,
+                        const char *got, const char *err)
+{
+    if (err)
+        drill_check_add(checks, "check-sql", DRILL_FAIL, "database %s: %s: %s", db, sql, err);
+    else if (got == NULL || strcmp(got, expect) != 0)
+        drill_check_add(checks, "check-sql", DRILL_FAIL, "database %s: %s returned '%s', "
+                        "check-expect is '%s'", db, sql, got ? got : "no row", expect);
+    else
+        drill_check_add(checks, "check-sql", DRILL_PASS, "database %s: %s returned '%s'", db,
+                        sql, got);
+}
+
+void drill_check_postgres(const struct drill_target *t, json_t *dbinfo, const char *sql,
+                          const char *expect, json_t *checks)
+{
+    pg_amcheck(t, checks);
+    PGconn *c = pg_scratch(t);
+    if (PQstatus(c) != CONNECTION_OK) {
+        drill_check_add(checks, "row counts", DRILL_FAIL, "database %s: no connection: %s",
+                        t->database, PQerrorMessage(c));
+        PQfinish(c);
+        return;
+    }
+    pg_rows(c, t, dbinfo, checks);
+    if (sql) {
+        PGresult *r = PQexec(c, sql);
+        bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        sql_verdict(checks, t->database, sql, expect,
+                    ok && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : NULL,
+                    ok ? NULL : PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+}
+
+/* --- MariaDB --- */
+
+void drill_check_mariadb(const struct drill_target *t, const char *sql, const char *expect,
+                         json_t *checks)
+{
+    MYSQL *m = mysql_init(NULL);
+    struct buf bad = BUF_INIT;
+    unsigned tables = 0;
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+
+    if (mysql_real_connect(m, NULL, "root", NULL, t->database, 0, t->srv->sock, 0) == NULL) {
+        drill_check_add(checks, "CHECK TABLE", DRILL_FAIL, "database %s: no connection: %s",
+                        t->database, mysql_error(m));
+        goto out;
+    }
+    if (mysql_query(m, "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                       "DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1") != 0 ||
+        (res = mysql_store_result(m)) == NULL) {
+        drill_check_add(checks, "CHECK TABLE", DRILL_FAIL, "database %s: %s", t->database,
+                        mysql_error(m));
+        goto out;
+    }
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        char *q = cf_asprintf("CHECK TABLE `%s` EXTENDED", row[0]);
+        MYSQL_RES *cr = NULL;
+        MYSQL_ROW c;
+        const char *last = "no answer";
+        tables++;
+        if (mysql_query(m, q) != 0 || (cr = mysql_store_result(m)) == NULL)
+            last = mysql_error(m);
+        else
+            while ((c = mysql_fetch_row(cr)) != NULL)   /* Table, Op, Msg_type, Msg_text */
+                if (c[2] && strcmp(c[2], "status") == 0)
+                    last = c[3] ? c[3] : "";
+        if (strcmp(last, "OK") != 0)
+            buf_printf(&bad, "%s%s: %s", bad.len ? ", " : "", row[0], last);
+        mysql_free_result(cr);
+        free(q);
+    }
+    if (bad.len)
+        drill_check_add(checks, "CHECK TABLE", DRILL_FAIL, "database %s: %s", t->database,
+                        bad.data);
+    else
+        drill_check_add(checks, "CHECK TABLE", DRILL_PASS, "database %s: %u tables OK",
+                        t->database, tables);
+    drill_check_add(checks, "row counts", DRILL_SKIP, "database %s: MariaDB backups record no "
+                    "row counts to compare with", t->database);
+    if (sql) {
+        MYSQL_RES *r = NULL;
+        MYSQL_ROW v = NULL;
+        bool ok = mysql_query(m, sql) == 0 && (r = mysql_store_result(m)) != NULL;
+        if (ok)
+            v = mysql_fetch_row(r);
+        sql_verdict(checks, t->database, sql, expect, v && v[0] ? v[0] : NULL,
+                    ok ? NULL : mysql_error(m));
+        mysql_free_result(r);
+    }
+out:
+    mysql_free_result(res);
+    buf_free(&bad);
+    mysql_close(m);
+}
+
+/* --- Redis --- */
+
+/* INFO keyspace's key count, summed over the databases; -1 on error */
+static long long redis_keys(const char *sock, char *err, size_t cap)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    const char req[] = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
+    char b[8192];
+    size_t n = 0;
+    long long keys = 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+        snprintf(err, cap, "no connection to %s: %s", sock, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    /* "$LEN\r\n" then LEN bytes and "\r\n" */
+    for (;;) {
+        ssize_t r = read(fd, b + n, sizeof(b) - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        b[n] = '\0';
+        char *nl = strstr(b, "\r\n");
+        if (b[0] == '$' && nl && n >= (size_t)(nl + 2 - b) + strtoul(b + 1, NULL, 10))
+            break;
+        if (n == sizeof(b) - 1)
+            break;
+    }
+    close(fd);
+    b[n] = '\0';
+    if (n == 0 || b[0] != '$') {
+        snprintf(err, cap, "INFO keyspace: unexpected answer");
+        return -1;
+    }
+    for (char *p = strstr(b, ":keys="); p; p = strstr(p + 1, ":keys="))
+        keys += strtoll(p + 6, NULL, 10);
+    return keys;
+}
+
+void drill_check_redis(const struct drill_target *t, json_t *info, json_t *checks)
+{
+    char err[256];
+    long long want = json_integer_value(json_object_get(info, "keys"));
+    long long ttl = json_integer_value(json_object_get(info, "keys_with_ttl"));
+    long long got = redis_keys(t->srv->sock, err, sizeof(err));
+
+    if (got < 0)
+        drill_check_add(checks, "key count", DRILL_FAIL, "%s", err);
+    else if (got == want)
+        drill_check_add(checks, "key count", DRILL_PASS, "%lld keys, as in the RDB", got);
+    else if (got < want && got >= want - ttl)
+        drill_check_add(checks, "key count", DRILL_PASS, "%lld keys of the RDB's %lld: %lld with "
+                        "a TTL had expired", got, want, want - got);
+    else
+        drill_check_add(checks, "key count", DRILL_FAIL, "%lld keys, the RDB holds %lld "
+                        "(%lld with a TTL)", got, want, ttl);
+    drill_check_add(checks, "RDB checksum", DRILL_PASS, "the CRC64 trailer matched the RDB "
+                    "while it was loaded (%lld keys parsed)", want);
+}
+
+/* --- volumes --- */
+
+static struct walk {
+    uint64_t files, bytes;
+    struct { dev_t dev; ino_t ino; } *seen;
+    size_t nseen;
+} walk;
+
+static int walk_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path;
+    (void)ftw;
+    if (flag != FTW_F || !S_ISREG(st->st_mode))
+        return 0;
+    walk.files++;
+    if (st->st_nlink > 1) {   /* each inode once, as the backup counted it */
+        for (size_t i = 0; i < walk.nseen; i++)
+            if (walk.seen[i].dev == st->st_dev && walk.seen[i].ino == st->st_ino)
+                return 0;
+        walk.seen = cf_realloc(walk.seen, (walk.nseen + 1) * sizeof(*walk.seen));
+        walk.seen[walk.nseen].dev = st->st_dev;
+        walk.seen[walk.nseen++].ino = st->st_ino;
+    }
+    walk.bytes += (uint64_t)st->st_size;
+    return 0;
+}
+
+void drill_check_volume(const struct drill_target *t, json_t *info, json_t *checks)
+{
+    json_t *fb = json_object_get(info, "file_bytes");
+    uint64_t want = (uint64_t)json_integer_value(json_object_get(info, "files"));
+
+    memset(&walk, 0, sizeof(walk));
+    if (nftw(t->dir, walk_one, 32, FTW_PHYS) != 0) {
+        drill_check_add(checks, "file count", DRILL_FAIL, "unable to walk %s: %s", t->dir,
+                        strerror(errno));
+        goto out;
+    }
+    drill_check_add(checks, "file count", walk.files == want ? DRILL_PASS : DRILL_FAIL,
+                    "%" PRIu64 " files restored, the backup holds %" PRIu64, walk.files, want);
+    if (json_is_integer(fb))
+        drill_check_add(checks, "bytes", walk.bytes == (uint64_t)json_integer_value(fb)
+                                             ? DRILL_PASS : DRILL_FAIL,
+                        "%" PRIu64 " bytes in regular files, the backup %" JSON_INTEGER_FORMAT,
+                        walk.bytes, json_integer_value(fb));
+    else
+        drill_check_add(checks, "bytes", DRILL_SKIP, "the backup recorded no byte count (taken "
+                        "by an older coffer)");
+    drill_check_add(checks, "file hashes", DRILL_SKIP, "the backup records no per-file index; "
+                    "every byte was authenticated while it was read");
+out:
+    free(walk.seen);
+    memset(&walk, 0, sizeof(walk));
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# drill.sh - `restore drill` end to end from a wiped host state: a job of a volume, a
+# PostgreSQL database, a MariaDB database and a Redis instance is backed up, then the catalog
+# index is deleted and every server stopped; the drill starts scratch servers of its own,
+# restores the four into them, checks each (pg_amcheck and the row counts recorded at backup
+# time, CHECK TABLE, the key count and the RDB's checksum, file count and bytes, a check-sql),
+# writes the report as JSON and Markdown, keeps it in the repository (catalog drills lists it,
+# catalog status flags a failed or overdue drill) and leaves nothing running. A damaged
+# object of the PostgreSQL backup, a check-sql that does not match, an RTO objective of 1 s
+# and a scratch server that cannot start each fail the drill, naming what failed.
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/lib/testlib.sh"
+. "$here/lib/servers.sh"
+. "$here/lib/dbdata.sh"
+
+start_redis || exit 1
+start_postgres || exit 1
+start_mariadb || exit 1
+app_four "$T/c" || exit 1
+conf="$T/c/coffer.conf"
+echo "drill-every = 90d" >>"$conf"
+# the check-sql of each database source
+sed -i "/^\[source pg\]/a check-sql = SELECT count(*) FROM orders WHERE id <= 100\ncheck-expect = 100" "$conf"
+sed -i "/^\[source my\]/a check-sql = SELECT max(id) FROM items\ncheck-expect = 300" "$conf"
+C="--config $conf"
+ok "backups of the four" bash -c "backupd $C run app"
+check "the postgres backup recorded exact row counts" \
+    test "$(latest_info "$conf" pg 'i["databases"][0]["row_counts"]["public.orders"]')" = 700
+check "the volume backup recorded its file bytes" test "$(latest_info "$conf" media 'i["file_bytes"]')" = 70004
+fails "catalog status: a job with drill-every and no drill is flagged" 1 "" catalog $C status
+check "status names the missing drill" grep -q "app.*drill.*NEVER" "$_out"
+
+# --- the wiped host: no index, no servers ---
+rm -f "$T/c/catalog.db"
+stop_postgres; stop_mariadb; stop_redis
+ok "restore drill --job from a wiped host passes" \
+    restore $C drill --job app --report "$T/r.json" --report "$T/r.md" --scratch-dir "$T"
+cp "$_out" "$T/drill1.out"
+check "the summary says passed" grep -q "^drill .* of job.app at latest.*\|: passed$" "$T/drill1.out"
+check "the JSON report: passed, four sources, every check passed or named not checked" python3 - "$T/r.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["result"] == "passed", r
+assert [s["name"] for s in r["sources"]] == ["media", "pg", "my", "cache"]
+checks = {(s["name"], c["name"]): c["result"] for s in r["sources"] for c in s["checks"]}
+want = {("media", "file count"): "passed", ("media", "bytes"): "passed",
+        ("media", "file hashes"): "not checked", ("pg", "pg_amcheck"): "passed",
+        ("pg", "row counts"): "passed", ("pg", "check-sql"): "passed",
+        ("my", "CHECK TABLE"): "passed", ("my", "row counts"): "not checked",
+        ("my", "check-sql"): "passed", ("cache", "key count"): "passed",
+        ("cache", "RDB checksum"): "passed"}
+assert checks == want, checks
+for s in r["sources"]:
+    assert s["backup"] and s["restore_ms"] >= 0 and s["result"] == "passed", s
+assert r["host"] and r["coffer_version"] and r["rto"]["measured_ms"] > 0
+PY
+check "the Markdown report holds every check" bash -c "grep -c '^| \(media\|pg\|my\|cache\) | ' '$T/r.md' | grep -qx 15"
+check "the Markdown report's title says passed" grep -q "^# coffer drill .*: passed$" "$T/r.md"
+# (the bracket keeps pgrep from matching the command line of this check itself)
+check "nothing left running in the scratch directory" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "the scratch directory is removed" bash -c "! ls -d '$T'/coffer-drill-* 2>/dev/null"
+check "the report is stored in the repository under drills/" test -n "$(repo_keys "$T/c" drills/job.app/)"
+ok "catalog drills lists it" catalog $C drills
+check "catalog drills: the drill, passed" grep -q "job.app .* passed" "$_out"
+ok "catalog status: the drill is recent and passed" catalog $C status
+check "status shows the last drill" grep -q "app .*drill.*passed" "$_out"
+
+# --- failures ---
+cp "$conf" "$T/c/bad-sql.conf"
+sed -i "s/^check-expect = 100$/check-expect = 101/" "$T/c/bad-sql.conf"
+fails "a check-sql that does not match fails the drill" 1 "drill" \
+    restore --config "$T/c/bad-sql.conf" drill --source pg --scratch-dir "$T"
+check "the failure names the source and the check" grep -q "FAILED: source pg: check-sql: database app: SELECT count(\*) FROM orders WHERE id <= 100 returned '100', check-expect is '101'" "$_out"
+
+# rto = 1s of a PostgreSQL source: its scratch server alone (initdb, start) takes longer
+cp "$conf" "$T/c/rto.conf"
+sed -i "/^\[source pg\]/a rto = 1s" "$T/c/rto.conf"
+fails "rto = 1s: the violation fails the drill" 1 "drill" \
+    restore --config "$T/c/rto.conf" drill --source pg --report "$T/rto.md" --scratch-dir "$T"
+check "the violation is named" grep -q "FAILED: source pg: RTO .* s is over its objective rto = 1 s" "$_out"
+check "the report says it" grep -q "objective 1 s: FAILED" "$T/rto.md"
+
+# a scratch server that cannot start: a socket path longer than unix sockets allow
+long="$T/$(printf 'x%.0s' {1..90})"
+mkdir -p "$long"
+fails "a scratch server that cannot start fails the drill" 1 "drill" \
+    restore $C drill --source cache --scratch-dir "$long"
+check "the failure names the source and the server" grep -q "FAILED: source cache: scratch redis server did not start: its socket path" "$_out"
+check "nothing left running after the failed start" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "its scratch directory is removed" bash -c "! ls -d '$long'/coffer-drill-* 2>/dev/null"
+
+# interrupted (SIGINT, as Ctrl-C) while its scratch PostgreSQL runs
+mkdir -p "$T/int"
+restore $C drill --source pg --scratch-dir "$T/int" >"$T/int.out" 2>&1 &
+rpid=$!
+on_exit "kill $rpid"
+for ((i = 0; i < 1200; i++)); do
+    ls "$T"/int/coffer-drill-*/postgres-pg/.s.PGSQL.5432 >/dev/null 2>&1 && break
+    sleep 0.05
+done
+kill -INT "$rpid"
+wait "$rpid"
+check "SIGINT ends the drill with exit 130" test $? = 130
+check "the scratch PostgreSQL was stopped" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "its scratch directory is removed" bash -c "! ls -d '$T'/int/coffer-drill-* 2>/dev/null"
+
+# a damaged object of the PostgreSQL backup
+id=$(repo_backups "$T/c" pg | tail -n 1)
+obj="backups/pg/$id/data/00000000"
+size=$(stat -c %s "$T/c/repo/$obj")
+printf '\x00\x01' | dd of="$T/c/repo/$obj" bs=1 seek=$((size - 40)) conv=notrunc status=none
+fails "a damaged object fails the drill" 1 "drill" restore $C drill --job app --report "$T/bad.json" --scratch-dir "$T"
+check "the failure names the source and the object" grep -Eq "FAILED: source pg: restore failed: .*(pg/$id|data/0|object 0)" "$_out"
+check "the other sources still passed" python3 -c "
+import json; r = json.load(open('$T/bad.json'))
+assert [s['result'] for s in r['sources']] == ['passed', 'FAILED', 'passed', 'passed'], r"
+ok "catalog drills lists all of them" catalog $C drills
+check "catalog drills: the failed drills too" test "$(grep -c FAILED "$_out")" -ge 2
+fails "catalog status flags the failed last drill" 1 "" catalog $C status
+check "status names the failed drill" grep -q "app .*drill.*FAILED" "$_out"
+check "nothing left running at the end" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+# the Markdown report of the four-source drill, for whoever asked for it (docs, notes)
+[ -z "${DRILL_REPORT_OUT:-}" ] || cp "$T/r.md" "$DRILL_REPORT_OUT"
