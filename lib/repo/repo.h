@@ -195,9 +195,12 @@ int repo_sweep_uploads(struct repo *r, int64_t age, unsigned *n, struct cf_err *
 /* --- the log archive (repo_log.c): logs/<source>/<timeline>/<file>, docs/FORMAT.md "logs/" --- */
 
 /* repo_log_name() - is @file a name PostgreSQL archives (a segment, a .partial segment, a
- * .history or a .backup file)? 0 with its timeline (8 hex digits) in @tl; CF_E_USAGE if not */
+ * .history or a .backup file), or a MariaDB binlog file's (<base>.<number>, db_binlog.h)?
+ * 0 with its directory in @tl: the timeline (8 hex digits), or REPO_LOG_BINLOG_DIR;
+ * CF_E_USAGE if not */
+#define REPO_LOG_BINLOG_DIR "binlog"
 int repo_log_name(const char *file, char tl[9], struct cf_err *e);
-/* "logs/<source>/<timeline>/<file>", or NULL when @file is not a log file's name */
+/* "logs/<source>/<timeline or binlog>/<file>", or NULL when @file is not a log file's name */
 char *repo_key_log(const char *source, const char *file);
 
 struct repo_log_stats {
@@ -210,6 +213,12 @@ struct repo_log_stats {
  * other content; CF_E_NOTFOUND when @path is missing. A killed push leaves nothing listed. */
 int repo_log_push(struct repo *r, const char *source, const char *path, int level,
                   struct repo_log_stats *st, struct cf_err *e);
+/* repo_log_push_extra() - the same, with @extra after the push time in the object's id
+ * (fields "name=value" or "name" apart by ';', lower-case letters, digits and ".-,=": for a
+ * binlog "events=F..L;gtid=A..B;closed", read back by repo_log_stat); NULL for none. The
+ * digest alone says whether an archived object holds the same file. */
+int repo_log_push_extra(struct repo *r, const char *source, const char *path, int level,
+                        const char *extra, struct repo_log_stats *st, struct cf_err *e);
 /* repo_log_fetch() - write the archived @file of @source to @dest atomically, only after
  * every message, the zstd frame and the digest check. CF_E_NOTFOUND (message without
  * context) when it was never archived; CF_E_CORRUPT/CF_E_CRYPTO when damaged. */
@@ -221,6 +230,11 @@ struct repo_log_meta {
     int64_t pushed;     /* when wal-push stored it (Unix seconds); 0 when not recorded
                            (objects written before coffer recorded it) */
     uint64_t stored;    /* the object's size */
+    /* a binlog's (0 and "" when not recorded): the times of its first and last event (Unix
+     * seconds), its first and last GTID, and whether the server had closed it */
+    int64_t first_event, last_event;
+    char gtid_first[48], gtid_last[48];
+    bool closed;
 };
 /* repo_log_stat() - @m of the archived @file of @source: one stat and one read of the header.
  * CF_E_NOTFOUND (no context) when it was never archived */
@@ -231,5 +245,10 @@ int repo_log_stat(struct repo *r, const char *source, const char *file,
 typedef int (*repo_log_fn)(void *arg, const char *file, uint64_t stored);
 int repo_log_list(struct repo *r, const char *source, repo_log_fn fn, void *arg,
                   struct cf_err *e);
+/* repo_binlog_names() - the names archived under logs/<source>/binlog/: whole binlog files
+ * and partial objects ("<file>.partial-<length>", db_binlog_object_name), in no order; the
+ * caller frees each and the array */
+int repo_binlog_names(struct repo *r, const char *source, char ***names, size_t *n,
+                      struct cf_err *e);
 
 #endif
