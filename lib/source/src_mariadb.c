@@ -15,6 +15,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
+#include "../db/db_binlog.h"
 #include "../db/db_maria.h"
 #include "../db/db_version.h"
 #include "source.h"
@@ -23,10 +24,13 @@
 #include "dbparts.h"
 
 static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
-                                       "databases", "bin-dir", NULL };
+                                       "databases", "bin-dir", DB_BINLOG_KEYS, NULL };
 
 static int my_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
+    struct db_binlog_conf bc;   /* the binlog keys' form (docs/PITR.md "MariaDB") */
+    if (db_binlog_conf_load(sec, &bc, e) != 0)
+        return -1;
     return db_maria_settings_load(sec, (struct db_settings **)priv, e);
 }
 
@@ -516,7 +520,8 @@ out:
     return rc;
 }
 
-/* check step: mariadb-dump runs; the server accepts the user and password and runs SELECT 1 */
+/* check step: mariadb-dump runs; the server accepts the user and password and runs SELECT 1;
+ * with binlog-archive = yes, log_bin is on and the user may read binlogs */
 static void my_check(void *priv, const struct ini_section *sec, struct conf_report *r)
 {
     const struct db_settings *m = priv;
@@ -529,11 +534,18 @@ static void my_check(void *priv, const struct ini_section *sec, struct conf_repo
     if (db_tool_major(tool, line, sizeof(line), &major, &e) != 0)
         conf_report_add(r, sec, "bin-dir", &e);
     cf_err_clear(&e);
+    struct db_binlog_conf bc;
+    bool archive = db_binlog_conf_load(sec, &bc, &e) == 0 && bc.archive;
+    cf_err_clear(&e);
     if (!r->offline && db_maria_connect(m, NULL, 0, &c, &e) == 0) {
         if (mysql_query(c, "SELECT 1") != 0)
             cf_err_set(&e, CF_E_SOURCE, "SELECT 1 failed: %s", mysql_error(c));
         else
             mysql_free_result(mysql_store_result(c));
+        if (e.code == CF_E_OK && archive && db_binlog_server_check(c, &e) != 0) {
+            conf_report_add(r, sec, "binlog-archive", &e);
+            cf_err_clear(&e);
+        }
         mysql_close(c);
     }
     if (e.code != CF_E_OK)
