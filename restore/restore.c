@@ -11,6 +11,7 @@
 #include "../lib/core/util.h"
 #include "../lib/catalog/cat_index.h"
 #include "../lib/stream/pipeline.h"
+#include "restore_binlog.h"
 
 static void age(time_t from, time_t to, char *out, size_t cap)
 {
@@ -125,6 +126,7 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     struct chooser ch = { { NULL, 0 }, NULL, 0 };
     struct buf dest = BUF_INIT;
     struct manifest *m = NULL;
+    struct binlog_replay *rp = NULL;
     char stored[32], in[32];
     int rc;
 
@@ -148,7 +150,9 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     }
     opts.backup_id = ref.id;
     /* the destination is checked before any line of the plan is printed */
-    if (source_plan(src, &opts, m->info, &dest, &e) != 0) {
+    if (source_plan(src, &opts, m->info, &dest, &e) != 0 ||
+        restore_binlog_prepare(c, r, source, m->info, (int64_t)m->started, &opts, at, &rp,
+                               &e) != 0) {
         rc = cli_fail("restore", &e);
         goto out;
     }
@@ -162,6 +166,8 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
            m->objects_listed ? m->nobjects : 0, in,
            opts.database ? " (the chosen database)" : "");
     fwrite(dest.data, 1, dest.len, stdout);
+    if (rp)
+        restore_binlog_plan(rp, stdout);
     fflush(stdout);
     if (opts.dry_run) {
         rc = EXIT_OK;
@@ -175,13 +181,28 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
         rc = cli_fail("restore", &e);
         goto out;
     }
+    if (rp && restore_binlog_apply(rp, &e) != 0) {
+        log_error("restore replay failed source=%s id=%s: %s", source, ref.id, e.msg);
+        cf_err_ctx(&e, "the dump of %s/%s is loaded, but replaying its binlog events failed "
+                   "(what is loaded is the dump's moment)", source, ref.id);
+        rc = cli_fail("restore", &e);
+        goto out;
+    }
     double secs = (double)(time_mono_ms() - t0) / 1000.0;
     double mb = (double)restore_bytes / 1e6;
     log_info("restore done source=%s id=%s ms=%.0f", source, ref.id, secs * 1000);
     printf("restore done: %s restored from backup %s in %.1f s (%.1f MB/s)\n", in, ref.id, secs,
            secs > 0 ? mb / secs : 0.0);
+    if (rp) {
+        char last[32];
+        int64_t la = restore_binlog_last_applied(rp);
+        time_format_rfc3339((time_t)la, last, sizeof(last));
+        printf("binlog replayed: last event applied at %s\n",
+               la ? last : "none (nothing committed after the dump)");
+    }
     rc = EXIT_OK;
 out:
+    restore_binlog_free(rp);
     buf_free(&dest);
     free(ch.seen);
     cat_rows_free(ch.damage.rows, ch.damage.n);
