@@ -45,41 +45,6 @@ struct binlog_replay {
     const char *to_file;
 };
 
-static bool names_has(char **v, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], name) == 0)
-            return true;
-    return false;
-}
-
-/* the longest partial object of @file, or NULL */
-static const char *names_partial(char **v, size_t n, const char *file)
-{
-    const char *best = NULL;
-    uint64_t best_len = 0, seq, len;
-    size_t fl = strlen(file);
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(v[i], file, fl) == 0 && v[i][fl] == '.' &&
-            db_binlog_object_name(v[i], &seq, NULL, &len) && len > best_len) {
-            best = v[i];
-            best_len = len;
-        }
-    return best;
-}
-
-/* is any file of base @base with a number above @seq archived? */
-static bool names_after(char **v, size_t n, const char *base, size_t bl, uint64_t seq)
-{
-    uint64_t s;
-    size_t l;
-    for (size_t i = 0; i < n; i++)
-        if (db_binlog_object_name(v[i], &s, &l, NULL) && l == bl &&
-            strncmp(v[i], base, bl) == 0 && s > seq)
-            return true;
-    return false;
-}
-
 static void rfc(int64_t t, char *out, size_t cap)
 {
     time_format_rfc3339((time_t)t, out, cap);
@@ -89,27 +54,20 @@ static void rfc(int64_t t, char *out, size_t cap)
 static int chain(struct repo *r, struct binlog_replay *rp, struct replay_db *d, char **names,
                  size_t nn, int64_t dump_time, struct cf_err *e)
 {
-    uint64_t seq;
-    size_t bl;
     int64_t reach = dump_time;
-    char when[32], at[32];
-    const char *first = d->files[0];
-    int width = (int)strlen(strrchr(first, '.') ? strrchr(first, '.') + 1 : first);
+    char when[32], at[32], name[300];
 
-    if (!db_binlog_name(first, &seq, &bl))
+    if (!db_binlog_name(d->files[0], NULL, NULL))
         return cf_err_set(e, CF_E_CORRUPT, "the dump records binlog file '%s', which is not a "
-                          "binlog file's name", first);
+                          "binlog file's name", d->files[0]);
     rfc(rp->stop, at, sizeof(at));
-    for (size_t k = 0;; k++, seq++) {
-        char name[300];
-        const char *obj;
-        bool whole;
-        snprintf(name, sizeof(name), "%.*s.%0*" PRIu64, (int)bl, first, width, seq);
-        whole = names_has(names, nn, name);
-        obj = whole ? name : names_partial(names, nn, name);
+    snprintf(name, sizeof(name), "%s", d->files[0]);
+    for (size_t k = 0;; k++, repo_binlog_next(name, name, sizeof(name))) {
+        const char *obj = repo_binlog_object(names, nn, name);
+        bool whole = obj && strcmp(obj, name) == 0;
         if (obj == NULL) {
             rfc(reach, when, sizeof(when));
-            if (names_after(names, nn, first, bl, seq))
+            if (repo_binlog_after(names, nn, name))
                 return cf_err_set(e, CF_E_NOTFOUND,
                                   "the binlog archive of source '%s' has a gap: '%s' was never "
                                   "archived (purged from the server first?), so %s cannot be "

@@ -250,5 +250,24 @@ int repo_log_list(struct repo *r, const char *source, repo_log_fn fn, void *arg,
  * caller frees each and the array */
 int repo_binlog_names(struct repo *r, const char *source, char ***names, size_t *n,
                       struct cf_err *e);
+/* among @names: the object holding binlog @file (the whole file, else its longest partial
+ * object; NULL when neither is archived); whether a later file of its base is archived;
+ * the name of the file after @file ("binlog.000010" after "binlog.000009"; @out may be @file) */
+const char *repo_binlog_object(char **names, size_t n, const char *file);
+bool repo_binlog_after(char **names, size_t n, const char *file);
+void repo_binlog_next(const char *file, char *out, size_t cap);
+
+/* how far the archive reaches from binlog file @first (a dump's recorded file) */
+struct repo_binlog_reach {
+    bool ok;              /* an archived event at or after the moment: all before it is there */
+    int64_t last;         /* the last event time along the chain (0: none) */
+    char gap[300];        /* the first file missing while later ones are archived, or "" */
+    char last_file[300];  /* the last object of the chain read */
+    size_t files;
+};
+/* repo_binlog_reach() - follow the archived files from @first, file after file, while each
+ * is closed, until one holds an event at or after @at; from the headers alone */
+int repo_binlog_reach(struct repo *r, const char *source, const char *first, int64_t at,
+                      struct repo_binlog_reach *out, struct cf_err *e);
 
 #endif

@@ -567,35 +567,3 @@ int repo_log_list(struct repo *r, const char *source, repo_log_fn fn, void *arg,
     return rc;
 }
 
-struct binlog_names {
-    char **v;
-    size_t n;
-};
-
-static int binlog_one(void *arg, const char *file, uint64_t stored)
-{
-    struct binlog_names *l = arg;
-    (void)stored;
-    if (!db_binlog_object_name(file, NULL, NULL, NULL))
-        return 0;
-    l->v = cf_realloc(l->v, (l->n + 1) * sizeof(char *));
-    l->v[l->n++] = cf_strdup(file);
-    return 0;
-}
-
-int repo_binlog_names(struct repo *r, const char *source, char ***names, size_t *n,
-                      struct cf_err *e)
-{
-    struct binlog_names l = { NULL, 0 };
-    int rc = repo_log_list(r, source, binlog_one, &l, e);
-    if (rc != 0) {
-        for (size_t i = 0; i < l.n; i++)
-            free(l.v[i]);
-        free(l.v);
-        l.v = NULL;
-        l.n = 0;
-    }
-    *names = l.v;
-    *n = l.n;
-    return rc;
-}

@@ -253,6 +253,24 @@ out:
     return rc;
 }
 
+/* info's "consistency" (which the catalog index keeps, readable without the key): each
+ * database's binlog file, position and GTID, where a replay of the binlog archive starts */
+static void my_consistency(json_t *info, json_t *dbs)
+{
+    json_t *bl = json_array(), *d;
+    size_t i;
+    json_array_foreach(dbs, i, d) {
+        json_t *f = json_object_get(d, "binlog_file");
+        if (f == NULL)
+            continue;
+        json_array_append_new(bl, json_pack("{s:O?, s:O, s:O?, s:O?}", "database",
+                                            json_object_get(d, "name"), "file", f, "pos",
+                                            json_object_get(d, "binlog_pos"), "gtid",
+                                            json_object_get(d, "gtid")));
+    }
+    json_object_set_new(info, "consistency", json_pack("{s:o}", "binlog", bl));
+}
+
 static int my_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
     struct db_settings *m = priv;
@@ -314,6 +332,7 @@ static int my_export(void *priv, struct source_out *out, json_t *info, struct cf
     for (size_t i = 0; i < n; i++)
         if (my_export_db(m, names[i], optfile, binlog, out, json_array_get(dbs, i), e) != 0)
             goto out;
+    my_consistency(info, dbs);
     rc = 0;
 out:
     db_secret_file_remove(optfile);

@@ -84,6 +84,8 @@ my_sql -N -e "CHECKSUM TABLE shop.t" >"$T/orig.sum"
 
 # marker 5 is in the third file from the dump's: the replay spans three files
 T3=$(rfc $((at[4] + 1)))
+ok "catalog at answers without restoring" catalog --config "$conf" at "$T3" --source my
+check "...that the archive reaches the moment from the dump's file" grep -q "binlog   shop: reachable, $dumpfile \.\. binlog\.[0-9]* (3 files)" "$_out"
 ok "plan of a restore to $T3 (dry run)" restore --config "$conf" --source my --at "$T3" --database shop --into-db shop_pitr --dry-run
 check "the plan starts the replay at the dump's recorded file" grep -q "binlog   shop: $dumpfile:[0-9]* \.\. binlog\.[0-9]* ([3-9] files)" "$_out"
 check "the plan names the last event it will apply" grep -q "last     event applied to shop: GTID 0-1-[0-9]* at $(rfc "${at[4]}")" "$_out"
@@ -133,6 +135,8 @@ T10=$(rfc $((at[10] + 1)))
 fails "a restore across the gap is refused, naming the last reachable moment" 1 "has a gap" restore --config "$conf" --source my --at "$T10" --database shop --into-db shop_gap
 check "the refusal names the last moment reachable" grep -q "the last moment reachable is 20" "$_err"
 check "nothing was loaded" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'shop_gap'")"
+fails "catalog at across the gap exits 1" 1 "" catalog --config "$conf" at "$T10" --source my
+check "...naming the missing file and the last reachable moment" grep -q "NOT reachable: 'binlog.0000[0-9]*' was never archived (a gap); the last moment reachable is 20" "$_out"
 ok "a moment before the gap is still reachable" restore --config "$conf" --source my --at "$T3" --database shop --into-db shop_again
 check "...with the same rows" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_again.t')" = "$(rows_before 5)"
 
@@ -145,8 +149,11 @@ newest_event() {
 import os, re, sys
 best = 0
 for f in os.listdir(sys.argv[1]):
-    with open(os.path.join(sys.argv[1], f), 'rb') as h:
-        hdr = h.read(300)
+    try:   # an object being written is a temporary file, renamed or removed at any moment
+        with open(os.path.join(sys.argv[1], f), 'rb') as h:
+            hdr = h.read(300)
+    except FileNotFoundError:
+        continue
     ident = hdr[17:17 + hdr[16]].decode()
     m = re.search(r';events=\d+\.\.(\d+)', ident)
     if m:
