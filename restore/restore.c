@@ -183,8 +183,9 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     }
     if (rp && restore_binlog_apply(rp, &e) != 0) {
         log_error("restore replay failed source=%s id=%s: %s", source, ref.id, e.msg);
-        cf_err_ctx(&e, "the dump of %s/%s is loaded, but replaying its binlog events failed "
-                   "(what is loaded is the dump's moment)", source, ref.id);
+        cf_err_ctx(&e, "replaying the binlog events on the dump of %s/%s (a database this "
+                   "restore created is dropped again, --to-file removed; one that existed is "
+                   "left as loaded)", source, ref.id);
         rc = cli_fail("restore", &e);
         goto out;
     }

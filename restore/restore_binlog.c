@@ -29,6 +29,7 @@
 
 struct replay_db {
     char *orig, *dest;
+    bool created;   /* the restore creates @dest: dropped when the replay fails */
     uint64_t pos;
     char **files;   /* in order, the first from pos */
     size_t nfiles;
@@ -113,6 +114,52 @@ static int chain(struct repo *r, struct binlog_replay *rp, struct replay_db *d, 
     }
 }
 
+/* does database @db exist on @c? */
+static int db_exists(MYSQL *c, const char *db, bool *yes, struct cf_err *e)
+{
+    char *esc = cf_malloc(strlen(db) * 2 + 1), *sql;
+    MYSQL_RES *r;
+    mysql_real_escape_string(c, esc, db, strlen(db));
+    sql = cf_asprintf("SELECT 1 FROM information_schema.schemata WHERE schema_name = '%s'", esc);
+    free(esc);
+    if (mysql_query(c, sql) != 0 || (r = mysql_store_result(c)) == NULL) {
+        free(sql);
+        return cf_err_set(e, CF_E_SOURCE, "looking up database '%s': %s", db, mysql_error(c));
+    }
+    free(sql);
+    *yes = mysql_num_rows(r) > 0;
+    mysql_free_result(r);
+    return 0;
+}
+
+/* after a failed replay: what the restore created goes, so that nothing half-restored looks
+ * complete (a database that was there before stays, as loaded: the message says so) */
+static void undo(const struct binlog_replay *rp)
+{
+    MYSQL *c = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    if (rp->to_file) {
+        if (unlink(rp->to_file) != 0)
+            log_warn("restore cleanup: unable to remove '%s': %s", rp->to_file, strerror(errno));
+        return;
+    }
+    for (size_t i = 0; i < rp->n; i++) {
+        if (!rp->dbs[i].created)
+            continue;
+        if (c == NULL && db_maria_connect(rp->m, NULL, 0, &c, &e) != 0)
+            break;
+        char *sql = cf_asprintf("DROP DATABASE IF EXISTS `%s`", rp->dbs[i].dest);
+        if (mysql_query(c, sql) != 0)
+            log_warn("restore cleanup: dropping '%s': %s", rp->dbs[i].dest, mysql_error(c));
+        else
+            log_info("restore cleanup: dropped the half-restored database '%s'", rp->dbs[i].dest);
+        free(sql);
+    }
+    if (e.code != CF_E_OK)
+        log_warn("restore cleanup: %s", e.msg);
+    mysql_close(c);
+}
+
 int restore_binlog_prepare(const struct conf *c, struct repo *r, const char *source,
                            json_t *info, int64_t dump_time, const struct restore_opts *o,
                            struct repo_when at, struct binlog_replay **out, struct cf_err *e)
@@ -123,6 +170,7 @@ int restore_binlog_prepare(const struct conf *c, struct repo *r, const char *sou
     json_t *dbs = json_object_get(info, "databases");
     char **names = NULL;
     size_t nn = 0;
+    MYSQL *my = NULL;
     int rc = -1;
 
     *out = NULL;
@@ -143,6 +191,8 @@ int restore_binlog_prepare(const struct conf *c, struct repo *r, const char *sou
         rp->dir = NULL;
         goto out;
     }
+    if (!o->to_file && db_maria_connect(rp->m, NULL, 0, &my, e) != 0)
+        goto out;
     rp->dbs = cf_calloc(json_array_size(dbs) + 1, sizeof(*rp->dbs));
     for (size_t i = 0; i < json_array_size(dbs); i++) {
         json_t *d = json_array_get(dbs, i);
@@ -161,6 +211,9 @@ int restore_binlog_prepare(const struct conf *c, struct repo *r, const char *sou
         x->dest = cf_strdup(o->to_file ? orig : o->into_db && strcmp(o->into_db, "SAME") != 0
                                                     ? o->into_db : orig);
         x->pos = (uint64_t)json_integer_value(json_object_get(d, "binlog_pos"));
+        if (my && db_exists(my, x->dest, &x->created, e) != 0)
+            goto out;
+        x->created = my && !x->created;
         x->files = cf_calloc(1, sizeof(char *));
         x->files[0] = cf_strdup(file);
         x->nfiles = 1;
@@ -188,6 +241,7 @@ int restore_binlog_prepare(const struct conf *c, struct repo *r, const char *sou
     *out = rp;
     rp = NULL;
 out:
+    mysql_close(my);
     for (size_t i = 0; i < nn; i++)
         free(names[i]);
     free(names);
@@ -212,6 +266,9 @@ void restore_binlog_plan(const struct binlog_replay *rp, FILE *f)
             fprintf(f, "  last     event applied to %s: none (nothing committed between the "
                        "dump and %s)\n", d->orig, at);
         }
+        if (rp->to_file)
+            fprintf(f, "  note     the replay after the dump names database %s itself: load "
+                       "the file into a database of that name (a scratch server)\n", d->orig);
         if (strcmp(d->orig, d->dest) != 0)
             fprintf(f, "  rename   events of %s replayed into %s (--rewrite-db; exact for "
                        "binlog_format = ROW, docs/PITR.md)\n", d->orig, d->dest);
@@ -389,6 +446,8 @@ out:
     if (fd >= 0)
         close(fd);
     src_child_kill(&cl);
+    if (rc != 0)
+        undo(rp);
     db_secret_file_remove(optfile);
     free(defaults);
     free(tool);

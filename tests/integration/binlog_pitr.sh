@@ -96,9 +96,21 @@ check "the writer's rows and markers 1-4 are there, 5 is not" test "$(my_sql -N 
 check "the original is untouched" test "$(my_sql -N -e 'CHECKSUM TABLE shop.t')" = "$(cat "$T/orig.sum")"
 check "the replay logged no GTID again (gtid_strict_mode did not refuse it)" test "$(my_sql -N -e 'SELECT COUNT(*) FROM shop_pitr.t')" -gt 0
 
+# a replay that fails: the database this restore created is dropped again
+mkdir -p "$T/fakebin"
+ln -s "$(command -v mariadb)" "$T/fakebin/mariadb"
+ln -s "$(command -v mariadb-dump)" "$T/fakebin/mariadb-dump"
+printf '#!/bin/sh\necho "mariadb-binlog: simulated failure" >&2\nexit 1\n' >"$T/fakebin/mariadb-binlog"
+chmod +x "$T/fakebin/mariadb-binlog"
+sed "/^type = mariadb\$/a bin-dir = $T/fakebin" "$conf" >"$T/fake.conf"
+fails "a replay that fails is an error naming the cause" 1 "simulated failure" restore --config "$T/fake.conf" --source my --at "$T3" --database shop --into-db shop_fail
+check "...and the database it created is dropped again" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'shop_fail'")"
+
 T1=$(rfc $((at[1] + 1)))
 ok "restore to between markers 1 and 2 as a file" restore --config "$conf" --source my --at "$T1" --database shop --to-file "$T/shop.sql"
 check "the file holds the dump, then the replay" grep -q "coffer: binlog events replayed" "$T/shop.sql"
+check "...without the original server's GTIDs" test -z "$(grep 'SET @@session.gtid_seq_no' "$T/shop.sql")"
+check "the plan says which database the replay part names" grep -q "the replay after the dump names database shop itself" "$_out"
 
 # --- MIXED: statements logged as statements, replayed into another name ---
 my_sql -e "SET GLOBAL binlog_format = 'MIXED'"
