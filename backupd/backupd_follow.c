@@ -44,6 +44,8 @@ struct follow {
     const char *dir;
     char partial_of[256];   /* its name, and the length of its newest partial object */
     uint64_t partial_len;
+    char done[256];         /* the newest file archived whole (kept here while the child
+                               may still write it) */
 };
 
 /* copy the first @len bytes of @from to the new file @to */
@@ -138,7 +140,15 @@ static int seal(struct follow *f, char *newest, size_t cap, struct cf_err *e)
         struct repo_log_stats st;
         int prc = db_binlog_scan(path, 4, 0, NULL, false, &sc, e);
         snprintf(newest, cap, "%s", names[i]);
-        if (prc == 0 && sc.closed) {
+        if (prc == 0 && sc.closed && strcmp(f->done, names[i]) == 0) {
+            /* archived whole before; a partial sealed since (read again after a restart)
+             * is superseded */
+            if (strcmp(f->partial_of, names[i]) == 0) {
+                drop_partial(f, names[i], f->partial_len);
+                f->partial_of[0] = '\0';
+                f->partial_len = 0;
+            }
+        } else if (prc == 0 && sc.closed) {
             prc = binlog_push_file(f->r, f->b, path, names[i], true, &st, &sc, e);
             if (prc == 0) {
                 log_info("binlog archived source=%s file=%s events=%" PRIu64 " last=%" PRId64
@@ -151,6 +161,8 @@ static int seal(struct follow *f, char *newest, size_t cap, struct cf_err *e)
                 }
                 if (i + 1 < n)   /* the child may still write the newest; keep it */
                     unlink(path);
+                else
+                    snprintf(f->done, sizeof(f->done), "%s", names[i]);
             }
         } else if (prc == 0 && i + 1 == n && sc.events > 0 &&
                    (strcmp(f->partial_of, names[i]) != 0 || sc.size > f->partial_len)) {

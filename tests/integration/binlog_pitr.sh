@@ -45,6 +45,8 @@ my_sql -e "INSERT INTO shop.t (v, note) VALUES (0, 'before'), (0, 'before'); FLU
 ok "binlog-sync archives the closed files" backupd --config "$conf" binlog-sync my
 check "each closed file is one object under logs/my/binlog/" test -f "$repo/logs/my/binlog/binlog.000002"
 ok "binlog-sync a second time is harmless" backupd --config "$conf" binlog-sync my
+ok "the reader written from FORMAT.md reads an archived binlog file" python3 "$here/lib/coffer_reader.py" --log "$repo" "$T/c/repo.key" my binlog.000002 "$T/binlog.000002"
+check "...byte for byte the server's" cmp "$T/binlog.000002" "$MY_DATA/binlog.000002"
 
 # --- a dump while a writer inserts ---
 writer() {
