@@ -125,6 +125,10 @@ int binlog_push_file(struct repo *r, const struct binlog_src *b, const char *pat
         }
     }
     rc = repo_log_push_extra(r, b->name, tmp ? tmp : path, b->so.level, extra, st, e);
+    if (rc != 0 && e->code == CF_E_EXISTS)
+        cf_err_ctx(e, "a binlog file of other content has this name (after RESET MASTER, or from "
+                   "another server with the same log_bin base name, the numbering starts over: "
+                   "give that server its own [source])");
     if (tmp)
         unlink(tmp);
     free(tmp);
@@ -155,8 +159,23 @@ int binlog_fetch(const struct binlog_src *b, const char *optfile, const char *di
     return rc;
 }
 
-/* the server's binlog files, oldest first (the last one is open) */
-static int server_binlogs(MYSQL *c, char ***names, size_t *n, struct cf_err *e)
+unsigned binlog_gap_report(const char *source, char **names, size_t n,
+                           const struct binlog_archived *a)
+{
+    uint64_t oldest, top;
+    size_t bl;
+    if (n == 0 || !db_binlog_name(names[0], &oldest, &bl) ||
+        (top = archived_max(a, names[0], bl)) == 0 || oldest <= top + 1)
+        return 0;
+    log_error("binlog gap source=%s missing=%.*s.%06" PRIu64 "..%06" PRIu64 ": purged from the "
+              "server before they were archived; a restore to a moment after the last archived "
+              "event before the gap needs a newer dump. HINT: archive more often than the "
+              "server's binlog expiry (expire_logs_days / binlog_expire_logs_seconds)",
+              source, (int)bl, names[0], top + 1, oldest - 1);
+    return 1;
+}
+
+int binlog_server_files(MYSQL *c, char ***names, size_t *n, struct cf_err *e)
 {
     MYSQL_RES *r;
     MYSQL_ROW row;
@@ -208,24 +227,10 @@ int backupd_binlog_sync(const struct conf *c, const char *source)
                    "ALL PRIVILEGES); log_bin must be on", mysql_error(my));
         goto fail;
     }
-    if (server_binlogs(my, &names, &n, &e) != 0 || binlog_archived_load(r, source, &a, &e) != 0 ||
+    if (binlog_server_files(my, &names, &n, &e) != 0 || binlog_archived_load(r, source, &a, &e) != 0 ||
         db_maria_binlog_option_file(b.m, &optfile, &e) != 0 || binlog_private_dir(&dir, &e) != 0)
         goto fail;
-    if (n > 0) {
-        /* a file the server purged before it was archived: a gap, reported, never hidden */
-        uint64_t oldest, top;
-        size_t bl;
-        if (db_binlog_name(names[0], &oldest, &bl) &&
-            (top = archived_max(&a, names[0], bl)) > 0 && oldest > top + 1) {
-            gaps++;
-            log_error("binlog gap source=%s missing=%.*s.%06" PRIu64 "..%06" PRIu64 ": purged "
-                      "from the server before they were archived; a restore to a moment "
-                      "after the last archived event before the gap needs a newer dump. "
-                      "HINT: run binlog-sync more often than the server's binlog expiry "
-                      "(expire_logs_days / binlog_expire_logs_seconds)",
-                      source, (int)bl, names[0], top + 1, oldest - 1);
-        }
-    }
+    gaps = binlog_gap_report(source, names, n, &a);
     for (size_t i = 0; i + 1 < n; i++) {   /* every one but the last, which is open */
         struct repo_log_stats st;
         struct db_binlog_scan sc;

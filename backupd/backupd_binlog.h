@@ -46,6 +46,13 @@ int binlog_push_file(struct repo *r, const struct binlog_src *b, const char *pat
  * otherwise it returns once the file is read */
 int binlog_fetch(const struct binlog_src *b, const char *optfile, const char *dir,
                  const char *file, bool stop_never, struct child *ch, struct cf_err *e);
+/* binlog_server_files() - the server's binlog files (SHOW BINARY LOGS), oldest first (the last
+ * one is open); free with ini_list_free */
+int binlog_server_files(MYSQL *c, char ***names, size_t *n, struct cf_err *e);
+/* binlog_gap_report() - when the server's oldest file @names[0] comes after the archive's
+ * newest plus one, the files between were purged unarchived: logged as a gap; 1, else 0 */
+unsigned binlog_gap_report(const char *source, char **names, size_t n,
+                           const struct binlog_archived *a);
 /* binlog_private_dir() - a new 0700 directory under $TMPDIR (or /tmp) */
 int binlog_private_dir(char **dir, struct cf_err *e);
 

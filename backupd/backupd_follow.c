@@ -202,22 +202,20 @@ static int first_file(const struct binlog_src *b, struct repo *r, char *out, siz
 {
     struct binlog_archived a = { 0 };
     MYSQL *my = NULL;
-    MYSQL_RES *res = NULL;
-    MYSQL_ROW row;
+    char **names = NULL;
+    size_t n = 0;
     int rc = -1;
 
     out[0] = '\0';
-    if (db_maria_connect(b->m, NULL, 0, &my, e) != 0 || binlog_archived_load(r, b->name, &a, e) != 0)
+    if (db_maria_connect(b->m, NULL, 0, &my, e) != 0 || binlog_server_files(my, &names, &n, e) != 0 ||
+        binlog_archived_load(r, b->name, &a, e) != 0)
         goto out;
-    if (mysql_query(my, "SHOW BINARY LOGS") != 0 || (res = mysql_store_result(my)) == NULL) {
-        cf_err_set(e, CF_E_SOURCE, "SHOW BINARY LOGS: %s", mysql_error(my));
-        goto out;
-    }
-    while ((row = mysql_fetch_row(res))) {
-        if (row[0] == NULL || !db_binlog_name(row[0], NULL, NULL))
+    binlog_gap_report(b->name, names, n, &a);
+    for (size_t i = 0; i < n; i++) {
+        if (!db_binlog_name(names[i], NULL, NULL))
             continue;
-        snprintf(out, cap, "%s", row[0]);
-        if (!binlog_archived_has(&a, row[0]))
+        snprintf(out, cap, "%s", names[i]);
+        if (!binlog_archived_has(&a, names[i]))
             break;
     }
     if (out[0] == '\0') {
@@ -226,7 +224,7 @@ static int first_file(const struct binlog_src *b, struct repo *r, char *out, siz
     }
     rc = 0;
 out:
-    mysql_free_result(res);
+    ini_list_free(names, n);
     mysql_close(my);
     binlog_archived_free(&a);
     return rc;

@@ -131,6 +131,7 @@ want7=$(rows_before 8)
 my1=("$MY_SOCK" "$MY_DATA" "$MY_PID" "$MY_PASSFILE")
 start_mariadb scratch || exit 1
 sed -e "s|^socket = ${my1[0]}\$|socket = $MY_SOCK|" -e "s|^password-file = ${my1[3]}\$|password-file = $MY_PASSFILE|" "$conf" >"$T/scratch.conf"
+fails "check-config says log_bin is off on a server without it" 1 "log_bin is off on the server" backupd --config "$T/scratch.conf" check-config
 ok "MIXED: restore to between markers 7 and 8 into the same name on a scratch server" restore --config "$T/scratch.conf" --source my --at "$T7" --database shop --into-db SAME
 check "MIXED: exactly the rows committed before that second" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop.t')" = "$want7"
 stop_mariadb
@@ -191,6 +192,12 @@ for _ in $(seq 12); do
 done
 echo "# binlog-follow: the archive was at most ${maxlag}s behind a steady writer (seal interval 3s)"
 check "binlog-follow keeps the archive within the seal interval plus 3 s (${maxlag}s)" test "$maxlag" -le 6
+# a network cut: the connection of mariadb-binlog ends (here, the process itself)
+cut_at=$(date +%s)
+kill -9 "$(wait_child "$fpid" mariadb-binlog)"
+for _ in $(seq 60); do [ "$(newest_event)" -ge $((cut_at + 2)) ] && break; sleep 0.5; done
+check "binlog-follow reads on after its mariadb-binlog was cut off" test "$(newest_event)" -ge $((cut_at + 2))
+check "...and says so" grep -q "mariadb-binlog ended" "$T/follow.log"
 kill "$spid"; wait "$spid" 2>/dev/null
 restart_mariadb || exit 1
 marker 11
@@ -212,4 +219,12 @@ PY
 T11=$(rfc $((at[11] + 1)))
 ok "restore to between markers 11 and 12 from the followed archive" restore --config "$conf" --source my --at "$T11" --database shop --into-db shop_follow
 check "follow: exactly the rows committed before that second" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_follow.t')" = "$(rows_before 12)"
+# files purged while no follower ran: the next one reports the gap
+my_sql -e "FLUSH BINARY LOGS; INSERT INTO shop.t (v, note) VALUES (0, 'lost'); FLUSH BINARY LOGS"
+my_sql -e "PURGE BINARY LOGS TO '$(my_sql -N -e "SHOW MASTER STATUS" | cut -f1)'"
+backupd --config "$conf" binlog-follow my 2>"$T/follow2.log" &
+fpid=$!
+for _ in $(seq 100); do grep -q "binlog-follow reading" "$T/follow2.log" && break; sleep 0.1; done
+kill -TERM "$fpid"; wait "$fpid"
+check "binlog-follow reports files purged before they were archived as a gap" grep -q "binlog gap source=my" "$T/follow2.log"
 check "no binlog, option file or replay directory left in TMPDIR" test -z "$(ls -A "$TMPDIR")"
