@@ -227,7 +227,8 @@ int backupd_binlog_sync(const struct conf *c, const char *source)
                    "ALL PRIVILEGES); log_bin must be on", mysql_error(my));
         goto fail;
     }
-    if (binlog_server_files(my, &names, &n, &e) != 0 || binlog_archived_load(r, source, &a, &e) != 0 ||
+    if (binlog_server_files(my, &names, &n, &e) != 0 ||
+        binlog_archived_load(r, source, &a, &e) != 0 ||
         db_maria_binlog_option_file(b.m, &optfile, &e) != 0 || binlog_private_dir(&dir, &e) != 0)
         goto fail;
     gaps = binlog_gap_report(source, names, n, &a);

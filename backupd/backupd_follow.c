@@ -207,7 +207,8 @@ static int first_file(const struct binlog_src *b, struct repo *r, char *out, siz
     int rc = -1;
 
     out[0] = '\0';
-    if (db_maria_connect(b->m, NULL, 0, &my, e) != 0 || binlog_server_files(my, &names, &n, e) != 0 ||
+    if (db_maria_connect(b->m, NULL, 0, &my, e) != 0 ||
+        binlog_server_files(my, &names, &n, e) != 0 ||
         binlog_archived_load(r, b->name, &a, e) != 0)
         goto out;
     binlog_gap_report(b->name, names, n, &a);

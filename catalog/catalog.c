@@ -192,7 +192,8 @@ static int binlog_reach(const struct cat_ctx *ctx, const char *source, const str
     size_t i;
     int rc = 0;
 
-    if (sec == NULL || db_binlog_conf_load(sec, &bc, e) != 0 || !bc.archive || r->consistency == NULL) {
+    if (sec == NULL || db_binlog_conf_load(sec, &bc, e) != 0 || !bc.archive ||
+        r->consistency == NULL) {
         cf_err_clear(e);
         return 0;
     }

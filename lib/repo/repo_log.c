@@ -492,7 +492,8 @@ static void extra_parse(const char *x, struct repo_log_meta *m)
         if (strncmp(f, "events=", 7) == 0 && dots) {
             m->first_event = strtoll(f + 7, NULL, 10);
             m->last_event = strtoll(dots + 2, NULL, 10);
-        } else if (strncmp(f, "gtid=", 5) == 0 && dots && (size_t)(dots - f - 5) < sizeof(m->gtid_first) &&
+        } else if (strncmp(f, "gtid=", 5) == 0 && dots &&
+                   (size_t)(dots - f - 5) < sizeof(m->gtid_first) &&
                    strlen(dots + 2) < sizeof(m->gtid_last)) {
             memcpy(m->gtid_first, f + 5, (size_t)(dots - f - 5));
             m->gtid_first[dots - f - 5] = '\0';

@@ -17,9 +17,10 @@ TEST(names)
     CHECK(seq == 42 && bl == 6);
     CHECK(db_binlog_name("mysql-bin.1234567890", &seq, NULL) && seq == 1234567890ull);
     CHECK(db_binlog_name("my_host-bin.000001", NULL, NULL));
-    static const char *const bad[] = { "", "binlog", ".000001", "binlog.00001", "binlog.12345678901",
-                                       "binlog.00000a", "bin.log.000001", "../binlog.000001",
-                                       "binlog.000001.partial", "binlog.index", "binlog.000001/" };
+    static const char *const bad[] = { "", "binlog", ".000001", "binlog.00001",
+                                       "binlog.12345678901", "binlog.00000a", "bin.log.000001",
+                                       "../binlog.000001", "binlog.000001.partial",
+                                       "binlog.index", "binlog.000001/" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
         CHECK(!db_binlog_name(bad[i], NULL, NULL));
     CHECK(db_binlog_object_name("binlog.000042", &seq, &bl, &part) && part == 0 && seq == 42);
