@@ -31,7 +31,7 @@ BINS      := $(foreach m,$(MAIN_SRC),bin/$(notdir $(m:_main.c=)))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check asan demo install clean help bench
+.PHONY: all deps check asan demo install uninstall man clean help bench
 all: $(BINS)
 
 # the driver registries change when an optional driver's file appears (after a merge, say)
@@ -43,7 +43,10 @@ help:
 	@echo "make demo       install what is missing, build, back up and restore a sample tree"
 	@echo "make check      install what is missing, build, run every test (real servers)"
 	@echo "make asan       the tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-	@echo "make install    into \$$(DESTDIR)\$$(PREFIX)/bin"
+	@echo "make install    binaries, man pages, units, completion, examples, alert rules and"
+	@echo "                dashboard under \$$(DESTDIR)\$$(PREFIX) (default /usr/local)"
+	@echo "make uninstall  remove exactly what install put there"
+	@echo "make man        the man pages (scdoc) into \$$(BUILD)/man"
 	@echo "make clean"
 
 deps:
@@ -99,9 +102,49 @@ bench: deps
 	$(MAKE) all
 	bench/stream.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+# man pages: man/*.scd converted by scdoc (Debian's scdoc, in install-deps.sh's build group)
+MAN_SRC  := $(wildcard man/*.scd)
+MAN_OUT  := $(MAN_SRC:man/%.scd=$(BUILD)/man/%)
+man: $(MAN_OUT)
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc <$< >$@.tmp && mv $@.tmp $@
+
+# `make install PREFIX=/usr/local DESTDIR=`: what goes where (docs/RUNBOOK.md "Installing");
+# `make uninstall` with the same PREFIX and DESTDIR removes exactly these files. The units and
+# the crontab name the binaries under PREFIX (@BINDIR@ in deploy/). INSTALL_FROM: the directory
+# of the binaries to install (default bin/, built first).
+INSTALL_FROM ?= bin
+BINDIR     = $(PREFIX)/bin
+MANDIR     = $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+COMPDIR   ?= $(PREFIX)/share/bash-completion/completions
+SHAREDIR   = $(PREFIX)/share/coffer
+UNITS     := $(notdir $(wildcard deploy/systemd/*.service deploy/systemd/*.timer))
+SHARED    := coffer.conf.example crontab.example prometheus/coffer.rules.yml grafana/coffer.json
+SUBST      = sed 's|@BINDIR@|$(BINDIR)|g'
+
+install: $(if $(filter bin,$(INSTALL_FROM)),all) man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(COMPDIR) \
+	    $(DESTDIR)$(SHAREDIR)/prometheus $(DESTDIR)$(SHAREDIR)/grafana \
+	    $(foreach s,1 5 8,$(DESTDIR)$(MANDIR)/man$(s))
+	install -m 0755 $(TOOLS:%=$(INSTALL_FROM)/%) $(DESTDIR)$(BINDIR)/
+	for f in $(MAN_OUT); do install -m 0644 $$f $(DESTDIR)$(MANDIR)/man$${f##*.}/; done
+	for u in $(UNITS); do $(SUBST) deploy/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	install -m 0644 deploy/systemd/coffer.sysusers $(DESTDIR)$(SYSUSERSDIR)/coffer.conf
+	install -m 0644 deploy/bash-completion/coffer $(DESTDIR)$(COMPDIR)/backupd
+	for t in restore catalog migrate; do ln -sf backupd $(DESTDIR)$(COMPDIR)/$$t; done
+	for f in $(SHARED); do $(SUBST) deploy/$$f >$(DESTDIR)$(SHAREDIR)/$$f && \
+	    chmod 0644 $(DESTDIR)$(SHAREDIR)/$$f; done
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(UNITS:%=$(DESTDIR)$(UNITDIR)/%) \
+	    $(DESTDIR)$(SYSUSERSDIR)/coffer.conf $(TOOLS:%=$(DESTDIR)$(COMPDIR)/%) \
+	    $(SHARED:%=$(DESTDIR)$(SHAREDIR)/%) \
+	    $(foreach m,$(notdir $(MAN_OUT)),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(m))
+	-rmdir $(DESTDIR)$(SHAREDIR)/prometheus $(DESTDIR)$(SHAREDIR)/grafana $(DESTDIR)$(SHAREDIR) 2>/dev/null
 
 clean:
 	rm -rf build build-asan bin demo

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "../lib/core/util.h"
 #include "../lib/source/source.h"
 #include "../lib/repo/repo.h"
+#include "../lib/repo/repo_mirror.h"
 #include "../lib/validate/validate.h"
 
 static void print_summary(const char *source, const struct backup_result *r)
@@ -46,6 +48,35 @@ int backupd_check_config(const char *path, bool offline)
     return rc;
 }
 
+/* after the primary committed: every mirror brought up to date (the new backups, and whatever
+ * else is new, logs/ too); returns how many failed, each named on stderr */
+static size_t copy_to_mirrors(const struct conf *c, struct repo *r)
+{
+    size_t failed = 0;
+
+    for (size_t i = 0; c->target_name == NULL && i < c->nmirrors; i++) {
+        struct repo_mirror_stats st;
+        struct cf_err e = CF_ERR_INIT;
+        uint64_t t0 = time_mono_ms();
+        if (repo_mirror_sync(r, c->mirrors[i], false, &st, &e) != 0) {
+            log_error("mirror copy failed mirror=%s: %s", c->mirrors[i]->name, e.msg);
+            if (strstr(e.msg, "HINT") != NULL)
+                fprintf(stderr, "backupd: error: the backups stand in the repository, but %s\n",
+                        e.msg);
+            else
+                fprintf(stderr, "backupd: error: the backups stand in the repository, but %s; "
+                        "HINT: once it is reachable, 'catalog sync %s' catches it up\n", e.msg,
+                        c->mirrors[i]->name);
+            failed++;
+            continue;
+        }
+        log_info("mirror copied mirror=%s backups=%zu objects=%zu bytes=%" PRIu64
+                 " skipped=%zu ms=%" PRIu64, c->mirrors[i]->name, st.backups, st.objects,
+                 st.bytes, st.skipped, time_mono_ms() - t0);
+    }
+    return failed;
+}
+
 int backupd_job_run(const struct conf *c, const char *job)
 {
     const struct conf_job *j = conf_job(c, job);
@@ -77,7 +108,7 @@ int backupd_job_run(const struct conf *c, const char *job)
         if (source_open(conf_source(c, j->sources[i]), &src, &e) != 0 ||
             backup_source(c, r, src, job, &res, &e) != 0) {
             log_error("backup failed job=%s source=%s: %s", job, j->sources[i], e.msg);
-            fprintf(stderr, "backupd: error: source '%s': %s\n", j->sources[i], e.msg);
+            cli_say(LOG_ERROR, "backupd: error: source '%s': %s", j->sources[i], e.msg);
             failed++;
             o.error = e.msg;
         } else {
@@ -94,8 +125,9 @@ int backupd_job_run(const struct conf *c, const char *job)
         source_close(src);
     }
     backupd_after_run(c, job, repo_id(r));
+    size_t mirrors_failed = copy_to_mirrors(c, r);
     repo_close(r);
     if (failed == 0)
-        return EXIT_OK;
+        return mirrors_failed ? EXIT_PARTIAL : EXIT_OK;
     return ok == 0 ? EXIT_FAILED : EXIT_PARTIAL;
 }

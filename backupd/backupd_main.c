@@ -10,7 +10,8 @@
 #include "backupd.h"
 
 static const char usage[] =
-    "usage: backupd [--config FILE] [--log-format text|json] [--verbose|--quiet] COMMAND\n"
+    "usage: backupd [--config FILE] [--repository MIRROR] [--log-format text|json]\n"
+    "               [--verbose|--quiet] COMMAND\n"
     "\n"
     "commands:\n"
     "  init [--generate-key FILE]   create the repository named in [repository]; with\n"
@@ -18,7 +19,8 @@ static const char usage[] =
     "  keygen --public OUT.pub --secret OUT.sec\n"
     "                               make a key pair for a repository sealed to a public key:\n"
     "                               the backup host keeps only OUT.pub; restores need OUT.sec\n"
-    "  run JOB                      back up every source of [job JOB] now, once\n"
+    "  run JOB                      back up every source of [job JOB] now, once; then copy\n"
+    "                               what is new to every [mirror NAME]\n"
     "  key list                     the repository's key slots (id, kind, created, label)\n"
     "  key add --passphrase-file F | --key-file F [--label L]\n"
     "                               a new slot opening the repository with F's passphrase or key\n"
@@ -36,9 +38,11 @@ static const char usage[] =
     "                               repository, servers, dump tools), reporting every problem;\n"
     "                               --offline: no network (S3, database connections)\n"
     "\n"
-    "The configuration is " CONF_DEFAULT_PATH " unless --config is given.\n"
+    "The configuration is " CONF_DEFAULT_PATH " unless --config is given; --repository\n"
+    "MIRROR works on [mirror MIRROR]'s copy in place of [repository]'s (docs/RUNBOOK.md).\n"
     "Exit codes: 0 done, 1 failed (check-config: a server or the repository unreachable),\n"
-    "2 usage, configuration or key error, 3 some sources failed (docs/CONFIG.md).\n";
+    "2 usage, configuration or key error, 3 some sources failed, or a mirror could not be\n"
+    "brought up to date (docs/CONFIG.md).\n";
 
 int main(int argc, char **argv)
 {
@@ -57,7 +61,7 @@ int main(int argc, char **argv)
         { "--label", &klabel, NULL },
         { NULL, NULL, NULL },
     };
-    struct cli_args a = { "backupd", usage, opts, CONF_DEFAULT_PATH, pos, 5, 0 };
+    struct cli_args a = { "backupd", usage, opts, CONF_DEFAULT_PATH, pos, 5, 0, NULL };
 
     if ((rc = cli_parse(&a, argc, argv)) >= 0)
         return rc;
@@ -108,8 +112,10 @@ int main(int argc, char **argv)
         }
         return backupd_check_config(a.config, offline);
     }
-    if (validate_load(a.config, &c, &e) != 0)
+    if (validate_load(a.config, &c, &e) != 0 || conf_use_repository(c, a.repository, &e) != 0) {
+        conf_free(c);
         return cli_fail("backupd", &e);
+    }
 
     if (strcmp(cmd, "wal-push") == 0) {
         if (nargs != 2) {

@@ -13,6 +13,7 @@
 #include "../lib/repo/repo.h"
 #include "../lib/repo/repo_pins.h"
 #include "../policies/retention.h"
+#include "catalog.h"
 
 struct cat_sync_stats {
     size_t added;     /* backups found in the repository, not in the index */
@@ -63,6 +64,17 @@ void cat_print_json(json_t *v);
 /* "its manifest is missing from the repository since T and no coffer prune removed it; HINT:
  * ..." for a vanished row */
 void cat_vanished_msg(const struct cat_row *r, char *out, size_t cap);
+
+/* an age as "3d 4h", "2h 05m", "42s" (catalog.c) */
+void cat_fmt_age(int64_t s, char *out, size_t cap);
+
+/* --- mirrors (catalog/cat_mirror.c) --- */
+
+/* cat_mirror_status() - `catalog status`'s part on the mirrors of the configuration (none
+ * when a mirror is the repository in use): each one's lag, printed (text) or appended to
+ * @arr; *@notok counts those behind, unreachable or of another repository */
+void cat_mirror_status(const struct cat_ctx *ctx, const struct catalog_opts *o, json_t *arr,
+                       size_t *notok);
 
 /* --- policies (catalog/cat_policy.c) --- */
 

@@ -52,6 +52,15 @@ int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_s
     memset(out, 0, sizeof(*out));
     if (cat_source_rpo(c, source, &out->rpo, e) != 0)
         return -1;
+    /* a mirror in use with rules of its own: they alone decide, for every source */
+    const struct ini_section *m = c->target_name ? conf_mirror(c, c->target_name) : NULL;
+    if (m != NULL && has_rules(m)) {
+        if (read_rules(m, NULL, &out->p[0], e) != 0)
+            return -1;
+        snprintf(out->origin[0], sizeof(out->origin[0]), "[mirror %s]", m->name);
+        out->n = 1;
+        return 0;
+    }
     if (src != NULL) {
         if (has_rules(src)) {
             const struct ini_section *job_tz = NULL;

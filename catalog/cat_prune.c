@@ -357,7 +357,7 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
                 goto out;
             }
             log_warn("skipping source %s: %s", s, e.msg);
-            fprintf(stderr, "catalog: warning: source '%s' skipped: %s\n", s, e.msg);
+            cli_say(LOG_WARN, "catalog: warning: source '%s' skipped: %s", s, e.msg);
             json_array_append_new(p.skipped_sources, json_string(s));
             p.skipped++;
             cf_err_clear(&e);

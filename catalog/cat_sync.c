@@ -282,17 +282,17 @@ void cat_ctx_note(const struct cat_ctx *ctx)
     if (ctx->offline) {
         if (ctx->synced_at)
             time_format_rfc3339(ctx->synced_at, when, sizeof(when));
-        fprintf(stderr,
+        cli_say(LOG_WARN,
                 "catalog: warning: repository unreachable (%s); showing the catalog index as "
                 "last refreshed at %s; HINT: check that the repository is mounted or reachable "
-                "and run the command again\n",
+                "and run the command again",
                 ctx->offline_why, when);
         return;
     }
     if (s->added || s->gone || s->reread || s->pins || s->vanished)
-        fprintf(stderr,
+        cli_say(LOG_INFO,
                 "catalog: index %s from the repository: %zu added (%zu damaged), %zu gone, "
-                "%zu re-read, %zu pins changed%s\n",
+                "%zu re-read, %zu pins changed%s",
                 s->fresh ? "built" : "refreshed", s->added, s->damaged, s->gone, s->reread,
                 s->pins, s->vanished ? ", backups VANISHED (see catalog status)" : "");
 }

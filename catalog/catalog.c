@@ -36,7 +36,7 @@ static void fmt_time(time_t t, char *out, size_t cap)
 }
 
 /* "3d 4h", "2h 05m", "42s" */
-static void fmt_age(int64_t s, char *out, size_t cap)
+void cat_fmt_age(int64_t s, char *out, size_t cap)
 {
     if (s >= 86400)
         snprintf(out, cap, "%" PRId64 "d %02" PRId64 "h", s / 86400, s % 86400 / 3600);
@@ -276,7 +276,7 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_wh
         fmt_time(r.time, t, sizeof(t));
         time_t now = time(NULL);
         time_t ref = !when.latest && when.t < now ? when.t : now;   /* 'latest': age now */
-        fmt_age(ref > r.time ? (int64_t)(ref - r.time) : 0, age, sizeof(age));
+        cat_fmt_age(ref > r.time ? (int64_t)(ref - r.time) : 0, age, sizeof(age));
         json_t *bj = json_object();
         json_array_append_new(arr, json_pack("{s:s, s:o, s:o}", "source", s, "backup",
                                              cat_row_json(&r), "binlog", bj));
@@ -484,6 +484,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
     struct cf_err e = CF_ERR_INIT;
     struct cat_ctx ctx;
     json_t *names = NULL, *arr = json_array(), *locks = json_array(), *sj;
+    json_t *mirrors = json_array();
     struct lease_info *li = NULL;
     size_t nli = 0, notok = 0, i;
     time_t now = time(NULL);
@@ -492,6 +493,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
     if (rc >= 0) {
         json_decref(arr);
         json_decref(locks);
+        json_decref(mirrors);
         return rc;
     }
     if (ctx.offline)
@@ -519,7 +521,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                 char why[1024];
                 cat_vanished_msg(&v[k], why, sizeof(why));
                 json_array_append_new(gone, json_pack("{s:s, s:s}", "id", v[k].id, "error", why));
-                fprintf(stderr, "catalog: backup %s/%s VANISHED: %s\n", s, v[k].id, why);
+                cli_say(LOG_ERROR, "catalog: backup %s/%s VANISHED: %s", s, v[k].id, why);
             }
             if (v[k].status == CAT_COMPLETE)
                 newest = &v[k];
@@ -542,15 +544,15 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
         char att[32] = "-";
         fmt_time(at.last.finished, att, sizeof(att));
         if (failed)
-            fprintf(stderr, "catalog: source %s: last backup attempt FAILED at %s (job %s): %s\n",
+            cli_say(LOG_ERROR, "catalog: source %s: last backup attempt FAILED at %s (job %s): %s",
                     s, att, at.last.job, at.last.error ? at.last.error : "?");
         if (ev.state == OBJ_VIOLATED || verify_bad || json_array_size(gone) > 0 || failed)
             notok++;
         char age[32] = "-", rpo[32] = "-", vt[32] = "-", vdesc[256] = "never verified";
         if (newest)
-            fmt_age(ev.age, age, sizeof(age));
+            cat_fmt_age(ev.age, age, sizeof(age));
         if (ps.rpo)
-            fmt_age(ps.rpo, rpo, sizeof(rpo));
+            cat_fmt_age(ps.rpo, rpo, sizeof(rpo));
         if (verified) {
             fmt_time(verified->verified_at, vt, sizeof(vt));
             snprintf(vdesc, sizeof(vdesc), "%s%s %s of %s%s%s", cat_verify_name(verified->verify),
@@ -590,6 +592,7 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                    nvanished ? "VANISHED" : state, vdesc);
         cat_rows_free(v, n);
     }
+    cat_mirror_status(&ctx, o, mirrors, &notok);
     if (ctx.r != NULL && repo_locks_list(ctx.r, &li, &nli, &e) != 0) {
         rc = cli_fail("catalog", &e);
         goto out;
@@ -611,9 +614,10 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                                                                     : "");
     }
     if (o->json) {
-        json_t *res = json_pack("{s:o, s:b, s:o, s:o}", "catalog", cat_ctx_json(&ctx), "ok",
-                                notok == 0, "sources", arr, "locks", locks);
-        arr = locks = NULL;
+        json_t *res = json_pack("{s:o, s:b, s:o, s:o, s:o}", "catalog", cat_ctx_json(&ctx),
+                                "ok", notok == 0, "sources", arr, "locks", locks, "mirrors",
+                                mirrors);
+        arr = locks = mirrors = NULL;
         cat_print_json(res);
         json_decref(res);
     }
@@ -622,6 +626,7 @@ out:
     free(li);
     json_decref(arr);
     json_decref(locks);
+    json_decref(mirrors);
     json_decref(names);
     cat_ctx_close(&ctx);
     return rc;

@@ -43,6 +43,10 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
  * it; a backup that is not vanished is refused (exit 2) */
 int catalog_forget(const struct conf *c, const struct repo_unlock *u, const char *id,
                    const struct catalog_opts *o);
+/* `sync MIRROR` (cat_mirror.c): copy to [mirror MIRROR] what it lacks (docs/CATALOG.md), then,
+ * when the mirror has retention rules of its own, prune it by them */
+int catalog_mirror_sync(const struct conf *c, const struct repo_unlock *u, const char *name,
+                        const struct catalog_opts *o);
 /* recreate the index rows of this repository from the repository alone (rows of vanished
  * backups are kept: the repository has no trace of them) */
 int catalog_rebuild(const struct conf *c, const struct repo_unlock *u,

@@ -9,7 +9,7 @@
 #include "catalog.h"
 
 static const char usage[] =
-    "usage: catalog [--config FILE] COMMAND [options]\n"
+    "usage: catalog [--config FILE] [--repository MIRROR] COMMAND [options]\n"
     "\n"
     "commands (each refreshes the local index from the repository first):\n"
     "  list [--source S] [--job J] [--since T] [--until T]\n"
@@ -31,8 +31,11 @@ static const char usage[] =
     "                                   missing without a prune): verify and status stop\n"
     "                                   reporting it\n"
     "  rebuild                          recreate the index from the repository alone\n"
+    "  sync MIRROR                      copy to [mirror MIRROR] what it lacks, checking each\n"
+    "                                   copy; then prune it by its own rules, if it has any\n"
     "\n"
     "  --json               machine-readable output (docs/CATALOG.md)\n"
+    "  --repository MIRROR  work on [mirror MIRROR]'s copy of the repository\n"
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
     "  --log-format text|json, --verbose, --quiet\n"
     "TIME is RFC 3339 (2026-11-21T03:00:00Z) or 'now' ('latest' too for at).\n"
@@ -65,7 +68,7 @@ int main(int argc, char **argv)
         { "--latest", NULL, &o.latest },   { "--quick", NULL, &o.quick },
         { "--dry-run", NULL, &o.dry_run }, { NULL, NULL, NULL },
     };
-    struct cli_args a = { "catalog", usage, opts, CONF_DEFAULT_PATH, pos, 2, 0 };
+    struct cli_args a = { "catalog", usage, opts, CONF_DEFAULT_PATH, pos, 2, 0, NULL };
 
     if ((rc = cli_parse(&a, argc, argv)) >= 0)
         return rc;
@@ -84,7 +87,7 @@ int main(int argc, char **argv)
         int arg;
     } cmds[] = { { "list", 0 }, { "show", 1 },  { "at", 1 },     { "verify", -1 },
                  { "pin", 1 },  { "unpin", 1 }, { "status", 0 }, { "prune", 0 },
-                 { "rebuild", 0 }, { "forget", 1 } };
+                 { "rebuild", 0 }, { "forget", 1 }, { "sync", 1 } };
     int want = -2;
     for (size_t k = 0; k < sizeof(cmds) / sizeof(*cmds); k++)
         if (strcmp(cmd, cmds[k].name) == 0)
@@ -109,8 +112,10 @@ int main(int argc, char **argv)
     }
     if (keys_init(&e) != 0)
         return cli_fail("catalog", &e);
-    if (validate_load(a.config, &c, &e) != 0)
+    if (validate_load(a.config, &c, &e) != 0 || conf_use_repository(c, a.repository, &e) != 0) {
+        conf_free(c);
         return cli_fail("catalog", &e);
+    }
     if (strcmp(cmd, "list") == 0)
         rc = catalog_list(c, &u, &o);
     else if (strcmp(cmd, "show") == 0)
@@ -127,6 +132,8 @@ int main(int argc, char **argv)
         rc = catalog_prune(c, &u, &o);
     else if (strcmp(cmd, "forget") == 0)
         rc = catalog_forget(c, &u, arg, &o);
+    else if (strcmp(cmd, "sync") == 0)
+        rc = catalog_mirror_sync(c, &u, arg, &o);
     else
         rc = catalog_rebuild(c, &u, &o);
     conf_free(c);

@@ -6,9 +6,10 @@ set -e
 pkgs=""
 for g in "$@"; do
     case "$g" in
-    build) pkgs="$pkgs gcc make pkg-config libarchive-dev libzstd-dev libsodium-dev libsqlite3-dev
+    build) pkgs="$pkgs gcc make pkg-config scdoc libarchive-dev libzstd-dev libsodium-dev libsqlite3-dev
                  libcurl4-openssl-dev libssl-dev libpq-dev libmariadb-dev libjansson-dev" ;;
     test)  pkgs="$pkgs zstd acl attr sqlite3 procps psmisc python3 curl faketime socat openssl strace
+                 man-db systemd bsdutils
                  prometheus
                  postgresql-15 postgresql-client-15 mariadb-server mariadb-client
                  redis-server redis-tools radosgw ceph-mon ceph-osd ceph-common" ;;

@@ -169,6 +169,7 @@ struct mig_opts {
     bool json, dry_run, no_snapshot, restore_snapshot, force;
     int64_t lock_timeout_ms;     /* --lock-timeout */
     const char *secret_key_file; /* --secret-key-file, to restore in public-key mode */
+    const char *repository;      /* --repository MIRROR: snapshots to and from a mirror */
 };
 
 /* migrate_run() - run one command; returns the process exit code (enum mig_exit). Errors are

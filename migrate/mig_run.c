@@ -29,7 +29,8 @@ static int load_config(struct mig_ctx *c, struct cf_err *e)
     int rc = -1;
 
     /* the whole file, as the other tools read it: unknown keys, bad values, file modes */
-    if (validate_load(o->config, &c->conf, e) != 0)
+    if (validate_load(o->config, &c->conf, e) != 0 ||
+        conf_use_repository(c->conf, o->repository, e) != 0)
         goto out;
     c->sec = conf_source(c->conf, o->source);
     if (c->sec == NULL) {

@@ -8,7 +8,7 @@
 #include "mig.h"
 
 static const char usage[] =
-    "usage: migrate [--config F] --source S [--database DB] [--dir PATH] [--json]\n"
+    "usage: migrate [--config F] [--repository MIRROR] --source S [--database DB] [--dir PATH] [--json]\n"
     "               [--dry-run] [--lock-timeout DUR] [--log-format text|json] [-v|-q]\n"
     "               COMMAND\n"
     "commands:\n"
@@ -49,11 +49,12 @@ int main(int argc, char **argv)
         { "--secret-key-file", &o.secret_key_file, NULL },
         { NULL, NULL, NULL },
     };
-    struct cli_args a = { "migrate", usage, opts, CONF_DEFAULT_PATH, pos, 8, 0 };
+    struct cli_args a = { "migrate", usage, opts, CONF_DEFAULT_PATH, pos, 8, 0, NULL };
 
     if ((rc = cli_parse(&a, argc, argv)) >= 0)
         return rc;   /* EXIT_OK after --help, EXIT_USAGE (MIG_EXIT_USAGE) on a usage error */
     o.config = a.config;
+    o.repository = a.repository;
     o.lock_timeout_ms = 60 * 1000;
     if (to != NULL) {
         if (mig_parse_version(to, &o.to) != 0) {

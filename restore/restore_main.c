@@ -11,8 +11,8 @@
 #include "restore.h"
 
 static const char usage[] =
-    "usage: restore [--config FILE] --source NAME --at TIME [options]\n"
-    "       restore [--config FILE] wal-fetch SOURCE FILE PATH\n"
+    "usage: restore [--config FILE] [--repository MIRROR] --source NAME --at TIME [options]\n"
+    "       restore [--config FILE] [--repository MIRROR] wal-fetch SOURCE FILE PATH\n"
     "\n"
     "Restores the newest complete backup of NAME taken at or before TIME, passing over those\n"
     "`catalog verify` found damaged. The destination is checked first (a full --to DIR, an\n"
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
         { NULL, NULL, NULL },
     };
     const char *pos[4];
-    struct cli_args a = { "restore", usage, opts, CONF_DEFAULT_PATH, pos, 4, 0 };
+    struct cli_args a = { "restore", usage, opts, CONF_DEFAULT_PATH, pos, 4, 0, NULL };
 
     if ((rc = cli_parse(&a, argc, argv)) >= 0)
         return rc;
@@ -86,8 +86,11 @@ int main(int argc, char **argv)
             cf_err_set(&e, CF_E_USAGE, "wal-fetch needs SOURCE, FILE and PATH, and no --source or --at");
             goto usage_err;
         }
-        if (keys_init(&e) != 0 || validate_load(a.config, &c, &e) != 0)
+        if (keys_init(&e) != 0 || validate_load(a.config, &c, &e) != 0 ||
+            conf_use_repository(c, a.repository, &e) != 0) {
+            conf_free(c);
             return cli_fail("restore", &e);
+        }
         rc = restore_wal_fetch(c, &u, pos[1], pos[2], pos[3]);
         conf_free(c);
         return rc;
@@ -111,8 +114,10 @@ int main(int argc, char **argv)
         return cli_fail("restore", &e);
     if (keys_init(&e) != 0)
         return cli_fail("restore", &e);
-    if (validate_load(a.config, &c, &e) != 0)
+    if (validate_load(a.config, &c, &e) != 0 || conf_use_repository(c, a.repository, &e) != 0) {
+        conf_free(c);
         return cli_fail("restore", &e);
+    }
     rc = restore_run(c, &u, source, t, &o);
     conf_free(c);
     return rc;

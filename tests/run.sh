@@ -5,6 +5,7 @@
 #
 # COFFER_BIN: the tools (bin/); COFFER_UNIT: the unit test binaries. COFFER_TEST_TIMEOUT:
 # seconds one program may run (default 900) before it is stopped and counts as failed.
+# COFFER_TEST_JOBS: programs run at once (default: the number of cores).
 #
 # An integration script with the line "# coffer-targets: local s3" runs twice: as usual, and
 # then as integration/NAME@s3 with COFFER_TEST_TARGET=s3 against one Ceph RADOS Gateway that
@@ -42,20 +43,43 @@ stop_gateway() {
     rm -rf "$s3_dir"
     s3_dir=""
 }
-# the gateway is stopped at exit, also on failure or interrupt (after the running test ends)
-trap 'stop_gateway; rm -rf "$logdir"' EXIT
+# at exit, also on failure or interrupt: the running tests are stopped (each runs its exit
+# hooks), then the gateway
+pids=()
+stop_tests() {
+    [ "${#pids[@]}" -gt 0 ] || return 0
+    kill -TERM "${pids[@]}" 2>/dev/null
+    wait
+}
+trap 'stop_tests; stop_gateway; rm -rf "$logdir"' EXIT
 trap 'exit 130' INT TERM
 
-run_one() {
+# launch NAME CMD... - start one program in the background (its output in its own log, its
+# exit status in LOG.rc); a hung test fails after COFFER_TEST_TIMEOUT seconds (timeout signals
+# the test's whole process group; its exit hooks stop what it started)
+launch() {
     local name=$1; shift
-    local log="$logdir/${name//\//_}.log" rc
-    local start=$SECONDS
-    # a hung test fails after COFFER_TEST_TIMEOUT seconds (timeout signals the test's whole
-    # process group; its exit hooks stop what it started)
-    timeout --kill-after=30 "${COFFER_TEST_TIMEOUT:-900}" "$@" >"$log" 2>&1 </dev/null
-    rc=$?
+    local log="$logdir/${name//\//_}.log"
+    order+=("$name")
+    echo "$SECONDS" >"$log.start"
+    # the subshell passes a TERM (run.sh interrupted) on to timeout, which passes it on to
+    # the test's process group, and waits for the test's exit hooks
+    ( timeout --kill-after=30 "${COFFER_TEST_TIMEOUT:-900}" "$@" >"$log" 2>&1 </dev/null &
+      tp=$! rc=0
+      trap 'kill -TERM $tp 2>/dev/null' TERM
+      while :; do
+          wait "$tp"; rc=$?
+          kill -0 "$tp" 2>/dev/null || break
+      done
+      echo "$rc" >"$log.rc.tmp" && mv "$log.rc.tmp" "$log.rc" ) &
+    pids+=($!)
+}
+
+# report NAME - count and print a finished program's result
+report() {
+    local name=$1 log="$logdir/${1//\//_}.log" rc p f k
+    rc=$(cat "$log.rc")
     [ "$rc" -eq 124 ] && echo "not ok - $name timed out after ${COFFER_TEST_TIMEOUT:-900} s" >>"$log"
-    local p f k
     p=$(grep -c '^ok ' "$log")
     k=$(grep -c '^ok .* # SKIP' "$log")
     f=$(grep -c '^not ok ' "$log")
@@ -72,9 +96,38 @@ run_one() {
     fi
     local ks=""
     [ "$k" -gt 0 ] && ks=" $k skipped,"
-    echo "# $name: $p passed, $f failed,$ks $((SECONDS - start))s"
+    echo "# $name: $p passed, $f failed,$ks $((SECONDS - $(cat "$log.start")))s"
     pass=$((pass + p)) skipped=$((skipped + k))
     fail=$((fail + f))
+}
+
+# reap [MAX] - report every finished program, in the order they were started as far as they
+# are done, waiting until at most MAX (default 0) are still running
+reap() {
+    local max=${1:-0} name left
+    while :; do
+        left=()
+        for name in "${order[@]}"; do
+            if [ -f "$logdir/${name//\//_}.log.rc" ]; then
+                report "$name"
+            else
+                left+=("$name")
+            fi
+        done
+        order=("${left[@]}")
+        [ "${#order[@]}" -le "$max" ] && return 0
+        wait -n 2>/dev/null || sleep 0.2
+    done
+}
+
+# run_one NAME CMD... - run a program once a slot is free: COFFER_TEST_JOBS at once (default:
+# one per core), so that one test's waits (a server starting, Redis's sync delay) leave the
+# other core to another test. Every test has its own temporary directory, sockets and ports.
+jobs_max=${COFFER_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+order=()
+run_one() {
+    reap $((jobs_max - 1))
+    launch "$@"
 }
 
 # the include dependency rules (tests/deps.sh), before any program
@@ -102,6 +155,7 @@ for t in "$here"/integration/*.sh; do
         run_one "$name" printf '%s\n' "not ok - the Ceph gateway for the @s3 runs starts" "$s3_why"
     fi
 done
+reap 0
 stop_gateway
 
 [ "$skipped" -gt 0 ] && echo "# $skipped of the passed checks were skipped (# SKIP)"

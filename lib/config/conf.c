@@ -28,6 +28,9 @@ int conf_read(const char *path, conf_check_fn check, void *arg, struct conf_repo
             c->metrics = s;
         } else if (strcmp(s->kind, "notify") == 0 && !named) {
             c->notify = s;
+        } else if (strcmp(s->kind, "mirror") == 0 && named) {
+            c->mirrors = cf_realloc(c->mirrors, (c->nmirrors + 1) * sizeof(*c->mirrors));
+            c->mirrors[c->nmirrors++] = s;
         } else if (strcmp(s->kind, "source") == 0 && named) {
             c->sources = cf_realloc(c->sources, (c->nsources + 1) * sizeof(*c->sources));
             c->sources[c->nsources++] = s;
@@ -54,7 +57,7 @@ int conf_read(const char *path, conf_check_fn check, void *arg, struct conf_repo
         } else {
             cf_err_set(e, CF_E_CONFIG,
                        "%s:%d: unknown section [%s%s%s] (expected [repository], [source NAME], "
-                       "[job NAME], [catalog], [metrics] or [notify])",
+                       "[job NAME], [mirror NAME], [catalog], [metrics] or [notify])",
                        s->file, s->line, s->kind, named ? " " : "", named ? s->name : "");
             goto section_err;
         }
@@ -69,11 +72,14 @@ int conf_read(const char *path, conf_check_fn check, void *arg, struct conf_repo
         /* reported: the check step passes over it */
         if (c->nsources && c->sources[c->nsources - 1] == s)
             c->nsources--;
+        if (c->nmirrors && c->mirrors[c->nmirrors - 1] == s)
+            c->nmirrors--;
     }
     if (c->repository == NULL) {
         cf_err_set(e, CF_E_CONFIG, "%s: no [repository] section", path);
         goto fail;
     }
+    c->target = c->repository;
     if (check && check(arg, c->repository, e) != 0) {
         if (rep == NULL)
             goto fail;
@@ -96,6 +102,7 @@ void conf_free(struct conf *c)
         ini_list_free(c->jobs[i].sources, c->jobs[i].nsources);
     free(c->jobs);
     free(c->sources);
+    free(c->mirrors);
     ini_free(c->ini);
     free(c);
 }
@@ -114,4 +121,26 @@ const struct conf_job *conf_job(const struct conf *c, const char *name)
         if (strcmp(c->jobs[i].name, name) == 0)
             return &c->jobs[i];
     return NULL;
+}
+
+const struct ini_section *conf_mirror(const struct conf *c, const char *name)
+{
+    for (size_t i = 0; i < c->nmirrors; i++)
+        if (strcmp(c->mirrors[i]->name, name) == 0)
+            return c->mirrors[i];
+    return NULL;
+}
+
+int conf_use_repository(struct conf *c, const char *name, struct cf_err *e)
+{
+    const struct ini_section *m;
+
+    if (name == NULL || name[0] == '\0')
+        return 0;
+    if ((m = conf_mirror(c, name)) == NULL)
+        return cf_err_set(e, CF_E_USAGE, "--repository %s: no [mirror %s] in %s", name, name,
+                          c->ini->file);
+    c->target = m;
+    c->target_name = m->name;
+    return 0;
 }

@@ -31,6 +31,12 @@ struct conf {
     struct conf_job *jobs;
     size_t njobs;
     bool repository_bad;   /* with a report: [repository] did not check (a finding says why) */
+    const struct ini_section **mirrors;   /* [mirror NAME] sections: copies of the repository */
+    size_t nmirrors;
+    /* where the repository is read and written: [repository]'s target keys, or a mirror's
+     * after conf_use_repository(); the key is always [repository]'s */
+    const struct ini_section *target;
+    const char *target_name;   /* the mirror's NAME, NULL for [repository] */
 };
 
 /* the keys of a [job] section that conf_read() reads itself (sources) */
@@ -51,5 +57,11 @@ int conf_read(const char *path, conf_check_fn check, void *arg, struct conf_repo
 void conf_free(struct conf *c);
 const struct ini_section *conf_source(const struct conf *c, const char *name);
 const struct conf_job *conf_job(const struct conf *c, const char *name);
+/* [mirror @name], or NULL */
+const struct ini_section *conf_mirror(const struct conf *c, const char *name);
+/* conf_use_repository() - `--repository NAME`: read and write the repository at [mirror
+ * @name]'s target in place of [repository]'s (NULL or "" changes nothing); CF_E_USAGE when
+ * there is no such mirror */
+int conf_use_repository(struct conf *c, const char *name, struct cf_err *e);
 
 #endif

@@ -1,9 +1,11 @@
 #include "cli.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
+#include "version.h"
 
 int cli_exit_for_code(enum cf_code code)
 {
@@ -32,9 +34,23 @@ int cli_exit_code_or(const struct cf_err *e, int outcome)
     return outcome;
 }
 
+void cli_say(enum log_level lvl, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (log_get_format() == LOG_JSON)
+        log_msg(lvl, "%s", line);
+    else
+        fprintf(stderr, "%s%s\n", log_prefix(lvl), line);
+}
+
 int cli_fail(const char *tool, const struct cf_err *e)
 {
-    fprintf(stderr, "%s: error: %s\n", tool, e->msg[0] ? e->msg : "unknown error");
+    cli_say(LOG_ERROR, "%s: error: %s", tool, e->msg[0] ? e->msg : "unknown error");
     return cli_exit_code(e);
 }
 
@@ -66,6 +82,10 @@ static int cli_common_opt(struct cli_args *c, int argc, char **argv, int *i, str
 
     if ((v = cli_opt_value("--config", argc, argv, i, e)) != NULL) {
         c->config = v;
+        return 1;
+    }
+    if ((v = cli_opt_value("--repository", argc, argv, i, e)) != NULL) {
+        c->repository = v;
         return 1;
     }
     if ((v = cli_opt_value("--log-format", argc, argv, i, e)) != NULL) {
@@ -126,6 +146,10 @@ int cli_parse(struct cli_args *a, int argc, char **argv)
         if (k == 0) {
             if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
                 fputs(a->usage, stdout);
+                return EXIT_OK;
+            }
+            if (strcmp(argv[i], "--version") == 0) {
+                printf("%s (coffer) %s\n", a->tool, COFFER_VERSION);
                 return EXIT_OK;
             }
             k = cli_table_opt(a->opts, argc, argv, &i, &e);

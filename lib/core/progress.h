@@ -12,7 +12,7 @@ struct progress {
     uint64_t start_ms, last_ms;
 };
 
-/* enabled only when stderr is a terminal */
+/* enabled only when stderr is a terminal (not the journal) and COFFER_NO_PROGRESS is unset */
 void progress_start(struct progress *p, const char *what, uint64_t total);
 /* redraw at most a few times a second */
 void progress_update(struct progress *p, uint64_t done);

@@ -399,9 +399,13 @@ int fs_mkdir_p(const char *path, mode_t mode, struct cf_err *e)
 int fs_check_private(const char *path, const char *what, struct cf_err *e)
 {
     struct stat st;
-    if (stat(path, &st) != 0)
-        return cf_err_sys(e, errno == ENOENT ? CF_E_NOTFOUND : CF_E_IO,
-                          "unable to read %s '%s'", what, path);
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return cf_err_set(e, CF_E_NOTFOUND,
+                              "unable to read %s '%s': no such file; HINT: create it (mode "
+                              "0600) holding only the secret, or correct the path", what, path);
+        return cf_err_sys(e, CF_E_IO, "unable to read %s '%s'", what, path);
+    }
     if (st.st_mode & 077)
         return cf_err_set(e, CF_E_CONFIG,
                           "%s '%s' is readable by group or others (mode %04o); HINT: run "

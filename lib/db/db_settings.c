@@ -140,7 +140,9 @@ int db_password_load(const struct ini_section *sec, const char *env_name, char *
             db_secret_free(b.data);
             const struct ini_kv *kv = ini_kv_find(sec, "password-file");
             return cf_err_set(e, CF_E_CONFIG,
-                              "%s:%d: [source %s] password-file '%s' holds more than one line",
+                              "%s:%d: [source %s] password-file '%s' holds more than one line; "
+                              "HINT: the file holds the password alone (a final newline is "
+                              "fine)",
                               sec->file, kv ? kv->line : sec->line, sec->name, file);
         }
         *out = b.data;

@@ -14,7 +14,7 @@
 struct target *repo_target(struct repo *r) { return r->t; }
 const struct keyring *repo_keys(const struct repo *r) { return &r->keys; }
 bool repo_can_read(const struct repo *r) { return keys_can_unwrap(&r->keys); }
-const char *repo_id(const struct repo *r) { return r->id; }
+const char *repo_id(const struct repo *r) { return r->index_id; }
 const struct conf *repo_conf(const struct repo *r) { return r->conf; }
 
 /* the key mode the configuration asks for, and the file that goes with it */
@@ -77,6 +77,11 @@ int repo_init(const struct conf *c, const char *generate_key, struct cf_err *e)
     int rc = -1;
     bool made_key = false;
 
+    if (c->target_name != NULL)
+        return cf_err_set(e, CF_E_USAGE,
+                          "init creates the repository of [repository], not a mirror; HINT: a "
+                          "mirror's repo.json is copied by its first 'catalog sync %s'",
+                          c->target_name);
     if (repo_conf_key_mode(c->repository, &mode, &file, e) != 0)
         return -1;
     if (generate_key) {
@@ -91,7 +96,7 @@ int repo_init(const struct conf *c, const char *generate_key, struct cf_err *e)
                               "--generate-key '%s' differs from key-file '%s' in the configuration",
                               generate_key, file);
     }
-    if (target_open(c->repository, &t, e) != 0)
+    if (target_open(c->target, &t, e) != 0)
         return -1;
     {
         uint64_t size;
@@ -229,10 +234,15 @@ int repo_open(const struct conf *c, const struct repo_unlock *u, struct repo **o
     json_error_t jerr;
 
     r->conf = c;
-    if (target_open(c->repository, &r->t, e) != 0)
+    if (target_open(c->target, &r->t, e) != 0)
         goto fail;
     if (target_get_buf(r->t, REPO_JSON, 1 << 20, &b, e) != 0) {
-        if (e->code == CF_E_NOTFOUND)
+        if (e->code == CF_E_NOTFOUND && c->target_name != NULL)
+            cf_err_set(e, CF_E_NOTFOUND,
+                       "no repository at %s (mirror %s); HINT: its first 'catalog sync %s' "
+                       "copies the repository there", target_describe(r->t), c->target_name,
+                       c->target_name);
+        else if (e->code == CF_E_NOTFOUND)
             cf_err_set(e, CF_E_NOTFOUND,
                        "no repository at %s; HINT: create it with 'backupd --config FILE init'",
                        target_describe(r->t));
@@ -260,6 +270,9 @@ int repo_open(const struct conf *c, const struct repo_unlock *u, struct repo **o
     }
     r->version = (int)ver;
     snprintf(r->id, sizeof(r->id), "%s", id);
+    /* a mirror holds the same id: its index rows are kept apart from the primary's */
+    snprintf(r->index_id, sizeof(r->index_id), "%s%s%s", id, c->target_name ? "@" : "",
+             c->target_name ? c->target_name : "");
     if (unlock(r, json_object_get(doc, "key"), u, e) != 0)
         goto fail;
     json_decref(doc);

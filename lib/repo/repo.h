@@ -63,6 +63,8 @@ void repo_check(const struct conf *c, struct conf_report *r);
 
 const struct keyring *repo_keys(const struct repo *r);
 bool repo_can_read(const struct repo *r);
+/* the id as the catalog index keys this repository: repo.json's id, then "@NAME" when it
+ * was opened at [mirror NAME] (conf_use_repository), so a mirror's rows are its own */
 const char *repo_id(const struct repo *r);
 const struct conf *repo_conf(const struct repo *r);
 

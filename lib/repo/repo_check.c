@@ -6,6 +6,7 @@
 #include "../core/util.h"
 #include "repo.h"
 #include "repo_int.h"
+#include "repo_mirror.h"
 
 /* the keys of [repository] the repository reads itself; the target driver's are its
  * ops->keys, and other owners' (the stream's) come from the validation step */
@@ -13,10 +14,12 @@ static const char *const repo_section_keys[] = {
     "target", "key-file", "passphrase-file", "public-key-file", NULL,
 };
 
-int repo_conf_check_keys(const struct ini_section *s, const char *const *const *others,
-                         struct cf_err *e)
+/* the target kind of section @s is known, and every key of @s is in @own, the driver's or
+ * @others */
+static int check_target_keys(const struct ini_section *s, const char *const *own,
+                             const char *const *const *others, struct cf_err *e)
 {
-    const char *name, *kf, *pf, *pub;
+    const char *name;
     const struct target_ops *ops;
 
     if (ini_get_str(s, "target", "local", &name, e) != 0)
@@ -24,7 +27,15 @@ int repo_conf_check_keys(const struct ini_section *s, const char *const *const *
     ops = target_driver_find(name);
     if (ops == NULL)
         return ini_err(s, "target", e, "target: unknown kind '%s' (local or s3)", name);
-    if (ini_check_keys_with(s, repo_section_keys, ops->keys, others, e) != 0)
+    return ini_check_keys_with(s, own, ops->keys, others, e);
+}
+
+int repo_conf_check_keys(const struct ini_section *s, const char *const *const *others,
+                         struct cf_err *e)
+{
+    const char *kf, *pf, *pub;
+
+    if (check_target_keys(s, repo_section_keys, others, e) != 0)
         return -1;
     if (ini_get_str(s, "key-file", NULL, &kf, e) != 0 ||
         ini_get_str(s, "passphrase-file", NULL, &pf, e) != 0 ||
@@ -34,6 +45,25 @@ int repo_conf_check_keys(const struct ini_section *s, const char *const *const *
         return ini_err(s, NULL, e,
                        "give exactly one of key-file, passphrase-file or public-key-file");
     return 0;
+}
+
+/* a [mirror NAME]'s own keys; the key, passphrase and stream options are [repository]'s */
+static const char *const mirror_section_keys[] = { "target", "max-lag", NULL };
+
+int repo_conf_check_mirror(const struct ini_section *s, const char *const *const *others,
+                           struct cf_err *e)
+{
+    int64_t lag;
+
+    if (strlen(s->name) > 32)
+        return ini_err(s, NULL, e, "a mirror's name is at most 32 characters");
+    if (check_target_keys(s, mirror_section_keys, others, e) != 0)
+        return -1;
+    if (ini_get_duration(s, "max-lag", REPO_MIRROR_MAX_LAG, &lag, e) != 0)
+        return -1;
+    if (lag <= 0)
+        return ini_err(s, "max-lag", e, "max-lag: must be more than 0");
+    return repo_conf_check_target(s, e);
 }
 
 int repo_conf_check_target(const struct ini_section *s, struct cf_err *e)
@@ -100,6 +130,16 @@ void repo_check(const struct conf *c, struct conf_report *r)
                      "can reach it (--offline skips this check)");
         }
         conf_report_add(r, s, e.code == CF_E_KEY ? key : NULL, &e);
+    }
+    /* each mirror reachable and holding this repository (or none yet) */
+    for (size_t i = 0; rp != NULL && i < c->nmirrors; i++) {
+        const char *mt = "local";
+        cf_err_clear(&e);
+        ini_get_str(c->mirrors[i], "target", "local", &mt, &e);
+        if (r->offline && strcmp(mt, "local") != 0)
+            continue;
+        if (repo_mirror_check(rp, c->mirrors[i], &e) != 0)
+            conf_report_add(r, c->mirrors[i], NULL, &e);
     }
     repo_close(rp);
 }

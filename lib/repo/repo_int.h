@@ -23,6 +23,7 @@ struct repo {
     struct target *t;
     struct keyring keys;
     char id[40];
+    char index_id[80];               /* id, or "id@NAME" when opened as [mirror NAME] */
     int version;                     /* of repo.json: 1 or 2 */
     char slot_id[REPO_SLOT_ID_MAX];  /* version 2: the slot the configuration's key opened */
 };

@@ -81,7 +81,7 @@ char *repo_location(const struct conf *c)
     struct target *t = NULL;
     struct cf_err e = CF_ERR_INIT;
     char *s = NULL;
-    if (target_open(c->repository, &t, &e) == 0)
+    if (target_open(c->target, &t, &e) == 0)
         s = cf_strdup(target_describe(t));
     target_close(t);
     return s;

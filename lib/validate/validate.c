@@ -10,6 +10,7 @@
 #include "../metrics/metrics.h"
 #include "../notify/notify.h"
 #include "../repo/repo.h"
+#include "../repo/repo_mirror.h"
 #include "../source/source.h"
 #include "../stream/stream_opts.h"
 
@@ -93,6 +94,12 @@ static int check_section(void *arg, const struct ini_section *s, struct cf_err *
         struct stream_opts so;
         return validate_source(s, e) == 0 && check_retention(s, e) == 0 &&
                        stream_opts_resolve(NULL, s, &so, e) == 0
+                   ? 0
+                   : -1;
+    }
+    if (strcmp(s->kind, "mirror") == 0) {
+        static const char *const *const mirror_others[] = { retention_keys, NULL };
+        return repo_conf_check_mirror(s, mirror_others, e) == 0 && check_retention(s, e) == 0
                    ? 0
                    : -1;
     }

@@ -45,6 +45,7 @@ fails "four problems: exit 2" 2 "4 problems (2 configuration or key, 2 unreachab
 check "the 0644 key file, with its section and line" grep -qF "all.conf:$(line key-file): [repository] key file '$T/c/repo.key' is readable by group or others (mode 0644); HINT: run chmod 600" "$_err"
 check "the missing password file, with its section" grep -qF "[source app-db]: unable to read password-file" "$_err"
 check "  ... saying which file" grep -qF "$T/c/missing.pass" "$_err"
+check "  ... and what to do" grep -qF "missing.pass': no such file; HINT: create it (mode 0600)" "$_err"
 check "the wrong database password, with its section" grep -qF "[source shop] mariadb at socket $MY_SOCK refused user 'coffer'" "$_err"
 check "the unreachable S3 endpoint, with its section" grep -qE "^[^ ]*all.conf:1: \[repository\] repository: .*127\.0\.0\.1 port 9.*HINT: check endpoint" "$_err"
 check "no password in the output" bash -c "! grep -q wrong-password '$_err'"

@@ -8,9 +8,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 : "${COFFER_UNIT:?run through tests/run.sh or make check}"
 chk="$COFFER_UNIT/test_src_check"
 
-start_postgres && pg_load app 1
-start_mariadb && my_load shop
-start_redis && redis_load
+# a server that does not start (or load) is one failure and the end, not a cascade
+{ start_postgres && pg_load app 1; } || { echo "not ok - PostgreSQL started and loaded"; exit 1; }
+{ start_mariadb && my_load shop; } || { echo "not ok - MariaDB started and loaded"; exit 1; }
+{ start_redis && redis_load; } || { echo "not ok - Redis started and loaded"; exit 1; }
 
 pg_dump -Fc -Z0 -h "$PG_HOST" -p "$PG_PORT" -U postgres -f "$T/app.dump" app
 pg_dump -Fc -h "$PG_HOST" -p "$PG_PORT" -U postgres -f "$T/app-gz.dump" app

@@ -150,6 +150,8 @@ for b in "${blocks[@]}"; do
         continue ;;
     esac
     case $marker in
+    "a [mirror offsite] added to the configuration")  # the Mirrors section's setup
+        printf '\n[mirror offsite]\npath = %s\n' "$T/offsite" >>"$CONF" ;;
     "after a manifest was removed by hand")  # the procedure's situation: media's backup vanished
         rm "$T/repo/backups/media/$ID_MEDIA/manifest"
         catalog --config "$CONF" status >"$_out" 2>"$_err"
@@ -194,6 +196,7 @@ done
 # what the procedures promise, beyond their exit codes
 cd "$T" || exit 1
 check "the volume restored beside the original equals it" diff -r "$T/srv/media" "$T/srv/media.restored"
+check "the volume restored from the mirror equals the original" diff -r "$T/srv/media" "$T/srv/media.from-offsite"
 check "PostgreSQL: the restored database has the rows" test "$(pg_sql -d app_restored -tAc 'SELECT count(*) FROM orders')" = 500
 check "PostgreSQL: pg_restore by hand from --to-file has the rows" test "$(pg_sql -d app_by_hand -tAc 'SELECT count(*) FROM orders')" = 500
 check "MariaDB: the SQL written by --to-file loaded into another database" test "$(my_sql -N -e 'SELECT count(*) FROM shop_restored.items')" = 300

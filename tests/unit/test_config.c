@@ -94,6 +94,30 @@ TEST(conf_good)
     conf_free(c);
 }
 
+/* [mirror NAME] sections, and --repository NAME choosing one's target in place of
+ * [repository]'s (the key section stays [repository]) */
+TEST(conf_mirrors)
+{
+    struct conf *c = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    const char *p = write_conf(REPO "\n[mirror far]\npath = /mnt/far\nkeep-monthly = 24\n"
+                               "max-lag = 2d\n\n[mirror cloud]\ntarget = local\npath = /mnt/cloud\n");
+    CHECK(validate_load(p, &c, &e) == 0);
+    if (c == NULL)
+        return;
+    CHECK_EQ_INT(c->nmirrors, 2);
+    CHECK(c->target == c->repository && c->target_name == NULL);
+    CHECK(conf_use_repository(c, NULL, &e) == 0 && c->target == c->repository);
+    CHECK(conf_use_repository(c, "", &e) == 0 && c->target == c->repository);
+    CHECK(conf_use_repository(c, "nowhere", &e) == -1 && e.code == CF_E_USAGE);
+    CHECK_MSG(e, "--repository nowhere: no [mirror nowhere] in");
+    CHECK(c->target == c->repository);
+    CHECK(conf_use_repository(c, "cloud", &e) == 0);
+    CHECK(c->target == conf_mirror(c, "cloud") && c->target != NULL);
+    CHECK_STR(c->target_name, "cloud");
+    conf_free(c);
+}
+
 TEST(conf_errors_name_the_line)
 {
     bad("[source m]\ntype = volume\npath = /x\n", "no [repository] section");
@@ -109,7 +133,13 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[job j]\nkeep-last = 2\n", "[job j] missing required key 'sources'");
     bad(REPO "[job j]\nsources = m\nschedule = daily\n", "unknown key 'schedule'");
     bad(REPO "[metric]\n", "unknown section [metric] (expected [repository], [source NAME], "
-                           "[job NAME], [catalog], [metrics] or [notify])");
+                           "[job NAME], [mirror NAME], [catalog], [metrics] or [notify])");
+    /* a mirror: its target's keys, max-lag and retention; the key is [repository]'s */
+    bad(REPO "[mirror m]\npath = /m\nkey-file = /k\n", "c.conf:6: [mirror m] unknown key 'key-file'");
+    bad(REPO "[mirror m]\ntarget = ftp\n", "[mirror m] target: unknown kind 'ftp'");
+    bad(REPO "[mirror m]\npath = /m\nmax-lag = 0\n", "max-lag: must be more than 0");
+    bad(REPO "[mirror m]\npath = /m\nkeep-last = x\n", "[mirror m] keep-last");
+    bad(REPO "[mirror m]\npath = /m\nrpo = 1h\n", "unknown key 'rpo'");
     bad(REPO "[metrics]\nlisten-port = 9\n", "unknown key 'listen-port'");
     bad(REPO "[metrics]\ntextfile-dir = rel\n", "c.conf:5: [metrics] textfile-dir: 'rel' is not "
                                                   "an absolute path");
@@ -167,6 +197,7 @@ int main(void)
     RUN(ini_basics);
     RUN(ini_syntax_errors);
     RUN(conf_good);
+    RUN(conf_mirrors);
     RUN(conf_errors_name_the_line);
     RUN(conf_read_only_parses);
     RUN(conf_missing_file);
