@@ -17,6 +17,7 @@
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
+#include "../lib/catalog/cat_index.h"
 #include "../lib/db/db_binlog.h"
 #include "../lib/db/db_maria.h"
 #include "../lib/repo/repo.h"
@@ -175,6 +176,55 @@ unsigned binlog_gap_report(const char *source, char **names, size_t n,
     return 1;
 }
 
+/* The newest dump's replay starts in the files it recorded: one older than the server's
+ * oldest and not archived was purged before it was archived (the first binlog-sync came too
+ * late). Read from the catalog index, when there is one; 1 when such a gap is logged. */
+static unsigned dump_gap_report(const struct conf *c, const char *source, char **names,
+                                size_t n, const struct binlog_archived *a)
+{
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = NULL;
+    struct cat_filter f = { 0 };
+    struct cat_row *rows = NULL;
+    size_t nr = 0, bl, fl;
+    const char *path;
+    uint64_t oldest, seq;
+    unsigned gaps = 0;
+    bool fresh;
+
+    if (n == 0 || !db_binlog_name(names[0], &oldest, &bl) ||
+        cat_index_path(c, &path, &e) != 0 || access(path, F_OK) != 0 ||
+        cat_index_open(path, &x, &fresh, &e) != 0)
+        return 0;
+    f.source = source;
+    if (cat_index_query(x, &f, &rows, &nr, &e) == 0 && nr > 0) {
+        const struct cat_row *r = NULL;   /* the newest complete one (rows go by time) */
+        for (size_t i = nr; i-- > 0 && r == NULL;)
+            if (rows[i].status == CAT_COMPLETE)
+                r = &rows[i];
+        json_t *cons = r && r->consistency ? json_loads(r->consistency, 0, NULL) : NULL, *d;
+        size_t i;
+        json_array_foreach(json_object_get(cons, "binlog"), i, d) {
+            const char *file = json_string_value(json_object_get(d, "file"));
+            if (file && db_binlog_name(file, &seq, &fl) && fl == bl &&
+                strncmp(file, names[0], bl) == 0 && seq < oldest &&
+                !binlog_archived_has(a, file)) {
+                log_error("binlog gap source=%s missing=%s: the newest dump (%s) starts its "
+                          "replay there, but the server purged it before it was archived; "
+                          "restoring to a moment after that dump needs a newer dump. HINT: "
+                          "take a dump now (backupd run), and archive more often than the "
+                          "server's binlog expiry", source, file, r->id);
+                gaps = 1;
+                break;
+            }
+        }
+        json_decref(cons);
+    }
+    cat_rows_free(rows, nr);
+    cat_index_close(x);
+    return gaps;
+}
+
 int binlog_server_files(MYSQL *c, char ***names, size_t *n, struct cf_err *e)
 {
     MYSQL_RES *r;
@@ -232,6 +282,8 @@ int backupd_binlog_sync(const struct conf *c, const char *source)
         db_maria_binlog_option_file(b.m, &optfile, &e) != 0 || binlog_private_dir(&dir, &e) != 0)
         goto fail;
     gaps = binlog_gap_report(source, names, n, &a);
+    if (gaps == 0)
+        gaps = dump_gap_report(c, source, names, n, &a);
     for (size_t i = 0; i + 1 < n; i++) {   /* every one but the last, which is open */
         struct repo_log_stats st;
         struct db_binlog_scan sc;
