@@ -83,5 +83,11 @@ int backupd_key(const struct conf *c, const struct backupd_key_args *k);
  * file at @path for postgres source @source (docs/PITR.md). Returns an exit code: 0 once the
  * object is durable (or already archived with the same content), else 1 or 2. */
 int backupd_wal_push(const struct conf *c, const char *source, const char *path);
+/* backupd_binlog_sync() - `binlog-sync SOURCE`: FLUSH BINARY LOGS, then archive every closed
+ * binlog file not archived yet (backupd_binlog.c); 1 also when files were purged unarchived */
+int backupd_binlog_sync(const struct conf *c, const char *source);
+/* backupd_binlog_follow() - `binlog-follow SOURCE`: stream the binlog as the server writes
+ * it, sealing every binlog-seal-interval; runs until SIGTERM/SIGINT (backupd_follow.c) */
+int backupd_binlog_follow(const struct conf *c, const char *source);
 
 #endif

@@ -36,6 +36,10 @@ static const char usage[] =
     "  systemd-units --dir D [--prefix P]\n"
     "                               the jobs' schedules as timer drop-ins D/P@JOB.timer.d/\n"
     "                               schedule.conf (P: coffer-backup)\n"
+    "  binlog-sync SOURCE           archive the closed binlog files of the mariadb source\n"
+    "                               SOURCE not archived yet, after FLUSH BINARY LOGS\n"
+    "  binlog-follow SOURCE         stream SOURCE's binlog into the archive, sealing every\n"
+    "                               binlog-seal-interval, until stopped (docs/PITR.md)\n"
     "  check-config [--offline]     check the configuration and what a run will need (key,\n"
     "                               repository, servers, dump tools), reporting every problem;\n"
     "                               --offline: no network (S3, database connections)\n"
@@ -100,7 +104,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 &&
         strcmp(cmd, "key") != 0 && strcmp(cmd, "wal-push") != 0 && strcmp(cmd, "daemon") != 0 &&
-        strcmp(cmd, "status") != 0 && strcmp(cmd, "systemd-units") != 0) {
+        strcmp(cmd, "status") != 0 && strcmp(cmd, "systemd-units") != 0 &&
+        strcmp(cmd, "binlog-sync") != 0 && strcmp(cmd, "binlog-follow") != 0) {
         cf_err_set(&e, CF_E_USAGE, "unknown command '%s'", cmd);
         goto usage_err;
     }
@@ -156,6 +161,14 @@ int main(int argc, char **argv)
             goto usage_err;
         }
         rc = backupd_wal_push(c, args[0], args[1]);
+    } else if (strncmp(cmd, "binlog-", 7) == 0) {
+        if (nargs != 1) {
+            conf_free(c);
+            cf_err_set(&e, CF_E_USAGE, "%s needs one SOURCE", cmd);
+            goto usage_err;
+        }
+        rc = strcmp(cmd, "binlog-sync") == 0 ? backupd_binlog_sync(c, args[0])
+                                             : backupd_binlog_follow(c, args[0]);
     } else if (strcmp(cmd, "init") == 0) {
         rc = repo_init(c, gen, &e) == 0 ? EXIT_OK : cli_fail("backupd", &e);
         if (rc == EXIT_OK)

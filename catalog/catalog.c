@@ -10,6 +10,7 @@
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
+#include "../lib/db/db_binlog.h"
 #include "../lib/repo/repo_lease.h"
 #include "../lib/stream/pipeline.h"
 #include "../policies/objectives.h"
@@ -178,6 +179,60 @@ static json_t *source_names(struct cat_ctx *ctx, const struct catalog_opts *o, s
     return names;
 }
 
+/* For a mariadb source that archives binlogs, asked for a moment: can the archive carry
+ * backup @r to @t (docs/PITR.md "MariaDB")? From the index's consistency point (each
+ * database's binlog file) and the log objects' headers alone. 0 yes or not applicable, 1
+ * no (said on stdout or in @j), -1 error. */
+static int binlog_reach(const struct cat_ctx *ctx, const char *source, const struct cat_row *r,
+                        time_t t, bool text, json_t *j, struct cf_err *e)
+{
+    const struct ini_section *sec = conf_source(ctx->c, source);
+    struct db_binlog_conf bc;
+    json_t *cons, *dbs, *d;
+    size_t i;
+    int rc = 0;
+
+    if (sec == NULL || db_binlog_conf_load(sec, &bc, e) != 0 || !bc.archive ||
+        r->consistency == NULL) {
+        cf_err_clear(e);
+        return 0;
+    }
+    if (ctx->r == NULL)
+        return cf_err_set(e, CF_E_NET, "the binlog archive of '%s' cannot be read offline",
+                          source);
+    cons = json_loads(r->consistency, 0, NULL);
+    dbs = json_object_get(cons, "binlog");
+    json_array_foreach(dbs, i, d) {
+        const char *db = json_string_value(json_object_get(d, "database"));
+        const char *file = json_string_value(json_object_get(d, "file"));
+        struct repo_binlog_reach rr;
+        char last[32];
+        if (db == NULL || file == NULL)
+            continue;
+        if (repo_binlog_reach(ctx->r, source, file, (int64_t)t, &rr, e) != 0) {
+            rc = -1;
+            break;
+        }
+        fmt_time((time_t)rr.last, last, sizeof(last));
+        if (!rr.ok)
+            rc = 1;
+        if (text && rr.ok)
+            printf("  binlog   %s: reachable, %s .. %s (%zu file%s)\n", db, file, rr.last_file,
+                   rr.files, rr.files == 1 ? "" : "s");
+        else if (text && rr.gap[0])
+            printf("  binlog   %s: NOT reachable: '%s' was never archived (a gap); the last "
+                   "moment reachable is %s\n", db, rr.gap, last);
+        else if (text)
+            printf("  binlog   %s: NOT reachable: the archive ends at %s (%s); HINT: backupd "
+                   "binlog-sync %s\n", db, last, rr.last_file[0] ? rr.last_file : file, source);
+        json_object_set_new(j, db, json_pack("{s:b, s:s, s:s, s:s?}", "reachable", rr.ok,
+                                             "from", file, "last_event", last, "gap",
+                                             rr.gap[0] ? rr.gap : NULL));
+    }
+    json_decref(cons);
+    return rc;
+}
+
 int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_when when,
                const struct catalog_opts *o)
 {
@@ -222,11 +277,18 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_wh
         time_t now = time(NULL);
         time_t ref = !when.latest && when.t < now ? when.t : now;   /* 'latest': age now */
         cat_fmt_age(ref > r.time ? (int64_t)(ref - r.time) : 0, age, sizeof(age));
-        json_array_append_new(arr, json_pack("{s:s, s:o}", "source", s, "backup",
-                                             cat_row_json(&r)));
+        json_t *bj = json_object();
+        json_array_append_new(arr, json_pack("{s:s, s:o, s:o}", "source", s, "backup",
+                                             cat_row_json(&r), "binlog", bj));
         if (!o->json)
             printf("%-16s %-26s %-20s %s\n", s, r.id, t, age);
+        int br = when.latest ? 0 : binlog_reach(&ctx, s, &r, when.t, !o->json, bj, &e);
         cat_row_clear(&r);
+        if (br < 0) {
+            rc = cli_fail("catalog", &e);
+            goto out;
+        }
+        missing += br == 1;
     }
     if (o->json) {
         json_t *res = json_pack("{s:o, s:s, s:o}", "catalog", cat_ctx_json(&ctx), "at", ws,

@@ -16,6 +16,7 @@ static const char usage[] =
     "                                   backups, oldest first, with status and pins\n"
     "  show ID [--source S]             one backup: times, sizes, consistency point, objects\n"
     "  at TIME [--source S]             per source, the backup `restore --at TIME` would use\n"
+    "                                   (and whether a binlog archive reaches TIME)\n"
     "  verify ID|--all|--latest|--logs [--source S] [--quick]\n"
     "                                   read, decrypt and check every byte (--quick: every\n"
     "                                   object exists with its size); exit 1 on damage\n"

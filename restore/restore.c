@@ -11,6 +11,7 @@
 #include "../lib/core/util.h"
 #include "../lib/catalog/cat_index.h"
 #include "../lib/stream/pipeline.h"
+#include "restore_binlog.h"
 
 void restore_age(time_t from, time_t to, char *out, size_t cap)
 {
@@ -119,7 +120,9 @@ int restore_one_prepare(const struct conf *c, struct repo *r, const char *source
                           "backup %s holds a '%s' source but [source %s] is now of type '%s'",
                           p->ref.id, p->kind ? p->kind : "?", source, source_kind(p->src));
     p->opts.backup_id = p->ref.id;
-    if (source_plan(p->src, &p->opts, p->m->info, &p->dest, e) != 0)
+    if (source_plan(p->src, &p->opts, p->m->info, &p->dest, e) != 0 ||
+        restore_binlog_prepare(c, r, source, p->m->info, (int64_t)p->m->started, &p->opts, at,
+                               &p->rp, e) != 0)
         return -1;
     p->restore_bytes = source_restore_bytes(p->m->parts, p->opts.database, p->m->bytes_in);
     return 0;
@@ -137,6 +140,8 @@ void restore_one_print_plan(const struct restore_one *p, struct repo_when at)
            p->m->objects_listed ? p->m->nobjects : 0, in,
            p->opts.database ? " (the chosen database)" : "");
     fwrite(p->dest.data, 1, p->dest.len, stdout);
+    if (p->rp)
+        restore_binlog_plan(p->rp, stdout);
     fflush(stdout);
 }
 
@@ -152,12 +157,26 @@ int restore_one_run(struct repo *r, struct restore_one *p, double *secs, struct 
         log_error("restore failed source=%s id=%s: %s", p->source, p->ref.id, e->msg);
         return cf_err_ctx(e, "restore of %s/%s", p->source, p->ref.id);
     }
+    if (p->rp && restore_binlog_apply(p->rp, e) != 0) {
+        *secs = (double)(time_mono_ms() - t0) / 1000.0;
+        log_error("restore replay failed source=%s id=%s: %s", p->source, p->ref.id, e->msg);
+        return cf_err_ctx(e, "replaying the binlog events on the dump of %s/%s (a database "
+                          "this restore created is dropped again, --to-file removed; one that "
+                          "existed is left as loaded)", p->source, p->ref.id);
+    }
     *secs = (double)(time_mono_ms() - t0) / 1000.0;
     double mb = (double)p->restore_bytes / 1e6;
     format_bytes(p->restore_bytes, in, sizeof(in));
     log_info("restore done source=%s id=%s ms=%.0f", p->source, p->ref.id, *secs * 1000);
     printf("restore done: %s restored from backup %s in %.1f s (%.1f MB/s)\n", in, p->ref.id,
            *secs, *secs > 0 ? mb / *secs : 0.0);
+    if (p->rp) {
+        char last[32];
+        int64_t la = restore_binlog_last_applied(p->rp);
+        time_format_rfc3339((time_t)la, last, sizeof(last));
+        printf("binlog replayed: last event applied at %s\n",
+               la ? last : "none (nothing committed after the dump)");
+    }
     fflush(stdout);
     return 0;
 }
@@ -166,6 +185,7 @@ void restore_one_free(struct restore_one *p)
 {
     if (p == NULL)
         return;
+    restore_binlog_free(p->rp);
     buf_free(&p->dest);
     free(p->seen);
     cat_rows_free(p->damage, p->ndamage);

@@ -21,6 +21,7 @@ struct restore_one {
     struct restore_opts opts;
     struct buf dest;            /* the source's plan lines about the destination */
     uint64_t restore_bytes;
+    struct binlog_replay *rp;   /* a mariadb dump's binlog replay up to the moment, or NULL */
     /* the chooser: backups considered, newest first; all but the last passed over */
     struct cat_row *damage;
     size_t ndamage;

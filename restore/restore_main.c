@@ -22,6 +22,8 @@ static const char usage[] =
     "`catalog verify` found damaged. The destination is checked first (a full --to DIR, an\n"
     "existing --into-db database or keys in --into-redis are refused unless --force, or for\n"
     "postgres --clean --force, allows them); then the plan is printed; --dry-run stops there.\n"
+    "A mariadb source with binlog-archive = yes is brought to TIME itself: the dump, then its\n"
+    "archived binlog events before TIME (docs/PITR.md \"MariaDB\"; `catalog at` checks first).\n"
     "\n"
     "  --at TIME            RFC 3339 with Z or an offset (2026-11-21T03:00:00Z,\n"
     "                       2026-11-21T04:00:00+01:00 or +0100; seconds may be left out:\n"

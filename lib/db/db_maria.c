@@ -73,7 +73,7 @@ static void opt_quote(struct buf *b, const char *key, const char *v)
     buf_puts(b, "\"\n");
 }
 
-int db_maria_option_file(const struct db_settings *m, char **path, struct cf_err *e)
+static int option_file(const struct db_settings *m, bool charset, char **path, struct cf_err *e)
 {
     struct buf b = BUF_INIT;
     buf_puts(&b, "[client]\n");
@@ -86,9 +86,20 @@ int db_maria_option_file(const struct db_settings *m, char **path, struct cf_err
         opt_quote(&b, "host", m->host);
         buf_printf(&b, "port=%ld\nprotocol=tcp\n", m->port);
     }
-    buf_puts(&b, "default-character-set=utf8mb4\n");
+    if (charset)
+        buf_puts(&b, "default-character-set=utf8mb4\n");
     int rc = db_secret_file_write(b.data, path, e);
     explicit_bzero(b.data, b.len);
     buf_free(&b);
     return rc;
+}
+
+int db_maria_option_file(const struct db_settings *m, char **path, struct cf_err *e)
+{
+    return option_file(m, true, path, e);
+}
+
+int db_maria_binlog_option_file(const struct db_settings *m, char **path, struct cf_err *e)
+{
+    return option_file(m, false, path, e);
 }

@@ -30,5 +30,8 @@ int db_maria_connect(const struct db_settings *m, const char *db, unsigned long 
 /* db_maria_option_file() - the 0600 --defaults-extra-file with where to connect and the
  * password; remove it with db_secret_file_remove once the child is done */
 int db_maria_option_file(const struct db_settings *m, char **path, struct cf_err *e);
+/* db_maria_binlog_option_file() - the same for mariadb-binlog, which refuses
+ * default-character-set (it prints events as they are) */
+int db_maria_binlog_option_file(const struct db_settings *m, char **path, struct cf_err *e);
 
 #endif

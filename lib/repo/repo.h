@@ -215,9 +215,12 @@ int repo_sweep_uploads(struct repo *r, int64_t age, unsigned *n, struct cf_err *
 /* --- the log archive (repo_log.c): logs/<source>/<timeline>/<file>, docs/FORMAT.md "logs/" --- */
 
 /* repo_log_name() - is @file a name PostgreSQL archives (a segment, a .partial segment, a
- * .history or a .backup file)? 0 with its timeline (8 hex digits) in @tl; CF_E_USAGE if not */
+ * .history or a .backup file), or a MariaDB binlog file's (<base>.<number>, db_binlog.h)?
+ * 0 with its directory in @tl: the timeline (8 hex digits), or REPO_LOG_BINLOG_DIR;
+ * CF_E_USAGE if not */
+#define REPO_LOG_BINLOG_DIR "binlog"
 int repo_log_name(const char *file, char tl[9], struct cf_err *e);
-/* "logs/<source>/<timeline>/<file>", or NULL when @file is not a log file's name */
+/* "logs/<source>/<timeline or binlog>/<file>", or NULL when @file is not a log file's name */
 char *repo_key_log(const char *source, const char *file);
 
 struct repo_log_stats {
@@ -230,6 +233,12 @@ struct repo_log_stats {
  * other content; CF_E_NOTFOUND when @path is missing. A killed push leaves nothing listed. */
 int repo_log_push(struct repo *r, const char *source, const char *path, int level,
                   struct repo_log_stats *st, struct cf_err *e);
+/* repo_log_push_extra() - the same, with @extra after the push time in the object's id
+ * (fields "name=value" or "name" apart by ';', lower-case letters, digits and ".-,=": for a
+ * binlog "events=F..L;gtid=A..B;closed", read back by repo_log_stat); NULL for none. The
+ * digest alone says whether an archived object holds the same file. */
+int repo_log_push_extra(struct repo *r, const char *source, const char *path, int level,
+                        const char *extra, struct repo_log_stats *st, struct cf_err *e);
 /* repo_log_fetch() - write the archived @file of @source to @dest atomically, only after
  * every message, the zstd frame and the digest check. CF_E_NOTFOUND (message without
  * context) when it was never archived; CF_E_CORRUPT/CF_E_CRYPTO when damaged. */
@@ -250,6 +259,11 @@ struct repo_log_meta {
     int64_t pushed;     /* when wal-push stored it (Unix seconds); 0 when not recorded
                            (objects written before coffer recorded it) */
     uint64_t stored;    /* the object's size */
+    /* a binlog's (0 and "" when not recorded): the times of its first and last event (Unix
+     * seconds), its first and last GTID, and whether the server had closed it */
+    int64_t first_event, last_event;
+    char gtid_first[48], gtid_last[48];
+    bool closed;
 };
 /* repo_log_stat() - @m of the archived @file of @source: one stat and one read of the header.
  * CF_E_NOTFOUND (no context) when it was never archived */
@@ -260,5 +274,29 @@ int repo_log_stat(struct repo *r, const char *source, const char *file,
 typedef int (*repo_log_fn)(void *arg, const char *file, uint64_t stored);
 int repo_log_list(struct repo *r, const char *source, repo_log_fn fn, void *arg,
                   struct cf_err *e);
+/* repo_binlog_names() - the names archived under logs/<source>/binlog/: whole binlog files
+ * and partial objects ("<file>.partial-<length>", db_binlog_object_name), in no order; the
+ * caller frees each and the array */
+int repo_binlog_names(struct repo *r, const char *source, char ***names, size_t *n,
+                      struct cf_err *e);
+/* among @names: the object holding binlog @file (the whole file, else its longest partial
+ * object; NULL when neither is archived); whether a later file of its base is archived;
+ * the name of the file after @file ("binlog.000010" after "binlog.000009"; @out may be @file) */
+const char *repo_binlog_object(char **names, size_t n, const char *file);
+bool repo_binlog_after(char **names, size_t n, const char *file);
+void repo_binlog_next(const char *file, char *out, size_t cap);
+
+/* how far the archive reaches from binlog file @first (a dump's recorded file) */
+struct repo_binlog_reach {
+    bool ok;              /* an archived event at or after the moment: all before it is there */
+    int64_t last;         /* the last event time along the chain (0: none) */
+    char gap[300];        /* the first file missing while later ones are archived, or "" */
+    char last_file[300];  /* the last object of the chain read */
+    size_t files;
+};
+/* repo_binlog_reach() - follow the archived files from @first, file after file, while each
+ * is closed, until one holds an event at or after @at; from the headers alone */
+int repo_binlog_reach(struct repo *r, const char *source, const char *first, int64_t at,
+                      struct repo_binlog_reach *out, struct cf_err *e);
 
 #endif

@@ -1,12 +1,15 @@
 /* repo_log.c - the log archive: one object per archived file (a PostgreSQL WAL segment, a
- * timeline history or a backup label), under logs/<source>/<timeline>/<file>.
+ * timeline history or a backup label, under logs/<source>/<timeline>/<file>; a MariaDB
+ * binlog file, under logs/<source>/binlog/<file>).
  *
  * An object is a sealed object of kind SEAL_LOG (lib/crypto/seal.h), with its own random
  * data key, whose id is "<source>/<file>#<digest>": the digest is the keyed BLAKE2b-256 of the
  * file's bytes (keys_digest_key). The id is part of the header and so of every message's
  * additional data: an object copied under another name or source fails to open as that
  * name, and the digest cannot be changed without the key. The plaintext of its messages is
- * one zstd frame of the file. docs/FORMAT.md "logs/" is the reference. */
+ * one zstd frame of the file. A binlog object's id goes on with what its events say (times,
+ * GTIDs: repo_log_meta), so that the catalog and a restore read it without a key.
+ * docs/FORMAT.md "logs/" is the reference. */
 #include "repo.h"
 
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "../crypto/seal.h"
+#include "../db/db_binlog.h"
 #include "repo_int.h"
 
 #define LOG_READ (1u << 20)
@@ -40,6 +44,10 @@ int repo_log_name(const char *file, char tl[9], struct cf_err *e)
     size_t n = strlen(file);
     bool ok = false;
 
+    if (db_binlog_object_name(file, NULL, NULL, NULL)) {
+        memcpy(tl, REPO_LOG_BINLOG_DIR, sizeof(REPO_LOG_BINLOG_DIR));
+        return 0;
+    }
     if (n >= 24 && all_hex(file, 24)) {
         const char *rest = file + 24;
         ok = *rest == '\0' || strcmp(rest, ".partial") == 0 ||
@@ -51,7 +59,7 @@ int repo_log_name(const char *file, char tl[9], struct cf_err *e)
     if (!ok)
         return cf_err_set(e, CF_E_USAGE,
                           "'%s' is not the name of a WAL file (a segment, .partial, .history "
-                          "or .backup file)", file);
+                          "or .backup file) nor of a binlog file (<base>.<number>)", file);
     memcpy(tl, file, 8);
     tl[8] = '\0';
     return 0;
@@ -90,22 +98,31 @@ static int digest_fd(int fd, const unsigned char key[KEY_BYTES], unsigned char o
 /* "<source>/<file>#<digest>@<pushed>": what the object holds, and when it was pushed (Unix
  * seconds; objects written before the time was recorded end at the digest) */
 static void log_id(const char *source, const char *file, const unsigned char dig[32],
-                   int64_t pushed, char *out, size_t cap)
+                   int64_t pushed, const char *extra, char *out, size_t cap)
 {
     char hex[65];
     hex_encode(dig, 32, hex);
-    snprintf(out, cap, "%s/%s#%s@%lld", source, file, hex, (long long)pushed);
+    snprintf(out, cap, "%s/%s#%s@%lld%s%s", source, file, hex, (long long)pushed,
+             extra ? ";" : "", extra ? extra : "");
+}
+
+/* the text after the push time: fields "name=value" apart by ';', of a small alphabet */
+static bool extra_ok(const char *x)
+{
+    return x[0] != '\0' && strspn(x, "0123456789abcdefghijklmnopqrstuvwxyz.-,=;") == strlen(x);
 }
 
 /* split the id @id of the archived @file of @source into its digest and push time (0 when
  * not recorded); CF_E_CORRUPT when the id names another file or is malformed */
 static int parse_id(const char *id, const char *source, const char *file, unsigned char dig[32],
-                    int64_t *pushed, struct cf_err *e)
+                    int64_t *pushed, const char **extra, struct cf_err *e)
 {
     size_t sl = strlen(source), fl = strlen(file);
     const char *p = id + sl + 1 + fl + 1;
 
     *pushed = 0;
+    if (extra)
+        *extra = NULL;
     if (strlen(id) < sl + fl + 66 || strncmp(id, source, sl) != 0 || id[sl] != '/' ||
         strncmp(id + sl + 1, file, fl) != 0 || p[-1] != '#')
         goto bad;
@@ -119,8 +136,14 @@ static int parse_id(const char *id, const char *source, const char *file, unsign
         char *end;
         errno = 0;
         long long t = strtoll(p + 1, &end, 10);
-        if (end == p + 1 || *end != '\0' || errno != 0 || t < 0)
+        if (end == p + 1 || errno != 0 || t < 0 || (*end != '\0' && *end != ';'))
             goto bad;
+        if (*end == ';') {
+            if (!extra_ok(end + 1))
+                goto bad;
+            if (extra)
+                *extra = end + 1;
+        }
         *pushed = t;
     } else if (*p != '\0') {
         goto bad;
@@ -178,7 +201,7 @@ static int already_there(struct repo *r, const char *key, const char *source, co
         return cf_err_ctx(e, "unable to read the archived '%s' at %s", file,
                           repo_describe(r));
     }
-    if (parse_id(have, source, file, hdig, &pushed, &ge) != 0) {
+    if (parse_id(have, source, file, hdig, &pushed, NULL, &ge) != 0) {
         cf_err_keep(e, &ge);
         return cf_err_ctx(e, "the archived '%s' at %s", file, repo_describe(r));
     }
@@ -257,6 +280,12 @@ out:
 int repo_log_push(struct repo *r, const char *source, const char *path, int level,
                   struct repo_log_stats *st, struct cf_err *e)
 {
+    return repo_log_push_extra(r, source, path, level, NULL, st, e);
+}
+
+int repo_log_push_extra(struct repo *r, const char *source, const char *path, int level,
+                        const char *extra, struct repo_log_stats *st, struct cf_err *e)
+{
     const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     char tl[9], id[SEAL_ID_MAX + 1], *key = NULL;
     unsigned char dkey[KEY_BYTES], dig[32], dig2[32];
@@ -271,7 +300,11 @@ int repo_log_push(struct repo *r, const char *source, const char *path, int leve
     memset(&sk, 0, sizeof(sk));
     if (repo_log_name(file, tl, e) != 0)
         goto out;
-    if (strlen(source) + strlen(file) + 66 + 21 > SEAL_ID_MAX) {
+    if (extra != NULL && !extra_ok(extra)) {
+        cf_err_set(e, CF_E_INTERNAL, "'%s' cannot go in a log object's id", extra);
+        goto out;
+    }
+    if (strlen(source) + strlen(file) + 66 + 21 + (extra ? strlen(extra) + 1 : 0) > SEAL_ID_MAX) {
         cf_err_set(e, CF_E_USAGE, "source name '%s' is too long for the log archive", source);
         goto out;
     }
@@ -285,7 +318,7 @@ int repo_log_push(struct repo *r, const char *source, const char *path, int leve
     keys_digest_key(repo_keys(r), dkey);
     if (digest_fd(fd, dkey, dig, &st->bytes_in, in, path, e) != 0)
         goto out;
-    log_id(source, file, dig, (int64_t)time(NULL), id, sizeof(id));
+    log_id(source, file, dig, (int64_t)time(NULL), extra, id, sizeof(id));
     if ((there = already_there(r, key, source, file, dig, e)) != 0) {
         st->existed = there == 1;
         rc = there == 1 ? 0 : -1;
@@ -424,7 +457,7 @@ static int log_read(struct repo *r, const char *source, const char *file, const 
         goto out;
     if (seal_open(&sr, reader_read, rd, repo_keys(r), &sk, SEAL_LOG, 0, NULL, e) != 0)
         goto out;
-    if (parse_id(sk.id, source, file, want, &pushed, e) != 0)
+    if (parse_id(sk.id, source, file, want, &pushed, NULL, e) != 0)
         goto out;
     keys_digest_key(repo_keys(r), dkey);
     if (dest != NULL) {
@@ -483,10 +516,37 @@ out:
     return rc;
 }
 
+/* the fields of an id's extra text that @m knows ("events=F..L", "gtid=A..B", "closed");
+ * others are passed over (a newer writer may add some) */
+static void extra_parse(const char *x, struct repo_log_meta *m)
+{
+    while (*x) {
+        size_t n = strcspn(x, ";");
+        char f[SEAL_ID_MAX + 1], *dots;
+        memcpy(f, x, n);
+        f[n] = '\0';
+        x += n + (x[n] == ';');
+        dots = strstr(f, "..");
+        if (strncmp(f, "events=", 7) == 0 && dots) {
+            m->first_event = strtoll(f + 7, NULL, 10);
+            m->last_event = strtoll(dots + 2, NULL, 10);
+        } else if (strncmp(f, "gtid=", 5) == 0 && dots &&
+                   (size_t)(dots - f - 5) < sizeof(m->gtid_first) &&
+                   strlen(dots + 2) < sizeof(m->gtid_last)) {
+            memcpy(m->gtid_first, f + 5, (size_t)(dots - f - 5));
+            m->gtid_first[dots - f - 5] = '\0';
+            strcpy(m->gtid_last, dots + 2);
+        } else if (strcmp(f, "closed") == 0) {
+            m->closed = true;
+        }
+    }
+}
+
 int repo_log_stat(struct repo *r, const char *source, const char *file,
                   struct repo_log_meta *m, struct cf_err *e)
 {
     char tl[9], id[SEAL_ID_MAX + 1], *key = NULL;
+    const char *extra;
     unsigned char dig[32];
     int rc = -1;
 
@@ -495,8 +555,11 @@ int repo_log_stat(struct repo *r, const char *source, const char *file,
         goto out;
     key = repo_key_log(source, file);
     if (target_stat(repo_target(r), key, &m->stored, e) != 0 ||
-        stored_id(r, key, id, e) != 0 || parse_id(id, source, file, dig, &m->pushed, e) != 0)
+        stored_id(r, key, id, e) != 0 ||
+        parse_id(id, source, file, dig, &m->pushed, &extra, e) != 0)
         goto out;
+    if (extra != NULL)
+        extra_parse(extra, m);
     rc = 0;
 out:
     if (rc != 0 && e->code != CF_E_NOTFOUND)
@@ -516,15 +579,16 @@ static int log_list_one(void *arg, const char *key, uint64_t size)
 {
     struct log_list *l = arg;
     size_t sl = strlen(l->source);
-    const char *rest = key + 5 + sl + 1, *file;
+    const char *rest = key + 5 + sl + 1, *file = strchr(rest, '/');
     char tl[9];
 
-    /* logs/<source>/<timeline>/<file>, the timeline being the file's own */
-    if (strlen(rest) < 10 || rest[8] != '/')
+    /* logs/<source>/<dir>/<file>, the directory being the file's own (its timeline, or
+     * "binlog") */
+    if (file == NULL)
         return 0;
-    file = rest + 9;
+    file++;
     if (strchr(file, '/') != NULL || repo_log_name(file, tl, NULL) != 0 ||
-        strncmp(rest, tl, 8) != 0)
+        strlen(tl) != (size_t)(file - 1 - rest) || strncmp(rest, tl, strlen(tl)) != 0)
         return 0;
     return l->fn(l->arg, file, size);
 }
@@ -541,3 +605,4 @@ int repo_log_list(struct repo *r, const char *source, repo_log_fn fn, void *arg,
     free(prefix);
     return rc;
 }
+

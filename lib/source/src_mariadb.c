@@ -15,6 +15,7 @@
 
 #include "../core/log.h"
 #include "../core/util.h"
+#include "../db/db_binlog.h"
 #include "../db/db_maria.h"
 #include "../db/db_version.h"
 #include "source.h"
@@ -23,10 +24,13 @@
 #include "dbparts.h"
 
 static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
-                                       "databases", "bin-dir", NULL };
+                                       "databases", "bin-dir", DB_BINLOG_KEYS, NULL };
 
 static int my_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
+    struct db_binlog_conf bc;   /* the binlog keys' form (docs/PITR.md "MariaDB") */
+    if (db_binlog_conf_load(sec, &bc, e) != 0)
+        return -1;
     return db_maria_settings_load(sec, (struct db_settings **)priv, e);
 }
 
@@ -249,6 +253,24 @@ out:
     return rc;
 }
 
+/* info's "consistency" (which the catalog index keeps, readable without the key): each
+ * database's binlog file, position and GTID, where a replay of the binlog archive starts */
+static void my_consistency(json_t *info, json_t *dbs)
+{
+    json_t *bl = json_array(), *d;
+    size_t i;
+    json_array_foreach(dbs, i, d) {
+        json_t *f = json_object_get(d, "binlog_file");
+        if (f == NULL)
+            continue;
+        json_array_append_new(bl, json_pack("{s:O?, s:O, s:O?, s:O?}", "database",
+                                            json_object_get(d, "name"), "file", f, "pos",
+                                            json_object_get(d, "binlog_pos"), "gtid",
+                                            json_object_get(d, "gtid")));
+    }
+    json_object_set_new(info, "consistency", json_pack("{s:o}", "binlog", bl));
+}
+
 static int my_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
     struct db_settings *m = priv;
@@ -310,6 +332,7 @@ static int my_export(void *priv, struct source_out *out, json_t *info, struct cf
     for (size_t i = 0; i < n; i++)
         if (my_export_db(m, names[i], optfile, binlog, out, json_array_get(dbs, i), e) != 0)
             goto out;
+    my_consistency(info, dbs);
     rc = 0;
 out:
     db_secret_file_remove(optfile);
@@ -516,7 +539,8 @@ out:
     return rc;
 }
 
-/* check step: mariadb-dump runs; the server accepts the user and password and runs SELECT 1 */
+/* check step: mariadb-dump runs; the server accepts the user and password and runs SELECT 1;
+ * with binlog-archive = yes, log_bin is on and the user may read binlogs */
 static void my_check(void *priv, const struct ini_section *sec, struct conf_report *r)
 {
     const struct db_settings *m = priv;
@@ -529,11 +553,18 @@ static void my_check(void *priv, const struct ini_section *sec, struct conf_repo
     if (db_tool_major(tool, line, sizeof(line), &major, &e) != 0)
         conf_report_add(r, sec, "bin-dir", &e);
     cf_err_clear(&e);
+    struct db_binlog_conf bc;
+    bool archive = db_binlog_conf_load(sec, &bc, &e) == 0 && bc.archive;
+    cf_err_clear(&e);
     if (!r->offline && db_maria_connect(m, NULL, 0, &c, &e) == 0) {
         if (mysql_query(c, "SELECT 1") != 0)
             cf_err_set(&e, CF_E_SOURCE, "SELECT 1 failed: %s", mysql_error(c));
         else
             mysql_free_result(mysql_store_result(c));
+        if (e.code == CF_E_OK && archive && db_binlog_server_check(c, &e) != 0) {
+            conf_report_add(r, sec, "binlog-archive", &e);
+            cf_err_clear(&e);
+        }
         mysql_close(c);
     }
     if (e.code != CF_E_OK)

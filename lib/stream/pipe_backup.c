@@ -445,6 +445,10 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
     b.m->object_size = b.object_size;
     b.m->parts = json_incref(out.parts_info);
     b.m->info = json_incref(info);
+    /* the consistency point as a reader of the manifest sees it (manifest.c), for the index */
+    json_t *cons = json_object_get(info, "consistency");
+    if (cons != NULL && !json_is_null(cons))
+        b.m->consistency = json_incref(cons);
     if (repo_manifest_save(r, &b.sk, b.m, e) != 0) {
         cf_err_ctx(e, "unable to commit backup %s/%s", src->name, res->id);
         goto out;

@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -270,14 +271,18 @@ def volume_entries(archive, extract_dir):
 
 
 def read_log(repo_dir, keyfile, source, name, out):
-    """FORMAT.md "logs/": kind 3, index 0, id "<source>/<file>#<digest>", one zstd frame,
-    messages of 1 MiB but the last (FINAL), the keyed BLAKE2b-256 digest of the file"""
+    """FORMAT.md "logs/": kind 3, index 0, id "<source>/<file>#<digest>[@<pushed>[;fields]]",
+    one zstd frame, messages of 1 MiB but the last (FINAL), the keyed BLAKE2b-256 digest of
+    the file; a binlog file (<base>.<number>[.partial-<length>]) under binlog/"""
     repo = json.load(open(os.path.join(repo_dir, "repo.json")))
     keys = Keys(repo, keyfile)
-    data = open(os.path.join(repo_dir, "logs", source, name[:8], name), "rb").read()
+    binlog = re.fullmatch(r"[A-Za-z0-9_-]+\.[0-9]{6,10}(\.partial-[1-9][0-9]*)?", name)
+    data = open(os.path.join(repo_dir, "logs", source, "binlog" if binlog else name[:8], name),
+                "rb").read()
     h, pt, tag = open_object(data, keys, 3, 0, None)
     prefix = f"{source}/{name}#"
-    if not h["id"].startswith(prefix) or len(h["id"]) != len(prefix) + 64:
+    rest = h["id"][len(prefix):]
+    if not h["id"].startswith(prefix) or not re.fullmatch(r"[0-9a-f]{64}(@[0-9]+(;[0-9a-z.,=;-]+)?)?", rest):
         fail(f"the object's id {h['id']} does not name {prefix}")
     sizes = [n for n, _ in h["messages"]]
     tags = [t for _, t in h["messages"]]
@@ -288,7 +293,7 @@ def read_log(repo_dir, keyfile, source, name, out):
     content = subprocess.run(["zstd", "-dcq"], input=pt, capture_output=True, check=True).stdout
     k = keys.pk if keys.mode == "public" else keys.master
     dkey = hashlib.blake2b(b"coffer-log-digest-v1", digest_size=32, key=k).digest()
-    if hashlib.blake2b(content, digest_size=32, key=dkey).hexdigest() != h["id"][len(prefix):]:
+    if hashlib.blake2b(content, digest_size=32, key=dkey).hexdigest() != rest[:64]:
         fail("the file's keyed digest differs from the id's")
     open(out, "wb").write(content)
 

@@ -125,10 +125,82 @@ TEST(push_stat_list)
     fixture_close(&f);
 }
 
+/* binlog files and their partial objects under logs/<source>/binlog/, with what their
+ * events say in the id */
+TEST(binlog)
+{
+    struct fixture f;
+    struct cf_err e = CF_ERR_INIT;
+    struct repo_log_stats st;
+    struct repo_log_meta m;
+    struct repo_key k;
+    char tl[9], **names = NULL, *key;
+    size_t n = 0;
+
+    CHECK(repo_log_name("binlog.000007", tl, &e) == 0);
+    CHECK_STR(tl, "binlog");
+    CHECK(repo_log_name("binlog.000007.partial-4096", tl, &e) == 0);
+    CHECK(repo_log_name("binlog.000007.partial", tl, &e) == -1);
+    cf_err_clear(&e);
+    key = repo_key_log("db1", "mysql-bin.000042");
+    CHECK_STR(key, "logs/db1/binlog/mysql-bin.000042");
+    CHECK_EQ_INT(repo_key_parse(key, &k), REPO_KEY_LOG);
+    free(key);
+
+    CHECK(fixture_open(&f, NULL) == 0);
+    char *whole = cf_asprintf("%s/binlog.000007", f.dir);
+    char *part = cf_asprintf("%s/binlog.000008.partial-300", f.dir);
+    char *wal = cf_asprintf("%s/000000010000000000000001", f.dir);
+    write_file(whole, 'w', 500);
+    write_file(part, 'p', 300);
+    write_file(wal, 'a', 100);
+    CHECK(repo_log_push_extra(f.repo, "media", whole, 1,
+                              "events=1700000000..1700000060;gtid=0-1-5..0-1-9;closed", &st,
+                              &e) == 0);
+    CHECK(repo_log_push_extra(f.repo, "media", part, 1, "events=1700000061..1700000070;x=y",
+                              &st, &e) == 0);
+    CHECK(repo_log_push(f.repo, "media", wal, 1, &st, &e) == 0);
+    CHECK(repo_log_stat(f.repo, "media", "binlog.000007", &m, &e) == 0);
+    CHECK(m.first_event == 1700000000 && m.last_event == 1700000060 && m.closed);
+    CHECK_STR(m.gtid_first, "0-1-5");
+    CHECK_STR(m.gtid_last, "0-1-9");
+    CHECK(repo_log_stat(f.repo, "media", "binlog.000008.partial-300", &m, &e) == 0);
+    CHECK(m.last_event == 1700000070 && !m.closed && m.gtid_first[0] == '\0');
+    CHECK(repo_log_stat(f.repo, "media", "000000010000000000000001", &m, &e) == 0);
+    CHECK(m.first_event == 0 && !m.closed);
+    /* an extra text outside the alphabet is refused, and nothing is written */
+    CHECK(repo_log_push_extra(f.repo, "media", whole, 1, "events=1 2", &st, &e) == -1);
+    cf_err_clear(&e);
+    /* the same content again is success whatever the extra text; other content is refused */
+    CHECK(repo_log_push_extra(f.repo, "media", whole, 1, "closed", &st, &e) == 0 && st.existed);
+    write_file(whole, 'x', 500);
+    CHECK(repo_log_push_extra(f.repo, "media", whole, 1, "closed", &st, &e) == -1);
+    CHECK_EQ_INT(e.code, CF_E_EXISTS);
+    cf_err_clear(&e);
+    CHECK(repo_binlog_names(f.repo, "media", &names, &n, &e) == 0);
+    CHECK_EQ_INT((int)n, 2);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(strcmp(names[i], "binlog.000007") == 0 ||
+              strcmp(names[i], "binlog.000008.partial-300") == 0);
+        free(names[i]);
+    }
+    free(names);
+    char *back = cf_asprintf("%s/back", f.dir);
+    CHECK(repo_log_fetch(f.repo, "media", "binlog.000008.partial-300", back, &e) == 0);
+    struct stat sb;
+    CHECK(stat(back, &sb) == 0 && sb.st_size == 300);
+    free(back);
+    free(whole);
+    free(part);
+    free(wal);
+    fixture_close(&f);
+}
+
 int main(void)
 {
     RUN(names);
     RUN(keys);
     RUN(push_stat_list);
+    RUN(binlog);
     return unit_done();
 }
