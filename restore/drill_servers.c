@@ -36,6 +36,9 @@ static volatile pid_t live_pid[LIVE_MAX];
 static volatile int live_sig[LIVE_MAX];
 static char scratch_path[4096];
 static volatile pid_t fg_pid;   /* the tool drill_spawn waits for (its own process group) */
+/* while pg_ctl starts a server: its postmaster.pid. The postmaster is in a session of its own
+ * and not yet in live_pid, so an interrupt then finds it by this file */
+static char pg_starting[4096];
 
 static void live_set(pid_t pid, int sig)
 {
@@ -77,10 +80,32 @@ static void stop_pid(pid_t pid, int sig)
     }
 }
 
+/* the PID on the first line of @path, 0 when none; async-signal-safe */
+static pid_t pidfile_read(const char *path)
+{
+    char b[32];
+    long v = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, b, sizeof(b)) : -1;
+    if (fd >= 0)
+        close(fd);
+    for (ssize_t i = 0; i < n && b[i] >= '0' && b[i] <= '9'; i++)
+        v = v * 10 + (b[i] - '0');
+    return (pid_t)v;
+}
+
 static void on_signal(int sig)
 {
     if (fg_pid > 0)
         kill(-fg_pid, SIGTERM);
+    if (pg_starting[0]) {
+        pid_t pm = pidfile_read(pg_starting);
+        if (pm > 0) {
+            kill(pm, SIGINT);
+            if (!wait_gone(pm, 30000))
+                kill(pm, SIGKILL);
+        }
+    }
     for (int i = 0; i < LIVE_MAX; i++)
         if (live_pid[i] > 0)
             kill(live_pid[i], live_sig[i]);
@@ -213,6 +238,7 @@ static void as_postgres(char **out, char *const argv[])
 static int pg_start(struct drill_server *s, const char *major, struct cf_err *e)
 {
     char *initdb = NULL, *pg_ctl = NULL, *data = NULL, *log = NULL, *opts = NULL;
+    char *pidfile = NULL;
     char *av[24];
     pid_t pid = 0;
     int rc = -1;
@@ -260,6 +286,8 @@ static int pg_start(struct drill_server *s, const char *major, struct cf_err *e)
     char *ctl_argv[] = { pg_ctl, "-D", data, "-l", log, "-w", "-t", "120", "-o", opts, "start",
                          NULL };
     as_postgres(av, ctl_argv);
+    pidfile = cf_asprintf("%s/postmaster.pid", data);
+    snprintf(pg_starting, sizeof(pg_starting), "%s", pidfile);
     int crc = drill_spawn(av, clog, true, &pid, e);
     free(clog);
     if (crc != 0) {
@@ -269,20 +297,24 @@ static int pg_start(struct drill_server *s, const char *major, struct cf_err *e)
         buf_free(&t);
         goto out;
     }
-    char *pidfile = cf_asprintf("%s/postmaster.pid", data);
-    FILE *f = fopen(pidfile, "r");
-    long p = 0;
-    if (f == NULL || fscanf(f, "%ld", &p) != 1 || p <= 0)
+    pid_t p = pidfile_read(pidfile);
+    if (p <= 0)
         cf_err_set(e, CF_E_SOURCE, "no PID in %s", pidfile);
-    if (f)
-        fclose(f);
     free(pidfile);
+    pidfile = NULL;
     if (p <= 0)
         goto out;
-    s->pid = (pid_t)p;
+    s->pid = p;
     live_set(s->pid, SIGINT);   /* fast shutdown */
     rc = 0;
 out:
+    if (pidfile != NULL) {   /* pg_ctl failed: a postmaster it left is stopped too */
+        pid_t left = pidfile_read(pidfile);
+        if (left > 0)
+            stop_pid(left, SIGINT);
+        free(pidfile);
+    }
+    pg_starting[0] = '\0';
     free(opts);
     free(log);
     free(data);
