@@ -35,6 +35,10 @@ static const char usage[] =
     "  --globals            postgres: restore roles and tablespaces too\n"
     "  --jobs N             postgres: parallel pg_restore\n"
     "  --force              allow replacing existing data\n"
+    "  --to-datadir DIR     postgres, method = physical: a new data directory recovered to\n"
+    "                       TIME (or to the end of the archive with 'latest') from the newest\n"
+    "                       base backup finished at or before it and the WAL archive\n"
+    "  --pause              with --to-datadir: pause at TIME instead of promoting\n"
     "  --dry-run            print the plan and change nothing\n"
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
     "  --log-format text|json, --verbose, --quiet\n"
@@ -68,6 +72,8 @@ int main(int argc, char **argv)
         { "--globals", NULL, &o.globals },
         { "--force", NULL, &o.force },
         { "--dry-run", NULL, &o.dry_run },
+        { "--to-datadir", &o.to_datadir, NULL },
+        { "--pause", NULL, &o.pause },
         { NULL, NULL, NULL },
     };
     const char *pos[4];
@@ -111,7 +117,12 @@ int main(int argc, char **argv)
         return cli_fail("restore", &e);
     if (validate_load(a.config, &c, &e) != 0)
         return cli_fail("restore", &e);
-    rc = restore_run(c, &u, source, t, &o);
+    if (o.pause && !o.to_datadir) {
+        cf_err_set(&e, CF_E_USAGE, "--pause is for --to-datadir");
+        conf_free(c);
+        goto usage_err;
+    }
+    rc = o.to_datadir ? restore_pitr_run(c, &u, source, t, &o) : restore_run(c, &u, source, t, &o);
     conf_free(c);
     return rc;
 
