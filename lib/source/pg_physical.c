@@ -245,16 +245,6 @@ out:
  * restore into a data directory
  * ---------------------------------------------------------------------------------------- */
 
-static char *absolute_path(const char *p)
-{
-    if (p[0] == '/')
-        return cf_strdup(p);
-    char cwd[4096];
-    if (getcwd(cwd, sizeof(cwd)) == NULL)
-        return cf_strdup(p);
-    return cf_asprintf("%s/%s", cwd, p);
-}
-
 /* the data directory must be new or an empty directory */
 static int datadir_check(const char *dir, bool *exists, struct cf_err *e)
 {
@@ -287,7 +277,7 @@ int pg_phys_plan(const struct restore_opts *o, json_t *info, struct buf *lines,
     if (o->to_file || o->into_db || o->to_dir || o->into_redis || o->database)
         return cf_err_set(e, CF_E_USAGE, "a physical base backup restores with --to-datadir "
                           "alone (no --to-file, --into-db, --database)");
-    char *dir = absolute_path(o->to_datadir);
+    char *dir = src_tar_dest_path(o->to_datadir);
     int rc = datadir_check(dir, &exists, e);
     if (rc == 0)
         buf_printf(lines, "  datadir  %s (%s, mode 0700): the base backup, recovery.signal, "
@@ -365,44 +355,18 @@ int pg_phys_import(struct source_in *in, const struct restore_opts *o, json_t *i
                    struct cf_err *e)
 {
     char *dest = NULL, *parent = NULL, *tmp = NULL, *sig = NULL;
-    const char *part;
-    bool exists, in_tmp = false;
-    int cwd = -1, rc = -1, k;
+    bool exists;
+    int rc = -1;
 
     if (o->to_datadir == NULL || o->restore_command == NULL)
         return cf_err_set(e, CF_E_USAGE, "a physical base backup restores with --to-datadir");
-    dest = absolute_path(o->to_datadir);
+    dest = src_tar_dest_path(o->to_datadir);
     if (datadir_check(dest, &exists, e) != 0)
         goto out;
     parent = fs_dirname(dest);
     if (fs_mkdir_p(parent, 0755, e) != 0)
         goto out;
-    tmp = cf_asprintf("%s/.%s.coffer-partial-XXXXXX", parent, strrchr(dest, '/') + 1);
-    if (mkdtemp(tmp) == NULL) {
-        cf_err_sys(e, CF_E_IO, "unable to create a directory beside '%s'", dest);
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
-    if ((k = source_in_next_part(in, &part, e)) <= 0) {
-        if (k == 0)
-            cf_err_set(e, CF_E_CORRUPT, "the backup holds no base backup stream");
-        goto out;
-    }
-    cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (cwd < 0 || chdir(tmp) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to enter '%s'", tmp);
-        goto out;
-    }
-    in_tmp = true;
-    if (src_tar_extract(in, "base backup stream", e) != 0)
-        goto out;
-    if (fchdir(cwd) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to return to the working directory");
-        goto out;
-    }
-    in_tmp = false;
-    if (src_tar_rest_is_padding(in, "base backup archive", e) != 0)
+    if (src_tar_extract_beside(in, dest, "base backup stream", &tmp, e) != 0)
         goto out;
     sig = cf_asprintf("%s/recovery.signal", tmp);
     if (fs_write_file_atomic(sig, "", 0, 0600, e) != 0 ||
@@ -422,16 +386,7 @@ int pg_phys_import(struct source_in *in, const struct restore_opts *o, json_t *i
         goto out;
     rc = 0;
 out:
-    if (in_tmp && fchdir(cwd) != 0)
-        log_error("unable to return to the working directory");
-    if (cwd >= 0)
-        close(cwd);
-    if (tmp) {
-        struct cf_err e2 = CF_ERR_INIT;
-        if (fs_remove_tree(tmp, &e2) != 0)
-            log_warn("unable to remove the partial restore %s: %s", tmp, e2.msg);
-        free(tmp);
-    }
+    src_tar_partial_drop(tmp);
     free(sig);
     free(parent);
     free(dest);

@@ -345,22 +345,6 @@ out:
 
 /* ---- restore ---- */
 
-/* @to as an absolute path without a trailing slash */
-static char *absolute(const char *to)
-{
-    char cwd[PATH_MAX];
-    char *p;
-    if (to[0] == '/')
-        p = cf_strdup(to);
-    else if (getcwd(cwd, sizeof(cwd)) != NULL)
-        p = cf_asprintf("%s/%s", cwd, to);
-    else
-        p = cf_strdup(to);
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        p[--n] = '\0';
-    return p;
-}
 
 /* the destination may be missing, an empty directory, or (with --force) a full one */
 static int check_destination(const char *dest, bool force, bool *exists, bool *empty,
@@ -397,7 +381,7 @@ static int volume_plan(void *priv, const struct restore_opts *o, json_t *info, s
         return cf_err_set(e, CF_E_USAGE,
                           "--to-file, --into-db, --into-redis and --database are for databases; "
                           "a volume takes --to DIR");
-    char *dest = absolute(o->to_dir);
+    char *dest = src_tar_dest_path(o->to_dir);
     int rc = check_destination(dest, o->force, &exists, &empty, e);
     if (rc == 0) {
         buf_printf(lines, "  restore volume %s (%lld files) into %s\n",
@@ -420,48 +404,20 @@ static int volume_import(void *priv, struct source_in *in, const struct restore_
                          json_t *info, struct cf_err *e)
 {
     char *dest = NULL, *parent = NULL, *tmp = NULL, *old = NULL;
-    const char *part;
-    bool exists, empty, in_tmp = false;
-    int cwd = -1, rc = -1, k;
+    bool exists, empty;
+    int rc = -1;
 
     (void)priv;
     (void)info;
     if (o->to_dir == NULL)
         return cf_err_set(e, CF_E_USAGE, "a volume restores into a directory: give --to DIR");
-    dest = absolute(o->to_dir);
+    dest = src_tar_dest_path(o->to_dir);
     if (check_destination(dest, o->force, &exists, &empty, e) != 0)
         goto out;
     parent = fs_dirname(dest);
     if (fs_mkdir_p(parent, 0700, e) != 0)
         goto out;
-    const char *base = strrchr(dest, '/') + 1;
-    tmp = cf_asprintf("%s/.%s.coffer-partial-XXXXXX", parent, base);
-    if (mkdtemp(tmp) == NULL) {
-        cf_err_sys(e, CF_E_IO, "unable to create a directory beside '%s'", dest);
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
-    k = source_in_next_part(in, &part, e);
-    if (k <= 0) {
-        if (k == 0)
-            cf_err_set(e, CF_E_CORRUPT, "the backup holds no volume stream");
-        goto out;
-    }
-    cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (cwd < 0 || chdir(tmp) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to enter '%s'", tmp);
-        goto out;
-    }
-    in_tmp = true;
-    if (src_tar_extract(in, "volume stream", e) != 0)
-        goto out;
-    if (fchdir(cwd) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to return to the working directory");
-        goto out;
-    }
-    in_tmp = false;
-    if (src_tar_rest_is_padding(in, "volume archive", e) != 0)
+    if (src_tar_extract_beside(in, dest, "volume stream", &tmp, e) != 0)
         goto out;
     /* everything is extracted: now, and only now, put it in place */
     if (exists && empty && rmdir(dest) != 0) {
@@ -490,16 +446,7 @@ static int volume_import(void *priv, struct source_in *in, const struct restore_
         goto out;
     rc = 0;
 out:
-    if (in_tmp && fchdir(cwd) != 0)
-        log_error("unable to return to the working directory");
-    if (cwd >= 0)
-        close(cwd);
-    if (tmp) {
-        struct cf_err e2 = CF_ERR_INIT;
-        if (fs_remove_tree(tmp, &e2) != 0)
-            log_warn("unable to remove the partial restore %s: %s", tmp, e2.msg);
-        free(tmp);
-    }
+    src_tar_partial_drop(tmp);
     free(old);
     free(parent);
     free(dest);

@@ -4,8 +4,12 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/log.h"
 #include "../core/util.h"
@@ -155,4 +159,79 @@ int src_tar_rest_is_padding(struct source_in *in, const char *what, struct cf_er
             if (rest[i] != 0)
                 return cf_err_set(e, CF_E_CORRUPT, "data after the end of the %s", what);
     return n < 0 ? -1 : 0;
+}
+
+int src_tar_extract_beside(struct source_in *in, const char *dest, const char *what, char **tmp,
+                           struct cf_err *e)
+{
+    char *parent = fs_dirname(dest);
+    const char *part;
+    int cwd = -1, rc = -1, k;
+    bool in_tmp = false;
+
+    *tmp = cf_asprintf("%s/.%s.coffer-partial-XXXXXX", parent, strrchr(dest, '/') + 1);
+    if (mkdtemp(*tmp) == NULL) {
+        cf_err_sys(e, CF_E_IO, "unable to create a directory beside '%s'", dest);
+        free(*tmp);
+        *tmp = NULL;
+        goto out;
+    }
+    if ((k = source_in_next_part(in, &part, e)) <= 0) {
+        if (k == 0)
+            cf_err_set(e, CF_E_CORRUPT, "the backup holds no %s", what);
+        goto out;
+    }
+    cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cwd < 0 || chdir(*tmp) != 0) {
+        cf_err_sys(e, CF_E_IO, "unable to enter '%s'", *tmp);
+        goto out;
+    }
+    in_tmp = true;
+    if (src_tar_extract(in, what, e) != 0)
+        goto out;
+    if (fchdir(cwd) != 0) {
+        cf_err_sys(e, CF_E_IO, "unable to return to the working directory");
+        goto out;
+    }
+    in_tmp = false;
+    if (src_tar_rest_is_padding(in, what, e) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (in_tmp && fchdir(cwd) != 0)
+        log_error("unable to return to the working directory");
+    if (cwd >= 0)
+        close(cwd);
+    if (rc != 0) {
+        src_tar_partial_drop(*tmp);
+        *tmp = NULL;
+    }
+    free(parent);
+    return rc;
+}
+
+void src_tar_partial_drop(char *tmp)
+{
+    struct cf_err e = CF_ERR_INIT;
+    if (tmp == NULL)
+        return;
+    if (fs_remove_tree(tmp, &e) != 0)
+        log_warn("unable to remove the partial restore %s: %s", tmp, e.msg);
+    free(tmp);
+}
+
+char *src_tar_dest_path(const char *to)
+{
+    char cwd[PATH_MAX];
+    char *p;
+    if (to[0] == '/')
+        p = cf_strdup(to);
+    else if (getcwd(cwd, sizeof(cwd)) != NULL)
+        p = cf_asprintf("%s/%s", cwd, to);
+    else
+        p = cf_strdup(to);
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    return p;
 }

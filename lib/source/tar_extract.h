@@ -16,4 +16,16 @@ int src_tar_extract(struct source_in *in, const char *what, struct cf_err *e);
  * part ends where the archive did); @what names the archive in the error */
 int src_tar_rest_is_padding(struct source_in *in, const char *what, struct cf_err *e);
 
+/* src_tar_extract_beside() - extract the next part of @in, a tar stream, into a new directory
+ * beside @dest (".<name>.coffer-partial-XXXXXX", mode 0700; @dest's parent must exist), the
+ * working directory meanwhile, proving the part ends where the archive does. 0 with *@tmp
+ * naming it (the caller renames it into place or drops it); on -1 nothing is left. */
+int src_tar_extract_beside(struct source_in *in, const char *dest, const char *what, char **tmp,
+                           struct cf_err *e);
+/* src_tar_dest_path() - the destination @to of a restore as an absolute path without a
+ * trailing slash (libarchive's secure checks run with another working directory); free() it */
+char *src_tar_dest_path(const char *to);
+/* src_tar_partial_drop() - remove the partial directory @tmp and free it (NULL is fine) */
+void src_tar_partial_drop(char *tmp);
+
 #endif

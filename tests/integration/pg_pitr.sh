@@ -37,35 +37,20 @@ chown postgres "$PG_PASSFILE" "$(dirname "$PG_PASSFILE")"
 # pg_basebackup uses a replication connection, which 'all' in pg_hba.conf does not match
 printf 'local replication all scram-sha-256\n' >>"$PG_DATA/pg_hba.conf"
 pg_sql -c "SELECT pg_reload_conf()" >/dev/null
-cat >>"$conf" <<CONF
-
-[source pg]
-type = postgres
-host = $PG_HOST
-port = $PG_PORT
-user = $PG_USER
-password-file = $PG_PASSFILE
-method = physical
-archive-wait = 60s
-
-# the same cluster under another name: nothing archives into logs/pgx
-[source pgx]
-type = postgres
-host = $PG_HOST
-port = $PG_PORT
-user = $PG_USER
-password-file = $PG_PASSFILE
-method = physical
-archive-wait = 2s
-
-[job pitr]
-sources = pg
-
-[job pitrx]
-sources = pgx
-CONF
+phys_source() {  # phys_source NAME ARCHIVE-WAIT
+    printf '\n[source %s]\ntype = postgres\nhost = %s\nport = %s\nuser = %s\npassword-file = %s\nmethod = physical\ncheckpoint = fast\narchive-wait = %s\n' \
+        "$1" "$PG_HOST" "$PG_PORT" "$PG_USER" "$PG_PASSFILE" "$2"
+    printf '\n[job %s]\nsources = %s\n' "${1/pg/pitr}" "$1"
+}
+# pgx: the same cluster under another name, into which nothing archives
+{ phys_source pg 60s; phys_source pgx 2s; } >>"$conf"
 ok "backupd check-config accepts method, checkpoint and archive-wait" backupd --config "$conf" check-config --offline
 nbackups() { repo_backups "$c" "$1" | wc -l; }
+for bad in "method = dump|method: 'dump' is neither logical" "checkpoint = now|checkpoint: 'now' is neither" \
+    "archive-wait = 0s|archive-wait: between 1s and 1d"; do
+    { cat "$conf"; printf '\n[source bad]\ntype = postgres\n%s\n' "${bad%%|*}"; } >"$T/bad.conf"
+    fails "check-config refuses ${bad%%|*}" 2 "${bad#*|}" backupd --config "$T/bad.conf" check-config --offline
+done
 
 # --- refusals: nothing listed ---
 mkdir -p "$T/tbs" && chown postgres "$T/tbs"
@@ -206,6 +191,25 @@ check "... nothing written" test ! -e "$T/r4"
 fails "... catalog at says the same" 1 "lacks segment $stop_wal" \
     catalog --config "$conf" at "$T_at" --source pg
 mv "$T/aside" "$repo/logs/pg/00000001/$stop_wal"
+# a gap after the base backup: the moments before it can still be reached
+next_wal=$(printf '%s%08X' "${stop_wal:0:16}" $((16#${stop_wal:16:8} + 1)))
+if [[ "$next_wal" < "$marks_wal" ]]; then
+    mv "$repo/logs/pg/00000001/$next_wal" "$T/aside"
+    fails "a gap after the base backup names the segment and the last moment reached" 1 \
+        "lacks segment $next_wal (timeline 1): recovery from base backup $id can reach only about 20" \
+        restore --config "$conf" --source pg --at "$T_at" --to-datadir "$T/r4"
+    check "... nothing written" test ! -e "$T/r4"
+    mv "$T/aside" "$repo/logs/pg/00000001/$next_wal"
+else
+    echo "ok - a gap after the base backup # SKIP no segment between the backup and the marks"
+fi
+fails "a moment after the end of the archive" 1 "the requested moment is later. HINT: --at latest" \
+    restore --config "$conf" --source pg --at "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" --to-datadir "$T/r4"
+ok "--pause" restore --config "$conf" --source pg --at "$T_at" --to-datadir "$T/r5" --pause
+check "... recovery_target_action = pause" grep -qx "recovery_target_action = 'pause'" "$T/r5/postgresql.auto.conf"
+rm -rf "$T/r5"
+fails "a logical restore option with a physical backup is refused" 2 "restores with --to-datadir alone" \
+    restore --config "$conf" --source pg --at "$T_at" --to-datadir "$T/r4" --into-db x
 
 # --- a base backup killed mid-stream ---
 pgbench -i -q -s 8 app >/dev/null 2>&1
