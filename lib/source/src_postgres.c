@@ -662,13 +662,15 @@ out:
     return rc;
 }
 
-/* check step: pg_dump runs and is at least the server's major version (a pg_dump older than
- * the server refuses to dump it); the server accepts the user and password */
+/* check step: pg_dump (pg_basebackup for method = physical) runs and is at least the server's
+ * major version (an older one refuses the server); the server accepts the user and password */
 static void pg_check(void *priv, const struct ini_section *sec, struct conf_report *r)
 {
     const struct db_settings *p = ((const struct pg_src *)priv)->db;
     struct cf_err e = CF_ERR_INIT;
-    char *tool = src_tool_path("pg_dump", p->bindir, DB_PG_TOOLS_GLOB);
+    /* the tool a backup runs: pg_basebackup for method = physical */
+    char *tool = src_tool_path(((const struct pg_src *)priv)->phys.physical ? "pg_basebackup"
+                               : "pg_dump", p->bindir, DB_PG_TOOLS_GLOB);
     char line[256];
     int tool_major = 0;
     PGconn *c = NULL;

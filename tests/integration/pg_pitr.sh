@@ -45,6 +45,7 @@ phys_source() {  # phys_source NAME ARCHIVE-WAIT
 # pgx: the same cluster under another name, into which nothing archives
 { phys_source pg 60s; phys_source pgx 2s; } >>"$conf"
 ok "backupd check-config accepts method, checkpoint and archive-wait" backupd --config "$conf" check-config --offline
+ok "... and finds pg_basebackup and the server" backupd --config "$conf" check-config
 nbackups() { repo_backups "$c" "$1" | wc -l; }
 for bad in "method = dump|method: 'dump' is neither logical" "checkpoint = now|checkpoint: 'now' is neither" \
     "archive-wait = 0s|archive-wait: between 1s and 1d"; do
