@@ -376,13 +376,11 @@ int pg_phys_import(struct source_in *in, const struct restore_opts *o, json_t *i
         cf_err_sys(e, CF_E_IO, "unable to set the mode of '%s'", tmp);
         goto out;
     }
-    if ((exists && rmdir(dest) != 0) || rename(tmp, dest) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to put the data directory in place at '%s'", dest);
+    if (exists && rmdir(dest) != 0) {
+        cf_err_sys(e, CF_E_IO, "unable to replace the empty directory '%s'", dest);
         goto out;
     }
-    free(tmp);
-    tmp = NULL;
-    if (fs_fsync_dir(parent, e) != 0)
+    if (src_tar_partial_place(&tmp, dest, e) != 0)
         goto out;
     rc = 0;
 out:

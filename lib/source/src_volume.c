@@ -434,16 +434,11 @@ static int volume_import(void *priv, struct source_in *in, const struct restore_
         }
         log_warn("restore: the previous contents of %s were moved to %s", dest, old);
     }
-    if (rename(tmp, dest) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to rename '%s' to '%s'", tmp, dest);
-        if (old)
+    if (src_tar_partial_place(&tmp, dest, e) != 0) {
+        if (tmp && old)
             rename(old, dest);
         goto out;
     }
-    free(tmp);
-    tmp = NULL;
-    if (fs_fsync_dir(parent, e) != 0)
-        goto out;
     rc = 0;
 out:
     src_tar_partial_drop(tmp);

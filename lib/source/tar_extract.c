@@ -235,3 +235,15 @@ char *src_tar_dest_path(const char *to)
         p[--n] = '\0';
     return p;
 }
+
+int src_tar_partial_place(char **tmp, const char *dest, struct cf_err *e)
+{
+    if (rename(*tmp, dest) != 0)
+        return cf_err_sys(e, CF_E_IO, "unable to rename '%s' to '%s'", *tmp, dest);
+    free(*tmp);
+    *tmp = NULL;
+    char *parent = fs_dirname(dest);
+    int rc = fs_fsync_dir(parent, e);
+    free(parent);
+    return rc;
+}

@@ -22,6 +22,9 @@ int src_tar_rest_is_padding(struct source_in *in, const char *what, struct cf_er
  * naming it (the caller renames it into place or drops it); on -1 nothing is left. */
 int src_tar_extract_beside(struct source_in *in, const char *dest, const char *what, char **tmp,
                            struct cf_err *e);
+/* src_tar_partial_place() - rename the partial directory *@tmp to @dest (which must not
+ * exist), free it (*@tmp = NULL) and sync the parent; on a failed rename *@tmp is kept */
+int src_tar_partial_place(char **tmp, const char *dest, struct cf_err *e);
 /* src_tar_dest_path() - the destination @to of a restore as an absolute path without a
  * trailing slash (libarchive's secure checks run with another working directory); free() it */
 char *src_tar_dest_path(const char *to);
