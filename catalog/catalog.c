@@ -242,8 +242,13 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_wh
     size_t missing = 0, i;
     json_t *sj;
     char ws[32];
-    int rc = open_ctx(c, u, true, o, &ctx);
+    int rc;
 
+    if (o->source && catalog_source_physical(c, o->source)) {
+        json_decref(arr);
+        return catalog_at_pitr(c, u, when, o);
+    }
+    rc = open_ctx(c, u, true, o, &ctx);
     if (rc >= 0) {
         json_decref(arr);
         return rc;

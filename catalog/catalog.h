@@ -22,6 +22,11 @@ int catalog_show(const struct conf *c, const struct repo_unlock *u, const char *
 /* the backup `restore --at @when` would use, per source */
 int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_when when,
                const struct catalog_opts *o);
+/* cat_pitr.c: `catalog at` for a physical postgres source (--source S with method = physical):
+ * the base backup and WAL that restore --to-datadir would use */
+bool catalog_source_physical(const struct conf *c, const char *source);
+int catalog_at_pitr(const struct conf *c, const struct repo_unlock *u, struct repo_when when,
+                    const struct catalog_opts *o);
 int catalog_verify(const struct conf *c, const struct repo_unlock *u, const char *id,
                    const struct catalog_opts *o);
 int catalog_pin(const struct conf *c, const struct repo_unlock *u, const char *id, bool pin,

@@ -14,7 +14,7 @@ for g in "$@"; do
                  prometheus
                  postgresql-15 postgresql-client-15 mariadb-server mariadb-client
                  redis-server redis-tools radosgw ceph-mon ceph-osd ceph-common" ;;
-    bench) pkgs="$pkgs zstd time restic borgbackup postgresql-contrib iproute2" ;;
+    bench) pkgs="$pkgs zstd time restic borgbackup postgresql-contrib iproute2 pgbackrest" ;;
     *) echo "install-deps.sh: unknown group '$g' (build, test, bench)" >&2; exit 2 ;;
     esac
 done

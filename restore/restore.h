@@ -55,6 +55,12 @@ struct restore_drill_opts {
  * usage and configuration errors). */
 int restore_drill_run(const struct conf *c, const struct repo_unlock *u,
                       const struct restore_drill_opts *o);
+/* restore_pitr_run() - `--to-datadir`: the PostgreSQL cluster of @source at @at (or to the
+ * end of the archive) from a physical base backup and the WAL archive: the plan of
+ * repo_pitr_plan() checked and printed, then the base backup extracted into the new data
+ * directory opts->to_datadir, set up to recover (restore_pitr.c, docs/PITR.md). An exit code. */
+int restore_pitr_run(const struct conf *c, const struct repo_unlock *u, const char *source,
+                     struct repo_when at, const struct restore_opts *opts);
 
 /* restore_wal_fetch() - `wal-fetch SOURCE FILE PATH`, PostgreSQL's restore_command: write the
  * archived WAL file @file of postgres source @source to @dest (atomically, once checked).

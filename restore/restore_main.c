@@ -41,6 +41,10 @@ static const char usage[] =
     "  --globals            postgres: restore roles and tablespaces too\n"
     "  --jobs N             postgres: parallel pg_restore\n"
     "  --force              allow replacing existing data\n"
+    "  --to-datadir DIR     postgres, method = physical: a new data directory recovered to\n"
+    "                       TIME (or to the end of the archive with 'latest') from the newest\n"
+    "                       base backup finished at or before it and the WAL archive\n"
+    "  --pause              with --to-datadir: pause at TIME instead of promoting\n"
     "  --dry-run            print the plan and change nothing\n"
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
     "\n"
@@ -132,6 +136,8 @@ int main(int argc, char **argv)
         { "--globals", NULL, &o.globals },
         { "--force", NULL, &o.force },
         { "--dry-run", NULL, &o.dry_run },
+        { "--to-datadir", &o.to_datadir, NULL },
+        { "--pause", NULL, &o.pause },
         { NULL, NULL, NULL },
     };
     const char *pos[4];
@@ -205,9 +211,20 @@ int main(int argc, char **argv)
         rc = cli_fail("restore", &e);
         goto out;
     }
+    if (o.pause && !o.to_datadir) {
+        cf_err_set(&e, CF_E_USAGE, "--pause is for --to-datadir");
+        goto usage_err;
+    }
+    if (job != NULL && o.to_datadir) {
+        cf_err_set(&e, CF_E_USAGE, "--to-datadir is for one --source; give a physical source's "
+                   "data directory with --map SOURCE=DIR");
+        goto usage_err;
+    }
     if (job != NULL) {
         struct restore_job_opts jo = { o, profile, maps, nmaps, max_spread };
         rc = restore_job_run(c, &u, job, t, &jo);
+    } else if (o.to_datadir) {
+        rc = restore_pitr_run(c, &u, source, t, &o);
     } else {
         rc = restore_run(c, &u, source, t, &o);
     }

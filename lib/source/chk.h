@@ -8,6 +8,8 @@
  *                  stream ends exactly there
  *   SQL dumps      mariadb-dump: first line "-- MariaDB dump", last line "-- Dump completed";
  *                  pg_dumpall: last line "-- PostgreSQL database cluster dump complete"
+ *   base backup    pg_basebackup's tar: every header and member, backup_label, pg_control and
+ *                  backup_manifest present, the end-of-archive blocks (chk_pgtar.c)
  *   RDB            "REDIS" + version, every opcode and value parses, the EOF opcode, and the
  *                  CRC64 trailer matches the bytes before it */
 #ifndef CF_CHK_H
@@ -48,6 +50,23 @@ int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *
 int sqldump_check(const struct buf *head, const struct buf *tail, const char *first_line_prefix,
                   const char *last_line_prefix, const char *exact_suffix, const char *what,
                   struct cf_err *e);
+
+/* what pgtar_check() keeps of a base backup's tar stream */
+struct pgtar_summary {
+    unsigned members;
+    uint64_t bytes;                /* of the members' contents */
+    struct buf label;              /* backup_label, NUL-terminated */
+    struct buf manifest_tail;      /* the last 8 KiB of backup_manifest, NUL-terminated */
+    uint64_t system_identifier;    /* from global/pg_control */
+    unsigned tablespaces;          /* symbolic links under pg_tblspc/ */
+    bool have_label, have_manifest, have_control;
+};
+/* pgtar_check() - consume pg_basebackup's tar stream (-Ft to stdout) from @r and prove it
+ * whole: every header and member, backup_label, backup_manifest and global/pg_control
+ * present, the end-of-archive blocks and only zeros after them (chk_pgtar.c). On return
+ * (either way) free @s with pgtar_summary_free. */
+int pgtar_check(struct src_reader *r, struct pgtar_summary *s, struct cf_err *e);
+void pgtar_summary_free(struct pgtar_summary *s);
 
 #define RDB_MAX_DBS 64
 

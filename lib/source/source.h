@@ -49,6 +49,12 @@ struct restore_opts {
     bool dry_run;             /* --dry-run: print the plan, change nothing */
     int jobs;                 /* --jobs N */
     const char *backup_id;    /* the backup being restored, for messages */
+    /* postgres, physical base backups (docs/PITR.md) */
+    const char *to_datadir;       /* --to-datadir DIR */
+    const char *recovery_target;  /* recovery_target_time ("2026-11-30 01:02:03+00"), or
+                                     NULL: to the end of the archive */
+    bool pause;                   /* --pause: recovery_target_action = pause */
+    const char *restore_command;  /* the restore_command the recovered server runs */
 };
 
 struct source_ops {

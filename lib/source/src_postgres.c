@@ -1,5 +1,6 @@
 /* src_postgres.c - a PostgreSQL cluster: pg_dump -Fc -Z0 per database plus the cluster's roles
- * and tablespaces (pg_dumpall --globals-only), restored with pg_restore and psql.
+ * and tablespaces (pg_dumpall --globals-only), restored with pg_restore and psql; with
+ * `method = physical`, a base backup instead (pg_physical.c).
  *
  * Parts of the stream: "globals" (SQL text), then "db:<name>" (a custom-format archive) per
  * database. Connection settings reach the children through their environment (PGHOST,
@@ -32,21 +33,38 @@
 #define PART_GLOBALS "globals"
 
 static const char *const pg_keys[] = { "host", "port", "user", "password-file", "databases",
-                                       "bin-dir", NULL };
+                                       "bin-dir", "method", "checkpoint", "archive-wait",
+                                       NULL };
+
+/* the source: the server's settings, and the physical method's (pg_physical.c) */
+struct pg_src {
+    struct db_settings *db;
+    struct pg_phys phys;
+};
 
 static int pg_open(const struct ini_section *sec, void **priv, struct cf_err *e)
 {
-    return db_pg_settings_load(sec, (struct db_settings **)priv, e);
+    struct pg_src *s = cf_calloc(1, sizeof(*s));
+    if (pg_phys_load(sec, &s->phys, e) != 0 || db_pg_settings_load(sec, &s->db, e) != 0) {
+        free(s);
+        return -1;
+    }
+    *priv = s;
+    return 0;
 }
 
 static void pg_close(void *priv)
 {
-    db_settings_free(priv);
+    struct pg_src *s = priv;
+    if (s == NULL)
+        return;
+    db_settings_free(s->db);
+    free(s);
 }
 
 static void pg_only_database(void *priv, const char *db)
 {
-    db_settings_only(priv, db);
+    db_settings_only(((struct pg_src *)priv)->db, db);
 }
 
 PGresult *pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
@@ -267,7 +285,9 @@ out:
 
 static int pg_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
-    struct db_settings *p = priv;
+    struct db_settings *p = ((struct pg_src *)priv)->db;
+    if (((struct pg_src *)priv)->phys.physical)
+        return pg_phys_export(p, &((struct pg_src *)priv)->phys, out, info, e);
     PGconn *c = NULL;
     PGresult *res = NULL;
     char **names = NULL;
@@ -378,9 +398,16 @@ int pg_db_exists(PGconn *c, const char *name, bool *exists, struct cf_err *e)
 static int pg_plan(void *priv, const struct restore_opts *o, json_t *info, struct buf *lines,
                    struct cf_err *e)
 {
-    struct db_settings *p = priv;
+    struct db_settings *p = ((struct pg_src *)priv)->db;
     struct pg_plan pl;
     PGconn *c = NULL;
+
+    if (pg_info_physical(info))
+        return pg_phys_plan(o, info, lines, e);
+    if (o->to_datadir)
+        return cf_err_set(e, CF_E_USAGE, "--to-datadir restores a physical base backup, and "
+                          "this backup is a logical one (pg_dump). HINT: --into-db NAME or "
+                          "--to-file FILE");
     char where[512];
     int rc = -1;
 
@@ -608,9 +635,12 @@ static int pg_import_db(struct db_settings *p, struct source_in *in, const struc
 static int pg_import(void *priv, struct source_in *in, const struct restore_opts *o,
                      json_t *info, struct cf_err *e)
 {
-    struct db_settings *p = priv;
+    struct db_settings *p = ((struct pg_src *)priv)->db;
     struct pg_plan pl;
     PGconn *admin = NULL;
+
+    if (pg_info_physical(info))
+        return pg_phys_import(in, o, info, e);
     const char *part;
     char *db = NULL;
     int rc = -1, k;
@@ -652,13 +682,15 @@ out:
     return rc;
 }
 
-/* check step: pg_dump runs and is at least the server's major version (a pg_dump older than
- * the server refuses to dump it); the server accepts the user and password */
+/* check step: pg_dump (pg_basebackup for method = physical) runs and is at least the server's
+ * major version (an older one refuses the server); the server accepts the user and password */
 static void pg_check(void *priv, const struct ini_section *sec, struct conf_report *r)
 {
-    const struct db_settings *p = priv;
+    const struct db_settings *p = ((const struct pg_src *)priv)->db;
     struct cf_err e = CF_ERR_INIT;
-    char *tool = src_tool_path("pg_dump", p->bindir, DB_PG_TOOLS_GLOB);
+    /* the tool a backup runs: pg_basebackup for method = physical */
+    char *tool = src_tool_path(((const struct pg_src *)priv)->phys.physical ? "pg_basebackup"
+                               : "pg_dump", p->bindir, DB_PG_TOOLS_GLOB);
     char line[256];
     int tool_major = 0;
     PGconn *c = NULL;

@@ -28,6 +28,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "source.h"
+#include "tar_extract.h"
 
 #define MAX_EXCLUDES 256
 #define MAX_WARNINGS_KEPT 200
@@ -349,22 +350,6 @@ out:
 
 /* ---- restore ---- */
 
-/* @to as an absolute path without a trailing slash */
-static char *absolute(const char *to)
-{
-    char cwd[PATH_MAX];
-    char *p;
-    if (to[0] == '/')
-        p = cf_strdup(to);
-    else if (getcwd(cwd, sizeof(cwd)) != NULL)
-        p = cf_asprintf("%s/%s", cwd, to);
-    else
-        p = cf_strdup(to);
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        p[--n] = '\0';
-    return p;
-}
 
 /* the destination may be missing, an empty directory, or (with --force) a full one */
 static int check_destination(const char *dest, bool force, bool *exists, bool *empty,
@@ -401,7 +386,7 @@ static int volume_plan(void *priv, const struct restore_opts *o, json_t *info, s
         return cf_err_set(e, CF_E_USAGE,
                           "--to-file, --into-db, --into-redis and --database are for databases; "
                           "a volume takes --to DIR");
-    char *dest = absolute(o->to_dir);
+    char *dest = src_tar_dest_path(o->to_dir);
     int rc = check_destination(dest, o->force, &exists, &empty, e);
     if (rc == 0) {
         buf_printf(lines, "  restore volume %s (%lld files) into %s\n",
@@ -419,198 +404,26 @@ static int volume_plan(void *priv, const struct restore_opts *o, json_t *info, s
     return rc;
 }
 
-struct import_ctx {
-    struct source_in *in;
-    char *buf;
-    struct cf_err *e;
-};
-
-static la_ssize_t in_read(struct archive *a, void *arg, const void **buf)
-{
-    struct import_ctx *c = arg;
-    ssize_t n = source_in_read(c->in, c->buf, 1 << 20, c->e);
-    if (n < 0) {
-        archive_set_error(a, EIO, "%s", c->e->msg);
-        return -1;
-    }
-    *buf = c->buf;
-    return n;
-}
-
-/* libarchive's message, with the system's reason when there is one ("Write failed: No space
- * left on device") */
-static const char *ar_error(struct archive *a, char *out, size_t cap)
-{
-    const char *msg = archive_error_string(a);
-    int err = archive_errno(a);
-    if (err > 0 && (msg == NULL || strstr(msg, strerror(err)) == NULL))
-        snprintf(out, cap, "%s: %s", msg ? msg : "error", strerror(err));
-    else
-        snprintf(out, cap, "%s", msg ? msg : "error");
-    return out;
-}
-
-/* our own check before libarchive's, so the error names the entry plainly */
-static bool hostile_path(const char *p)
-{
-    if (p[0] == '/')
-        return true;
-    for (const char *s = p; *s;) {
-        const char *slash = strchr(s, '/');
-        size_t n = slash ? (size_t)(slash - s) : strlen(s);
-        if (n == 2 && s[0] == '.' && s[1] == '.')
-            return true;
-        s += n;
-        while (*s == '/')
-            s++;
-    }
-    return false;
-}
-
-static int extract(struct source_in *in, struct cf_err *e)
-{
-    const int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
-                      ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_FFLAGS |
-                      ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                      ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
-    struct import_ctx c = { in, cf_malloc(1 << 20), e };
-    struct archive *ar = archive_read_new(), *dw = archive_write_disk_new();
-    struct archive_entry *entry;
-    char msg[512];
-    int rc = -1, r;
-
-    archive_read_support_format_tar(ar);
-    archive_write_disk_set_options(dw, flags);
-    archive_write_disk_set_standard_lookup(dw);
-    if (archive_read_open(ar, &c, NULL, in_read, NULL) != ARCHIVE_OK) {
-        if (e->code == CF_E_OK)
-            cf_err_set(e, CF_E_CORRUPT, "not a volume stream: %s", archive_error_string(ar));
-        goto out;
-    }
-    while ((r = archive_read_next_header(ar, &entry)) != ARCHIVE_EOF) {
-        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            if (e->code == CF_E_OK)
-                cf_err_set(e, CF_E_CORRUPT, "volume stream: %s", archive_error_string(ar));
-            goto out;
-        }
-        const char *name = archive_entry_pathname(entry);
-        const char *link = archive_entry_hardlink(entry);
-        if (name == NULL || hostile_path(name) || (link && hostile_path(link))) {
-            cf_err_set(e, CF_E_CORRUPT,
-                       "refusing entry '%s'%s%s: an absolute path or '..' would write outside "
-                       "the destination",
-                       name ? name : "?", link ? " linked to " : "", link ? link : "");
-            goto out;
-        }
-        r = archive_write_header(dw, entry);
-        if (r != ARCHIVE_OK) {
-            if (r == ARCHIVE_WARN) {
-                log_warn("restore: '%s': %s", name, archive_error_string(dw));
-            } else {
-                cf_err_set(e, archive_errno(dw) == ENOSPC ? CF_E_IO : CF_E_CORRUPT,
-                           "unable to extract '%s': %s", name, ar_error(dw, msg, sizeof(msg)));
-                goto out;
-            }
-        }
-        if (archive_entry_size(entry) > 0) {
-            const void *buf;
-            size_t size;
-            la_int64_t off;
-            while ((r = archive_read_data_block(ar, &buf, &size, &off)) == ARCHIVE_OK) {
-                if (archive_write_data_block(dw, buf, size, off) < ARCHIVE_OK) {
-                    cf_err_set(e, CF_E_IO, "unable to write '%s': %s", name,
-                               ar_error(dw, msg, sizeof(msg)));
-                    goto out;
-                }
-            }
-            if (r != ARCHIVE_EOF) {
-                if (e->code == CF_E_OK)
-                    cf_err_set(e, CF_E_CORRUPT, "volume stream, entry '%s': %s", name,
-                               archive_error_string(ar));
-                goto out;
-            }
-        }
-        r = archive_write_finish_entry(dw);
-        if (r < ARCHIVE_WARN) {
-            cf_err_set(e, CF_E_IO, "unable to finish '%s': %s", name,
-                       ar_error(dw, msg, sizeof(msg)));
-            goto out;
-        }
-        if (r == ARCHIVE_WARN)
-            log_warn("restore: '%s': %s", name, archive_error_string(dw));
-    }
-    if (archive_write_close(dw) != ARCHIVE_OK) {
-        cf_err_set(e, CF_E_IO, "unable to finish the restore: %s",
-                   ar_error(dw, msg, sizeof(msg)));
-        goto out;
-    }
-    /* the pax stream ends before the frame does: leave the rest to the frame check */
-    rc = 0;
-out:
-    archive_read_free(ar);
-    archive_write_free(dw);
-    free(c.buf);
-    return rc;
-}
 
 static int volume_import(void *priv, struct source_in *in, const struct restore_opts *o,
                          json_t *info, struct cf_err *e)
 {
     char *dest = NULL, *parent = NULL, *tmp = NULL, *old = NULL;
-    const char *part;
-    bool exists, empty, in_tmp = false;
-    int cwd = -1, rc = -1, k;
+    bool exists, empty;
+    int rc = -1;
 
     (void)priv;
     (void)info;
     if (o->to_dir == NULL)
         return cf_err_set(e, CF_E_USAGE, "a volume restores into a directory: give --to DIR");
-    dest = absolute(o->to_dir);
+    dest = src_tar_dest_path(o->to_dir);
     if (check_destination(dest, o->force, &exists, &empty, e) != 0)
         goto out;
     parent = fs_dirname(dest);
     if (fs_mkdir_p(parent, 0700, e) != 0)
         goto out;
-    const char *base = strrchr(dest, '/') + 1;
-    tmp = cf_asprintf("%s/.%s.coffer-partial-XXXXXX", parent, base);
-    if (mkdtemp(tmp) == NULL) {
-        cf_err_sys(e, CF_E_IO, "unable to create a directory beside '%s'", dest);
-        free(tmp);
-        tmp = NULL;
+    if (src_tar_extract_beside(in, dest, "volume stream", &tmp, e) != 0)
         goto out;
-    }
-    k = source_in_next_part(in, &part, e);
-    if (k <= 0) {
-        if (k == 0)
-            cf_err_set(e, CF_E_CORRUPT, "the backup holds no volume stream");
-        goto out;
-    }
-    cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (cwd < 0 || chdir(tmp) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to enter '%s'", tmp);
-        goto out;
-    }
-    in_tmp = true;
-    if (extract(in, e) != 0)
-        goto out;
-    if (fchdir(cwd) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to return to the working directory");
-        goto out;
-    }
-    in_tmp = false;
-    /* the part must end exactly where the archive did (only zero padding after it) */
-    {
-        char rest[65536];
-        ssize_t n;
-        while ((n = source_in_read(in, rest, sizeof(rest), e)) > 0)
-            for (ssize_t i = 0; i < n; i++)
-                if (rest[i] != 0) {
-                    cf_err_set(e, CF_E_CORRUPT, "data after the end of the volume archive");
-                    goto out;
-                }
-        if (n < 0)
-            goto out;
-    }
     /* everything is extracted: now, and only now, put it in place */
     if (exists && empty && rmdir(dest) != 0) {
         cf_err_sys(e, CF_E_IO, "unable to replace the empty directory '%s'", dest);
@@ -626,28 +439,14 @@ static int volume_import(void *priv, struct source_in *in, const struct restore_
         }
         log_warn("restore: the previous contents of %s were moved to %s", dest, old);
     }
-    if (rename(tmp, dest) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to rename '%s' to '%s'", tmp, dest);
-        if (old)
+    if (src_tar_partial_place(&tmp, dest, e) != 0) {
+        if (tmp && old)
             rename(old, dest);
         goto out;
     }
-    free(tmp);
-    tmp = NULL;
-    if (fs_fsync_dir(parent, e) != 0)
-        goto out;
     rc = 0;
 out:
-    if (in_tmp && fchdir(cwd) != 0)
-        log_error("unable to return to the working directory");
-    if (cwd >= 0)
-        close(cwd);
-    if (tmp) {
-        struct cf_err e2 = CF_ERR_INIT;
-        if (fs_remove_tree(tmp, &e2) != 0)
-            log_warn("unable to remove the partial restore %s: %s", tmp, e2.msg);
-        free(tmp);
-    }
+    src_tar_partial_drop(tmp);
     free(old);
     free(parent);
     free(dest);

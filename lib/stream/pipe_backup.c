@@ -26,6 +26,7 @@
 #include "../core/util.h"
 #include "../core/version.h"
 #include "../crypto/seal.h"
+#include "../repo/repo_pitr.h"
 #include "frame.h"
 #include "pipe_int.h"
 
@@ -429,6 +430,17 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
     progress_end(&b.prog);
     if (pl_result(&b.pl, e) != 0)
         goto out;
+    /* a backup whole only once a log file is archived (a base backup's last WAL segment,
+     * docs/PITR.md) names it: wait for it, bounded, before the commit */
+    json_t *wait = json_object_get(info, "wait_for_log");
+    if (wait != NULL) {
+        if (repo_log_wait(r, src->name, json_string_value(json_object_get(wait, "file")),
+                          json_integer_value(json_object_get(wait, "seconds")), e) != 0) {
+            cf_err_ctx(e, "backup %s/%s", src->name, res->id);
+            goto out;
+        }
+        json_object_del(info, "wait_for_log");
+    }
 
     gethostname(host, sizeof(host) - 1);
     snprintf(b.m->id, sizeof(b.m->id), "%s", res->id);

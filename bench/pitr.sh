@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# pitr.sh - point-in-time recovery of PostgreSQL against pgBackRest (Debian's package), on the
+# same cluster in one run (docs/PITR.md):
+#   base backup   MB/s of `backupd run` (method = physical) against
+#                 `pgbackrest backup --type=full` (compress-type=zst, start-fast)
+#   wal-push      ms per 16 MiB segment of `backupd wal-push` against `pgbackrest archive-push`
+#                 (each a fresh archive, the same real segments, one process per segment)
+#   restore       seconds from `restore --at latest --to-datadir` to a promoted server against
+#                 `pgbackrest restore` to a promoted server (both replay the same WAL)
+# Ratios are coffer / pgBackRest. Throwaway server from tests/lib/servers.sh. Never pass/fail.
+#
+#   bench/pitr.sh [PGBENCH_SCALE]   (default 30, about 450 MB; SEGS=8 segments pushed)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+scale=${1:-30}
+nsegs=${SEGS:-8}
+"$root/deploy/install-deps.sh" build test bench
+[ -n "${COFFER_BIN:-}" ] || make -s -C "$root" all
+export COFFER_BIN=${COFFER_BIN:-$root/bin}
+set +u
+. "$root/tests/lib/testlib.sh"
+. "$root/tests/lib/servers.sh"
+set -u
+
+as_pg() { runuser -u postgres -- "$@"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f\n", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# --- coffer: a repository the postgres user can archive into (docs/PITR.md) ---
+c="$T/c"
+conf="$c/coffer.conf"
+mkdir -p "$T/vol"
+make_local_conf "$c" "$T/vol"
+backupd --config "$conf" init >/dev/null 2>&1
+chgrp postgres "$c" "$conf" "$c/repo" "$c/repo/repo.json"
+chmod 0750 "$c" "$c/repo"
+chmod 0640 "$conf" "$c/repo/repo.json"
+chown postgres "$c/repo.key"
+install -d -o postgres -g postgres -m 0700 "$c/repo/logs"
+
+# --- pgBackRest: its own repository, owned by postgres ---
+b="$T/pgbr"
+install -d -o postgres -g postgres -m 0750 "$b" "$b/repo" "$b/log" "$b/lock" "$b/spool"
+bconf="$b/pgbackrest.conf"
+pgbr() { as_pg pgbackrest --config="$bconf" "$@"; }
+
+PG_CONF_EXTRA="archive_mode = on
+archive_command = '$COFFER_BIN/backupd --config $conf wal-push pg %p && pgbackrest --config=$bconf --stanza=bench archive-push %p'
+wal_keep_size = 4GB"
+start_postgres >/dev/null
+chown postgres "$PG_PASSFILE"
+printf 'local replication all scram-sha-256\n' >>"$PG_DATA/pg_hba.conf"
+pg_sql -c "SELECT pg_reload_conf()" >/dev/null
+for s in pg pgseg; do
+    printf '\n[source %s]\ntype = postgres\nhost = %s\nport = %s\nuser = %s\npassword-file = %s\nmethod = physical\n' \
+        "$s" "$PG_HOST" "$PG_PORT" "$PG_USER" "$PG_PASSFILE" >>"$conf"
+done
+printf '\n[job pitr]\nsources = pg\n' >>"$conf"
+cat >"$bconf" <<CONF
+[global]
+repo1-path=$b/repo
+log-path=$b/log
+lock-path=$b/lock
+spool-path=$b/spool
+compress-type=zst
+start-fast=y
+log-level-console=warn
+log-level-file=off
+repo1-retention-full=9999999
+
+[bench]
+pg1-path=$PG_DATA
+pg1-socket-path=$PG_HOST
+pg1-port=$PG_PORT
+
+[bench2]
+pg1-path=$PG_DATA
+pg1-socket-path=$PG_HOST
+pg1-port=$PG_PORT
+CONF
+chown postgres "$bconf"
+pgbr --stanza=bench stanza-create >/dev/null
+pgbr --stanza=bench2 stanza-create >/dev/null
+
+pgbench -i -q -s "$scale" postgres >/dev/null 2>&1
+pg_sql -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+size=$(pg_sql -tAc "SELECT sum(pg_database_size(oid)) FROM pg_database")
+mb=$(awk -v s="$size" 'BEGIN { printf "%.0f", s / 1e6 }')
+echo "# coffer pitr bench: pgbench scale $scale ($mb MB of databases), $nsegs segments, $(nproc) cores, $(pgbackrest version)"
+
+# --- base backup ---
+t0=$(now); backupd --config "$conf" run pitr >/dev/null 2>&1; cb=$(since "$t0")
+t0=$(now); pgbr --stanza=bench backup --type=full >/dev/null; pb=$(since "$t0")
+cbr=$(awk -v m="$mb" -v s="$cb" 'BEGIN { printf "%.1f", m / s }')
+pbr=$(awk -v m="$mb" -v s="$pb" 'BEGIN { printf "%.1f", m / s }')
+echo "base backup      coffer ${cb}s ($cbr MB/s)   pgbackrest ${pb}s ($pbr MB/s)   throughput ratio $(ratio "$cbr" "$pbr")"
+
+# --- wal-push: the same real segments into a fresh archive of each ---
+pgbench -c 2 -t 3000 postgres >/dev/null 2>&1
+pg_sql -c "SELECT pg_switch_wal()" >/dev/null
+cur=$(pg_sql -tAc "SELECT pg_walfile_name(pg_current_wal_lsn())")
+mkdir -p "$T/segs" && chown postgres "$T/segs"
+for f in $(cd "$PG_DATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | awk -v c="$cur" '$0 < c' | tail -n "$nsegs"); do
+    cp "$PG_DATA/pg_wal/$f" "$T/segs/$f"
+done
+chown postgres "$T/segs"/*
+: >"$T/cw"; : >"$T/pw"
+for f in "$T/segs"/*; do
+    t0=$(now); as_pg "$COFFER_BIN/backupd" --config "$conf" wal-push pgseg "$f" 2>/dev/null
+    since "$t0" >>"$T/cw"
+    t0=$(now); pgbr --stanza=bench2 archive-push "$f" >/dev/null; since "$t0" >>"$T/pw"
+done
+cw=$(median <"$T/cw"); pw=$(median <"$T/pw")
+echo "wal-push         coffer $(awk -v s="$cw" 'BEGIN { printf "%.0f", s * 1000 }') ms/segment   pgbackrest $(awk -v s="$pw" 'BEGIN { printf "%.0f", s * 1000 }') ms/segment   time ratio $(ratio "$cw" "$pw") (median of $(wc -l <"$T/cw"))"
+
+# --- restore to a promoted server: everything archived, replayed from the base backup ---
+pg_sql -c "SELECT pg_switch_wal()" >/dev/null
+for ((n = 0; n < 600; n++)); do
+    [ "$(pg_sql -tAc "SELECT last_archived_wal >= '$cur' FROM pg_stat_archiver")" = t ] && break
+    sleep 0.1
+done
+promoted() {  # promoted DIR PORT: start DIR on PORT without archiving, wait for the promotion
+    local d=$1 port=$2 sock="$T/sock-$2" n
+    mkdir -p "$sock" && chown postgres "$sock"
+    touch "$T/log-$port" && chown postgres "$T/log-$port"
+    as_pg "$PG_BINDIR/pg_ctl" -D "$d" -l "$T/log-$port" -w -t 600 \
+        -o "-p $port -k $sock -c archive_mode=off" start >/dev/null
+    for ((n = 0; n < 6000; n++)); do
+        [ "$("$PG_BINDIR/psql" -X -h "$sock" -p "$port" -U postgres -tAc "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ] && break
+        sleep 0.1
+    done
+    as_pg "$PG_BINDIR/pg_ctl" -D "$d" -m fast -w stop >/dev/null
+}
+t0=$(now)
+restore --config "$conf" --source pg --at latest --to-datadir "$T/rc" >/dev/null 2>&1
+promoted "$T/rc" "$(_srv_port)"
+cr=$(since "$t0")
+install -d -o postgres -g postgres -m 0700 "$T/rp"
+t0=$(now)
+pgbr --stanza=bench restore --pg1-path="$T/rp" >/dev/null
+promoted "$T/rp" "$(_srv_port)"
+pr=$(since "$t0")
+echo "restore+promote  coffer ${cr}s   pgbackrest ${pr}s   time ratio $(ratio "$cr" "$pr")"
