@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../lib/db/db_binlog.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 
@@ -62,11 +63,11 @@ void superv_from_conf(struct superv *s, const struct conf *c, const char *self,
     for (size_t i = 0; i < c->nsources; i++) {
         const struct ini_section *src = c->sources[i];
         const struct ini_kv *type = ini_kv_find(src, "type");
-        const struct ini_kv *arch = ini_kv_find(src, "binlog-archive");
-        const struct ini_kv *mode = ini_kv_find(src, "binlog-mode");
-        if (type == NULL || strcmp(type->value, "mariadb") != 0 || arch == NULL ||
-            mode == NULL || strcasecmp(arch->value, "yes") != 0 ||
-            strcmp(mode->value, "follow") != 0)
+        struct db_binlog_conf bc;
+        /* the keys' one reader; the configuration was validated, so it does not fail */
+        if (type == NULL || strcmp(type->value, "mariadb") != 0 ||
+            db_binlog_conf_load(src, &bc, NULL) != 0 || !bc.archive ||
+            bc.mode != DB_BINLOG_FOLLOW)
             continue;
         char *name = cf_asprintf("binlog-follow %s", src->name);
         char *const argv[] = { (char *)self, "--config", (char *)config_path, "binlog-follow",
