@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../lib/db/db_binlog.h"
+#include "../lib/validate/validate.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 
@@ -46,6 +47,21 @@ static void archiver_clear(struct archiver *a)
         free(a->argv[i]);
     free(a->argv);
     free(a->name);
+    free(a->tmpdir);
+}
+
+/* empty the archiver's TMPDIR (a process that was killed cleaned nothing), and make it anew
+ * when @make; false when that fails (logged) */
+static bool tmpdir_reset(const struct archiver *a, bool make)
+{
+    struct cf_err e = CF_ERR_INIT;
+    if (a->tmpdir == NULL)
+        return true;
+    if (fs_remove_tree(a->tmpdir, &e) != 0 || (make && fs_mkdir_p(a->tmpdir, 0700, &e) != 0)) {
+        log_error("archiver %s: its temporary directory: %s", a->name, e.msg);
+        return false;
+    }
+    return true;
 }
 
 void superv_add(struct superv *s, const char *name, char *const argv[])
@@ -60,6 +76,10 @@ void superv_add(struct superv *s, const char *name, char *const argv[])
 void superv_from_conf(struct superv *s, const struct conf *c, const char *self,
                       const char *config_path)
 {
+    struct daemon_opts o;
+    const char *runtime_dir =
+        daemon_opts_read(c, &o, NULL) == 0 ? o.runtime_dir : DAEMON_RUNTIME_DIR;
+
     for (size_t i = 0; i < c->nsources; i++) {
         const struct ini_section *src = c->sources[i];
         const struct ini_kv *type = ini_kv_find(src, "type");
@@ -73,6 +93,8 @@ void superv_from_conf(struct superv *s, const struct conf *c, const char *self,
         char *const argv[] = { (char *)self, "--config", (char *)config_path, "binlog-follow",
                                (char *)src->name, NULL };
         superv_add(s, name, argv);
+        s->a[s->n - 1].tmpdir = cf_asprintf("%s/archivers/binlog-follow-%s", runtime_dir,
+                                            src->name);
         free(name);
     }
 }
@@ -85,11 +107,12 @@ void superv_replace(struct superv *s, struct superv *next)
             if (old->gone || strcmp(old->name, nw->name) != 0 || !argv_same(old->argv, nw->argv))
                 continue;
             /* the same archiver: its process and history go on */
-            char *name = nw->name;
+            char *name = nw->name, *tmpdir = nw->tmpdir;
             char **argv = nw->argv;
             *nw = *old;
             nw->name = name;
             nw->argv = argv;
+            nw->tmpdir = tmpdir;
             old->pid = 0;
             old->gone = true;
         }
@@ -119,6 +142,10 @@ void superv_start_due(struct superv *s, time_t now)
         pid_t parent = getpid(), pid;
         if (a->gone || a->pid != 0 || a->restart_at > now)
             continue;
+        if (!tmpdir_reset(a, true)) {
+            a->restart_at = now + 5;
+            continue;
+        }
         fflush(stdout);
         fflush(stderr);
         pid = fork();
@@ -138,6 +165,8 @@ void superv_start_due(struct superv *s, time_t now)
             prctl(PR_SET_PDEATHSIG, SIGTERM);
             if (getppid() != parent)
                 _exit(127);
+            if (a->tmpdir != NULL)
+                setenv("TMPDIR", a->tmpdir, 1);
             execv(a->argv[0], a->argv);
             fprintf(stderr, "backupd: error: archiver %s: unable to run %s: %s\n", a->name,
                     a->argv[0], strerror(errno));
@@ -160,6 +189,7 @@ bool superv_reaped(struct superv *s, pid_t pid, int status, time_t now)
             snprintf(a->last_exit, sizeof(a->last_exit), "exit %d", WEXITSTATUS(status));
         else
             snprintf(a->last_exit, sizeof(a->last_exit), "signal %d", WTERMSIG(status));
+        tmpdir_reset(a, false);
         if (a->gone) {
             archiver_clear(a);
             s->a[i] = s->a[--s->n];

@@ -19,6 +19,8 @@
 struct archiver {
     char *name;            /* "binlog-follow shop" */
     char **argv;           /* NULL-terminated; argv[0] a path */
+    char *tmpdir;          /* its TMPDIR, emptied before each start and after each exit (what
+                              a killed process left: binlog copies, option files), or NULL */
     pid_t pid;             /* 0: not running */
     time_t started;        /* of the process under way, or the last one */
     time_t restart_at;     /* when the next start is due (0: at once) */
@@ -38,7 +40,8 @@ struct superv {
 /* superv_add() - supervise @argv (copied) as @name; started by the next superv_start_due */
 void superv_add(struct superv *s, const char *name, char *const argv[]);
 /* superv_from_conf() - the archivers @c asks for (the binlog follower of each mariadb source
- * with binlog-archive = yes and binlog-mode = follow), run as @self (this program) */
+ * with binlog-archive = yes and binlog-mode = follow), run as @self (this program), each with
+ * a TMPDIR of its own under [daemon] runtime-dir */
 void superv_from_conf(struct superv *s, const struct conf *c, const char *self,
                       const char *config_path);
 /* superv_replace() - after a reload: archivers of @next with the same name and argv as one of

@@ -264,4 +264,35 @@ ok "a dump of another source" backupd --config "$conf" run late
 my_sql -e "FLUSH BINARY LOGS"
 check "the server purged the file the dump recorded" purge_closed
 fails "binlog-sync reports the dump's purged file as a gap" 1 "the newest dump (" backupd --config "$conf" binlog-sync late
+
+# --- binlog-follow under backupd daemon: started, restarted after it dies, stopped ---
+dconf="$T/daemon.conf"
+# source my follows; the source late (sync) is no archiver; no job has a schedule
+sed '0,/^binlog-seal-interval = 3s$/s//binlog-seal-interval = 3s\nbinlog-mode = follow/' "$conf" >"$dconf"
+printf '\n[daemon]\nruntime-dir = %s\n\n[metrics]\nlisten = no\n' "$T/drun" >>"$dconf"
+arch() {  # arch EXPR: EXPR of the archiver "binlog-follow my" in status --json
+    backupd --config "$dconf" status --json >"$T/dst.json" 2>/dev/null &&
+        python3 -c "import json,sys; a=[x for x in json.load(open(sys.argv[1]))['archivers'] if x['archiver']=='binlog-follow my']; print(($1) if a else 'none')" "$T/dst.json" "$1" 2>/dev/null
+}
+backupd --config "$dconf" daemon 2>"$T/daemon.log" &
+dpid=$!
+on_exit "kill $dpid"
+for _ in $(seq 100); do [ "$(arch "a[0]['pid'] > 0")" = True ] && break; sleep 0.2; done
+check "the daemon runs binlog-follow for the follow source only" test "$(arch "len(a), a[0]['pid'] > 0")" = "(1, True)"
+marker 21
+for _ in $(seq 60); do [ "$(newest_event)" -ge "${at[21]}" ] && break; sleep 0.5; done
+check "...which archives what the server writes" test "$(newest_event)" -ge "${at[21]}"
+old=$(arch "a[0]['pid']")
+kill -9 "$old"
+for _ in $(seq 100); do [ "$(arch "a[0]['restarts'] >= 1 and a[0]['pid'] not in (0, $old)")" = True ] && break; sleep 0.2; done
+check "a follower that dies is restarted, and status counts it" test "$(arch "a[0]['restarts'] >= 1 and a[0]['pid'] not in (0, $old)")" = True
+marker 22
+for _ in $(seq 60); do [ "$(newest_event)" -ge "${at[22]}" ] && break; sleep 0.5; done
+check "...and the restarted one archives on" test "$(newest_event)" -ge "${at[22]}"
+kill -TERM "$dpid"
+wait "$dpid"
+check "the daemon exits 0 on SIGTERM" test $? -eq 0
+# (the bracket keeps pgrep from matching this check's own command line)
+check "...and its follower is gone with it" bash -c "! pgrep -f -- '[-]-config $dconf binlog-follow' >/dev/null"
+check "...and the followers' temporary files (the killed one's too)" test -z "$(ls -A "$T/drun/archivers" 2>/dev/null)"
 check "no binlog, option file or replay directory left in TMPDIR" test -z "$(ls -A "$TMPDIR")"
