@@ -142,7 +142,7 @@ out:
     return rc;
 }
 
-const char *const *src_child_stdio_env(struct child_stdio_env *s)
+const char *const *src_child_stdio_env(struct child_stdio_env *s, enum child_pipe dir)
 {
     const char *pre = getenv("LD_PRELOAD");
     memset(s, 0, sizeof(*s));
@@ -153,7 +153,7 @@ const char *const *src_child_stdio_env(struct child_stdio_env *s)
     else
         snprintf(s->preload, sizeof(s->preload), "LD_PRELOAD=%s", STDBUF_LIB);
     s->v[0] = s->preload;
-    s->v[1] = "_STDBUF_O=1048576";
+    s->v[1] = dir == CHILD_READ ? "_STDBUF_O=1048576" : "_STDBUF_I=1048576";
     return s->v;
 }
 

@@ -546,6 +546,8 @@ int pg_load(struct db_settings *p, struct source_in *in, const struct restore_op
     struct child ch = { 0 };
     struct src_reader r;
     struct db_pg_env env;
+    struct child_stdio_env big;
+    const char *envv[16];
     struct pgdump_summary s;
     struct buf toc = BUF_INIT;
     char *tool = src_tool_path("pg_restore", p->bindir, DB_PG_TOOLS_GLOB);
@@ -558,12 +560,19 @@ int pg_load(struct db_settings *p, struct source_in *in, const struct restore_op
     int rc = -1, fd = -1;
 
     db_pg_env_build(p, dest, &env);
+    /* pg_restore reads its stdin through stdio: 1 MiB per read, not 4 KiB */
+    size_t ne = 0;
+    for (size_t i = 0; i < env.n; i++)
+        envv[ne++] = env.v[i];
+    for (const char *const *b = src_child_stdio_env(&big, CHILD_WRITE); *b; b++)
+        envv[ne++] = *b;
+    envv[ne] = NULL;
     if (o->jobs > 1) {   /* the post-data section comes after, N at a time */
         argv[4] = "--section=pre-data";
         argv[5] = "--section=data";
     }
     src_reader_init(&r, -1, what, NULL, NULL);
-    if (src_child_start(&ch, what, argv, (const char *const *)env.v, CHILD_WRITE, e) != 0)
+    if (src_child_start(&ch, what, argv, envv, CHILD_WRITE, e) != 0)
         goto out;
     fd = ch.fd;
     src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &fd);
