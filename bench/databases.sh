@@ -20,6 +20,7 @@ set +u
 . "$root/tests/lib/testlib.sh"
 . "$root/tests/lib/servers.sh"
 . "$root/tests/lib/dbdata.sh"
+. "$here/dbsetup.sh"
 set -u
 
 secs() {  # secs CMD...: wall seconds of one run, 3 decimals
@@ -41,15 +42,7 @@ stored() {  # stored SOURCE [CONF]: bytes stored by the newest backup of SOURCE
 }
 
 echo "# coffer database bench: pgbench scale $scale, mariadb $my_rows rows, $runs runs, $(nproc) cores"
-start_postgres >/dev/null
-pgbench -i -q -s "$scale" -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres >/dev/null 2>&1
-pg_sql -c "VACUUM ANALYZE" >/dev/null
-PG_DATABASES=postgres
-start_mariadb >/dev/null
-my_sql -e "CREATE DATABASE bench"
-my_sql bench -e "CREATE TABLE orders (id INT PRIMARY KEY, customer VARCHAR(64), note TEXT, amount DECIMAL(12,2), created DATETIME) ENGINE=InnoDB;
-INSERT INTO orders SELECT seq, CONCAT('customer-', seq % 5000), CONCAT('order ', seq, ' for ', MD5(seq), ' shipped to street ', seq % 977), (seq % 10000) / 7, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND FROM seq_1_to_$my_rows"
-MY_DATABASES=bench
+bench_db_setup "$scale" "$my_rows"
 db_conf "$T/c"
 conf="$T/c/coffer.conf"
 pgdump() { pg_dump -Fc -Z0 -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres >/dev/null; }
@@ -59,7 +52,8 @@ mydump() { mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction 
 sed -e "s|^path = .*/repo$|&1|" -e 's|^\[repository\]$|&\ncompression-threads = 1|' "$conf" >"$T/c/one.conf"
 backupd --config "$T/c/one.conf" init >/dev/null 2>&1
 # and with zstd level 1 for the database (compression-level in its [source] section)
-sed -e "s|^path = .*/repo$|&2|" -e 's|^type = postgres$|&\ncompression-level = 1|' "$conf" >"$T/c/fast.conf"
+sed -e "s|^path = .*/repo$|&2|" -e 's|^type = postgres$|&\ncompression-level = 1|' \
+    -e 's|^type = mariadb$|&\ncompression-level = 1|' "$conf" >"$T/c/fast.conf"
 backupd --config "$T/c/fast.conf" init >/dev/null 2>&1
 pg_raw=$(for _ in $(seq "$runs"); do secs pgdump; done | median)
 pg_run=$(for _ in $(seq "$runs"); do secs backupd --config "$conf" run pg; done | median)
@@ -71,6 +65,8 @@ pg_gz_bytes=$(pg_dump -Fc -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres | wc 
 pg_stored=$(stored pg)
 my_raw=$(for _ in $(seq "$runs"); do secs mydump; done | median)
 my_run=$(for _ in $(seq "$runs"); do secs backupd --config "$conf" run my; done | median)
+my_runf=$(for _ in $(seq "$runs"); do secs backupd --config "$T/c/fast.conf" run my; done | median)
+my_storedf=$(stored my "$T/c/fast.conf")
 my_dump_bytes=$(mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench | wc -c)
 my_gz_bytes=$(mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench | gzip -6 | wc -c)
 my_stored=$(stored my)
@@ -82,6 +78,8 @@ printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 1" "$pg_raw" "$pg_
 printf '%-34s %12s %12s %8s\n' "postgres: bytes, pg_dump -Fc (gzip)" "$pg_gz_bytes" "$pg_stored" "$(ratio "$pg_stored" "$pg_gz_bytes")"
 printf '%-34s %12s %12s %8s\n' "  same, compression-level = 1" "$pg_gz_bytes" "$pg_storedf" "$(ratio "$pg_storedf" "$pg_gz_bytes")"
 printf '%-34s %11ss %11ss %8s\n' "mariadb: mariadb-dump >/dev/null" "$my_raw" "$my_run" "$(ratio "$my_run" "$my_raw")"
+printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 1" "$my_raw" "$my_runf" "$(ratio "$my_runf" "$my_raw")"
 printf '%-34s %12s %12s %8s\n' "mariadb: bytes, mariadb-dump|gzip" "$my_gz_bytes" "$my_stored" "$(ratio "$my_stored" "$my_gz_bytes")"
+printf '%-34s %12s %12s %8s\n' "  same, compression-level = 1" "$my_gz_bytes" "$my_storedf" "$(ratio "$my_storedf" "$my_gz_bytes")"
 echo "# dump sizes uncompressed: pg_dump -Fc -Z0 $pg_dump_bytes bytes, mariadb-dump $my_dump_bytes bytes"
 echo "# coffer time includes pg_dumpall --globals-only and the catalog/commit of each backup"

@@ -45,6 +45,16 @@ int src_child_finish(struct child *c, struct cf_err *e);
 int src_child_conclude(struct child *c, int check_rc, bool stream_ended, struct cf_err *e);
 /* src_child_kill() - SIGTERM, wait briefly, SIGKILL, reap; safe on a finished child */
 void src_child_kill(struct child *c);
+/* src_child_stdio_env() - for a tool that reads or writes the pipe through stdio (mariadb-dump
+ * writes, pg_restore reads): the environment (src_child_start's @env) that gives its stdout
+ * (@dir CHILD_READ) or its stdin (CHILD_WRITE) a 1 MiB buffer, as `stdbuf -o 1M` / `-i 1M`
+ * do, so it moves 1 MiB per system call rather than 4 KiB (each a wake-up of the other side).
+ * Empty when coreutils' libstdbuf is missing; @s holds it. */
+struct child_stdio_env {
+    char preload[1024];
+    const char *v[3];
+};
+const char *const *src_child_stdio_env(struct child_stdio_env *s, enum child_pipe dir);
 /* src_child_stderr() - the last @max bytes of the child's stderr (so far) into @out */
 void src_child_stderr(const struct child *c, size_t max, struct buf *out);
 

@@ -34,7 +34,9 @@ struct pgdump_summary {
 };
 
 /* pgdump_check() - consume the custom-format archive from @r (which forwards it) and prove it
- * complete. CF_E_CORRUPT names what is wrong ("truncated in data block of TOC entry 212"). */
+ * complete. CF_E_CORRUPT names what is wrong ("truncated in data block of TOC entry 212").
+ * A capture set on @r (r->capture) receives the header and the table of contents, and is
+ * unset where the data blocks begin: an archive without its data, for what needs no data. */
 int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *e);
 
 /* sqldump_check() - one of the first three lines of @head (the first bytes of the dump) must

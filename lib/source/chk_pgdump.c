@@ -207,6 +207,7 @@ int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *
         }
     }
     s->data_entries = (unsigned)ndata;
+    r->capture = NULL;   /* a capture holds the header and the table of contents only */
 
     while (seen < ndata) {
         unsigned char type;

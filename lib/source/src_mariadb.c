@@ -186,6 +186,7 @@ static int my_export_db(struct db_settings *m, const char *db, const char *optfi
                         struct source_out *out, json_t *dbinfo, struct cf_err *e)
 {
     struct child ch = { 0 };
+    struct child_stdio_env big;
     struct src_reader r;
     struct buf head = BUF_INIT, tail = BUF_INIT;
     char *tool = src_tool_path("mariadb-dump", m->bindir, NULL);
@@ -215,7 +216,7 @@ static int my_export_db(struct db_settings *m, const char *db, const char *optfi
 
     src_reader_init(&r, -1, what, out_sink, out);
     if (source_out_part(out, part, e) != 0 ||
-        src_child_start(&ch, what, argv, NULL, CHILD_READ, e) != 0)
+        src_child_start(&ch, what, argv, src_child_stdio_env(&big, CHILD_READ), CHILD_READ, e) != 0)
         goto out;
     r.fd = ch.fd;
     int prc = src_pump(&r, &head, 64 * 1024, &tail, 4096, e);

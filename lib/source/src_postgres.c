@@ -539,69 +539,105 @@ void pg_drop_db(PGconn *c, const char *name)
     free(sql);
 }
 
+/* restore --jobs N: pg_restore --jobs reads a file it can seek in, and a copy of the whole
+ * archive on local disk would have to be written before the load could start. So the stream
+ * goes straight into one pg_restore of the pre-data and data sections (one transaction, as
+ * with one job), loading while it is fetched, decrypted and decompressed; the archive's header
+ * and table of contents, kept on the way (a few KiB), are then a 0600 temp file that
+ * `pg_restore --jobs N --section=post-data` reads: the indexes, constraints and triggers,
+ * which need no data blocks, built N at a time. The sections are pg_restore's own split. */
+static int pg_load_post_data(struct db_settings *p, const struct buf *toc, const char *jobs,
+                             const char *dbarg, struct db_pg_env *env, const char *what,
+                             struct cf_err *e)
+{
+    struct child ch = { 0 };
+    struct afile tmp = { .fd = -1 };
+    char *tool = src_tool_path("pg_restore", p->bindir, DB_PG_TOOLS_GLOB);
+    const char *dir = getenv("TMPDIR");
+    char *tmpdir = cf_asprintf("%s/coffer-pgrestore-XXXXXX", dir && *dir ? dir : "/tmp");
+    char *tmpfile = NULL;
+    int rc = -1;
+
+    if (mkdtemp(tmpdir) == NULL) {
+        cf_err_sys(e, CF_E_IO, "unable to create a temp directory for pg_restore --jobs");
+        free(tmpdir);
+        tmpdir = NULL;
+        goto out;
+    }
+    tmpfile = cf_asprintf("%s/toc", tmpdir);
+    if (afile_begin(&tmp, tmpfile, ".coffer-partial-", 0600, e) != 0 ||
+        afile_write(&tmp, toc->data, toc->len, e) != 0 || afile_commit(&tmp, 0, e) != 0)
+        goto out;
+    char *argv[] = { tool, "--no-password", "--exit-on-error", "--section=post-data",
+                     (char *)jobs, (char *)dbarg, tmpfile, NULL };
+    if (src_child_start(&ch, what, argv, (const char *const *)env->v, CHILD_WRITE, e) != 0 ||
+        src_child_finish(&ch, e) != 0)
+        goto out;
+    rc = 0;
+out:
+    src_child_kill(&ch);
+    afile_abort(&tmp);
+    if (tmpfile)
+        unlink(tmpfile);
+    if (tmpdir)
+        rmdir(tmpdir);
+    free(tmpfile);
+    free(tmpdir);
+    free(tool);
+    return rc;
+}
+
 int pg_load(struct db_settings *p, struct source_in *in, const struct restore_opts *o,
             const char *orig, const char *dest, struct cf_err *e)
 {
     struct child ch = { 0 };
     struct src_reader r;
     struct db_pg_env env;
+    struct child_stdio_env big;
+    const char *envv[16];
     struct pgdump_summary s;
-    struct afile tmp = { .fd = -1 };
+    struct buf toc = BUF_INIT;
     char *tool = src_tool_path("pg_restore", p->bindir, DB_PG_TOOLS_GLOB);
     char *jobs = cf_asprintf("--jobs=%d", o->jobs > 1 ? o->jobs : 1);
-    char *tmpdir = NULL, *tmpfile = NULL;
     char *what = cf_asprintf("pg_restore into database '%s'", dest);
     /* a connection string, so that a name holding '=' stays a name (no quotes in names) */
     char *dbarg = cf_asprintf("--dbname=dbname='%s'", dest);
+    /* one transaction: a failure leaves the database as it was */
+    char *argv[] = { tool, "--no-password", "--single-transaction", dbarg, NULL, NULL, NULL };
     int rc = -1, fd = -1;
 
-    src_reader_init(&r, -1, what, NULL, NULL);
     db_pg_env_build(p, dest, &env);
-    if (o->jobs > 1) {
-        /* pg_restore --jobs needs a seekable archive: a private 0600 temp copy, removed after */
-        const char *dir = getenv("TMPDIR");
-        tmpdir = cf_asprintf("%s/coffer-pgrestore-XXXXXX", dir && *dir ? dir : "/tmp");
-        if (mkdtemp(tmpdir) == NULL) {
-            cf_err_sys(e, CF_E_IO, "unable to create a temp directory for pg_restore --jobs");
-            free(tmpdir);
-            tmpdir = NULL;
-            goto out;
-        }
-        tmpfile = cf_asprintf("%s/archive", tmpdir);
-        if (afile_begin(&tmp, tmpfile, ".coffer-partial-", 0600, e) != 0)
-            goto out;
-        src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &tmp.fd);
-        if (pgdump_check(&r, &s, e) != 0 || afile_commit(&tmp, 0, e) != 0)
-            goto out;
-        char *argv[] = { tool, "--no-password", "--exit-on-error", jobs, dbarg, tmpfile, NULL };
-        if (src_child_start(&ch, what, argv, (const char *const *)env.v, CHILD_WRITE, e) != 0 ||
-            src_child_finish(&ch, e) != 0)
-            goto out;
-    } else {
-        /* one transaction: a failure leaves the database as it was */
-        char *argv[] = { tool, "--no-password", "--single-transaction", dbarg, NULL };
-        if (src_child_start(&ch, what, argv, (const char *const *)env.v, CHILD_WRITE, e) != 0)
-            goto out;
-        fd = ch.fd;
-        src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &fd);
-        /* an unproved stream is never committed: the loader is killed before its input ends */
-        if (src_child_conclude(&ch, pgdump_check(&r, &s, e), false, e) != 0)
-            goto out;
+    /* pg_restore reads its stdin through stdio: 1 MiB per read, not 4 KiB */
+    size_t ne = 0;
+    for (size_t i = 0; i < env.n; i++)
+        envv[ne++] = env.v[i];
+    for (const char *const *b = src_child_stdio_env(&big, CHILD_WRITE); *b; b++)
+        envv[ne++] = *b;
+    envv[ne] = NULL;
+    if (o->jobs > 1) {   /* the post-data section comes after, N at a time */
+        argv[4] = "--section=pre-data";
+        argv[5] = "--section=data";
     }
+    src_reader_init(&r, -1, what, NULL, NULL);
+    if (src_child_start(&ch, what, argv, envv, CHILD_WRITE, e) != 0)
+        goto out;
+    fd = ch.fd;
+    src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &fd);
+    if (o->jobs > 1)
+        r.capture = &toc;
+    /* an unproved stream is never committed: the loader is killed before its input ends */
+    if (src_child_conclude(&ch, pgdump_check(&r, &s, e), false, e) != 0)
+        goto out;
+    if (o->jobs > 1 && pg_load_post_data(p, &toc, jobs, dbarg, &env, what, e) != 0)
+        goto out;
     log_info("restore part source=%s database=%s into=%s toc=%u", p->name, orig, dest,
              s.toc_entries);
     rc = 0;
 out:
     src_child_kill(&ch);
     src_reader_free(&r);
-    afile_abort(&tmp);
-    if (tmpfile)
-        unlink(tmpfile);
-    if (tmpdir)
-        rmdir(tmpdir);
+    buf_free(&toc);
     db_pg_env_free(&env);
-    free(tmpfile);
-    free(tmpdir);
     free(dbarg);
     free(what);
     free(jobs);

@@ -126,6 +126,8 @@ kill_loader() {
 }
 fails "postgres: pg_restore killed during a restore" 1 "pg_restore into database 'half' was killed by signal 9" kill_loader pg pg_restore --database app --into-db half
 check "postgres: the half-restored database was dropped" test -z "$(pg_sql -tAc "SELECT 1 FROM pg_database WHERE datname = 'half'")"
+fails "postgres: pg_restore killed during a --jobs 2 restore" 1 "pg_restore into database 'halfj' was killed by signal 9" kill_loader pg pg_restore --database app --into-db halfj --jobs 2
+check "postgres: that half-restored database was dropped too" test -z "$(pg_sql -tAc "SELECT 1 FROM pg_database WHERE datname = 'halfj'")"
 fails "mariadb: the client killed during a restore" 1 "mariadb client loading database 'half' was killed by signal 9" kill_loader my mariadb --database shop --into-db half
 check "mariadb: the half-loaded database was dropped" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'half'")"
 # --- server down ---

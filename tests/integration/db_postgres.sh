@@ -60,6 +60,7 @@ check "COPY checksums of every table, large objects and views are equal" cmp "$T
 ok "parallel restore (--jobs 2) into a new database" restore --config "$conf" --source pg --at now --database app --into-db app_par --jobs 2
 pg_fingerprint app_par >"$T/par.fp"
 check "--jobs restore is equal too" cmp "$T/app.fp" "$T/par.fp"
+check "--jobs: indexes, constraints and triggers too (post-data)" cmp <(pg_schema app) <(pg_schema app_par)
 check "--jobs leaves no temp archive behind" test -z "$(ls -A "$TMPDIR")"
 ok "--to-file writes a pg_restore archive" restore --config "$conf" --source pg --at now --database billing --to-file "$T/billing.dump"
 ok "pg_restore reads the written file" pg_restore -l "$T/billing.dump"
