@@ -28,15 +28,11 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "source.h"
+#include "vol_int.h"
 
 #define MAX_EXCLUDES 256
 #define MAX_WARNINGS_KEPT 200
 
-struct volume {
-    char *path;            /* as configured */
-    char **excludes;
-    size_t nexcludes;
-};
 
 static const char *const volume_keys[] = { "path", "exclude", NULL };
 
@@ -86,7 +82,7 @@ static void volume_close(void *priv)
 
 /* Exclude patterns (fnmatch): "*.tmp" matches a name anywhere; "cache/" (trailing slash)
  * matches directories only; a pattern with a '/' inside matches the path from the root. */
-static bool excluded(const struct volume *v, const char *rel, bool is_dir)
+bool vol_excluded(const struct volume *v, const char *rel, bool is_dir)
 {
     const char *base = strrchr(rel, '/');
     base = base ? base + 1 : rel;
@@ -109,15 +105,7 @@ static bool excluded(const struct volume *v, const char *rel, bool is_dir)
     return false;
 }
 
-struct export_ctx {
-    struct source_out *out;
-    json_t *warnings;
-    unsigned nwarn;
-    struct cf_err *e;
-};
-
-static void warn(struct export_ctx *x, const char *fmt, ...) CF_PRINTF(2, 3);
-static void warn(struct export_ctx *x, const char *fmt, ...)
+void vol_warn(struct export_ctx *x, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -129,9 +117,10 @@ static void warn(struct export_ctx *x, const char *fmt, ...)
         json_array_append_new(x->warnings, json_string(msg));
 }
 
-static la_ssize_t out_write(struct archive *a, void *arg, const void *buf, size_t len)
+la_ssize_t vol_out_write(struct archive *a, void *arg, const void *buf, size_t len)
 {
     struct export_ctx *x = arg;
+    x->written += len;
     if (source_out_write(x->out, buf, len, x->e) != 0) {
         archive_set_error(a, EIO, "%s", x->e->msg);
         return -1;
@@ -139,7 +128,7 @@ static la_ssize_t out_write(struct archive *a, void *arg, const void *buf, size_
     return (la_ssize_t)len;
 }
 
-static int copy_file_data(struct archive *in, struct archive *out, struct archive_entry *entry,
+int vol_copy_file_data(struct archive *in, struct archive *out, struct archive_entry *entry,
                           const char *rel, struct export_ctx *x)
 {
     static const char zeros[65536];
@@ -159,6 +148,8 @@ static int copy_file_data(struct archive *in, struct archive *out, struct archiv
                     break;
                 if (archive_write_data(out, zeros, n) < 0)
                     return -1;
+                if (x->hash)
+                    crypto_generichash_update(x->hash, (const unsigned char *)zeros, n);
                 gap -= (la_int64_t)n;
                 progress += (la_int64_t)n;
             }
@@ -167,25 +158,55 @@ static int copy_file_data(struct archive *in, struct archive *out, struct archiv
         if (progress + (la_int64_t)size > want) {
             size = progress < want ? (size_t)(want - progress) : 0;
             if (size == 0) {
-                warn(x, "'%s' grew while being read; its first %lld bytes were kept", rel,
+                vol_warn(x, "'%s' grew while being read; its first %lld bytes were kept", rel,
                      (long long)want);
                 break;
             }
         }
         if (archive_write_data(out, buf, size) < 0)
             return -1;
+        if (x->hash)
+            crypto_generichash_update(x->hash, buf, size);
         progress += (la_int64_t)size;
     }
     if (r != ARCHIVE_OK && r != ARCHIVE_EOF) {
         if (r == ARCHIVE_FATAL)
             return -1;
-        warn(x, "'%s' could not be read completely (%s); the rest is zeros", rel,
+        vol_warn(x, "'%s' could not be read completely (%s); the rest is zeros", rel,
              archive_error_string(in));
     } else if (progress < want && archive_entry_sparse_count(entry) == 0) {
         /* a sparse file's trailing hole also ends early; any other file shrank */
-        warn(x, "'%s' shrank while being read; padded with zeros to %lld bytes", rel,
+        vol_warn(x, "'%s' shrank while being read; padded with zeros to %lld bytes", rel,
              (long long)want);
+        for (la_int64_t left = want - progress; x->hash && left > 0;) {
+            size_t n = left > (la_int64_t)sizeof(zeros) ? sizeof(zeros) : (size_t)left;
+            crypto_generichash_update(x->hash, (const unsigned char *)zeros, n);
+            left -= (la_int64_t)n;
+        }
     }
+    return 0;
+}
+
+int vol_archives_open(struct volume *v, struct export_ctx *x, struct archive **in,
+                      struct archive **ar, struct archive_entry_linkresolver **res,
+                      struct cf_err *e)
+{
+    *in = archive_read_disk_new();
+    *ar = archive_write_new();
+    *res = archive_entry_linkresolver_new();
+    if (*in == NULL || *ar == NULL || *res == NULL)
+        return cf_err_set(e, CF_E_NOMEM, "libarchive: out of memory");
+    archive_read_disk_set_standard_lookup(*in);
+    archive_read_disk_set_symlink_physical(*in);
+    if (archive_write_set_format_pax(*ar) != ARCHIVE_OK ||
+        archive_write_set_options(*ar, "hdrcharset=BINARY") != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(*ar, 0) != ARCHIVE_OK ||
+        archive_write_open(*ar, x, NULL, vol_out_write, NULL) != ARCHIVE_OK)
+        return cf_err_set(e, CF_E_INTERNAL, "libarchive: %s", archive_error_string(*ar));
+    archive_entry_linkresolver_set_strategy(*res, archive_format(*ar));
+    if (archive_read_disk_open(*in, v->path) != ARCHIVE_OK)
+        return cf_err_set(e, CF_E_SOURCE, "unable to open volume '%s': %s", v->path,
+                          archive_error_string(*in));
     return 0;
 }
 
@@ -195,7 +216,7 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
     struct archive *in = NULL, *ar = NULL;
     struct archive_entry_linkresolver *res = NULL;
     struct archive_entry *entry = NULL, *spare = NULL;
-    struct export_ctx x = { out, json_array(), 0, e };
+    struct export_ctx x = { out, json_array(), 0, e, 0, NULL };
     uint64_t files = 0, dirs = 0, others = 0, excluded_n = 0;
     size_t rootlen = strlen(v->path);
     struct stat st;
@@ -209,28 +230,12 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
         cf_err_set(e, CF_E_SOURCE, "volume '%s' is not a directory", v->path);
         goto out;
     }
-    in = archive_read_disk_new();
-    ar = archive_write_new();
-    res = archive_entry_linkresolver_new();
-    if (in == NULL || ar == NULL || res == NULL) {
-        cf_err_set(e, CF_E_NOMEM, "libarchive: out of memory");
-        goto out;
+    if (source_out_seg_id(out)[0] != '\0') {   /* a segmented stream: layout 3 */
+        json_decref(x.warnings);
+        return vol_seg_export(v, out, info, e);
     }
-    archive_read_disk_set_standard_lookup(in);
-    archive_read_disk_set_symlink_physical(in);
-    if (archive_write_set_format_pax(ar) != ARCHIVE_OK ||
-        archive_write_set_options(ar, "hdrcharset=BINARY") != ARCHIVE_OK ||
-        archive_write_set_bytes_per_block(ar, 0) != ARCHIVE_OK ||
-        archive_write_open(ar, &x, NULL, out_write, NULL) != ARCHIVE_OK) {
-        cf_err_set(e, CF_E_INTERNAL, "libarchive: %s", archive_error_string(ar));
+    if (vol_archives_open(v, &x, &in, &ar, &res, e) != 0)
         goto out;
-    }
-    archive_entry_linkresolver_set_strategy(res, archive_format(ar));
-    if (archive_read_disk_open(in, v->path) != ARCHIVE_OK) {
-        cf_err_set(e, CF_E_SOURCE, "unable to open volume '%s': %s", v->path,
-                   archive_error_string(in));
-        goto out;
-    }
     for (;;) {
         char rel[PATH_MAX + 2];
         entry = archive_entry_new();
@@ -247,13 +252,13 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
             goto out;
         }
         if (r == ARCHIVE_FAILED) {
-            warn(&x, "'%s' skipped: %s", full ? full : "?", archive_error_string(in));
+            vol_warn(&x, "'%s' skipped: %s", full ? full : "?", archive_error_string(in));
             archive_entry_free(entry);
             entry = NULL;
             continue;
         }
         if (r == ARCHIVE_WARN)
-            warn(&x, "'%s': %s", full ? full : "?", archive_error_string(in));
+            vol_warn(&x, "'%s': %s", full ? full : "?", archive_error_string(in));
         if (full == NULL || strncmp(full, v->path, rootlen) != 0 ||
             (full[rootlen] != '\0' && full[rootlen] != '/' && rootlen > 1)) {
             cf_err_set(e, CF_E_INTERNAL, "entry '%s' outside the volume", full ? full : "?");
@@ -264,7 +269,7 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
             tail++;
         snprintf(rel, sizeof(rel), "%s", *tail ? tail : ".");
         bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
-        if (*tail && excluded(v, rel, is_dir)) {
+        if (*tail && vol_excluded(v, rel, is_dir)) {
             excluded_n++;
             archive_entry_free(entry);
             entry = NULL;
@@ -283,12 +288,12 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
             goto out;
         }
         if (r == ARCHIVE_FAILED) {
-            warn(&x, "'%s' skipped: %s", rel, archive_error_string(ar));
+            vol_warn(&x, "'%s' skipped: %s", rel, archive_error_string(ar));
         } else {
             if (r == ARCHIVE_WARN)
-                warn(&x, "'%s': %s", rel, archive_error_string(ar));
+                vol_warn(&x, "'%s': %s", rel, archive_error_string(ar));
             if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_size(entry) > 0 &&
-                copy_file_data(in, ar, entry, rel, &x) != 0) {
+                vol_copy_file_data(in, ar, entry, rel, &x) != 0) {
                 if (e->code == CF_E_OK)
                     cf_err_set(e, CF_E_SOURCE, "reading '%s': %s", rel, archive_error_string(in));
                 goto out;
@@ -446,7 +451,7 @@ static const char *ar_error(struct archive *a, char *out, size_t cap)
 }
 
 /* our own check before libarchive's, so the error names the entry plainly */
-static bool hostile_path(const char *p)
+bool vol_hostile_path(const char *p)
 {
     if (p[0] == '/')
         return true;
@@ -462,12 +467,62 @@ static bool hostile_path(const char *p)
     return false;
 }
 
+int vol_extract_entry(struct archive *ar, struct archive *dw, struct archive_entry *entry,
+                      struct cf_err *e)
+{
+    char msg[512];
+    int r;
+
+    const char *name = archive_entry_pathname(entry);
+    const char *link = archive_entry_hardlink(entry);
+    if (name == NULL || vol_hostile_path(name) || (link && vol_hostile_path(link))) {
+        cf_err_set(e, CF_E_CORRUPT,
+                   "refusing entry '%s'%s%s: an absolute path or '..' would write outside "
+                   "the destination",
+                   name ? name : "?", link ? " linked to " : "", link ? link : "");
+        return -1;
+    }
+    r = archive_write_header(dw, entry);
+    if (r != ARCHIVE_OK) {
+        if (r == ARCHIVE_WARN) {
+            log_warn("restore: '%s': %s", name, archive_error_string(dw));
+        } else {
+            cf_err_set(e, archive_errno(dw) == ENOSPC ? CF_E_IO : CF_E_CORRUPT,
+                       "unable to extract '%s': %s", name, ar_error(dw, msg, sizeof(msg)));
+            return -1;
+        }
+    }
+    if (archive_entry_size(entry) > 0) {
+        const void *buf;
+        size_t size;
+        la_int64_t off;
+        while ((r = archive_read_data_block(ar, &buf, &size, &off)) == ARCHIVE_OK) {
+            if (archive_write_data_block(dw, buf, size, off) < ARCHIVE_OK) {
+                cf_err_set(e, CF_E_IO, "unable to write '%s': %s", name,
+                           ar_error(dw, msg, sizeof(msg)));
+                return -1;
+            }
+        }
+        if (r != ARCHIVE_EOF) {
+            if (e->code == CF_E_OK)
+                cf_err_set(e, CF_E_CORRUPT, "volume stream, entry '%s': %s", name,
+                           archive_error_string(ar));
+            return -1;
+        }
+    }
+    r = archive_write_finish_entry(dw);
+    if (r < ARCHIVE_WARN) {
+        cf_err_set(e, CF_E_IO, "unable to finish '%s': %s", name,
+                   ar_error(dw, msg, sizeof(msg)));
+        return -1;
+    }
+    if (r == ARCHIVE_WARN)
+        log_warn("restore: '%s': %s", name, archive_error_string(dw));
+    return 0;
+}
+
 static int extract(struct source_in *in, struct cf_err *e)
 {
-    const int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
-                      ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_FFLAGS |
-                      ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                      ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
     struct import_ctx c = { in, cf_malloc(1 << 20), e };
     struct archive *ar = archive_read_new(), *dw = archive_write_disk_new();
     struct archive_entry *entry;
@@ -475,7 +530,7 @@ static int extract(struct source_in *in, struct cf_err *e)
     int rc = -1, r;
 
     archive_read_support_format_tar(ar);
-    archive_write_disk_set_options(dw, flags);
+    archive_write_disk_set_options(dw, VOL_EXTRACT_FLAGS);
     archive_write_disk_set_standard_lookup(dw);
     if (archive_read_open(ar, &c, NULL, in_read, NULL) != ARCHIVE_OK) {
         if (e->code == CF_E_OK)
@@ -488,51 +543,8 @@ static int extract(struct source_in *in, struct cf_err *e)
                 cf_err_set(e, CF_E_CORRUPT, "volume stream: %s", archive_error_string(ar));
             goto out;
         }
-        const char *name = archive_entry_pathname(entry);
-        const char *link = archive_entry_hardlink(entry);
-        if (name == NULL || hostile_path(name) || (link && hostile_path(link))) {
-            cf_err_set(e, CF_E_CORRUPT,
-                       "refusing entry '%s'%s%s: an absolute path or '..' would write outside "
-                       "the destination",
-                       name ? name : "?", link ? " linked to " : "", link ? link : "");
+        if (vol_extract_entry(ar, dw, entry, e) != 0)
             goto out;
-        }
-        r = archive_write_header(dw, entry);
-        if (r != ARCHIVE_OK) {
-            if (r == ARCHIVE_WARN) {
-                log_warn("restore: '%s': %s", name, archive_error_string(dw));
-            } else {
-                cf_err_set(e, archive_errno(dw) == ENOSPC ? CF_E_IO : CF_E_CORRUPT,
-                           "unable to extract '%s': %s", name, ar_error(dw, msg, sizeof(msg)));
-                goto out;
-            }
-        }
-        if (archive_entry_size(entry) > 0) {
-            const void *buf;
-            size_t size;
-            la_int64_t off;
-            while ((r = archive_read_data_block(ar, &buf, &size, &off)) == ARCHIVE_OK) {
-                if (archive_write_data_block(dw, buf, size, off) < ARCHIVE_OK) {
-                    cf_err_set(e, CF_E_IO, "unable to write '%s': %s", name,
-                               ar_error(dw, msg, sizeof(msg)));
-                    goto out;
-                }
-            }
-            if (r != ARCHIVE_EOF) {
-                if (e->code == CF_E_OK)
-                    cf_err_set(e, CF_E_CORRUPT, "volume stream, entry '%s': %s", name,
-                               archive_error_string(ar));
-                goto out;
-            }
-        }
-        r = archive_write_finish_entry(dw);
-        if (r < ARCHIVE_WARN) {
-            cf_err_set(e, CF_E_IO, "unable to finish '%s': %s", name,
-                       ar_error(dw, msg, sizeof(msg)));
-            goto out;
-        }
-        if (r == ARCHIVE_WARN)
-            log_warn("restore: '%s': %s", name, archive_error_string(dw));
     }
     if (archive_write_close(dw) != ARCHIVE_OK) {
         cf_err_set(e, CF_E_IO, "unable to finish the restore: %s",
@@ -586,7 +598,8 @@ static int volume_import(void *priv, struct source_in *in, const struct restore_
         goto out;
     }
     in_tmp = true;
-    if (extract(in, e) != 0)
+    json_t *index = source_in_seg_index(in);   /* layout 3 */
+    if (index ? vol_seg_extract(in, index, e) != 0 : extract(in, e) != 0)
         goto out;
     if (fchdir(cwd) != 0) {
         cf_err_sys(e, CF_E_IO, "unable to return to the working directory");
@@ -594,7 +607,7 @@ static int volume_import(void *priv, struct source_in *in, const struct restore_
     }
     in_tmp = false;
     /* the part must end exactly where the archive did (only zero padding after it) */
-    {
+    if (index == NULL) {
         char rest[65536];
         ssize_t n;
         while ((n = source_in_read(in, rest, sizeof(rest), e)) > 0)
