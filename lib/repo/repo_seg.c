@@ -243,3 +243,88 @@ out:
     free(key);
     return rc;
 }
+
+int repo_refs_mark(struct repo *r, const char *source, const char *id, json_t *marks,
+                   struct cf_err *e)
+{
+    json_t *refs = NULL, *g, *n;
+    size_t i, k;
+    char key[160];
+
+    if (repo_refs_load(r, source, id, &refs, e) != 0) {
+        if (e->code != CF_E_NOTFOUND)
+            return cf_err_ctx(e, "the references of %s/%s", source, id);
+        cf_err_clear(e);
+        return 0;
+    }
+    json_array_foreach(json_object_get(refs, "refs"), i, g) {
+        const char *rid = json_string_value(json_object_get(g, "id"));
+        json_array_foreach(json_object_get(g, "n"), k, n) {
+            snprintf(key, sizeof(key), "%s/%lld", rid ? rid : "", (long long)json_integer_value(n));
+            json_object_set_new(marks, key, json_true());
+        }
+    }
+    json_decref(refs);
+    return 0;
+}
+
+bool repo_key_marked(const char *key, const json_t *marks)
+{
+    struct repo_key k;
+    char mk[160];
+    if (marks == NULL || repo_key_parse(key, &k) != REPO_KEY_DATA)
+        return false;
+    snprintf(mk, sizeof(mk), "%s/%u", k.id, k.n);
+    return json_object_get(marks, mk) != NULL;
+}
+
+struct rm_ctx {
+    const json_t *marks;
+    struct buf keys;   /* char * each */
+    uint64_t freed, kept;
+};
+
+static int rm_cb(void *arg, const char *key, uint64_t size)
+{
+    struct rm_ctx *c = arg;
+    if (repo_key_marked(key, c->marks)) {
+        c->kept += size;
+        return 0;
+    }
+    char *k = cf_strdup(key);
+    buf_append(&c->keys, &k, sizeof(k));
+    c->freed += size;
+    return 0;
+}
+
+int repo_backup_remove_marked(struct repo *r, const char *source, const char *id,
+                              const json_t *marks, uint64_t *freed, uint64_t *kept,
+                              struct cf_err *e)
+{
+    char *mkey = repo_key_manifest(source, id), *prefix = repo_key_backup_prefix(source, id);
+    struct rm_ctx c = { marks, BUF_INIT, 0, 0 };
+    uint64_t msize = 0;
+    int rc = -1;
+
+    /* the manifest first: from then on the backup is not listed */
+    if (target_stat(repo_target(r), mkey, &msize, e) != 0 ||
+        target_remove(repo_target(r), mkey, e) != 0 ||
+        target_list(repo_target(r), prefix, rm_cb, &c, e) != 0)
+        goto out;
+    size_t n = c.keys.len / sizeof(char *);
+    if (n > 0 && target_remove_many(repo_target(r), (const char *const *)(void *)c.keys.data, n,
+                                    e) != 0)
+        goto out;
+    *freed = c.freed + msize;
+    *kept = c.kept;
+    rc = 0;
+out:
+    if (rc != 0)
+        cf_err_ctx(e, "unable to remove backup %s/%s", source, id);
+    for (size_t i = 0; i < c.keys.len / sizeof(char *); i++)
+        free(((char **)(void *)c.keys.data)[i]);
+    buf_free(&c.keys);
+    free(prefix);
+    free(mkey);
+    return rc;
+}

@@ -4,6 +4,7 @@
 #ifndef CF_REPO_SEG_H
 #define CF_REPO_SEG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -33,5 +34,18 @@ int repo_refs_save(struct repo *r, const char *source, const char *id, const jso
                    struct cf_err *e);
 int repo_refs_load(struct repo *r, const char *source, const char *id, json_t **out,
                    struct cf_err *e);
+
+/* repo_refs_mark() - add "<id>/<n>" to the object @marks for every object the references of
+ * @source/@id name; a backup without references (layout 1) adds none. */
+int repo_refs_mark(struct repo *r, const char *source, const char *id, json_t *marks,
+                   struct cf_err *e);
+/* repo_backup_remove_marked() - remove backup @source/@id (its manifest first) except the data
+ * objects whose "<id>/<n>" @marks holds: they stay, as retained data of the backups that
+ * reference them. *@freed and *@kept (bytes) say what went and what stayed. */
+int repo_backup_remove_marked(struct repo *r, const char *source, const char *id,
+                              const json_t *marks, uint64_t *freed, uint64_t *kept,
+                              struct cf_err *e);
+/* repo_key_marked() - whether @key is a data object whose "<id>/<n>" @marks holds */
+bool repo_key_marked(const char *key, const json_t *marks);
 
 #endif
