@@ -385,7 +385,7 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
     bool sealer_started = false, wrote = false;
     int rc = -1;
 
-    if (strcmp(source_kind(src), "volume") == 0) {   /* layout 3: docs/FORMAT.md */
+    if (strcmp(source_kind(src), "volume") == 0 && so->incremental) {   /* layout 3 */
         json_decref(info);
         return pipeline_backup_seg(r, src, so, job, res, committed, e);
     }

@@ -6,7 +6,7 @@
 const char *const stream_repo_keys[] = { "compression-level", "compression-threads",
                                          "object-size", NULL };
 const char *const stream_source_keys[] = { "compression-level", "compression-threads",
-                                           "full-every", "cache-dir", NULL };
+                                           "incremental", "full-every", "cache-dir", NULL };
 
 /* full-every: a count of backups (digits alone) or a duration ("7d") */
 static int full_every(const struct ini_section *src, struct stream_opts *o, struct cf_err *e)
@@ -41,7 +41,8 @@ int stream_opts_resolve(const struct ini_section *repo, const struct ini_section
         ini_get_size(repo, "object-size", 64 << 20, 1 << 20, 1ull << 32, &o->object_size, e) != 0)
         return -1;
     o->cache_dir = NULL;
-    if (full_every(src, o, e) != 0 || ini_get_str(src, "cache-dir", NULL, &o->cache_dir, e) != 0)
+    if (ini_get_bool(src, "incremental", true, &o->incremental, e) != 0 ||
+        full_every(src, o, e) != 0 || ini_get_str(src, "cache-dir", NULL, &o->cache_dir, e) != 0)
         return -1;
     o->level = (int)level;
     o->threads = (int)threads;
