@@ -103,6 +103,13 @@ check "the second is incremental" grep -q "layout=3 parent=2" "$_err"
 ok "chain: full-every = 2 starts a new full" backupd $CP run nightly
 check "the third is full" grep -q "layout=3 parent=none" "$_err"
 check "and says why" grep -q 'reason="full-every"' "$_err"
+sed -i "s|^full-every = 2|full-every = 2\nincremental = no|" "$P/coffer.conf"
+ok "incremental = no: a layout 1 backup" backupd $CP run nightly
+sed -i "/^incremental = no$/d" "$P/coffer.conf"
+ok "after a layout 1 backup" backupd $CP run nightly
+check "the next is a full one, and says why" grep -q "the newest backup is not incremental-ready (layout 1)" "$_err"
+ok "the new full restores" restore $CP --source media --at now --to "$P/out"
+check "the restored tree is the source" diff -r "$P/src" "$P/out"
 
 # public-key mode: the parent's index comes from the local cache
 K=$T/k; mkdir -p "$K/src"; cp -a "$S/small/d00" "$K/src/"
