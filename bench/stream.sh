@@ -92,8 +92,8 @@ timed b_coffer256 "$bin/backupd" --config "$w/c256.conf" --quiet run j
 
 # incremental: the mixed data plus 20,000 small files, backed up once by each tool; then the
 # re-run with nothing changed (median of 3) and the re-run after 1% of the tree's bytes
-# changed (whole files rewritten: 1% of the small files, then the smallest data files until
-# 1% of the bytes), timed, with the bytes each repository grew by
+# changed (whole files rewritten: 1% of the small files, then data files that fit in the rest
+# of the 1%), timed, with the bytes each repository grew by
 tree=$w/tree; rm -rf "$tree"; mkdir -p "$tree"
 cp -a "$data"/. "$tree/data"; rm -f "$tree/data/.complete"
 python3 - "$tree/small" <<'PY2'
@@ -131,8 +131,8 @@ for p in small[::100]:
     done += size
 big = sorted((os.path.getsize(os.path.join(dp, f)), os.path.join(dp, f))
              for dp, _, fs in os.walk(os.path.join(root, "data")) for f in fs)
-for size, p in big:
-    if done >= total // 100: break
+for size, p in big:   # whole files that fit in what is left of the 1%
+    if done + size > total // 100: continue
     with open(p, "wb") as fh: fh.write(os.urandom(size))
     done += size
 print(done)
@@ -158,10 +158,10 @@ for t in coffer tarzstd restic borg; do
 done
 echo "coffer backup peak RSS: $(( $(rss b_coffer256) / 1024 )) MiB at 256 MiB of input, $(( $(rss b_coffer) / 1024 )) MiB at $size MiB"
 echo "(coffer vs this: the other's time / coffer's time; above 1 means coffer is faster)"
-echo
-echo "incremental: $(awk -v b="$tbytes" 'BEGIN {printf "%.0f", b/1048576}') MiB tree (the data plus 20,000 small files); 1% = $changed bytes rewritten"
-printf '%-28s %9s %14s %s\n' "" seconds "stored bytes" "coffer vs this"
 pct() { awk -v a="$1" -v b="$tbytes" 'BEGIN {printf "%.2f%%", 100 * a / b}'; }
+echo
+echo "incremental: $(awk -v b="$tbytes" 'BEGIN {printf "%.0f", b/1048576}') MiB tree (the data plus 20,000 small files); $changed bytes ($(pct "$changed")) rewritten"
+printf '%-28s %9s %14s %s\n' "" seconds "stored bytes" "coffer vs this"
 for t in coffer restic borg; do
     printf '%-28s %9s %14s %s\n' "full $t" "$(sec i_full_$t)" "" ""
 done

@@ -394,7 +394,7 @@ static int extract_segment(struct source_in *in, json_t *entries, struct segw *s
     rc = 0;
     goto out;
 bad:
-    cf_err_ctx(e, "segment %u of backup %s", s->n, s->id);
+    cf_err_ctx(e, "object %u of backup %s", s->n, s->id);
 out:
     archive_read_free(ar);
     return rc;

@@ -9,6 +9,7 @@
 
 #include <zstd.h>
 
+#include "../core/progress.h"
 #include "../core/util.h"
 #include "../crypto/seal.h"
 #include "../repo/repo_seg.h"
@@ -39,6 +40,8 @@ struct seg_in {
     ZSTD_DCtx *dc;
     unsigned char *pt;
     size_t pt_len, pt_pos, zr;
+    struct progress prog;
+    uint64_t done;   /* stored bytes of the segments read before the open one */
 };
 
 static ssize_t tr_read(void *arg, void *buf, size_t cap, struct cf_err *e)
@@ -60,6 +63,7 @@ static struct seal_key *dkey_for(struct seg_in *s, const char *id)
 
 static void seg_close(struct seg_in *s)
 {
+    s->done += s->sr.bytes;
     seal_r_free(&s->sr);
     memset(&s->sr, 0, sizeof(s->sr));
     repo_object_close(s->tr);
@@ -113,7 +117,7 @@ static int in_seg_open(struct source_in *in, const char *id, uint32_t n, struct 
     if (repo_object_open(s->r, s->m->source, id, n, &s->tr, e) != 0 ||
         seal_open(&s->sr, tr_read, s->tr, repo_keys(s->r), dkey_for(s, id), SEAL_DATA, n, id,
                   e) != 0) {
-        cf_err_ctx(e, "segment %u of backup %s/%s", n, s->m->source, id);
+        cf_err_ctx(e, "object %u of backup %s/%s", n, s->m->source, id);
         seg_close(s);
         return -1;
     }
@@ -188,9 +192,10 @@ static ssize_t in_read_op(struct source_in *in, void *buf, size_t cap, struct cf
         }
         s->pt_len = len;
         s->pt_pos = 0;
+        progress_update(&s->prog, s->done + s->sr.bytes);
     }
 bad:
-    cf_err_ctx(e, "segment %u of backup %s/%s", s->n, s->m->source, s->id);
+    cf_err_ctx(e, "object %u of backup %s/%s", s->n, s->m->source, s->id);
     return -1;
 }
 
@@ -217,9 +222,14 @@ static const struct source_in_ops seg_in_ops = {
     .seg_open = in_seg_open,
 };
 
-static void seg_in_init(struct seg_in *s, struct repo *r, const struct manifest *m)
+static void seg_in_init(struct seg_in *s, struct repo *r, const struct manifest *m,
+                        const char *what)
 {
+    uint64_t total = m->bytes_referenced;
+    for (size_t i = 0; i < m->nobjects; i++)
+        total += m->objects[i].size;
     memset(s, 0, sizeof(*s));
+    progress_start(&s->prog, what, total);
     s->base.ops = &seg_in_ops;
     s->r = r;
     s->m = m;
@@ -230,6 +240,7 @@ static void seg_in_init(struct seg_in *s, struct repo *r, const struct manifest 
 static void seg_in_free(struct seg_in *s)
 {
     seg_close(s);
+    progress_end(&s->prog);
     for (size_t i = 0; i < s->nkeys; i++)
         seal_key_wipe(&s->keys[i].sk);
     free(s->keys);
@@ -244,7 +255,7 @@ int pipeline_restore_seg(struct repo *r, struct source *src, const struct manife
     struct seg_in s;
     int rc = -1;
 
-    seg_in_init(&s, r, m);
+    seg_in_init(&s, r, m, "restoring");
     if (repo_index_load(r, m->source, m->id, &s.index, e) == 0 &&
         source_import(src, &s.base, opts, m->info, e) == 0)
         rc = 0;
@@ -272,7 +283,7 @@ int pipeline_verify_seg(struct repo *r, const struct manifest *m, struct cf_err 
     json_t *v;
     int rc = -1;
 
-    seg_in_init(&s, r, m);
+    seg_in_init(&s, r, m, "verifying");
     s.check_hash = true;
     if (!m->objects_listed || m->index_blake2b[0] == '\0') {
         cf_err_set(e, CF_E_CORRUPT, "manifest of %s/%s lists no objects or no index",

@@ -88,6 +88,7 @@ check "the full backup is gone" bash -c "! repo_backups '$T/c' media | grep -q '
 restored_equals again   # it references the removed backup's segments
 ok "verify of the children after the prune" catalog $C verify --all
 check "verify says ok" grep -q "4 backups verified, 0 damaged" "$_out"
+ok "verify --quick also finds the referenced objects" catalog $C verify --all --quick
 ok "a second prune leaves the referenced data alone" catalog $C prune
 ok "verify after the second prune" catalog $C verify --latest
 
@@ -130,3 +131,12 @@ ok "public-key: restored equals the source" diff "$K/fp" "$K/fp-out"
 echo '{"id":"20200101T000000Z-000aaaaa","entries":[]}' >"$K/media.index"
 ok "public-key: a cache of another backup is not used" backupd $CK run nightly
 check "the backup is full and says why" grep -q "the cached index .* is of backup 20200101T000000Z-000aaaaa" "$_err"
+
+# a referenced segment removed by hand: verify names it (quick and full), restore fails cleanly
+repo_get "$T/c" "backups/media/$id_again/refs" "$T/refs.json"
+ref=$(python3 -c "import json,sys; g=json.load(open(sys.argv[1]))['refs'][0]; print('backups/media/%s/data/%08d' % (g['id'], g['n'][0]))" "$T/refs.json")
+repo_rm "$T/c" "$ref"
+fails "verify --quick names the missing referenced object" 1 "which it references" catalog $C verify "$id_again" --quick
+fails "verify names it too" 1 "object" catalog $C verify "$id_again"
+fails "restore fails and says why" 1 "object" restore $C --source media --at "$at_again" --to "$T/out-broken"
+check "nothing half-restored is left at the destination" test ! -e "$T/out-broken"
