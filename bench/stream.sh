@@ -93,7 +93,7 @@ timed b_coffer256 "$bin/backupd" --config "$w/c256.conf" --quiet run j
 # incremental: the mixed data plus 20,000 small files, backed up once by each tool; then the
 # re-run with nothing changed (median of 3) and the re-run after 1% of the tree's bytes
 # changed (whole files rewritten: 1% of the small files, then data files that fit in the rest
-# of the 1%), timed, with the bytes each repository grew by
+# of the 1%, then a new file for what is left), timed, with the bytes each repository grew by
 tree=$w/tree; rm -rf "$tree"; mkdir -p "$tree"
 cp -a "$data"/. "$tree/data"; rm -f "$tree/data/.complete"
 python3 - "$tree/small" <<'PY2'
@@ -135,6 +135,10 @@ for size, p in big:   # whole files that fit in what is left of the 1%
     if done + size > total // 100: continue
     with open(p, "wb") as fh: fh.write(os.urandom(size))
     done += size
+if done < total // 100:   # the rest as a new file (new photos on a media volume)
+    with open(os.path.join(root, "data", "new-1pct.bin"), "wb") as fh:
+        fh.write(os.urandom(total // 100 - done))
+    done = total // 100
 print(done)
 PY2
 )

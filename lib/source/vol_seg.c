@@ -391,10 +391,19 @@ static int extract_segment(struct source_in *in, json_t *entries, struct segw *s
             goto out;
         k++;
     }
+    /* the rest of the segment is read too, so that its end is checked (FINAL, size, frame) */
+    {
+        ssize_t nr;
+        while ((nr = source_in_read(in, buf, 1 << 20, e)) > 0)
+            ;
+        if (nr < 0)
+            goto out;
+    }
     rc = 0;
     goto out;
 bad:
-    cf_err_ctx(e, "object %u of backup %s", s->n, s->id);
+    if (strstr(e->msg, " of backup ") == NULL)   /* the stream's errors name the object */
+        cf_err_ctx(e, "object %u of backup %s", s->n, s->id);
 out:
     archive_read_free(ar);
     return rc;

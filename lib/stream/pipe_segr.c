@@ -102,6 +102,14 @@ static int seg_expect(struct seg_in *s, const char *id, uint32_t n, struct cf_er
                       "manifest of %s/%s neither holds nor references", n, id, m->source, m->id);
 }
 
+/* the context of a segment's error, as layout 1 names an object */
+static void seg_ctx(struct seg_in *s, const char *id, uint32_t n, struct cf_err *e)
+{
+    char *key = repo_key_data(s->m->source, id, n);
+    cf_err_ctx(e, "object %u ('%s') of backup %s/%s", n, key, s->m->source, id);
+    free(key);
+}
+
 static int in_seg_open(struct source_in *in, const char *id, uint32_t n, struct cf_err *e)
 {
     struct seg_in *s = (struct seg_in *)in;
@@ -117,7 +125,9 @@ static int in_seg_open(struct source_in *in, const char *id, uint32_t n, struct 
     if (repo_object_open(s->r, s->m->source, id, n, &s->tr, e) != 0 ||
         seal_open(&s->sr, tr_read, s->tr, repo_keys(s->r), dkey_for(s, id), SEAL_DATA, n, id,
                   e) != 0) {
-        cf_err_ctx(e, "object %u of backup %s/%s", n, s->m->source, id);
+        if (e->code == CF_E_NOTFOUND)
+            cf_err_set(e, CF_E_NOTFOUND, "missing from the repository");
+        seg_ctx(s, id, n, e);
         seg_close(s);
         return -1;
     }
@@ -195,7 +205,7 @@ static ssize_t in_read_op(struct source_in *in, void *buf, size_t cap, struct cf
         progress_update(&s->prog, s->done + s->sr.bytes);
     }
 bad:
-    cf_err_ctx(e, "object %u of backup %s/%s", s->n, s->m->source, s->id);
+    seg_ctx(s, s->id, s->n, e);
     return -1;
 }
 
