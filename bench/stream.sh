@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # stream.sh - coffer's backup and restore throughput and memory against peers, on the same
 # data in the same run: tar|zstd -3 -T0, restic and borg (encryption on, as users run them).
-# Prints medians of RUNS runs and the ratios. Never part of the pass/fail suite.
+# Prints medians of RUNS runs and the ratios; then incremental rows (a no-change re-run and a
+# 1%-changed re-run of each tool on the same tree, with the bytes stored). Never part of the
+# pass/fail suite.
 #
 #   bench/stream.sh [SIZE_MIB]        (default 1024; data kept in $BENCH_DIR between runs)
 set -euo pipefail
@@ -88,6 +90,61 @@ rm -rf "$w"/c256 "$w"/c256.*
 conf "$w/c256" "$small"
 timed b_coffer256 "$bin/backupd" --config "$w/c256.conf" --quiet run j
 
+# incremental: the mixed data plus 20,000 small files, backed up once by each tool; then the
+# re-run with nothing changed (median of 3) and the re-run after 1% of the tree's bytes
+# changed (whole files rewritten: 1% of the small files, then data files that fit in the rest
+# of the 1%, then a new file for what is left), timed, with the bytes each repository grew by
+tree=$w/tree; rm -rf "$tree"; mkdir -p "$tree"
+cp -a "$data"/. "$tree/data"; rm -f "$tree/data/.complete"
+python3 - "$tree/small" <<'PY2'
+import os, sys
+for d in range(100):
+    p = os.path.join(sys.argv[1], "d%02d" % d); os.makedirs(p)
+    for f in range(200):
+        with open(os.path.join(p, "f%05d" % f), "w") as fh:
+            fh.write("small file %d/%d %s\n" % (d, f, "y" * (f * 7 % 400)))
+PY2
+tbytes=$(du -sb "$tree" | cut -f1)
+rm -rf "$w"/ci "$w"/ci.* "$w"/ri "$w"/bi
+conf "$w/ci" "$tree"
+restic init --repo "$w/ri" >/dev/null
+borg init -e repokey "$w/bi" >/dev/null 2>&1
+n=0
+incr() {  # incr PHASE: one backup by each tool
+    n=$((n + 1))
+    timed "$1_coffer" "$bin/backupd" --config "$w/ci.conf" --quiet run j
+    timed "$1_restic" restic -r "$w/ri" backup --quiet "$tree"
+    timed "$1_borg" borg create --compression zstd,3 "$w/bi::a$n" "$tree"
+}
+grown() { local t; for t in ci ri bi; do du -sb "$w/$t" | cut -f1; done; }
+incr i_full
+for k in 1 2 3; do incr i_same; done
+read -r g0c g0r g0b < <(grown | paste -sd' ')
+changed=$(python3 - "$tree" "$tbytes" <<'PY2'
+import os, sys
+root, total = sys.argv[1], int(sys.argv[2])
+small = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(root, "small")) for f in fs)
+done = 0
+for p in small[::100]:
+    size = os.path.getsize(p)
+    with open(p, "w") as fh: fh.write("changed " + "z" * max(0, size - 8))
+    done += size
+big = sorted((os.path.getsize(os.path.join(dp, f)), os.path.join(dp, f))
+             for dp, _, fs in os.walk(os.path.join(root, "data")) for f in fs)
+for size, p in big:   # whole files that fit in what is left of the 1%
+    if done + size > total // 100: continue
+    with open(p, "wb") as fh: fh.write(os.urandom(size))
+    done += size
+if done < total // 100:   # the rest as a new file (new photos on a media volume)
+    with open(os.path.join(root, "data", "new-1pct.bin"), "wb") as fh:
+        fh.write(os.urandom(total // 100 - done))
+    done = total // 100
+print(done)
+PY2
+)
+incr i_pct
+read -r g1c g1r g1b < <(grown | paste -sd' ')
+
 mbs() { awk -v b="$bytes" -v s="$1" 'BEGIN {printf "%.0f", b / 1e6 / s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b / a}'; }
 echo
@@ -105,4 +162,20 @@ for t in coffer tarzstd restic borg; do
 done
 echo "coffer backup peak RSS: $(( $(rss b_coffer256) / 1024 )) MiB at 256 MiB of input, $(( $(rss b_coffer) / 1024 )) MiB at $size MiB"
 echo "(coffer vs this: the other's time / coffer's time; above 1 means coffer is faster)"
+pct() { awk -v a="$1" -v b="$tbytes" 'BEGIN {printf "%.2f%%", 100 * a / b}'; }
+echo
+echo "incremental: $(awk -v b="$tbytes" 'BEGIN {printf "%.0f", b/1048576}') MiB tree (the data plus 20,000 small files); $changed bytes ($(pct "$changed")) rewritten"
+printf '%-28s %9s %14s %s\n' "" seconds "stored bytes" "coffer vs this"
+for t in coffer restic borg; do
+    printf '%-28s %9s %14s %s\n' "full $t" "$(sec i_full_$t)" "" ""
+done
+for t in coffer restic borg; do
+    printf '%-28s %9s %14s %s\n' "no-change re-run $t" "$(sec i_same_$t)" "" \
+        "$([ $t = coffer ] || echo "$(ratio "$(sec i_same_coffer)" "$(sec i_same_$t)")x")"
+done
+for t in coffer restic borg; do
+    case $t in coffer) d=$((g1c - g0c));; restic) d=$((g1r - g0r));; borg) d=$((g1b - g0b));; esac
+    printf '%-28s %9s %14s %s\n' "1%-changed re-run $t" "$(sec i_pct_$t)" "$d ($(pct $d))" \
+        "$([ $t = coffer ] || echo "$(ratio "$(sec i_pct_coffer)" "$(sec i_pct_$t)")x")"
+done
 rm -rf "$w"

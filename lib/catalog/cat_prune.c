@@ -12,6 +12,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "../repo/repo_lease.h"
+#include "../repo/repo_seg.h"
 #include "cat_ctx.h"
 
 /* objects under backups/ grouped by backup, to find the uncommitted ones */
@@ -60,6 +61,8 @@ struct prune_run {
     uint64_t logs_freed;
     struct cat_log *dropv;  /* the files of the source being pruned to remove */
     size_t ndrop;
+    json_t *marks;          /* "<id>/<n>" of every data object a kept backup references */
+    uint64_t freed, retained;
 };
 
 static void item(struct prune_run *p, const char *source, const char *id, const char *action,
@@ -328,6 +331,8 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
     size_t n = 0;
     int rc = -1;
 
+    json_decref(p->marks);
+    p->marks = json_object();
     if (cat_policy_for(ctx->c, source, &ps, e) != 0 ||
         cat_index_query(ctx->x, &f, &rows, &n, e) != 0)
         goto out;
@@ -356,6 +361,11 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
     if (cat_policy_apply(&ps, b, n, p->now, d, e) != 0 ||
         prune_logs_plan(p, source, &ps, rows, n, d, e) != 0)
         goto out;
+    /* mark: what every backup that stays references (docs/FORMAT.md "Prune: mark, then
+     * sweep"); nothing is deleted when a reference list cannot be read */
+    for (size_t i = 0; i < n; i++)
+        if (d[i].keep && repo_refs_mark(ctx->r, source, rows[i].id, p->marks, e) != 0)
+            goto out;
     for (size_t i = n; i-- > 0;) {   /* newest first, as an operator reads it */
         if (d[i].keep) {
             p->kept++;
@@ -375,7 +385,9 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
          * half-removed backup is debris */
         if (repo_removed_put(ctx->r, source, rows[i].id, "prune", e) != 0)
             goto out;
-        if (repo_backup_remove(ctx->r, source, rows[i].id, &de) != 0) {
+        uint64_t freed = 0, retained = 0;
+        if (repo_backup_remove_marked(ctx->r, source, rows[i].id, p->marks, &freed, &retained,
+                                      &de) != 0) {
             if (de.code == CF_E_NET || de.code == CF_E_IO || de.code == CF_E_AUTH) {
                 cf_err_keep(e, &de);
                 goto out;
@@ -389,8 +401,15 @@ static int prune_retention(struct prune_run *p, const char *source, struct cf_er
                                  e) != 0)
             goto out;
         p->deleted++;
-        log_info("pruned source=%s id=%s", source, rows[i].id);
-        item(p, source, rows[i].id, "delete", 0, "no rule keeps it", NULL);
+        p->freed += freed;
+        p->retained += retained;
+        log_info("pruned source=%s id=%s freed=%" PRIu64 " retained=%" PRIu64, source,
+                 rows[i].id, freed, retained);
+        char why[160];
+        if (retained)
+            snprintf(why, sizeof(why), "no rule keeps it; %" PRIu64 " bytes of its data stay "
+                     "for the backups that reference them", retained);
+        item(p, source, rows[i].id, "delete", 0, retained ? why : "no rule keeps it", NULL);
         test_pause();
     }
     /* the log files last: a base backup is gone before the WAL only it needed */
@@ -438,6 +457,17 @@ static int prune_debris(struct prune_run *p, const struct obj *v, size_t n, stru
             i = j;
             continue;
         }
+        /* retained data: the data objects kept backups reference stay */
+        size_t unmarked = 0;
+        for (size_t k = i; k < j; k++)
+            unmarked += !repo_key_marked(v[k].key, p->marks);
+        if (unmarked == 0) {
+            snprintf(detail, sizeof(detail), "%zu objects of a removed backup, referenced by "
+                     "kept backups", j - i);
+            item(p, v[i].source, v[i].id, "leave", 0, detail, NULL);
+            i = j;
+            continue;
+        }
         time_format_rfc3339(t, since, sizeof(since));
         if (p->now - t < p->grace) {
             snprintf(detail, sizeof(detail), "uncommitted since %s, within the grace period "
@@ -451,9 +481,11 @@ static int prune_debris(struct prune_run *p, const struct obj *v, size_t n, stru
             if (keep_leases(p, e) != 0)
                 return -1;
             const char **keys = cf_calloc(j - i, sizeof(*keys));
+            size_t nk = 0;
             for (size_t k = i; k < j; k++)
-                keys[k - i] = v[k].key;
-            int rc = repo_remove_objects(p->ctx->r, keys, j - i, e);
+                if (!repo_key_marked(v[k].key, p->marks))
+                    keys[nk++] = v[k].key;
+            int rc = repo_remove_objects(p->ctx->r, keys, nk, e);
             free(keys);
             if (rc != 0)
                 return cf_err_ctx(e, "unable to sweep debris of %s/%s", v[i].source, v[i].id);
@@ -604,13 +636,14 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
         }
     }
     if (o->json) {
-        json_t *res = json_pack("{s:o, s:b, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:I}",
+        json_t *res = json_pack("{s:o, s:b, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:I}",
                                 "catalog", cat_ctx_json(&ctx), "dry_run", o->dry_run, "backups",
                                 p.items, "kept", (json_int_t)p.kept, "deleted",
                                 (json_int_t)p.deleted, "swept", (json_int_t)p.swept, "failed",
                                 (json_int_t)p.failed, "skipped_sources", p.skipped_sources,
                                 "logs", p.logs, "logs_deleted", (json_int_t)p.logs_deleted,
-                                "logs_freed_bytes", (json_int_t)p.logs_freed);
+                                "logs_freed_bytes", (json_int_t)p.logs_freed, "bytes_freed",
+                                (json_int_t)p.freed, "bytes_retained", (json_int_t)p.retained);
         p.items = p.skipped_sources = p.logs = NULL;
         cat_print_json(res);
         json_decref(res);
@@ -624,6 +657,9 @@ int catalog_prune(const struct conf *c, const struct repo_unlock *u, const struc
             printf("%zu archived log files %s, %s freed%s\n", p.logs_deleted,
                    o->dry_run ? "to delete" : "deleted", fr, o->dry_run ? " (dry run)" : "");
         }
+        if (!o->dry_run && p.deleted)
+            printf("freed %" PRIu64 " bytes; %" PRIu64 " bytes of removed backups stay, "
+                   "referenced by kept ones\n", p.freed, p.retained);
         if (p.skipped)
             printf("%zu sources skipped (locked by a running backup)\n", p.skipped);
     }
@@ -637,6 +673,7 @@ out:
     json_decref(p.items);
     json_decref(p.skipped_sources);
     json_decref(p.logs);
+    json_decref(p.marks);
     if (opened)
         cat_ctx_close(&ctx);
     return rc;

@@ -27,7 +27,8 @@
 #define SEAL_HDR_MAX (18 + SEAL_ID_MAX + KEYS_WRAPPED_MAX + crypto_secretstream_xchacha20poly1305_HEADERBYTES)
 
 /* SEAL_LOG: one archived log file (a WAL segment), whose id names it (docs/FORMAT.md "logs/") */
-enum seal_kind { SEAL_DATA = 1, SEAL_MANIFEST = 2, SEAL_LOG = 3 };
+/* SEAL_INDEX: the file index of a layout 3 volume backup (docs/FORMAT.md) */
+enum seal_kind { SEAL_DATA = 1, SEAL_MANIFEST = 2, SEAL_LOG = 3, SEAL_INDEX = 4 };
 #define SEAL_TAG_MESSAGE crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 #define SEAL_TAG_PUSH crypto_secretstream_xchacha20poly1305_TAG_PUSH
 #define SEAL_TAG_FINAL crypto_secretstream_xchacha20poly1305_TAG_FINAL

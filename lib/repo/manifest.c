@@ -22,6 +22,7 @@ void manifest_free(struct manifest *m)
     json_decref(m->parts);
     json_decref(m->consistency);
     json_decref(m->info);
+    json_decref(m->refs);
     free(m);
 }
 
@@ -57,13 +58,26 @@ static json_t *or_empty(json_t *v, json_t *(*make)(void))
     return v ? json_incref(v) : make();
 }
 
+/* the fields of format 3 into @j */
+static void seg_fields(const struct manifest *m, json_t *j)
+{
+    if (j == NULL || m->format != MANIFEST_FORMAT_SEG)
+        return;
+    json_object_set_new(j, "chain", json_integer(m->chain));
+    json_object_set_new(j, "index", json_pack("{s:I,s:s}", "size", (json_int_t)m->index_size,
+                                              "blake2b", m->index_blake2b));
+    json_object_set_new(j, "refs", or_empty(m->refs, json_array));
+    json_object_set_new(j, "bytes_referenced", json_integer((json_int_t)m->bytes_referenced));
+}
+
 json_t *manifest_to_json(const struct manifest *m)
 {
     char started[32], finished[32];
+    json_t *j;
 
     time_format_rfc3339(m->started, started, sizeof(started));
     time_format_rfc3339(m->finished, finished, sizeof(finished));
-    return json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:I,s:I,s:{s:s,s:i},s:I,s:o,"
+    j = json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:I,s:I,s:{s:s,s:i},s:I,s:o,"
                      "s:o,s:o,s:o}",
                      "format", m->format, "id", m->id, "source", m->source, "kind", m->kind,
                      "job", m->job[0] ? json_string(m->job) : json_null(), "host", m->host,
@@ -73,6 +87,8 @@ json_t *manifest_to_json(const struct manifest *m)
                      m->compression_level, "object_size", (json_int_t)m->object_size,
                      "objects", objects_json(m), "parts", or_empty(m->parts, json_array),
                      "info", or_empty(m->info, json_object), "parent", parent_json(m));
+    seg_fields(m, j);
+    return j;
 }
 
 /* a time in a manifest: RFC 3339 text or Unix seconds */
@@ -161,6 +177,13 @@ int manifest_from_json(const json_t *j, struct manifest **out, struct cf_err *e)
         json_str(p, "source", NULL, m->parent.source, sizeof(m->parent.source));
         json_str(p, "id", NULL, m->parent.id, sizeof(m->parent.id));
     }
+    m->chain = (long)json_integer_value(json_object_get(j, "chain"));
+    v = json_object_get(j, "index");
+    m->index_size = json_u64(json_object_get(v, "size"));
+    json_str(v, "blake2b", NULL, m->index_blake2b, sizeof(m->index_blake2b));
+    if (json_is_array(v = json_object_get(j, "refs")))
+        m->refs = json_incref((json_t *)v);
+    m->bytes_referenced = json_u64(json_object_get(j, "bytes_referenced"));
     *out = m;
     return 0;
 }
@@ -168,8 +191,18 @@ int manifest_from_json(const json_t *j, struct manifest **out, struct cf_err *e)
 json_t *manifest_details_json(const struct manifest *m)
 {
     /* in this order: `catalog show` prints them so */
-    return json_pack("{s:s,s:o,s:o,s:{s:s,s:i},s:o,s:o}", "host", m->host, "info",
+    json_t *j = json_pack("{s:s,s:o,s:o,s:{s:s,s:i},s:o,s:o}", "host", m->host, "info",
                      or_empty(m->info, json_object), "parts", or_empty(m->parts, json_array),
                      "compression", "algorithm", m->compression, "level", m->compression_level,
                      "parent", parent_json(m), "object_list", objects_json(m));
+    if (j != NULL && m->format == MANIFEST_FORMAT_SEG) {
+        json_object_set_new(j, "layout", json_integer(3));
+        json_object_set_new(j, "chain", json_integer(m->chain));
+        json_object_set_new(j, "bytes_new", json_integer((json_int_t)m->bytes_stored));
+        json_object_set_new(j, "bytes_referenced",
+                            json_integer((json_int_t)m->bytes_referenced));
+        json_object_set_new(j, "objects_referenced",
+                            json_integer((json_int_t)json_array_size(m->refs)));
+    }
+    return j;
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #define MANIFEST_FORMAT 1
+#define MANIFEST_FORMAT_SEG 3   /* a segmented (layout 3) volume backup */
 #define MANIFEST_ID_MAX 64     /* = REPO_ID_MAX */
 #define MANIFEST_NAME_MAX 128  /* = REPO_NAME_MAX */
 
@@ -50,6 +51,12 @@ struct manifest {
                                          one), NULL when none; borrowed from info or owned */
     bool has_parent;
     struct manifest_parent parent;
+    /* format 3 (docs/FORMAT.md "Volume backups, layout 3"): */
+    long chain;                       /* incrementals since the last full (0: full) */
+    uint64_t index_size;              /* the index object */
+    char index_blake2b[65];
+    json_t *refs;                     /* [{"id","n","size","blake2b"}]: other backups' objects */
+    uint64_t bytes_referenced;        /* the sum of refs[].size */
 };
 
 /* manifest_new() - an empty manifest of format MANIFEST_FORMAT; manifest_free() accepts NULL */

@@ -194,5 +194,22 @@ int repo_backup_check_sizes(struct repo *r, const struct manifest *m, struct cf_
             return cf_err_set(e, CF_E_CORRUPT, "object %u is %" PRIu64 " bytes, the manifest "
                               "says %" PRIu64, n, got, want);
     }
+    /* an incremental volume backup's references to other backups' segments (layout 3) */
+    size_t i;
+    json_t *ref;
+    json_array_foreach(m->refs, i, ref) {
+        const char *rid = json_string_value(json_object_get(ref, "id"));
+        json_int_t n = json_integer_value(json_object_get(ref, "n"));
+        uint64_t want = (uint64_t)json_integer_value(json_object_get(ref, "size")), got = 0;
+        if (rid == NULL || n < 0 || n > UINT32_MAX)
+            return cf_err_set(e, CF_E_CORRUPT, "a reference of the manifest is malformed");
+        if (repo_object_stat(r, m->source, rid, (uint32_t)n, &got, e) != 0)
+            return cf_err_ctx(e, "object %lld of backup %s, which it references", (long long)n,
+                              rid);
+        if (got != want)
+            return cf_err_set(e, CF_E_CORRUPT, "object %lld of backup %s, which it references, "
+                              "is %" PRIu64 " bytes, the manifest says %" PRIu64, (long long)n,
+                              rid, got, want);
+    }
     return 0;
 }

@@ -366,7 +366,7 @@ int pg_phys_import(struct source_in *in, const struct restore_opts *o, json_t *i
     parent = fs_dirname(dest);
     if (fs_mkdir_p(parent, 0755, e) != 0)
         goto out;
-    if (src_tar_extract_beside(in, dest, "base backup stream", &tmp, e) != 0)
+    if (src_tar_extract_beside(in, dest, "base backup stream", NULL, NULL, &tmp, e) != 0)
         goto out;
     sig = cf_asprintf("%s/recovery.signal", tmp);
     if (fs_write_file_atomic(sig, "", 0, 0600, e) != 0 ||

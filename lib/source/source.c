@@ -151,6 +151,44 @@ int source_out_write(struct source_out *o, const void *buf, size_t len, struct c
     return o->ops->write(o, buf, len, e);
 }
 
+int source_out_seg_mark(struct source_out *o, uint32_t *n, uint64_t *off, struct cf_err *e)
+{
+    if (o->ops->seg_mark == NULL)
+        return cf_err_set(e, CF_E_INTERNAL, "the stream is not segmented");
+    return o->ops->seg_mark(o, n, off, e);
+}
+
+json_t *source_out_seg_parent(struct source_out *o)
+{
+    return o->ops->seg_parent ? o->ops->seg_parent(o) : NULL;
+}
+
+const char *source_out_seg_id(struct source_out *o)
+{
+    return o->ops->seg_id ? o->ops->seg_id(o) : "";
+}
+
+int source_out_seg_index(struct source_out *o, json_t *index, struct cf_err *e)
+{
+    if (o->ops->seg_index == NULL) {
+        json_decref(index);
+        return cf_err_set(e, CF_E_INTERNAL, "the stream is not segmented");
+    }
+    return o->ops->seg_index(o, index, e);
+}
+
+json_t *source_in_seg_index(struct source_in *in)
+{
+    return in->ops->seg_index ? in->ops->seg_index(in) : NULL;
+}
+
+int source_in_seg_open(struct source_in *in, const char *id, uint32_t n, struct cf_err *e)
+{
+    if (in->ops->seg_open == NULL)
+        return cf_err_set(e, CF_E_INTERNAL, "the stream is not segmented");
+    return in->ops->seg_open(in, id, n, e);
+}
+
 int source_in_next_part(struct source_in *in, const char **name, struct cf_err *e)
 {
     return in->ops->next_part(in, name, e);

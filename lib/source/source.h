@@ -30,6 +30,21 @@ struct source_in;
 int source_out_part(struct source_out *o, const char *name, struct cf_err *e);
 int source_out_write(struct source_out *o, const void *buf, size_t len, struct cf_err *e);
 
+/* Segmented streams (a layout 3 volume backup, docs/FORMAT.md): whole entries packed into
+ * segments that can be read alone. source_out_seg_mark() is called before each entry: the
+ * stream may close the current segment there, and says where the entry's first byte will
+ * land (segment @n, offset @off of its decompressed bytes); -1 (CF_E_INTERNAL) when
+ * the stream is not segmented. source_out_seg_parent() is the parent's index (NULL: a full
+ * backup), source_out_seg_index() takes this backup's index (and the reference). */
+int source_out_seg_mark(struct source_out *o, uint32_t *n, uint64_t *off, struct cf_err *e);
+json_t *source_out_seg_parent(struct source_out *o);
+const char *source_out_seg_id(struct source_out *o);
+int source_out_seg_index(struct source_out *o, json_t *index, struct cf_err *e);
+/* The index of the backup being restored (borrowed; NULL when it is not segmented), and
+ * the opening of one segment: source_in_read() then reads its decompressed bytes. */
+json_t *source_in_seg_index(struct source_in *in);
+int source_in_seg_open(struct source_in *in, const char *id, uint32_t n, struct cf_err *e);
+
 /* Move to the next part: 1 with @name set (valid until the next call), 0 when there are no
  * more parts, -1 on error. */
 int source_in_next_part(struct source_in *in, const char **name, struct cf_err *e);

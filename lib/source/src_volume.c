@@ -29,15 +29,11 @@
 #include "../core/util.h"
 #include "source.h"
 #include "tar_extract.h"
+#include "vol_int.h"
 
 #define MAX_EXCLUDES 256
 #define MAX_WARNINGS_KEPT 200
 
-struct volume {
-    char *path;            /* as configured */
-    char **excludes;
-    size_t nexcludes;
-};
 
 static const char *const volume_keys[] = { "path", "exclude", NULL };
 
@@ -87,7 +83,7 @@ static void volume_close(void *priv)
 
 /* Exclude patterns (fnmatch): "*.tmp" matches a name anywhere; "cache/" (trailing slash)
  * matches directories only; a pattern with a '/' inside matches the path from the root. */
-static bool excluded(const struct volume *v, const char *rel, bool is_dir)
+bool vol_excluded(const struct volume *v, const char *rel, bool is_dir)
 {
     const char *base = strrchr(rel, '/');
     base = base ? base + 1 : rel;
@@ -110,15 +106,7 @@ static bool excluded(const struct volume *v, const char *rel, bool is_dir)
     return false;
 }
 
-struct export_ctx {
-    struct source_out *out;
-    json_t *warnings;
-    unsigned nwarn;
-    struct cf_err *e;
-};
-
-static void warn(struct export_ctx *x, const char *fmt, ...) CF_PRINTF(2, 3);
-static void warn(struct export_ctx *x, const char *fmt, ...)
+void vol_warn(struct export_ctx *x, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -130,9 +118,10 @@ static void warn(struct export_ctx *x, const char *fmt, ...)
         json_array_append_new(x->warnings, json_string(msg));
 }
 
-static la_ssize_t out_write(struct archive *a, void *arg, const void *buf, size_t len)
+la_ssize_t vol_out_write(struct archive *a, void *arg, const void *buf, size_t len)
 {
     struct export_ctx *x = arg;
+    x->written += len;
     if (source_out_write(x->out, buf, len, x->e) != 0) {
         archive_set_error(a, EIO, "%s", x->e->msg);
         return -1;
@@ -140,7 +129,7 @@ static la_ssize_t out_write(struct archive *a, void *arg, const void *buf, size_
     return (la_ssize_t)len;
 }
 
-static int copy_file_data(struct archive *in, struct archive *out, struct archive_entry *entry,
+int vol_copy_file_data(struct archive *in, struct archive *out, struct archive_entry *entry,
                           const char *rel, struct export_ctx *x)
 {
     static const char zeros[65536];
@@ -160,6 +149,8 @@ static int copy_file_data(struct archive *in, struct archive *out, struct archiv
                     break;
                 if (archive_write_data(out, zeros, n) < 0)
                     return -1;
+                if (x->hash)
+                    crypto_generichash_update(x->hash, (const unsigned char *)zeros, n);
                 gap -= (la_int64_t)n;
                 progress += (la_int64_t)n;
             }
@@ -168,25 +159,55 @@ static int copy_file_data(struct archive *in, struct archive *out, struct archiv
         if (progress + (la_int64_t)size > want) {
             size = progress < want ? (size_t)(want - progress) : 0;
             if (size == 0) {
-                warn(x, "'%s' grew while being read; its first %lld bytes were kept", rel,
+                vol_warn(x, "'%s' grew while being read; its first %lld bytes were kept", rel,
                      (long long)want);
                 break;
             }
         }
         if (archive_write_data(out, buf, size) < 0)
             return -1;
+        if (x->hash)
+            crypto_generichash_update(x->hash, buf, size);
         progress += (la_int64_t)size;
     }
     if (r != ARCHIVE_OK && r != ARCHIVE_EOF) {
         if (r == ARCHIVE_FATAL)
             return -1;
-        warn(x, "'%s' could not be read completely (%s); the rest is zeros", rel,
+        vol_warn(x, "'%s' could not be read completely (%s); the rest is zeros", rel,
              archive_error_string(in));
     } else if (progress < want && archive_entry_sparse_count(entry) == 0) {
         /* a sparse file's trailing hole also ends early; any other file shrank */
-        warn(x, "'%s' shrank while being read; padded with zeros to %lld bytes", rel,
+        vol_warn(x, "'%s' shrank while being read; padded with zeros to %lld bytes", rel,
              (long long)want);
+        for (la_int64_t left = want - progress; x->hash && left > 0;) {
+            size_t n = left > (la_int64_t)sizeof(zeros) ? sizeof(zeros) : (size_t)left;
+            crypto_generichash_update(x->hash, (const unsigned char *)zeros, n);
+            left -= (la_int64_t)n;
+        }
     }
+    return 0;
+}
+
+int vol_archives_open(struct volume *v, struct export_ctx *x, struct archive **in,
+                      struct archive **ar, struct archive_entry_linkresolver **res,
+                      struct cf_err *e)
+{
+    *in = archive_read_disk_new();
+    *ar = archive_write_new();
+    *res = archive_entry_linkresolver_new();
+    if (*in == NULL || *ar == NULL || *res == NULL)
+        return cf_err_set(e, CF_E_NOMEM, "libarchive: out of memory");
+    archive_read_disk_set_standard_lookup(*in);
+    archive_read_disk_set_symlink_physical(*in);
+    if (archive_write_set_format_pax(*ar) != ARCHIVE_OK ||
+        archive_write_set_options(*ar, "hdrcharset=BINARY") != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(*ar, 0) != ARCHIVE_OK ||
+        archive_write_open(*ar, x, NULL, vol_out_write, NULL) != ARCHIVE_OK)
+        return cf_err_set(e, CF_E_INTERNAL, "libarchive: %s", archive_error_string(*ar));
+    archive_entry_linkresolver_set_strategy(*res, archive_format(*ar));
+    if (archive_read_disk_open(*in, v->path) != ARCHIVE_OK)
+        return cf_err_set(e, CF_E_SOURCE, "unable to open volume '%s': %s", v->path,
+                          archive_error_string(*in));
     return 0;
 }
 
@@ -196,7 +217,7 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
     struct archive *in = NULL, *ar = NULL;
     struct archive_entry_linkresolver *res = NULL;
     struct archive_entry *entry = NULL, *spare = NULL;
-    struct export_ctx x = { out, json_array(), 0, e };
+    struct export_ctx x = { out, json_array(), 0, e, 0, NULL };
     uint64_t files = 0, dirs = 0, others = 0, excluded_n = 0, file_bytes = 0;
     size_t rootlen = strlen(v->path);
     struct stat st;
@@ -210,28 +231,12 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
         cf_err_set(e, CF_E_SOURCE, "volume '%s' is not a directory", v->path);
         goto out;
     }
-    in = archive_read_disk_new();
-    ar = archive_write_new();
-    res = archive_entry_linkresolver_new();
-    if (in == NULL || ar == NULL || res == NULL) {
-        cf_err_set(e, CF_E_NOMEM, "libarchive: out of memory");
-        goto out;
+    if (source_out_seg_id(out)[0] != '\0') {   /* a segmented stream: layout 3 */
+        json_decref(x.warnings);
+        return vol_seg_export(v, out, info, e);
     }
-    archive_read_disk_set_standard_lookup(in);
-    archive_read_disk_set_symlink_physical(in);
-    if (archive_write_set_format_pax(ar) != ARCHIVE_OK ||
-        archive_write_set_options(ar, "hdrcharset=BINARY") != ARCHIVE_OK ||
-        archive_write_set_bytes_per_block(ar, 0) != ARCHIVE_OK ||
-        archive_write_open(ar, &x, NULL, out_write, NULL) != ARCHIVE_OK) {
-        cf_err_set(e, CF_E_INTERNAL, "libarchive: %s", archive_error_string(ar));
+    if (vol_archives_open(v, &x, &in, &ar, &res, e) != 0)
         goto out;
-    }
-    archive_entry_linkresolver_set_strategy(res, archive_format(ar));
-    if (archive_read_disk_open(in, v->path) != ARCHIVE_OK) {
-        cf_err_set(e, CF_E_SOURCE, "unable to open volume '%s': %s", v->path,
-                   archive_error_string(in));
-        goto out;
-    }
     for (;;) {
         char rel[PATH_MAX + 2];
         entry = archive_entry_new();
@@ -248,13 +253,13 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
             goto out;
         }
         if (r == ARCHIVE_FAILED) {
-            warn(&x, "'%s' skipped: %s", full ? full : "?", archive_error_string(in));
+            vol_warn(&x, "'%s' skipped: %s", full ? full : "?", archive_error_string(in));
             archive_entry_free(entry);
             entry = NULL;
             continue;
         }
         if (r == ARCHIVE_WARN)
-            warn(&x, "'%s': %s", full ? full : "?", archive_error_string(in));
+            vol_warn(&x, "'%s': %s", full ? full : "?", archive_error_string(in));
         if (full == NULL || strncmp(full, v->path, rootlen) != 0 ||
             (full[rootlen] != '\0' && full[rootlen] != '/' && rootlen > 1)) {
             cf_err_set(e, CF_E_INTERNAL, "entry '%s' outside the volume", full ? full : "?");
@@ -265,7 +270,7 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
             tail++;
         snprintf(rel, sizeof(rel), "%s", *tail ? tail : ".");
         bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
-        if (*tail && excluded(v, rel, is_dir)) {
+        if (*tail && vol_excluded(v, rel, is_dir)) {
             excluded_n++;
             archive_entry_free(entry);
             entry = NULL;
@@ -284,12 +289,12 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
             goto out;
         }
         if (r == ARCHIVE_FAILED) {
-            warn(&x, "'%s' skipped: %s", rel, archive_error_string(ar));
+            vol_warn(&x, "'%s' skipped: %s", rel, archive_error_string(ar));
         } else {
             if (r == ARCHIVE_WARN)
-                warn(&x, "'%s': %s", rel, archive_error_string(ar));
+                vol_warn(&x, "'%s': %s", rel, archive_error_string(ar));
             if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_size(entry) > 0 &&
-                copy_file_data(in, ar, entry, rel, &x) != 0) {
+                vol_copy_file_data(in, ar, entry, rel, &x) != 0) {
                 if (e->code == CF_E_OK)
                     cf_err_set(e, CF_E_SOURCE, "reading '%s': %s", rel, archive_error_string(in));
                 goto out;
@@ -405,6 +410,11 @@ static int volume_plan(void *priv, const struct restore_opts *o, json_t *info, s
 }
 
 
+static int seg_extract(struct source_in *in, void *index, struct cf_err *e)
+{
+    return vol_seg_extract(in, index, e);
+}
+
 static int volume_import(void *priv, struct source_in *in, const struct restore_opts *o,
                          json_t *info, struct cf_err *e)
 {
@@ -422,7 +432,9 @@ static int volume_import(void *priv, struct source_in *in, const struct restore_
     parent = fs_dirname(dest);
     if (fs_mkdir_p(parent, 0700, e) != 0)
         goto out;
-    if (src_tar_extract_beside(in, dest, "volume stream", &tmp, e) != 0)
+    json_t *index = source_in_seg_index(in);   /* layout 3: segments named by the index */
+    if (src_tar_extract_beside(in, dest, "volume stream", index ? seg_extract : NULL, index,
+                               &tmp, e) != 0)
         goto out;
     /* everything is extracted: now, and only now, put it in place */
     if (exists && empty && rmdir(dest) != 0) {

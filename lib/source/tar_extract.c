@@ -64,12 +64,53 @@ static bool hostile_path(const char *p)
     return false;
 }
 
+int src_tar_extract_entry(struct archive *ar, struct archive *dw, struct archive_entry *entry,
+                          const char *what, struct cf_err *e)
+{
+    const char *name = archive_entry_pathname(entry);
+    const char *link = archive_entry_hardlink(entry);
+    char msg[512];
+    int r;
+
+    if (name == NULL || hostile_path(name) || (link && hostile_path(link)))
+        return cf_err_set(e, CF_E_CORRUPT,
+                          "refusing entry '%s'%s%s: an absolute path or '..' would write "
+                          "outside the destination",
+                          name ? name : "?", link ? " linked to " : "", link ? link : "");
+    r = archive_write_header(dw, entry);
+    if (r != ARCHIVE_OK) {
+        if (r != ARCHIVE_WARN)
+            return cf_err_set(e, archive_errno(dw) == ENOSPC ? CF_E_IO : CF_E_CORRUPT,
+                              "unable to extract '%s': %s", name,
+                              ar_error(dw, msg, sizeof(msg)));
+        log_warn("restore: '%s': %s", name, archive_error_string(dw));
+    }
+    if (archive_entry_size(entry) > 0) {
+        const void *buf;
+        size_t size;
+        la_int64_t off;
+        while ((r = archive_read_data_block(ar, &buf, &size, &off)) == ARCHIVE_OK)
+            if (archive_write_data_block(dw, buf, size, off) < ARCHIVE_OK)
+                return cf_err_set(e, CF_E_IO, "unable to write '%s': %s", name,
+                                  ar_error(dw, msg, sizeof(msg)));
+        if (r != ARCHIVE_EOF) {
+            if (e->code == CF_E_OK)
+                cf_err_set(e, CF_E_CORRUPT, "%s, entry '%s': %s", what, name,
+                           archive_error_string(ar));
+            return -1;
+        }
+    }
+    r = archive_write_finish_entry(dw);
+    if (r < ARCHIVE_WARN)
+        return cf_err_set(e, CF_E_IO, "unable to finish '%s': %s", name,
+                          ar_error(dw, msg, sizeof(msg)));
+    if (r == ARCHIVE_WARN)
+        log_warn("restore: '%s': %s", name, archive_error_string(dw));
+    return 0;
+}
+
 int src_tar_extract(struct source_in *in, const char *what, struct cf_err *e)
 {
-    const int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
-                      ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_FFLAGS |
-                      ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                      ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
     struct import_ctx c = { in, cf_malloc(1 << 20), e };
     struct archive *ar = archive_read_new(), *dw = archive_write_disk_new();
     struct archive_entry *entry;
@@ -77,7 +118,7 @@ int src_tar_extract(struct source_in *in, const char *what, struct cf_err *e)
     int rc = -1, r;
 
     archive_read_support_format_tar(ar);
-    archive_write_disk_set_options(dw, flags);
+    archive_write_disk_set_options(dw, SRC_TAR_EXTRACT_FLAGS);
     archive_write_disk_set_standard_lookup(dw);
     if (archive_read_open(ar, &c, NULL, in_read, NULL) != ARCHIVE_OK) {
         if (e->code == CF_E_OK)
@@ -90,51 +131,8 @@ int src_tar_extract(struct source_in *in, const char *what, struct cf_err *e)
                 cf_err_set(e, CF_E_CORRUPT, "%s: %s", what, archive_error_string(ar));
             goto out;
         }
-        const char *name = archive_entry_pathname(entry);
-        const char *link = archive_entry_hardlink(entry);
-        if (name == NULL || hostile_path(name) || (link && hostile_path(link))) {
-            cf_err_set(e, CF_E_CORRUPT,
-                       "refusing entry '%s'%s%s: an absolute path or '..' would write outside "
-                       "the destination",
-                       name ? name : "?", link ? " linked to " : "", link ? link : "");
+        if (src_tar_extract_entry(ar, dw, entry, what, e) != 0)
             goto out;
-        }
-        r = archive_write_header(dw, entry);
-        if (r != ARCHIVE_OK) {
-            if (r == ARCHIVE_WARN) {
-                log_warn("restore: '%s': %s", name, archive_error_string(dw));
-            } else {
-                cf_err_set(e, archive_errno(dw) == ENOSPC ? CF_E_IO : CF_E_CORRUPT,
-                           "unable to extract '%s': %s", name, ar_error(dw, msg, sizeof(msg)));
-                goto out;
-            }
-        }
-        if (archive_entry_size(entry) > 0) {
-            const void *buf;
-            size_t size;
-            la_int64_t off;
-            while ((r = archive_read_data_block(ar, &buf, &size, &off)) == ARCHIVE_OK) {
-                if (archive_write_data_block(dw, buf, size, off) < ARCHIVE_OK) {
-                    cf_err_set(e, CF_E_IO, "unable to write '%s': %s", name,
-                               ar_error(dw, msg, sizeof(msg)));
-                    goto out;
-                }
-            }
-            if (r != ARCHIVE_EOF) {
-                if (e->code == CF_E_OK)
-                    cf_err_set(e, CF_E_CORRUPT, "%s, entry '%s': %s", what, name,
-                               archive_error_string(ar));
-                goto out;
-            }
-        }
-        r = archive_write_finish_entry(dw);
-        if (r < ARCHIVE_WARN) {
-            cf_err_set(e, CF_E_IO, "unable to finish '%s': %s", name,
-                       ar_error(dw, msg, sizeof(msg)));
-            goto out;
-        }
-        if (r == ARCHIVE_WARN)
-            log_warn("restore: '%s': %s", name, archive_error_string(dw));
     }
     if (archive_write_close(dw) != ARCHIVE_OK) {
         cf_err_set(e, CF_E_IO, "unable to finish the restore: %s",
@@ -161,8 +159,8 @@ int src_tar_rest_is_padding(struct source_in *in, const char *what, struct cf_er
     return n < 0 ? -1 : 0;
 }
 
-int src_tar_extract_beside(struct source_in *in, const char *dest, const char *what, char **tmp,
-                           struct cf_err *e)
+int src_tar_extract_beside(struct source_in *in, const char *dest, const char *what,
+                           src_extract_fn extract, void *arg, char **tmp, struct cf_err *e)
 {
     char *parent = fs_dirname(dest);
     const char *part;
@@ -187,14 +185,14 @@ int src_tar_extract_beside(struct source_in *in, const char *dest, const char *w
         goto out;
     }
     in_tmp = true;
-    if (src_tar_extract(in, what, e) != 0)
+    if (extract ? extract(in, arg, e) != 0 : src_tar_extract(in, what, e) != 0)
         goto out;
     if (fchdir(cwd) != 0) {
         cf_err_sys(e, CF_E_IO, "unable to return to the working directory");
         goto out;
     }
     in_tmp = false;
-    if (src_tar_rest_is_padding(in, what, e) != 0)
+    if (extract == NULL && src_tar_rest_is_padding(in, what, e) != 0)
         goto out;
     rc = 0;
 out:

@@ -46,7 +46,7 @@ static int emit_record(struct frame_out *o, int type, const void *payload, size_
 static int out_part_op(struct source_out *so, const char *name, struct cf_err *e);
 static int out_write_op(struct source_out *so, const void *buf, size_t len, struct cf_err *e);
 
-static const struct source_out_ops frame_out_ops = { out_part_op, out_write_op };
+static const struct source_out_ops frame_out_ops = { .part = out_part_op, .write = out_write_op };
 
 void frame_out_init(struct frame_out *o, frame_emit_fn emit, void *arg, const char *default_name)
 {
@@ -167,7 +167,8 @@ int frame_out_finish(struct frame_out *o, struct cf_err *e)
 static int in_next_part_op(struct source_in *si, const char **name, struct cf_err *e);
 static ssize_t in_read_op(struct source_in *si, void *buf, size_t cap, struct cf_err *e);
 
-static const struct source_in_ops frame_in_ops = { in_next_part_op, in_read_op };
+static const struct source_in_ops frame_in_ops = { .next_part = in_next_part_op,
+                                                   .read = in_read_op };
 
 void frame_in_init(struct frame_in *in, frame_fill_fn fill, void *arg)
 {

@@ -349,6 +349,32 @@ static int progress_emit(void *arg, const void *buf, size_t len, struct cf_err *
     return compress_emit(b, buf, len, e);
 }
 
+void pl_manifest_fill(struct manifest *m, const char *id, const struct source *src,
+                      const char *job, time_t start, uint64_t bytes_in, int level,
+                      uint64_t object_size, json_t *parts, json_t *info)
+{
+    char host[256] = "unknown";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(m->id, sizeof(m->id), "%s", id);
+    snprintf(m->source, sizeof(m->source), "%s", src->name);
+    snprintf(m->kind, sizeof(m->kind), "%s", source_kind(src));
+    snprintf(m->job, sizeof(m->job), "%s", job ? job : "");
+    snprintf(m->host, sizeof(m->host), "%s", host);
+    snprintf(m->tool, sizeof(m->tool), "coffer " COFFER_VERSION);
+    m->started = start;
+    m->finished = time(NULL);
+    m->bytes_in = bytes_in;
+    snprintf(m->compression, sizeof(m->compression), "zstd");
+    m->compression_level = level;
+    m->object_size = object_size;
+    m->parts = json_incref(parts);
+    m->info = json_incref(info);
+    /* the consistency point as a reader of the manifest sees it (manifest.c), for the index */
+    json_t *cons = json_object_get(info, "consistency");
+    if (cons != NULL && !json_is_null(cons))
+        m->consistency = json_incref(cons);
+}
+
 int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts *so,
                     const char *job, struct backup_result *res, struct manifest **committed,
                     struct cf_err *e)
@@ -356,7 +382,6 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
     struct backup b;
     struct frame_out out;
     json_t *info = json_object();
-    char host[256] = "unknown";
     long level = so->level, threads = so->threads;
     uint64_t t0 = time_mono_ms();
     struct timespec start_ts;
@@ -365,6 +390,10 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
     bool sealer_started = false, wrote = false;
     int rc = -1;
 
+    if (strcmp(source_kind(src), "volume") == 0 && so->incremental) {   /* layout 3 */
+        json_decref(info);
+        return pipeline_backup_seg(r, src, so, job, res, committed, e);
+    }
     memset(&b, 0, sizeof(b));
     memset(res, 0, sizeof(*res));
     pl_init(&b.pl);
@@ -442,25 +471,8 @@ int pipeline_backup(struct repo *r, struct source *src, const struct stream_opts
         json_object_del(info, "wait_for_log");
     }
 
-    gethostname(host, sizeof(host) - 1);
-    snprintf(b.m->id, sizeof(b.m->id), "%s", res->id);
-    snprintf(b.m->source, sizeof(b.m->source), "%s", src->name);
-    snprintf(b.m->kind, sizeof(b.m->kind), "%s", source_kind(src));
-    snprintf(b.m->job, sizeof(b.m->job), "%s", job ? job : "");
-    snprintf(b.m->host, sizeof(b.m->host), "%s", host);
-    snprintf(b.m->tool, sizeof(b.m->tool), "coffer " COFFER_VERSION);
-    b.m->started = start;
-    b.m->finished = time(NULL);
-    b.m->bytes_in = out.total_bytes;
-    snprintf(b.m->compression, sizeof(b.m->compression), "zstd");
-    b.m->compression_level = (int)level;
-    b.m->object_size = b.object_size;
-    b.m->parts = json_incref(out.parts_info);
-    b.m->info = json_incref(info);
-    /* the consistency point as a reader of the manifest sees it (manifest.c), for the index */
-    json_t *cons = json_object_get(info, "consistency");
-    if (cons != NULL && !json_is_null(cons))
-        b.m->consistency = json_incref(cons);
+    pl_manifest_fill(b.m, res->id, src, job, start, out.total_bytes, (int)level, b.object_size,
+                     out.parts_info, info);
     if (repo_manifest_save(r, &b.sk, b.m, e) != 0) {
         cf_err_ctx(e, "unable to commit backup %s/%s", src->name, res->id);
         goto out;

@@ -9,6 +9,10 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "../core/err.h"
 #include "bpipe.h"
@@ -31,4 +35,22 @@ void pl_fail(struct pl *pl, const struct cf_err *err);
 /* -1 with the root cause in @e */
 int pl_result(struct pl *pl, struct cf_err *e);
 
+/* the manifest's common fields of a backup of @src (id, source, kind, job, host, tool, times,
+ * bytes_in, compression, object size, parts and info: @parts and @info are referenced) */
+struct manifest;
+struct source;
+void pl_manifest_fill(struct manifest *m, const char *id, const struct source *src,
+                      const char *job, time_t start, uint64_t bytes_in, int level,
+                      uint64_t object_size, json_t *parts, json_t *info);
+/* the segmented backup of a volume (pipe_seg.c) and its restore and verify (pipe_segr.c) */
+struct repo;
+struct stream_opts;
+struct backup_result;
+struct restore_opts;
+int pipeline_backup_seg(struct repo *r, struct source *src, const struct stream_opts *so,
+                        const char *job, struct backup_result *res,
+                        struct manifest **committed, struct cf_err *e);
+int pipeline_restore_seg(struct repo *r, struct source *src, const struct manifest *m,
+                         const struct restore_opts *opts, struct cf_err *e);
+int pipeline_verify_seg(struct repo *r, const struct manifest *m, struct cf_err *e);
 #endif

@@ -277,10 +277,14 @@ static int readback_run(struct repo *r, struct source *src, const struct manifes
 int pipeline_restore(struct repo *r, struct source *src, const struct manifest *m,
                      const struct restore_opts *opts, struct cf_err *e)
 {
+    if (m->format == MANIFEST_FORMAT_SEG)
+        return pipeline_restore_seg(r, src, m, opts, e);
     return readback_run(r, src, m, opts, e);
 }
 
 int pipeline_verify(struct repo *r, const struct manifest *m, struct cf_err *e)
 {
+    if (m->format == MANIFEST_FORMAT_SEG)
+        return pipeline_verify_seg(r, m, e);
     return readback_run(r, NULL, m, NULL, e);
 }

@@ -3,7 +3,9 @@
  *
  *   [repository]  compression-level (1..19, 3), compression-threads (0..256, 0: one per
  *                 core), object-size (1MiB..4GiB, 64MiB)
- *   [source NAME] compression-level, compression-threads: the source's own value wins */
+ *   [source NAME] compression-level, compression-threads: the source's own value wins;
+ *                 incremental (yes), full-every (N backups or a duration, 7), cache-dir
+ *                 (volumes) */
 #ifndef CF_STREAM_OPTS_H
 #define CF_STREAM_OPTS_H
 
@@ -15,6 +17,12 @@ struct stream_opts {
     int level;              /* zstd compression level */
     int threads;            /* zstd workers; 0: one per core */
     uint64_t object_size;   /* bytes of stream per stored object */
+    /* segmented (layout 3) volume backups, [source NAME]: */
+    bool incremental;       /* incremental = yes: layout 3; no: layout 1, every backup a stream */
+    long full_every;        /* full-every = N: every Nth backup is full (default 7) */
+    int64_t full_every_s;   /* full-every = 7d: a full when the last is this old; 0: by count */
+    const char *cache_dir;  /* cache-dir: the local copy of the last index; NULL: the caller's
+                               default (beside the catalog's database) */
 };
 
 /* the keys the stream reads in [repository], and in [source] (NULL-terminated) */

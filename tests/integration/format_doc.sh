@@ -26,6 +26,8 @@ conf() {
     OBJECT_SIZE=$3 make_local_conf "$1" "$src"
     rm -f "$1/repo.key"
     sed -i "s|^key-file = .*|$2|" "$1/coffer.conf"
+    # layout 1, the stream these checks read (layout 3 is read at the end)
+    sed -i "s|^\[source media\]|[source media]\nincremental = no|" "$1/coffer.conf"
 }
 # backup DIR: run the job, print the new backup's id
 backup() {
@@ -161,3 +163,26 @@ done
 cp "$T/kf/repo/logs/pg/00000001/$seg" "$T/kf/repo/logs/pg/00000001/00000001000000000000002B"
 fails "logs/: the reader refuses an object under another segment's name" 1 "does not name" \
     python3 "$reader" --log "$T/kf/repo" "$T/kf/repo.key" pg 00000001000000000000002B "$T/x.seg"
+
+# --- layout 3: an incremental volume backup read by the reader, from its index and the
+# segments it names (its own and the parent's) ---------------------------------------------
+conf "$T/l3" "key-file = $T/l3/repo.key" 1MiB
+sed -i '/^incremental = no$/d' "$T/l3/coffer.conf"
+ok "layout 3: init" backupd --config "$T/l3/coffer.conf" init --generate-key "$T/l3/repo.key"
+id1=$(backup "$T/l3")
+sleep 1.1
+echo "changed" >>"$src/sub/numbers.txt"
+id2=$(backup "$T/l3")
+ok "layout 3: the reader reads the incremental backup" \
+    python3 "$reader" "$T/l3/repo" "$T/l3/repo.key" media "$id2" "$T/l3/read.json" "$T/l3/extracted"
+check "layout 3: its files equal the source" bash -c "cmp '$src/random.bin' '$T/l3/extracted/random.bin' && cmp '$src/sub/numbers.txt' '$T/l3/extracted/sub/numbers.txt'"
+check "layout 3: the manifest is format 3 and names its parent" \
+    test "$(j "$T/l3/read.json" 'r["manifest"]["format"], r["manifest"]["parent"]["id"], r["index"]["parent"]')" = "(3, '$id1', '$id1')"
+check "layout 3: the unchanged file is read from the parent's segment" \
+    test "$(j "$T/l3/read.json" '[e["segment"][0] for e in r["entries"] if e["name"] == "random.bin"][0]')" = "$id1"
+check "layout 3: the changed file from the backup's own" \
+    test "$(j "$T/l3/read.json" '[e["segment"][0] for e in r["entries"] if e["name"] == "sub/numbers.txt"][0]')" = "$id2"
+check "layout 3: refs lists the parent's segments it names, bytes_referenced their sizes" \
+    test "$(j "$T/l3/read.json" 'r["manifest"]["bytes_referenced"] == sum(x["size"] for x in r["manifest"]["refs"]) > 0')" = True
+check "layout 3: the plain references name the same objects" \
+    test "$(python3 -c 'import json,sys; print(sorted((g["id"], n) for g in json.load(open(sys.argv[1]))["refs"] for n in g["n"]))' "$T/l3/repo/backups/media/$id2/refs")" = "$(j "$T/l3/read.json" 'sorted((x["id"], x["n"]) for x in r["manifest"]["refs"])')"

@@ -72,6 +72,7 @@ tty_run() {  # tty_run OUT CMD...: CMD with stdin, stdout and stderr on a pseudo
     local out=$1; shift
     script -qec "$(printf '%q ' "$@")" /dev/null </dev/null >"$out" 2>&1
 }
+head -c 24M /dev/urandom >"$T/src/big"   # read again by the incremental backup
 ok "a backup on a terminal" tty_run "$T/tty.backup" backupd --config "$C" run nightly
 check "shows its progress line: bytes and rate" grep -aqE $'\rbacking up [0-9.]+ ([KMG]i)?B [0-9.]+ ([KMG]i)?B/s' "$T/tty.backup"
 check "and clears it before the next log line" grep -aqE $'\r +\r[0-9T:-]+Z info ' "$T/tty.backup"

@@ -42,6 +42,8 @@ ${4:-}
 [source media]
 type = volume
 path = $T/src
+# layout 1: one stream cut into 24 MiB objects, each backup whole (what this test exercises)
+incremental = no
 
 [job nightly]
 sources = media

@@ -6,6 +6,8 @@ source "$COFFER_TESTS/lib/testlib.sh"
 
 mkdir -p "$T/src/d"; echo data >"$T/src/d/f"; head -c 3000000 /dev/urandom >"$T/src/big"
 make_conf "$T/c" "$T/src"
+# every backup full (layout 3): the damage below is to a whole segment of the tree
+sed -i "s|^\\[source media\\]|[source media]\\nfull-every = 1|" "$T/c/coffer.conf"
 C="--config $T/c/coffer.conf"
 ok "init" backupd $C init
 fails "init twice is refused" 1 "a repository already exists" backupd $C init

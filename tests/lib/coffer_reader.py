@@ -11,7 +11,8 @@ usage: coffer_reader.py REPO_DIR KEY_FILE SOURCE ID OUT_JSON [EXTRACT_DIR]
   KEY_FILE is the key file (keyfile mode), the passphrase file (passphrase mode) or the
   secret key file (public mode), as repo.json's key mode says; in a version 2 repository
   (mode "slots") a key file or passphrase file of any of its slots.
-Writes OUT_JSON: the manifest, each object's header facts and the volume's entries.
+Writes OUT_JSON: the manifest, each object's header facts and the volume's entries (for a
+layout 3 volume backup: its index's fields, its entries and the segments read).
 --log writes the archived WAL file FILE of SOURCE (FORMAT.md "logs/") to OUT_FILE.
 Exits 1 with a message naming the rule that failed.
 """
@@ -270,6 +271,67 @@ def volume_entries(archive, extract_dir):
     return out
 
 
+def zstd_one_frame(data, what):
+    """FORMAT.md layout 3: exactly one zstd frame (the zstd command would take several)"""
+    if data[:4] != b"\x28\xb5\x2f\xfd":
+        fail(f"{what} is not a zstd frame")
+    return subprocess.run(["zstd", "-dcq"], input=data, capture_output=True, check=True).stdout
+
+
+def read_layout3(repo_dir, keys, source, bid, man, extract_dir):
+    """FORMAT.md "Volume backups, layout 3": the index (kind 4), then the segments it names
+    (this backup's or others' listed in refs), each alone; each entry's pax bytes at its place"""
+    base = os.path.join(repo_dir, "backups", source)
+    data = open(os.path.join(base, bid, "index"), "rb").read()
+    if len(data) != man["index"]["size"] or \
+            hashlib.blake2b(data, digest_size=32).hexdigest() != man["index"]["blake2b"]:
+        fail("the index's size or BLAKE2b differs from the manifest")
+    h, pt, tag = open_object(data, keys, 4, 0, bid)
+    if tag != TAG_FINAL:
+        fail("the index does not end FINAL")
+    index = json.loads(zstd_one_frame(pt, "the index"))
+    known = {(bid, o["n"]): o for o in man["objects"]}
+    known.update({(r["id"], r["n"]): r for r in man["refs"]})
+    segs, entries = {}, []
+    for ent in index["entries"]:
+        sid, n, off, ln = ent["at"]
+        if (sid, n) not in known:
+            fail(f"the index names segment {sid}/{n}, which the manifest does not list")
+        if (sid, n) not in segs:
+            raw = open(os.path.join(base, sid, "data", "%08d" % n), "rb").read()
+            o = known[(sid, n)]
+            if len(raw) != o["size"] or hashlib.blake2b(raw, digest_size=32).hexdigest() != o["blake2b"]:
+                fail(f"segment {sid}/{n}: size or BLAKE2b differs from the manifest")
+            sh, spt, stag = open_object(raw, keys, 1, n, sid)
+            if [t for _, t in sh["messages"]] != [TAG_MESSAGE] * (len(sh["messages"]) - 1) + [TAG_FINAL]:
+                fail(f"segment {sid}/{n}: tags are not MESSAGE* FINAL")
+            segs[(sid, n)] = zstd_one_frame(spt, f"segment {sid}/{n}")
+        piece = segs[(sid, n)][off:off + ln]
+        tf = tarfile.open(fileobj=io.BytesIO(piece), mode="r:", format=tarfile.PAX_FORMAT)
+        m = tf.next()
+        name = ent.get("path") or os.fsdecode(bytes.fromhex(ent["path_hex"]))
+        if m is None or m.name.rstrip("/") != name.rstrip("/").removeprefix("./") and not (name == "." and m.name in (".", "./")):
+            fail(f"the entry at {sid}/{n}+{off} is {m.name if m else None!r}, the index says {name!r}")
+        e = {"name": name, "type": ent["type"], "segment": [sid, n]}
+        if ent["type"] == "file":
+            content = tf.extractfile(m).read()
+            if hashlib.blake2b(content, digest_size=32).hexdigest() != ent["blake2b"]:
+                fail(f"{name}: contents differ from the index's BLAKE2b")
+            e["sha256"] = hashlib.sha256(content).hexdigest()
+            if extract_dir:
+                p = os.path.join(extract_dir, name)
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                open(p, "wb").write(content)
+        if ent["type"] == "hardlink" and extract_dir:   # its target is listed before it
+            link = ent.get("link") or os.fsdecode(bytes.fromhex(ent["link_hex"]))
+            p = os.path.join(extract_dir, name)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            open(p, "wb").write(open(os.path.join(extract_dir, link), "rb").read())
+        entries.append(e)
+    return {"manifest": man, "layout": 3, "index": {k: v for k, v in index.items() if k != "entries"},
+            "entries": entries, "segments_read": sorted("%s/%d" % k for k in segs)}
+
+
 def read_log(repo_dir, keyfile, source, name, out):
     """FORMAT.md "logs/": kind 3, index 0, id "<source>/<file>#<digest>[@<pushed>[;fields]]",
     one zstd frame, messages of 1 MiB but the last (FINAL), the keyed BLAKE2b-256 digest of
@@ -313,6 +375,11 @@ def main():
     if mtag != TAG_FINAL:
         fail("manifest does not end FINAL")
     man = json.loads(mtext)
+    if man.get("format") == 3:
+        res = read_layout3(repo_dir, keys, source, bid, man, extract_dir)
+        res["manifest_header"] = mh
+        json.dump(res, open(out_json, "w"), indent=1)
+        return
     objs, stream = [], b""
     for i, o in enumerate(man["objects"]):
         if o["n"] != i:

@@ -1,0 +1,48 @@
+/* vol_int.h - private to the volume driver (src_volume.c: configuration, the walk's helpers,
+ * layout 1; vol_seg.c: layout 3, docs/FORMAT.md "Volume backups, layout 3"). */
+#ifndef CF_VOL_INT_H
+#define CF_VOL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "source.h"
+
+struct volume {
+    char *path;            /* as configured */
+    char **excludes;
+    size_t nexcludes;
+};
+
+struct export_ctx {
+    struct source_out *out;
+    json_t *warnings;
+    unsigned nwarn;
+    struct cf_err *e;
+    uint64_t written;                  /* bytes passed to the stream */
+    crypto_generichash_state *hash;    /* when set, the file data is hashed as written */
+};
+
+/* the exclude patterns' verdict on @rel */
+bool vol_excluded(const struct volume *v, const char *rel, bool is_dir);
+/* a warning kept in the manifest (at most 200) and logged */
+void vol_warn(struct export_ctx *x, const char *fmt, ...) CF_PRINTF(2, 3);
+/* libarchive's write callback into x->out */
+la_ssize_t vol_out_write(struct archive *a, void *arg, const void *buf, size_t len);
+/* a regular file's data from the disk reader into the pax writer (holes, growth, shrinkage) */
+int vol_copy_file_data(struct archive *in, struct archive *out, struct archive_entry *entry,
+                       const char *rel, struct export_ctx *x);
+/* layout 3 (vol_seg.c): export into a segmented stream; extract from one */
+int vol_seg_export(struct volume *v, struct source_out *out, json_t *info, struct cf_err *e);
+int vol_seg_extract(struct source_in *in, json_t *index, struct cf_err *e);
+/* the disk reader and pax writer both layouts use */
+int vol_archives_open(struct volume *v, struct export_ctx *x, struct archive **in,
+                      struct archive **ar, struct archive_entry_linkresolver **res,
+                      struct cf_err *e);
+
+#endif
