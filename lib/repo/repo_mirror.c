@@ -7,6 +7,7 @@
 #include "../core/log.h"
 #include "../core/util.h"
 #include "repo_int.h"
+#include "repo_seg.h"
 
 #define COPY_BUF (1u << 20)
 
@@ -174,6 +175,84 @@ static bool missing(const struct mirror *mi, const char *key, uint64_t size)
     return d == NULL || d->size != size;
 }
 
+/* copy the data object @key of another backup that a backup references, checked against @want
+ * (from its manifest) or, without it, against the primary's listing by size */
+static int copy_ref(struct mirror *mi, const char *key, const struct manifest_object *want,
+                    const char *id, struct cf_err *e)
+{
+    const struct keyent *o = want ? NULL : keyset_find(&mi->src, key);
+    uint64_t size = want ? want->size : o ? o->size : 0;
+    int r;
+
+    if (want == NULL && o == NULL)
+        return cf_err_set(e, CF_E_CORRUPT, "%s, which backup %s references, is not on the "
+                          "primary", key, id);
+    r = missing(mi, key, size) ? copy_object(mi, key, size, want, e) : 0;
+    if (r != 0 && e->code == CF_E_NOTFOUND)
+        cf_err_set(e, CF_E_CORRUPT, "%s, which backup %s references, is not on the primary", key,
+                   id);
+    return r;
+}
+
+/* the data objects of other backups that backup @k references (layout 3): from its manifest
+ * @m, each checked by size and BLAKE2b, or, when the manifest cannot be read (public-key
+ * mode), from the plain refs list, by size. A parent pruned on the primary keeps them under
+ * its directory without a manifest, where the listing walk passes them over as debris. */
+static int copy_refs(struct mirror *mi, const struct repo_key *k, const struct manifest *m,
+                     struct cf_err *e)
+{
+    json_t *plain = NULL, *ref, *n;
+    size_t i, j;
+    int rc = -1;
+
+    if (m != NULL) {
+        json_array_foreach(m->refs, i, ref) {
+            const char *rid = json_string_value(json_object_get(ref, "id"));
+            const char *hex = json_string_value(json_object_get(ref, "blake2b"));
+            json_int_t on = json_integer_value(json_object_get(ref, "n"));
+            struct manifest_object want = { 0 };
+            if (rid == NULL || hex == NULL || strlen(hex) != 64 || on < 0 || on > UINT32_MAX)
+                return cf_err_set(e, CF_E_CORRUPT, "a reference of backup %s/%s is malformed",
+                                  k->source, k->id);
+            want.n = (uint32_t)on;
+            want.size = (uint64_t)json_integer_value(json_object_get(ref, "size"));
+            memcpy(want.blake2b, hex, 65);
+            char *key = repo_key_data(k->source, rid, want.n);
+            int r = copy_ref(mi, key, &want, k->id, e);
+            free(key);
+            if (r != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (repo_refs_load(mi->r, k->source, k->id, &plain, e) != 0) {
+        if (e->code != CF_E_NOTFOUND)
+            return -1;
+        cf_err_clear(e);   /* layout 1: no references */
+        return 0;
+    }
+    json_array_foreach(json_object_get(plain, "refs"), i, ref) {
+        const char *rid = json_string_value(json_object_get(ref, "id"));
+        json_array_foreach(json_object_get(ref, "n"), j, n) {
+            json_int_t on = json_integer_value(n);
+            if (rid == NULL || on < 0 || on > UINT32_MAX) {
+                cf_err_set(e, CF_E_CORRUPT, "a reference of backup %s/%s is malformed",
+                           k->source, k->id);
+                goto out;
+            }
+            char *key = repo_key_data(k->source, rid, (uint32_t)on);
+            int r = copy_ref(mi, key, NULL, k->id, e);
+            free(key);
+            if (r != 0)
+                goto out;
+        }
+    }
+    rc = 0;
+out:
+    json_decref(plain);
+    return rc;
+}
+
 /* copy the committed backup whose listed objects are src.v[@from, @to) (@mkey its manifest):
  * with the manifest readable, the data objects it lists (read whatever the listing saw, so a
  * backup that committed while the listing went on is whole), each checked against it; else
@@ -216,6 +295,11 @@ static int copy_backup(struct mirror *mi, const struct repo_key *k, size_t from,
         if (copy_object(mi, o->key, o->size, NULL, e) != 0)
             goto out;
     }
+    /* the objects of other backups it references (layout 3, from the plain refs list, so in
+     * public-key mode too): a parent pruned on the primary keeps them under its directory
+     * without a manifest, where the listing walk above passes them over as debris */
+    if (copy_refs(mi, k, m, e) != 0)
+        goto out;
     /* the manifest last: the commit point on the mirror as on the primary */
     if (copy_object(mi, mkey->key, mkey->size, NULL, e) != 0)
         goto out;

@@ -72,7 +72,8 @@ id1=$(repo_backups "$T/a" media | tail -n 1)
 check "the local mirror holds the backup's objects, byte for byte" \
     diff -r "$T/a/repo/backups" "$T/far/backups"
 check "the S3 mirror holds its manifest" s3_curl -o /dev/null "$(cobj "backups/media/$id1/manifest")"
-check "the S3 mirror holds its 4th data object" s3_curl -o /dev/null "$(cobj "backups/media/$id1/data/00000003")"
+last=$(ls "$T/a/repo/backups/media/$id1/data" | tail -n 1)
+check "the S3 mirror holds its last data object" s3_curl -o /dev/null "$(cobj "backups/media/$id1/data/$last")"
 run "catalog status shows both mirrors OK" catalog $C status
 check "status: far OK" grep -Eq '^far +2 +0 .* OK$' "$T/o"
 check "status: cloud OK" grep -Eq '^cloud +2 +0 .* OK$' "$T/o"
@@ -216,3 +217,20 @@ ok "restore from the mirror with the secret key" \
     restore $P --repository pm --secret-key-file "$T/p.sec" --source media --at latest --to "$T/out-pm"
 tree_fingerprint "$T/out-pm" >"$T/fp-pm"
 check "the tree restored from the public-key mirror is the source's" cmp "$T/fp-src" "$T/fp-pm"
+
+# --- an incremental backup whose parent was pruned on the primary: its referenced segments
+# live on under the parent's directory without a manifest, and a new mirror gets them too ---
+echo "changed after the first backup" >"$T/src/changed.txt"
+ok "an incremental backup (public-key mode: the parent's index from the cache)" backupd $P run nightly
+sed -e 's/^sources = media$/sources = media\nkeep-last = 1/' \
+    -e "s|^path = $T/pm\$|path = $T/pm\\n\\n[mirror pm2]\\npath = $T/pm2|" "$T/pk/coffer.conf" >"$T/pk/prune.conf"
+P2="--config $T/pk/prune.conf"
+ok "prune keeps only the incremental one" catalog $P2 prune --secret-key-file "$T/p.sec"
+check "...whose parent's manifest is gone from the primary" test "$(ls "$T/pk/repo/backups/media" | wc -l)" -ge 2 -a \
+    "$(ls "$T/pk/repo/backups/media"/*/manifest | wc -l)" = 1
+ok "a new mirror's first sync" catalog $P2 sync pm2
+ok "the incremental backup restores from the new mirror" \
+    restore $P2 --repository pm2 --secret-key-file "$T/p.sec" --source media --at latest --to "$T/out-pm2"
+tree_fingerprint "$T/src" >"$T/fp-src2"
+tree_fingerprint "$T/out-pm2" >"$T/fp-pm2"
+check "...and is the source's tree" cmp "$T/fp-src2" "$T/fp-pm2"
