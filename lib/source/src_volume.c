@@ -211,6 +211,57 @@ int vol_archives_open(struct volume *v, struct export_ctx *x, struct archive **i
     return 0;
 }
 
+int vol_walk_next(struct volume *v, struct archive *in, struct export_ctx *x, char *rel,
+                  size_t relcap, struct archive_entry **out, uint64_t *excluded,
+                  struct cf_err *e)
+{
+    size_t rootlen = strlen(v->path);
+
+    *out = NULL;
+    for (;;) {
+        struct archive_entry *entry = archive_entry_new();
+        int r = archive_read_next_header2(in, entry);
+        if (r == ARCHIVE_EOF) {
+            archive_entry_free(entry);
+            return 0;
+        }
+        const char *full = archive_entry_pathname(entry);
+        if (r == ARCHIVE_FATAL) {
+            cf_err_set(e, CF_E_SOURCE, "reading volume '%s': %s", v->path,
+                       archive_error_string(in));
+            archive_entry_free(entry);
+            return -1;
+        }
+        if (r == ARCHIVE_FAILED) {
+            vol_warn(x, "'%s' skipped: %s", full ? full : "?", archive_error_string(in));
+            archive_entry_free(entry);
+            continue;
+        }
+        if (r == ARCHIVE_WARN)
+            vol_warn(x, "'%s': %s", full ? full : "?", archive_error_string(in));
+        if (full == NULL || strncmp(full, v->path, rootlen) != 0 ||
+            (full[rootlen] != '\0' && full[rootlen] != '/' && rootlen > 1)) {
+            cf_err_set(e, CF_E_INTERNAL, "entry '%s' outside the volume", full ? full : "?");
+            archive_entry_free(entry);
+            return -1;
+        }
+        const char *tail = full + rootlen;
+        while (*tail == '/')
+            tail++;
+        snprintf(rel, relcap, "%s", *tail ? tail : ".");
+        bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
+        if (*tail && vol_excluded(v, rel, is_dir)) {
+            (*excluded)++;
+            archive_entry_free(entry);
+            continue;
+        }
+        if (is_dir)
+            archive_read_disk_descend(in);
+        *out = entry;
+        return 1;
+    }
+}
+
 static int volume_export(void *priv, struct source_out *out, json_t *info, struct cf_err *e)
 {
     struct volume *v = priv;
@@ -219,7 +270,6 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
     struct archive_entry *entry = NULL, *spare = NULL;
     struct export_ctx x = { out, json_array(), 0, e, 0, NULL };
     uint64_t files = 0, dirs = 0, others = 0, excluded_n = 0, file_bytes = 0;
-    size_t rootlen = strlen(v->path);
     struct stat st;
     int rc = -1, r;
 
@@ -239,45 +289,13 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
         goto out;
     for (;;) {
         char rel[PATH_MAX + 2];
-        entry = archive_entry_new();
-        r = archive_read_next_header2(in, entry);
-        if (r == ARCHIVE_EOF) {
-            archive_entry_free(entry);
-            entry = NULL;
+        int k = vol_walk_next(v, in, &x, rel, sizeof(rel), &entry, &excluded_n, e);
+        if (k <= 0) {
+            if (k < 0)
+                goto out;
             break;
         }
-        const char *full = archive_entry_pathname(entry);
-        if (r == ARCHIVE_FATAL) {
-            cf_err_set(e, CF_E_SOURCE, "reading volume '%s': %s", v->path,
-                       archive_error_string(in));
-            goto out;
-        }
-        if (r == ARCHIVE_FAILED) {
-            vol_warn(&x, "'%s' skipped: %s", full ? full : "?", archive_error_string(in));
-            archive_entry_free(entry);
-            entry = NULL;
-            continue;
-        }
-        if (r == ARCHIVE_WARN)
-            vol_warn(&x, "'%s': %s", full ? full : "?", archive_error_string(in));
-        if (full == NULL || strncmp(full, v->path, rootlen) != 0 ||
-            (full[rootlen] != '\0' && full[rootlen] != '/' && rootlen > 1)) {
-            cf_err_set(e, CF_E_INTERNAL, "entry '%s' outside the volume", full ? full : "?");
-            goto out;
-        }
-        const char *tail = full + rootlen;
-        while (*tail == '/')
-            tail++;
-        snprintf(rel, sizeof(rel), "%s", *tail ? tail : ".");
         bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
-        if (*tail && vol_excluded(v, rel, is_dir)) {
-            excluded_n++;
-            archive_entry_free(entry);
-            entry = NULL;
-            continue;
-        }
-        if (is_dir)
-            archive_read_disk_descend(in);
         archive_entry_copy_pathname(entry, rel);
         archive_entry_linkify(res, &entry, &spare);
         if (entry == NULL)

@@ -37,6 +37,15 @@ la_ssize_t vol_out_write(struct archive *a, void *arg, const void *buf, size_t l
 /* a regular file's data from the disk reader into the pax writer (holes, growth, shrinkage) */
 int vol_copy_file_data(struct archive *in, struct archive *out, struct archive_entry *entry,
                        const char *rel, struct export_ctx *x);
+/* vol_walk_next() - the next entry of the disk walk @in of @v that is not excluded, its name
+ * relative to the volume in @rel ("." for the root; @entry's pathname is set to it later by
+ * the caller), directories descended into: 1 with *@entry (the caller frees it), 0 at the
+ * end, -1 on a reading error. Entries libarchive cannot read are warnings and passed over;
+ * excluded ones are counted in *@excluded. */
+int vol_walk_next(struct volume *v, struct archive *in, struct export_ctx *x, char *rel,
+                  size_t relcap, struct archive_entry **entry, uint64_t *excluded,
+                  struct cf_err *e);
+
 /* layout 3 (vol_seg.c): export into a segmented stream; extract from one */
 int vol_seg_export(struct volume *v, struct source_out *out, json_t *info, struct cf_err *e);
 int vol_seg_extract(struct source_in *in, json_t *index, struct cf_err *e);

@@ -189,9 +189,9 @@ int vol_seg_export(struct volume *v, struct source_out *out, json_t *info, struc
     struct export_ctx x = { out, json_array(), 0, e, 0, NULL };
     json_t *parent = source_out_seg_parent(out), *pe;
     struct walk w;
-    size_t rootlen = strlen(v->path), i;
+    size_t i;
     struct timespec ts;
-    int rc = -1, r;
+    int rc = -1;
 
     memset(&w, 0, sizeof(w));
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -211,40 +211,13 @@ int vol_seg_export(struct volume *v, struct source_out *out, json_t *info, struc
         goto out;
     for (;;) {
         char rel[4096 + 2];
-        entry = archive_entry_new();
-        r = archive_read_next_header2(in, entry);
-        if (r == ARCHIVE_EOF)
+        int k = vol_walk_next(v, in, &x, rel, sizeof(rel), &entry, &w.excluded, e);
+        if (k <= 0) {
+            if (k < 0)
+                goto out;
             break;
-        const char *full = archive_entry_pathname(entry);
-        if (r == ARCHIVE_FATAL) {
-            cf_err_set(e, CF_E_SOURCE, "reading volume '%s': %s", v->path,
-                       archive_error_string(in));
-            goto out;
         }
-        if (r == ARCHIVE_FAILED) {
-            vol_warn(&x, "'%s' skipped: %s", full ? full : "?", archive_error_string(in));
-            archive_entry_free(entry);
-            continue;
-        }
-        if (r == ARCHIVE_WARN)
-            vol_warn(&x, "'%s': %s", full ? full : "?", archive_error_string(in));
-        if (full == NULL || strncmp(full, v->path, rootlen) != 0 ||
-            (full[rootlen] != '\0' && full[rootlen] != '/' && rootlen > 1)) {
-            cf_err_set(e, CF_E_INTERNAL, "entry '%s' outside the volume", full ? full : "?");
-            goto out;
-        }
-        const char *tail = full + rootlen;
-        while (*tail == '/')
-            tail++;
-        snprintf(rel, sizeof(rel), "%s", *tail ? tail : ".");
         bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
-        if (*tail && vol_excluded(v, rel, is_dir)) {
-            w.excluded++;
-            archive_entry_free(entry);
-            continue;
-        }
-        if (is_dir)
-            archive_read_disk_descend(in);
         archive_entry_copy_pathname(entry, rel);
         archive_entry_linkify(res, &entry, &spare);
         if (entry == NULL)
