@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../lib/catalog/cat_archive.h"
+#include "../lib/catalog/cat_drill.h"
 #include "../lib/catalog/cat_health.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
@@ -145,6 +146,57 @@ static int source_state(const struct conf *c, struct cat_index *x, const char *r
     return 0;
 }
 
+/* the newest drill of @subject ("job.NAME", "source.NAME") into @d; @every: the job's
+ * drill-every (0: none) */
+static int drill_state(struct cat_index *x, const char *repo_id, const char *subject,
+                       int64_t every, time_t now, struct metrics_drill *d, struct cf_err *e)
+{
+    struct cat_drill last;
+    bool found;
+
+    if (cat_index_drill_last(x, repo_id, subject, &last, &found, e) != 0)
+        return -1;
+    d->have = found;
+    d->last = last.finished ? last.finished : last.started;
+    d->ok = last.ok;
+    d->rto = (double)last.rto_ms / 1000.0;
+    d->every = every > 0;
+    /* as catalog status judges it: the time since the newest drill started, whatever its
+     * result (a failed one is coffer_drill_last_success) */
+    d->overdue = every > 0 && objective_drill(found, last.started ? last.started : d->last, true,
+                                              now, every) == OBJ_VIOLATED;
+    return 0;
+}
+
+static int drills_gather(const struct conf *c, struct cat_index *x, const char *repo_id,
+                         time_t now, struct metrics_set *m, struct cf_err *e)
+{
+    char subject[300];
+
+    m->d = cf_calloc(c->njobs + c->nsources + 1, sizeof(*m->d));
+    for (size_t i = 0; i < c->njobs; i++) {
+        int64_t every = 0;
+        struct metrics_drill *d = &m->d[m->nd++];
+        d->job = c->jobs[i].name;
+        snprintf(subject, sizeof(subject), "job.%s", d->job);
+        if (ini_get_duration(c->jobs[i].sec, "drill-every", 0, &every, e) != 0 ||
+            drill_state(x, repo_id, subject, every, now, d, e) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < c->nsources; i++) {
+        struct metrics_drill *d = &m->d[m->nd];
+        d->source = c->sources[i]->name;
+        snprintf(subject, sizeof(subject), "source.%s", d->source);
+        if (drill_state(x, repo_id, subject, 0, now, d, e) != 0)
+            return -1;
+        if (d->have)   /* a source never drilled alone says nothing */
+            m->nd++;
+        else
+            memset(d, 0, sizeof(*d));
+    }
+    return 0;
+}
+
 /* every job and source of the configuration, so that one file tells all whichever job ran */
 static int metrics_gather(const struct conf *c, struct cat_index *x, const char *repo_id,
                           time_t now, struct metrics_set *m, struct cf_err *e)
@@ -178,7 +230,7 @@ static int metrics_gather(const struct conf *c, struct cat_index *x, const char 
             cat_attempt_clear(&at.last);
         }
     }
-    return 0;
+    return drills_gather(c, x, repo_id, now, m, e);
 }
 
 void backupd_after_run(const struct conf *c, const char *job, const char *repo_id)
@@ -235,6 +287,7 @@ void backupd_textfile(const struct conf *c, const char *repo_id)
         log_warn("metrics not written: %s", e.msg);
     free(m.b);
     free(m.s);
+    free(m.d);
     cat_index_close(x);
 }
 
@@ -255,6 +308,7 @@ int backupd_metrics_text(const struct conf *c, struct buf *out, struct cf_err *e
 out:
     free(m.b);
     free(m.s);
+    free(m.d);
     cat_index_close(x);
     return rc;
 }

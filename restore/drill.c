@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../policies/objectives.h"
+#include "../lib/catalog/cat_drill.h"
 #include "../lib/core/cli.h"
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
@@ -307,6 +308,11 @@ int restore_drill_run(const struct conf *c, const struct repo_unlock *u,
         cf_err_clear(&e);
     }
     free(text);
+    /* then in the catalog index, for the metrics; the drill does not depend on it */
+    if (catalog_drill_record(c, d.r, rep, &e) != 0) {
+        cli_say(LOG_WARN, "restore: warning: %s", e.msg);
+        cf_err_clear(&e);
+    }
     for (size_t i = 0; i < o->nreports; i++)
         if (drill_report_write(rep, o->reports[i], &e) != 0) {
             fprintf(stderr, "restore: error: %s\n", e.msg);

@@ -14,6 +14,7 @@
 #include "../repo/repo.h"
 #include "../repo/repo_pins.h"
 #include "cat_archive.h"
+#include "cat_drill.h"
 #include "cat_health.h"
 #include "cat_index.h"
 
@@ -25,6 +26,7 @@ struct cat_sync_stats {
     size_t damaged;   /* of the added: manifest fails to load */
     size_t vanished;  /* index rows whose backup is gone without a removal record */
     size_t logs_added, logs_gone;   /* archived log files learnt, and gone (cat_logcmd.c) */
+    size_t drills_added;            /* drill reports learnt from drills/ */
     bool fresh;       /* the index was created (or replaced) by this command */
 };
 
@@ -48,7 +50,7 @@ void cat_ctx_close(struct cat_ctx *ctx);
 
 /* cat_sync() - compare the index with the repository and fix the index: new backups added
  * (read from their manifests), gone ones marked pruned (a removal record exists) or vanished
- * (none: removed behind coffer's back), pins copied. With @rebuild,
+ * (none: removed behind coffer's back), pins copied, drill reports not known yet learnt. With @rebuild,
  * every row of this repository is dropped first and recreated. */
 int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e);
 

@@ -17,7 +17,7 @@
 #include "../repo/repo.h"
 #include "cat_int.h"
 
-#define CAT_SCHEMA "4"
+#define CAT_SCHEMA "5"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -35,6 +35,7 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS backups_by_time ON backups(repo, source, time);"
     CAT_ATTEMPTS_SQL
     CAT_LOGS_SQL
+    CAT_DRILLS_SQL
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '" CAT_SCHEMA "');";
 
 #define COLS                                                                               \
@@ -77,7 +78,8 @@ const char *cat_index_file(const struct cat_index *x)
 /* Schema 1 -> 2: the column gone_at, and status 3 (vanished). Rows that schema 1 marked
  * pruned stay pruned: it did not tell a prune from a manifest removed behind coffer's back.
  * Schema 2 -> 3: the table of attempts (cat_int.h); 3 -> 4: the table of archived log files
- * (cat_int.h), empty until the next refresh fills it. Under the write lock, and from the version
+ * (cat_int.h), empty until the next refresh fills it; 4 -> 5: the table of drills (cat_int.h),
+ * filled by the next refresh from drills/. Under the write lock, and from the version
  * read again under it, so that two commands upgrading at once do it once. */
 static int index_upgrade(struct cat_index *x, struct cf_err *e)
 {
@@ -99,7 +101,9 @@ static int index_upgrade(struct cat_index *x, struct cf_err *e)
     if (rc == SQLITE_OK && from < 3)
         rc = sqlite3_exec(x->db, CAT_ATTEMPTS_SQL, NULL, NULL, NULL);
     if (rc == SQLITE_OK && from < 4)
-        rc = sqlite3_exec(x->db, CAT_LOGS_SQL
+        rc = sqlite3_exec(x->db, CAT_LOGS_SQL, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && from < 5)
+        rc = sqlite3_exec(x->db, CAT_DRILLS_SQL
                           "UPDATE meta SET value = '" CAT_SCHEMA "' WHERE key = 'schema'",
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK)
@@ -109,7 +113,7 @@ static int index_upgrade(struct cat_index *x, struct cf_err *e)
         sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    if (from < 4)
+    if (from < 5)
         log_info("catalog index upgraded path=%s schema=%d->" CAT_SCHEMA, x->path, from);
     return 0;
 }
@@ -154,7 +158,8 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
     rc = sqlite3_prepare_v2(x->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL);
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
-        if (v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0)) {
+        if (v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0 ||
+                          strcmp(v, "4") == 0)) {
             sqlite3_finalize(st);
             return index_upgrade(x, e);
         }

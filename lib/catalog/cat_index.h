@@ -5,7 +5,7 @@
  *
  * Tables (docs/CATALOG.md): backups (one row per backup, key repo+source+id), attempts (one
  * row per attempt of `backupd run`, cat_health.h), logs (one row per archived log file,
- * cat_archive.h) and meta (schema version). Times are Unix
+ * cat_archive.h), drills (one row per restore drill, cat_drill.h) and meta (schema version). Times are Unix
  * seconds (UTC).
  *
  * One thing the index knows that the repository cannot tell: that a backup existed. A row
@@ -70,8 +70,9 @@ extern const char *const cat_section_keys[];
 int cat_index_path(const struct conf *c, const char **out, struct cf_err *e);
 
 /* cat_index_open() - open the index at @path, creating it (mode 0600, parents 0700) when
- * missing. An index of schema 1, 2 or 3 is upgraded in place to schema 4 (2: gone_at, vanished
- * rows; 3: the attempts table; 4: the archived log files, cat_archive.h).
+ * missing. An index of schema 1 to 4 is upgraded in place to schema 5 (2: gone_at, vanished
+ * rows; 3: the attempts table; 4: the archived log files, cat_archive.h; 5: the drills,
+ * cat_drill.h).
  * A file that is not a usable index (corrupted, or another schema) is moved aside to
  * "<path>.broken-<time>" with a warning and replaced by an empty one. *@fresh is set when the
  * index starts empty (new or replaced): the caller fills it from the repository. Another

@@ -32,6 +32,16 @@ struct cat_index {
     " pushed INTEGER NOT NULL DEFAULT 0, stored INTEGER NOT NULL DEFAULT 0,"               \
     " PRIMARY KEY(repo, source, file));"
 
+/* Schema 5: one row per restore drill (docs/CATALOG.md "Drills"), from `restore drill` or a
+ * refresh that found its report under drills/; a cache like the backups table. @subject is
+ * "job.NAME" or "source.NAME", as under drills/. */
+#define CAT_DRILLS_SQL                                                                     \
+    "CREATE TABLE IF NOT EXISTS drills("                                                   \
+    " repo TEXT NOT NULL, subject TEXT NOT NULL, id TEXT NOT NULL,"                        \
+    " started INTEGER NOT NULL DEFAULT 0, finished INTEGER NOT NULL DEFAULT 0,"            \
+    " ok INTEGER NOT NULL, rto_ms INTEGER NOT NULL DEFAULT 0,"                             \
+    " PRIMARY KEY(repo, subject, id));"
+
 /* the SQLite result @rc of doing @what as an error: CF_E_LOCKED, CF_E_CORRUPT or CF_E_IO */
 int cat_db_err(struct cat_index *x, int rc, const char *what, struct cf_err *e);
 int cat_prepare(struct cat_index *x, const char *sql, sqlite3_stmt **st, struct cf_err *e);

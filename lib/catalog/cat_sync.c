@@ -88,6 +88,51 @@ static int row_gone(struct cat_ctx *ctx, const struct cat_row *r, bool *in_tx, s
     return 0;
 }
 
+/* The drill reports under drills/ the index does not know yet: each read once (it needs the
+ * key: in public-key mode without the secret key there is nothing to learn, and no error). A
+ * report that cannot be read is a warning; the next refresh tries it again. */
+static int cat_sync_drills(struct cat_ctx *ctx, bool *in_tx, struct cf_err *e)
+{
+    struct repo_ref *refs = NULL;
+    size_t n = 0;
+    int rc = -1;
+
+    if (!repo_can_read(ctx->r))
+        return 0;
+    if (repo_drill_list(ctx->r, NULL, &refs, &n, e) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        struct cat_drill d;
+        json_t *rep = NULL;
+        bool has;
+        if (cat_index_drill_has(ctx->x, ctx->repo_id, refs[i].source, refs[i].id, &has, e) != 0)
+            goto out;
+        if (has)
+            continue;
+        if (repo_drill_load(ctx->r, refs[i].source, refs[i].id, &rep, e) != 0 ||
+            cat_drill_from_report(rep, ctx->repo_id, &d, e) != 0) {
+            json_decref(rep);
+            if (e->code == CF_E_NET || e->code == CF_E_IO || e->code == CF_E_AUTH)
+                goto out;
+            log_warn("drill report drills/%s/%s not read: %s", refs[i].source, refs[i].id,
+                     e->msg);
+            cf_err_clear(e);
+            continue;
+        }
+        json_decref(rep);
+        /* the subject is the report's place, whatever its text says */
+        snprintf(d.subject, sizeof(d.subject), "%s", refs[i].source);
+        snprintf(d.id, sizeof(d.id), "%s", refs[i].id);
+        if (cat_begin_once(ctx, in_tx, e) != 0 || cat_index_drill_put(ctx->x, &d, e) != 0)
+            goto out;
+        ctx->st.drills_added++;
+    }
+    rc = 0;
+out:
+    free(refs);
+    return rc;
+}
+
 int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
 {
     struct repo_ref *refs = NULL;
@@ -169,7 +214,7 @@ int cat_sync(struct cat_ctx *ctx, bool rebuild, struct cf_err *e)
         if (c == 0)
             k++;
     }
-    if (cat_sync_logs(ctx, rebuild, &in_tx, e) != 0)
+    if (cat_sync_logs(ctx, rebuild, &in_tx, e) != 0 || cat_sync_drills(ctx, &in_tx, e) != 0)
         goto out;
     /* when it was last refreshed, for answers given offline: kept to the minute, so that an
      * unchanged index is not rewritten on every command */

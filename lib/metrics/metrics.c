@@ -145,6 +145,41 @@ static const struct sfam sfams[] = {
       s_arch_gaps },
 };
 
+struct dfam {
+    const char *name, *type, *help;
+    bool (*v)(const struct metrics_drill *d, double *out);
+};
+GETTER(d_last, struct metrics_drill, x->have, x->last)
+GETTER(d_ok, struct metrics_drill, x->have, x->ok ? 1 : 0)
+GETTER(d_rto, struct metrics_drill, x->have, x->rto)
+GETTER(d_overdue, struct metrics_drill, x->every, x->overdue ? 1 : 0)
+
+static const struct dfam dfams[] = {
+    { "coffer_drill_last_timestamp_seconds", "gauge",
+      "When the newest restore drill finished, Unix time.", d_last },
+    { "coffer_drill_last_success", "gauge",
+      "1 when the newest restore drill passed, 0 when it failed.", d_ok },
+    { "coffer_drill_rto_seconds", "gauge",
+      "The recovery time the newest restore drill measured.", d_rto },
+    { "coffer_drill_overdue", "gauge",
+      "1 when the job had no restore drill within its drill-every.", d_overdue },
+};
+
+/* a drill's sample: labelled by its job, or by its source */
+static void dsample(struct buf *out, const char *name, const struct metrics_drill *d, double v)
+{
+    if (d->job == NULL) {
+        sample(out, name, NULL, d->source, v);
+        return;
+    }
+    buf_printf(out, "%s{", name);
+    put_label(out, "job", d->job);
+    if (v == (double)(int64_t)v)
+        buf_printf(out, "} %" PRId64 "\n", (int64_t)v);
+    else
+        buf_printf(out, "} %.3f\n", v);
+}
+
 void metrics_format(const struct metrics_set *m, struct buf *out)
 {
     double v;
@@ -170,6 +205,12 @@ void metrics_format(const struct metrics_set *m, struct buf *out)
             sample(out, "coffer_archive_lag_seconds", NULL, m->s[i].source,
                    m->generated > m->s[i].archive_last
                        ? (double)(m->generated - m->s[i].archive_last) : 0);
+    for (size_t f = 0; f < sizeof(dfams) / sizeof(*dfams); f++) {
+        family(out, dfams[f].name, dfams[f].type, dfams[f].help);
+        for (size_t i = 0; i < m->nd; i++)
+            if (dfams[f].v(&m->d[i], &v))
+                dsample(out, dfams[f].name, &m->d[i], v);
+    }
     family(out, "coffer_metrics_generated_timestamp_seconds", "gauge",
            "When these metrics were written, Unix time (an old value: no run since).");
     buf_printf(out, "coffer_metrics_generated_timestamp_seconds %" PRId64 "\n",

@@ -51,12 +51,26 @@ struct metrics_source {
     uint64_t archive_gaps;      /* segments missing between two archived ones, as gaps */
 };
 
+/* the newest restore drill of a job (or of a source drilled alone): from the index's drills */
+struct metrics_drill {
+    const char *job;            /* the label: job, or NULL for ... */
+    const char *source;         /* ... a source drill */
+    bool have;                  /* any drill */
+    time_t last;                /* when the newest drill finished */
+    bool ok;
+    double rto;                 /* seconds measured by the newest drill */
+    bool every;                 /* the job has drill-every */
+    bool overdue;               /* ... and no drill within it */
+};
+
 struct metrics_set {
     struct metrics_backup *b;
     size_t nb;
     struct metrics_source *s;
     size_t ns;
     time_t generated;
+    struct metrics_drill *d;
+    size_t nd;
 };
 
 /* what the daemon adds to the metrics it serves (docs/METRICS.md "Daemon") */

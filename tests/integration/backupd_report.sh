@@ -130,10 +130,10 @@ bad "notify-retries too many" "s|^notify-timeout = .*|&\nnotify-retries = 50|" "
 # --- an index of schema 1 or 2 is upgraded in place (to 4), its rows kept ---
 db="$T/d/catalog.db"
 n=$(sqlite3 "$db" "select count(*) from backups")
-sqlite3 "$db" "drop table attempts; drop table logs; update meta set value = '2' where key = 'schema'"
+sqlite3 "$db" "drop table attempts; drop table logs; drop table drills; update meta set value = '2' where key = 'schema'"
 ok "schema 2 upgraded" catalog --config "$C" list
-check "said so" grep -q "catalog index upgraded .* schema=2->4" "$_err"
-check "rows kept, attempts table there" test "$(sqlite3 "$db" "select count(*) from backups; select count(*) from attempts; select value from meta where key='schema'" | tr '\n' ' ')" = "$n 0 4 "
-sqlite3 "$db" "drop table attempts; drop table logs; alter table backups drop column gone_at; update meta set value = '1' where key = 'schema'"
+check "said so" grep -q "catalog index upgraded .* schema=2->5" "$_err"
+check "rows kept, attempts table there" test "$(sqlite3 "$db" "select count(*) from backups; select count(*) from attempts; select count(*) from drills; select value from meta where key='schema'" | tr '\n' ' ')" = "$n 0 0 5 "
+sqlite3 "$db" "drop table attempts; drop table logs; drop table drills; alter table backups drop column gone_at; update meta set value = '1' where key = 'schema'"
 ok "a run on a schema 1 index" backupd --config "$C" run nightly
-check "upgraded to 4 and the attempt recorded" test "$(sqlite3 "$db" "select count(*) from attempts; select count(*) from logs; select value from meta where key='schema'" | tr '\n' ' ')" = "1 0 4 "
+check "upgraded to 5 and the attempt recorded" test "$(sqlite3 "$db" "select count(*) from attempts; select count(*) from logs; select count(*) from drills; select value from meta where key='schema'" | tr '\n' ' ')" = "1 0 0 5 "

@@ -186,3 +186,18 @@ check "says why" grep -q "sealed to a public key" "$T/e"
 run "pk rebuild with the secret key" catalog --config "$T/pk/coffer.conf" rebuild --secret-key-file "$T/pk/repo.sec"
 run "pk list with details" catalog --config "$T/pk/coffer.conf" list --json --secret-key-file "$T/pk/repo.sec"
 check "details read" test "$(jq_ "$T/o" "(d[0]['details'], d[0]['kind'], d[0]['bytes_in'] > 0)")" = "(True, 'volume', True)"
+# drills: reading a report needs the secret key; a refresh without it skips them, no error
+run "pk drill with the secret key" restore --config "$T/pk/coffer.conf" drill --source media \
+    --secret-key-file "$T/pk/repo.sec" --scratch-dir "$T/pk"
+check "the drill is in the index" test "$(sqlite3 "$T/pk/catalog.db" "select count(*), sum(ok) from drills where subject = 'source.media'")" = "1|1"
+# an index that cannot be opened does not fail the drill: a warning
+echo file >"$T/pk/notadir"
+sed "s|^path = $T/pk/catalog.db|path = $T/pk/notadir/catalog.db|" "$T/pk/coffer.conf" >"$T/pk/noindex.conf"
+run "pk drill with no usable index passes" restore --config "$T/pk/noindex.conf" drill \
+    --source media --secret-key-file "$T/pk/repo.sec" --scratch-dir "$T/pk"
+check "with a warning" grep -q "warning: unable to record the drill in the catalog index" "$T/e"
+rm -f "$T/pk/catalog.db" "$T/pk/catalog.db-wal" "$T/pk/catalog.db-shm"
+run "pk list without the secret key, drills under drills/" catalog --config "$T/pk/coffer.conf" list
+check "no drill learnt, no warning" test "$(sqlite3 "$T/pk/catalog.db" "select count(*) from drills")" = 0 -a -z "$(grep -i 'drill\|warning' "$T/e")"
+run "pk list with the secret key" catalog --config "$T/pk/coffer.conf" list --secret-key-file "$T/pk/repo.sec"
+check "the drill learnt from drills/" test "$(sqlite3 "$T/pk/catalog.db" "select count(*), sum(ok) from drills")" = "2|2"

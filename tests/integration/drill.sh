@@ -5,7 +5,8 @@
 # restores the four into them, checks each (pg_amcheck and the row counts recorded at backup
 # time, CHECK TABLE, the key count and the RDB's checksum, file count and bytes, a check-sql),
 # writes the report as JSON and Markdown, keeps it in the repository (catalog drills lists it,
-# catalog status flags a failed or overdue drill) and leaves nothing running. A damaged
+# catalog status flags a failed or overdue drill, the catalog index records it and the metrics
+# textfile tells it, also after the index is rebuilt from drills/) and leaves nothing running. A damaged
 # object of the PostgreSQL backup, a check-sql that does not match, an RTO objective of 1 s
 # and a scratch server that cannot start each fail the drill, naming what failed.
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +20,10 @@ start_mariadb || exit 1
 app_four "$T/c" || exit 1
 conf="$T/c/coffer.conf"
 echo "drill-every = 90d" >>"$conf"
+# a job of the volume alone runs without the servers, and writes the metrics textfile
+mkdir -p "$T/prom"
+printf '\n[job vol]\nsources = media\n\n[metrics]\ntextfile-dir = %s\n' "$T/prom" >>"$conf"
+prom="$T/prom/coffer.prom"
 # the check-sql of each database source
 sed -i "/^\[source pg\]/a check-sql = SELECT count(*) FROM orders WHERE id <= 100\ncheck-expect = 100" "$conf"
 sed -i "/^\[source my\]/a check-sql = SELECT max(id) FROM items\ncheck-expect = 300" "$conf"
@@ -54,6 +59,19 @@ for s in r["sources"]:
     assert s["backup"] and s["restore_ms"] >= 0 and s["result"] == "passed", s
 assert r["host"] and r["coffer_version"] and r["rto"]["measured_ms"] > 0
 PY
+cat >"$T/prom.py" <<'PY'
+# prom.py FILE: the samples of a textfile as {'name{labels}': value}
+import sys, calendar, time, json
+def samples(path):
+    v = {}
+    for line in open(path):
+        if line.strip() and not line.startswith("#"):
+            k, x = line.rsplit(" ", 1)
+            v[k] = float(x)
+    return v
+def unix(s):
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+PY
 check "the Markdown report holds every check" bash -c "grep -c '^| \(media\|pg\|my\|cache\) | ' '$T/r.md' | grep -qx 15"
 check "the Markdown report's title says passed" grep -q "^# coffer drill .*: passed$" "$T/r.md"
 # (the bracket keeps pgrep from matching the command line of this check itself)
@@ -64,6 +82,21 @@ ok "catalog drills lists it" catalog $C drills
 check "catalog drills: the drill, passed" grep -q "job.app .* passed" "$_out"
 ok "catalog status: the drill is recent and passed" catalog $C status
 check "status shows the last drill" grep -q "app .*drill.*passed" "$_out"
+
+# --- the drill in the metrics: `restore drill` recorded it in the index it created ---
+ok "backupd run vol writes the metrics textfile" backupd $C run vol
+check "promtool check metrics accepts the drill metrics" promtool check metrics <"$prom"
+check "the textfile: the passed drill of job app, its time and RTO, not overdue" \
+    python3 - "$T/prom.py" "$prom" "$T/r.json" <<'PY'
+import sys, json; exec(open(sys.argv[1]).read())
+v = samples(sys.argv[2]); r = json.load(open(sys.argv[3]))
+assert v['coffer_drill_last_success{job="app"}'] == 1, v
+assert v['coffer_drill_last_timestamp_seconds{job="app"}'] == unix(r["finished"]), (v, r["finished"])
+assert abs(v['coffer_drill_rto_seconds{job="app"}'] - r["rto"]["measured_ms"] / 1000) < 0.001, v
+assert v['coffer_drill_overdue{job="app"}'] == 0, v
+# job vol: no drill and no drill-every, so nothing; no drill id anywhere
+assert not [k for k in v if k.startswith("coffer_drill_") and ('"vol"' in k or "id=" in k)], v
+PY
 
 # --- failures ---
 cp "$conf" "$T/c/bad-sql.conf"
@@ -118,6 +151,32 @@ ok "catalog drills lists all of them" catalog $C drills
 check "catalog drills: the failed drills too" test "$(grep -c FAILED "$_out")" -ge 2
 fails "catalog status flags the failed last drill" 1 "" catalog $C status
 check "status names the failed drill" grep -q "app .*drill.*FAILED" "$_out"
+
+# --- the failed drills in the metrics, then again from an index rebuilt from drills/ ---
+ok "backupd run vol after the failed drills" backupd $C run vol
+check "promtool accepts the textfile after failed drills" promtool check metrics <"$prom"
+check "the textfile: job app's last drill failed, so did source pg's and cache's" \
+    python3 - "$T/prom.py" "$prom" "$T/bad.json" <<'PY'
+import sys, json; exec(open(sys.argv[1]).read())
+v = samples(sys.argv[2]); r = json.load(open(sys.argv[3]))
+assert v['coffer_drill_last_success{job="app"}'] == 0, v
+assert v['coffer_drill_last_timestamp_seconds{job="app"}'] == unix(r["finished"]), v
+assert abs(v['coffer_drill_rto_seconds{job="app"}'] - r["rto"]["measured_ms"] / 1000) < 0.001, v
+assert v['coffer_drill_overdue{job="app"}'] == 0, v
+assert v['coffer_drill_last_success{source="pg"}'] == 0, v
+assert v['coffer_drill_last_success{source="cache"}'] == 0, v
+assert v['coffer_drill_rto_seconds{source="pg"}'] > 1, v    # the rto = 1s drill was the last
+assert 'coffer_drill_last_success{source="media"}' not in v, v
+PY
+grep '^coffer_drill_' "$prom" >"$T/drills.before"
+rm -f "$T/c/catalog.db" "$T/c/catalog.db-wal" "$T/c/catalog.db-shm"
+ok "catalog list builds a new index" catalog $C list
+check "the index learnt every drill report under drills/" \
+    test "$(sqlite3 "$T/c/catalog.db" 'select count(*) from drills')" = "$(repo_keys "$T/c" drills/ | wc -l)"
+check "with their results" \
+    test "$(sqlite3 "$T/c/catalog.db" "select count(*) from drills where subject = 'job.app' and ok = 1")" = 1
+ok "backupd run vol on the rebuilt index" backupd $C run vol
+check "the same drill metrics from the rebuilt index" diff "$T/drills.before" <(grep '^coffer_drill_' "$prom")
 check "nothing left running at the end" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
 # the Markdown report of the four-source drill, for whoever asked for it (docs, notes)
 [ -z "${DRILL_REPORT_OUT:-}" ] || cp "$T/r.md" "$DRILL_REPORT_OUT"

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "../../lib/catalog/cat_archive.h"
+#include "../../lib/catalog/cat_drill.h"
 #include "../../lib/catalog/cat_health.h"
 #include "../../lib/catalog/cat_index.h"
 #include "../../lib/core/log.h"
@@ -269,7 +270,7 @@ TEST(schema_1_upgraded_in_place)
     cat_row_clear(&r);
     char v[64];
     CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "4");
+    CHECK_STR(v, "5");
     CHECK_EQ_INT(cat_index_meta_get(x, "synced:repo-1", v, sizeof(v), &e), 0);
     /* schema 3: the attempts table, usable at once */
     struct cat_attempt a = { .source = "media", .job = "nightly", .started = 100,
@@ -303,7 +304,7 @@ TEST(schema_1_upgraded_in_place)
                                       CAT_VANISHED, NULL, &e), 0);
     CHECK_EQ_INT(cat_index_forget(x, "repo-1", &e), 0);
     cat_index_close(x);
-    x = open_at("v1.db", &fresh);   /* opened again: schema 4 now, nothing to upgrade */
+    x = open_at("v1.db", &fresh);   /* opened again: schema 5 now, nothing to upgrade */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     CHECK(r.status == CAT_VANISHED && r.gone_at >= time(NULL) - 60);
@@ -398,7 +399,7 @@ TEST(manifest_fields)
     cat_row_clear(&r);
 }
 
-/* an index of schema 3 (before the log archive): upgraded in place to 4, its rows
+/* an index of schema 3 (before the log archive): upgraded in place to 5, its rows
  * kept, the logs table usable at once; opening it again upgrades nothing */
 TEST(schema_3_upgraded_to_4)
 {
@@ -423,7 +424,7 @@ TEST(schema_3_upgraded_to_4)
     CHECK(x != NULL && !fresh);
     char v[64];
     CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "4");
+    CHECK_STR(v, "5");
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "pg", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     cat_row_clear(&r);
     /* the logs table: put, replace, list sorted, sources, drop one, drop all */
@@ -461,7 +462,7 @@ TEST(schema_3_upgraded_to_4)
     CHECK_EQ_INT(n, 1);
     free(lv);
     cat_index_close(x);
-    x = open_at("v3.db", &fresh);   /* schema 4 now: nothing to upgrade, rows there */
+    x = open_at("v3.db", &fresh);   /* schema 5 now: nothing to upgrade, rows there */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_log_drop(x, "repo-1", NULL, NULL, &e), 0);
     CHECK_EQ_INT(cat_index_logs(x, "repo-1", "maria", &lv, &n, &e), 0);
@@ -470,6 +471,92 @@ TEST(schema_3_upgraded_to_4)
     CHECK_EQ_INT(cat_index_logs(x, "repo-2", "pg", &lv, &n, &e), 0);
     CHECK_EQ_INT(n, 1);
     free(lv);
+    cat_index_close(x);
+    free(p);
+}
+
+/* an index of schema 4 (before drills): upgraded in place to 5, its rows and logs kept, the
+ * drills table usable at once: put, replace, has, the newest of a subject */
+TEST(schema_4_upgraded_to_5)
+{
+    bool fresh = true, found, has;
+    char *p = cf_asprintf("%s/v4.db", dir);
+    sqlite3 *db;
+    struct cf_err e = CF_ERR_INIT;
+
+    struct cat_index *x = open_at("v4.db", &fresh);
+    CHECK(x != NULL && fresh);
+    struct cat_row r;
+    row(&r, "pg", "20261121T030000Z-aaaaaaaa", CAT_COMPLETE);
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    struct cat_log l = { "000000010000000000000003", 1000, 300 };
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
+    cat_index_close(x);
+    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE drills; UPDATE meta SET value = '4' WHERE key = "
+                              "'schema'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    x = open_at("v4.db", &fresh);
+    CHECK(x != NULL && !fresh);
+    char v[64];
+    CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
+    CHECK_STR(v, "5");
+    CHECK_EQ_INT(cat_index_get(x, "repo-1", "pg", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
+    cat_row_clear(&r);
+    struct cat_log *lv = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cat_index_logs(x, "repo-1", "pg", &lv, &n, &e), 0);
+    CHECK_EQ_INT(n, 1);
+    free(lv);
+
+    struct cat_drill d, last;
+    CHECK_EQ_INT(cat_index_drill_last(x, NULL, "job.app", &last, &found, &e), 0);
+    CHECK(!found);
+    json_t *rep = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i}}", "id",
+                            "20261121T040000Z-bbbbbbbb", "subject", "job.app", "started",
+                            "2026-11-21T04:00:00Z", "finished", "2026-11-21T04:02:00Z", "result",
+                            "passed", "rto", "measured_ms", 81500);
+    CHECK_EQ_INT(cat_drill_from_report(rep, "repo-1", &d, &e), 0);
+    CHECK(d.ok);
+    CHECK_EQ_INT(d.rto_ms, 81500);
+    CHECK_EQ_INT(d.finished - d.started, 120);
+    CHECK_EQ_INT(cat_index_drill_put(x, &d, &e), 0);
+    CHECK_EQ_INT(cat_index_drill_put(x, &d, &e), 0);   /* again: replaced, not doubled */
+    /* a later drill that failed, and one of another subject */
+    json_object_set_new(rep, "id", json_string("20261122T040000Z-cccccccc"));
+    json_object_set_new(rep, "started", json_string("2026-11-22T04:00:00Z"));
+    json_object_set_new(rep, "result", json_string("FAILED"));
+    CHECK_EQ_INT(cat_drill_from_report(rep, "repo-1", &d, &e), 0);
+    CHECK(!d.ok);
+    CHECK_EQ_INT(cat_index_drill_put(x, &d, &e), 0);
+    json_object_set_new(rep, "subject", json_string("source.pg"));
+    json_object_set_new(rep, "started", json_string("2026-11-23T04:00:00Z"));
+    CHECK_EQ_INT(cat_drill_from_report(rep, "repo-1", &d, &e), 0);
+    CHECK_EQ_INT(cat_index_drill_put(x, &d, &e), 0);
+    CHECK_EQ_INT(cat_index_drill_last(x, "repo-1", "job.app", &last, &found, &e), 0);
+    CHECK(found && !last.ok);
+    CHECK_STR(last.id, "20261122T040000Z-cccccccc");
+    CHECK_EQ_INT(cat_index_drill_last(x, "repo-2", "job.app", &last, &found, &e), 0);
+    CHECK(!found);
+    CHECK_EQ_INT(cat_index_drill_has(x, "repo-1", "job.app", "20261121T040000Z-bbbbbbbb", &has,
+                                     &e), 0);
+    CHECK(has);
+    CHECK_EQ_INT(cat_index_drill_has(x, "repo-1", "source.pg", "20261121T040000Z-bbbbbbbb", &has,
+                                     &e), 0);
+    CHECK(!has);
+    /* a report without its result is refused */
+    json_object_del(rep, "result");
+    CHECK_EQ_INT(cat_drill_from_report(rep, "repo-1", &d, &e), -1);
+    CHECK_EQ_INT(e.code, CF_E_CORRUPT);
+    cf_err_clear(&e);
+    json_decref(rep);
+    cat_index_close(x);
+    x = open_at("v4.db", &fresh);   /* schema 5 now: nothing to upgrade, drills there */
+    CHECK(x != NULL && !fresh);
+    CHECK_EQ_INT(cat_index_drill_last(x, NULL, "source.pg", &last, &found, &e), 0);
+    CHECK(found);
+    CHECK_EQ_INT(last.rto_ms, 81500);
     cat_index_close(x);
     free(p);
 }
@@ -521,6 +608,7 @@ int main(void)
     RUN(other_schema_replaced);
     RUN(schema_1_upgraded_in_place);
     RUN(schema_3_upgraded_to_4);
+    RUN(schema_4_upgraded_to_5);
     RUN(archive_summary);
     RUN(locked_by_another_process);
     RUN(unwritable_directory);

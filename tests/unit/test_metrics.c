@@ -25,7 +25,13 @@ TEST(format)
         { .source = "media", .rpo = 3600, .rpo_violated = true, .backups = 0 },
         { .source = "pg", .archive = true, .archive_last = 1795993340, .archive_gaps = 2 },
     };
-    struct metrics_set m = { b, 2, s, 2, 1795993400 };
+    struct metrics_drill d[] = {
+        { .job = "nightly", .have = true, .last = 1795993000, .ok = true, .rto = 12.25,
+          .every = true, .overdue = false },
+        { .job = "weekly", .every = true, .overdue = true },   /* never drilled */
+        { .source = "pg", .have = true, .last = 1795993100, .ok = false, .rto = 3 },
+    };
+    struct metrics_set m = { b, 2, s, 2, 1795993400, d, 3 };
     struct buf out = BUF_INIT;
 
     metrics_format(&m, &out);
@@ -47,9 +53,19 @@ TEST(format)
     CHECK(strstr(out.data, "coffer_archive_gaps{source=\"pg\"} 2\n") != NULL);
     CHECK(strstr(out.data, "coffer_archive_gaps{source=\"media\"}") == NULL);
     CHECK(strstr(out.data, "coffer_archive_lag_seconds{source=\"media\"}") == NULL);
-    CHECK_EQ_INT(count(out.data, "# TYPE "), 20);
+    /* drills: by job, or by source for a source drilled alone; overdue only with drill-every */
+    CHECK(strstr(out.data, "coffer_drill_last_timestamp_seconds{job=\"nightly\"} 1795993000\n") != NULL);
+    CHECK(strstr(out.data, "coffer_drill_last_success{job=\"nightly\"} 1\n") != NULL);
+    CHECK(strstr(out.data, "coffer_drill_rto_seconds{job=\"nightly\"} 12.250\n") != NULL);
+    CHECK(strstr(out.data, "coffer_drill_overdue{job=\"nightly\"} 0\n") != NULL);
+    CHECK(strstr(out.data, "coffer_drill_overdue{job=\"weekly\"} 1\n") != NULL);
+    CHECK(strstr(out.data, "coffer_drill_last_success{job=\"weekly\"}") == NULL);
+    CHECK(strstr(out.data, "coffer_drill_last_success{source=\"pg\"} 0\n") != NULL);
+    CHECK(strstr(out.data, "coffer_drill_rto_seconds{source=\"pg\"} 3\n") != NULL);
+    CHECK(strstr(out.data, "coffer_drill_overdue{source=") == NULL);
+    CHECK_EQ_INT(count(out.data, "# TYPE "), 24);
     CHECK_EQ_INT(count(out.data, "# TYPE coffer_backup_failures_total counter\n"), 1);
-    CHECK_EQ_INT(count(out.data, "# HELP "), 20);
+    CHECK_EQ_INT(count(out.data, "# HELP "), 24);
     buf_free(&out);
 }
 
