@@ -154,7 +154,7 @@ static void drill_source(struct drill *d, const char *name, json_t *s, uint64_t 
         if (e.code == CF_E_OK && restore_part(d, name, NULL, &o, &p, &restore_ms, &e) == 0) {
             restored = true;
             struct drill_target t = { NULL, NULL, voldir };
-            drill_check_volume(&t, p.m->info, checks);
+            drill_check_volume(&t, d->r, p.m, checks);
         }
     } else if (strcmp(kind, "redis") == 0) {
         o.into_redis = srv->sock;

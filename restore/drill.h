@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include "../lib/core/err.h"
+#include "../lib/repo/manifest.h"
+#include "../lib/repo/repo.h"
 
 /* --- scratch servers (drill_servers.c) --- */
 
@@ -57,7 +59,8 @@ void drill_check_postgres(const struct drill_target *t, json_t *dbinfo, const ch
 void drill_check_mariadb(const struct drill_target *t, const char *sql, const char *expect,
                          json_t *checks);
 void drill_check_redis(const struct drill_target *t, json_t *info, json_t *checks);
-void drill_check_volume(const struct drill_target *t, json_t *info, json_t *checks);
+void drill_check_volume(const struct drill_target *t, struct repo *r, const struct manifest *m,
+                        json_t *checks);
 void drill_check_add(json_t *checks, const char *name, enum drill_result res, const char *fmt,
                      ...) CF_PRINTF(4, 5);
 

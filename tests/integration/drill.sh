@@ -49,7 +49,7 @@ assert r["result"] == "passed", r
 assert [s["name"] for s in r["sources"]] == ["media", "pg", "my", "cache"]
 checks = {(s["name"], c["name"]): c["result"] for s in r["sources"] for c in s["checks"]}
 want = {("media", "file count"): "passed", ("media", "bytes"): "passed",
-        ("media", "file hashes"): "not checked", ("pg", "pg_amcheck"): "passed",
+        ("media", "file hashes"): "passed", ("pg", "pg_amcheck"): "passed",
         ("pg", "row counts"): "passed", ("pg", "check-sql"): "passed",
         ("my", "CHECK TABLE"): "passed", ("my", "row counts"): "not checked",
         ("my", "check-sql"): "passed", ("cache", "key count"): "passed",
@@ -58,6 +58,11 @@ assert checks == want, checks
 for s in r["sources"]:
     assert s["backup"] and s["restore_ms"] >= 0 and s["result"] == "passed", s
 assert r["host"] and r["coffer_version"] and r["rto"]["measured_ms"] > 0
+# every regular file of the volume was hashed, not none
+media = [s for s in r["sources"] if s["name"] == "media"][0]
+fc = [c for c in media["checks"] if c["name"] == "file count"][0]["detail"]
+fh = [c for c in media["checks"] if c["name"] == "file hashes"][0]["detail"]
+assert fh.startswith(fc.split()[0] + " files, each as the backup's index"), (fc, fh)
 PY
 cat >"$T/prom.py" <<'PY'
 # prom.py FILE: the samples of a textfile as {'name{labels}': value}
