@@ -393,10 +393,15 @@ static void metrics_body(void *arg, struct buf *out)
         mj[md.njobs++].skipped = d->jobs[i].skipped;
     }
     struct metrics_daemon_archiver *ma = cf_calloc(d->sv.n + 1, sizeof(*ma));
-    for (size_t i = 0; i < d->sv.n; i++)
-        if (!d->sv.a[i].gone)
-            ma[md.narchivers++] = (struct metrics_daemon_archiver){
-                d->sv.a[i].name, d->sv.a[i].pid != 0, d->sv.a[i].restarts, d->sv.a[i].looping };
+    for (size_t i = 0; i < d->sv.n; i++) {
+        struct archiver_lag l;
+        if (d->sv.a[i].gone)
+            continue;
+        superv_lag(&d->sv.a[i], time(NULL), &l);
+        ma[md.narchivers++] = (struct metrics_daemon_archiver){
+            d->sv.a[i].name, d->sv.a[i].pid != 0, d->sv.a[i].restarts, d->sv.a[i].looping,
+            l.known, l.lag };
+    }
     md.archivers = ma;
     if (backupd_metrics_text(d->c, out, &e) != 0)
         log_warn("metrics of the catalog index not served: %s", e.msg);
@@ -434,6 +439,9 @@ static time_t schedule_pass(struct dstate *d, time_t now)
             wait = d->jobs[i].next - now;
     superv_start_due(&d->sv, now);
     wait = superv_wait(&d->sv, now, wait);
+    /* the state file shows the archivers' lag: kept fresh while one runs */
+    if (superv_running(&d->sv) > 0 && wait > DSTATE_ARCHIVER_REFRESH)
+        wait = DSTATE_ARCHIVER_REFRESH;
     pthread_mutex_unlock(&d->mu);
     return wait < 1 ? 1 : wait;
 }

@@ -17,6 +17,7 @@
 
 #define DSTATE_FILE "daemon.json"
 #define DSTATE_LOCK "daemon.lock"
+#define DSTATE_ARCHIVER_REFRESH 2   /* seconds: the state file's refresh while archivers run */
 
 /* one job as the daemon runs it */
 struct djob {

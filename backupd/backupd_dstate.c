@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/catalog/cat_ctx.h"
@@ -49,12 +50,16 @@ void dstate_write(const struct dstate *d)
     json_t *arch = json_array();
     for (size_t i = 0; i < d->sv.n; i++) {
         const struct archiver *a = &d->sv.a[i];
+        struct archiver_lag l;
+        superv_lag(a, time(NULL), &l);
         json_array_append_new(
-            arch, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s?, s:o}", "archiver", a->name, "state",
-                            superv_state(a), "pid", (json_int_t)a->pid, "restarts",
-                            (json_int_t)a->restarts, "restart_loop", a->looping, "last_exit",
-                            a->last_exit[0] ? a->last_exit : NULL, "started",
-                            cat_json_time(a->pid ? a->started : 0)));
+            arch, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s?, s:o, s:o, s:o, s:o}", "archiver",
+                            a->name, "state", superv_state(a), "pid", (json_int_t)a->pid,
+                            "restarts", (json_int_t)a->restarts, "restart_loop", a->looping,
+                            "last_exit", a->last_exit[0] ? a->last_exit : NULL, "started",
+                            cat_json_time(a->pid ? a->started : 0), "newest_event",
+                            cat_json_time(l.newest_event), "sealed", cat_json_time(l.sealed),
+                            "lag_seconds", l.known ? json_integer(l.lag) : json_null()));
     }
     root = json_pack("{s:I, s:s, s:o, s:b, s:b, s:I, s:I, s:o, s:o}", "pid", (json_int_t)getpid(),
                      "config", d->config_path, "started", cat_json_time(d->started), "stopping",
@@ -129,10 +134,16 @@ static void print_text(const json_t *root)
     jobs = json_object_get(root, "archivers");
     if (json_array_size(jobs) == 0)
         return;
-    printf("\n%-28s %-8s %-9s %s\n", "ARCHIVER", "STATE", "RESTARTS", "LAST EXIT");
+    printf("\n%-28s %-8s %-8s %-22s %-9s %s\n", "ARCHIVER", "STATE", "LAG", "NEWEST EVENT",
+           "RESTARTS", "LAST EXIT");
     json_array_foreach(jobs, i, j)
     {
-        printf("%-28s %-8s %-9lld %s%s\n", str_or(j, "archiver", "?"), str_or(j, "state", "?"),
+        char lag[32] = "-";
+        const json_t *l = json_object_get(j, "lag_seconds");
+        if (json_is_integer(l))
+            snprintf(lag, sizeof(lag), "%lld s", (long long)json_integer_value(l));
+        printf("%-28s %-8s %-8s %-22s %-9lld %s%s\n", str_or(j, "archiver", "?"),
+               str_or(j, "state", "?"), lag, str_or(j, "newest_event", "-"),
                (long long)json_integer_value(json_object_get(j, "restarts")),
                str_or(j, "last_exit", "-"),
                json_is_true(json_object_get(j, "restart_loop")) ? " (RESTART LOOP)" : "");

@@ -28,6 +28,7 @@
 #include "../lib/core/util.h"
 #include "../lib/db/db_maria.h"
 #include "backupd_binlog.h"
+#include "backupd_superv.h"
 
 static volatile sig_atomic_t stop_asked;
 
@@ -46,7 +47,29 @@ struct follow {
     uint64_t partial_len;
     char done[256];         /* the newest file archived whole (kept here while the child
                                may still write it) */
+    const char *statefile;  /* SUPERV_STATE_ENV (under the daemon), or NULL */
+    int64_t newest_event;   /* the newest event archived (Unix time), 0: none yet */
 };
+
+/* tell the daemon how far the archive reaches: the state file, rewritten atomically
+ * (backupd_superv.h SUPERV_STATE_ENV); a failure is logged, the follower goes on */
+static void state_write(const struct follow *f)
+{
+    struct cf_err e = CF_ERR_INIT;
+    char text[128];
+    int n = snprintf(text, sizeof(text), "{\"newest_event\": %" PRId64 ", \"sealed\": %" PRId64
+                     "}\n", f->newest_event, (int64_t)time(NULL));
+    if (f->statefile == NULL)
+        return;
+    if (fs_write_file_atomic(f->statefile, text, (size_t)n, 0644, &e) != 0)
+        log_warn("binlog-follow source=%s: state file not written: %s", f->b->name, e.msg);
+}
+
+static void newest_event_seen(struct follow *f, int64_t t)
+{
+    if (t > f->newest_event)
+        f->newest_event = t;
+}
 
 /* copy the first @len bytes of @from to the new file @to */
 static int copy_prefix(const char *from, const char *to, uint64_t len, struct cf_err *e)
@@ -151,6 +174,7 @@ static int seal(struct follow *f, char *newest, size_t cap, struct cf_err *e)
         } else if (prc == 0 && sc.closed) {
             prc = binlog_push_file(f->r, f->b, path, names[i], true, &st, &sc, e);
             if (prc == 0) {
+                newest_event_seen(f, sc.last_time);
                 log_info("binlog archived source=%s file=%s events=%" PRIu64 " last=%" PRId64
                          " gtid=%s..%s%s", f->b->name, names[i], sc.events, sc.last_time,
                          sc.gtid_first, sc.gtid_last, st.existed ? " (already archived)" : "");
@@ -173,6 +197,7 @@ static int seal(struct follow *f, char *newest, size_t cap, struct cf_err *e)
                 prc = binlog_push_file(f->r, f->b, copy, obj, false, &st, &sc, e);
             unlink(copy);
             if (prc == 0) {
+                newest_event_seen(f, sc.last_time);
                 log_info("binlog sealed source=%s file=%s bytes=%" PRIu64 " last=%" PRId64,
                          f->b->name, obj, sc.size, sc.last_time);
                 if (strcmp(f->partial_of, names[i]) == 0)
@@ -192,6 +217,8 @@ static int seal(struct follow *f, char *newest, size_t cap, struct cf_err *e)
     rc = 0;
 out:
     ini_list_free(names, n);
+    if (rc == 0)
+        state_write(f);
     return rc;
 }
 
@@ -277,6 +304,7 @@ int backupd_binlog_follow(const struct conf *c, const char *source)
     f.b = &b;
     f.r = r;
     f.dir = dir;
+    f.statefile = getenv(SUPERV_STATE_ENV);
     log_info("binlog-follow start source=%s seal-interval=%" PRId64 "s", source,
              b.conf.seal_interval);
     while (!stop_asked) {

@@ -8,6 +8,7 @@
 #include "backupd_superv.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ static void archiver_clear(struct archiver *a)
     free(a->argv);
     free(a->name);
     free(a->tmpdir);
+    free(a->statefile);
 }
 
 /* empty the archiver's TMPDIR (a process that was killed cleaned nothing), and make it anew
@@ -95,6 +97,7 @@ void superv_from_conf(struct superv *s, const struct conf *c, const char *self,
         superv_add(s, name, argv);
         s->a[s->n - 1].tmpdir = cf_asprintf("%s/archivers/binlog-follow-%s", runtime_dir,
                                             src->name);
+        s->a[s->n - 1].statefile = cf_asprintf("%s/state.json", s->a[s->n - 1].tmpdir);
         free(name);
     }
 }
@@ -107,12 +110,13 @@ void superv_replace(struct superv *s, struct superv *next)
             if (old->gone || strcmp(old->name, nw->name) != 0 || !argv_same(old->argv, nw->argv))
                 continue;
             /* the same archiver: its process and history go on */
-            char *name = nw->name, *tmpdir = nw->tmpdir;
+            char *name = nw->name, *tmpdir = nw->tmpdir, *statefile = nw->statefile;
             char **argv = nw->argv;
             *nw = *old;
             nw->name = name;
             nw->argv = argv;
             nw->tmpdir = tmpdir;
+            nw->statefile = statefile;
             old->pid = 0;
             old->gone = true;
         }
@@ -167,6 +171,8 @@ void superv_start_due(struct superv *s, time_t now)
                 _exit(127);
             if (a->tmpdir != NULL)
                 setenv("TMPDIR", a->tmpdir, 1);
+            if (a->statefile != NULL)
+                setenv(SUPERV_STATE_ENV, a->statefile, 1);
             execv(a->argv[0], a->argv);
             fprintf(stderr, "backupd: error: archiver %s: unable to run %s: %s\n", a->name,
                     a->argv[0], strerror(errno));
@@ -250,6 +256,26 @@ void superv_signal(const struct superv *s, int sig)
     for (size_t i = 0; i < s->n; i++)
         if (s->a[i].pid != 0)
             kill(s->a[i].pid, sig);
+}
+
+void superv_lag(const struct archiver *a, time_t now, struct archiver_lag *l)
+{
+    memset(l, 0, sizeof(*l));
+    if (a->statefile != NULL) {
+        json_t *o = json_load_file(a->statefile, 0, NULL);
+        l->newest_event = (time_t)json_integer_value(json_object_get(o, "newest_event"));
+        l->sealed = (time_t)json_integer_value(json_object_get(o, "sealed"));
+        json_decref(o);
+    }
+    if (l->newest_event > 0) {
+        l->lag = now - l->newest_event;
+        l->known = true;
+    } else if (a->pid != 0) {
+        l->lag = now - a->started;
+        l->known = true;
+    }
+    if (l->lag < 0)
+        l->lag = 0;
 }
 
 const char *superv_state(const struct archiver *a)

@@ -6,6 +6,7 @@
 #define CF_BACKUPD_SUPERV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -21,6 +22,7 @@ struct archiver {
     char **argv;           /* NULL-terminated; argv[0] a path */
     char *tmpdir;          /* its TMPDIR, emptied before each start and after each exit (what
                               a killed process left: binlog copies, option files), or NULL */
+    char *statefile;       /* its state file (in tmpdir), given in SUPERV_STATE_ENV, or NULL */
     pid_t pid;             /* 0: not running */
     time_t started;        /* of the process under way, or the last one */
     time_t restart_at;     /* when the next start is due (0: at once) */
@@ -30,6 +32,21 @@ struct archiver {
     bool looping;          /* SUPERV_LOOP_N restarts within SUPERV_LOOP_WINDOW */
     char last_exit[64];    /* "exit 3", "signal 9", "" */
     bool gone;             /* left out by a reload: stopped, dropped once it exits */
+};
+
+/* The archiver's state file, named by this variable in its environment: JSON
+ * {"newest_event": T, "sealed": T} (Unix times: the newest event it has archived, 0 when
+ * none yet, and its last seal), rewritten atomically after each seal. Without the variable
+ * (an archiver run by hand) there is none. */
+#define SUPERV_STATE_ENV "COFFER_ARCHIVER_STATE"
+
+/* what an archiver's state file says, and its lag at a moment */
+struct archiver_lag {
+    time_t newest_event;   /* 0: nothing archived yet (or no state file) */
+    time_t sealed;         /* its last seal, 0: none */
+    int64_t lag;           /* now minus newest_event, or minus the start when nothing was
+                              archived yet; valid when known */
+    bool known;            /* false: not running and nothing archived */
 };
 
 struct superv {
@@ -58,6 +75,9 @@ time_t superv_wait(const struct superv *s, time_t now, time_t cap);
 size_t superv_running(const struct superv *s);
 /* superv_signal() - send @sig to every archiver process under way */
 void superv_signal(const struct superv *s, int sig);
+/* superv_lag() - read @a's state file (missing or unreadable: nothing archived yet) and its
+ * lag at @now into @l; reads only, so any thread may call it under the caller's lock */
+void superv_lag(const struct archiver *a, time_t now, struct archiver_lag *l);
 /* superv_state() - "running", "waiting" (a restart planned) or "stopped" */
 const char *superv_state(const struct archiver *a);
 void superv_free(struct superv *s);

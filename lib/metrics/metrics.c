@@ -290,4 +290,15 @@ void metrics_format_daemon(const struct metrics_daemon *d, struct buf *out)
                        f == 0 ? (uint64_t)a->up : f == 1 ? a->restarts : (uint64_t)a->looping);
         }
     }
+    family(out, "coffer_daemon_archiver_lag_seconds", "gauge",
+           "Seconds since the newest event the archiver has archived (since its start when it "
+           "has archived nothing yet).");
+    for (size_t i = 0; i < d->narchivers; i++) {
+        const struct metrics_daemon_archiver *a = &d->archivers[i];
+        if (!a->lag_known)
+            continue;
+        buf_puts(out, "coffer_daemon_archiver_lag_seconds{");
+        put_label(out, "archiver", a->archiver);
+        buf_printf(out, "} %" PRId64 "\n", a->lag);
+    }
 }

@@ -85,6 +85,8 @@ struct metrics_daemon_archiver {
     bool up;
     uint64_t restarts;
     bool looping;
+    bool lag_known;      /* false: not running and nothing archived; no lag sample */
+    int64_t lag;         /* seconds: now minus the newest event archived (or its start) */
 };
 struct metrics_daemon {
     time_t started;

@@ -269,7 +269,8 @@ fails "binlog-sync reports the dump's purged file as a gap" 1 "the newest dump (
 dconf="$T/daemon.conf"
 # source my follows; the source late (sync) is no archiver; no job has a schedule
 sed '0,/^binlog-seal-interval = 3s$/s//binlog-seal-interval = 3s\nbinlog-mode = follow/' "$conf" >"$dconf"
-printf '\n[daemon]\nruntime-dir = %s\n\n[metrics]\nlisten = no\n' "$T/drun" >>"$dconf"
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf '\n[daemon]\nruntime-dir = %s\n\n[metrics]\nlisten = 127.0.0.1:%s\n' "$T/drun" "$mport" >>"$dconf"
 arch() {  # arch EXPR: EXPR of the archiver "binlog-follow my" in status --json
     backupd --config "$dconf" status --json >"$T/dst.json" 2>/dev/null &&
         python3 -c "import json,sys; a=[x for x in json.load(open(sys.argv[1]))['archivers'] if x['archiver']=='binlog-follow my']; print(($1) if a else 'none')" "$T/dst.json" "$1" 2>/dev/null
@@ -279,6 +280,7 @@ dpid=$!
 on_exit "kill $dpid"
 for _ in $(seq 100); do [ "$(arch "a[0]['pid'] > 0")" = True ] && break; sleep 0.2; done
 check "the daemon runs binlog-follow for the follow source only" test "$(arch "len(a), a[0]['pid'] > 0")" = "(1, True)"
+check "...and status shows its lag from its start on" test "$(arch "isinstance(a[0]['lag_seconds'], int) and a[0]['lag_seconds'] >= 0")" = True
 marker 21
 for _ in $(seq 60); do [ "$(newest_event)" -ge "${at[21]}" ] && break; sleep 0.5; done
 check "...which archives what the server writes" test "$(newest_event)" -ge "${at[21]}"
@@ -289,6 +291,17 @@ check "a follower that dies is restarted, and status counts it" test "$(arch "a[
 marker 22
 for _ in $(seq 60); do [ "$(newest_event)" -ge "${at[22]}" ] && break; sleep 0.5; done
 check "...and the restarted one archives on" test "$(newest_event)" -ge "${at[22]}"
+# a steady writer for 10 s: the archiver's lag (status, metrics) stays within the seal interval
+# (3 s) plus the daemon's refresh of its state (2 s) and a few seconds
+for i in $(seq 20); do my_sql shop -e "INSERT INTO t (v, note) VALUES ($((1000 + i)), 'lag')"; sleep 0.5; done
+lag=$(arch "a[0]['lag_seconds']")
+check "status --json: the archiver's lag under writes is small ($lag s)" test "$(arch "a[0]['lag_seconds'] is not None and 0 <= a[0]['lag_seconds'] <= 8 and a[0]['newest_event'] is not None and a[0]['sealed'] is not None")" = True
+ok "status shows the archiver's lag" backupd --config "$dconf" status
+check "...in its LAG column" grep -Eq "^binlog-follow my +running +[0-9]+ s " "$_out"
+curl -s "http://127.0.0.1:$mport/metrics" >"$T/dm.txt"
+check "metrics: coffer_daemon_archiver_lag_seconds of the follower, small" \
+    python3 -c "import re,sys; m=re.search(r'^coffer_daemon_archiver_lag_seconds\{archiver=\"binlog-follow my\"\} (\d+)$', open(sys.argv[1]).read(), re.M); sys.exit(not (m and int(m.group(1)) <= 8))" "$T/dm.txt"
+check "...and promtool check metrics accepts them" promtool check metrics <"$T/dm.txt"
 kill -TERM "$dpid"
 wait "$dpid"
 check "the daemon exits 0 on SIGTERM" test $? -eq 0

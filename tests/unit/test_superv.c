@@ -7,11 +7,14 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../backupd/backupd_superv.h"
 #include "../../lib/config/conf.h"
+#include "../../lib/core/util.h"
 
 /* wait for @a's process to end and hand it to the supervisor at @now */
 static void end_at(struct superv *s, struct archiver *a, time_t now)
@@ -168,11 +171,60 @@ TEST(from_conf)
             CHECK_STR(s.a[0].argv[3], "binlog-follow");
             CHECK_STR(s.a[0].argv[4], "shop");
             CHECK(s.a[0].argv[5] == NULL);
+            CHECK_STR(s.a[0].tmpdir, "/run/coffer/archivers/binlog-follow-shop");
+            CHECK_STR(s.a[0].statefile, "/run/coffer/archivers/binlog-follow-shop/state.json");
         }
     }
     superv_free(&s);
     conf_free(c);
     unlink(path);
+    rmdir(dir);
+}
+
+/* the lag from the state file, or from the start; the file's name reaches the child */
+TEST(lag)
+{
+    char dir[] = "/tmp/test_superv_XXXXXX", path[256], env[256], cmd[600];
+    char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    struct superv s = { 0 };
+    struct buf seen = BUF_INIT;
+    struct cf_err e = CF_ERR_INIT;
+    struct archiver_lag l;
+    FILE *f;
+    time_t now = time(NULL);
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(env, sizeof(env), "%s.env", dir);
+    snprintf(cmd, sizeof(cmd), "printf %%s \"$COFFER_ARCHIVER_STATE\" >%s", env);
+    superv_add(&s, "t", argv);
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    s.a[0].tmpdir = strdup(dir);
+    s.a[0].statefile = strdup(path);
+    superv_lag(&s.a[0], now, &l);
+    CHECK(!l.known);   /* not running, nothing archived */
+    superv_start_due(&s, now - 7);
+    superv_lag(&s.a[0], now, &l);
+    CHECK(l.known);
+    CHECK_EQ_INT(l.lag, 7);   /* since it started */
+    CHECK_EQ_INT(l.newest_event, 0);
+    f = fopen(path, "w");
+    fprintf(f, "{\"newest_event\": %lld, \"sealed\": %lld}\n", (long long)(now - 4),
+            (long long)(now - 1));
+    fclose(f);
+    superv_lag(&s.a[0], now, &l);
+    CHECK(l.known);
+    CHECK_EQ_INT(l.lag, 4);
+    CHECK_EQ_INT(l.sealed, now - 1);
+    end_at(&s, &s.a[0], now);
+    superv_lag(&s.a[0], now, &l);   /* ended: its TMPDIR, state file too, is emptied */
+    CHECK(!l.known);
+    CHECK(s.a[0].pid == 0);
+    superv_free(&s);
+    /* the child had the state file's name in its environment */
+    CHECK_EQ_INT(fs_read_file(env, 4096, &seen, &e), 0);
+    CHECK(seen.len == strlen(path) && memcmp(seen.data, path, seen.len) == 0);
+    buf_free(&seen);
+    unlink(env);
     rmdir(dir);
 }
 
@@ -182,5 +234,6 @@ int main(void)
     RUN(loop_needs_the_window);
     RUN(reload_keeps_and_stops);
     RUN(from_conf);
+    RUN(lag);
     return unit_done();
 }
