@@ -10,6 +10,8 @@
 # Ratios are coffer / pgBackRest. Throwaway server from tests/lib/servers.sh. Never pass/fail.
 #
 #   bench/pitr.sh [PGBENCH_SCALE]   (default 30, about 450 MB; SEGS=8 segments pushed)
+# COFFER_BASE_BIN=DIR (another build, e.g. main's) pushes the same segments with it too, into a
+# source of its own, for a before/after in one run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -54,7 +56,7 @@ start_postgres >/dev/null
 chown postgres "$PG_PASSFILE"
 printf 'local replication all scram-sha-256\n' >>"$PG_DATA/pg_hba.conf"
 pg_sql -c "SELECT pg_reload_conf()" >/dev/null
-for s in pg pgseg; do
+for s in pg pgseg pgbase; do
     printf '\n[source %s]\ntype = postgres\nhost = %s\nport = %s\nuser = %s\npassword-file = %s\nmethod = physical\n' \
         "$s" "$PG_HOST" "$PG_PORT" "$PG_USER" "$PG_PASSFILE" >>"$conf"
 done
@@ -107,14 +109,22 @@ for f in $(cd "$PG_DATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | awk -v c="$cu
     cp "$PG_DATA/pg_wal/$f" "$T/segs/$f"
 done
 chown postgres "$T/segs"/*
-: >"$T/cw"; : >"$T/pw"
+: >"$T/cw"; : >"$T/pw"; : >"$T/bw"
 for f in "$T/segs"/*; do
     t0=$(now); as_pg "$COFFER_BIN/backupd" --config "$conf" wal-push pgseg "$f" 2>/dev/null
     since "$t0" >>"$T/cw"
+    if [ -n "${COFFER_BASE_BIN:-}" ]; then
+        t0=$(now); as_pg "$COFFER_BASE_BIN/backupd" --config "$conf" wal-push pgbase "$f" 2>/dev/null
+        since "$t0" >>"$T/bw"
+    fi
     t0=$(now); pgbr --stanza=bench2 archive-push "$f" >/dev/null; since "$t0" >>"$T/pw"
 done
 cw=$(median <"$T/cw"); pw=$(median <"$T/pw")
 echo "wal-push         coffer $(awk -v s="$cw" 'BEGIN { printf "%.0f", s * 1000 }') ms/segment   pgbackrest $(awk -v s="$pw" 'BEGIN { printf "%.0f", s * 1000 }') ms/segment   time ratio $(ratio "$cw" "$pw") (median of $(wc -l <"$T/cw"))"
+if [ -s "$T/bw" ]; then
+    bw=$(median <"$T/bw")
+    echo "wal-push base    $COFFER_BASE_BIN $(awk -v s="$bw" 'BEGIN { printf "%.0f", s * 1000 }') ms/segment   time ratio $(ratio "$bw" "$pw")"
+fi
 
 # --- restore to a promoted server: everything archived, replayed from the base backup ---
 pg_sql -c "SELECT pg_switch_wal()" >/dev/null

@@ -30,6 +30,9 @@
 #include "repo_int.h"
 
 #define LOG_READ (1u << 20)
+/* files up to this size (a WAL segment of the default 16 MiB and up to 64 MiB) are read once
+ * into memory, digested and compressed from there; larger ones are read twice */
+#define LOG_WHOLE_MAX ((size_t)64 << 20)
 
 static bool all_hex(const char *s, size_t n)
 {
@@ -71,6 +74,46 @@ char *repo_key_log(const char *source, const char *file)
     if (repo_log_name(file, tl, NULL) != 0)
         return NULL;
     return cf_asprintf("logs/%s/%s/%s", source, tl, file);
+}
+
+/* read all of @fd's file into *@whole (NULL when it is larger than LOG_WHOLE_MAX, or grows
+ * past the size it had when opened: the caller reads it twice instead) */
+static int read_whole(int fd, unsigned char **whole, size_t *len, const char *path,
+                      struct cf_err *e)
+{
+    struct stat sb;
+    size_t cap, got = 0;
+    unsigned char *b;
+
+    *whole = NULL;
+    *len = 0;
+    if (fstat(fd, &sb) != 0)
+        return cf_err_sys(e, CF_E_IO, "unable to stat '%s'", path);
+    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size >= LOG_WHOLE_MAX)
+        return 0;
+    cap = (size_t)sb.st_size + 1;   /* a byte more to see it grow */
+    b = cf_malloc(cap);
+    while (got < cap) {
+        ssize_t k = read(fd, b + got, cap - got);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            free(b);
+            return cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
+        }
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    if (got == cap) {
+        free(b);
+        if (lseek(fd, 0, SEEK_SET) != 0)
+            return cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
+        return 0;
+    }
+    *whole = b;
+    *len = got;
+    return 0;
 }
 
 /* the keyed digest of the rest of @fd's file, and its size */
@@ -214,10 +257,12 @@ static int already_there(struct repo *r, const char *key, const char *source, co
                       "source (and turn archiving off in copies)", file, repo_describe(r));
 }
 
-/* compress and seal what is left of @fd into @w, hashing the file's bytes again into *@h */
-static int push_body(int fd, const char *path, struct target_writer *w, struct seal_w *sw,
-                     int level, crypto_generichash_state *h, unsigned char *in,
-                     uint64_t *stored, struct cf_err *e)
+/* compress and seal the file into @w: from @whole (@whole_len bytes, the file read once) or,
+ * when @whole is NULL, what is left of @fd, hashing the file's bytes again into *@h */
+static int push_body(int fd, const char *path, const unsigned char *whole, size_t whole_len,
+                     struct target_writer *w, struct seal_w *sw, int level,
+                     crypto_generichash_state *h, unsigned char *in, uint64_t *stored,
+                     struct cf_err *e)
 {
     ZSTD_CCtx *z = ZSTD_createCCtx();
     size_t zcap = ZSTD_CStreamOutSize(), pend_len = 0;
@@ -228,21 +273,29 @@ static int push_body(int fd, const char *path, struct target_writer *w, struct s
     bool last = false;
 
     if (z == NULL || ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, level)) ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1))) {
+        ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1)) ||
+        (whole != NULL && ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(z, whole_len)))) {
         cf_err_set(e, CF_E_INTERNAL, "unable to set up zstd");
         goto out;
     }
     while (!last) {
-        ssize_t k = read(fd, in, LOG_READ);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
-            goto out;
+        ZSTD_inBuffer ib;
+        if (whole != NULL) {
+            /* all of it in one call: the bytes are the ones digested, nothing to hash again */
+            ib = (ZSTD_inBuffer){ whole, whole_len, 0 };
+            last = true;
+        } else {
+            ssize_t k = read(fd, in, LOG_READ);
+            if (k < 0) {
+                if (errno == EINTR)
+                    continue;
+                cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
+                goto out;
+            }
+            last = k == 0;
+            crypto_generichash_update(h, in, (size_t)k);
+            ib = (ZSTD_inBuffer){ in, (size_t)k, 0 };
         }
-        last = k == 0;
-        crypto_generichash_update(h, in, (size_t)k);
-        ZSTD_inBuffer ib = { in, (size_t)k, 0 };
         size_t left;
         do {
             ZSTD_outBuffer ob = { zout, zcap, 0 };
@@ -289,7 +342,8 @@ int repo_log_push_extra(struct repo *r, const char *source, const char *path, in
     const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     char tl[9], id[SEAL_ID_MAX + 1], *key = NULL;
     unsigned char dkey[KEY_BYTES], dig[32], dig2[32];
-    unsigned char *in = NULL;
+    unsigned char *in = NULL, *whole = NULL;
+    size_t whole_len = 0;
     struct seal_key sk;
     struct seal_w sw;
     struct target_writer *w = NULL;
@@ -314,10 +368,17 @@ int repo_log_push_extra(struct repo *r, const char *source, const char *path, in
         cf_err_sys(e, errno == ENOENT ? CF_E_NOTFOUND : CF_E_IO, "unable to open '%s'", path);
         goto out;
     }
-    in = cf_malloc(LOG_READ);
     keys_digest_key(repo_keys(r), dkey);
-    if (digest_fd(fd, dkey, dig, &st->bytes_in, in, path, e) != 0)
+    if (read_whole(fd, &whole, &whole_len, path, e) != 0)
         goto out;
+    if (whole != NULL) {
+        crypto_generichash(dig, 32, whole, whole_len, dkey, KEY_BYTES);
+        st->bytes_in = whole_len;
+    } else {
+        in = cf_malloc(LOG_READ);
+        if (digest_fd(fd, dkey, dig, &st->bytes_in, in, path, e) != 0)
+            goto out;
+    }
     log_id(source, file, dig, (int64_t)time(NULL), extra, id, sizeof(id));
     if ((there = already_there(r, key, source, file, dig, e)) != 0) {
         st->existed = there == 1;
@@ -325,7 +386,7 @@ int repo_log_push_extra(struct repo *r, const char *source, const char *path, in
         goto out;
     }
 
-    if (lseek(fd, 0, SEEK_SET) != 0) {
+    if (whole == NULL && lseek(fd, 0, SEEK_SET) != 0) {
         cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
         goto out;
     }
@@ -337,10 +398,11 @@ int repo_log_push_extra(struct repo *r, const char *source, const char *path, in
         target_write(w, sw.hdr, sw.hdr_len, e) != 0)
         goto out;
     st->bytes_stored = sw.hdr_len;
-    if (push_body(fd, path, w, &sw, level, &h, in, &st->bytes_stored, e) != 0)
+    if (push_body(fd, path, whole, whole_len, w, &sw, level, &h, in, &st->bytes_stored,
+                  e) != 0)
         goto out;
     crypto_generichash_final(&h, dig2, 32);
-    if (memcmp(dig, dig2, 32) != 0) {
+    if (whole == NULL && memcmp(dig, dig2, 32) != 0) {
         cf_err_set(e, CF_E_IO, "'%s' changed while it was archived", path);
         goto out;
     }
@@ -369,6 +431,7 @@ out:
     target_abort(w);
     seal_key_wipe(&sk);
     sodium_memzero(dkey, sizeof(dkey));
+    free(whole);
     free(in);
     if (fd >= 0)
         close(fd);
