@@ -241,19 +241,6 @@ int binlog_server_files(MYSQL *c, char ***names, size_t *n, struct cf_err *e)
     return 0;
 }
 
-int binlog_private_dir(char **dir, struct cf_err *e)
-{
-    const char *tmp = getenv("TMPDIR");
-    *dir = cf_asprintf("%s/coffer-binlog-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(*dir) == NULL) {   /* mode 0700 */
-        cf_err_sys(e, CF_E_IO, "unable to create a private directory '%s'", *dir);
-        free(*dir);
-        *dir = NULL;
-        return -1;
-    }
-    return 0;
-}
-
 int backupd_binlog_sync(const struct conf *c, const char *source)
 {
     struct cf_err e = CF_ERR_INIT;
@@ -279,7 +266,7 @@ int backupd_binlog_sync(const struct conf *c, const char *source)
     }
     if (binlog_server_files(my, &names, &n, &e) != 0 ||
         binlog_archived_load(r, source, &a, &e) != 0 ||
-        db_maria_binlog_option_file(b.m, &optfile, &e) != 0 || binlog_private_dir(&dir, &e) != 0)
+        db_maria_binlog_option_file(b.m, &optfile, &e) != 0 || fs_private_tmpdir("binlog", &dir, &e) != 0)
         goto fail;
     gaps = binlog_gap_report(source, names, n, &a);
     if (gaps == 0)

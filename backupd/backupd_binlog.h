@@ -53,7 +53,5 @@ int binlog_server_files(MYSQL *c, char ***names, size_t *n, struct cf_err *e);
  * newest plus one, the files between were purged unarchived: logged as a gap; 1, else 0 */
 unsigned binlog_gap_report(const char *source, char **names, size_t n,
                            const struct binlog_archived *a);
-/* binlog_private_dir() - a new 0700 directory under $TMPDIR (or /tmp) */
-int binlog_private_dir(char **dir, struct cf_err *e);
 
 #endif

@@ -293,7 +293,7 @@ int backupd_binlog_follow(const struct conf *c, const char *source)
     signal(SIGPIPE, SIG_IGN);
     if (binlog_source_open(c, source, "binlog-follow", &b, &e) != 0 ||
         repo_open(c, NULL, &r, &e) != 0 || db_maria_binlog_option_file(b.m, &optfile, &e) != 0 ||
-        binlog_private_dir(&dir, &e) != 0)
+        fs_private_tmpdir("binlog", &dir, &e) != 0)
         goto fail;
     sealdir = cf_asprintf("%s/.seal", dir);
     if (mkdir(sealdir, 0700) != 0) {

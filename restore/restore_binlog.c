@@ -183,14 +183,8 @@ int restore_binlog_prepare(const struct conf *c, struct repo *r, const char *sou
     if (db_maria_settings_load(sec, &rp->m, e) != 0 ||
         repo_binlog_names(r, source, &names, &nn, e) != 0)
         goto out;
-    const char *tmp = getenv("TMPDIR");
-    rp->dir = cf_asprintf("%s/coffer-replay-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(rp->dir) == NULL) {   /* 0700 */
-        cf_err_sys(e, CF_E_IO, "unable to create a private directory '%s'", rp->dir);
-        free(rp->dir);
-        rp->dir = NULL;
+    if (fs_private_tmpdir("replay", &rp->dir, e) != 0)
         goto out;
-    }
     if (!o->to_file && db_maria_connect(rp->m, NULL, 0, &my, e) != 0)
         goto out;
     rp->dbs = cf_calloc(json_array_size(dbs) + 1, sizeof(*rp->dbs));

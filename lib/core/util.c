@@ -429,6 +429,19 @@ int fs_read_secret(const char *path, const char *what, struct buf *out, struct c
     return 0;
 }
 
+int fs_private_tmpdir(const char *what, char **out, struct cf_err *e)
+{
+    const char *tmp = getenv("TMPDIR");
+    *out = cf_asprintf("%s/coffer-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what);
+    if (mkdtemp(*out) == NULL) {   /* mode 0700 */
+        cf_err_sys(e, CF_E_IO, "unable to create a private directory '%s'", *out);
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;

@@ -75,6 +75,9 @@ int fs_check_private(const char *path, const char *what, struct cf_err *e);
 int fs_read_secret(const char *path, const char *what, struct buf *out, struct cf_err *e);
 /* remove a tree (no following of symlinks); missing is fine */
 int fs_remove_tree(const char *path, struct cf_err *e);
+/* fs_private_tmpdir() - a new directory "coffer-@what-XXXXXX" (mode 0700) under $TMPDIR, or
+ * /tmp: *@out names it (free() it); on -1 *@out is NULL */
+int fs_private_tmpdir(const char *what, char **out, struct cf_err *e);
 /* true if @path is a directory with no entries */
 int fs_dir_is_empty(const char *path, bool *empty, struct cf_err *e);
 

@@ -11,27 +11,35 @@
 
 #define DRILL_MAX (4u << 20)
 
+void repo_seal_buf(const struct seal_key *sk, uint8_t kind, const void *p, size_t n,
+                   struct buf *obj)
+{
+    unsigned char *ct = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
+    const unsigned char *b = p;
+    size_t off = 0;
+    struct seal_w w;
+
+    seal_begin(&w, sk, kind, 0);
+    buf_append(obj, w.hdr, w.hdr_len);
+    do {
+        size_t k = n - off > SEAL_MSG_MAX ? SEAL_MSG_MAX : n - off;
+        bool last = off + k == n;
+        size_t c = seal_push(&w, b + off, k, last ? SEAL_TAG_FINAL : SEAL_TAG_MESSAGE, ct);
+        buf_append(obj, ct, c);
+        off += k;
+    } while (off < n);
+    sodium_memzero(&w, sizeof(w));
+    free(ct);
+}
+
 int repo_sealed_put(struct repo *r, const struct seal_key *sk, const char *key, const char *text,
                     struct cf_err *e)
 {
-    size_t tlen = strlen(text), off = 0;
-    struct seal_w w;
     struct buf obj = BUF_INIT;
-    unsigned char *ct = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
     int rc;
 
-    seal_begin(&w, sk, SEAL_MANIFEST, 0);
-    buf_append(&obj, w.hdr, w.hdr_len);
-    do {
-        size_t n = tlen - off > SEAL_MSG_MAX ? SEAL_MSG_MAX : tlen - off;
-        bool last = off + n == tlen;
-        size_t c = seal_push(&w, text + off, n, last ? SEAL_TAG_FINAL : SEAL_TAG_MESSAGE, ct);
-        buf_append(&obj, ct, c);
-        off += n;
-    } while (off < tlen);
+    repo_seal_buf(sk, SEAL_MANIFEST, text, strlen(text), &obj);
     rc = target_put_buf(r->t, key, obj.data, obj.len, 0, e);
-    sodium_memzero(&w, sizeof(w));
-    free(ct);
     buf_free(&obj);
     return rc;
 }

@@ -46,6 +46,10 @@ int repo_slots_unlock(struct repo *r, json_t *key, enum key_mode want, const cha
  * drill reports), sorted by source (or subject), then id; @what names them in errors */
 int repo_refs_list(struct repo *r, const char *prefix, enum repo_key_kind kind, const char *what,
                    struct repo_ref **out, size_t *n, struct cf_err *e);
+/* repo_seal_buf() - the sealed object of kind @kind holding @p (@n bytes) with @sk, whole in
+ * memory: the header, then messages of SEAL_MSG_MAX bytes, the last one tagged FINAL */
+void repo_seal_buf(const struct seal_key *sk, uint8_t kind, const void *p, size_t n,
+                   struct buf *obj);
 /* repo_sealed_put() - store @text (a JSON document) under @key, sealed with @sk as a manifest
  * is (one SEAL_MANIFEST object, index 0) */
 int repo_sealed_put(struct repo *r, const struct seal_key *sk, const char *key, const char *text,

@@ -19,11 +19,10 @@ int repo_index_save(struct repo *r, const struct seal_key *sk, const char *sourc
                     struct cf_err *e)
 {
     char *text = json_dumps(index, JSON_COMPACT), *key = obj_key(source, id, "index");
-    size_t tlen = text ? strlen(text) : 0, zcap = ZSTD_compressBound(tlen), zlen, off = 0;
-    unsigned char *z = cf_malloc(zcap), *ct = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
+    size_t tlen = text ? strlen(text) : 0, zcap = ZSTD_compressBound(tlen), zlen;
+    unsigned char *z = cf_malloc(zcap);
     unsigned char h[32];
     struct buf obj = BUF_INIT;
-    struct seal_w w;
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     int rc = -1;
 
@@ -38,16 +37,7 @@ int repo_index_save(struct repo *r, const struct seal_key *sk, const char *sourc
         cf_err_set(e, CF_E_INTERNAL, "zstd: %s", ZSTD_getErrorName(zlen));
         goto out;
     }
-    seal_begin(&w, sk, SEAL_INDEX, 0);
-    buf_append(&obj, w.hdr, w.hdr_len);
-    do {
-        size_t n = zlen - off > SEAL_MSG_MAX ? SEAL_MSG_MAX : zlen - off;
-        bool last = off + n == zlen;
-        size_t c = seal_push(&w, z + off, n, last ? SEAL_TAG_FINAL : SEAL_TAG_MESSAGE, ct);
-        buf_append(&obj, ct, c);
-        off += n;
-    } while (off < zlen);
-    sodium_memzero(&w, sizeof(w));
+    repo_seal_buf(sk, SEAL_INDEX, z, zlen, &obj);
     crypto_generichash(h, sizeof(h), (const unsigned char *)obj.data, obj.len, NULL, 0);
     hex_encode(h, sizeof(h), hex);
     *size = obj.len;
@@ -63,7 +53,6 @@ out:
     }
     ZSTD_freeCCtx(cc);
     buf_free(&obj);
-    free(ct);
     free(z);
     free(key);
     return rc;

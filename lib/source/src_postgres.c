@@ -553,15 +553,11 @@ static int pg_load_post_data(struct db_settings *p, const struct buf *toc, const
     struct child ch = { 0 };
     struct afile tmp = { .fd = -1 };
     char *tool = src_tool_path("pg_restore", p->bindir, DB_PG_TOOLS_GLOB);
-    const char *dir = getenv("TMPDIR");
-    char *tmpdir = cf_asprintf("%s/coffer-pgrestore-XXXXXX", dir && *dir ? dir : "/tmp");
-    char *tmpfile = NULL;
+    char *tmpdir = NULL, *tmpfile = NULL;
     int rc = -1;
 
-    if (mkdtemp(tmpdir) == NULL) {
-        cf_err_sys(e, CF_E_IO, "unable to create a temp directory for pg_restore --jobs");
-        free(tmpdir);
-        tmpdir = NULL;
+    if (fs_private_tmpdir("pgrestore", &tmpdir, e) != 0) {
+        cf_err_ctx(e, "pg_restore --jobs");
         goto out;
     }
     tmpfile = cf_asprintf("%s/toc", tmpdir);

@@ -211,6 +211,16 @@ int vol_archives_open(struct volume *v, struct export_ctx *x, struct archive **i
     return 0;
 }
 
+void vol_archives_close(struct archive *in, struct archive *ar,
+                        struct archive_entry_linkresolver *res)
+{
+    archive_entry_linkresolver_free(res);
+    if (ar)
+        archive_write_free(ar);
+    if (in)
+        archive_read_free(in);
+}
+
 int vol_walk_next(struct volume *v, struct archive *in, struct export_ctx *x, char *rel,
                   size_t relcap, struct archive_entry **out, uint64_t *excluded,
                   struct cf_err *e)
@@ -362,11 +372,7 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
 out:
     archive_entry_free(entry);
     archive_entry_free(spare);
-    archive_entry_linkresolver_free(res);
-    if (ar)
-        archive_write_free(ar);
-    if (in)
-        archive_read_free(in);
+    vol_archives_close(in, ar, res);
     json_decref(x.warnings);
     return rc;
 }

@@ -53,5 +53,8 @@ int vol_seg_extract(struct source_in *in, json_t *index, struct cf_err *e);
 int vol_archives_open(struct volume *v, struct export_ctx *x, struct archive **in,
                       struct archive **ar, struct archive_entry_linkresolver **res,
                       struct cf_err *e);
+/* ...and what it opened freed (NULL is fine) */
+void vol_archives_close(struct archive *in, struct archive *ar,
+                        struct archive_entry_linkresolver *res);
 
 #endif

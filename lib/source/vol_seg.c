@@ -272,11 +272,7 @@ int vol_seg_export(struct volume *v, struct source_out *out, json_t *info, struc
 out:
     archive_entry_free(entry);
     archive_entry_free(spare);
-    archive_entry_linkresolver_free(res);
-    if (ar)
-        archive_write_free(ar);
-    if (in)
-        archive_read_free(in);
+    vol_archives_close(in, ar, res);
     json_decref(x.warnings);
     json_decref(w.entries);
     json_decref(w.pmap);
