@@ -142,13 +142,26 @@ check "no scratch database is left" test "$(pg_sql -tAc "SELECT count(*) FROM pg
 ok "in place again, with --jobs 2" \
     restore --config "$conf" --source pgs --at now --database "schémas" --into-db SAME --clean --force --jobs 2
 check "--jobs: the schema dump equals the original's" cmp "$T/schemas.schema" <(pg_schema "schémas")
-# two replacements within one second: the second keeps the original under a name of its own
-# (the names of the next 20 seconds are taken: the restore may start late on a busy machine)
-for d in $(seq 0 19); do
-    pg_sql -c "CREATE DATABASE \"schémas_before_restore_$(date -u -d "+$d seconds" +%Y%m%dT%H%M%SZ)\"" >/dev/null
-done
+# two replacements within one second: the second keeps the original under a name of its own.
+# The restore takes its aside name when it swaps, after the load, whose length a busy machine
+# decides: a reserver keeps the names of the next few seconds taken until the restore ends.
+reserve_aside() {
+    local d name
+    while :; do
+        for d in 0 1 2 3 4 5; do
+            name="schémas_before_restore_$(date -u -d "+$d seconds" +%Y%m%dT%H%M%SZ)"
+            pg_sql -c "CREATE DATABASE \"$name\"" >/dev/null 2>&1
+        done
+        sleep 0.3
+    done
+}
+reserve_aside &
+reserver=$!
+on_exit "kill $reserver"
+sleep 1
 ok "in place while the aside name of this second is taken" \
     restore --config "$conf" --source pgs --at now --database "schémas" --into-db SAME --clean --force
+kill "$reserver" && wait "$reserver" 2>/dev/null
 check "  the original is kept under a name with a number added" grep -qE "kept as schémas_before_restore_[0-9TZ]+_2" "$_err"
 check "  and the schema dump equals the original's" cmp "$T/schemas.schema" <(pg_schema "schémas")
 
