@@ -12,11 +12,18 @@
  * With `-X none` and archive_mode on, the server's pg_backup_stop switches to a new WAL
  * segment and waits until its archiver reports the stop segment archived; the pipeline then
  * checks the repository itself (the archive_command could point elsewhere) for `stop_wal`,
- * bounded by `archive-wait` (info "wait_for_log"), before it commits the manifest. */
+ * bounded by `archive-wait` (info "wait_for_log"), before it commits the manifest.
+ *
+ * That server-side wait has no bound of its own: when archiving breaks after the check made
+ * before the backup starts, pg_backup_stop waits (and pg_basebackup with it) until archiving
+ * works again. A watchdog on a second connection sees the backup's walsender waiting for the
+ * archive (wait event BackupWaitWalArchive) and, after `archive-wait`, ends it and fails the
+ * backup, naming the archiver's last failure. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +191,58 @@ static int phys_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
     return source_out_write(ctx, buf, len, e);
 }
 
+/* the watchdog over pg_backup_stop's wait for the archive (see the top of the file) */
+struct stop_watch {
+    PGconn *c;               /* its own connection, used by the watchdog thread only */
+    const char *app;         /* the application_name pg_basebackup connects with */
+    long limit;              /* seconds of waiting for the archive that are tolerated */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;               /* set by the backup when pg_basebackup has ended */
+    bool fired;              /* set by the watchdog when it ended the backup */
+    char failure[512];       /* pg_stat_archiver's last failure when it fired */
+};
+
+static void *stop_watch_run(void *arg)
+{
+    struct stop_watch *w = arg;
+    const char *params[] = { w->app };
+    long waited = 0;
+    struct cf_err e = { 0 };
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        if (w->done)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        PGresult *r = pg_exec(w->c, "watching the base backup's wait for the archive",
+                              "SELECT pid FROM pg_stat_activity WHERE application_name = $1 "
+                              "AND wait_event = 'BackupWaitWalArchive'", 1, params, &e);
+        bool waiting = r != NULL && PQntuples(r) > 0;
+        PQclear(r);
+        waited = waiting ? waited + 1 : 0;
+        if (waited > w->limit) {
+            pg_value(w->c, "reading pg_stat_archiver",
+                     "SELECT coalesce(last_failed_wal || ' at ' || last_failed_time, 'none "
+                     "recorded') FROM pg_stat_archiver", w->failure, sizeof(w->failure), &e);
+            /* ends the walsender: the server aborts the backup, pg_basebackup fails */
+            PQclear(pg_exec(w->c, "ending the waiting base backup",
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                            "application_name = $1", 1, params, &e));
+            pthread_mutex_lock(&w->mu);
+            w->fired = true;
+            break;
+        }
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
 int pg_phys_export(struct db_settings *p, const struct pg_phys *ph, struct source_out *out,
                    json_t *info, struct cf_err *e)
 {
@@ -198,25 +257,56 @@ int pg_phys_export(struct db_settings *p, const struct pg_phys *ph, struct sourc
     char *argv[] = { tool, "--pgdata=-", "--format=tar", "--wal-method=none", cp, label,
                      "--no-password", NULL };
     int rc = -1;
+    char app[64];
+    struct stop_watch w = { .app = app, .limit = ph->archive_wait,
+                            .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+    pthread_t watcher;
+    bool watching = false;
 
     memset(&s, 0, sizeof(s));
     src_reader_init(&r, -1, "pg_basebackup output", phys_sink, out);
     json_object_set_new(info, "method", json_string("physical"));
     if (db_pg_connect_admin(p, &c, e) != 0 || phys_server_check(p, c, info, e) != 0)
         goto out;
-    PQfinish(c);
-    c = NULL;
     json_object_set_new(info, "start_time", json_integer((json_int_t)time(NULL)));
     db_pg_env_build(p, NULL, &env);
+    /* a name of its own, by which the watchdog finds its walsender */
+    snprintf(app, sizeof(app), "coffer base backup %ld", (long)getpid());
+    for (size_t i = 0; i < env.n; i++)
+        if (strncmp(env.v[i], "PGAPPNAME=", 10) == 0) {
+            free(env.v[i]);
+            env.v[i] = cf_asprintf("PGAPPNAME=%s", app);
+        }
     if (source_out_part(out, PART_BASE, e) != 0 ||
         src_child_start(&ch, "pg_basebackup", argv, (const char *const *)env.v, CHILD_READ,
                         e) != 0)
         goto out;
+    w.c = c;
+    watching = pthread_create(&watcher, NULL, stop_watch_run, &w) == 0;
     r.fd = ch.fd;
     int prc = pgtar_check(&r, &s, e);
     if (prc == 0)
         prc = src_reader_flush(&r, e);
-    if (src_child_conclude(&ch, prc, prc == 0, e) != 0)
+    prc = src_child_conclude(&ch, prc, prc == 0, e);
+    if (watching) {
+        pthread_mutex_lock(&w.mu);
+        w.done = true;
+        pthread_cond_signal(&w.cv);
+        pthread_mutex_unlock(&w.mu);
+        pthread_join(watcher, NULL);
+        watching = false;
+    }
+    if (w.fired) {
+        cf_err_clear(e);
+        cf_err_set(e, CF_E_SOURCE,
+                   "the base backup of %s waited more than archive-wait (%lds) in "
+                   "pg_backup_stop for the WAL archive and was ended: archiving is failing "
+                   "(pg_stat_archiver's last failure: %s). HINT: see the server's log for the "
+                   "archive_command's error (docs/PITR.md \"When archiving fails\")",
+                   p->name, ph->archive_wait, w.failure);
+        goto out;
+    }
+    if (prc != 0)
         goto out;
     /* pg_backup_stop has returned: every change of the backup is in WAL up to stop_lsn */
     json_object_set_new(info, "stop_time", json_integer((json_int_t)time(NULL)));
