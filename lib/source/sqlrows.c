@@ -475,14 +475,31 @@ static void lex_byte(struct sqlrows *c, unsigned char ch)
     }
 }
 
+/* the bytes that can change anything in a row or a skipped statement: quotes, comments'
+ * starts, parentheses (the delimiter is checked besides) */
+static const bool plain_not[256] = {
+    ['\''] = true, ['"'] = true, ['`'] = true, ['-'] = true, ['/'] = true, ['#'] = true,
+    ['('] = true, [')'] = true,
+};
+
 void sqlrows_feed(struct sqlrows *c, const void *buf, size_t len)
 {
     const unsigned char *p = buf, *end = p + len;
     while (p < end) {
-        /* most bytes of a dump are inside strings: skip to the next quote or backslash */
-        if (c->quote && c->quote != '`' && !c->esc && !c->reopen && c->st != ST_NAME) {
-            const unsigned char q = (unsigned char)c->quote;
-            while (p < end && *p != q && *p != '\\')
+        if (c->quote) {
+            /* most bytes of a dump are inside strings: on to the next quote or backslash */
+            if (c->quote != '`' && !c->esc && !c->reopen && c->st != ST_NAME) {
+                const unsigned char q = (unsigned char)c->quote;
+                while (p < end && *p != q && *p != '\\')
+                    p++;
+                if (p == end)
+                    break;
+            }
+        } else if ((c->st == ST_ROW || c->st == ST_SKIP) && c->cm == CM_NONE && !c->npend &&
+                   !c->reopen && !c->dm) {
+            /* and the rest between them: numbers, commas, NULLs */
+            const unsigned char d = (unsigned char)c->delim[0];
+            while (p < end && !plain_not[*p] && *p != d)
                 p++;
             if (p == end)
                 break;
