@@ -229,6 +229,56 @@ TEST(a_text_cut_short_is_said)
     expect_err("INSERT INTO t VALUES (1),;", "t=1", "ends before its rows do");
 }
 
+/* texts made of the pieces that matter, at random: wherever the pieces end, the same counts
+ * and the same end (xorshift, fixed seed: the same texts every run) */
+TEST(random_texts_count_alike_in_any_pieces)
+{
+    static const char *const tok[] = {
+        "INSERT INTO ", "REPLACE INTO ", "`t`", "`a``b`", "u", " VALUES ", "(", ")", ",", ";",
+        "'", "\"", "\\", "''", "-- ", "--", "-", "/*", "*/", "/*!", "#", "\n", " ", "1",
+        "DELIMITER ;;\n", "DELIMITER ;\n", ";;", "x'00'", "0x1F", "NULL",
+        "INSERT INTO `t` VALUES (1),(", "INSERT INTO u VALUES (", "'a'),(", "2),(", ");\n",
+    };
+    uint64_t x = 88172645463325252ull;
+    char text[600];
+    int counted = 0, refused = 0;
+    for (int round = 0; round < 3000; round++) {
+        size_t n = 0;
+        while (n < sizeof(text) - 20) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            const char *t = tok[x % (sizeof(tok) / sizeof(tok[0]))];
+            memcpy(text + n, t, strlen(t));
+            n += strlen(t);
+            if (x % 7 == 0)
+                break;
+        }
+        struct cf_err e1 = CF_ERR_INIT, e2 = CF_ERR_INIT;
+        char c1[512], c2[512];
+        int rc1, rc2;
+        struct sqlrows *a = count_in(text, n, 0, &rc1, &e1);
+        struct sqlrows *b = count_in(text, n, 1 + (size_t)(x % 5), &rc2, &e2);
+        counts_str(a, c1, sizeof(c1));
+        counts_str(b, c2, sizeof(c2));
+        if (strcmp(c1, c2) != 0 || rc1 != rc2 || strcmp(e1.msg, e2.msg) != 0) {
+            printf("#   round %d: \"%s\" rc %d vs \"%s\" rc %d\n", round, c1, rc1, c2, rc2);
+            unit_failed_checks++;
+        }
+        uint64_t rows = 0, r;
+        for (size_t i = 0; sqlrows_table(a, i, &r) != NULL; i++)
+            rows += r;
+        counted += rows > 0;
+        refused += rc1 != 0;
+        sqlrows_free(a);
+        sqlrows_free(b);
+    }
+    /* the texts held rows, and texts cut short or not countable, often enough to mean it */
+    CHECK(counted > 100);
+    CHECK(refused > 300);
+    printf("#   %d texts with rows counted, %d refused\n", counted, refused);
+}
+
 TEST(nothing_at_all)
 {
     expect("", "");
@@ -251,6 +301,7 @@ int main(void)
     RUN(a_ten_megabyte_line);
     RUN(insert_forms_it_cannot_count_are_named);
     RUN(a_text_cut_short_is_said);
+    RUN(random_texts_count_alike_in_any_pieces);
     RUN(nothing_at_all);
     return unit_done();
 }
