@@ -56,8 +56,17 @@ struct drill_target {
 };
 void drill_check_postgres(const struct drill_target *t, json_t *dbinfo, const char *sql,
                           const char *expect, json_t *checks);
-void drill_check_mariadb(const struct drill_target *t, const char *sql, const char *expect,
+/* @rows: what the dump held, counted while it was loaded; NULL with @rows_skip saying why
+ * the row counts are not checked */
+struct sqlrows;
+void drill_check_mariadb(const struct drill_target *t, const struct sqlrows *rows,
+                         const char *rows_skip, const char *sql, const char *expect,
                          json_t *checks);
+/* drill_rows_compare() - the "row counts" check of database @db: @got (table -> rows in the
+ * restored copy) against @want (table -> rows the backup holds); a table missing from either,
+ * or with another count, fails it, named with both counts; passed, the detail ends in @whence */
+void drill_rows_compare(json_t *checks, const char *db, json_t *want, json_t *got,
+                        const char *whence);
 void drill_check_redis(const struct drill_target *t, json_t *info, json_t *checks);
 void drill_check_volume(const struct drill_target *t, struct repo *r, const struct manifest *m,
                         json_t *checks);

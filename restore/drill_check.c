@@ -1,5 +1,6 @@
 /* drill_check.c - what the drill checks on each restored copy: PostgreSQL (pg_amcheck, the
- * row count of every table against the counts the backup recorded), MariaDB (CHECK TABLE),
+ * row count of every table against the counts the backup recorded), MariaDB (CHECK TABLE, the
+ * row count of every table against the rows its dump held, counted while it was loaded),
  * Redis (the key count, the RDB's checksum), volumes (file count and bytes), and a source's
  * own check-sql. */
 #include "drill.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +26,7 @@
 #include "../lib/core/util.h"
 #include "../lib/db/db_pg.h"
 #include "../lib/repo/repo_seg.h"
+#include "../lib/source/sqlrows.h"
 
 void drill_check_add(json_t *checks, const char *name, enum drill_result res, const char *fmt,
                      ...)
@@ -66,11 +69,39 @@ static void pg_amcheck(const struct drill_target *t, json_t *checks)
     free(tool);
 }
 
+void drill_rows_compare(json_t *checks, const char *db, json_t *want, json_t *got,
+                        const char *whence)
+{
+    struct buf bad = BUF_INIT;
+    int64_t rows = 0;
+    const char *tab;
+    json_t *v;
+
+    json_object_foreach(want, tab, v) {
+        json_t *g = json_object_get(got, tab);
+        rows += json_integer_value(v);
+        if (g == NULL)
+            buf_printf(&bad, "%s%s missing (backup: %" JSON_INTEGER_FORMAT ")",
+                       bad.len ? ", " : "", tab, json_integer_value(v));
+        else if (json_integer_value(g) != json_integer_value(v))
+            buf_printf(&bad, "%s%s has %" JSON_INTEGER_FORMAT " rows, the backup %"
+                       JSON_INTEGER_FORMAT, bad.len ? ", " : "", tab, json_integer_value(g),
+                       json_integer_value(v));
+    }
+    json_object_foreach(got, tab, v)
+        if (json_object_get(want, tab) == NULL)
+            buf_printf(&bad, "%s%s not in the backup", bad.len ? ", " : "", tab);
+    if (bad.len)
+        drill_check_add(checks, "row counts", DRILL_FAIL, "database %s: %s", db, bad.data);
+    else
+        drill_check_add(checks, "row counts", DRILL_PASS, "database %s: %zu tables, %" PRId64
+                        " rows, %s", db, json_object_size(want), rows, whence);
+    buf_free(&bad);
+}
+
 static void pg_rows(PGconn *c, const struct drill_target *t, json_t *dbinfo, json_t *checks)
 {
     json_t *want = json_object_get(dbinfo, "row_counts");
-    struct buf bad = BUF_INIT;
-    int64_t rows = 0;
 
     if (!json_is_object(want)) {
         drill_check_add(checks, "row counts", DRILL_SKIP, "database %s: the backup recorded no "
@@ -89,31 +120,8 @@ static void pg_rows(PGconn *c, const struct drill_target *t, json_t *dbinfo, jso
         json_object_set_new(got, PQgetvalue(r, i, 0),
                             json_integer(strtoll(PQgetvalue(r, i, 1), NULL, 10)));
     PQclear(r);
-    const char *tab;
-    json_t *v;
-    json_object_foreach(want, tab, v) {
-        json_t *g = json_object_get(got, tab);
-        rows += json_integer_value(v);
-        if (g == NULL)
-            buf_printf(&bad, "%s%s missing (backup: %" JSON_INTEGER_FORMAT ")",
-                       bad.len ? ", " : "", tab, json_integer_value(v));
-        else if (json_integer_value(g) != json_integer_value(v))
-            buf_printf(&bad, "%s%s has %" JSON_INTEGER_FORMAT " rows, the backup %"
-                       JSON_INTEGER_FORMAT, bad.len ? ", " : "", tab, json_integer_value(g),
-                       json_integer_value(v));
-    }
-    json_object_foreach(got, tab, v)
-        if (json_object_get(want, tab) == NULL)
-            buf_printf(&bad, "%s%s not in the backup", bad.len ? ", " : "", tab);
-    if (bad.len)
-        drill_check_add(checks, "row counts", DRILL_FAIL, "database %s: %s", t->database,
-                        bad.data);
-    else
-        drill_check_add(checks, "row counts", DRILL_PASS, "database %s: %zu tables, %" PRId64
-                        " rows, as counted in the backup's snapshot", t->database,
-                        json_object_size(want), rows);
+    drill_rows_compare(checks, t->database, want, got, "as counted in the backup's snapshot");
     json_decref(got);
-    buf_free(&bad);
 }
 
 /* the first column of the first row of @sql against @expect */
@@ -155,7 +163,81 @@ void drill_check_postgres(const struct drill_target *t, json_t *dbinfo, const ch
 
 /* --- MariaDB --- */
 
-void drill_check_mariadb(const struct drill_target *t, const char *sql, const char *expect,
+/* mariadb-dump writes no rows of these engines' tables (their rows live elsewhere) */
+static bool maria_rows_elsewhere(const char *engine)
+{
+    return engine && (strcasecmp(engine, "MRG_MyISAM") == 0 ||
+                      strcasecmp(engine, "MRG_ISAM") == 0 || strcasecmp(engine, "FEDERATED") == 0);
+}
+
+/* @pre, table @tab quoted as an identifier (a backquote in it written twice), then @post */
+static void maria_table_sql(struct buf *q, const char *pre, const char *tab, const char *post)
+{
+    buf_reset(q);
+    buf_puts(q, pre);
+    buf_puts(q, "`");
+    for (const char *p = tab; *p; p++) {
+        if (*p == '`')
+            buf_append(q, p, 1);
+        buf_append(q, p, 1);
+    }
+    buf_puts(q, "`");
+    buf_puts(q, post);
+}
+
+/* SELECT COUNT(*) of table @tab into @got; false (and the error in @bad) when it fails */
+static bool maria_count(MYSQL *m, const char *tab, json_t *got, struct buf *bad)
+{
+    struct buf q = BUF_INIT;
+    MYSQL_RES *r = NULL;
+    MYSQL_ROW v;
+    bool ok = false;
+
+    maria_table_sql(&q, "SELECT COUNT(*) FROM ", tab, "");
+    if (mysql_query(m, q.data) == 0 && (r = mysql_store_result(m)) != NULL &&
+        (v = mysql_fetch_row(r)) != NULL && v[0]) {
+        json_object_set_new(got, tab, json_integer(strtoll(v[0], NULL, 10)));
+        ok = true;
+    } else {
+        buf_printf(bad, "counting %s: %s", tab, mysql_error(m));
+    }
+    mysql_free_result(r);
+    buf_free(&q);
+    return ok;
+}
+
+/* the row counts of the restored database against those the dump held (@want), tables the
+ * dump held no row of expected empty */
+static void maria_rows(MYSQL *m, const struct drill_target *t, const struct sqlrows *want,
+                       json_t *names, json_t *checks)
+{
+    json_t *w = json_object(), *got = json_object(), *v;
+    struct buf bad = BUF_INIT;
+    const char *tab;
+    uint64_t n;
+
+    json_object_foreach(names, tab, v) {
+        if (maria_rows_elsewhere(json_string_value(v)))
+            continue;
+        if (!maria_count(m, tab, got, &bad))
+            break;
+        json_object_set_new(w, tab, json_integer((json_int_t)sqlrows_get(want, tab)));
+    }
+    for (size_t i = 0; bad.len == 0 && (tab = sqlrows_table(want, i, &n)) != NULL; i++)
+        if (json_object_get(w, tab) == NULL)
+            json_object_set_new(w, tab, json_integer((json_int_t)n));
+    if (bad.len)
+        drill_check_add(checks, "row counts", DRILL_FAIL, "database %s: %s", t->database,
+                        bad.data);
+    else
+        drill_rows_compare(checks, t->database, w, got, "as counted in the backup");
+    buf_free(&bad);
+    json_decref(got);
+    json_decref(w);
+}
+
+void drill_check_mariadb(const struct drill_target *t, const struct sqlrows *rows,
+                         const char *rows_skip, const char *sql, const char *expect,
                          json_t *checks)
 {
     MYSQL *m = mysql_init(NULL);
@@ -163,26 +245,30 @@ void drill_check_mariadb(const struct drill_target *t, const char *sql, const ch
     unsigned tables = 0;
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;
+    json_t *names = json_object();   /* table -> engine */
+    struct buf q = BUF_INIT;
 
     if (mysql_real_connect(m, NULL, "root", NULL, t->database, 0, t->srv->sock, 0) == NULL) {
         drill_check_add(checks, "CHECK TABLE", DRILL_FAIL, "database %s: no connection: %s",
                         t->database, mysql_error(m));
         goto out;
     }
-    if (mysql_query(m, "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-                       "DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1") != 0 ||
+    if (mysql_query(m, "SELECT table_name, engine FROM information_schema.tables WHERE "
+                       "table_schema = DATABASE() AND table_type IN ('BASE TABLE', "
+                       "'SYSTEM VERSIONED') ORDER BY 1") != 0 ||
         (res = mysql_store_result(m)) == NULL) {
         drill_check_add(checks, "CHECK TABLE", DRILL_FAIL, "database %s: %s", t->database,
                         mysql_error(m));
         goto out;
     }
     while ((row = mysql_fetch_row(res)) != NULL) {
-        char *q = cf_asprintf("CHECK TABLE `%s` EXTENDED", row[0]);
         MYSQL_RES *cr = NULL;
         MYSQL_ROW c;
         const char *last = "no answer";
         tables++;
-        if (mysql_query(m, q) != 0 || (cr = mysql_store_result(m)) == NULL)
+        json_object_set_new(names, row[0], row[1] ? json_string(row[1]) : json_null());
+        maria_table_sql(&q, "CHECK TABLE ", row[0], " EXTENDED");
+        if (mysql_query(m, q.data) != 0 || (cr = mysql_store_result(m)) == NULL)
             last = mysql_error(m);
         else
             while ((c = mysql_fetch_row(cr)) != NULL)   /* Table, Op, Msg_type, Msg_text */
@@ -191,7 +277,6 @@ void drill_check_mariadb(const struct drill_target *t, const char *sql, const ch
         if (strcmp(last, "OK") != 0)
             buf_printf(&bad, "%s%s: %s", bad.len ? ", " : "", row[0], last);
         mysql_free_result(cr);
-        free(q);
     }
     if (bad.len)
         drill_check_add(checks, "CHECK TABLE", DRILL_FAIL, "database %s: %s", t->database,
@@ -199,8 +284,11 @@ void drill_check_mariadb(const struct drill_target *t, const char *sql, const ch
     else
         drill_check_add(checks, "CHECK TABLE", DRILL_PASS, "database %s: %u tables OK",
                         t->database, tables);
-    drill_check_add(checks, "row counts", DRILL_SKIP, "database %s: MariaDB backups record no "
-                    "row counts to compare with", t->database);
+    if (rows)
+        maria_rows(m, t, rows, names, checks);
+    else
+        drill_check_add(checks, "row counts", DRILL_SKIP, "database %s: %s", t->database,
+                        rows_skip);
     if (sql) {
         MYSQL_RES *r = NULL;
         MYSQL_ROW v = NULL;
@@ -212,6 +300,8 @@ void drill_check_mariadb(const struct drill_target *t, const char *sql, const ch
         mysql_free_result(r);
     }
 out:
+    buf_free(&q);
+    json_decref(names);
     mysql_free_result(res);
     buf_free(&bad);
     mysql_close(m);

@@ -121,8 +121,8 @@ int restore_one_prepare(const struct conf *c, struct repo *r, const char *source
                           p->ref.id, p->kind ? p->kind : "?", source, source_kind(p->src));
     p->opts.backup_id = p->ref.id;
     if (source_plan(p->src, &p->opts, p->m->info, &p->dest, e) != 0 ||
-        restore_binlog_prepare(c, r, source, p->m->info, (int64_t)p->m->started, &p->opts, at,
-                               &p->rp, e) != 0)
+        restore_binlog_prepare(c, r, source, sec, p->m->info, (int64_t)p->m->started,
+                               &p->opts, at, &p->rp, e) != 0)
         return -1;
     p->restore_bytes = source_restore_bytes(p->m->parts, p->opts.database, p->m->bytes_in);
     return 0;

@@ -161,8 +161,9 @@ static void undo(const struct binlog_replay *rp)
 }
 
 int restore_binlog_prepare(const struct conf *c, struct repo *r, const char *source,
-                           json_t *info, int64_t dump_time, const struct restore_opts *o,
-                           struct repo_when at, struct binlog_replay **out, struct cf_err *e)
+                           const struct ini_section *dest, json_t *info, int64_t dump_time,
+                           const struct restore_opts *o, struct repo_when at,
+                           struct binlog_replay **out, struct cf_err *e)
 {
     const struct ini_section *sec = conf_source(c, source);
     struct db_binlog_conf bc;
@@ -180,7 +181,8 @@ int restore_binlog_prepare(const struct conf *c, struct repo *r, const char *sou
     rp->source = source;
     rp->stop = (int64_t)at.t;
     rp->to_file = o->to_file;
-    if (db_maria_settings_load(sec, &rp->m, e) != 0 ||
+    /* the server the dump goes into, which is not [source]'s in a drill */
+    if (db_maria_settings_load(dest ? dest : sec, &rp->m, e) != 0 ||
         repo_binlog_names(r, source, &names, &nn, e) != 0)
         goto out;
     if (fs_private_tmpdir("replay", &rp->dir, e) != 0)

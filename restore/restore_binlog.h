@@ -19,10 +19,13 @@ struct binlog_replay;
  * restored database's recorded position (in @info, the dump's; @dump_time its start) up to
  * @at, fetch those files into a private directory and find the last transaction that will be
  * applied. *@out stays NULL when there is nothing to replay. A gap, or an archive that ends
- * before @at, is CF_E_NOTFOUND naming the last moment reachable; nothing is loaded yet. */
+ * before @at, is CF_E_NOTFOUND naming the last moment reachable; nothing is loaded yet. The
+ * events go to the server of @dest, the section the dump is loaded through (the drill's
+ * scratch server; NULL: [source @source]'s own); the binlog keys are [source @source]'s. */
 int restore_binlog_prepare(const struct conf *c, struct repo *r, const char *source,
-                           json_t *info, int64_t dump_time, const struct restore_opts *o,
-                           struct repo_when at, struct binlog_replay **out, struct cf_err *e);
+                           const struct ini_section *dest, json_t *info, int64_t dump_time,
+                           const struct restore_opts *o, struct repo_when at,
+                           struct binlog_replay **out, struct cf_err *e);
 /* the plan's lines: per database, the binlog range and the last event that will be applied */
 void restore_binlog_plan(const struct binlog_replay *rp, FILE *f);
 /* restore_binlog_apply() - replay into the loaded databases (or append to --to-file) */

@@ -47,6 +47,11 @@ struct cat_ctx {
 int cat_ctx_open(const struct conf *c, const struct repo_unlock *u, bool allow_offline,
                  struct cat_ctx *ctx, struct cf_err *e);
 void cat_ctx_close(struct cat_ctx *ctx);
+/* cat_index_refresh() - the refresh cat_ctx_open() makes, for a caller that has repository @r
+ * open already (restore drill, when the index is missing): the index is opened (created when
+ * missing) and brought in step with @r; what changed in *@st (may be NULL) */
+int cat_index_refresh(const struct conf *c, struct repo *r, struct cat_sync_stats *st,
+                      struct cf_err *e);
 
 /* cat_sync() - compare the index with the repository and fix the index: new backups added
  * (read from their manifests), gone ones marked pruned (a removal record exists) or vanished

@@ -313,6 +313,26 @@ fail:
     return -1;
 }
 
+int cat_index_refresh(const struct conf *c, struct repo *r, struct cat_sync_stats *st,
+                      struct cf_err *e)
+{
+    struct cat_ctx ctx;
+    const char *path;
+    int rc = -1;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.c = c;
+    ctx.r = r;
+    snprintf(ctx.repo_id, sizeof(ctx.repo_id), "%s", repo_id(r));
+    if (cat_index_path(c, &path, e) == 0 && cat_index_open(path, &ctx.x, &ctx.st.fresh, e) == 0 &&
+        cat_sync(&ctx, false, e) == 0)
+        rc = 0;
+    if (st)
+        *st = ctx.st;
+    cat_index_close(ctx.x);
+    return rc;
+}
+
 void cat_ctx_close(struct cat_ctx *ctx)
 {
     repo_close(ctx->r);

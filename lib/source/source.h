@@ -24,6 +24,7 @@
  * the table in source_io.h. */
 struct source_out;
 struct source_in;
+struct sqlrows;   /* sqlrows.h */
 
 /* Start a new part named @name (the previous one ends). A source with a single stream may
  * skip this: its bytes go to a part named after the source kind. */
@@ -70,6 +71,8 @@ struct restore_opts {
                                      NULL: to the end of the archive */
     bool pause;                   /* --pause: recovery_target_action = pause */
     const char *restore_command;  /* the restore_command the recovered server runs */
+    /* mariadb: each table's rows in the SQL loaded, counted as it goes by (the drill's) */
+    struct sqlrows *count_rows;
 };
 
 struct source_ops {

@@ -22,6 +22,7 @@
 #include "child.h"
 #include "chk.h"
 #include "dbparts.h"
+#include "sqlrows.h"
 
 static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
                                        "databases", "bin-dir", DB_BINLOG_KEYS, NULL };
@@ -442,6 +443,20 @@ out:
     return rc;
 }
 
+/* the load's sink: the mariadb client's stdin, and the row counter when one is asked for */
+struct load_sink {
+    int fd;
+    struct sqlrows *rows;
+};
+
+static int load_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
+{
+    struct load_sink *s = ctx;
+    if (s->rows)
+        sqlrows_feed(s->rows, buf, len);
+    return src_fd_sink(&s->fd, buf, len, e);
+}
+
 static int my_import_db(struct db_settings *m, struct source_in *in, const struct restore_opts *o,
                         MYSQL *c, const char *optfile, const char *orig, struct cf_err *e)
 {
@@ -457,9 +472,10 @@ static int my_import_db(struct db_settings *m, struct source_in *in, const struc
                      (char *)dest, NULL };
     bool created = false;
     long tables;
-    int rc = -1, fd = -1;
+    int rc = -1;
+    struct load_sink sink = { -1, o->count_rows };
 
-    src_reader_init_fn(&r, src_in_read_fn, in, what, src_fd_sink, &fd);
+    src_reader_init_fn(&r, src_in_read_fn, in, what, load_sink, &sink);
     if (my_db_tables(c, dest, &tables, e) != 0)
         goto out;
     if (tables > 0 && !o->force) {
@@ -477,7 +493,7 @@ static int my_import_db(struct db_settings *m, struct source_in *in, const struc
     }
     if (src_child_start(&ch, what, argv, NULL, CHILD_WRITE, e) != 0)
         goto out;
-    fd = ch.fd;
+    sink.fd = ch.fd;
     if (src_child_conclude(&ch, dump_check(&r, DUMP_MARIADB, e), false, e) != 0)
         goto out;
     log_info("restore part source=%s database=%s into=%s", m->name, orig, dest);

@@ -3,7 +3,11 @@
 # PostgreSQL database, a MariaDB database and a Redis instance is backed up, then the catalog
 # index is deleted and every server stopped; the drill starts scratch servers of its own,
 # restores the four into them, checks each (pg_amcheck and the row counts recorded at backup
-# time, CHECK TABLE, the key count and the RDB's checksum, file count and bytes, a check-sql),
+# time, CHECK TABLE and the row counts of the MariaDB dump, counted while it loads (tables
+# whose rows hold ");", quotes, backslashes and NULs, an empty table, a MERGE table whose
+# rows the dump does not hold), the key count and the RDB's checksum, file count and bytes,
+# a check-sql), rebuilds the deleted catalog index from the repository, and gives the same
+# result again with the index present,
 # writes the report as JSON and Markdown, keeps it in the repository (catalog drills lists it,
 # catalog status flags a failed or overdue drill, the catalog index records it and the metrics
 # textfile tells it, also after the index is rebuilt from drills/) and leaves nothing running. A damaged
@@ -18,6 +22,17 @@ start_redis || exit 1
 start_postgres || exit 1
 start_mariadb || exit 1
 app_four "$T/c" || exit 1
+my_sql shop <<'SQL' || exit 1
+CREATE TABLE `odd``name` (id int PRIMARY KEY, s text, b blob) ENGINE=InnoDB;
+INSERT INTO `odd``name` VALUES (1, 'it''s (a) test);', 0x00), (2, 'back\\slash \' q', NULL),
+  (3, CONCAT('nul', CHAR(0), '),('), 0x28293B27);
+CREATE TABLE empty_t (x int);
+CREATE TABLE m1 (a int) ENGINE=MyISAM;
+CREATE TABLE m2 (a int) ENGINE=MyISAM;
+INSERT INTO m1 VALUES (1), (2);
+INSERT INTO m2 VALUES (3);
+CREATE TABLE mall (a int) ENGINE=MRG_MyISAM UNION=(m1, m2);
+SQL
 conf="$T/c/coffer.conf"
 echo "drill-every = 90d" >>"$conf"
 # a job of the volume alone runs without the servers, and writes the metrics textfile
@@ -36,7 +51,7 @@ fails "catalog status: a job with drill-every and no drill is flagged" 1 "" cata
 check "status names the missing drill" grep -q "app.*drill.*NEVER" "$_out"
 
 # --- the wiped host: no index, no servers ---
-rm -f "$T/c/catalog.db"
+rm -f "$T/c/catalog.db" "$T/c/catalog.db-wal" "$T/c/catalog.db-shm"
 stop_postgres; stop_mariadb; stop_redis
 ok "restore drill --job from a wiped host passes" \
     restore $C drill --job app --report "$T/r.json" --report "$T/r.md" --scratch-dir "$T"
@@ -51,7 +66,7 @@ checks = {(s["name"], c["name"]): c["result"] for s in r["sources"] for c in s["
 want = {("media", "file count"): "passed", ("media", "bytes"): "passed",
         ("media", "file hashes"): "passed", ("pg", "pg_amcheck"): "passed",
         ("pg", "row counts"): "passed", ("pg", "check-sql"): "passed",
-        ("my", "CHECK TABLE"): "passed", ("my", "row counts"): "not checked",
+        ("my", "CHECK TABLE"): "passed", ("my", "row counts"): "passed",
         ("my", "check-sql"): "passed", ("cache", "key count"): "passed",
         ("cache", "RDB checksum"): "passed"}
 assert checks == want, checks
@@ -63,6 +78,28 @@ media = [s for s in r["sources"] if s["name"] == "media"][0]
 fc = [c for c in media["checks"] if c["name"] == "file count"][0]["detail"]
 fh = [c for c in media["checks"] if c["name"] == "file hashes"][0]["detail"]
 assert fh.startswith(fc.split()[0] + " files, each as the backup's index"), (fc, fh)
+# the MariaDB rows as counted in the dump: items 300, odd`name 3, empty_t 0, m1 2, m2 1 (mall
+# holds m1's and m2's rows, which the dump writes once, under them)
+my = [s for s in r["sources"] if s["name"] == "my"][0]
+rc = [c for c in my["checks"] if c["name"] == "row counts"][0]["detail"]
+assert rc == "database shop: 5 tables, 306 rows, as counted in the backup", rc
+PY
+check "the deleted catalog index was rebuilt from the repository" \
+    grep -q "^catalog index .* was missing: rebuilt from the repository ([1-9][0-9]* backups" "$T/drill1.out"
+check "the rebuilt index holds every backup and the drill" test "$(sqlite3 "$T/c/catalog.db" \
+    'select count(*) from backups')" = 4 -a "$(sqlite3 "$T/c/catalog.db" 'select count(*) from drills')" = 1
+# the same drill with the index present: the same result, check by check
+ok "restore drill --job with the index present passes" \
+    restore $C drill --job app --report "$T/r2.json" --scratch-dir "$T"
+check "no rebuild when the index is there" bash -c "! grep -q 'was missing' '$_out'"
+check "the same result as from the wiped host, check by check" python3 - "$T/r.json" "$T/r2.json" <<'PY'
+import json, sys
+def checks(p):
+    r = json.load(open(p))
+    return r["result"], [(s["name"], s["backup"], c["name"], c["result"], c["detail"])
+                         for s in r["sources"] for c in s["checks"]]
+a, b = checks(sys.argv[1]), checks(sys.argv[2])
+assert a == b, (a, b)
 PY
 cat >"$T/prom.py" <<'PY'
 # prom.py FILE: the samples of a textfile as {'name{labels}': value}
@@ -92,7 +129,7 @@ check "status shows the last drill" grep -q "app .*drill.*passed" "$_out"
 ok "backupd run vol writes the metrics textfile" backupd $C run vol
 check "promtool check metrics accepts the drill metrics" promtool check metrics <"$prom"
 check "the textfile: the passed drill of job app, its time and RTO, not overdue" \
-    python3 - "$T/prom.py" "$prom" "$T/r.json" <<'PY'
+    python3 - "$T/prom.py" "$prom" "$T/r2.json" <<'PY'
 import sys, json; exec(open(sys.argv[1]).read())
 v = samples(sys.argv[2]); r = json.load(open(sys.argv[3]))
 assert v['coffer_drill_last_success{job="app"}'] == 1, v
@@ -179,7 +216,7 @@ ok "catalog list builds a new index" catalog $C list
 check "the index learnt every drill report under drills/" \
     test "$(sqlite3 "$T/c/catalog.db" 'select count(*) from drills')" = "$(repo_keys "$T/c" drills/ | wc -l)"
 check "with their results" \
-    test "$(sqlite3 "$T/c/catalog.db" "select count(*) from drills where subject = 'job.app' and ok = 1")" = 1
+    test "$(sqlite3 "$T/c/catalog.db" "select count(*) from drills where subject = 'job.app' and ok = 1")" = 2
 ok "backupd run vol on the rebuilt index" backupd $C run vol
 check "the same drill metrics from the rebuilt index" diff "$T/drills.before" <(grep '^coffer_drill_' "$prom")
 check "nothing left running at the end" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
