@@ -7,6 +7,9 @@
 # written to, and restored again on timeline 2; a segment missing from the archive found
 # before anything is written; a cluster with a tablespace refused; a backup whose last
 # segment never reaches the archive, and one killed mid-stream, leave nothing listed.
+# `restore --job` with the physical source beside a volume: the plan (base backup, WAL,
+# target, the spread with the cluster at exactly T), the restore, the cluster started; a
+# missing segment refuses it, naming it and the source.
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/testlib.sh"
 . "$here/lib/servers.sh"
@@ -42,8 +45,11 @@ phys_source() {  # phys_source NAME ARCHIVE-WAIT
         "$1" "$PG_HOST" "$PG_PORT" "$PG_USER" "$PG_PASSFILE" "$2"
     printf '\n[job %s]\nsources = %s\n' "${1/pg/pitr}" "$1"
 }
-# pgx: the same cluster under another name, into which nothing archives
+# pgx: the same cluster under another name, into which nothing archives; job app: a volume
+# and the cluster, restored together
 { phys_source pg 60s; phys_source pgx 2s; } >>"$conf"
+printf '\n[job app]\nsources = media, pg\n\n[restore-profile staging]\nmedia.to = %s\npg.to-datadir = %s\n' \
+    "$T/j/media" "$T/jpg" >>"$conf"
 ok "backupd check-config accepts method, checkpoint and archive-wait" backupd --config "$conf" check-config --offline
 ok "... and finds pg_basebackup and the server" backupd --config "$conf" check-config
 nbackups() { repo_backups "$c" "$1" | wc -l; }
@@ -86,7 +92,8 @@ check "... the system identifier is the server's" grep -qF "\"system_identifier\
 stop_wal=$(sed -n 's/.*"stop_wal": "\([0-9A-F]*\)".*/\1/p' "$_out" | head -n 1)
 check "... its last segment is archived" test -e "$repo/logs/pg/00000001/$stop_wal"
 
-# --- commits one second apart ---
+# --- commits one second apart (the volume backed up just before) ---
+ok "volume backup before the commits" backupd --config "$conf" run nightly
 pg_sql -d app -c "CREATE TABLE marks (i int PRIMARY KEY)"
 declare -a at
 for i in 1 2 3 4 5; do
@@ -158,6 +165,31 @@ check "... nothing of it under logs/ (no timeline 2, no .partial)" \
     test -z "$(find "$repo/logs" -name '00000002*' -o -name '*.partial')"
 as_pg "$PG_BINDIR/pg_ctl" -D "$r1" -m fast -w stop >/dev/null
 
+# --- restore --job: the cluster at exactly T beside the volume's backup ---
+ok "restore --job --dry-run with a physical source" restore --config "$conf" --job app --at "$T_at" --profile staging --dry-run
+check "... the plan names the base backup" grep -q "backup   $id, base backup finished" "$_out"
+check "... the WAL range" grep -qE "wal      0000000100000000000000.. \.\. [0-9A-F]{24}: [0-9]+ segments to replay" "$_out"
+check "... the target" grep -qF "target   $T_at (recovery_target_time" "$_out"
+check "... the data directory" grep -qF "datadir  $T/jpg (created, mode 0700)" "$_out"
+check "... the spread with the cluster at exactly T" grep -qE "^spread     [0-9]+(s|min) between the oldest backup \(media, [0-9TZ:-]+\) and the newest \(pg, $T_at: WAL replayed to it\)" "$_out"
+check "... nothing written" bash -c "test ! -e '$T/j' && test ! -e '$T/jpg'"
+ok "restore --job with the profile" restore --config "$conf" --job app --at "$T_at" --profile staging
+check "... 2 of 2" grep -q "restore summary for job app: 2 of 2 sources restored" "$_out"
+check "... the summary says how to start it" grep -qF "data directory $T/jpg, set up to recover to $T_at; HINT: start it as the cluster's owner: pg_ctl -D $T/jpg start" "$_out"
+check "... the volume came back" diff -r "$T/vol" "$T/j/media"
+check "... recovery_target_time T, archive_mode off" bash -c "grep -qx \"recovery_target_time = '$(date -u -d "@$target" '+%Y-%m-%d %H:%M:%S')+00'\" '$T/jpg/postgresql.auto.conf' && grep -qx \"archive_mode = 'off'\" '$T/jpg/postgresql.auto.conf'"
+ok "... the cluster starts" start_copy "$T/jpg" j1
+ok "... recovers and promotes" wait_promoted j1
+check "... exactly the rows committed before T" test "$(copy_sql j1 -d app -tAc "SELECT string_agg(i::text, ',' ORDER BY i) FROM marks")" = 1,2,3
+as_pg "$PG_BINDIR/pg_ctl" -D "$T/jpg" -m fast -w stop >/dev/null
+ok "--map SOURCE=DIR is the data directory of a physical source, --pause" \
+    restore --config "$conf" --job app --at "$T_at" --map media="$T/j2/media" --map pg="$T/j2/pg" --pause
+check "... recovery_target_action = pause" grep -qx "recovery_target_action = 'pause'" "$T/j2/pg/postgresql.auto.conf"
+rm -rf "$T/j2"
+fails "a physical source given a database is refused before anything starts" 2 "physical base backup: it restores into a new data directory" \
+    restore --config "$conf" --job app --at "$T_at" --profile staging --map pg.into-db=x --map media="$T/j3"
+check "... nothing written" test ! -e "$T/j3"
+
 # --- a timeline switch: a restored copy promoted with archiving on, written, restored again ---
 r2="$T/r2"
 ok "restore again to T" restore --config "$conf" --source pg --at "$T_at" --to-datadir "$r2"
@@ -191,6 +223,9 @@ fails "a segment missing from the archive is found first" 1 "lacks segment $stop
 check "... nothing written" test ! -e "$T/r4"
 fails "... catalog at says the same" 1 "lacks segment $stop_wal" \
     catalog --config "$conf" at "$T_at" --source pg
+fails "... restore --job refuses the whole" 1 "source pg: the WAL archive of source pg lacks segment $stop_wal" \
+    restore --config "$conf" --job app --at "$T_at" --profile staging --map pg="$T/r4" --map media="$T/r4m"
+check "... nothing written" bash -c "test ! -e '$T/r4' && test ! -e '$T/r4m'"
 mv "$T/aside" "$repo/logs/pg/00000001/$stop_wal"
 # a gap after the base backup: the moments before it can still be reached
 next_wal=$(printf '%s%08X' "${stop_wal:0:16}" $((16#${stop_wal:16:8} + 1)))
