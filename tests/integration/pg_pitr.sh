@@ -8,8 +8,9 @@
 # before anything is written; a cluster with a tablespace refused; a backup whose last
 # segment never reaches the archive, and one killed mid-stream, leave nothing listed.
 # `restore --job` with the physical source beside a volume: the plan (base backup, WAL,
-# target, the spread with the cluster at exactly T), the restore, the cluster started; a
-# missing segment refuses it, naming it and the source.
+# target, the spread with the cluster at exactly T), the restore, the cluster started; and
+# `restore drill` at T: its scratch server recovers to T, promotes, and sees exactly the rows
+# committed before T; a missing segment refuses both, naming it and the source.
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/testlib.sh"
 . "$here/lib/servers.sh"
@@ -45,9 +46,10 @@ phys_source() {  # phys_source NAME ARCHIVE-WAIT
         "$1" "$PG_HOST" "$PG_PORT" "$PG_USER" "$PG_PASSFILE" "$2"
     printf '\n[job %s]\nsources = %s\n' "${1/pg/pitr}" "$1"
 }
-# pgx: the same cluster under another name, into which nothing archives; job app: a volume
-# and the cluster, restored together
+# pgx: the same cluster under another name, into which nothing archives; pg's drill checks
+# the marks table in database app; job app: a volume and the cluster, restored together
 { phys_source pg 60s; phys_source pgx 2s; } >>"$conf"
+sed -i "/^\[source pg\]/a databases = app\ncheck-sql = SELECT string_agg(i::text, ',' ORDER BY i) FROM marks\ncheck-expect = 1,2,3" "$conf"
 printf '\n[job app]\nsources = media, pg\n\n[restore-profile staging]\nmedia.to = %s\npg.to-datadir = %s\n' \
     "$T/j/media" "$T/jpg" >>"$conf"
 ok "backupd check-config accepts method, checkpoint and archive-wait" backupd --config "$conf" check-config --offline
@@ -190,6 +192,27 @@ fails "a physical source given a database is refused before anything starts" 2 "
     restore --config "$conf" --job app --at "$T_at" --profile staging --map pg.into-db=x --map media="$T/j3"
 check "... nothing written" test ! -e "$T/j3"
 
+# --- restore drill at T: a scratch server of its own recovers, promotes and is checked ---
+ok "restore drill of the physical source at T" restore --config "$conf" drill --source pg --at "$T_at" --report "$T/d.json" --scratch-dir "$T"
+check "... the report: recovery, pg_amcheck of every database, check-sql sees exactly 1,2,3" python3 - "$T/d.json" "$id" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["result"] == "passed", r
+s = r["sources"][0]
+assert s["backup"] == sys.argv[2] and s["kind"] == "postgres" and s["wal"], s
+checks = {c["name"]: c["result"] for c in s["checks"]}
+assert checks == {"recovery": "passed", "pg_amcheck": "passed", "row counts": "not checked",
+                  "check-sql": "passed"}, s["checks"]
+detail = {c["name"]: c["detail"] for c in s["checks"]}
+assert "returned '1,2,3'" in detail["check-sql"] and "every database" in detail["pg_amcheck"], detail
+assert "records no row counts" in detail["row counts"], detail
+# the RTO counts the recovery: the server's start and the replay are in it
+assert s["server"].startswith("postgres 15") and s["recovery_ms"] > 0, s
+assert s["rto"]["measured_ms"] >= s["recovery_ms"] + s["server_start_ms"], s
+PY
+check "... nothing left running" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "... its scratch directory is removed" bash -c "! ls -d '$T'/coffer-drill-* 2>/dev/null"
+
 # --- a timeline switch: a restored copy promoted with archiving on, written, restored again ---
 r2="$T/r2"
 ok "restore again to T" restore --config "$conf" --source pg --at "$T_at" --to-datadir "$r2"
@@ -226,6 +249,11 @@ fails "... catalog at says the same" 1 "lacks segment $stop_wal" \
 fails "... restore --job refuses the whole" 1 "source pg: the WAL archive of source pg lacks segment $stop_wal" \
     restore --config "$conf" --job app --at "$T_at" --profile staging --map pg="$T/r4" --map media="$T/r4m"
 check "... nothing written" bash -c "test ! -e '$T/r4' && test ! -e '$T/r4m'"
+fails "... the drill fails naming the segment and the source" 1 "drill" \
+    restore --config "$conf" drill --source pg --at "$T_at" --scratch-dir "$T"
+check "... in its findings" grep -q "FAILED: source pg: restore failed: the WAL archive of source pg lacks segment $stop_wal" "$_out"
+check "... nothing left running" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "... its scratch directory is removed" bash -c "! ls -d '$T'/coffer-drill-* 2>/dev/null"
 mv "$T/aside" "$repo/logs/pg/00000001/$stop_wal"
 # a gap after the base backup: the moments before it can still be reached
 next_wal=$(printf '%s%08X' "${stop_wal:0:16}" $((16#${stop_wal:16:8} + 1)))
