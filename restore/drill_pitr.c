@@ -124,7 +124,8 @@ static int wait_recovered(const struct drill_server *srv, const struct restore_o
         free(log);
         goto out;
     }
-    if (!at.latest && !isnan(xact) && xact > (double)at.t + 0.999999)
+    /* recovery_target_time is T to the second, inclusive: nothing committed after T.000000 */
+    if (!at.latest && !isnan(xact) && xact > (double)at.t)
         drill_check_add(checks, "recovery", DRILL_FAIL, "replayed a transaction committed at %s, "
                         "after the moment %s", last, target);
     else

@@ -210,7 +210,7 @@ assert "records no row counts" in detail["row counts"], detail
 assert s["server"].startswith("postgres 15") and s["recovery_ms"] > 0, s
 assert s["rto"]["measured_ms"] >= s["recovery_ms"] + s["server_start_ms"], s
 PY
-check "... nothing left running" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "... nothing left running" bash -c "! pgrep -f '$T/[c]offer-drill-' >/dev/null"
 check "... its scratch directory is removed" bash -c "! ls -d '$T'/coffer-drill-* 2>/dev/null"
 
 # --- a timeline switch: a restored copy promoted with archiving on, written, restored again ---
@@ -252,7 +252,7 @@ check "... nothing written" bash -c "test ! -e '$T/r4' && test ! -e '$T/r4m'"
 fails "... the drill fails naming the segment and the source" 1 "drill" \
     restore --config "$conf" drill --source pg --at "$T_at" --scratch-dir "$T"
 check "... in its findings" grep -q "FAILED: source pg: restore failed: the WAL archive of source pg lacks segment $stop_wal" "$_out"
-check "... nothing left running" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "... nothing left running" bash -c "! pgrep -f '$T/[c]offer-drill-' >/dev/null"
 check "... its scratch directory is removed" bash -c "! ls -d '$T'/coffer-drill-* 2>/dev/null"
 mv "$T/aside" "$repo/logs/pg/00000001/$stop_wal"
 # a gap after the base backup: the moments before it can still be reached
