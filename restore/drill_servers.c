@@ -236,32 +236,37 @@ static void as_postgres(char **out, char *const argv[])
 }
 
 /* The restored copy of a physical source runs on the data directory restore left in
- * @s->dir/data, with its own settings (postgresql.conf and postgresql.auto.conf: the recovery
- * settings, archive_mode off) except what a throwaway server must change: the drill's own
- * pg_hba.conf (trust on the socket) and an empty pg_ident.conf, no TLS (the certificates stay with production), no
- * archiving, connections during recovery, and an empty postgresql.conf when the cluster kept
- * its own elsewhere (Debian's /etc/postgresql). */
+ * @s->dir/data with the cluster's own settings, through a postgresql.conf of the drill's that
+ * includes the data directory's when there is one (Debian keeps it in /etc/postgresql;
+ * postgresql.auto.conf, with the recovery settings and archive_mode off, is read from the
+ * data directory in any case), except what a throwaway server must change: the drill's own
+ * pg_hba.conf (trust on the socket) and an empty pg_ident.conf, no TLS (the certificates stay
+ * with production), no archiving, connections during recovery. */
 static char *pg_restored_opts(struct drill_server *s, const char *data, struct cf_err *e)
 {
-    char *hba = cf_asprintf("%s/drill_hba.conf", s->dir), *conf = NULL, *own = NULL;
-    char *ident = cf_asprintf("%s/drill_ident.conf", s->dir), *opts = NULL;
+    char *hba = cf_asprintf("%s/drill_hba.conf", s->dir);
+    char *ident = cf_asprintf("%s/drill_ident.conf", s->dir);
+    char *conf = cf_asprintf("%s/drill_postgresql.conf", s->dir), *opts = NULL;
     const char trust[] = "local all all trust\nlocal replication all trust\n";
-    own = cf_asprintf("%s/postgresql.conf", data);
-    if (access(own, F_OK) != 0) {
-        conf = cf_asprintf("%s/drill_postgresql.conf", s->dir);
-        if (fs_write_file_atomic(conf, "", 0, 0644, e) != 0)
-            goto out;
-    }
-    if (fs_write_file_atomic(hba, trust, sizeof(trust) - 1, 0644, e) != 0 ||
+    struct buf inc = BUF_INIT;
+
+    buf_puts(&inc, "# coffer drill: the cluster's own settings, when its data directory holds "
+                   "them\ninclude_if_exists = '");
+    for (const char *p = data; *p; p++)
+        buf_puts(&inc, *p == '\'' ? "''" : (char[]){ *p, 0 });
+    buf_puts(&inc, "/postgresql.conf'\n");
+    if (fs_write_file_atomic(conf, inc.data, inc.len, 0644, e) != 0 ||
+        fs_write_file_atomic(hba, trust, sizeof(trust) - 1, 0644, e) != 0 ||
         fs_write_file_atomic(ident, "", 0, 0644, e) != 0)
         goto out;
-    opts = cf_asprintf(" -c hba_file=%s -c ident_file=%s -c ssl=off -c archive_mode=off "
-                       "-c hot_standby=on%s%s", hba, ident, conf ? " -c config_file=" : "",
-                       conf ? conf : "");
+    /* data_directory too: a setting in the included file must never point elsewhere */
+    opts = cf_asprintf(" -c config_file=%s -c data_directory=%s -c hba_file=%s -c ident_file=%s "
+                       "-c ssl=off -c archive_mode=off -c hot_standby=on", conf, data, hba,
+                       ident);
 out:
-    free(ident);
-    free(own);
+    buf_free(&inc);
     free(conf);
+    free(ident);
     free(hba);
     return opts;
 }
