@@ -10,7 +10,8 @@
 # `restore --job` with the physical source beside a volume: the plan (base backup, WAL,
 # target, the spread with the cluster at exactly T), the restore, the cluster started; and
 # `restore drill` at T: its scratch server recovers to T, promotes, and sees exactly the rows
-# committed before T; a missing segment refuses both, naming it and the source.
+# committed before T, and a SIGINT stops it and removes its scratch directory; a missing
+# segment refuses both, naming it and the source.
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/testlib.sh"
 . "$here/lib/servers.sh"
@@ -212,6 +213,20 @@ assert s["rto"]["measured_ms"] >= s["recovery_ms"] + s["server_start_ms"], s
 PY
 check "... nothing left running" bash -c "! pgrep -f '$T/[c]offer-drill-' >/dev/null"
 check "... its scratch directory is removed" bash -c "! ls -d '$T'/coffer-drill-* 2>/dev/null"
+# interrupted (SIGINT, as Ctrl-C) once the scratch server runs on the restored data directory
+mkdir -p "$T/int"
+restore --config "$conf" drill --source pg --at "$T_at" --scratch-dir "$T/int" >"$T/int.out" 2>&1 &
+rpid=$!
+on_exit "kill $rpid"
+for ((n = 0; n < 1200; n++)); do
+    ls "$T"/int/coffer-drill-*/postgres-pg/.s.PGSQL.5432 >/dev/null 2>&1 && break
+    sleep 0.05
+done
+kill -INT "$rpid"
+wait "$rpid"
+check "SIGINT ends the drill of the physical source with exit 130" test $? = 130
+check "... its scratch server was stopped" bash -c "! pgrep -f '$T/int/[c]offer-drill-' >/dev/null"
+check "... its scratch directory is removed" bash -c "! ls -d '$T'/int/coffer-drill-* 2>/dev/null"
 
 # --- a timeline switch: a restored copy promoted with archiving on, written, restored again ---
 r2="$T/r2"
