@@ -30,6 +30,7 @@
  * one scratch server at a time. */
 struct drill {
     const struct conf *c;
+    const struct repo_unlock *u;
     struct repo *r;
     struct repo_when at;
     char *scratch;
@@ -141,6 +142,11 @@ static void drill_source(struct drill *d, const char *name, json_t *s, uint64_t 
     json_object_set_new(s, "kind", json_string(kind));
     printf("drill: source %s (%s)\n", name, kind);
     fflush(stdout);
+    if (drill_is_physical(sec)) {   /* its base backup and WAL, recovered by its server */
+        struct drill_phys ph = { d->c, d->u, d->r, d->at, d->scratch };
+        restored = drill_physical(&ph, name, s, checks, &d->srv, &start_ms, &restore_ms, &e) == 0;
+        goto checked;
+    }
     if (repo_find_at(d->r, name, d->at, &ref, &m, &e) != 0) {
         fail(d, "source %s: no backup to drill: %s", name, e.msg);
         goto out;
@@ -208,6 +214,7 @@ static void drill_source(struct drill *d, const char *name, json_t *s, uint64_t 
         }
         sqlrows_free(o.count_rows);
     }
+checked:
     if (!restored) {
         json_object_set_new(s, "error", json_string(e.msg));
         fail(d, "source %s: restore failed: %s", name, e.msg);
@@ -290,7 +297,7 @@ static int random_at(struct drill *d, char **sources, size_t n, struct cf_err *e
 int restore_drill_run(const struct conf *c, const struct repo_unlock *u,
                       const struct restore_drill_opts *o)
 {
-    struct drill d = { .c = c, .at = o->at };
+    struct drill d = { .c = c, .u = u, .at = o->at };
     struct cf_err e = CF_ERR_INIT;
     const struct conf_job *job = o->job ? conf_job(c, o->job) : NULL;
     char *one[1] = { (char *)o->source };

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../lib/core/buf.h"
+#include "../lib/config/conf.h"
 #include "../lib/core/err.h"
 #include "../lib/repo/manifest.h"
 #include "../lib/repo/repo.h"
@@ -31,6 +33,14 @@ struct drill_server {
  * nothing is left running and @e says why, quoting the server's log. */
 int drill_server_start(struct drill_server *s, const char *kind, const char *major,
                        const char *base, const char *label, struct cf_err *e);
+/* drill_server_start_restored() - a PostgreSQL @major server on the data directory
+ * @base/@label/data a physical restore left there (no initdb): with its own settings and
+ * recovery settings, plus the drill's pg_hba.conf, no TLS, no archiving (drill_servers.c);
+ * started once it accepts connections (hot standby), not yet recovered */
+int drill_server_start_restored(struct drill_server *s, const char *major, const char *base,
+                                const char *label, struct cf_err *e);
+/* drill_log_tail() - the last bytes of the log @path on one line, ": ..." into @out */
+void drill_log_tail(const char *path, struct buf *out);
 /* drill_server_stop() - stop it by its PID (waiting for it to exit) and free @s's strings;
  * safe on a server that never started */
 void drill_server_stop(struct drill_server *s);
@@ -56,6 +66,10 @@ struct drill_target {
 };
 void drill_check_postgres(const struct drill_target *t, json_t *dbinfo, const char *sql,
                           const char *expect, json_t *checks);
+/* a whole cluster restored from a physical base backup: pg_amcheck of every database, and
+ * check-sql in t->database */
+void drill_check_pg_cluster(const struct drill_target *t, const char *sql, const char *expect,
+                            json_t *checks);
 /* @rows: what the dump held, counted while it was loaded; NULL with @rows_skip saying why
  * the row counts are not checked */
 struct sqlrows;
@@ -72,6 +86,28 @@ void drill_check_volume(const struct drill_target *t, struct repo *r, const stru
                         json_t *checks);
 void drill_check_add(json_t *checks, const char *name, enum drill_result res, const char *fmt,
                      ...) CF_PRINTF(4, 5);
+
+/* --- a physical postgres source (drill_pitr.c) --- */
+
+/* whether [source] @sec is a postgres source with method = physical */
+bool drill_is_physical(const struct ini_section *sec);
+/* what drill_physical needs of the drill */
+struct drill_phys {
+    const struct conf *c;
+    const struct repo_unlock *u;
+    struct repo *r;
+    struct repo_when at;
+    const char *scratch;
+};
+/* drill_physical() - restore physical source @name at ph->at (its base backup and WAL, every
+ * segment checked present first) into a data directory under ph->scratch, start @srv on it,
+ * wait (bounded) until it has recovered to the moment and promoted, then check it: recovery,
+ * pg_amcheck of every database, check-sql. Fills @s (backup, backup_time, wal, server,
+ * recovery_ms) and @checks; adds the server's start to *@start_ms and the extraction and
+ * recovery to *@restore_ms. The caller stops @srv, also after -1 (@e: what failed). */
+int drill_physical(const struct drill_phys *ph, const char *name, json_t *s, json_t *checks,
+                   struct drill_server *srv, uint64_t *start_ms, uint64_t *restore_ms,
+                   struct cf_err *e);
 
 /* --- the report (drill_report.c) --- */
 

@@ -52,19 +52,24 @@ static PGconn *pg_scratch(const struct drill_target *t)
     return PQconnectdbParams(k, v, 0);
 }
 
-static void pg_amcheck(const struct drill_target *t, json_t *checks)
+/* pg_amcheck of database t->database, or of every database when @all */
+static void pg_amcheck(const struct drill_target *t, bool all, json_t *checks)
 {
     char *tool = cf_asprintf("%s/pg_amcheck", t->srv->bindir);
-    char *log = cf_asprintf("%s/amcheck-%s.log", t->srv->dir, t->database);
+    char *log = cf_asprintf("%s/amcheck-%s.log", t->srv->dir, all ? "all" : t->database);
     char *argv[] = { tool, "-h", t->srv->sock, "-p", "5432", "-U", "postgres", "--install-missing",
-                     "--heapallindexed", "-d", (char *)t->database, NULL };
+                     "--heapallindexed", all ? "--all" : "-d", all ? NULL : (char *)t->database,
+                     NULL };
+    const char *what = all ? "every database" : "database ";
     struct cf_err e = CF_ERR_INIT;
     pid_t pid;
     if (drill_spawn(argv, log, true, &pid, &e) == 0)
         drill_check_add(checks, "pg_amcheck", DRILL_PASS,
-                        "database %s: every table and index checked, no corruption", t->database);
+                        "%s%s: every table and index checked, no corruption", what,
+                        all ? "" : t->database);
     else
-        drill_check_add(checks, "pg_amcheck", DRILL_FAIL, "database %s: %s", t->database, e.msg);
+        drill_check_add(checks, "pg_amcheck", DRILL_FAIL, "%s%s: %s", what,
+                        all ? "" : t->database, e.msg);
     free(log);
     free(tool);
 }
@@ -138,18 +143,10 @@ static void sql_verdict(json_t *checks, const char *db, const char *sql, const c
                         sql, got);
 }
 
-void drill_check_postgres(const struct drill_target *t, json_t *dbinfo, const char *sql,
-                          const char *expect, json_t *checks)
+/* check-sql on the connection @c to database t->database */
+static void pg_check_sql(PGconn *c, const struct drill_target *t, const char *sql,
+                         const char *expect, json_t *checks)
 {
-    pg_amcheck(t, checks);
-    PGconn *c = pg_scratch(t);
-    if (PQstatus(c) != CONNECTION_OK) {
-        drill_check_add(checks, "row counts", DRILL_FAIL, "database %s: no connection: %s",
-                        t->database, PQerrorMessage(c));
-        PQfinish(c);
-        return;
-    }
-    pg_rows(c, t, dbinfo, checks);
     if (sql) {
         PGresult *r = PQexec(c, sql);
         bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
@@ -158,6 +155,37 @@ void drill_check_postgres(const struct drill_target *t, json_t *dbinfo, const ch
                     ok ? NULL : PQerrorMessage(c));
         PQclear(r);
     }
+}
+
+void drill_check_postgres(const struct drill_target *t, json_t *dbinfo, const char *sql,
+                          const char *expect, json_t *checks)
+{
+    pg_amcheck(t, false, checks);
+    PGconn *c = pg_scratch(t);
+    if (PQstatus(c) != CONNECTION_OK) {
+        drill_check_add(checks, "row counts", DRILL_FAIL, "database %s: no connection: %s",
+                        t->database, PQerrorMessage(c));
+        PQfinish(c);
+        return;
+    }
+    pg_rows(c, t, dbinfo, checks);
+    pg_check_sql(c, t, sql, expect, checks);
+    PQfinish(c);
+}
+
+void drill_check_pg_cluster(const struct drill_target *t, const char *sql, const char *expect,
+                            json_t *checks)
+{
+    pg_amcheck(t, true, checks);
+    drill_check_add(checks, "row counts", DRILL_SKIP, "a physical base backup records no row "
+                    "counts (it copies the cluster's files, it runs no query)");
+    if (sql == NULL)
+        return;
+    PGconn *c = pg_scratch(t);
+    if (PQstatus(c) != CONNECTION_OK)
+        sql_verdict(checks, t->database, sql, expect, NULL, PQerrorMessage(c));
+    else
+        pg_check_sql(c, t, sql, expect, checks);
     PQfinish(c);
 }
 

@@ -235,8 +235,45 @@ static void as_postgres(char **out, char *const argv[])
     out[i] = NULL;
 }
 
-static int pg_start(struct drill_server *s, const char *major, struct cf_err *e)
+/* The restored copy of a physical source runs on the data directory restore left in
+ * @s->dir/data with the cluster's own settings, through a postgresql.conf of the drill's that
+ * includes the data directory's when there is one (Debian keeps it in /etc/postgresql;
+ * postgresql.auto.conf, with the recovery settings and archive_mode off, is read from the
+ * data directory in any case), except what a throwaway server must change: the drill's own
+ * pg_hba.conf (trust on the socket) and an empty pg_ident.conf, no TLS (the certificates stay
+ * with production), no archiving, connections during recovery. */
+static char *pg_restored_opts(struct drill_server *s, const char *data, struct cf_err *e)
 {
+    char *hba = cf_asprintf("%s/drill_hba.conf", s->dir);
+    char *ident = cf_asprintf("%s/drill_ident.conf", s->dir);
+    char *conf = cf_asprintf("%s/drill_postgresql.conf", s->dir), *opts = NULL;
+    const char trust[] = "local all all trust\nlocal replication all trust\n";
+    struct buf inc = BUF_INIT;
+
+    buf_puts(&inc, "# coffer drill: the cluster's own settings, when its data directory holds "
+                   "them\ninclude_if_exists = '");
+    for (const char *p = data; *p; p++)
+        buf_puts(&inc, *p == '\'' ? "''" : (char[]){ *p, 0 });
+    buf_puts(&inc, "/postgresql.conf'\n");
+    if (fs_write_file_atomic(conf, inc.data, inc.len, 0644, e) != 0 ||
+        fs_write_file_atomic(hba, trust, sizeof(trust) - 1, 0644, e) != 0 ||
+        fs_write_file_atomic(ident, "", 0, 0644, e) != 0)
+        goto out;
+    /* data_directory too: a setting in the included file must never point elsewhere */
+    opts = cf_asprintf(" -c config_file=%s -c data_directory=%s -c hba_file=%s -c ident_file=%s "
+                       "-c ssl=off -c archive_mode=off -c hot_standby=on", conf, data, hba,
+                       ident);
+out:
+    buf_free(&inc);
+    free(conf);
+    free(ident);
+    free(hba);
+    return opts;
+}
+
+static int pg_start(struct drill_server *s, const char *major, bool restored, struct cf_err *e)
+{
+    char *extra = NULL;
     char *initdb = NULL, *pg_ctl = NULL, *data = NULL, *log = NULL, *opts = NULL;
     char *pidfile = NULL;
     char *av[24];
@@ -276,13 +313,14 @@ static int pg_start(struct drill_server *s, const char *major, struct cf_err *e)
     char *init_argv[] = { initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync",
                           "-E", "UTF8", "--locale=C.UTF-8", NULL };
     as_postgres(av, init_argv);
-    int irc = drill_spawn(av, ilog, true, &pid, e);
+    int irc = restored ? ((extra = pg_restored_opts(s, data, e)) ? 0 : -1)
+                       : drill_spawn(av, ilog, true, &pid, e);
     free(ilog);
     if (irc != 0) {
         free(clog);
         goto out;
     }
-    opts = cf_asprintf("-k %s -c listen_addresses='' -p 5432", s->sock);
+    opts = cf_asprintf("-k %s -c listen_addresses='' -p 5432%s", s->sock, extra ? extra : "");
     char *ctl_argv[] = { pg_ctl, "-D", data, "-l", log, "-w", "-t", "120", "-o", opts, "start",
                          NULL };
     as_postgres(av, ctl_argv);
@@ -315,6 +353,7 @@ out:
         free(pidfile);
     }
     pg_starting[0] = '\0';
+    free(extra);
     free(opts);
     free(log);
     free(data);
@@ -388,8 +427,13 @@ out:
     return rc;
 }
 
-int drill_server_start(struct drill_server *s, const char *kind, const char *major,
-                       const char *base, const char *label, struct cf_err *e)
+void drill_log_tail(const char *path, struct buf *out)
+{
+    log_tail(path, out);
+}
+
+static int server_start(struct drill_server *s, const char *kind, const char *major,
+                        const char *base, const char *label, bool restored, struct cf_err *e)
 {
     uint64_t t0 = time_mono_ms();
     int rc;
@@ -400,7 +444,7 @@ int drill_server_start(struct drill_server *s, const char *kind, const char *maj
     if (mkdir(s->dir, 0700) != 0 && errno != EEXIST)
         return cf_err_sys(e, CF_E_SOURCE, "unable to create '%s'", s->dir);
     if (strcmp(kind, "postgres") == 0)
-        rc = pg_start(s, major, e);
+        rc = pg_start(s, major, restored, e);
     else if (strcmp(kind, "mariadb") == 0)
         rc = maria_start(s, e);
     else
@@ -415,6 +459,18 @@ int drill_server_start(struct drill_server *s, const char *kind, const char *maj
     log_info("drill scratch server kind=%s major=%s pid=%ld dir=%s ms=%" PRIu64, kind, s->major,
              (long)s->pid, s->dir, s->start_ms);
     return 0;
+}
+
+int drill_server_start(struct drill_server *s, const char *kind, const char *major,
+                       const char *base, const char *label, struct cf_err *e)
+{
+    return server_start(s, kind, major, base, label, false, e);
+}
+
+int drill_server_start_restored(struct drill_server *s, const char *major, const char *base,
+                                const char *label, struct cf_err *e)
+{
+    return server_start(s, "postgres", major, base, label, true, e);
 }
 
 void drill_server_stop(struct drill_server *s)

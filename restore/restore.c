@@ -110,9 +110,12 @@ int restore_one_prepare(const struct conf *c, struct repo *r, const char *source
     p->opts = *opts;
     if (sec == NULL)
         return cf_err_set(e, CF_E_USAGE, "no [source %s] in %s", source, c->ini->file);
+    if (source_open(sec, &p->src, e) != 0)
+        return -1;
+    if (opts->to_datadir)
+        return restore_pitr_prepare(r, at, p, e);
     known_damage_load(c, source, p);
-    if (source_open(sec, &p->src, e) != 0 ||
-        repo_find_at_skipping(r, source, at, chooser_skip, p, &p->ref, &p->m, e) != 0)
+    if (repo_find_at_skipping(r, source, at, chooser_skip, p, &p->ref, &p->m, e) != 0)
         return -1;
     p->kind = p->m->kind[0] ? p->m->kind : NULL;
     if (p->kind == NULL || strcmp(p->kind, source_kind(p->src)) != 0)
@@ -132,6 +135,15 @@ void restore_one_print_plan(const struct restore_one *p, struct repo_when at)
 {
     char stored[32], in[32];
 
+    if (p->pitr) {
+        struct buf b = BUF_INIT;
+        repo_pitr_describe(p->pitr, p->source, at, &b);
+        buf_append(&b, p->dest.data, p->dest.len);
+        fwrite(b.data, 1, b.len, stdout);
+        fflush(stdout);
+        buf_free(&b);
+        return;
+    }
     format_bytes(p->m->bytes_stored, stored, sizeof(stored));
     format_bytes(p->restore_bytes, in, sizeof(in));
     printf("  source   %s (%s)\n", p->source, p->kind);
@@ -165,6 +177,13 @@ int restore_one_run(struct repo *r, struct restore_one *p, double *secs, struct 
                           "existed is left as loaded)", p->source, p->ref.id);
     }
     *secs = (double)(time_mono_ms() - t0) / 1000.0;
+    if (p->pitr) {
+        log_info("restore done source=%s id=%s to-datadir=%s ms=%.0f", p->source, p->ref.id,
+                 p->opts.to_datadir, *secs * 1000);
+        restore_pitr_done(p, *secs);
+        fflush(stdout);
+        return 0;
+    }
     double mb = (double)p->restore_bytes / 1e6;
     format_bytes(p->restore_bytes, in, sizeof(in));
     log_info("restore done source=%s id=%s ms=%.0f", p->source, p->ref.id, *secs * 1000);
@@ -189,6 +208,11 @@ void restore_one_free(struct restore_one *p)
     buf_free(&p->dest);
     free(p->seen);
     cat_rows_free(p->damage, p->ndamage);
+    if (p->pitr) {   /* it owns the manifest */
+        repo_pitr_free(p->pitr);
+        free(p->pitr);
+        p->m = NULL;
+    }
     manifest_free(p->m);
     source_close(p->src);
     memset(p, 0, sizeof(*p));
@@ -200,6 +224,8 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
     struct cf_err e = CF_ERR_INIT;
     struct repo *r = NULL;
     struct restore_one p;
+    struct restore_opts o = *opts;
+    char *cmd = NULL;
     double secs;
     int rc;
 
@@ -209,8 +235,13 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
         return cli_fail("restore", &e);
     }
     /* the destination is checked before any line of the plan is printed */
+    if (o.to_datadir && restore_pitr_command(c, u, source, &cmd, &e) != 0) {
+        rc = cli_fail("restore", &e);
+        goto out;
+    }
+    o.restore_command = cmd;
     if (repo_open(c, u, &r, &e) != 0 ||
-        restore_one_prepare(c, r, source, NULL, at, opts, &p, &e) != 0) {
+        restore_one_prepare(c, r, source, NULL, at, &o, &p, &e) != 0) {
         rc = cli_fail("restore", &e);
         goto out;
     }
@@ -224,5 +255,6 @@ int restore_run(const struct conf *c, const struct repo_unlock *u, const char *s
 out:
     restore_one_free(&p);
     repo_close(r);
+    free(cmd);
     return rc;
 }

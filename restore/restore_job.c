@@ -14,16 +14,22 @@
 
 /* where one source goes: the profile's keys, then --map's over them */
 struct job_dest {
-    const char *to, *to_file, *into_db, *into_redis, *database;
+    const char *to, *to_file, *into_db, *into_redis, *database, *to_datadir;
 };
 
-/* the destination key a bare `--map SOURCE=DEST` sets, by the source's kind */
-static const char *default_key(const char *kind)
+/* the destination key a bare `--map SOURCE=DEST` sets, by the source's kind (and method) */
+static const char *default_key(const struct ini_section *sec)
 {
-    if (strcmp(kind, "volume") == 0)
+    const char *kind = NULL, *method = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    ini_get_str(sec, "type", "", &kind, &e);
+    ini_get_str(sec, "method", "logical", &method, &e);
+    if (kind && strcmp(kind, "volume") == 0)
         return "to";
-    if (strcmp(kind, "redis") == 0)
+    if (kind && strcmp(kind, "redis") == 0)
         return "into-redis";
+    if (kind && strcmp(kind, "postgres") == 0 && method && strcmp(method, "physical") == 0)
+        return "to-datadir";
     return "into-db";   /* postgres, mariadb */
 }
 
@@ -39,6 +45,8 @@ static void dest_set(struct job_dest *d, const char *key, const char *value)
         d->into_redis = value;
     else if (strcmp(key, "database") == 0)
         d->database = value;
+    else if (strcmp(key, "to-datadir") == 0)
+        d->to_datadir = value;
 }
 
 /* the source of @job named by the first @len bytes of @name, or -1 */
@@ -77,11 +85,9 @@ static int dests_resolve(const struct conf *c, const struct conf_job *job,
         size_t lhs = (size_t)(eq - m);
         long s = job_source_index(job, m, lhs);
         const char *key = NULL;
+        char k[24];
         if (s >= 0) {
-            const char *kind = NULL;
-            struct cf_err ke = CF_ERR_INIT;
-            ini_get_str(conf_source(c, job->sources[s]), "type", "", &kind, &ke);
-            key = default_key(kind ? kind : "");
+            snprintf(k, sizeof(k), "%s", default_key(conf_source(c, job->sources[s])));
         } else {
             char *l = cf_strndup(m, lhs);
             key = restore_profile_key(l);
@@ -91,10 +97,9 @@ static int dests_resolve(const struct conf *c, const struct conf_job *job,
             if (key == NULL || s < 0)
                 return cf_err_set(e, CF_E_USAGE, "--map '%s': '%.*s' is not a source of job %s "
                                   "(nor SOURCE.KEY with KEY one of to, to-file, into-db, "
-                                  "into-redis, database)", m, (int)lhs, m, job->name);
+                                  "into-redis, database, to-datadir)", m, (int)lhs, m, job->name);
+            snprintf(k, sizeof(k), "%.*s", (int)(eq - key), key);
         }
-        char k[16];
-        snprintf(k, sizeof(k), "%.*s", (int)(eq - key), key);
         if (strcmp(k, "database") != 0) {   /* a destination replaces the profile's */
             const char *db = d[s].database;
             memset(&d[s], 0, sizeof(d[s]));
@@ -116,6 +121,9 @@ static void source_opts(const struct restore_job_opts *jo, const struct job_dest
     o->into_db = d->into_db;
     o->into_redis = d->into_redis;
     o->database = d->database;
+    o->to_datadir = d->to_datadir;
+    if (d->to_datadir == NULL)
+        o->pause = false;
     if (strcmp(kind, "postgres") != 0) {
         o->clean = false;
         o->globals = false;
@@ -123,24 +131,28 @@ static void source_opts(const struct restore_job_opts *jo, const struct job_dest
     }
 }
 
-/* the spread of the set: oldest and newest backup time among @p */
-static void plan_spread(const struct restore_one *p, size_t n, int64_t max_spread)
+/* the spread of the set: the oldest and newest moment among @p, each source's backup time
+ * or, for a data directory recovered from the WAL archive, the moment itself */
+static void plan_spread(const struct restore_one *p, size_t n, struct repo_when at,
+                        int64_t max_spread)
 {
     size_t lo = 0, hi = 0;
     char a[32], b[32], d[32], m[32];
+    const char *exact = ": WAL replayed to it";
 
     for (size_t i = 1; i < n; i++) {
-        if (p[i].ref.time < p[lo].ref.time)
+        if (restore_one_point(&p[i], at) < restore_one_point(&p[lo], at))
             lo = i;
-        if (p[i].ref.time > p[hi].ref.time)
+        if (restore_one_point(&p[i], at) > restore_one_point(&p[hi], at))
             hi = i;
     }
-    int64_t spread = (int64_t)(p[hi].ref.time - p[lo].ref.time);
-    time_format_rfc3339(p[lo].ref.time, a, sizeof(a));
-    time_format_rfc3339(p[hi].ref.time, b, sizeof(b));
-    restore_age(p[lo].ref.time, p[hi].ref.time, d, sizeof(d));
-    printf("spread     %s between the oldest backup (%s, %s) and the newest (%s, %s)\n", d,
-           p[lo].source, a, p[hi].source, b);
+    time_t tlo = restore_one_point(&p[lo], at), thi = restore_one_point(&p[hi], at);
+    int64_t spread = (int64_t)(thi - tlo);
+    time_format_rfc3339(tlo, a, sizeof(a));
+    time_format_rfc3339(thi, b, sizeof(b));
+    restore_age(tlo, thi, d, sizeof(d));
+    printf("spread     %s between the oldest backup (%s, %s%s) and the newest (%s, %s%s)\n", d,
+           p[lo].source, a, p[lo].pitr ? exact : "", p[hi].source, b, p[hi].pitr ? exact : "");
     if (max_spread > 0 && spread > max_spread) {
         restore_age(0, (time_t)max_spread, m, sizeof(m));
         printf("WARNING    the spread %s is over --max-spread %s: the sources come back from "
@@ -159,7 +171,7 @@ int restore_job_run(const struct conf *c, const struct repo_unlock *u, const cha
     struct job_dest *d = NULL;
     struct restore_one *p = NULL;
     double *secs = NULL;
-    char **why = NULL;
+    char **why = NULL, **cmds = NULL;
     size_t n = 0, failed = 0;
     struct buf missing = BUF_INIT;
     char when[40];
@@ -174,18 +186,19 @@ int restore_job_run(const struct conf *c, const struct repo_unlock *u, const cha
     p = cf_calloc(n, sizeof(*p));
     secs = cf_calloc(n, sizeof(*secs));
     why = cf_calloc(n, sizeof(*why));
+    cmds = cf_calloc(n, sizeof(*cmds));
     if (dests_resolve(c, job, jo, d, &e) != 0) {
         rc = cli_fail("restore", &e);
         goto out;
     }
     /* every source has somewhere to go, or nothing starts */
     for (size_t i = 0; i < n; i++)
-        if (!d[i].to && !d[i].to_file && !d[i].into_db && !d[i].into_redis)
+        if (!d[i].to && !d[i].to_file && !d[i].into_db && !d[i].into_redis && !d[i].to_datadir)
             buf_printf(&missing, "%s%s", missing.len ? ", " : "", job->sources[i]);
     if (missing.len) {
         cf_err_set(&e, CF_E_USAGE, "no destination for %.*s of job %s: nothing restored; HINT: "
                    "give --map SOURCE=DEST or --profile NAME ([restore-profile NAME] with "
-                   "SOURCE.into-db, SOURCE.to or SOURCE.into-redis)", (int)missing.len,
+                   "SOURCE.into-db, SOURCE.to, SOURCE.into-redis or SOURCE.to-datadir)", (int)missing.len,
                    (const char *)missing.data, name);
         rc = cli_fail("restore", &e);
         goto out;
@@ -198,9 +211,13 @@ int restore_job_run(const struct conf *c, const struct repo_unlock *u, const cha
     for (size_t i = 0; i < n; i++) {
         const char *kind = NULL;
         struct restore_opts o;
-        ini_get_str(conf_source(c, job->sources[i]), "type", "", &kind, &e);
+        struct cf_err ke = CF_ERR_INIT;
+        ini_get_str(conf_source(c, job->sources[i]), "type", "", &kind, &ke);
         source_opts(jo, &d[i], kind ? kind : "", &o);
-        if (restore_one_prepare(c, r, job->sources[i], NULL, at, &o, &p[i], &e) != 0) {
+        if (o.to_datadir && restore_pitr_command(c, u, job->sources[i], &cmds[i], &e) == 0)
+            o.restore_command = cmds[i];
+        if (e.code != CF_E_OK ||
+            restore_one_prepare(c, r, job->sources[i], NULL, at, &o, &p[i], &e) != 0) {
             fprintf(stderr, "restore: error: source %s: %s\n", job->sources[i], e.msg);
             if (failed++ == 0)
                 rc = cli_exit_code(&e);
@@ -219,7 +236,7 @@ int restore_job_run(const struct conf *c, const struct repo_unlock *u, const cha
         printf("[%zu/%zu]\n", i + 1, n);
         restore_one_print_plan(&p[i], at);
     }
-    plan_spread(p, n, jo->max_spread);
+    plan_spread(p, n, at, jo->max_spread);
     fflush(stdout);
     if (jo->base.dry_run) {
         rc = EXIT_OK;
@@ -238,7 +255,12 @@ int restore_job_run(const struct conf *c, const struct repo_unlock *u, const cha
     }
     printf("restore summary for job %s: %zu of %zu sources restored\n", name, n - failed, n);
     for (size_t i = 0; i < n; i++) {
-        if (why[i] == NULL)
+        if (why[i] == NULL && p[i].pitr)
+            printf("  restored  %s from %s in %.1f s: data directory %s, set up to recover to "
+                   "%s; HINT: start it as the cluster's owner: pg_ctl -D %s start\n",
+                   p[i].source, p[i].ref.id, secs[i], p[i].opts.to_datadir, p[i].target[0]
+                   ? when : "the end of the archive", p[i].opts.to_datadir);
+        else if (why[i] == NULL)
             printf("  restored  %s from %s in %.1f s\n", p[i].source, p[i].ref.id, secs[i]);
         else
             printf("  FAILED    %s from %s after %.1f s: %s; HINT: its destination may hold a "
@@ -251,7 +273,9 @@ out:
     for (size_t i = 0; i < n; i++) {
         restore_one_free(&p[i]);
         free(why[i]);
+        free(cmds[i]);
     }
+    free(cmds);
     buf_free(&missing);
     free(why);
     free(secs);

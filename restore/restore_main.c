@@ -49,17 +49,20 @@ static const char usage[] =
     "  --secret-key-file F  the secret key, for a repository sealed to a public key\n"
     "\n"
     "--job JOB restores every source of JOB at TIME (each its newest intact backup at or\n"
-    "before it), one after the other; the plan shows each backup and the spread of their\n"
-    "times. Every source needs a destination, or nothing starts:\n"
+    "before it; a physical postgres source exactly TIME, from the WAL archive), one after\n"
+    "the other; the plan shows each backup and the spread of their times. Every source\n"
+    "needs a destination, or nothing starts:\n"
     "  --map SOURCE=DEST    DEST is what the source's kind restores to: a directory (volume,\n"
     "                       --to), a database (postgres, mariadb: --into-db), an address\n"
-    "                       (redis: --into-redis); SOURCE.KEY=VALUE sets one profile key\n"
-    "                       (to, to-file, into-db, into-redis, database); may be repeated\n"
+    "                       (redis: --into-redis), a new data directory (postgres with\n"
+    "                       method = physical: --to-datadir, recovered to exactly TIME);\n"
+    "                       SOURCE.KEY=VALUE sets one profile key (to, to-file, into-db,\n"
+    "                       into-redis, database, to-datadir); may be repeated\n"
     "  --profile NAME       the destinations of [restore-profile NAME] (--map over them)\n"
     "  --max-spread DUR     warn when the backups' times lie further apart (default 1h;\n"
     "                       0 never warns)\n"
     "  --force, --dry-run, and for postgres sources --clean, --globals, --jobs, apply to\n"
-    "  every source; exit 0 all restored, 3 some, 1 none\n"
+    "  every source, --pause to each data directory; exit 0 all restored, 3 some, 1 none\n"
     "\n"
     "  --log-format text|json, --verbose, --quiet\n"
     "\n"
@@ -211,20 +214,18 @@ int main(int argc, char **argv)
         rc = cli_fail("restore", &e);
         goto out;
     }
-    if (o.pause && !o.to_datadir) {
-        cf_err_set(&e, CF_E_USAGE, "--pause is for --to-datadir");
+    if (o.pause && !o.to_datadir && job == NULL) {
+        cf_err_set(&e, CF_E_USAGE, "--pause is for --to-datadir (or --job with a data directory)");
         goto usage_err;
     }
     if (job != NULL && o.to_datadir) {
         cf_err_set(&e, CF_E_USAGE, "--to-datadir is for one --source; give a physical source's "
-                   "data directory with --map SOURCE=DIR");
+                   "data directory with --map SOURCE=DIR (or SOURCE.to-datadir=DIR)");
         goto usage_err;
     }
     if (job != NULL) {
         struct restore_job_opts jo = { o, profile, maps, nmaps, max_spread };
         rc = restore_job_run(c, &u, job, t, &jo);
-    } else if (o.to_datadir) {
-        rc = restore_pitr_run(c, &u, source, t, &o);
     } else {
         rc = restore_run(c, &u, source, t, &o);
     }

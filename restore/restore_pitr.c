@@ -1,8 +1,9 @@
-/* restore_pitr.c - `restore --source S --at T --to-datadir DIR`: a PostgreSQL cluster as it
- * was at moment T, from a physical base backup and the WAL archive (docs/PITR.md). The choice
- * of base backup and WAL is repo_pitr_plan()'s, which `catalog at` prints alike; everything
- * is checked before anything is written. */
-#include "restore.h"
+/* restore_pitr.c - a PostgreSQL cluster as it was at moment T, from a physical base backup and
+ * the WAL archive (docs/PITR.md): the stage of restore_one_prepare() for a destination
+ * --to-datadir, which `restore --source`, `restore --job` and `restore drill` share. The
+ * choice of base backup and WAL is repo_pitr_plan()'s, which `catalog at` prints alike;
+ * everything is checked before anything is written. */
+#include "restore_int.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -11,12 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../lib/core/cli.h"
-#include "../lib/core/log.h"
 #include "../lib/core/util.h"
 #include "../lib/repo/manifest.h"
-#include "../lib/repo/repo_pitr.h"
-#include "../lib/stream/pipeline.h"
 
 /* @s for the shell: as it is when every character is plain, else in single quotes; NULL
  * when it holds a quote */
@@ -27,13 +24,12 @@ static char *shell_quoted(const char *s)
     return strchr(s, '\'') ? NULL : cf_asprintf("'%s'", s);
 }
 
-/* the restore_command: this binary, the configuration, wal-fetch; absolute paths, no secret */
-static int restore_command(const struct conf *c, const struct repo_unlock *u,
-                           const char *source, char **out, struct cf_err *e)
+int restore_pitr_command(const struct conf *c, const struct repo_unlock *u, const char *source,
+                         char **out, struct cf_err *e)
 {
     char exe[PATH_MAX], *conf = realpath(c->ini->file, NULL);
     char *key = u->secret_key_file ? realpath(u->secret_key_file, NULL) : NULL;
-    char *qexe = NULL, *qconf = NULL, *qkey = NULL, *qsrc = NULL;
+    char *qexe = NULL, *qconf = NULL, *qkey = NULL, *qsrc = NULL, *qmir = NULL;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     int rc = -1;
 
@@ -46,14 +42,18 @@ static int restore_command(const struct conf *c, const struct repo_unlock *u,
     qconf = shell_quoted(conf);
     qkey = key ? shell_quoted(key) : cf_strdup("");
     qsrc = shell_quoted(source);
-    if (!qexe || !qconf || !qkey || !qsrc) {
-        cf_err_set(e, CF_E_USAGE, "a path for restore_command holds a quote (')");
+    /* a restore from a mirror fetches its WAL from that mirror too */
+    qmir = c->target_name ? shell_quoted(c->target_name) : cf_strdup("");
+    if (!qexe || !qconf || !qkey || !qsrc || !qmir) {
+        cf_err_set(e, CF_E_USAGE, "a path or name for restore_command holds a quote (')");
         goto out;
     }
-    *out = cf_asprintf("%s --config %s%s%s wal-fetch %s %%f %%p", qexe, qconf,
+    *out = cf_asprintf("%s --config %s%s%s%s%s wal-fetch %s %%f %%p", qexe, qconf,
+                       c->target_name ? " --repository " : "", qmir,
                        key ? " --secret-key-file " : "", qkey, qsrc);
     rc = 0;
 out:
+    free(qmir);
     free(qexe);
     free(qconf);
     free(qkey);
@@ -63,78 +63,43 @@ out:
     return rc;
 }
 
-int restore_pitr_run(const struct conf *c, const struct repo_unlock *u, const char *source,
-                     struct repo_when at, const struct restore_opts *opts_in)
+int restore_pitr_prepare(struct repo *r, struct repo_when at, struct restore_one *p,
+                         struct cf_err *e)
 {
-    const struct ini_section *sec = conf_source(c, source);
-    struct restore_opts opts = *opts_in;
-    struct cf_err e = CF_ERR_INIT;
-    struct repo *r = NULL;
-    struct source *src = NULL;
-    struct repo_pitr p = { 0 };
-    struct buf lines = BUF_INIT, plan = BUF_INIT;
-    char *cmd = NULL, target[40];
-    int rc;
-
-    if (sec == NULL) {
-        cf_err_set(&e, CF_E_USAGE, "no [source %s] in %s", source, c->ini->file);
-        return cli_fail("restore", &e);
-    }
-    if (source_open(sec, &src, &e) != 0 || repo_open(c, u, &r, &e) != 0 ||
-        restore_command(c, u, source, &cmd, &e) != 0 ||
-        repo_pitr_plan(r, source, at, &p, &e) != 0) {
-        rc = cli_fail("restore", &e);
-        goto out;
-    }
-    if (strcmp(p.m->kind, source_kind(src)) != 0) {
-        cf_err_set(&e, CF_E_USAGE, "backup %s holds a '%s' source but [source %s] is now of "
-                   "type '%s'", p.base.id, p.m->kind, source, source_kind(src));
-        rc = cli_fail("restore", &e);
-        goto out;
-    }
+    CF_ASSERT(p->opts.to_datadir != NULL && p->opts.restore_command != NULL);
+    p->pitr = cf_calloc(1, sizeof(*p->pitr));
+    if (repo_pitr_plan(r, p->source, at, p->pitr, e) != 0)
+        return -1;
+    p->m = p->pitr->m;   /* owned by p->pitr */
+    p->ref = p->pitr->base;
+    p->kind = p->m->kind;
+    if (strcmp(p->kind, source_kind(p->src)) != 0)
+        return cf_err_set(e, CF_E_USAGE, "backup %s holds a '%s' source but [source %s] is now "
+                          "of type '%s'", p->ref.id, p->kind, p->source, source_kind(p->src));
     if (!at.latest) {
         struct tm tm;
         gmtime_r(&at.t, &tm);
-        strftime(target, sizeof(target), "%Y-%m-%d %H:%M:%S+00", &tm);
-        opts.recovery_target = target;
+        strftime(p->target, sizeof(p->target), "%Y-%m-%d %H:%M:%S+00", &tm);
+        p->opts.recovery_target = p->target;
     }
-    opts.restore_command = cmd;
-    opts.backup_id = p.base.id;
-    if (source_plan(src, &opts, p.m->info, &lines, &e) != 0) {
-        rc = cli_fail("restore", &e);
-        goto out;
-    }
-    printf("restore plan%s\n", opts.dry_run ? " (dry run: nothing will be changed)" : "");
-    repo_pitr_describe(&p, source, at, &plan);
-    fwrite(plan.data, 1, plan.len, stdout);
-    fwrite(lines.data, 1, lines.len, stdout);
-    fflush(stdout);
-    if (opts.dry_run) {
-        rc = EXIT_OK;
-        goto out;
-    }
-    uint64_t t0 = time_mono_ms();
-    log_info("restore start source=%s id=%s to-datadir=%s", source, p.base.id, opts.to_datadir);
-    if (pipeline_restore(r, src, p.m, &opts, &e) != 0) {
-        log_error("restore failed source=%s id=%s: %s", source, p.base.id, e.msg);
-        cf_err_ctx(&e, "restore of %s/%s", source, p.base.id);
-        rc = cli_fail("restore", &e);
-        goto out;
-    }
-    log_info("restore done source=%s id=%s ms=%llu", source, p.base.id,
-             (unsigned long long)(time_mono_ms() - t0));
-    printf("restore done: base backup %s in %s, set up to recover %s.\n"
+    p->opts.backup_id = p->ref.id;
+    p->restore_bytes = p->m->bytes_in;
+    return source_plan(p->src, &p->opts, p->m->info, &p->dest, e);
+}
+
+time_t restore_one_point(const struct restore_one *p, struct repo_when at)
+{
+    if (p->pitr == NULL)
+        return p->ref.time;
+    return at.latest ? (time_t)p->pitr->reach : at.t;
+}
+
+void restore_pitr_done(const struct restore_one *p, double secs)
+{
+    printf("restore done: base backup %s in %s in %.1f s, set up to recover %s.\n"
            "next: start the server on it as the cluster's owner (pg_ctl -D %s start); it fetches "
-           "the WAL through restore_command and %s (docs/PITR.md)\n", p.base.id,
-           opts.to_datadir, at.latest ? "to the end of the archive" : "to the requested moment",
-           opts.to_datadir, opts.pause ? "pauses at the target" : "then opens for writing");
-    rc = EXIT_OK;
-out:
-    buf_free(&lines);
-    buf_free(&plan);
-    free(cmd);
-    repo_pitr_free(&p);
-    repo_close(r);
-    source_close(src);
-    return rc;
+           "the WAL through restore_command and %s (docs/PITR.md)\n", p->ref.id,
+           p->opts.to_datadir, secs, p->opts.recovery_target ? "to the requested moment"
+                                                            : "to the end of the archive",
+           p->opts.to_datadir, p->opts.pause ? "pauses at the target" : "then opens for writing");
 }

@@ -363,7 +363,8 @@ int pg_phys_plan(const struct restore_opts *o, json_t *info, struct buf *lines,
     bool exists;
     if (o->to_datadir == NULL)
         return cf_err_set(e, CF_E_USAGE, "this is a physical base backup: it restores into a "
-                          "new data directory. HINT: restore --source S --at T --to-datadir DIR");
+                          "new data directory. HINT: restore --source S --at T --to-datadir DIR (with --job: "
+                          "--map S=DIR or S.to-datadir = DIR in the profile)");
     if (o->to_file || o->into_db || o->to_dir || o->into_redis || o->database)
         return cf_err_set(e, CF_E_USAGE, "a physical base backup restores with --to-datadir "
                           "alone (no --to-file, --into-db, --database)");

@@ -22,7 +22,7 @@ static const char *const migrate_keys[] = { "migrations", NULL };
 /* restore's keys of [restore-profile NAME], each written SOURCE.KEY (read by
  * restore/restore_job.c; listed here because lib/ includes no tool) */
 const char *const restore_profile_keys[] = { "to", "to-file", "into-db", "into-redis",
-                                             "database", NULL };
+                                             "database", "to-datadir", NULL };
 
 /* the drill's keys of [source]: one custom check, run on the restored copy (read by
  * restore/drill_check.c; listed here because lib/ includes no tool) */

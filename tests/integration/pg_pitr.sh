@@ -7,6 +7,11 @@
 # written to, and restored again on timeline 2; a segment missing from the archive found
 # before anything is written; a cluster with a tablespace refused; a backup whose last
 # segment never reaches the archive, and one killed mid-stream, leave nothing listed.
+# `restore --job` with the physical source beside a volume: the plan (base backup, WAL,
+# target, the spread with the cluster at exactly T), the restore and its recovery settings; and
+# `restore drill` at T: its scratch server recovers to T, promotes, and sees exactly the rows
+# committed before T, and a SIGINT stops it and removes its scratch directory; a missing
+# segment refuses both, naming it and the source.
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/testlib.sh"
 . "$here/lib/servers.sh"
@@ -42,8 +47,12 @@ phys_source() {  # phys_source NAME ARCHIVE-WAIT
         "$1" "$PG_HOST" "$PG_PORT" "$PG_USER" "$PG_PASSFILE" "$2"
     printf '\n[job %s]\nsources = %s\n' "${1/pg/pitr}" "$1"
 }
-# pgx: the same cluster under another name, into which nothing archives
+# pgx: the same cluster under another name, into which nothing archives; pg's drill checks
+# the marks table in database app; job app: a volume and the cluster, restored together
 { phys_source pg 60s; phys_source pgx 2s; } >>"$conf"
+sed -i "/^\[source pg\]/a databases = app\ncheck-sql = SELECT string_agg(i::text, ',' ORDER BY i) FROM marks\ncheck-expect = 1,2,3" "$conf"
+printf '\n[job app]\nsources = media, pg\n\n[restore-profile staging]\nmedia.to = %s\npg.to-datadir = %s\n' \
+    "$T/j/media" "$T/jpg" >>"$conf"
 ok "backupd check-config accepts method, checkpoint and archive-wait" backupd --config "$conf" check-config --offline
 ok "... and finds pg_basebackup and the server" backupd --config "$conf" check-config
 nbackups() { repo_backups "$c" "$1" | wc -l; }
@@ -86,7 +95,8 @@ check "... the system identifier is the server's" grep -qF "\"system_identifier\
 stop_wal=$(sed -n 's/.*"stop_wal": "\([0-9A-F]*\)".*/\1/p' "$_out" | head -n 1)
 check "... its last segment is archived" test -e "$repo/logs/pg/00000001/$stop_wal"
 
-# --- commits one second apart ---
+# --- commits one second apart (the volume backed up just before) ---
+ok "volume backup before the commits" backupd --config "$conf" run nightly
 pg_sql -d app -c "CREATE TABLE marks (i int PRIMARY KEY)"
 declare -a at
 for i in 1 2 3 4 5; do
@@ -158,6 +168,65 @@ check "... nothing of it under logs/ (no timeline 2, no .partial)" \
     test -z "$(find "$repo/logs" -name '00000002*' -o -name '*.partial')"
 as_pg "$PG_BINDIR/pg_ctl" -D "$r1" -m fast -w stop >/dev/null
 
+# --- restore --job: the cluster at exactly T beside the volume's backup ---
+ok "restore --job --dry-run with a physical source" restore --config "$conf" --job app --at "$T_at" --profile staging --dry-run
+check "... the plan names the base backup" grep -q "backup   $id, base backup finished" "$_out"
+check "... the WAL range" grep -qE "wal      0000000100000000000000.. \.\. [0-9A-F]{24}: [0-9]+ segments to replay" "$_out"
+check "... the target" grep -qF "target   $T_at (recovery_target_time" "$_out"
+check "... the data directory" grep -qF "datadir  $T/jpg (created, mode 0700)" "$_out"
+check "... the spread with the cluster at exactly T" grep -qE "^spread     [0-9]+(s|min) between the oldest backup \(media, [0-9TZ:-]+\) and the newest \(pg, $T_at: WAL replayed to it\)" "$_out"
+check "... nothing written" bash -c "test ! -e '$T/j' && test ! -e '$T/jpg'"
+ok "restore --job with the profile" restore --config "$conf" --job app --at "$T_at" --profile staging
+check "... 2 of 2" grep -q "restore summary for job app: 2 of 2 sources restored" "$_out"
+check "... the summary says how to start it" grep -qF "data directory $T/jpg, set up to recover to $T_at; HINT: start it as the cluster's owner: pg_ctl -D $T/jpg start" "$_out"
+check "... the volume came back" diff -r "$T/vol" "$T/j/media"
+check "... recovery_target_time T, archive_mode off" bash -c "grep -qx \"recovery_target_time = '$(date -u -d "@$target" '+%Y-%m-%d %H:%M:%S')+00'\" '$T/jpg/postgresql.auto.conf' && grep -qx \"archive_mode = 'off'\" '$T/jpg/postgresql.auto.conf'"
+# the same stage as --to-datadir, whose copy r1 started above; the drill below starts one too
+check "... restore_command with absolute paths" grep -qxF "restore_command = '$COFFER_BIN/restore --config $conf wal-fetch pg %f %p'" "$T/jpg/postgresql.auto.conf"
+check "... recovery.signal, mode 0700, owned by postgres" bash -c "test -e '$T/jpg/recovery.signal' && test \"\$(stat -c %a:%U '$T/jpg')\" = 700:postgres"
+ok "--map SOURCE=DIR is the data directory of a physical source, --pause" \
+    restore --config "$conf" --job app --at "$T_at" --map media="$T/j2/media" --map pg="$T/j2/pg" --pause
+check "... recovery_target_action = pause" grep -qx "recovery_target_action = 'pause'" "$T/j2/pg/postgresql.auto.conf"
+rm -rf "$T/j2"
+fails "a physical source given a database is refused before anything starts" 2 "physical base backup: it restores into a new data directory" \
+    restore --config "$conf" --job app --at "$T_at" --profile staging --map pg.into-db=x --map media="$T/j3"
+check "... nothing written" test ! -e "$T/j3"
+
+# --- restore drill at T: a scratch server of its own recovers, promotes and is checked ---
+ok "restore drill of the physical source at T" restore --config "$conf" drill --source pg --at "$T_at" --report "$T/d.json" --scratch-dir "$T"
+check "... the report: recovery, pg_amcheck of every database, check-sql sees exactly 1,2,3" python3 - "$T/d.json" "$id" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["result"] == "passed", r
+s = r["sources"][0]
+assert s["backup"] == sys.argv[2] and s["kind"] == "postgres" and s["wal"], s
+checks = {c["name"]: c["result"] for c in s["checks"]}
+assert checks == {"recovery": "passed", "pg_amcheck": "passed", "row counts": "not checked",
+                  "check-sql": "passed"}, s["checks"]
+detail = {c["name"]: c["detail"] for c in s["checks"]}
+assert "returned '1,2,3'" in detail["check-sql"] and "every database" in detail["pg_amcheck"], detail
+assert "records no row counts" in detail["row counts"], detail
+# the RTO counts the recovery: the server's start and the replay are in it
+assert s["server"].startswith("postgres 15") and s["recovery_ms"] > 0, s
+assert s["rto"]["measured_ms"] >= s["recovery_ms"] + s["server_start_ms"], s
+PY
+check "... nothing left running" bash -c "! pgrep -f '$T/[c]offer-drill-' >/dev/null"
+check "... its scratch directory is removed" bash -c "! ls -d '$T'/coffer-drill-* 2>/dev/null"
+# interrupted (SIGINT, as Ctrl-C) once the scratch server runs on the restored data directory
+mkdir -p "$T/int"
+restore --config "$conf" drill --source pg --at "$T_at" --scratch-dir "$T/int" >"$T/int.out" 2>&1 &
+rpid=$!
+on_exit "kill $rpid"
+for ((n = 0; n < 1200; n++)); do
+    ls "$T"/int/coffer-drill-*/postgres-pg/.s.PGSQL.5432 >/dev/null 2>&1 && break
+    sleep 0.05
+done
+kill -INT "$rpid"
+wait "$rpid"
+check "SIGINT ends the drill of the physical source with exit 130" test $? = 130
+check "... its scratch server was stopped" bash -c "! pgrep -f '$T/int/[c]offer-drill-' >/dev/null"
+check "... its scratch directory is removed" bash -c "! ls -d '$T'/int/coffer-drill-* 2>/dev/null"
+
 # --- a timeline switch: a restored copy promoted with archiving on, written, restored again ---
 r2="$T/r2"
 ok "restore again to T" restore --config "$conf" --source pg --at "$T_at" --to-datadir "$r2"
@@ -191,6 +260,14 @@ fails "a segment missing from the archive is found first" 1 "lacks segment $stop
 check "... nothing written" test ! -e "$T/r4"
 fails "... catalog at says the same" 1 "lacks segment $stop_wal" \
     catalog --config "$conf" at "$T_at" --source pg
+fails "... restore --job refuses the whole" 1 "source pg: the WAL archive of source pg lacks segment $stop_wal" \
+    restore --config "$conf" --job app --at "$T_at" --profile staging --map pg="$T/r4" --map media="$T/r4m"
+check "... nothing written" bash -c "test ! -e '$T/r4' && test ! -e '$T/r4m'"
+fails "... the drill fails naming the segment and the source" 1 "drill" \
+    restore --config "$conf" drill --source pg --at "$T_at" --scratch-dir "$T"
+check "... in its findings" grep -q "FAILED: source pg: restore failed: the WAL archive of source pg lacks segment $stop_wal" "$_out"
+check "... nothing left running" bash -c "! pgrep -f '$T/[c]offer-drill-' >/dev/null"
+check "... its scratch directory is removed" bash -c "! ls -d '$T'/coffer-drill-* 2>/dev/null"
 mv "$T/aside" "$repo/logs/pg/00000001/$stop_wal"
 # a gap after the base backup: the moments before it can still be reached
 next_wal=$(printf '%s%08X' "${stop_wal:0:16}" $((16#${stop_wal:16:8} + 1)))
