@@ -1,0 +1,30 @@
+/* repo_logz.h - private to lib/repo: a log file read once, digested and compressed in the same
+ * pass (repo_logz.c), for repo_log.c. */
+#ifndef CF_REPO_LOGZ_H
+#define CF_REPO_LOGZ_H
+
+#include <stdint.h>
+
+#include <zstd.h>
+
+#include "../core/buf.h"
+#include "../core/err.h"
+#include "../crypto/keys.h"
+
+/* the read size of a log file */
+#define LOGZ_CHUNK ((size_t)256 << 10)
+
+/* logz_cctx() - a single-threaded zstd context at @level writing a checksummed frame; NULL
+ * when zstd cannot be set up */
+ZSTD_CCtx *logz_cctx(int level);
+
+/* logz_squeeze() - read the rest of @fd's file (@path, for messages) once, in chunks of
+ * LOGZ_CHUNK: this thread digests each chunk with the keyed BLAKE2b-256 of @dkey while, for a
+ * file of @size >= 2 chunks, a second thread compresses the same chunk (level @level, one zstd
+ * frame) into @z; both see the very same bytes. 0 with @dig, *@len and @z set; 1 when the file
+ * holds more than @max bytes (@z reset: read it another way); -1 with @e. */
+int logz_squeeze(int fd, const char *path, int level, uint64_t size, uint64_t max,
+                 const unsigned char dkey[KEY_BYTES], unsigned char dig[32], uint64_t *len,
+                 struct buf *z, struct cf_err *e);
+
+#endif
