@@ -14,8 +14,8 @@
 /* the read size of a log file */
 #define LOGZ_CHUNK ((size_t)256 << 10)
 
-/* logz_cctx() - a single-threaded zstd context at @level writing a checksummed frame; NULL
- * when zstd cannot be set up */
+/* logz_cctx() - a single-threaded zstd context at @level (a frame without zstd's content
+ * checksum: the keyed digest checks the content); NULL when zstd cannot be set up */
 ZSTD_CCtx *logz_cctx(int level);
 
 /* logz_squeeze() - read the rest of @fd's file (@path, for messages) once, in chunks of
