@@ -20,14 +20,19 @@
 
 #include "../core/util.h"
 
-#define LOGZ_SLOTS 4
+/* the ring holds 2 MiB; a reader that finds it full waits until half of it is free, and the
+ * compressing thread that finds it empty until half of it is full, so that the two threads wake
+ * each other a few times per file, not once per chunk (on a busy machine every wake-up may wait
+ * for a time slice) */
+#define LOGZ_SLOTS 8
 
 struct logz {
     ZSTD_CCtx *cc;
     struct buf *z;
     size_t zerr;                   /* the first zstd error, or 0 */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t rcv, wcv;       /* the reader waits on rcv, the compressing thread on wcv */
+    bool rwait, wwait;             /* ... and is waiting now */
     unsigned char *slot[LOGZ_SLOTS];
     size_t len[LOGZ_SLOTS];
     uint64_t filled, done;         /* chunks read, chunks compressed */
@@ -75,8 +80,12 @@ static void *lz_worker(void *arg)
 
     pthread_mutex_lock(&lz->mu);
     for (;;) {
-        while (lz->done == lz->filled && !lz->end)
-            pthread_cond_wait(&lz->cv, &lz->mu);
+        /* an empty ring: wait until half of it is full, or the end */
+        while (lz->filled - lz->done < (lz->wwait ? LOGZ_SLOTS / 2 : 1) && !lz->end) {
+            lz->wwait = true;
+            pthread_cond_wait(&lz->wcv, &lz->mu);
+        }
+        lz->wwait = false;
         if (lz->done == lz->filled)
             break;
         unsigned i = (unsigned)(lz->done % LOGZ_SLOTS);
@@ -85,11 +94,12 @@ static void *lz_worker(void *arg)
         pthread_mutex_lock(&lz->mu);
         if (err != 0) {
             lz->zerr = err;
-            pthread_cond_broadcast(&lz->cv);
+            pthread_cond_signal(&lz->rcv);
             break;
         }
         lz->done++;
-        pthread_cond_broadcast(&lz->cv);
+        if (lz->rwait && lz->filled - lz->done <= LOGZ_SLOTS / 2)
+            pthread_cond_signal(&lz->rcv);
     }
     finish = lz->all && lz->zerr == 0;
     pthread_mutex_unlock(&lz->mu);
@@ -120,7 +130,8 @@ int logz_squeeze(int fd, const char *path, int level, uint64_t size, uint64_t ma
     for (unsigned i = 0; i < LOGZ_SLOTS; i++)
         lz.slot[i] = ring + i * LOGZ_CHUNK;
     pthread_mutex_init(&lz.mu, NULL);
-    pthread_cond_init(&lz.cv, NULL);
+    pthread_cond_init(&lz.rcv, NULL);
+    pthread_cond_init(&lz.wcv, NULL);
     /* a small file (a history or backup label) is compressed here: a thread is not worth it */
     threaded = size >= 2 * LOGZ_CHUNK && pthread_create(&th, NULL, lz_worker, &lz) == 0;
     crypto_generichash_init(&h, dkey, KEY_BYTES, 32);
@@ -130,8 +141,12 @@ int logz_squeeze(int fd, const char *path, int level, uint64_t size, uint64_t ma
 
         if (threaded) {
             pthread_mutex_lock(&lz.mu);
-            while (lz.filled - lz.done == LOGZ_SLOTS && lz.zerr == 0)
-                pthread_cond_wait(&lz.cv, &lz.mu);
+            while (lz.filled - lz.done > (lz.rwait ? LOGZ_SLOTS / 2 : LOGZ_SLOTS - 1) &&
+                   lz.zerr == 0) {
+                lz.rwait = true;
+                pthread_cond_wait(&lz.rcv, &lz.mu);
+            }
+            lz.rwait = false;
             failed = lz.zerr != 0;
             pthread_mutex_unlock(&lz.mu);
             if (failed)
@@ -157,7 +172,8 @@ int logz_squeeze(int fd, const char *path, int level, uint64_t size, uint64_t ma
             pthread_mutex_lock(&lz.mu);
             lz.len[i] = (size_t)k;
             lz.filled++;
-            pthread_cond_broadcast(&lz.cv);
+            if (lz.wwait && lz.filled - lz.done >= LOGZ_SLOTS / 2)
+                pthread_cond_signal(&lz.wcv);
             pthread_mutex_unlock(&lz.mu);
         } else if ((lz.zerr = lz_compress(&lz, lz.slot[i], (size_t)k, false)) != 0) {
             break;
@@ -169,7 +185,7 @@ int logz_squeeze(int fd, const char *path, int level, uint64_t size, uint64_t ma
     if (threaded) {
         pthread_mutex_lock(&lz.mu);
         lz.end = true;
-        pthread_cond_broadcast(&lz.cv);
+        pthread_cond_signal(&lz.wcv);
         pthread_mutex_unlock(&lz.mu);
         pthread_join(th, NULL);
     } else if (lz.all && lz.zerr == 0) {
@@ -185,7 +201,8 @@ int logz_squeeze(int fd, const char *path, int level, uint64_t size, uint64_t ma
     if (rc != 0)
         buf_reset(z);
     sodium_memzero(&h, sizeof(h));
-    pthread_cond_destroy(&lz.cv);
+    pthread_cond_destroy(&lz.wcv);
+    pthread_cond_destroy(&lz.rcv);
     pthread_mutex_destroy(&lz.mu);
     free(ring);
     ZSTD_freeCCtx(lz.cc);
