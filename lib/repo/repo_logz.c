@@ -2,43 +2,29 @@
  *
  * An archived file's keyed digest is part of its object's id, and every message of the object
  * is authenticated with the id: nothing can be sealed before the whole file is digested. The
- * compression does not wait for it: this thread reads the file in chunks into a ring of
- * LOGZ_SLOTS buffers and digests each one, while a second thread compresses the same chunks in
- * order into memory (a 16 MiB WAL segment compresses to a few hundred KiB; the caller bounds
- * the file's size). At level 3 the digest and the compression cost about the same, so on two
- * cores a push takes about one of them instead of their sum; zstd's own workers would copy
- * every byte once more and compress the overlap of their jobs twice. */
+ * compression does not wait for it: the file is read whole into memory (at most the caller's
+ * bound, 64 MiB; a WAL segment is 16 MiB), then a second thread digests the buffer while this
+ * one compresses the same buffer in one call into memory (a segment compresses to a few
+ * hundred KiB to a few MiB). Both read the very same bytes. On two cores a push takes about
+ * the longer of the two instead of their sum; on a busy machine it costs what one thread
+ * doing both would. zstd's own workers would copy every byte once more and compress the
+ * overlap of their jobs twice; a ring of small chunks handed between the threads cost more
+ * wake-ups and CPU than it saved page faults (measured, bench/pitr.sh). */
 #include "repo_logz.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "../core/util.h"
 
-/* the ring holds 2 MiB; a reader that finds it full waits until half of it is free, and the
- * compressing thread that finds it empty until half of it is full, so that the two threads wake
- * each other a few times per file, not once per chunk (on a busy machine every wake-up may wait
- * for a time slice) */
-#define LOGZ_SLOTS 8
-
-struct logz {
-    ZSTD_CCtx *cc;
-    struct buf *z;
-    size_t zerr;                   /* the first zstd error, or 0 */
-    pthread_mutex_t mu;
-    pthread_cond_t rcv, wcv;       /* the reader waits on rcv, the compressing thread on wcv */
-    bool rwait, wwait;             /* ... and is waiting now */
-    unsigned char *slot[LOGZ_SLOTS];
-    size_t len[LOGZ_SLOTS];
-    uint64_t filled, done;         /* chunks read, chunks compressed */
-    bool end;                      /* the reader stopped */
-    bool all;                      /* ... having read the whole file: end the frame */
-};
+#define LOGZ_HUGE ((size_t)2 << 20)   /* the huge page the buffer is aligned to */
 
 ZSTD_CCtx *logz_cctx(int level)
 {
@@ -53,158 +39,103 @@ ZSTD_CCtx *logz_cctx(int level)
     return z;
 }
 
-/* compress @len bytes at @p onto the end of @lz->z, ending the frame when @last; 0 or a zstd
- * error code */
-static size_t lz_compress(struct logz *lz, const unsigned char *p, size_t len, bool last)
-{
-    ZSTD_inBuffer ib = { p, len, 0 };
-    size_t left;
+struct logz_digest {
+    const unsigned char *p;
+    size_t len;
+    const unsigned char *key;
+    unsigned char dig[32];
+};
 
-    do {
-        buf_reserve(lz->z, ZSTD_CStreamOutSize());
-        ZSTD_outBuffer ob = { lz->z->data + lz->z->len, lz->z->cap - lz->z->len - 1, 0 };
-        left = ZSTD_compressStream2(lz->cc, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_continue);
-        if (ZSTD_isError(left))
-            return left;
-        lz->z->len += ob.pos;
-    } while (ib.pos < ib.size || (last && left != 0));
-    return 0;
+static void *lz_digest(void *arg)
+{
+    struct logz_digest *d = arg;
+    crypto_generichash(d->dig, 32, d->p, d->len, d->key, KEY_BYTES);
+    return NULL;
 }
 
-/* the compressing thread: every chunk the reader hands over, in order, then the frame's end */
-static void *lz_worker(void *arg)
+/* read all of @fd's file into a new buffer *@b (free()), *@n bytes; 1 when it holds more than
+ * @max bytes */
+static int read_all(int fd, const char *path, uint64_t size, uint64_t max, unsigned char **b,
+                    size_t *n, struct cf_err *e)
 {
-    struct logz *lz = arg;
-    size_t err = 0;
-    bool finish;
+    size_t cap = (size_t)(size < max ? size : max) + 1, got = 0;   /* a byte more: growth */
+    void *p = NULL;
 
-    pthread_mutex_lock(&lz->mu);
+    *b = NULL;
+    *n = 0;
+    /* on huge pages where the kernel gives them: 8 page faults for a segment, not 4096 */
+    if (cap >= LOGZ_HUGE && posix_memalign(&p, LOGZ_HUGE, cap) == 0)
+        madvise(p, cap, MADV_HUGEPAGE);
+    else
+        p = cf_malloc(cap);
     for (;;) {
-        /* an empty ring: wait until half of it is full, or the end */
-        while (lz->filled - lz->done < (lz->wwait ? LOGZ_SLOTS / 2 : 1) && !lz->end) {
-            lz->wwait = true;
-            pthread_cond_wait(&lz->wcv, &lz->mu);
+        if (got == cap) {
+            if ((uint64_t)got > max) {
+                free(p);
+                return 1;
+            }
+            cap = cap * 2 > max + 1 ? (size_t)max + 1 : cap * 2;
+            p = cf_realloc(p, cap);
         }
-        lz->wwait = false;
-        if (lz->done == lz->filled)
-            break;
-        unsigned i = (unsigned)(lz->done % LOGZ_SLOTS);
-        pthread_mutex_unlock(&lz->mu);
-        err = lz_compress(lz, lz->slot[i], lz->len[i], false);
-        pthread_mutex_lock(&lz->mu);
-        if (err != 0) {
-            lz->zerr = err;
-            pthread_cond_signal(&lz->rcv);
-            break;
+        ssize_t k = read(fd, (unsigned char *)p + got, cap - got);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            free(p);
+            return cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
         }
-        lz->done++;
-        if (lz->rwait && lz->filled - lz->done <= LOGZ_SLOTS / 2)
-            pthread_cond_signal(&lz->rcv);
+        if (k == 0)
+            break;
+        got += (size_t)k;
     }
-    finish = lz->all && lz->zerr == 0;
-    pthread_mutex_unlock(&lz->mu);
-    if (finish && (err = lz_compress(lz, NULL, 0, true)) != 0)
-        lz->zerr = err;   /* read by the reader after the join */
-    return NULL;
+    *b = p;
+    *n = got;
+    return 0;
 }
 
 int logz_squeeze(int fd, const char *path, int level, uint64_t size, uint64_t max,
                  const unsigned char dkey[KEY_BYTES], unsigned char dig[32], uint64_t *len,
                  struct buf *z, struct cf_err *e)
 {
-    struct logz lz = { .z = z };
-    crypto_generichash_state h;
-    unsigned char *ring;
+    struct logz_digest d = { .key = dkey };
+    unsigned char *b = NULL;
+    ZSTD_CCtx *cc = NULL;
     pthread_t th;
-    bool threaded = false;
-    int rc = -1;
+    bool threaded;
+    size_t n, zn;
+    int rc;
 
     *len = 0;
     buf_reset(z);
-    if ((lz.cc = logz_cctx(level)) == NULL)
+    if ((rc = read_all(fd, path, size, max, &b, &n, e)) != 0)
+        return rc;
+    if ((cc = logz_cctx(level)) == NULL) {
+        free(b);
         return cf_err_set(e, CF_E_INTERNAL, "unable to set up zstd");
-    /* room for the whole frame: only the pages it fills are ever touched */
-    if (size <= max)
-        buf_reserve(z, ZSTD_compressBound((size_t)size));
-    ring = cf_malloc(LOGZ_SLOTS * LOGZ_CHUNK);
-    for (unsigned i = 0; i < LOGZ_SLOTS; i++)
-        lz.slot[i] = ring + i * LOGZ_CHUNK;
-    pthread_mutex_init(&lz.mu, NULL);
-    pthread_cond_init(&lz.rcv, NULL);
-    pthread_cond_init(&lz.wcv, NULL);
-    /* a small file (a history or backup label) is compressed here: a thread is not worth it */
-    threaded = size >= 2 * LOGZ_CHUNK && pthread_create(&th, NULL, lz_worker, &lz) == 0;
-    crypto_generichash_init(&h, dkey, KEY_BYTES, 32);
-    for (;;) {
-        unsigned i = (unsigned)(lz.filled % LOGZ_SLOTS);
-        bool failed;
-
-        if (threaded) {
-            pthread_mutex_lock(&lz.mu);
-            while (lz.filled - lz.done > (lz.rwait ? LOGZ_SLOTS / 2 : LOGZ_SLOTS - 1) &&
-                   lz.zerr == 0) {
-                lz.rwait = true;
-                pthread_cond_wait(&lz.rcv, &lz.mu);
-            }
-            lz.rwait = false;
-            failed = lz.zerr != 0;
-            pthread_mutex_unlock(&lz.mu);
-            if (failed)
-                break;
-        }
-        ssize_t k = read(fd, lz.slot[i], LOGZ_CHUNK);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
-            break;
-        }
-        if (k == 0) {
-            lz.all = true;
-            break;
-        }
-        if (*len + (uint64_t)k > max) {
-            rc = 1;
-            break;
-        }
-        *len += (uint64_t)k;
-        if (threaded) {
-            pthread_mutex_lock(&lz.mu);
-            lz.len[i] = (size_t)k;
-            lz.filled++;
-            if (lz.wwait && lz.filled - lz.done >= LOGZ_SLOTS / 2)
-                pthread_cond_signal(&lz.wcv);
-            pthread_mutex_unlock(&lz.mu);
-        } else if ((lz.zerr = lz_compress(&lz, lz.slot[i], (size_t)k, false)) != 0) {
-            break;
-        }
-        /* the compressing thread reads the chunk meanwhile; it is not refilled before both
-         * are done with it */
-        crypto_generichash_update(&h, lz.slot[i], (size_t)k);
     }
-    if (threaded) {
-        pthread_mutex_lock(&lz.mu);
-        lz.end = true;
-        pthread_cond_signal(&lz.wcv);
-        pthread_mutex_unlock(&lz.mu);
+    d.p = b;
+    d.len = n;
+    /* a small file (a history or backup label) is digested here: a thread is not worth it */
+    threaded = n >= 2 * LOGZ_CHUNK && pthread_create(&th, NULL, lz_digest, &d) == 0;
+    /* room for the worst case: zstd compresses straight into it, and only the pages the frame
+     * fills are ever touched */
+    buf_reserve(z, ZSTD_compressBound(n));
+    zn = ZSTD_compress2(cc, z->data, z->cap - 1, b, n);
+    if (threaded)
         pthread_join(th, NULL);
-    } else if (lz.all && lz.zerr == 0) {
-        lz.zerr = lz_compress(&lz, NULL, 0, true);
-    }
-    if (lz.zerr != 0) {
-        cf_err_set(e, CF_E_INTERNAL, "zstd: %s", ZSTD_getErrorName(lz.zerr));
-        rc = -1;
-    } else if (lz.all) {
-        crypto_generichash_final(&h, dig, 32);
+    else
+        lz_digest(&d);
+    rc = -1;
+    if (ZSTD_isError(zn)) {
+        cf_err_set(e, CF_E_INTERNAL, "zstd: %s", ZSTD_getErrorName(zn));
+    } else {
+        z->len = zn;
+        memcpy(dig, d.dig, 32);
+        *len = n;
         rc = 0;
     }
-    if (rc != 0)
-        buf_reset(z);
-    sodium_memzero(&h, sizeof(h));
-    pthread_cond_destroy(&lz.wcv);
-    pthread_cond_destroy(&lz.rcv);
-    pthread_mutex_destroy(&lz.mu);
-    free(ring);
-    ZSTD_freeCCtx(lz.cc);
+    sodium_memzero(d.dig, sizeof(d.dig));
+    ZSTD_freeCCtx(cc);
+    free(b);
     return rc;
 }

@@ -213,9 +213,9 @@ static unsigned char *mixed(size_t n, uint64_t seed)
     return b;
 }
 
-/* every size goes through whole and comes back byte for byte: empty, under one read, around
- * the chunk, a file compressed by the second thread (several sealed messages), and one above
- * the limit for one pass (read twice); each pushed again is "already archived" */
+/* every size goes through whole and comes back byte for byte: empty, tiny, around the size
+ * from which a second thread digests (one of them several sealed messages), and one above the
+ * limit for one pass (read twice); each pushed again is "already archived" */
 TEST(sizes)
 {
     static const size_t sizes[] = {
