@@ -11,12 +11,16 @@
 #
 #   bench/pitr.sh [PGBENCH_SCALE]   (default 30, about 450 MB; SEGS=8 segments pushed)
 # COFFER_BASE_BIN=DIR (another build, e.g. main's) pushes the same segments with it too, into a
-# source of its own, for a before/after in one run.
+# source of its own, for a before/after in one run. The tools push each segment in turn, the
+# first of them another one for each segment (the first reads it from memory, the later ones
+# partly from the CPU's cache). PITR_PARTS=wal runs only the wal-push part (default
+# "base wal restore"; restore needs base).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 scale=${1:-30}
 nsegs=${SEGS:-8}
+parts=" ${PITR_PARTS:-base wal restore} "
 "$root/deploy/install-deps.sh" build test bench
 [ -n "${COFFER_BIN:-}" ] || make -s -C "$root" all
 export COFFER_BIN=${COFFER_BIN:-$root/bin}
@@ -94,11 +98,13 @@ mb=$(awk -v s="$size" 'BEGIN { printf "%.0f", s / 1e6 }')
 echo "# coffer pitr bench: pgbench scale $scale ($mb MB of databases), $nsegs segments, $(nproc) cores, $(pgbackrest version)"
 
 # --- base backup ---
+if [[ $parts == *" base "* ]]; then
 t0=$(now); backupd --config "$conf" run pitr >/dev/null 2>&1; cb=$(since "$t0")
 t0=$(now); pgbr --stanza=bench backup --type=full >/dev/null; pb=$(since "$t0")
 cbr=$(awk -v m="$mb" -v s="$cb" 'BEGIN { printf "%.1f", m / s }')
 pbr=$(awk -v m="$mb" -v s="$pb" 'BEGIN { printf "%.1f", m / s }')
 echo "base backup      coffer ${cb}s ($cbr MB/s)   pgbackrest ${pb}s ($pbr MB/s)   throughput ratio $(ratio "$cbr" "$pbr")"
+fi
 
 # --- wal-push: the same real segments into a fresh archive of each ---
 pgbench -c 2 -t 3000 postgres >/dev/null 2>&1
@@ -109,15 +115,31 @@ for f in $(cd "$PG_DATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | awk -v c="$cu
     cp "$PG_DATA/pg_wal/$f" "$T/segs/$f"
 done
 chown postgres "$T/segs"/*
+# the server's own archiving of these segments done first, so that it does not run meanwhile
+last=$(ls "$T/segs" | tail -n 1)
+for ((n = 0; n < 1200; n++)); do
+    [ "$(pg_sql -tAc "SELECT coalesce(last_archived_wal >= '$last', false) FROM pg_stat_archiver")" = t ] && break
+    sleep 0.1
+done
 : >"$T/cw"; : >"$T/pw"; : >"$T/bw"
+push_one() {  # push_one TOOL SEGMENT: one timed push, its seconds appended to the tool's file
+    local t0
+    t0=$(now)
+    case $1 in
+    c) as_pg "$COFFER_BIN/backupd" --config "$conf" wal-push pgseg "$2" 2>/dev/null ;;
+    b) as_pg "$COFFER_BASE_BIN/backupd" --config "$conf" wal-push pgbase "$2" 2>/dev/null ;;
+    p) pgbr --stanza=bench2 archive-push "$2" >/dev/null ;;
+    esac
+    since "$t0" >>"$T/${1}w"
+}
+tools=(c p)
+[ -n "${COFFER_BASE_BIN:-}" ] && tools=(c b p)
+i=0
 for f in "$T/segs"/*; do
-    t0=$(now); as_pg "$COFFER_BIN/backupd" --config "$conf" wal-push pgseg "$f" 2>/dev/null
-    since "$t0" >>"$T/cw"
-    if [ -n "${COFFER_BASE_BIN:-}" ]; then
-        t0=$(now); as_pg "$COFFER_BASE_BIN/backupd" --config "$conf" wal-push pgbase "$f" 2>/dev/null
-        since "$t0" >>"$T/bw"
-    fi
-    t0=$(now); pgbr --stanza=bench2 archive-push "$f" >/dev/null; since "$t0" >>"$T/pw"
+    for ((k = 0; k < ${#tools[@]}; k++)); do
+        push_one "${tools[(i + k) % ${#tools[@]}]}" "$f"
+    done
+    i=$((i + 1))
 done
 cw=$(median <"$T/cw"); pw=$(median <"$T/pw")
 echo "wal-push         coffer $(awk -v s="$cw" 'BEGIN { printf "%.0f", s * 1000 }') ms/segment   pgbackrest $(awk -v s="$pw" 'BEGIN { printf "%.0f", s * 1000 }') ms/segment   time ratio $(ratio "$cw" "$pw") (median of $(wc -l <"$T/cw"))"
@@ -126,6 +148,7 @@ if [ -s "$T/bw" ]; then
     echo "wal-push base    $COFFER_BASE_BIN $(awk -v s="$bw" 'BEGIN { printf "%.0f", s * 1000 }') ms/segment   time ratio $(ratio "$bw" "$pw")"
 fi
 
+[[ $parts == *" restore "* ]] || exit 0
 # --- restore to a promoted server: everything archived, replayed from the base backup ---
 pg_sql -c "SELECT pg_switch_wal()" >/dev/null
 for ((n = 0; n < 600; n++)); do

@@ -23,16 +23,18 @@
 #include <zstd.h>
 
 #include "../core/afile.h"
+#include "../core/buf.h"
 #include "../core/log.h"
 #include "../core/util.h"
 #include "../crypto/seal.h"
 #include "../db/db_binlog.h"
 #include "repo_int.h"
+#include "repo_logz.h"
 
-#define LOG_READ (1u << 20)
-/* files up to this size (a WAL segment of the default 16 MiB and up to 64 MiB) are read once
- * into memory, digested and compressed from there; larger ones are read twice */
-#define LOG_WHOLE_MAX ((size_t)64 << 20)
+/* files up to this size (a WAL segment of the default 16 MiB and up to 64 MiB) are read once,
+ * digested and compressed in the same pass (repo_logz.c), the compressed frame kept in memory
+ * until the digest (part of the header) is known; larger ones are read twice */
+#define LOG_WHOLE_MAX ((uint64_t)64 << 20)
 
 static bool all_hex(const char *s, size_t n)
 {
@@ -76,46 +78,6 @@ char *repo_key_log(const char *source, const char *file)
     return cf_asprintf("logs/%s/%s/%s", source, tl, file);
 }
 
-/* read all of @fd's file into *@whole (NULL when it is larger than LOG_WHOLE_MAX, or grows
- * past the size it had when opened: the caller reads it twice instead) */
-static int read_whole(int fd, unsigned char **whole, size_t *len, const char *path,
-                      struct cf_err *e)
-{
-    struct stat sb;
-    size_t cap, got = 0;
-    unsigned char *b;
-
-    *whole = NULL;
-    *len = 0;
-    if (fstat(fd, &sb) != 0)
-        return cf_err_sys(e, CF_E_IO, "unable to stat '%s'", path);
-    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size >= LOG_WHOLE_MAX)
-        return 0;
-    cap = (size_t)sb.st_size + 1;   /* a byte more to see it grow */
-    b = cf_malloc(cap);
-    while (got < cap) {
-        ssize_t k = read(fd, b + got, cap - got);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            free(b);
-            return cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
-        }
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    if (got == cap) {
-        free(b);
-        if (lseek(fd, 0, SEEK_SET) != 0)
-            return cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
-        return 0;
-    }
-    *whole = b;
-    *len = got;
-    return 0;
-}
-
 /* the keyed digest of the rest of @fd's file, and its size */
 static int digest_fd(int fd, const unsigned char key[KEY_BYTES], unsigned char out[32],
                      uint64_t *size, unsigned char *buf, const char *path, struct cf_err *e)
@@ -125,7 +87,7 @@ static int digest_fd(int fd, const unsigned char key[KEY_BYTES], unsigned char o
 
     *size = 0;
     crypto_generichash_init(&h, key, KEY_BYTES, 32);
-    while ((k = read(fd, buf, LOG_READ)) != 0) {
+    while ((k = read(fd, buf, LOGZ_CHUNK)) != 0) {
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -227,23 +189,15 @@ out:
     return rc;
 }
 
-/* is @key there, holding @source's @file with digest @dig? 1 yes, 0 absent, -1 with @e:
- * another content (CF_E_EXISTS) or the check failed */
-static int already_there(struct repo *r, const char *key, const char *source, const char *file,
-                         const unsigned char dig[32], struct cf_err *e)
+/* does the archived object whose header id is @have hold @source's @file with digest @dig?
+ * 1 yes; -1 with @e otherwise (CF_E_EXISTS: another content) */
+static int same_content(struct repo *r, const char *have, const char *source, const char *file,
+                        const unsigned char dig[32], struct cf_err *e)
 {
-    char have[SEAL_ID_MAX + 1];
     unsigned char hdig[32];
     int64_t pushed;
     struct cf_err ge = CF_ERR_INIT;
 
-    if (stored_id(r, key, have, &ge) != 0) {
-        if (ge.code == CF_E_NOTFOUND)
-            return 0;
-        cf_err_keep(e, &ge);
-        return cf_err_ctx(e, "unable to read the archived '%s' at %s", file,
-                          repo_describe(r));
-    }
     if (parse_id(have, source, file, hdig, &pushed, NULL, &ge) != 0) {
         cf_err_keep(e, &ge);
         return cf_err_ctx(e, "the archived '%s' at %s", file, repo_describe(r));
@@ -257,45 +211,88 @@ static int already_there(struct repo *r, const char *key, const char *source, co
                       "source (and turn archiving off in copies)", file, repo_describe(r));
 }
 
-/* compress and seal the file into @w: from @whole (@whole_len bytes, the file read once) or,
- * when @whole is NULL, what is left of @fd, hashing the file's bytes again into *@h */
-static int push_body(int fd, const char *path, const unsigned char *whole, size_t whole_len,
-                     struct target_writer *w, struct seal_w *sw, int level,
-                     crypto_generichash_state *h, unsigned char *in, uint64_t *stored,
-                     struct cf_err *e)
+/* the id in the header of the object @key when there is one: 1 with @have set, 0 absent,
+ * -1 with @e when it cannot be read */
+static int archived_id(struct repo *r, const char *key, const char *file,
+                       char have[SEAL_ID_MAX + 1], struct cf_err *e)
 {
-    ZSTD_CCtx *z = ZSTD_createCCtx();
-    size_t zcap = ZSTD_CStreamOutSize(), pend_len = 0;
+    struct cf_err ge = CF_ERR_INIT;
+
+    if (stored_id(r, key, have, &ge) == 0)
+        return 1;
+    if (ge.code == CF_E_NOTFOUND)
+        return 0;
+    cf_err_keep(e, &ge);
+    return cf_err_ctx(e, "unable to read the archived '%s' at %s", file, repo_describe(r));
+}
+
+/* is @key there, holding @source's @file with digest @dig? 1 yes, 0 absent, -1 with @e:
+ * another content (CF_E_EXISTS) or the check failed */
+static int already_there(struct repo *r, const char *key, const char *source, const char *file,
+                         const unsigned char dig[32], struct cf_err *e)
+{
+    char have[SEAL_ID_MAX + 1];
+    int there = archived_id(r, key, file, have, e);
+
+    return there == 1 ? same_content(r, have, source, file, dig, e) : there;
+}
+
+/* seal the compressed bytes @p[0..@len) into @w as messages of SEAL_MSG_MAX plaintext bytes:
+ * when @final, all of them, the last (tagged FINAL) with the rest (1..SEAL_MSG_MAX bytes, or
+ * none when @len is 0); otherwise only while more than SEAL_MSG_MAX bytes are left, so that
+ * the FINAL message is never empty. *@used gets how many bytes went into messages. */
+static int seal_msgs(struct target_writer *w, struct seal_w *sw, const unsigned char *p,
+                     size_t len, bool final, unsigned char *msg, uint64_t *stored,
+                     size_t *used, struct cf_err *e)
+{
+    size_t off = 0;
+
+    while (len - off > SEAL_MSG_MAX) {
+        size_t n = seal_push(sw, p + off, SEAL_MSG_MAX, SEAL_TAG_MESSAGE, msg);
+        if (target_write(w, msg, n, e) != 0)
+            return -1;
+        *stored += n;
+        off += SEAL_MSG_MAX;
+    }
+    if (final) {
+        size_t n = seal_push(sw, p + off, len - off, SEAL_TAG_FINAL, msg);
+        if (target_write(w, msg, n, e) != 0)
+            return -1;
+        *stored += n;
+        off = len;
+    }
+    *used = off;
+    return 0;
+}
+
+/* compress and seal what is left of @fd into @w, hashing the file's bytes again into *@h
+ * (a file too large to be held compressed in memory, read a second time) */
+static int push_body(int fd, const char *path, struct target_writer *w, struct seal_w *sw,
+                     int level, crypto_generichash_state *h, unsigned char *in,
+                     unsigned char *msg, uint64_t *stored, struct cf_err *e)
+{
+    ZSTD_CCtx *z = logz_cctx(level);
+    size_t zcap = ZSTD_CStreamOutSize(), pend_len = 0, used;
     unsigned char *zout = cf_malloc(zcap);
     unsigned char *pend = cf_malloc(SEAL_MSG_MAX + zcap); /* compressed bytes not sealed yet */
-    unsigned char *msg = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
     int rc = -1;
     bool last = false;
 
-    if (z == NULL || ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, level)) ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1)) ||
-        (whole != NULL && ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(z, whole_len)))) {
+    if (z == NULL) {
         cf_err_set(e, CF_E_INTERNAL, "unable to set up zstd");
         goto out;
     }
     while (!last) {
-        ZSTD_inBuffer ib;
-        if (whole != NULL) {
-            /* all of it in one call: the bytes are the ones digested, nothing to hash again */
-            ib = (ZSTD_inBuffer){ whole, whole_len, 0 };
-            last = true;
-        } else {
-            ssize_t k = read(fd, in, LOG_READ);
-            if (k < 0) {
-                if (errno == EINTR)
-                    continue;
-                cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
-                goto out;
-            }
-            last = k == 0;
-            crypto_generichash_update(h, in, (size_t)k);
-            ib = (ZSTD_inBuffer){ in, (size_t)k, 0 };
+        ssize_t k = read(fd, in, LOGZ_CHUNK);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
+            goto out;
         }
+        last = k == 0;
+        crypto_generichash_update(h, in, (size_t)k);
+        ZSTD_inBuffer ib = { in, (size_t)k, 0 };
         size_t left;
         do {
             ZSTD_outBuffer ob = { zout, zcap, 0 };
@@ -306,24 +303,16 @@ static int push_body(int fd, const char *path, const unsigned char *whole, size_
             }
             memcpy(pend + pend_len, zout, ob.pos);
             pend_len += ob.pos;
-            /* whole messages of 1 MiB, keeping at least one byte back for the FINAL one */
-            while (pend_len > SEAL_MSG_MAX) {
-                size_t n = seal_push(sw, pend, SEAL_MSG_MAX, SEAL_TAG_MESSAGE, msg);
-                if (target_write(w, msg, n, e) != 0)
-                    goto out;
-                *stored += n;
-                pend_len -= SEAL_MSG_MAX;
-                memmove(pend, pend + SEAL_MSG_MAX, pend_len);
-            }
+            if (seal_msgs(w, sw, pend, pend_len, false, msg, stored, &used, e) != 0)
+                goto out;
+            pend_len -= used;
+            memmove(pend, pend + used, pend_len);
         } while (ib.pos < ib.size || (last && left != 0));
     }
-    size_t n = seal_push(sw, pend, pend_len, SEAL_TAG_FINAL, msg);
-    if (target_write(w, msg, n, e) != 0)
+    if (seal_msgs(w, sw, pend, pend_len, true, msg, stored, &used, e) != 0)
         goto out;
-    *stored += n;
     rc = 0;
 out:
-    free(msg);
     free(pend);
     free(zout);
     ZSTD_freeCCtx(z);
@@ -340,15 +329,16 @@ int repo_log_push_extra(struct repo *r, const char *source, const char *path, in
                         const char *extra, struct repo_log_stats *st, struct cf_err *e)
 {
     const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    char tl[9], id[SEAL_ID_MAX + 1], *key = NULL;
+    char tl[9], id[SEAL_ID_MAX + 1], have[SEAL_ID_MAX + 1], *key = NULL;
     unsigned char dkey[KEY_BYTES], dig[32], dig2[32];
-    unsigned char *in = NULL, *whole = NULL;
-    size_t whole_len = 0;
+    unsigned char *in = NULL, *msg = NULL;
+    struct buf z = BUF_INIT;   /* the compressed file, when read once */
     struct seal_key sk;
     struct seal_w sw;
     struct target_writer *w = NULL;
     crypto_generichash_state h;
-    int fd = -1, rc = -1, there;
+    struct stat sb;
+    int fd = -1, rc = -1, there, once = 1;
 
     memset(st, 0, sizeof(*st));
     memset(&sk, 0, sizeof(sk));
@@ -368,43 +358,62 @@ int repo_log_push_extra(struct repo *r, const char *source, const char *path, in
         cf_err_sys(e, errno == ENOENT ? CF_E_NOTFOUND : CF_E_IO, "unable to open '%s'", path);
         goto out;
     }
-    keys_digest_key(repo_keys(r), dkey);
-    if (read_whole(fd, &whole, &whole_len, path, e) != 0)
+    if (fstat(fd, &sb) != 0) {
+        cf_err_sys(e, CF_E_IO, "unable to stat '%s'", path);
         goto out;
-    if (whole != NULL) {
-        crypto_generichash(dig, 32, whole, whole_len, dkey, KEY_BYTES);
-        st->bytes_in = whole_len;
-    } else {
-        in = cf_malloc(LOG_READ);
+    }
+    keys_digest_key(repo_keys(r), dkey);
+    in = cf_malloc(LOGZ_CHUNK);
+    /* archived already (a retry, or a restored copy): the digest alone decides, nothing is
+     * compressed */
+    if ((there = archived_id(r, key, file, have, e)) != 0) {
+        if (there == 1 && digest_fd(fd, dkey, dig, &st->bytes_in, in, path, e) == 0 &&
+            same_content(r, have, source, file, dig, e) == 1) {
+            st->existed = true;
+            rc = 0;
+        }
+        goto out;
+    }
+    if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size <= LOG_WHOLE_MAX &&
+        (once = logz_squeeze(fd, path, level, (uint64_t)sb.st_size, LOG_WHOLE_MAX, dkey, dig,
+                             &st->bytes_in, &z, e)) < 0)
+        goto out;
+    if (once != 0) {
+        /* larger, or grew while read: digest it, then read it again to compress it */
+        if (lseek(fd, 0, SEEK_SET) != 0) {
+            cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
+            goto out;
+        }
         if (digest_fd(fd, dkey, dig, &st->bytes_in, in, path, e) != 0)
             goto out;
+        if (lseek(fd, 0, SEEK_SET) != 0) {
+            cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
+            goto out;
+        }
     }
     log_id(source, file, dig, (int64_t)time(NULL), extra, id, sizeof(id));
-    if ((there = already_there(r, key, source, file, dig, e)) != 0) {
-        st->existed = there == 1;
-        rc = there == 1 ? 0 : -1;
-        goto out;
-    }
-
-    if (whole == NULL && lseek(fd, 0, SEEK_SET) != 0) {
-        cf_err_sys(e, CF_E_IO, "unable to read '%s'", path);
-        goto out;
-    }
     if (seal_key_new(&sk, repo_keys(r), id, e) != 0)
         goto out;
     seal_begin(&sw, &sk, SEAL_LOG, 0);
-    crypto_generichash_init(&h, dkey, KEY_BYTES, 32);
     if (target_put_begin(repo_target(r), key, 0, TARGET_PUT_NOREPLACE, &w, e) != 0 ||
         target_write(w, sw.hdr, sw.hdr_len, e) != 0)
         goto out;
     st->bytes_stored = sw.hdr_len;
-    if (push_body(fd, path, whole, whole_len, w, &sw, level, &h, in, &st->bytes_stored,
-                  e) != 0)
-        goto out;
-    crypto_generichash_final(&h, dig2, 32);
-    if (whole == NULL && memcmp(dig, dig2, 32) != 0) {
-        cf_err_set(e, CF_E_IO, "'%s' changed while it was archived", path);
-        goto out;
+    msg = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
+    if (once == 0) {
+        size_t used;
+        if (seal_msgs(w, &sw, (const unsigned char *)z.data, z.len, true, msg,
+                      &st->bytes_stored, &used, e) != 0)
+            goto out;
+    } else {
+        crypto_generichash_init(&h, dkey, KEY_BYTES, 32);
+        if (push_body(fd, path, w, &sw, level, &h, in, msg, &st->bytes_stored, e) != 0)
+            goto out;
+        crypto_generichash_final(&h, dig2, 32);
+        if (memcmp(dig, dig2, 32) != 0) {
+            cf_err_set(e, CF_E_IO, "'%s' changed while it was archived", path);
+            goto out;
+        }
     }
     if (target_commit(w, e) != 0) {
         if (e->code != CF_E_EXISTS)
@@ -431,7 +440,8 @@ out:
     target_abort(w);
     seal_key_wipe(&sk);
     sodium_memzero(dkey, sizeof(dkey));
-    free(whole);
+    buf_free(&z);
+    free(msg);
     free(in);
     if (fd >= 0)
         close(fd);

@@ -196,11 +196,77 @@ TEST(binlog)
     fixture_close(&f);
 }
 
+/* @n bytes of a file that zstd compresses in places and not in others: pseudo-random runs
+ * (xorshift from @seed) between runs of text */
+static unsigned char *mixed(size_t n, uint64_t seed)
+{
+    unsigned char *b = malloc(n ? n : 1);
+    uint64_t x = seed | 1;
+    for (size_t i = 0; i < n; i++) {
+        if ((i >> 18) % 3 == 0) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            b[i] = (unsigned char)x;
+        } else {
+            b[i] = "insert into t values (42, 'wal');\n"[i % 34];
+        }
+    }
+    return b;
+}
+
+/* every size goes through whole and comes back byte for byte: empty, tiny, around the size
+ * from which a second thread digests (one of them several sealed messages), and one above the
+ * limit for one pass (read twice); each pushed again is "already archived" */
+TEST(sizes)
+{
+    static const size_t sizes[] = {
+        0, 1, (256 << 10) - 1, 256 << 10, (512 << 10) + 7, (3 << 20) + 12345, (64 << 20) + 1,
+    };
+    struct fixture f;
+    struct cf_err e = CF_ERR_INIT;
+    struct repo_log_stats st;
+
+    CHECK(fixture_open(&f, NULL) == 0);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "0000000100000000000000%02zX", i + 1);
+        char *seg = cf_asprintf("%s/%s", f.dir, name);
+        char *back = cf_asprintf("%s/back", f.dir);
+        unsigned char *data = mixed(sizes[i], i + 7), *got = malloc(sizes[i] + 1);
+        int fd = open(seg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        CHECK(fd >= 0 && write(fd, data, sizes[i]) == (ssize_t)sizes[i]);
+        close(fd);
+        CHECK(repo_log_push(f.repo, "media", seg, 1, &st, &e) == 0);
+        CHECK(!st.existed && st.bytes_in == sizes[i] && st.bytes_stored > 0);
+        CHECK(repo_log_fetch(f.repo, "media", name, back, &e) == 0);
+        fd = open(back, O_RDONLY);
+        CHECK(fd >= 0);
+        size_t n = 0;
+        ssize_t k;
+        while (fd >= 0 && (k = read(fd, got + n, sizes[i] + 1 - n)) > 0)
+            n += (size_t)k;
+        close(fd);
+        CHECK(n == sizes[i] && memcmp(got, data, n) == 0);
+        CHECK(repo_log_push(f.repo, "media", seg, 1, &st, &e) == 0 && st.existed);
+        CHECK(st.bytes_in == sizes[i]);
+        if (e.code != CF_E_OK)
+            fprintf(stderr, "# size %zu: %s\n", sizes[i], e.msg);
+        cf_err_clear(&e);
+        unlink(back);
+        unlink(seg);
+        free(data);
+        free(got);
+        free(back);
+        free(seg);
+    }
+    fixture_close(&f);
+}
+
 int main(void)
 {
     RUN(names);
     RUN(keys);
     RUN(push_stat_list);
     RUN(binlog);
+    RUN(sizes);
     return unit_done();
 }
