@@ -10,7 +10,8 @@
 # An integration script with the line "# coffer-targets: local s3" runs twice: as usual, and
 # then as integration/NAME@s3 with COFFER_TEST_TARGET=s3 against one Ceph RADOS Gateway that
 # this script starts for all @s3 runs (tests/lib/ceph.sh) and stops by PID at exit. PATTERN
-# matches the script's path or the name NAME@s3 ("@s3" alone runs only those).
+# matches the test's path or the name it is reported by (unit/test_x, integration/NAME,
+# integration/NAME@s3; "@s3" alone runs only those).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 export COFFER_BIN=${COFFER_BIN:-$here/../bin}
@@ -136,7 +137,7 @@ if [ -z "$pattern" ] || [[ "$here/deps.sh" == *$pattern* ]]; then
 fi
 for t in "$COFFER_UNIT"/test_*; do
     [ -x "$t" ] || continue
-    [ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && continue
+    [ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && [[ "unit/$(basename "$t")" != *$pattern* ]] && continue
     run_one "unit/$(basename "$t")" "$t"
 done
 for t in "$here"/integration/*.sh; do
