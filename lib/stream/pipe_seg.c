@@ -73,9 +73,6 @@ static int obj_out(struct seg_out *s, const void *p, size_t n, struct cf_err *e)
  * also commits the segment and lists it in the manifest) */
 static int seal_one(struct seg_out *s, const struct bq_buf *b, struct cf_err *e)
 {
-    unsigned char h[32];
-    char hex[65];
-
     if (b->type == SQ_BEGIN) {
         s->wn = (uint32_t)b->len;
         s->size = 0;
@@ -91,14 +88,7 @@ static int seal_one(struct seg_out *s, const struct bq_buf *b, struct cf_err *e)
         return -1;
     if (b->type != SQ_FINAL)
         return 0;
-    if (repo_object_commit(s->w, e) != 0)
-        return -1;
-    s->w = NULL;
-    crypto_generichash_final(&s->hash, h, sizeof(h));
-    hex_encode(h, sizeof(h), hex);
-    manifest_object_add(s->m, s->wn, s->size, hex);
-    s->m->bytes_stored += s->size;
-    return 0;
+    return pl_object_commit(&s->w, &s->hash, s->m, s->wn, s->size, e);
 }
 
 static void *sealer_main(void *arg)
