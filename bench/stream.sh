@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # stream.sh - coffer's backup and restore throughput and memory against peers, on the same
 # data in the same run: tar|zstd -3 -T0, restic and borg (encryption on, as users run them).
-# Prints medians of RUNS runs and the ratios; then incremental rows (a no-change re-run and a
+# coffer's full backup is timed in both volume layouts: 3 (incremental, the default) and 1
+# (`incremental = no`, one stream). Prints medians of RUNS runs and the ratios; then incremental rows (a no-change re-run and a
 # 1%-changed re-run of each tool on the same tree, with the bytes stored). Never part of the
 # pass/fail suite.
 #
@@ -34,10 +35,10 @@ export RESTIC_PASSWORD=bench-passphrase BORG_PASSPHRASE=bench-passphrase
 export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 export COFFER_NO_PROGRESS=1
 
-conf() {  # conf DIR SRC
+conf() {  # conf DIR SRC [SOURCE-LINE]
     head -c 32 /dev/urandom >"$1.key"; chmod 600 "$1.key"
-    printf '[repository]\npath = %s\nkey-file = %s\n[source data]\ntype = volume\npath = %s\n[job j]\nsources = data\n[catalog]\npath = %s.db\n' \
-        "$1" "$1.key" "$2" "$1" >"$1.conf"
+    printf '[repository]\npath = %s\nkey-file = %s\n[source data]\ntype = volume\npath = %s\n%s\n[job j]\nsources = data\n[catalog]\npath = %s.db\n' \
+        "$1" "$1.key" "$2" "${3:-}" "$1" >"$1.conf"
     "$bin/backupd" --config "$1.conf" --quiet init
 }
 
@@ -56,23 +57,26 @@ cat "$data"/*/* >/dev/null   # warm cache: every peer reads from memory
 for i in $(seq 1 "$runs"); do
     echo "run $i/$runs"
     # fresh repositories each run: restic and borg would otherwise deduplicate
-    rm -rf "$w"/c "$w"/c.* "$w"/restic "$w"/borg "$w"/t.zst
+    rm -rf "$w"/c "$w"/c.* "$w"/c1 "$w"/c1.* "$w"/restic "$w"/borg "$w"/t.zst
     conf "$w/c" "$data"
+    conf "$w/c1" "$data" "incremental = no"
     restic init --repo "$w/restic" >/dev/null
     borg init -e repokey "$w/borg" >/dev/null 2>&1
     # each round starts with a different tool, so that no tool always pays for what the
     # round before left behind (writeback, deleted trees)
-    tools=(coffer tarzstd restic borg)
-    order=("${tools[@]:$(( (i - 1) % 4 ))}" "${tools[@]:0:$(( (i - 1) % 4 ))}")
+    tools=(coffer coffer1 tarzstd restic borg)
+    order=("${tools[@]:$(( (i - 1) % 5 ))}" "${tools[@]:0:$(( (i - 1) % 5 ))}")
     for t in "${order[@]}"; do
         case $t in
         coffer)  timed b_coffer "$bin/backupd" --config "$w/c.conf" --quiet run j ;;
+        coffer1) timed b_coffer1 "$bin/backupd" --config "$w/c1.conf" --quiet run j ;;
         tarzstd) timed b_tarzstd sh -c "tar -cf - -C '$data' . | zstd -3 -T0 -q > '$w/t.zst'" ;;
         restic)  timed b_restic restic -r "$w/restic" backup --quiet "$data" ;;
         borg)    timed b_borg borg create --compression zstd,3 "$w/borg::a" "$data" ;;
         esac
     done
     for t in "${order[@]}"; do
+        [ $t != coffer1 ] || continue
         rm -rf "$w/r-$t"
         [ $t = coffer ] || mkdir -p "$w/r-$t"
         case $t in
@@ -150,8 +154,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b / a}'; }
 echo
 echo "data: $(awk -v b="$bytes" 'BEGIN {printf "%.0f", b/1048576}') MiB, half text, half random; median of $runs runs; $(nproc) cores"
 printf '%-28s %9s %8s %10s %s\n' "" seconds "MB/s" "peak RSS" "coffer vs this"
-for t in coffer tarzstd restic borg; do
-    case $t in coffer) n="backup coffer";; tarzstd) n="backup tar | zstd -3 -T0";; restic) n="backup restic";; borg) n="backup borg (zstd,3)";; esac
+for t in coffer coffer1 tarzstd restic borg; do
+    case $t in coffer) n="backup coffer (layout 3)";; coffer1) n="backup coffer (layout 1)";; tarzstd) n="backup tar | zstd -3 -T0";; restic) n="backup restic";; borg) n="backup borg (zstd,3)";; esac
     printf '%-28s %9s %8s %7s MiB %s\n' "$n" "$(sec b_$t)" "$(mbs "$(sec b_$t)")" "$(( $(rss b_$t) / 1024 ))" \
         "$([ $t = coffer ] || echo "$(ratio "$(sec b_coffer)" "$(sec b_$t)")x")"
 done
@@ -162,6 +166,7 @@ for t in coffer tarzstd restic borg; do
 done
 echo "coffer backup peak RSS: $(( $(rss b_coffer256) / 1024 )) MiB at 256 MiB of input, $(( $(rss b_coffer) / 1024 )) MiB at $size MiB"
 echo "(coffer vs this: the other's time / coffer's time; above 1 means coffer is faster)"
+echo "tar | zstd vs coffer: layout 3 $(ratio "$(sec b_coffer)" "$(sec b_tarzstd)")x, layout 1 $(ratio "$(sec b_coffer1)" "$(sec b_tarzstd)")x"
 pct() { awk -v a="$1" -v b="$tbytes" 'BEGIN {printf "%.2f%%", 100 * a / b}'; }
 echo
 echo "incremental: $(awk -v b="$tbytes" 'BEGIN {printf "%.0f", b/1048576}') MiB tree (the data plus 20,000 small files); $changed bytes ($(pct "$changed")) rewritten"

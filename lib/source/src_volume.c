@@ -188,7 +188,7 @@ int vol_copy_file_data(struct archive *in, struct archive *out, struct archive_e
     return 0;
 }
 
-int vol_archives_open(struct volume *v, struct export_ctx *x, struct archive **in,
+int vol_archives_open(struct volume *v, struct export_ctx *x, int behavior, struct archive **in,
                       struct archive **ar, struct archive_entry_linkresolver **res,
                       struct cf_err *e)
 {
@@ -199,6 +199,8 @@ int vol_archives_open(struct volume *v, struct export_ctx *x, struct archive **i
         return cf_err_set(e, CF_E_NOMEM, "libarchive: out of memory");
     archive_read_disk_set_standard_lookup(*in);
     archive_read_disk_set_symlink_physical(*in);
+    if (archive_read_disk_set_behavior(*in, behavior) != ARCHIVE_OK)
+        return cf_err_set(e, CF_E_INTERNAL, "libarchive: %s", archive_error_string(*in));
     if (archive_write_set_format_pax(*ar) != ARCHIVE_OK ||
         archive_write_set_options(*ar, "hdrcharset=BINARY") != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(*ar, 0) != ARCHIVE_OK ||
@@ -295,7 +297,7 @@ static int volume_export(void *priv, struct source_out *out, json_t *info, struc
         json_decref(x.warnings);
         return vol_seg_export(v, out, info, e);
     }
-    if (vol_archives_open(v, &x, &in, &ar, &res, e) != 0)
+    if (vol_archives_open(v, &x, 0, &in, &ar, &res, e) != 0)
         goto out;
     for (;;) {
         char rel[PATH_MAX + 2];

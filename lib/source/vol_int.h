@@ -49,8 +49,10 @@ int vol_walk_next(struct volume *v, struct archive *in, struct export_ctx *x, ch
 /* layout 3 (vol_seg.c): export into a segmented stream; extract from one */
 int vol_seg_export(struct volume *v, struct source_out *out, json_t *info, struct cf_err *e);
 int vol_seg_extract(struct source_in *in, json_t *index, struct cf_err *e);
-/* the disk reader and pax writer both layouts use */
-int vol_archives_open(struct volume *v, struct export_ctx *x, struct archive **in,
+/* the disk reader and pax writer both layouts use; @behavior is the disk reader's
+ * (archive_read_disk_set_behavior: layout 3 walks with stat alone and reads the rest of an
+ * entry's metadata only when it stores the entry) */
+int vol_archives_open(struct volume *v, struct export_ctx *x, int behavior, struct archive **in,
                       struct archive **ar, struct archive_entry_linkresolver **res,
                       struct cf_err *e);
 /* ...and what it opened freed (NULL is fine) */

@@ -6,14 +6,22 @@
  * times, inode and device, both times before the parent started, is not read: its index
  * entry is the parent's. Every other entry is stored. The index lists the whole tree.
  *
+ * The walk itself is stat alone: what the comparison needs. xattrs, ACLs, file flags and the
+ * sparse map (an open, ioctls and seeks per file, most of a no-change run's time) are read
+ * only for an entry that is stored, through a descriptor of its own. An unchanged ctime says
+ * they are unchanged too: the kernel moves ctime on every xattr, ACL, mode or owner change.
+ *
  * Extraction reads the segments the index names, each once, and extracts the entries at
  * their offsets with layout 1's secure flags; hard links last, so that their targets exist. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/log.h"
 #include "../core/util.h"
@@ -114,6 +122,34 @@ static json_t *unchanged(struct walk *w, const char *rel, struct archive_entry *
     return json_is_array(json_object_get(pe, "at")) ? pe : NULL;
 }
 
+/* what the walk left out of @en (xattrs, ACLs, file flags, the sparse map), read as layout 1's
+ * walk reads it: 0, or 1 when the entry is passed over (a warning, as that walk would) */
+static int meta_fill(const struct volume *v, struct archive *meta, struct archive_entry *en,
+                     const char *rel, struct export_ctx *x)
+{
+    struct stat st = *archive_entry_stat(en);
+    char *full = strcmp(rel, ".") == 0 ? cf_strdup(v->path)
+                                       : cf_asprintf("%s/%s", strcmp(v->path, "/") == 0 ? "" :
+                                                     v->path, rel);
+    int fd = -1, r;
+
+    /* a descriptor for what libarchive would open itself; never a device or fifo */
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+        fd = open(full, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    archive_entry_copy_sourcepath(en, full);
+    r = archive_read_disk_entry_from_file(meta, en, fd, &st);
+    if (fd >= 0)
+        close(fd);
+    free(full);
+    if (r < ARCHIVE_WARN) {
+        vol_warn(x, "'%s' skipped: %s", rel, archive_error_string(meta));
+        return 1;
+    }
+    if (r == ARCHIVE_WARN)
+        vol_warn(x, "'%s': %s", rel, archive_error_string(meta));
+    return 0;
+}
+
 /* store the entry: mark, header, data, its index entry */
 static int store(struct walk *w, struct archive *in, struct archive *ar,
                  struct archive_entry *en, const char *rel, const char *type, int64_t mt,
@@ -183,11 +219,13 @@ static int store(struct walk *w, struct archive *in, struct archive *ar,
 
 int vol_seg_export(struct volume *v, struct source_out *out, json_t *info, struct cf_err *e)
 {
-    struct archive *in = NULL, *ar = NULL;
+    struct archive *in = NULL, *ar = NULL, *meta = archive_read_disk_new();
     struct archive_entry_linkresolver *res = NULL;
     struct archive_entry *entry = NULL, *spare = NULL;
     struct export_ctx x = { out, json_array(), 0, e, 0, NULL };
     json_t *parent = source_out_seg_parent(out), *pe;
+    const int stat_only = ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
+                          ARCHIVE_READDISK_NO_FFLAGS | ARCHIVE_READDISK_NO_SPARSE;
     struct walk w;
     size_t i;
     struct timespec ts;
@@ -207,7 +245,13 @@ int vol_seg_export(struct volume *v, struct source_out *out, json_t *info, struc
             free(p);
         }
     }
-    if (vol_archives_open(v, &x, &in, &ar, &res, e) != 0)
+    if (meta == NULL) {
+        cf_err_set(e, CF_E_NOMEM, "libarchive: out of memory");
+        goto out;
+    }
+    archive_read_disk_set_standard_lookup(meta);
+    archive_read_disk_set_symlink_physical(meta);
+    if (vol_archives_open(v, &x, stat_only, &in, &ar, &res, e) != 0)
         goto out;
     for (;;) {
         char rel[4096 + 2];
@@ -219,13 +263,23 @@ int vol_seg_export(struct volume *v, struct source_out *out, json_t *info, struc
         }
         bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
         archive_entry_copy_pathname(entry, rel);
-        archive_entry_linkify(res, &entry, &spare);
-        if (entry == NULL)
-            continue;
-        const char *type = type_name(entry);
         int64_t mt = ns(archive_entry_mtime(entry), archive_entry_mtime_nsec(entry));
         int64_t ct = ns(archive_entry_ctime(entry), archive_entry_ctime_nsec(entry));
-        if ((pe = unchanged(&w, rel, entry, type, mt, ct)) != NULL) {
+        /* a single link (which the link resolver leaves alone) is compared on its stat */
+        const char *type = archive_entry_nlink(entry) == 1 ? type_name(entry) : "";
+        if ((pe = unchanged(&w, rel, entry, type, mt, ct)) == NULL) {
+            if (meta_fill(v, meta, entry, rel, &x) != 0) {
+                archive_entry_free(entry);
+                entry = NULL;
+                continue;
+            }
+            archive_entry_linkify(res, &entry, &spare);
+            if (entry == NULL)
+                continue;
+            type = type_name(entry);
+            pe = unchanged(&w, rel, entry, type, mt, ct);   /* the first of several links */
+        }
+        if (pe != NULL) {
             json_array_append(w.entries, pe);
             if (strcmp(type, "file") == 0) {
                 w.files_ref++;
@@ -273,6 +327,8 @@ out:
     archive_entry_free(entry);
     archive_entry_free(spare);
     vol_archives_close(in, ar, res);
+    if (meta)
+        archive_read_free(meta);
     json_decref(x.warnings);
     json_decref(w.entries);
     json_decref(w.pmap);

@@ -222,18 +222,24 @@ static void obj_drop(struct obj_w *o)
 
 /* commit @o and add it to the manifest's list; objects are committed in order. The caller
  * drops @o after, committed or not (obj_drop). */
-static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
+int pl_object_commit(struct target_writer **w, crypto_generichash_state *hash,
+                     struct manifest *m, uint32_t n, uint64_t size, struct cf_err *e)
 {
     unsigned char h[32];
     char hex[65];
-    if (repo_object_commit(o->w, e) != 0)
+    if (repo_object_commit(*w, e) != 0)
         return -1;
-    o->w = NULL;
-    crypto_generichash_final(&o->hash, h, sizeof(h));
+    *w = NULL;
+    crypto_generichash_final(hash, h, sizeof(h));
     hex_encode(h, sizeof(h), hex);
-    manifest_object_add(b->m, o->n, o->size, hex);
-    b->m->bytes_stored += o->size;
+    manifest_object_add(m, n, size, hex);
+    m->bytes_stored += size;
     return 0;
+}
+
+static int obj_commit(struct backup *b, struct obj_w *o, struct cf_err *e)
+{
+    return pl_object_commit(&o->w, &o->hash, b->m, o->n, o->size, e);
 }
 
 /* The commit of an object (the upload of its last part, or fsync and rename) runs on a

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "../core/err.h"
 #include "bpipe.h"
@@ -39,6 +40,11 @@ int pl_result(struct pl *pl, struct cf_err *e);
  * bytes_in, compression, object size, parts and info: @parts and @info are referenced) */
 struct manifest;
 struct source;
+struct target_writer;
+/* pl_object_commit() - commit the data object being written through *@w (set to NULL), and
+ * list it as object @n of @size bytes in @m with the BLAKE2b that @hash ends with */
+int pl_object_commit(struct target_writer **w, crypto_generichash_state *hash,
+                     struct manifest *m, uint32_t n, uint64_t size, struct cf_err *e);
 void pl_manifest_fill(struct manifest *m, const char *id, const struct source *src,
                       const char *job, time_t start, uint64_t bytes_in, int level,
                       uint64_t object_size, json_t *parts, json_t *info);

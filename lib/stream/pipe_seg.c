@@ -4,11 +4,15 @@
  * from the repository (or, in public-key mode, from the local cache), and this backup's index
  * is stored beside its segments, then the references, then the manifest.
  *
- * One thread (zstd's workers compress): a segment is small, and its end is a sync point. */
+ * Two threads: the caller's runs the source and feeds zstd (whose workers compress) and cuts
+ * the compressed bytes into messages; coffer-seal encrypts, hashes and writes them, one
+ * segment after another, through a small pool of message buffers (bqueue.h), so that reading
+ * the tree and sealing and writing the last messages overlap on the two cores, as in layout 1. */
 #include "pipeline.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -21,9 +25,14 @@
 #include "../crypto/seal.h"
 #include "../repo/repo_seg.h"
 #include "../source/source_io.h"
+#include "bqueue.h"
 #include "pipe_int.h"
 
 #define SEG_SIZE (4u << 20)
+#define SEG_QUEUE_BUFS 4
+
+/* what a queued buffer asks of the sealing thread (its type) */
+enum { SQ_BEGIN, SQ_MESSAGE, SQ_FINAL };
 
 struct seg_out {
     struct source_out base;
@@ -31,17 +40,24 @@ struct seg_out {
     const char *source, *id;
     const struct seal_key *sk;
     ZSTD_CCtx *cc;
-    unsigned char *msg, *ct, *zout;
-    size_t msg_len, zout_cap;
-    /* the segment being written */
+    unsigned char *zout;
+    size_t zout_cap;
+    struct bqueue *q;
+    struct bq_buf *cur;        /* the message being filled (the caller's thread) */
+    /* the segment being written, as the caller's thread sees it */
     bool open;
     uint32_t n;
-    uint64_t seg_bytes, size;
+    uint64_t seg_bytes;
+    uint64_t bytes_in;
+    struct progress prog;
+    /* the sealing thread's: the segment being sealed; the manifest's objects until joined */
     struct target_writer *w;
     crypto_generichash_state hash;
     struct seal_w sw;
-    uint64_t bytes_in;
-    struct progress prog;
+    unsigned char *ct;
+    uint32_t wn;
+    uint64_t size;
+    struct cf_err werr;
     struct manifest *m;
     json_t *parent, *index;
 };
@@ -53,22 +69,71 @@ static int obj_out(struct seg_out *s, const void *p, size_t n, struct cf_err *e)
     return repo_object_write(s->w, p, n, e);
 }
 
-static int msg_flush(struct seg_out *s, unsigned char tag, struct cf_err *e)
+/* one queued buffer: a segment's start, or a message sealed and written (the last, FINAL,
+ * also commits the segment and lists it in the manifest) */
+static int seal_one(struct seg_out *s, const struct bq_buf *b, struct cf_err *e)
 {
-    size_t c = seal_push(&s->sw, s->msg, s->msg_len, tag, s->ct);
-    s->msg_len = 0;
-    return obj_out(s, s->ct, c, e);
+    if (b->type == SQ_BEGIN) {
+        s->wn = (uint32_t)b->len;
+        s->size = 0;
+        crypto_generichash_init(&s->hash, NULL, 0, 32);
+        if (repo_object_begin(s->r, s->source, s->id, s->wn, SEG_SIZE, &s->w, e) != 0)
+            return -1;
+        seal_begin(&s->sw, s->sk, SEAL_DATA, s->wn);
+        return obj_out(s, s->sw.hdr, s->sw.hdr_len, e);
+    }
+    size_t c = seal_push(&s->sw, b->data, b->len,
+                         b->type == SQ_FINAL ? SEAL_TAG_FINAL : SEAL_TAG_MESSAGE, s->ct);
+    if (obj_out(s, s->ct, c, e) != 0)
+        return -1;
+    if (b->type != SQ_FINAL)
+        return 0;
+    return pl_object_commit(&s->w, &s->hash, s->m, s->wn, s->size, e);
+}
+
+static void *sealer_main(void *arg)
+{
+    struct seg_out *s = arg;
+    struct bq_buf *b;
+
+    pthread_setname_np(pthread_self(), "coffer-seal");
+    while ((b = bqueue_pop(s->q, &s->werr)) != NULL) {
+        int r = seal_one(s, b, &s->werr);
+        bqueue_put_free(s->q, b);
+        if (r != 0) {
+            cf_err_ctx(&s->werr, "segment %u", s->wn);
+            bqueue_fail(s->q, &s->werr);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* hand the message being filled to the sealing thread as @type */
+static int msg_push(struct seg_out *s, int type, struct cf_err *e)
+{
+    if (s->cur == NULL && (s->cur = bqueue_get_free(s->q, e)) == NULL)
+        return -1;
+    s->cur->type = type;
+    struct bq_buf *b = s->cur;
+    s->cur = NULL;
+    return bqueue_push(s->q, b, e);
 }
 
 /* compressed bytes into messages; a full message waits for the next byte (the last is FINAL) */
 static int msg_add(struct seg_out *s, const unsigned char *p, size_t n, struct cf_err *e)
 {
     while (n > 0) {
-        if (s->msg_len == SEAL_MSG_MAX && msg_flush(s, SEAL_TAG_MESSAGE, e) != 0)
+        if (s->cur != NULL && s->cur->len == SEAL_MSG_MAX && msg_push(s, SQ_MESSAGE, e) != 0)
             return -1;
-        size_t k = SEAL_MSG_MAX - s->msg_len < n ? SEAL_MSG_MAX - s->msg_len : n;
-        memcpy(s->msg + s->msg_len, p, k);
-        s->msg_len += k;
+        if (s->cur == NULL) {
+            if ((s->cur = bqueue_get_free(s->q, e)) == NULL)
+                return -1;
+            s->cur->len = 0;
+        }
+        size_t k = SEAL_MSG_MAX - s->cur->len < n ? SEAL_MSG_MAX - s->cur->len : n;
+        memcpy(s->cur->data + s->cur->len, p, k);
+        s->cur->len += k;
         p += k;
         n -= k;
     }
@@ -93,32 +158,45 @@ static int zfeed(struct seg_out *s, const void *buf, size_t len, ZSTD_EndDirecti
 
 static int seg_begin(struct seg_out *s, struct cf_err *e)
 {
-    s->size = 0;
+    struct bq_buf *b = bqueue_get_free(s->q, e);
+    if (b == NULL)
+        return -1;
+    b->type = SQ_BEGIN;
+    b->len = s->n;
     s->seg_bytes = 0;
-    s->msg_len = 0;
-    crypto_generichash_init(&s->hash, NULL, 0, 32);
-    if (repo_object_begin(s->r, s->source, s->id, s->n, SEG_SIZE, &s->w, e) != 0)
-        return cf_err_ctx(e, "segment %u", s->n);
-    seal_begin(&s->sw, s->sk, SEAL_DATA, s->n);
     s->open = true;
-    return obj_out(s, s->sw.hdr, s->sw.hdr_len, e);
+    return bqueue_push(s->q, b, e);
 }
 
 static int seg_end(struct seg_out *s, struct cf_err *e)
 {
-    unsigned char h[32];
-    char hex[65];
-    if (zfeed(s, NULL, 0, ZSTD_e_end, e) != 0 || msg_flush(s, SEAL_TAG_FINAL, e) != 0 ||
-        repo_object_commit(s->w, e) != 0)
-        return cf_err_ctx(e, "segment %u", s->n);
-    s->w = NULL;
-    crypto_generichash_final(&s->hash, h, sizeof(h));
-    hex_encode(h, sizeof(h), hex);
-    manifest_object_add(s->m, s->n, s->size, hex);
-    s->m->bytes_stored += s->size;
+    if (zfeed(s, NULL, 0, ZSTD_e_end, e) != 0)
+        return -1;
+    if (s->cur == NULL) {   /* an empty last message */
+        if ((s->cur = bqueue_get_free(s->q, e)) == NULL)
+            return -1;
+        s->cur->len = 0;
+    }
+    if (msg_push(s, SQ_FINAL, e) != 0)
+        return -1;
     s->open = false;
     s->n++;
     return 0;
+}
+
+/* the sealing thread's end: every segment committed (0), or its error in @e */
+static int sealer_join(struct seg_out *s, pthread_t th, bool ok, struct cf_err *e)
+{
+    if (ok)
+        bqueue_close(s->q);
+    else
+        bqueue_fail(s->q, e);
+    pthread_join(th, NULL);
+    if (ok && s->werr.code != CF_E_OK) {
+        *e = s->werr;
+        return -1;
+    }
+    return ok ? 0 : -1;
 }
 
 static int out_part_op(struct source_out *so, const char *name, struct cf_err *e)
@@ -360,6 +438,7 @@ int pipeline_backup_seg(struct repo *r, struct source *src, const struct stream_
     uint64_t t0 = time_mono_ms();
     struct timespec start_ts;
     bool wrote = false;
+    pthread_t sealer;
     int rc = -1;
     long threads = so->threads ? so->threads : sys_ncpu();
 
@@ -391,14 +470,20 @@ int pipeline_backup_seg(struct repo *r, struct source *src, const struct stream_
         ZSTD_CCtx_setParameter(s.cc, ZSTD_c_jobSize, 1 << 20);
     s.zout_cap = ZSTD_CStreamOutSize();
     s.zout = cf_malloc(s.zout_cap);
-    s.msg = cf_malloc(SEAL_MSG_MAX);
     s.ct = cf_malloc(SEAL_MSG_MAX + SEAL_MSG_OVERHEAD);
+    s.q = bqueue_new(SEG_QUEUE_BUFS, SEAL_MSG_MAX);
+    if (pthread_create(&sealer, NULL, sealer_main, &s) != 0) {
+        cf_err_set(e, CF_E_INTERNAL, "unable to start the sealing thread");
+        goto out;
+    }
     log_info("backup start source=%s kind=%s id=%s target=%s layout=3 parent=%s", src->name,
              source_kind(src), res->id, repo_describe(r),
              s.parent ? json_string_value(json_object_get(s.parent, "id")) : "none");
     progress_start(&s.prog, "backing up", 0);
     wrote = true;
-    if (source_export(src, &s.base, info, e) != 0 || (s.open && seg_end(&s, e) != 0)) {
+    bool exported = source_export(src, &s.base, info, e) == 0 &&
+                    (!s.open || seg_end(&s, e) == 0);
+    if (sealer_join(&s, sealer, exported, e) != 0) {
         progress_end(&s.prog);
         goto out;
     }
@@ -468,8 +553,8 @@ out:
     json_decref(s.index);
     json_decref(s.parent);
     manifest_free(s.m);
+    bqueue_free(s.q);
     free(s.zout);
-    free(s.msg);
     free(s.ct);
     ZSTD_freeCCtx(s.cc);
     seal_key_wipe(&sk);

@@ -2,7 +2,8 @@
 # Incremental volume backups (layout 3, docs/FORMAT.md "Volume backups, layout 3"): a tree of
 # 20,000 small files and a few large ones; a no-change re-run stores almost nothing; changed,
 # added, deleted, renamed and chmod-only files; each backup of the chain restored alone equals
-# the tree as it was; a file whose times are at or after the parent's start is read again;
+# the tree as it was; a file whose times are at or after the parent's start is read again; a
+# same-size change with the old mtime and an xattr change are read (their ctime moved);
 # prune of the full backup keeps its children restorable; full-every starts a new full;
 # public-key mode through the local cache.
 # coffer-targets: local s3
@@ -27,6 +28,8 @@ for i in range(3):
 PY
 ln -s small/d00/f00000 "$S/a-link"
 ln "$S/small/d01/f00001" "$S/a-hardlink"
+# user xattrs where the file system of the test's directory has them
+xattrs=yes; setfattr -n user.coffer -v first "$S/small/d08/f00080" 2>/dev/null || xattrs=no
 make_conf "$T/c" "$S"
 C="--config $T/c/coffer.conf"
 ok "init" backupd $C init
@@ -70,24 +73,52 @@ backup changed
 nfiles=$((nfiles - 201 + 30))
 check "only what changed is read (2 changed, 30 added, 1 renamed, 1 chmod)" grep -q "files=$nfiles new=34 referenced=$((nfiles - 35))" "$T/log-changed"
 
+# the walk compares stat alone: a change that keeps size and mtime still moves the ctime, and
+# the ctime says that an unchanged file's xattrs and ACLs are unchanged too
+python3 - "$S/small/d07/f00070" <<'PY'
+import os, sys
+p = sys.argv[1]; st = os.stat(p); data = open(p, "rb").read()
+open(p, "wb").write(bytes(b ^ 1 for b in data))        # new content, same size
+os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))         # same mtime, to the nanosecond
+n = os.stat(p); assert (n.st_size, n.st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+PY
+meta_new=1
+if [ $xattrs = yes ]; then
+    setfattr -n user.coffer -v second "$S/small/d08/f00080"
+    meta_new=2
+else
+    skip "the file system of $T has no user xattrs" "an xattr change is read" \
+        "the restore of the xattr change has the new value"
+fi
+backup meta
+check "a same-size, same-mtime change is read (its ctime moved)$([ $xattrs = yes ] && echo ', and so is an xattr change')" \
+    grep -q "files=$nfiles new=$meta_new referenced=$((nfiles - meta_new - 1))" "$T/log-meta"
+
 # a file whose times are at or after the parent's start: read again, even unchanged
 touch -d "+1 hour" "$S/small/d06/f00050"
 backup future
 backup again
 check "a file changed in the parent's tick (times at or after its start) is read again" grep -q "new=1 referenced=" "$T/log-again"
 
-for b in full same changed future again; do restored_equals $b; done
+for b in full same changed meta future again; do restored_equals $b; done
+check "the restore of the same-size change has the new content" cmp "$S/small/d07/f00070" "$T/out-meta/small/d07/f00070"
+if [ $xattrs = yes ]; then
+    check "the restore of the xattr change has the new value" \
+        test "$(getfattr --only-values -n user.coffer "$T/out-meta/small/d08/f00080")" = second
+    check "and the backup before it the old one" \
+        test "$(getfattr --only-values -n user.coffer "$T/out-changed/small/d08/f00080")" = first
+fi
 ok "catalog verify --all checks every segment held or referenced" catalog $C verify --all
-check "verify says ok" grep -q "5 backups verified, 0 damaged" "$_out"
+check "verify says ok" grep -q "6 backups verified, 0 damaged" "$_out"
 
 # prune the full backup: its segments that the others reference stay
-sed -i "s|^\[source media\]|[source media]\nkeep-last = 4|" "$T/c/coffer.conf"
+sed -i "s|^\[source media\]|[source media]\nkeep-last = 5|" "$T/c/coffer.conf"
 ok "prune deletes the full backup" catalog $C prune
 check "prune says what it freed and what stays" grep -q "^freed [0-9]* bytes; [1-9][0-9]* bytes of removed backups stay" "$_out"
 check "the full backup is gone" bash -c "! repo_backups '$T/c' media | grep -q '$id_full'"
 restored_equals again   # it references the removed backup's segments
 ok "verify of the children after the prune" catalog $C verify --all
-check "verify says ok" grep -q "4 backups verified, 0 damaged" "$_out"
+check "verify says ok" grep -q "5 backups verified, 0 damaged" "$_out"
 ok "verify --quick also finds the referenced objects" catalog $C verify --all --quick
 ok "a second prune leaves the referenced data alone" catalog $C prune
 ok "verify after the second prune" catalog $C verify --latest
