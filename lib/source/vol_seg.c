@@ -134,8 +134,20 @@ static int meta_fill(const struct volume *v, struct archive *meta, struct archiv
     int fd = -1, r;
 
     /* a descriptor for what libarchive would open itself; never a device or fifo */
-    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+        struct stat fst;
         fd = open(full, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        /* O_NOFOLLOW guards the last name only: a directory above it swapped for a symlink
+         * since the walk would give another file's xattrs and ACLs; the inode must be the one
+         * the walk saw */
+        if (fd >= 0 && (fstat(fd, &fst) != 0 || fst.st_dev != st.st_dev ||
+                        fst.st_ino != st.st_ino)) {
+            close(fd);
+            free(full);
+            vol_warn(x, "'%s' skipped: replaced while the backup read it", rel);
+            return 1;
+        }
+    }
     archive_entry_copy_sourcepath(en, full);
     r = archive_read_disk_entry_from_file(meta, en, fd, &st);
     if (fd >= 0)
