@@ -21,6 +21,7 @@ static int list_cb(void *arg, const char *file, uint64_t stored)
     memset(&l, 0, sizeof(l));
     snprintf(l.file, sizeof(l.file), "%s", file);
     l.stored = stored;
+    l.last_event = -1;
     buf_append(b, &l, sizeof(l));
     return 0;
 }
@@ -36,6 +37,7 @@ static int sync_source(struct cat_ctx *ctx, const char *source, bool *in_tx, str
     struct buf lb = BUF_INIT;
     struct cat_log *have = NULL;
     size_t nhave = 0, i = 0, k = 0;
+    bool binlog = cat_log_naming_of(ctx->c, source) == CAT_LOG_BINLOG;
     int rc = -1;
 
     if (repo_log_list(ctx->r, source, list_cb, &lb, e) != 0 ||
@@ -55,7 +57,8 @@ static int sync_source(struct cat_ctx *ctx, const char *source, bool *in_tx, str
             k++;
             continue;
         }
-        if (c < 0 || have[k].stored != got[i].stored) {
+        /* a binlog row of an index before schema 6 lacks its last event: read once */
+        if (c < 0 || have[k].stored != got[i].stored || (binlog && have[k].last_event < 0)) {
             struct repo_log_meta m;
             struct cf_err se = CF_ERR_INIT;
             if (repo_log_stat(ctx->r, source, got[i].file, &m, &se) != 0) {
@@ -65,8 +68,10 @@ static int sync_source(struct cat_ctx *ctx, const char *source, bool *in_tx, str
                 }
                 /* removed since listed, or a header that does not read: verify names it */
                 m.pushed = 0;
+                m.last_event = 0;
             }
             got[i].pushed = m.pushed;
+            got[i].last_event = binlog ? m.last_event : -1;
             if (cat_begin_once(ctx, in_tx, e) != 0 ||
                 cat_index_log_put(ctx->x, ctx->repo_id, source, &got[i], e) != 0)
                 goto out;
@@ -160,6 +165,41 @@ static bool physical_base(const struct manifest *m, struct log_base *b, uint64_t
     return true;
 }
 
+/* a mariadb dump's manifest (docs/PITR.md "MariaDB"): info.databases[] each with the
+ * binlog_file and binlog_pos its snapshot recorded. The dump restores as of its own time
+ * alone; a replay after it starts in the earliest of those files. The moment it stands for is
+ * its start (@time, the backup id's: restore picks the newest dump at or before a moment by
+ * it), or the manifest's when later. false when no database records a position (binary
+ * logging was off). */
+static bool dump_base(const struct manifest *m, time_t time, struct log_base *b)
+{
+    json_t *dbs = json_object_get(m->info, "databases"), *d;
+    size_t i;
+    bool any = false;
+
+    if (strcmp(m->kind, "mariadb") != 0 || !json_is_array(dbs))
+        return false;
+    json_array_foreach(dbs, i, d) {
+        const char *f = json_string_value(json_object_get(d, "binlog_file"));
+        struct log_pos p;
+        if (f == NULL || json_integer_value(json_object_get(d, "binlog_pos")) <= 0 ||
+            !log_parse_binlog(f, &p))
+            continue;
+        if (any && strcmp(p.stream, b->stream) != 0)
+            return false;   /* one server writes one base name: not a dump retention knows */
+        if (!any || p.seq < b->start)
+            b->start = p.seq;
+        snprintf(b->stream, sizeof(b->stream), "%s", p.stream);
+        any = true;
+    }
+    if (!any)
+        return false;
+    b->stop = b->start;
+    b->stop_time = time > (time_t)m->started ? time : (time_t)m->started;
+    b->self_contained = true;
+    return true;
+}
+
 int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row *rows,
                   size_t nrows, struct cat_bases *out, struct cf_err *e)
 {
@@ -183,10 +223,9 @@ int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row 
         }
         memset(&b, 0, sizeof(b));
         phys = false;
-        /* the kinds whose manifests can describe a base backup of a log archive: a
-         * mariadb dump with its binlog position joins here (issue 13), read by a function
-         * like physical_base() into the same struct log_base (stream: the binlog base name) */
-        if (strcmp(r->kind, "postgres") == 0) {
+        /* the kinds whose manifests can describe a base backup of a log archive: a physical
+         * postgres backup, a mariadb dump with its binlog position */
+        if (strcmp(r->kind, "postgres") == 0 || strcmp(r->kind, "mariadb") == 0) {
             struct manifest *m = NULL;
             struct cf_err me = CF_ERR_INIT;
             if (repo_manifest_load(ctx->r, source, r->id, &m, &me) != 0) {
@@ -196,7 +235,7 @@ int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row 
                 }
                 continue;   /* damaged: its row says so; asked again next time */
             }
-            phys = physical_base(m, &b, &seg);
+            phys = physical_base(m, &b, &seg) || dump_base(m, r->time, &b);
             manifest_free(m);
         }
         if (cat_base_put(ctx->x, ctx->repo_id, source, r->id, phys, &b, seg, e) != 0)
@@ -220,9 +259,8 @@ int cat_arch_load(struct cat_ctx *ctx, const char *source, struct cat_arch *out,
     memset(&bs, 0, sizeof(bs));
     out->naming = cat_log_naming_of(ctx->c, source);
     out->seg_size = LOG_WAL_SEG_DEFAULT;
-    if (out->naming == CAT_LOG_WAL &&
-        (cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0 ||
-         cat_log_bases(ctx, source, rows, nrows, &bs, e) != 0))
+    if (cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0 ||
+        cat_log_bases(ctx, source, rows, nrows, &bs, e) != 0)
         goto out;
     if (bs.n > 0)
         out->seg_size = bs.seg_size;
@@ -273,13 +311,16 @@ json_t *cat_arch_json(const struct cat_arch *s, time_t now)
     json_t *gaps = ranges_json(s, s->a.gaps, s->a.ngaps, "first_missing", "last_missing",
                                "missing");
 
-    return json_pack("{s:I, s:I, s:s?, s:o, s:I, s:o, s:o, s:I}", "files", (json_int_t)s->a.files,
-                     "stored_bytes", (json_int_t)s->a.stored, "last",
+    bool binlog = s->naming == CAT_LOG_BINLOG;
+    return json_pack("{s:I, s:I, s:s?, s:o, s:o, s:I, s:o, s:o, s:I}", "files",
+                     (json_int_t)s->a.files, "stored_bytes", (json_int_t)s->a.stored, "last",
                      s->a.have_last ? s->a.last.file : NULL, "last_pushed",
-                     cat_json_time((time_t)s->a.last.pushed), "age_seconds",
-                     (json_int_t)(s->a.have_last && s->a.last.pushed
-                                      ? (now > s->a.last.pushed ? now - s->a.last.pushed : 0)
-                                      : 0),
+                     cat_json_time((time_t)s->a.last.pushed), "last_event",
+                     binlog && s->a.last.last_event > 0
+                         ? cat_json_time((time_t)s->a.last.last_event)
+                         : json_null(),
+                     "age_seconds",
+                     (json_int_t)(s->a.point ? (now > s->a.point ? now - s->a.point : 0) : 0),
                      "ranges", ranges, "gaps", gaps, "holes", (json_int_t)s->a.holes);
 }
 
@@ -288,7 +329,13 @@ void cat_arch_print(const struct cat_arch *s, const char *source, time_t now, FI
     char when[32] = "unknown", sz[32], a[96], b[96];
 
     format_bytes(s->a.stored, sz, sizeof(sz));
-    if (s->a.have_last && s->a.last.pushed) {
+    if (s->naming == CAT_LOG_BINLOG && s->a.have_last && s->a.last.last_event > 0) {
+        /* a binlog object's last event is the recovery point, not the moment it was sealed */
+        time_format_rfc3339((time_t)s->a.last.last_event, when, sizeof(when));
+        fprintf(out, "  %s archive: last %s, last event %s (%" PRId64 "s ago), %zu files, %s\n",
+                source, s->a.last.file, when,
+                (int64_t)(now > s->a.point ? now - s->a.point : 0), s->a.files, sz);
+    } else if (s->a.have_last && s->a.last.pushed) {
         time_format_rfc3339((time_t)s->a.last.pushed, when, sizeof(when));
         fprintf(out, "  %s archive: last %s pushed %s (%" PRId64 "s ago), %zu files, %s\n",
                 source, s->a.last.file, when,

@@ -547,8 +547,9 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                 (verified == NULL || v[k].verified_at >= verified->verified_at))
                 verified = &v[k];
         }
-        /* a source with a log archive: the newer of its newest backup and its newest
-         * archived file is the recovery point (cat_logcmd.c) */
+        /* a source with a log archive: the newer of its newest backup and what its
+         * archive reaches (the newest segment's push, the newest binlog event) is the
+         * recovery point (cat_logcmd.c) */
         struct cat_arch ar;
         if (cat_arch_load(&ctx, s, &ar, &e) != 0) {
             cat_rows_free(v, n);
@@ -557,8 +558,8 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
             goto out;
         }
         time_t point = newest ? newest->time : 0;
-        if (ar.a.have_last && ar.a.last.pushed > point)
-            point = (time_t)ar.a.last.pushed;
+        if (ar.a.point > point)
+            point = (time_t)ar.a.point;
         struct rpo_eval ev;
         objective_rpo(point != 0, point, now, ps.rpo, &ev);
         if (ar.a.ngaps)

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "../core/util.h"
+#include "../db/db_binlog.h"
 #include "cat_index.h"
 #include "cat_int.h"
 
@@ -21,8 +22,8 @@ int cat_index_logs(struct cat_index *x, const char *repo, const char *source,
 
     *v = NULL;
     *n = 0;
-    if (cat_prepare(x, "SELECT file, pushed, stored FROM logs WHERE repo = ?1 AND source = ?2 "
-                   "ORDER BY file", &st, e) != 0)
+    if (cat_prepare(x, "SELECT file, pushed, stored, last_event FROM logs WHERE repo = ?1 AND "
+                   "source = ?2 ORDER BY file", &st, e) != 0)
         return -1;
     cat_bind_text(st, 1, repo);
     cat_bind_text(st, 2, source);
@@ -36,6 +37,7 @@ int cat_index_logs(struct cat_index *x, const char *repo, const char *source,
         snprintf(l->file, sizeof(l->file), "%s", f ? (const char *)f : "");
         l->pushed = sqlite3_column_int64(st, 1);
         l->stored = (uint64_t)sqlite3_column_int64(st, 2);
+        l->last_event = sqlite3_column_int64(st, 3);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -51,14 +53,15 @@ int cat_index_log_put(struct cat_index *x, const char *repo, const char *source,
                       const struct cat_log *l, struct cf_err *e)
 {
     sqlite3_stmt *st;
-    if (cat_prepare(x, "INSERT OR REPLACE INTO logs(repo, source, file, pushed, stored) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5)", &st, e) != 0)
+    if (cat_prepare(x, "INSERT OR REPLACE INTO logs(repo, source, file, pushed, stored, "
+                   "last_event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st, e) != 0)
         return -1;
     cat_bind_text(st, 1, repo);
     cat_bind_text(st, 2, source);
     cat_bind_text(st, 3, l->file);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)l->pushed);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)l->stored);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)l->last_event);
     return cat_step_done(x, st, "write a log row", e);
 }
 
@@ -115,11 +118,29 @@ enum cat_log_naming cat_log_naming_of(const struct conf *c, const char *source)
     return CAT_LOG_WAL;
 }
 
+/* a binlog object's partial length: 0 for the whole file */
+static uint64_t binlog_partial(const char *file)
+{
+    uint64_t partial = 0;
+    if (!db_binlog_object_name(file, NULL, NULL, &partial))
+        return 0;
+    return partial;
+}
+
 bool cat_log_parse(enum cat_log_naming k, const char *file, uint64_t seg_size,
                    struct log_pos *out)
 {
-    return k == CAT_LOG_BINLOG ? log_parse_binlog(file, out)
-                               : log_parse_wal(file, seg_size, out);
+    char whole[sizeof(((struct cat_log *)0)->file)];
+    const char *p;
+
+    if (k != CAT_LOG_BINLOG)
+        return log_parse_wal(file, seg_size, out);
+    if (binlog_partial(file) > 0 && (p = strstr(file, ".partial-")) != NULL &&
+        (size_t)(p - file) < sizeof(whole)) {
+        snprintf(whole, sizeof(whole), "%.*s", (int)(p - file), file);
+        return log_parse_binlog(whole, out);
+    }
+    return log_parse_binlog(file, out);
 }
 
 void cat_log_format(enum cat_log_naming k, const char *stream, uint64_t seq, uint64_t seg_size,
@@ -151,6 +172,11 @@ void cat_archive_sum(const struct cat_log *v, size_t n, enum cat_log_naming k,
         }
         if (p[m].kind == LOG_SEGMENT) {
             int c = out->have_last ? strcmp(p[m].stream, lastp.stream) : 1;
+            /* one binlog file's objects: the whole file, else the longest partial */
+            if (c == 0 && p[m].seq == lastp.seq && k == CAT_LOG_BINLOG) {
+                uint64_t a = binlog_partial(v[i].file), b = binlog_partial(out->last.file);
+                c = (a == 0 ? UINT64_MAX : a) > (b == 0 ? UINT64_MAX : b) ? 1 : -1;
+            }
             if (c > 0 || (c == 0 && p[m].seq > lastp.seq)) {
                 lastp = p[m];
                 out->last = v[i];
@@ -161,6 +187,9 @@ void cat_archive_sum(const struct cat_log *v, size_t n, enum cat_log_naming k,
     }
     log_ranges(p, m, &out->ranges, &out->nranges, &out->gaps, &out->ngaps);
     free(p);
+    if (out->have_last)
+        out->point = k == CAT_LOG_BINLOG && out->last.last_event > 0 ? out->last.last_event
+                                                                     : out->last.pushed;
 }
 
 int cat_archive_load(struct cat_index *x, const char *repo, const char *source,
@@ -202,6 +231,7 @@ int cat_base_get(struct cat_index *x, const char *repo, const char *source, cons
     char *key = base_key(repo, source, id), val[160];
     unsigned long long start, stop, seg;
     long long st;
+    char kind[16] = "";
     int rc = cat_index_meta_get(x, key, val, sizeof(val), e);
 
     free(key);
@@ -211,8 +241,10 @@ int cat_base_get(struct cat_index *x, const char *repo, const char *source, cons
     *phys = strcmp(val, "-") != 0;
     if (!*phys)
         return 0;
-    if (sscanf(val, "%63s %llu %llu %lld %llu", b->stream, &start, &stop, &st, &seg) != 5)
+    if (sscanf(val, "%63s %llu %llu %lld %llu %15s", b->stream, &start, &stop, &st, &seg,
+               kind) < 5)
         return cf_err_set(e, CF_E_NOTFOUND, "unreadable base backup entry '%s'", val);
+    b->self_contained = strcmp(kind, "dump") == 0;
     b->start = start;
     b->stop = stop;
     b->stop_time = (time_t)st;
@@ -227,9 +259,10 @@ int cat_base_put(struct cat_index *x, const char *repo, const char *source, cons
     int rc;
 
     if (phys)
-        snprintf(val, sizeof(val), "%s %llu %llu %lld %llu", b->stream,
+        snprintf(val, sizeof(val), "%s %llu %llu %lld %llu%s", b->stream,
                  (unsigned long long)b->start, (unsigned long long)b->stop,
-                 (long long)b->stop_time, (unsigned long long)seg_size);
+                 (long long)b->stop_time, (unsigned long long)seg_size,
+                 b->self_contained ? " dump" : "");
     else
         snprintf(val, sizeof(val), "-");
     rc = cat_index_meta_set(x, key, val, e);

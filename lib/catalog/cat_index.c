@@ -17,7 +17,7 @@
 #include "../repo/repo.h"
 #include "cat_int.h"
 
-#define CAT_SCHEMA "5"
+#define CAT_SCHEMA "6"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -79,7 +79,8 @@ const char *cat_index_file(const struct cat_index *x)
  * pruned stay pruned: it did not tell a prune from a manifest removed behind coffer's back.
  * Schema 2 -> 3: the table of attempts (cat_int.h); 3 -> 4: the table of archived log files
  * (cat_int.h), empty until the next refresh fills it; 4 -> 5: the table of drills (cat_int.h),
- * filled by the next refresh from drills/. Under the write lock, and from the version
+ * filled by the next refresh from drills/; 5 -> 6: the logs table's column last_event (-1:
+ * not read, so the next refresh reads the header of each binlog row once). Under the write lock, and from the version
  * read again under it, so that two commands upgrading at once do it once. */
 static int index_upgrade(struct cat_index *x, struct cf_err *e)
 {
@@ -103,8 +104,11 @@ static int index_upgrade(struct cat_index *x, struct cf_err *e)
     if (rc == SQLITE_OK && from < 4)
         rc = sqlite3_exec(x->db, CAT_LOGS_SQL, NULL, NULL, NULL);
     if (rc == SQLITE_OK && from < 5)
-        rc = sqlite3_exec(x->db, CAT_DRILLS_SQL
-                          "UPDATE meta SET value = '" CAT_SCHEMA "' WHERE key = 'schema'",
+        rc = sqlite3_exec(x->db, CAT_DRILLS_SQL, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && from >= 4 && from < 6)
+        rc = sqlite3_exec(x->db, CAT_LOGS_6_SQL, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && from < 6)
+        rc = sqlite3_exec(x->db, "UPDATE meta SET value = '" CAT_SCHEMA "' WHERE key = 'schema'",
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
@@ -113,7 +117,7 @@ static int index_upgrade(struct cat_index *x, struct cf_err *e)
         sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    if (from < 5)
+    if (from < 6)
         log_info("catalog index upgraded path=%s schema=%d->" CAT_SCHEMA, x->path, from);
     return 0;
 }
@@ -159,7 +163,7 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
         if (v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0 ||
-                          strcmp(v, "4") == 0)) {
+                          strcmp(v, "4") == 0 || strcmp(v, "5") == 0)) {
             sqlite3_finalize(st);
             return index_upgrade(x, e);
         }

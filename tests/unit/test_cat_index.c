@@ -270,7 +270,7 @@ TEST(schema_1_upgraded_in_place)
     cat_row_clear(&r);
     char v[64];
     CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "5");
+    CHECK_STR(v, "6");
     CHECK_EQ_INT(cat_index_meta_get(x, "synced:repo-1", v, sizeof(v), &e), 0);
     /* schema 3: the attempts table, usable at once */
     struct cat_attempt a = { .source = "media", .job = "nightly", .started = 100,
@@ -304,7 +304,7 @@ TEST(schema_1_upgraded_in_place)
                                       CAT_VANISHED, NULL, &e), 0);
     CHECK_EQ_INT(cat_index_forget(x, "repo-1", &e), 0);
     cat_index_close(x);
-    x = open_at("v1.db", &fresh);   /* opened again: schema 5 now, nothing to upgrade */
+    x = open_at("v1.db", &fresh);   /* opened again: schema 6 now, nothing to upgrade */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     CHECK(r.status == CAT_VANISHED && r.gone_at >= time(NULL) - 60);
@@ -424,11 +424,11 @@ TEST(schema_3_upgraded_to_4)
     CHECK(x != NULL && !fresh);
     char v[64];
     CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "5");
+    CHECK_STR(v, "6");
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "pg", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     cat_row_clear(&r);
     /* the logs table: put, replace, list sorted, sources, drop one, drop all */
-    struct cat_log l = { "000000010000000000000003", 1000, 300 };
+    struct cat_log l = { "000000010000000000000003", 1000, 300, -1 };
     CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
     snprintf(l.file, sizeof(l.file), "000000010000000000000001");
     CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
@@ -462,7 +462,7 @@ TEST(schema_3_upgraded_to_4)
     CHECK_EQ_INT(n, 1);
     free(lv);
     cat_index_close(x);
-    x = open_at("v3.db", &fresh);   /* schema 5 now: nothing to upgrade, rows there */
+    x = open_at("v3.db", &fresh);   /* schema 6 now: nothing to upgrade, rows there */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_log_drop(x, "repo-1", NULL, NULL, &e), 0);
     CHECK_EQ_INT(cat_index_logs(x, "repo-1", "maria", &lv, &n, &e), 0);
@@ -475,7 +475,7 @@ TEST(schema_3_upgraded_to_4)
     free(p);
 }
 
-/* an index of schema 4 (before drills): upgraded in place to 5, its rows and logs kept, the
+/* an index of schema 4 (before drills): upgraded in place to 6, its rows and logs kept, the
  * drills table usable at once: put, replace, has, the newest of a subject */
 TEST(schema_4_upgraded_to_5)
 {
@@ -489,19 +489,20 @@ TEST(schema_4_upgraded_to_5)
     struct cat_row r;
     row(&r, "pg", "20261121T030000Z-aaaaaaaa", CAT_COMPLETE);
     CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
-    struct cat_log l = { "000000010000000000000003", 1000, 300 };
+    struct cat_log l = { "000000010000000000000003", 1000, 300, -1 };
     CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
     cat_index_close(x);
     CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE drills; UPDATE meta SET value = '4' WHERE key = "
-                              "'schema'", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE drills; ALTER TABLE logs DROP COLUMN last_event; "
+                              "UPDATE meta SET value = '4' WHERE key = 'schema'", NULL, NULL,
+                              NULL), SQLITE_OK);
     sqlite3_close(db);
 
     x = open_at("v4.db", &fresh);
     CHECK(x != NULL && !fresh);
     char v[64];
     CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "5");
+    CHECK_STR(v, "6");
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "pg", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     cat_row_clear(&r);
     struct cat_log *lv = NULL;
@@ -552,7 +553,7 @@ TEST(schema_4_upgraded_to_5)
     cf_err_clear(&e);
     json_decref(rep);
     cat_index_close(x);
-    x = open_at("v4.db", &fresh);   /* schema 5 now: nothing to upgrade, drills there */
+    x = open_at("v4.db", &fresh);   /* schema 6 now: nothing to upgrade, drills there */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_drill_last(x, NULL, "source.pg", &last, &found, &e), 0);
     CHECK(found);
@@ -565,9 +566,9 @@ TEST(schema_4_upgraded_to_5)
 TEST(archive_summary)
 {
     struct cat_log v[] = {
-        { "000000010000000000000001", 100, 10 }, { "000000010000000000000002", 160, 10 },
-        { "000000010000000000000005", 400, 10 }, { "00000002.history", 420, 1 },
-        { "000000020000000000000005", 430, 10 }, { "not-a-wal-name", 0, 5 },
+        { "000000010000000000000001", 100, 10, -1 }, { "000000010000000000000002", 160, 10, -1 },
+        { "000000010000000000000005", 400, 10, -1 }, { "00000002.history", 420, 1, -1 },
+        { "000000020000000000000005", 430, 10, -1 }, { "not-a-wal-name", 0, 5, -1 },
     };
     struct cat_archive a;
     char s[96];
@@ -587,13 +588,94 @@ TEST(archive_summary)
         CHECK_EQ_INT(a.gaps[0].files, 2);
     }
     cat_archive_free(&a);
-    struct cat_log b[] = { { "mysql-bin.000041", 1, 1 }, { "mysql-bin.000043", 2, 1 } };
+    struct cat_log b[] = { { "mysql-bin.000041", 1, 1, -1 }, { "mysql-bin.000043", 2, 1, -1 } };
     cat_archive_sum(b, 2, CAT_LOG_BINLOG, 0, &a);
     CHECK_EQ_INT(a.ngaps, 1);
     CHECK_STR(a.last.file, "mysql-bin.000043");
     cat_log_format(CAT_LOG_BINLOG, "mysql-bin", 42, 0, s, sizeof(s));
     CHECK_STR(s, "mysql-bin.000042");
     cat_archive_free(&a);
+    /* WAL: the recovery point is the newest segment's push */
+    cat_archive_sum(v, 6, CAT_LOG_WAL, LOG_WAL_SEG_DEFAULT, &a);
+    CHECK_EQ_INT(a.point, 430);
+    cat_archive_free(&a);
+    /* binlogs sealed by binlog-follow: the file being written as partial objects (a shorter
+     * one left behind by a crash), at its file's place; the newest object is the longest
+     * partial, and the recovery point its last event, not its push */
+    struct cat_log c[] = {
+        { "binlog.000041", 510, 1, 500 },
+        { "binlog.000042", 610, 1, 600 },
+        { "binlog.000043.partial-1234", 700, 1, 690 },
+        { "binlog.000043.partial-999", 650, 1, 640 },
+    };
+    cat_archive_sum(c, 4, CAT_LOG_BINLOG, 0, &a);
+    CHECK_EQ_INT(a.unparsed, 0);
+    CHECK_EQ_INT(a.nranges, 1);
+    CHECK_EQ_INT(a.ngaps, 0);
+    CHECK_STR(a.last.file, "binlog.000043.partial-1234");
+    CHECK_EQ_INT(a.point, 690);
+    cat_archive_free(&a);
+    /* the whole file wins over its partial objects; no last event recorded: its push */
+    struct cat_log d[] = {
+        { "binlog.000043", 720, 1, 0 },
+        { "binlog.000043.partial-1234", 700, 1, 690 },
+        { "binlog.000045", 900, 1, 880 },
+    };
+    cat_archive_sum(d, 2, CAT_LOG_BINLOG, 0, &a);
+    CHECK_STR(a.last.file, "binlog.000043");
+    CHECK_EQ_INT(a.point, 720);
+    cat_archive_free(&a);
+    cat_archive_sum(d, 3, CAT_LOG_BINLOG, 0, &a);
+    CHECK_EQ_INT(a.ngaps, 1);   /* binlog.000044 */
+    CHECK_EQ_INT(a.point, 880);
+    cat_archive_free(&a);
+    struct log_pos pos;
+    CHECK(cat_log_parse(CAT_LOG_BINLOG, "binlog.000043.partial-1234", 0, &pos));
+    CHECK_STR(pos.stream, "binlog");
+    CHECK_EQ_INT(pos.seq, 43);
+    CHECK_EQ_INT(pos.kind, LOG_SEGMENT);
+    CHECK(!cat_log_parse(CAT_LOG_BINLOG, "binlog.000043.partial-", 0, &pos));
+    CHECK(!cat_log_parse(CAT_LOG_BINLOG, "binlog.000043.partial-x1", 0, &pos));
+}
+
+/* an index of schema 5: upgraded in place to 6, each log row's last event -1 (not read), so
+ * that the next refresh reads the binlog headers once; a row written now keeps its own */
+TEST(schema_5_upgraded_to_6)
+{
+    bool fresh = true;
+    char *p = cf_asprintf("%s/v5.db", dir);
+    sqlite3 *db;
+    struct cf_err e = CF_ERR_INIT;
+
+    struct cat_index *x = open_at("v5.db", &fresh);
+    CHECK(x != NULL && fresh);
+    struct cat_log l = { "binlog.000007", 1000, 300, 990 };
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "my", &l, &e), 0);
+    cat_index_close(x);
+    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "ALTER TABLE logs DROP COLUMN last_event; UPDATE meta SET "
+                              "value = '5' WHERE key = 'schema'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    x = open_at("v5.db", &fresh);
+    CHECK(x != NULL && !fresh);
+    char v[64];
+    CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
+    CHECK_STR(v, "6");
+    struct cat_log *lv = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cat_index_logs(x, "repo-1", "my", &lv, &n, &e), 0);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) {
+        CHECK_EQ_INT(lv[0].last_event, -1);
+        CHECK_EQ_INT(lv[0].pushed, 1000);
+    }
+    free(lv);
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "my", &l, &e), 0);
+    CHECK_EQ_INT(cat_index_logs(x, "repo-1", "my", &lv, &n, &e), 0);
+    CHECK(n == 1 && lv[0].last_event == 990);
+    free(lv);
+    cat_index_close(x);
+    free(p);
 }
 
 int main(void)
@@ -610,6 +692,7 @@ int main(void)
     RUN(schema_3_upgraded_to_4);
     RUN(schema_4_upgraded_to_5);
     RUN(archive_summary);
+    RUN(schema_5_upgraded_to_6);
     RUN(locked_by_another_process);
     RUN(unwritable_directory);
     RUN(manifest_fields);
