@@ -219,15 +219,20 @@ static int binlog_reach(const struct cat_ctx *ctx, const char *source, const str
         if (text && rr.ok)
             printf("  binlog   %s: reachable, %s .. %s (%zu file%s)\n", db, file, rr.last_file,
                    rr.files, rr.files == 1 ? "" : "s");
+        else if (text && rr.pruned)
+            printf("  binlog   %s: NOT reachable: the archive no longer holds '%s', where the "
+                   "replay after this dump starts (catalog prune keeps binlogs only for the "
+                   "keep-pitr window and from the newest dump on); HINT: a moment inside the "
+                   "window\n", db, rr.gap);
         else if (text && rr.gap[0])
             printf("  binlog   %s: NOT reachable: '%s' was never archived (a gap); the last "
                    "moment reachable is %s\n", db, rr.gap, last);
         else if (text)
             printf("  binlog   %s: NOT reachable: the archive ends at %s (%s); HINT: backupd "
                    "binlog-sync %s\n", db, last, rr.last_file[0] ? rr.last_file : file, source);
-        json_object_set_new(j, db, json_pack("{s:b, s:s, s:s, s:s?}", "reachable", rr.ok,
+        json_object_set_new(j, db, json_pack("{s:b, s:s, s:s, s:s?, s:b}", "reachable", rr.ok,
                                              "from", file, "last_event", last, "gap",
-                                             rr.gap[0] ? rr.gap : NULL));
+                                             rr.gap[0] ? rr.gap : NULL, "pruned", rr.pruned));
     }
     json_decref(cons);
     return rc;

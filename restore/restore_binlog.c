@@ -51,20 +51,6 @@ static void rfc(int64_t t, char *out, size_t cap)
     time_format_rfc3339((time_t)t, out, cap);
 }
 
-/* is any file of @file's base before it archived? (false: the archive starts after it) */
-static bool archived_before(char **names, size_t n, const char *file)
-{
-    uint64_t seq, s;
-    size_t bl, l;
-    if (!db_binlog_name(file, &seq, &bl))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (db_binlog_object_name(names[i], &s, &l, NULL) && l == bl &&
-            strncmp(names[i], file, bl) == 0 && s < seq)
-            return true;
-    return false;
-}
-
 /* follow the archive from @d's first file until an event at or after rp->stop */
 static int chain(struct repo *r, struct binlog_replay *rp, struct replay_db *d, char **names,
                  size_t nn, int64_t dump_time, struct cf_err *e)
@@ -85,7 +71,7 @@ static int chain(struct repo *r, struct binlog_replay *rp, struct replay_db *d, 
             /* the dump's own file, and the archive holds only later ones: pruned (or archived
              * only after the dump was taken), not a hole in the middle */
             if (k == 0 && repo_binlog_after(names, nn, name) &&
-                !archived_before(names, nn, name))
+                !repo_binlog_before(names, nn, name))
                 return cf_err_set(e, CF_E_NOTFOUND,
                                   "the binlog archive of source '%s' no longer holds '%s', "
                                   "where the replay after the dump taken %s starts: the "

@@ -284,6 +284,8 @@ int repo_binlog_names(struct repo *r, const char *source, char ***names, size_t 
  * the name of the file after @file ("binlog.000010" after "binlog.000009"; @out may be @file) */
 const char *repo_binlog_object(char **names, size_t n, const char *file);
 bool repo_binlog_after(char **names, size_t n, const char *file);
+/* whether an earlier file of @file's base is archived (false: the archive starts after it) */
+bool repo_binlog_before(char **names, size_t n, const char *file);
 void repo_binlog_next(const char *file, char *out, size_t cap);
 
 /* how far the archive reaches from binlog file @first (a dump's recorded file) */
@@ -291,6 +293,9 @@ struct repo_binlog_reach {
     bool ok;              /* an archived event at or after the moment: all before it is there */
     int64_t last;         /* the last event time along the chain (0: none) */
     char gap[300];        /* the first file missing while later ones are archived, or "" */
+    bool pruned;          /* @gap is @first itself and nothing before it is archived: the
+                             archive begins after it (retention deleted it, or archiving
+                             began after the dump) */
     char last_file[300];  /* the last object of the chain read */
     size_t files;
 };

@@ -27,15 +27,7 @@ rfc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 seq_of() { echo $((10#${1##*.})); }
 # the binlog files archived, as sequence numbers
 archived() { ls "$repo/logs/my/binlog" | sed 's/.*\.0*//' | sort -n | tr '\n' ' '; }
-declare -A at
-marker() {  # marker K: committed alone in its second, 0.2 s into it
-    local now
-    now=$(date +%s.%N)
-    sleep "$(awk -v n="$now" 'BEGIN { printf "%.3f", 1.2 - (n - int(n)) }')"
-    my_sql shop -e "INSERT INTO t (v, note) VALUES ($1, 'marker')"
-    at[$1]=$(date +%s)
-}
-rows_before() { my_sql -N -e "SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop.t WHERE id < (SELECT id FROM shop.t WHERE v = $1)"; }
+declare -A at   # my_marker's seconds
 dump() {  # dump NAME: a backup; its id in ID[NAME], its recorded binlog file in FILE[NAME]
     ok "dump $1" backupd --config "$conf" run my
     ID[$1]=$(catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
@@ -46,21 +38,21 @@ declare -A ID FILE
 my_sql -e "CREATE DATABASE shop; CREATE TABLE shop.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40)) ENGINE=InnoDB; INSERT INTO shop.t (v, note) VALUES (0, 'first')"
 my_sql -e "FLUSH BINARY LOGS"
 dump D1
-marker 1
+my_marker 1
 my_sql -e "FLUSH BINARY LOGS"
 ok "binlog-sync after D1" backupd --config "$conf" binlog-sync my
 sleep 2   # a backup's id is the second it started: the next dump starts after the marker
 dump D2
 d2_end=$(date +%s)
 sleep 4
-marker 2
+my_marker 2
 my_sql -e "FLUSH BINARY LOGS"
-marker 3
+my_marker 3
 ok "binlog-sync after D2" backupd --config "$conf" binlog-sync my
 sleep 2
 d3_start=$(date +%s)
 dump D3
-marker 4
+my_marker 4
 ok "binlog-sync after D3" backupd --config "$conf" binlog-sync my
 ok "pin D1" catalog --config "$conf" pin "${ID[D1]}"
 f1=$(seq_of "${FILE[D1]}") f2=$(seq_of "${FILE[D2]}") f3=$(seq_of "${FILE[D3]}")
@@ -92,11 +84,13 @@ check "...from D2's file" grep -Eq "^binlog +${FILE[D2]} +binlog\.[0-9]+ +[0-9]+
 # --- restores: inside the window, and before it ---
 T3=$(rfc $((at[3])))
 ok "restore --at a second inside the window (between markers 2 and 3)" restore --config "$conf" --source my --at "$T3" --database shop --into-db shop_w
-check "...exactly the rows committed before it" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_w.t')" = "$(rows_before 3)"
+check "...exactly the rows committed before it" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_w.t')" = "$(my_rows_before 3)"
 T1=$(rfc $((at[1] + 1)))
 fails "restore --at a moment before the window is refused" 1 "no longer holds '${FILE[D1]}'" restore --config "$conf" --source my --at "$T1" --database shop --into-db shop_old
 check "...saying retention keeps binlogs for the keep-pitr window" grep -q "catalog prune keeps binlogs only for the keep-pitr window" "$_err"
 check "...before anything is loaded" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'shop_old'")"
+fails "catalog at the same moment: NOT reachable, exit 1" 1 "" catalog --config "$conf" at "$T1" --source my
+check "...the archive no longer holds D1's file" grep -q "binlog   shop: NOT reachable: the archive no longer holds '${FILE[D1]}'" "$_out"
 
 # --- status: the last archived event, its age against rpo, gaps ---
 ok "catalog status" catalog --config "$conf" status
@@ -122,7 +116,7 @@ for _ in $(seq 100); do
     [ "$(my_sql -N -e "SHOW BINARY LOGS" | head -n 1 | cut -f1)" = "$cur" ] && break
     sleep 0.1
 done
-marker 5
+my_marker 5
 fails "binlog-sync reports the purged files as a gap" 1 "binlog gap source=my" backupd --config "$conf" binlog-sync my
 fails "catalog status: a gap after the newest dump, exit 1" 1 "" catalog --config "$conf" status
 check "...named" grep -q "^  my archive: GAP on binlog: binlog\.[0-9]* missing" "$_out"

@@ -47,6 +47,27 @@ static struct cat_index *open_at(const char *name, bool *fresh)
     return x;
 }
 
+/* the index @name made older by @sql (its meta 'schema' set back too), then opened again:
+ * upgraded in place to this schema, with its rows */
+static struct cat_index *reopen_older(const char *name, const char *sql)
+{
+    struct cf_err e = CF_ERR_INIT;
+    char *p = cf_asprintf("%s/%s", dir, name), v[64] = "";
+    sqlite3 *db;
+    bool fresh = true;
+
+    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    free(p);
+    struct cat_index *x = open_at(name, &fresh);
+    CHECK(x != NULL && !fresh);
+    if (x != NULL)
+        CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
+    CHECK_STR(v, "6");
+    return x;
+}
+
 TEST(create_private_in_missing_directory)
 {
     bool fresh = false;
@@ -404,8 +425,6 @@ TEST(manifest_fields)
 TEST(schema_3_upgraded_to_4)
 {
     bool fresh = true;
-    char *p = cf_asprintf("%s/v3.db", dir);
-    sqlite3 *db;
     struct cf_err e = CF_ERR_INIT;
 
     /* a schema 3 file is a fresh index of today without the logs table */
@@ -415,16 +434,8 @@ TEST(schema_3_upgraded_to_4)
     row(&r, "pg", "20261121T030000Z-aaaaaaaa", CAT_COMPLETE);
     CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
     cat_index_close(x);
-    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE logs; UPDATE meta SET value = '3' WHERE key = "
-                              "'schema'", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-
-    x = open_at("v3.db", &fresh);
-    CHECK(x != NULL && !fresh);
-    char v[64];
-    CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "6");
+    x = reopen_older("v3.db", "DROP TABLE logs; UPDATE meta SET value = '3' WHERE key = "
+                     "'schema'");
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "pg", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     cat_row_clear(&r);
     /* the logs table: put, replace, list sorted, sources, drop one, drop all */
@@ -472,7 +483,6 @@ TEST(schema_3_upgraded_to_4)
     CHECK_EQ_INT(n, 1);
     free(lv);
     cat_index_close(x);
-    free(p);
 }
 
 /* an index of schema 4 (before drills): upgraded in place to 6, its rows and logs kept, the
@@ -480,8 +490,6 @@ TEST(schema_3_upgraded_to_4)
 TEST(schema_4_upgraded_to_5)
 {
     bool fresh = true, found, has;
-    char *p = cf_asprintf("%s/v4.db", dir);
-    sqlite3 *db;
     struct cf_err e = CF_ERR_INIT;
 
     struct cat_index *x = open_at("v4.db", &fresh);
@@ -492,17 +500,8 @@ TEST(schema_4_upgraded_to_5)
     struct cat_log l = { "000000010000000000000003", 1000, 300, -1 };
     CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
     cat_index_close(x);
-    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE drills; ALTER TABLE logs DROP COLUMN last_event; "
-                              "UPDATE meta SET value = '4' WHERE key = 'schema'", NULL, NULL,
-                              NULL), SQLITE_OK);
-    sqlite3_close(db);
-
-    x = open_at("v4.db", &fresh);
-    CHECK(x != NULL && !fresh);
-    char v[64];
-    CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "6");
+    x = reopen_older("v4.db", "DROP TABLE drills; ALTER TABLE logs DROP COLUMN last_event; "
+                     "UPDATE meta SET value = '4' WHERE key = 'schema'");
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "pg", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     cat_row_clear(&r);
     struct cat_log *lv = NULL;
@@ -559,7 +558,6 @@ TEST(schema_4_upgraded_to_5)
     CHECK(found);
     CHECK_EQ_INT(last.rto_ms, 81500);
     cat_index_close(x);
-    free(p);
 }
 
 /* what status reads from the rows: the newest segment, ranges and gaps, for WAL and binlogs */
@@ -643,8 +641,6 @@ TEST(archive_summary)
 TEST(schema_5_upgraded_to_6)
 {
     bool fresh = true;
-    char *p = cf_asprintf("%s/v5.db", dir);
-    sqlite3 *db;
     struct cf_err e = CF_ERR_INIT;
 
     struct cat_index *x = open_at("v5.db", &fresh);
@@ -652,15 +648,8 @@ TEST(schema_5_upgraded_to_6)
     struct cat_log l = { "binlog.000007", 1000, 300, 990 };
     CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "my", &l, &e), 0);
     cat_index_close(x);
-    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(db, "ALTER TABLE logs DROP COLUMN last_event; UPDATE meta SET "
-                              "value = '5' WHERE key = 'schema'", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    x = open_at("v5.db", &fresh);
-    CHECK(x != NULL && !fresh);
-    char v[64];
-    CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "6");
+    x = reopen_older("v5.db", "ALTER TABLE logs DROP COLUMN last_event; UPDATE meta SET value "
+                     "= '5' WHERE key = 'schema'");
     struct cat_log *lv = NULL;
     size_t n = 0;
     CHECK_EQ_INT(cat_index_logs(x, "repo-1", "my", &lv, &n, &e), 0);
@@ -675,7 +664,6 @@ TEST(schema_5_upgraded_to_6)
     CHECK(n == 1 && lv[0].last_event == 990);
     free(lv);
     cat_index_close(x);
-    free(p);
 }
 
 int main(void)
