@@ -118,11 +118,10 @@ enum cat_log_naming cat_log_naming_of(const struct conf *c, const char *source)
     return CAT_LOG_WAL;
 }
 
-/* a binlog object's partial length: 0 for the whole file */
-static uint64_t binlog_partial(const char *file)
+uint64_t cat_log_partial(enum cat_log_naming k, const char *file)
 {
     uint64_t partial = 0;
-    if (!db_binlog_object_name(file, NULL, NULL, &partial))
+    if (k != CAT_LOG_BINLOG || !db_binlog_object_name(file, NULL, NULL, &partial))
         return 0;
     return partial;
 }
@@ -135,7 +134,7 @@ bool cat_log_parse(enum cat_log_naming k, const char *file, uint64_t seg_size,
 
     if (k != CAT_LOG_BINLOG)
         return log_parse_wal(file, seg_size, out);
-    if (binlog_partial(file) > 0 && (p = strstr(file, ".partial-")) != NULL &&
+    if (cat_log_partial(k, file) > 0 && (p = strstr(file, ".partial-")) != NULL &&
         (size_t)(p - file) < sizeof(whole)) {
         snprintf(whole, sizeof(whole), "%.*s", (int)(p - file), file);
         return log_parse_binlog(whole, out);
@@ -174,7 +173,7 @@ void cat_archive_sum(const struct cat_log *v, size_t n, enum cat_log_naming k,
             int c = out->have_last ? strcmp(p[m].stream, lastp.stream) : 1;
             /* one binlog file's objects: the whole file, else the longest partial */
             if (c == 0 && p[m].seq == lastp.seq && k == CAT_LOG_BINLOG) {
-                uint64_t a = binlog_partial(v[i].file), b = binlog_partial(out->last.file);
+                uint64_t a = cat_log_partial(k, v[i].file), b = cat_log_partial(k, out->last.file);
                 c = (a == 0 ? UINT64_MAX : a) > (b == 0 ? UINT64_MAX : b) ? 1 : -1;
             }
             if (c > 0 || (c == 0 && p[m].seq > lastp.seq)) {

@@ -48,6 +48,10 @@ enum cat_log_naming cat_log_naming_of(const struct conf *c, const char *source);
 bool cat_log_parse(enum cat_log_naming k, const char *file, uint64_t seg_size,
                    struct log_pos *out);
 
+/* cat_log_partial() - the length a binlog's partial object holds ("...partial-<length>"); 0 for
+ * a whole file, or any name of another naming */
+uint64_t cat_log_partial(enum cat_log_naming k, const char *file);
+
 /* What a source's archive holds, from its rows. */
 struct cat_archive {
     size_t files, unparsed;   /* rows, and rows whose names the naming does not know */

@@ -135,7 +135,32 @@ struct lfile {
     const struct cat_log *l;
     struct log_file f;
     struct log_decision d;
+    bool superseded;   /* a binlog's partial object whose file is archived further */
 };
+
+/* A binlog's partial object is superseded once its whole file or a longer partial of it is
+ * archived: binlog-follow removes it then, unless it died in between. @x is sorted, so one
+ * file's objects are side by side. */
+static void mark_superseded(struct lfile *x, size_t m)
+{
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        uint64_t best = UINT64_MAX, len;   /* UINT64_MAX: none yet; 0 the whole file */
+        while (j < m && strcmp(x[j].f.pos.stream, x[i].f.pos.stream) == 0 &&
+               x[j].f.pos.seq == x[i].f.pos.seq && x[j].f.pos.kind == x[i].f.pos.kind) {
+            len = cat_log_partial(CAT_LOG_BINLOG, x[j].l->file);
+            if (best == UINT64_MAX || (best != 0 && (len == 0 || len > best)))
+                best = len;
+            j++;
+        }
+        for (size_t k = i; k < j; k++)
+            if (cat_log_partial(CAT_LOG_BINLOG, x[k].l->file) != best) {
+                x[k].superseded = true;
+                x[k].d.keep = 0;
+            }
+        i = j;
+    }
+}
 
 static int cmp_lfile(const void *a, const void *b)
 {
@@ -241,6 +266,8 @@ static int prune_logs_plan(struct prune_run *p, const char *source,
         x[i].d = ld[i];
     free(lf);
     free(ld);
+    if (naming == CAT_LOG_BINLOG && pl.have_base)
+        mark_superseded(x, m);
     if (pl.anchored && !d[bs.row[pl.anchor]].keep) {
         d[bs.row[pl.anchor]].keep = true;
         d[bs.row[pl.anchor]].reasons |= RET_BY_PITR;
@@ -253,12 +280,16 @@ static int prune_logs_plan(struct prune_run *p, const char *source,
         uint64_t bytes = 0;
         while (j < m && strcmp(x[j].f.pos.stream, x[i].f.pos.stream) == 0 &&
                (x[j].f.pos.kind == LOG_HISTORY) == (x[i].f.pos.kind == LOG_HISTORY) &&
-               x[j].d.keep == x[i].d.keep && x[j].d.base == x[i].d.base)
+               x[j].d.keep == x[i].d.keep && x[j].d.base == x[i].d.base &&
+               x[j].superseded == x[i].superseded)
             bytes += x[j++].l->stored;
         char why[512], sz[32];
         bool del = x[i].d.keep == 0;
         format_bytes(bytes, sz, sizeof(sz));
-        if (del && naming == CAT_LOG_BINLOG)
+        if (x[i].superseded)
+            snprintf(why, sizeof(why), "superseded: a longer part or the whole of the binlog "
+                     "file is archived");
+        else if (del && naming == CAT_LOG_BINLOG)
             snprintf(why, sizeof(why), "no window needs them (a kept dump restores as of its "
                      "own time without binlogs)");
         else if (del)

@@ -78,6 +78,12 @@ left=$(archived)
 check "exactly the files from D2's on are left ($left)" test "$left" = "$(for s in $before; do [ "$s" -ge "$f2" ] && printf '%s ' "$s"; done)"
 ok "a second prune deletes nothing more" catalog --config "$conf" prune
 check "...the same files" test "$(archived)" = "$left"
+# a partial object binlog-follow left behind (killed between sealing the whole file and
+# removing its partial): superseded, so deleted whatever the window says
+cp "$repo/logs/my/binlog/${FILE[D3]}" "$repo/logs/my/binlog/${FILE[D3]}.partial-100"
+ok "prune with a superseded partial object" catalog --config "$conf" prune
+check "...deletes it, saying why" grep -q "^# my: logs DELETE ${FILE[D3]}\.partial-100\.\.${FILE[D3]}\.partial-100 (1 files, .*): superseded: a longer part or the whole of the binlog file is archived" "$_out"
+check "...and only it" test ! -e "$repo/logs/my/binlog/${FILE[D3]}.partial-100" -a "$(archived)" = "$left"
 ok "catalog logs: one range, no gap" catalog --config "$conf" logs my
 check "...from D2's file" grep -Eq "^binlog +${FILE[D2]} +binlog\.[0-9]+ +[0-9]+$" "$_out"
 
