@@ -255,12 +255,19 @@ int cat_arch_load(struct cat_ctx *ctx, const char *source, struct cat_arch *out,
     char origin[160];
     int rc = -1;
 
+    struct cat_log *v = NULL;
+    size_t nv = 0;
+
     memset(out, 0, sizeof(*out));
     memset(&bs, 0, sizeof(bs));
     out->naming = cat_log_naming_of(ctx->c, source);
     out->seg_size = LOG_WAL_SEG_DEFAULT;
-    if (cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0 ||
-        cat_log_bases(ctx, source, rows, nrows, &bs, e) != 0)
+    /* the base backups only for a source with an archive: no manifest is read for others */
+    if (cat_index_logs(ctx->x, ctx->repo_id, source, &v, &nv, e) != 0)
+        goto out;
+    free(v);
+    if (nv > 0 && (cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0 ||
+                   cat_log_bases(ctx, source, rows, nrows, &bs, e) != 0))
         goto out;
     if (bs.n > 0)
         out->seg_size = bs.seg_size;
