@@ -9,6 +9,7 @@
 
 #include "../core/util.h"
 #include "../db/db_binlog.h"
+#include "cat_ctx.h"
 #include "cat_index.h"
 #include "cat_int.h"
 
@@ -319,4 +320,119 @@ void cat_archive_free(struct cat_archive *a)
     free(a->ranges);
     free(a->gaps);
     a->ranges = a->gaps = NULL;
+}
+
+/* --- the base backups of a log archive, read from manifests once (cat_ctx.h) --- */
+
+/* a physical base backup's manifest (docs/PITR.md): info.method "physical", timeline,
+ * start_wal, stop_wal, stop_time, wal_segment_size. false when @m is not one. */
+static bool physical_base(const struct manifest *m, struct log_base *b, uint64_t *seg)
+{
+    const json_t *info = m->info;
+    const char *method, *sw, *ew;
+    json_int_t tl, ws;
+    struct log_pos ps, pe;
+
+    if (strcmp(m->kind, "postgres") != 0 || !json_is_object(info) ||
+        (method = json_string_value(json_object_get(info, "method"))) == NULL ||
+        strcmp(method, "physical") != 0)
+        return false;
+    ws = json_integer_value(json_object_get(info, "wal_segment_size"));
+    *seg = ws > 0 && log_wal_seg_ok((uint64_t)ws) ? (uint64_t)ws : LOG_WAL_SEG_DEFAULT;
+    tl = json_integer_value(json_object_get(info, "timeline"));
+    sw = json_string_value(json_object_get(info, "start_wal"));
+    ew = json_string_value(json_object_get(info, "stop_wal"));
+    if (sw == NULL || ew == NULL || !log_parse_wal(sw, *seg, &ps) ||
+        !log_parse_wal(ew, *seg, &pe) || ps.kind != LOG_SEGMENT || pe.kind != LOG_SEGMENT ||
+        strcmp(ps.stream, pe.stream) != 0 || pe.seq < ps.seq)
+        return false;
+    if (tl > 0)
+        snprintf(b->stream, sizeof(b->stream), "%08X", (unsigned)tl);
+    else
+        snprintf(b->stream, sizeof(b->stream), "%s", ps.stream);
+    b->start = ps.seq;
+    b->stop = pe.seq;
+    b->stop_time = (time_t)json_integer_value(json_object_get(info, "stop_time"));
+    if (b->stop_time == 0)
+        b->stop_time = m->finished;
+    return true;
+}
+
+/* a mariadb dump's manifest (docs/PITR.md "MariaDB"): info.databases[] each with the
+ * binlog_file and binlog_pos its snapshot recorded. The dump restores as of its own time
+ * alone; a replay after it starts in the earliest of those files. The moment it stands for is
+ * its start (@time, the backup id's: restore picks the newest dump at or before a moment by
+ * it), or the manifest's when later. false when no database records a position (binary
+ * logging was off). */
+static bool dump_base(const struct manifest *m, time_t time, struct log_base *b)
+{
+    json_t *dbs = json_object_get(m->info, "databases"), *d;
+    size_t i;
+    bool any = false;
+
+    if (strcmp(m->kind, "mariadb") != 0 || !json_is_array(dbs))
+        return false;
+    json_array_foreach(dbs, i, d) {
+        const char *f = json_string_value(json_object_get(d, "binlog_file"));
+        struct log_pos p;
+        if (f == NULL || json_integer_value(json_object_get(d, "binlog_pos")) <= 0 ||
+            !log_parse_binlog(f, &p))
+            continue;
+        if (any && strcmp(p.stream, b->stream) != 0)
+            return false;   /* one server writes one base name: not a dump retention knows */
+        if (!any || p.seq < b->start)
+            b->start = p.seq;
+        snprintf(b->stream, sizeof(b->stream), "%s", p.stream);
+        any = true;
+    }
+    if (!any)
+        return false;
+    b->stop = b->start;
+    b->stop_time = time > (time_t)m->started ? time : (time_t)m->started;
+    b->self_contained = true;
+    return true;
+}
+
+int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row *rows,
+                  size_t nrows, struct cat_bases *out, struct cf_err *e)
+{
+    bool readable = ctx->r != NULL && repo_can_read(ctx->r);
+
+    /* what the index does not remember yet is read from the manifests once */
+    for (size_t i = 0; readable && i < nrows; i++) {
+        const struct cat_row *r = &rows[i];
+        struct log_base b;
+        uint64_t seg = 0;
+        bool phys;
+        struct cf_err ge = CF_ERR_INIT;
+        if (strcmp(r->source, source) != 0 ||
+            (r->status != CAT_COMPLETE && r->status != CAT_DAMAGED))
+            continue;
+        if (cat_base_get(ctx->x, ctx->repo_id, source, r->id, &phys, &b, &seg, &ge) == 0)
+            continue;
+        if (ge.code != CF_E_NOTFOUND) {
+            cf_err_keep(e, &ge);
+            return -1;
+        }
+        memset(&b, 0, sizeof(b));
+        phys = false;
+        /* the kinds whose manifests can describe a base backup of a log archive: a physical
+         * postgres backup, a mariadb dump with its binlog position */
+        if (strcmp(r->kind, "postgres") == 0 || strcmp(r->kind, "mariadb") == 0) {
+            struct manifest *m = NULL;
+            struct cf_err me = CF_ERR_INIT;
+            if (repo_manifest_load(ctx->r, source, r->id, &m, &me) != 0) {
+                if (me.code == CF_E_NET || me.code == CF_E_IO || me.code == CF_E_AUTH) {
+                    cf_err_keep(e, &me);
+                    return -1;
+                }
+                continue;   /* damaged: its row says so; asked again next time */
+            }
+            phys = physical_base(m, &b, &seg) || dump_base(m, r->time, &b);
+            manifest_free(m);
+        }
+        if (cat_base_put(ctx->x, ctx->repo_id, source, r->id, phys, &b, seg, e) != 0)
+            return -1;
+    }
+    return cat_bases_cached(ctx->x, rows, nrows, out, e);
 }

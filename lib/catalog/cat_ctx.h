@@ -99,7 +99,7 @@ int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_s
 int cat_policy_apply(const struct cat_policy_set *ps, const struct ret_backup *b, size_t n,
                      time_t now, struct ret_decision *out, struct cf_err *e);
 
-/* --- the log archive (catalog/cat_logcmd.c) --- */
+/* --- the log archive (cat_sync.c, cat_archive.c; the rest catalog/cat_logcmd.c) --- */
 
 /* cat_sync_logs() - part of cat_sync(): for every configured source, every source with
  * backups and every source seen before, list logs/<source>/ once and bring the logs table in
