@@ -268,8 +268,10 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_wh
     json_array_foreach(names, i, sj) {
         const char *s = json_string_value(sj);
         struct cat_row r;
+        struct repo_when sw = when;
         cf_err_clear(&e);
-        if (cat_index_at(ctx.x, ctx.repo_id, s, when, &r, &e) != 0) {
+        sw.replay = !when.latest && db_binlog_replays(conf_source(c, s));   /* as restore */
+        if (cat_index_at(ctx.x, ctx.repo_id, s, sw, &r, &e) != 0) {
             if (e.code != CF_E_NOTFOUND) {
                 rc = cli_fail("catalog", &e);
                 goto out;

@@ -20,6 +20,7 @@
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 #include "../lib/core/version.h"
+#include "../lib/db/db_binlog.h"
 #include "restore_int.h"
 
 /* Each source gets a scratch server of its own, stopped once its checks are done: sources
@@ -118,7 +119,9 @@ static void drill_source(struct drill *d, const char *name, json_t *s, uint64_t 
     json_object_set_new(s, "kind", json_string(kind));
     printf("drill: source %s (%s)\n", name, kind);
     fflush(stdout);
-    if (repo_find_at(d->r, name, d->at, &ref, &m, &e) != 0) {
+    struct repo_when w = d->at;   /* the backup restore_part() will choose */
+    w.replay = !w.latest && db_binlog_replays(sec);
+    if (repo_find_at(d->r, name, w, &ref, &m, &e) != 0) {
         fail(d, "source %s: no backup to drill: %s", name, e.msg);
         goto out;
     }

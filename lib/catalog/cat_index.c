@@ -462,6 +462,23 @@ int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_
     return rows_collect(x, st, rows, n, e);
 }
 
+/* cat_index_at()'s judge: for a replay, the dump must have finished before the moment */
+struct at_ctx {
+    const struct cat_row *rows;
+    struct repo_when w;
+    ssize_t late;   /* the newest passed over, -1: none */
+};
+
+static int at_judge(void *arg, size_t i)
+{
+    struct at_ctx *c = arg;
+    if (repo_when_base_ok(c->w, c->rows[i].finished))
+        return REPO_TAKE;
+    if (c->late < 0)
+        c->late = (ssize_t)i;
+    return REPO_PASS;
+}
+
 int cat_index_at(struct cat_index *x, const char *repo, const char *source,
                  struct repo_when w, struct cat_row *out, struct cf_err *e)
 {
@@ -470,6 +487,7 @@ int cat_index_at(struct cat_index *x, const char *repo, const char *source,
     size_t n = 0;
     ssize_t k;
     char when[32];
+    struct at_ctx c = { NULL, w, -1 };
 
     /* the complete backups, oldest first; repo_choose_at() decides which is at @w */
     if (cat_prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
@@ -480,7 +498,13 @@ int cat_index_at(struct cat_index *x, const char *repo, const char *source,
     cat_bind_text(st, 2, source);
     if (rows_collect(x, st, &rows, &n, e) != 0)
         return -1;
-    k = repo_choose_at(rows, n, sizeof(*rows), offsetof(struct cat_row, time), w, NULL, NULL);
+    c.rows = rows;
+    k = repo_choose_at(rows, n, sizeof(*rows), offsetof(struct cat_row, time), w, at_judge, &c);
+    if (k < 0 && c.late >= 0) {
+        repo_when_late_err(e, source, w, rows[c.late].id, rows[c.late].finished);
+        cat_rows_free(rows, n);
+        return -1;
+    }
     if (k < 0) {
         cat_rows_free(rows, n);
         if (w.latest)

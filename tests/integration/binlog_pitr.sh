@@ -117,6 +117,47 @@ check "the file holds the dump, then the replay" grep -q "coffer: binlog events 
 check "...without the original server's GTIDs" test -z "$(grep 'SET @@session.gtid_seq_no' "$T/shop.sql")"
 check "the plan says which database the replay part names" grep -q "the replay after the dump names database shop itself" "$_out"
 
+# --- a dump whose snapshot is later than its id's second (docs/PITR.md, step 1) ---
+# the first dump (above) started before its own id second ended and finished at or after it:
+# nothing is certainly before that second, so a replay to it has no dump to start from
+id0=$(catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+fin0=$(catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["finished"])')
+idsec() { python3 -c 'import calendar,time,sys; print(calendar.timegm(time.strptime(sys.argv[1][:16], "%Y%m%dT%H%M%SZ")))' "$1"; }
+t0=$(rfc "$(idsec "$id0")")
+fails "restore --at the first dump's own second is refused: its snapshot may be later" 1 "finished only at $fin0" restore --config "$conf" --source my --at "$t0" --database shop --into-db shop_early
+check "...naming the dump" grep -q "no dump certainly taken before $t0 to replay its binlog from: dump $id0 started before it" "$_err"
+check "...before anything is loaded" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'shop_early'")"
+fails "catalog at that second: none, the same reason, exit 1" 1 "dump $id0 started before it but finished only at $fin0" catalog --config "$conf" at "$t0" --source my
+# a dump slowed between its id and its snapshot (as behind a lock wait): marker 11 commits
+# in between, so the dump holds it although its id is before it
+mkdir -p "$T/slowbin"
+ln -s "$(command -v mariadb)" "$T/slowbin/mariadb"
+ln -s "$(command -v mariadb-binlog)" "$T/slowbin/mariadb-binlog"
+printf '#!/bin/sh\ntouch "%s"\nsleep 4\nexec "%s" "$@"\n' "$T/slow.started" "$(command -v mariadb-dump)" >"$T/slowbin/mariadb-dump"
+chmod +x "$T/slowbin/mariadb-dump"
+sed "/^type = mariadb\$/a bin-dir = $T/slowbin" "$conf" >"$T/slow.conf"
+backupd --config "$T/slow.conf" run my >"$T/slow.log" 2>&1 &
+slowpid=$!
+on_exit "kill $slowpid"
+for _ in $(seq 300); do [ -e "$T/slow.started" ] && break; sleep 0.1; done
+my_marker 11
+wait "$slowpid"
+check "the slowed dump succeeds" test $? -eq 0
+ok "binlog-sync after marker 11" backupd --config "$conf" binlog-sync my
+ids=$(catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v[-1]["id"], v[-1]["finished"])')
+slow=${ids% *} slowfin=${ids#* }
+check "the slowed dump's id ($slow) is at or before marker 11's second" test "$(idsec "$slow")" -le "${at[11]}"
+ok "restore --at latest: the slowed dump alone" restore --config "$conf" --source my --at latest --database shop --into-db shop_snap
+check "...holds marker 11: its snapshot is after marker 11's second (the case this tests)" test "$(my_sql -N -e 'SELECT COUNT(*) FROM shop_snap.t WHERE v = 11')" = 1
+T11=$(rfc "${at[11]}")   # marker 11 commits 0.2 s into this second: after the moment
+ok "restore --at a moment between the slowed dump's id and its snapshot" restore --config "$conf" --source my --at "$T11" --database shop --into-db shop_slow
+check "...passes over the slowed dump in the plan, naming its finish" grep -q "skipped  $slow: finished $slowfin, not before the requested time" "$_out"
+check "...and replays from the dump before it" grep -q "backup   $id0, " "$_out"
+check "...so marker 11, committed after the moment, is not there" test "$(my_sql -N -e 'SELECT COUNT(*) FROM shop_slow.t WHERE v = 11')" = 0
+check "...exactly the rows committed before it" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_slow.t')" = "$(my_rows_before 11)"
+ok "catalog at the same moment" catalog --config "$conf" at "$T11" --source my
+check "...names the same dump" grep -Eq "^my +$id0 " "$_out"
+
 # --- MIXED: statements logged as statements, replayed into another name ---
 my_sql -e "SET GLOBAL binlog_format = 'MIXED'"
 my_marker 6; my_marker 7

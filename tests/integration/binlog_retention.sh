@@ -41,15 +41,13 @@ dump D1
 my_marker 1
 my_sql -e "FLUSH BINARY LOGS"
 ok "binlog-sync after D1" backupd --config "$conf" binlog-sync my
-sleep 2   # a backup's id is the second it started: the next dump starts after the marker
-dump D2
+dump D2   # in marker 1's second maybe: it finishes after it, so a replay there is D1's
 d2_end=$(date +%s)
 sleep 4
 my_marker 2
 my_sql -e "FLUSH BINARY LOGS"
 my_marker 3
 ok "binlog-sync after D2" backupd --config "$conf" binlog-sync my
-sleep 2
 d3_start=$(date +%s)
 dump D3
 my_marker 4

@@ -85,6 +85,51 @@ TEST(create_private_in_missing_directory)
     free(p);
 }
 
+/* a replay's dump must have finished in a second before the moment (repo_when_base_ok) */
+TEST(at_replay_needs_a_dump_finished_before)
+{
+    bool fresh;
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = open_at("r.db", &fresh);
+    struct cat_row r;
+    struct repo_when w = { false, 0, true };
+
+    CHECK_EQ_INT(cat_index_begin(x, &e), 0);
+    row(&r, "my", "20261120T030000Z-aaaaaaaa", CAT_COMPLETE);
+    r.finished = r.time + 5;
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    row(&r, "my", "20261121T030000Z-bbbbbbbb", CAT_COMPLETE);
+    r.finished = r.time + 10;   /* its snapshot: any moment from 03:00:00 to 03:00:10 */
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    CHECK_EQ_INT(cat_index_commit(x, &e), 0);
+
+    time_parse_compact("20261121T030009Z", &w.t);   /* after the id, before the finish */
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), 0);
+    CHECK_STR(r.id, "20261120T030000Z-aaaaaaaa");   /* the older dump, a longer replay */
+    cat_row_clear(&r);
+    w.replay = false;   /* no replay: the dump as of its own time */
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), 0);
+    CHECK_STR(r.id, "20261121T030000Z-bbbbbbbb");
+    cat_row_clear(&r);
+    w.replay = true;
+    time_parse_compact("20261121T030010Z", &w.t);   /* the finish's second: not certain */
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), 0);
+    CHECK_STR(r.id, "20261120T030000Z-aaaaaaaa");
+    cat_row_clear(&r);
+    time_parse_compact("20261121T030011Z", &w.t);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), 0);
+    CHECK_STR(r.id, "20261121T030000Z-bbbbbbbb");
+    cat_row_clear(&r);
+    time_parse_compact("20261120T030003Z", &w.t);   /* none finished before: refused */
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), -1);
+    CHECK_EQ_INT(e.code, CF_E_NOTFOUND);
+    CHECK_MSG(e, "source 'my' has no dump certainly taken before 2026-11-20T03:00:03Z to "
+                 "replay its binlog from: dump 20261120T030000Z-aaaaaaaa started before it "
+                 "but finished only at 2026-11-20T03:00:05Z");
+    cf_err_clear(&e);
+    cat_index_close(x);
+}
+
 TEST(rows_filters_and_at)
 {
     bool fresh;
@@ -140,11 +185,11 @@ TEST(rows_filters_and_at)
     /* at: the damaged and pruned ones are never chosen */
     time_t at;
     time_parse_compact("20261122T120000Z", &at);
-    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at }, &r, &e), 0);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at, false }, &r, &e), 0);
     CHECK_STR(r.id, "20261120T030000Z-aaaaaaaa");
     cat_row_clear(&r);
     time_parse_compact("20261120T025959Z", &at);
-    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at }, &r, &e), -1);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at, false }, &r, &e), -1);
     CHECK_EQ_INT(e.code, CF_E_NOTFOUND);
     CHECK_MSG(e, "no complete backup of source 'media' at or before 2026-11-20T02:59:59Z");
     cf_err_clear(&e);
@@ -672,6 +717,7 @@ int main(void)
     if (mkdtemp(dir) == NULL)
         return 1;
     RUN(create_private_in_missing_directory);
+    RUN(at_replay_needs_a_dump_finished_before);
     RUN(rows_filters_and_at);
     RUN(pins_and_verify_kept);
     RUN(corrupted_file_moved_aside);
