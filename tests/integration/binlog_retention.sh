@@ -41,7 +41,9 @@ dump D1
 my_marker 1
 my_sql -e "FLUSH BINARY LOGS"
 ok "binlog-sync after D1" backupd --config "$conf" binlog-sync my
-dump D2   # in marker 1's second maybe: it finishes after it, so a replay there is D1's
+# D2 starts after the moment T1 below (marker 1's second + 1): a restore to T1 is D1's
+while [ "$(date +%s)" -le $((at[1] + 1)) ]; do sleep 0.1; done
+dump D2
 d2_end=$(date +%s)
 sleep 4
 my_marker 2

@@ -130,6 +130,40 @@ TEST(at_replay_needs_a_dump_finished_before)
     cat_index_close(x);
 }
 
+/* retention anchors a window on a dump as restore chooses one: by its finish (cat_archive.c),
+ * also when the index remembered the dump with its start as its moment */
+TEST(dump_base_stands_after_its_finish)
+{
+    bool fresh;
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = open_at("b.db", &fresh);
+    struct cat_row r, *v = NULL;
+    struct cat_filter f = { .source = "my" };
+    struct cat_bases bs;
+    struct log_base b;
+    size_t n = 0;
+
+    CHECK_EQ_INT(cat_index_begin(x, &e), 0);
+    row(&r, "my", "20261121T030000Z-bbbbbbbb", CAT_COMPLETE);
+    r.finished = r.time + 10;
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    memset(&b, 0, sizeof(b));
+    snprintf(b.stream, sizeof(b.stream), "binlog");
+    b.start = b.stop = 7;
+    b.stop_time = r.time;
+    b.self_contained = true;
+    CHECK_EQ_INT(cat_base_put(x, "repo-1", "my", r.id, true, &b, 0, &e), 0);
+    CHECK_EQ_INT(cat_index_commit(x, &e), 0);
+    CHECK_EQ_INT(cat_index_query(x, &f, &v, &n, &e), 0);
+    CHECK_EQ_INT(cat_bases_cached(x, v, n, &bs, &e), 0);
+    CHECK_EQ_INT(bs.n, 1);
+    if (bs.n == 1)
+        CHECK_EQ_INT(bs.b[0].stop_time, r.time + 11);   /* the first second after its finish */
+    cat_bases_free(&bs);
+    cat_rows_free(v, n);
+    cat_index_close(x);
+}
+
 TEST(rows_filters_and_at)
 {
     bool fresh;
@@ -718,6 +752,7 @@ int main(void)
         return 1;
     RUN(create_private_in_missing_directory);
     RUN(at_replay_needs_a_dump_finished_before);
+    RUN(dump_base_stands_after_its_finish);
     RUN(rows_filters_and_at);
     RUN(pins_and_verify_kept);
     RUN(corrupted_file_moved_aside);
