@@ -64,6 +64,7 @@ static const char *chooser_skip(void *arg, const char *id)
     struct restore_one *p = arg;
     p->seen = cf_realloc(p->seen, (p->nseen + 1) * sizeof(*p->seen));
     struct restore_seen *s = &p->seen[p->nseen++];
+    memset(s, 0, sizeof(*s));
     snprintf(s->id, sizeof(s->id), "%s", id);
     s->why = known_damage_why(p, id);
     return s->why;
