@@ -135,7 +135,7 @@ static int source_state(const struct conf *c, struct cat_index *x, const char *r
     cat_archive_judge_gaps(&a, bs.b, bs.n, now, pitr);
     cat_bases_free(&bs);
     out->archive = a.files > 0;
-    out->archive_last = a.have_last ? (time_t)a.last.pushed : 0;
+    out->archive_last = (time_t)a.point;
     out->archive_gaps = a.ngaps;
     cat_archive_free(&a);
     if (out->archive_last > point)

@@ -8,19 +8,28 @@
 #   restore       seconds from `restore --at latest --to-datadir` to a promoted server against
 #                 `pgbackrest restore` to a promoted server (both replay the same WAL)
 # Ratios are coffer / pgBackRest. Throwaway server from tests/lib/servers.sh. Never pass/fail.
+# Then (first, in fact) MariaDB 10.11 with its binlog archive (docs/PITR.md "MariaDB"):
+#   binlog lag    how far the archive's last event (catalog status) is behind a steady writer
+#                 under `backupd binlog-follow`, sampled each second, against the seal interval
+#   restore       seconds of `restore --at T --into-db` (the dump, then the archived events up
+#                 to T) against the same by hand on the same data: `mariadb < dump` of a
+#                 mariadb-dump taken beside coffer's, then `mariadb-binlog --start-position
+#                 --stop-datetime ... | mariadb` over the server's own binlog files
 #
 #   bench/pitr.sh [PGBENCH_SCALE]   (default 30, about 450 MB; SEGS=8 segments pushed)
 # COFFER_BASE_BIN=DIR (another build, e.g. main's) pushes the same segments with it too, into a
 # source of its own, for a before/after in one run. The tools push each segment in turn, the
 # first of them another one for each segment (the first reads it from memory, the later ones
-# partly from the CPU's cache). PITR_PARTS=wal runs only the wal-push part (default
-# "base wal restore"; restore needs base).
+# partly from the CPU's cache). PARTS chooses the parts (default "mariadb base wal restore";
+# restore needs base: PARTS=wal runs only the wal-push part); MY_ROWS (200000 rows loaded
+# before the dump), MY_WRITE_SECONDS (20) and MY_SEAL (3s) size the MariaDB part, which takes
+# about a minute.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 scale=${1:-30}
 nsegs=${SEGS:-8}
-parts=" ${PITR_PARTS:-base wal restore} "
+parts=" ${PARTS:-mariadb base wal restore} "
 "$root/deploy/install-deps.sh" build test bench
 [ -n "${COFFER_BIN:-}" ] || make -s -C "$root" all
 export COFFER_BIN=${COFFER_BIN:-$root/bin}
@@ -34,6 +43,86 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f\n", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# --- MariaDB: the binlog archive's lag, and a restore to a moment against doing it by hand ---
+mariadb_part() {
+    local rows=${MY_ROWS:-200000} secs=${MY_WRITE_SECONDS:-20} seal=${MY_SEAL:-3s}
+    local m="$T/m" mconf="$T/m/coffer.conf" pos file tend lags hand cr hr n
+    MY_CONF_EXTRA='log-bin = binlog
+server-id = 1
+binlog_format = ROW' start_mariadb >/dev/null
+    mkdir -p "$m/vol"
+    make_local_conf "$m" "$m/vol"
+    printf '\n[source my]\ntype = mariadb\nsocket = %s\nuser = %s\npassword-file = %s\ndatabases = bench\nbinlog-archive = yes\nbinlog-mode = follow\nbinlog-seal-interval = %s\n\n[job my]\nsources = my\n' \
+        "$MY_SOCK" "$MY_USER" "$MY_PASSFILE" "$seal" >>"$mconf"
+    backupd --config "$mconf" init >/dev/null 2>&1
+    my_sql -e "CREATE DATABASE bench; CREATE TABLE bench.t (id INT PRIMARY KEY, v INT NOT NULL, pad CHAR(60) NOT NULL) ENGINE=InnoDB"
+    my_sql bench -e "INSERT INTO t SELECT seq, 0, REPEAT('x', 60) FROM seq_1_to_$rows"
+    echo "# mariadb part: $rows rows, a writer for ${secs}s, binlog-seal-interval $seal, $(mariadb --version | awk '{print $5}' | tr -d ,)"
+    backupd --config "$mconf" run my >/dev/null 2>&1
+    # the same data by hand, with the position it starts from (nothing is written between)
+    mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --master-data=2 bench >"$m/hand.sql"
+    file=$(sed -n "s/^-- CHANGE MASTER TO MASTER_LOG_FILE='\([^']*\)', MASTER_LOG_POS=\([0-9]*\);/\1/p" "$m/hand.sql")
+    pos=$(sed -n "s/^-- CHANGE MASTER TO MASTER_LOG_FILE='\([^']*\)', MASTER_LOG_POS=\([0-9]*\);/\2/p" "$m/hand.sql")
+    backupd --config "$mconf" binlog-follow my 2>"$m/follow.log" &
+    local fpid=$!
+    on_exit "kill $fpid"
+    # the archive's last event (catalog status, as an operator reads it), Unix time
+    last_event() {
+        catalog --config "$mconf" status --json 2>/dev/null | python3 -c '
+import json, sys, calendar, time
+a = [x for x in json.load(sys.stdin)["sources"] if x["source"] == "my"][0]["archive"]
+print(calendar.timegm(time.strptime(a["last_event"], "%Y-%m-%dT%H:%M:%SZ")) if a and a["last_event"] else 0)'
+    }
+    # a steady writer: a transaction updating 100 rows and inserting one, then 50 ms of sleep,
+    # for about @secs seconds (a fixed count: the pipe would run ahead of a clock)
+    for ((i = 0; i < secs * 15; i++)); do
+        printf "BEGIN; UPDATE t SET v = v + 1 WHERE id BETWEEN %d AND %d; INSERT INTO t VALUES (%d, 1, 'w'); COMMIT; DO SLEEP(0.05);\n" \
+            $((i * 100 % rows + 1)) $((i * 100 % rows + 100)) $((rows + i + 1))
+    done | my_sql bench &
+    local wpid=$!
+    : >"$m/lags"
+    sleep 3
+    while kill -0 "$wpid" 2>/dev/null; do
+        n=$(last_event)
+        [ "$n" -gt 0 ] && echo $(($(date +%s) - n)) >>"$m/lags"
+        sleep 1
+    done
+    wait "$wpid" || true
+    n=$(my_sql -N -e "SELECT COUNT(*) - $rows FROM bench.t")
+    sleep 1.2
+    tend=$(date +%s)
+    my_sql -e "INSERT INTO bench.t VALUES (0, 0, 'after')"   # an event at or after the moment
+    for ((k = 0; k < 120; k++)); do [ "$(last_event)" -ge "$tend" ] && break; sleep 0.5; done
+    kill -TERM "$fpid"; wait "$fpid" || true
+    lags=$(sort -n "$m/lags" | awk '{a[NR]=$1} END {if (NR) printf "median %ds, max %ds (%d samples)", a[int((NR+1)/2)], a[NR], NR}')
+    local sealsec=${seal%s} maxlag
+    maxlag=$(sort -n "$m/lags" | tail -n 1)
+    echo "binlog lag       binlog-follow behind a steady writer: $lags   max/seal-interval ratio $(ratio "${maxlag:-0}" "$sealsec")"
+    local at
+    at=$(date -u -d "@$tend" +%Y-%m-%dT%H:%M:%SZ)
+    t0=$(now)
+    restore --config "$mconf" --source my --at "$at" --database bench --into-db bench_c >/dev/null 2>"$m/restore.log"
+    cr=$(since "$t0")
+    local files=() f
+    for f in $(my_sql -N -e "SHOW BINARY LOGS" | cut -f1); do
+        [[ "$f" < "$file" ]] || files+=("$MY_DATA/$f")
+    done
+    t0=$(now)
+    my_sql -e "CREATE DATABASE bench_h"
+    my_sql bench_h <"$m/hand.sql"
+    TZ=UTC mariadb-binlog --database=bench --rewrite-db='bench->bench_h' --skip-gtid-strict-mode \
+        --start-position="$pos" --stop-datetime="$(date -u -d "@$tend" '+%Y-%m-%d %H:%M:%S')" "${files[@]}" | my_sql
+    hr=$(since "$t0")
+    local same=different
+    [ "$(my_sql -N -e 'CHECKSUM TABLE bench_c.t' | cut -f2)" = "$(my_sql -N -e 'CHECKSUM TABLE bench_h.t' | cut -f2)" ] && same=same
+    echo "restore --at     coffer ${cr}s   by hand (mariadb < dump; mariadb-binlog | mariadb) ${hr}s   time ratio $(ratio "$cr" "$hr")   ($n transactions replayed, $(( $(wc -c <"$m/hand.sql") / 1000000 )) MB dump, results $same)"
+    stop_mariadb
+}
+if [[ $parts == *" mariadb "* ]]; then
+    mariadb_part
+fi
+[[ $parts == *" base "* || $parts == *" wal "* || $parts == *" restore "* ]] || exit 0
 
 # --- coffer: a repository the postgres user can archive into (docs/PITR.md) ---
 c="$T/c"

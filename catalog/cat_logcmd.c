@@ -1,6 +1,6 @@
-/* cat_logcmd.c - the log archive (logs/<source>/) in the catalog: its refresh into the index,
- * the base backups its retention needs, `catalog logs SOURCE`, the archive part of status and
- * the check of every log object by verify. */
+/* cat_logcmd.c - the log archive (logs/<source>/) in the catalog: `catalog logs SOURCE`, the
+ * archive part of status and the check of every log object by verify (its refresh into the
+ * index is lib/catalog/cat_sync.c's, the base backups its retention needs cat_archive.c's). */
 #include "catalog.h"
 
 #include <inttypes.h>
@@ -11,199 +11,6 @@
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 #include "catalog.h"
-
-/* --- refresh --- */
-
-static int list_cb(void *arg, const char *file, uint64_t stored)
-{
-    struct buf *b = arg;
-    struct cat_log l;
-    memset(&l, 0, sizeof(l));
-    snprintf(l.file, sizeof(l.file), "%s", file);
-    l.stored = stored;
-    buf_append(b, &l, sizeof(l));
-    return 0;
-}
-
-static int cmp_log(const void *a, const void *b)
-{
-    return strcmp(((const struct cat_log *)a)->file, ((const struct cat_log *)b)->file);
-}
-
-/* one source: list logs/<source>/ once; read the header only of files the index lacks */
-static int sync_source(struct cat_ctx *ctx, const char *source, bool *in_tx, struct cf_err *e)
-{
-    struct buf lb = BUF_INIT;
-    struct cat_log *have = NULL;
-    size_t nhave = 0, i = 0, k = 0;
-    int rc = -1;
-
-    if (repo_log_list(ctx->r, source, list_cb, &lb, e) != 0 ||
-        cat_index_logs(ctx->x, ctx->repo_id, source, &have, &nhave, e) != 0)
-        goto out;
-    struct cat_log *got = (struct cat_log *)lb.data;
-    size_t ngot = lb.len / sizeof(*got);
-    if (ngot > 1)
-        qsort(got, ngot, sizeof(*got), cmp_log);
-    while (i < ngot || k < nhave) {
-        int c = i >= ngot ? 1 : k >= nhave ? -1 : strcmp(got[i].file, have[k].file);
-        if (c > 0) {   /* gone from the repository (pruned here or elsewhere) */
-            if (cat_begin_once(ctx, in_tx, e) != 0 ||
-                cat_index_log_drop(ctx->x, ctx->repo_id, source, have[k].file, e) != 0)
-                goto out;
-            ctx->st.logs_gone++;
-            k++;
-            continue;
-        }
-        if (c < 0 || have[k].stored != got[i].stored) {
-            struct repo_log_meta m;
-            struct cf_err se = CF_ERR_INIT;
-            if (repo_log_stat(ctx->r, source, got[i].file, &m, &se) != 0) {
-                if (se.code != CF_E_NOTFOUND && se.code != CF_E_CORRUPT) {
-                    cf_err_keep(e, &se);
-                    goto out;
-                }
-                /* removed since listed, or a header that does not read: verify names it */
-                m.pushed = 0;
-            }
-            got[i].pushed = m.pushed;
-            if (cat_begin_once(ctx, in_tx, e) != 0 ||
-                cat_index_log_put(ctx->x, ctx->repo_id, source, &got[i], e) != 0)
-                goto out;
-            ctx->st.logs_added++;
-        }
-        i++;
-        if (c == 0)
-            k++;
-    }
-    rc = 0;
-out:
-    free(have);
-    buf_free(&lb);
-    return rc;
-}
-
-static void name_add(char ***v, size_t *n, const char *s)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0)
-            return;
-    *v = cf_realloc(*v, (*n + 1) * sizeof(**v));
-    (*v)[(*n)++] = cf_strdup(s);
-}
-
-int cat_sync_logs(struct cat_ctx *ctx, bool rebuild, bool *in_tx, struct cf_err *e)
-{
-    char **names = NULL;
-    size_t n = 0;
-    struct cat_row *rows = NULL;
-    size_t nrows = 0;
-    int rc = -1;
-
-    if (rebuild && (cat_begin_once(ctx, in_tx, e) != 0 ||
-                    cat_index_log_drop(ctx->x, ctx->repo_id, NULL, NULL, e) != 0))
-        return -1;
-    /* the sources to look at: configured ones, those with backups, those seen before */
-    struct cat_filter f = { .repo = ctx->repo_id, .with_pruned = true };
-    if (cat_index_log_sources(ctx->x, ctx->repo_id, &names, &n, e) != 0 ||
-        cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0)
-        goto out;
-    for (size_t i = 0; i < ctx->c->nsources; i++)
-        name_add(&names, &n, ctx->c->sources[i]->name);
-    for (size_t i = 0; i < nrows; i++)
-        name_add(&names, &n, rows[i].source);
-    for (size_t i = 0; i < n; i++)
-        if (sync_source(ctx, names[i], in_tx, e) != 0)
-            goto out;
-    rc = 0;
-out:
-    cat_rows_free(rows, nrows);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
-}
-
-/* --- base backups --- */
-
-/* a physical base backup's manifest (docs/PITR.md): info.method "physical", timeline,
- * start_wal, stop_wal, stop_time, wal_segment_size. false when @m is not one. */
-static bool physical_base(const struct manifest *m, struct log_base *b, uint64_t *seg)
-{
-    const json_t *info = m->info;
-    const char *method, *sw, *ew;
-    json_int_t tl, ws;
-    struct log_pos ps, pe;
-
-    if (strcmp(m->kind, "postgres") != 0 || !json_is_object(info) ||
-        (method = json_string_value(json_object_get(info, "method"))) == NULL ||
-        strcmp(method, "physical") != 0)
-        return false;
-    ws = json_integer_value(json_object_get(info, "wal_segment_size"));
-    *seg = ws > 0 && log_wal_seg_ok((uint64_t)ws) ? (uint64_t)ws : LOG_WAL_SEG_DEFAULT;
-    tl = json_integer_value(json_object_get(info, "timeline"));
-    sw = json_string_value(json_object_get(info, "start_wal"));
-    ew = json_string_value(json_object_get(info, "stop_wal"));
-    if (sw == NULL || ew == NULL || !log_parse_wal(sw, *seg, &ps) ||
-        !log_parse_wal(ew, *seg, &pe) || ps.kind != LOG_SEGMENT || pe.kind != LOG_SEGMENT ||
-        strcmp(ps.stream, pe.stream) != 0 || pe.seq < ps.seq)
-        return false;
-    if (tl > 0)
-        snprintf(b->stream, sizeof(b->stream), "%08X", (unsigned)tl);
-    else
-        snprintf(b->stream, sizeof(b->stream), "%s", ps.stream);
-    b->start = ps.seq;
-    b->stop = pe.seq;
-    b->stop_time = (time_t)json_integer_value(json_object_get(info, "stop_time"));
-    if (b->stop_time == 0)
-        b->stop_time = m->finished;
-    return true;
-}
-
-int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row *rows,
-                  size_t nrows, struct cat_bases *out, struct cf_err *e)
-{
-    bool readable = ctx->r != NULL && repo_can_read(ctx->r);
-
-    /* what the index does not remember yet is read from the manifests once */
-    for (size_t i = 0; readable && i < nrows; i++) {
-        const struct cat_row *r = &rows[i];
-        struct log_base b;
-        uint64_t seg = 0;
-        bool phys;
-        struct cf_err ge = CF_ERR_INIT;
-        if (strcmp(r->source, source) != 0 ||
-            (r->status != CAT_COMPLETE && r->status != CAT_DAMAGED))
-            continue;
-        if (cat_base_get(ctx->x, ctx->repo_id, source, r->id, &phys, &b, &seg, &ge) == 0)
-            continue;
-        if (ge.code != CF_E_NOTFOUND) {
-            cf_err_keep(e, &ge);
-            return -1;
-        }
-        memset(&b, 0, sizeof(b));
-        phys = false;
-        /* the kinds whose manifests can describe a base backup of a log archive: a
-         * mariadb dump with its binlog position joins here (issue 13), read by a function
-         * like physical_base() into the same struct log_base (stream: the binlog base name) */
-        if (strcmp(r->kind, "postgres") == 0) {
-            struct manifest *m = NULL;
-            struct cf_err me = CF_ERR_INIT;
-            if (repo_manifest_load(ctx->r, source, r->id, &m, &me) != 0) {
-                if (me.code == CF_E_NET || me.code == CF_E_IO || me.code == CF_E_AUTH) {
-                    cf_err_keep(e, &me);
-                    return -1;
-                }
-                continue;   /* damaged: its row says so; asked again next time */
-            }
-            phys = physical_base(m, &b, &seg);
-            manifest_free(m);
-        }
-        if (cat_base_put(ctx->x, ctx->repo_id, source, r->id, phys, &b, seg, e) != 0)
-            return -1;
-    }
-    return cat_bases_cached(ctx->x, rows, nrows, out, e);
-}
 
 int cat_arch_load(struct cat_ctx *ctx, const char *source, struct cat_arch *out,
                   struct cf_err *e)
@@ -216,13 +23,19 @@ int cat_arch_load(struct cat_ctx *ctx, const char *source, struct cat_arch *out,
     char origin[160];
     int rc = -1;
 
+    struct cat_log *v = NULL;
+    size_t nv = 0;
+
     memset(out, 0, sizeof(*out));
     memset(&bs, 0, sizeof(bs));
     out->naming = cat_log_naming_of(ctx->c, source);
     out->seg_size = LOG_WAL_SEG_DEFAULT;
-    if (out->naming == CAT_LOG_WAL &&
-        (cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0 ||
-         cat_log_bases(ctx, source, rows, nrows, &bs, e) != 0))
+    /* the base backups only for a source with an archive: no manifest is read for others */
+    if (cat_index_logs(ctx->x, ctx->repo_id, source, &v, &nv, e) != 0)
+        goto out;
+    free(v);
+    if (nv > 0 && (cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0 ||
+                   cat_log_bases(ctx, source, rows, nrows, &bs, e) != 0))
         goto out;
     if (bs.n > 0)
         out->seg_size = bs.seg_size;
@@ -273,13 +86,16 @@ json_t *cat_arch_json(const struct cat_arch *s, time_t now)
     json_t *gaps = ranges_json(s, s->a.gaps, s->a.ngaps, "first_missing", "last_missing",
                                "missing");
 
-    return json_pack("{s:I, s:I, s:s?, s:o, s:I, s:o, s:o, s:I}", "files", (json_int_t)s->a.files,
-                     "stored_bytes", (json_int_t)s->a.stored, "last",
+    bool binlog = s->naming == CAT_LOG_BINLOG;
+    return json_pack("{s:I, s:I, s:s?, s:o, s:o, s:I, s:o, s:o, s:I}", "files",
+                     (json_int_t)s->a.files, "stored_bytes", (json_int_t)s->a.stored, "last",
                      s->a.have_last ? s->a.last.file : NULL, "last_pushed",
-                     cat_json_time((time_t)s->a.last.pushed), "age_seconds",
-                     (json_int_t)(s->a.have_last && s->a.last.pushed
-                                      ? (now > s->a.last.pushed ? now - s->a.last.pushed : 0)
-                                      : 0),
+                     cat_json_time((time_t)s->a.last.pushed), "last_event",
+                     binlog && s->a.last.last_event > 0
+                         ? cat_json_time((time_t)s->a.last.last_event)
+                         : json_null(),
+                     "age_seconds",
+                     (json_int_t)(s->a.point ? (now > s->a.point ? now - s->a.point : 0) : 0),
                      "ranges", ranges, "gaps", gaps, "holes", (json_int_t)s->a.holes);
 }
 
@@ -288,7 +104,13 @@ void cat_arch_print(const struct cat_arch *s, const char *source, time_t now, FI
     char when[32] = "unknown", sz[32], a[96], b[96];
 
     format_bytes(s->a.stored, sz, sizeof(sz));
-    if (s->a.have_last && s->a.last.pushed) {
+    if (s->naming == CAT_LOG_BINLOG && s->a.have_last && s->a.last.last_event > 0) {
+        /* a binlog object's last event is the recovery point, not the moment it was sealed */
+        time_format_rfc3339((time_t)s->a.last.last_event, when, sizeof(when));
+        fprintf(out, "  %s archive: last %s, last event %s (%" PRId64 "s ago), %zu files, %s\n",
+                source, s->a.last.file, when,
+                (int64_t)(now > s->a.point ? now - s->a.point : 0), s->a.files, sz);
+    } else if (s->a.have_last && s->a.last.pushed) {
         time_format_rfc3339((time_t)s->a.last.pushed, when, sizeof(when));
         fprintf(out, "  %s archive: last %s pushed %s (%" PRId64 "s ago), %zu files, %s\n",
                 source, s->a.last.file, when,

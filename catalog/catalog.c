@@ -219,15 +219,20 @@ static int binlog_reach(const struct cat_ctx *ctx, const char *source, const str
         if (text && rr.ok)
             printf("  binlog   %s: reachable, %s .. %s (%zu file%s)\n", db, file, rr.last_file,
                    rr.files, rr.files == 1 ? "" : "s");
+        else if (text && rr.pruned)
+            printf("  binlog   %s: NOT reachable: the archive no longer holds '%s', where the "
+                   "replay after this dump starts (catalog prune keeps binlogs only for the "
+                   "keep-pitr window and from the newest dump on); HINT: a moment inside the "
+                   "window\n", db, rr.gap);
         else if (text && rr.gap[0])
             printf("  binlog   %s: NOT reachable: '%s' was never archived (a gap); the last "
                    "moment reachable is %s\n", db, rr.gap, last);
         else if (text)
             printf("  binlog   %s: NOT reachable: the archive ends at %s (%s); HINT: backupd "
                    "binlog-sync %s\n", db, last, rr.last_file[0] ? rr.last_file : file, source);
-        json_object_set_new(j, db, json_pack("{s:b, s:s, s:s, s:s?}", "reachable", rr.ok,
+        json_object_set_new(j, db, json_pack("{s:b, s:s, s:s, s:s?, s:b}", "reachable", rr.ok,
                                              "from", file, "last_event", last, "gap",
-                                             rr.gap[0] ? rr.gap : NULL));
+                                             rr.gap[0] ? rr.gap : NULL, "pruned", rr.pruned));
     }
     json_decref(cons);
     return rc;
@@ -263,8 +268,10 @@ int catalog_at(const struct conf *c, const struct repo_unlock *u, struct repo_wh
     json_array_foreach(names, i, sj) {
         const char *s = json_string_value(sj);
         struct cat_row r;
+        struct repo_when sw = when;
         cf_err_clear(&e);
-        if (cat_index_at(ctx.x, ctx.repo_id, s, when, &r, &e) != 0) {
+        sw.replay = !when.latest && db_binlog_replays(conf_source(c, s));   /* as restore */
+        if (cat_index_at(ctx.x, ctx.repo_id, s, sw, &r, &e) != 0) {
             if (e.code != CF_E_NOTFOUND) {
                 rc = cli_fail("catalog", &e);
                 goto out;
@@ -547,8 +554,9 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
                 (verified == NULL || v[k].verified_at >= verified->verified_at))
                 verified = &v[k];
         }
-        /* a source with a log archive: the newer of its newest backup and its newest
-         * archived file is the recovery point (cat_logcmd.c) */
+        /* a source with a log archive: the newer of its newest backup and what its
+         * archive reaches (the newest segment's push, the newest binlog event) is the
+         * recovery point (cat_logcmd.c) */
         struct cat_arch ar;
         if (cat_arch_load(&ctx, s, &ar, &e) != 0) {
             cat_rows_free(v, n);
@@ -557,8 +565,8 @@ int catalog_status(const struct conf *c, const struct repo_unlock *u,
             goto out;
         }
         time_t point = newest ? newest->time : 0;
-        if (ar.a.have_last && ar.a.last.pushed > point)
-            point = (time_t)ar.a.last.pushed;
+        if (ar.a.point > point)
+            point = (time_t)ar.a.point;
         struct rpo_eval ev;
         objective_rpo(point != 0, point, now, ps.rpo, &ev);
         if (ar.a.ngaps)

@@ -112,7 +112,7 @@ int main(int argc, char **argv)
         cf_err_set(&e, CF_E_USAGE, "%s: wrong arguments", cmd);
         goto usage_err;
     }
-    struct repo_when when = { false, 0 };
+    struct repo_when when = { false, 0, false };
     if (strcmp(cmd, "at") == 0) {
         if (repo_when_parse("at", arg, &when, &e) != 0)
             return cli_fail("catalog", &e);   /* one line listing every form, no usage */

@@ -214,7 +214,8 @@ bool log_gap_matters(const struct log_base *b, size_t nb, time_t now, int64_t ke
         (plan.anchored && g->last >= b[plan.anchor].start))
         return true;
     for (size_t i = 0; i < nb; i++)
-        if (strcmp(b[i].stream, g->stream) == 0 && g->first <= b[i].stop && g->last >= b[i].start)
+        if (!b[i].self_contained && strcmp(b[i].stream, g->stream) == 0 &&
+            g->first <= b[i].stop && g->last >= b[i].start)
             return true;
     return false;
 }
@@ -243,7 +244,7 @@ void log_retention(const struct log_base *b, size_t nb, const struct log_file *f
         if (plan->anchored && (p->seq >= from || f[k].pushed >= plan->window_start))
             out[k].keep |= LOGK_WINDOW;
         for (size_t i = 0; i < nb; i++) {
-            if (!(b[i].kept || (plan->anchored && i == plan->anchor)))
+            if (!(b[i].kept || (plan->anchored && i == plan->anchor)) || b[i].self_contained)
                 continue;
             if (strcmp(b[i].stream, p->stream) == 0 && p->seq >= b[i].start &&
                 p->seq <= b[i].stop) {

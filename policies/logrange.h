@@ -70,6 +70,11 @@ struct log_base {
     time_t stop_time;              /* when it became consistent */
     bool kept;                     /* the backup retention keeps it */
     bool usable;                   /* complete: a restore may start from it */
+    bool self_contained;           /* restores as of its own time without any log file (a
+                                      MariaDB dump: start is the binlog file its recorded
+                                      position is in, stop unused): kept alone, it keeps no
+                                      file; only a replay after it (window, latest) needs
+                                      files from start on */
 };
 
 /* why a log file is kept: bits; 0 means deleted */
@@ -107,7 +112,8 @@ struct log_plan {
  * with their backup retention already decided (@b[].kept), at @now, with keep-pitr
  * @keep_pitr seconds (0: not set). @out has @nf entries. Rules:
  *   - no usable base backup: everything is kept (LOGK_NO_BASE);
- *   - every file of the stream of a kept base backup between its start and stop (BACKUP);
+ *   - every file of the stream of a kept base backup between its start and stop (BACKUP),
+ *     none for a self-contained one (a dump restores as of its own time without a binlog);
  *   - every file from the start of the newest usable base backup on, in sequence order on any
  *     stream (LATEST): a restore to the end of the archive stays possible;
  *   - with @keep_pitr: the anchor is the newest usable base backup that stopped at or before
@@ -127,7 +133,7 @@ void log_retention(const struct log_base *b, size_t nb, const struct log_file *f
  * is no usable base backup (prune never deletes then: the gap was not made by coffer), when
  * it reaches the newest usable one's start or, with @keep_pitr, the start of the base backup
  * the window replays from, or when it overlaps a base backup's own start..stop on its
- * stream. Otherwise it is a hole retention left between what it keeps (log_retention() never
+ * stream (not a self-contained one's: it needs none). Otherwise it is a hole retention left between what it keeps (log_retention() never
  * makes a gap that matters). */
 bool log_gap_matters(const struct log_base *b, size_t nb, time_t now, int64_t keep_pitr,
                      const struct log_range *g);

@@ -21,6 +21,7 @@
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 #include "../lib/core/version.h"
+#include "../lib/db/db_binlog.h"
 #include "../lib/source/sqlrows.h"
 #include "restore_binlog.h"
 #include "restore_int.h"
@@ -147,7 +148,9 @@ static void drill_source(struct drill *d, const char *name, json_t *s, uint64_t 
         restored = drill_physical(&ph, name, s, checks, &d->srv, &start_ms, &restore_ms, &e) == 0;
         goto checked;
     }
-    if (repo_find_at(d->r, name, d->at, &ref, &m, &e) != 0) {
+    struct repo_when w = d->at;   /* the backup restore_part() will choose */
+    w.replay = !w.latest && db_binlog_replays(sec);
+    if (repo_find_at(d->r, name, w, &ref, &m, &e) != 0) {
         fail(d, "source %s: no backup to drill: %s", name, e.msg);
         goto out;
     }

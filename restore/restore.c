@@ -10,6 +10,7 @@
 #include "../lib/core/log.h"
 #include "../lib/core/util.h"
 #include "../lib/catalog/cat_index.h"
+#include "../lib/db/db_binlog.h"
 #include "../lib/stream/pipeline.h"
 #include "restore_binlog.h"
 
@@ -63,9 +64,20 @@ static const char *chooser_skip(void *arg, const char *id)
     struct restore_one *p = arg;
     p->seen = cf_realloc(p->seen, (p->nseen + 1) * sizeof(*p->seen));
     struct restore_seen *s = &p->seen[p->nseen++];
+    memset(s, 0, sizeof(*s));
     snprintf(s->id, sizeof(s->id), "%s", id);
     s->why = known_damage_why(p, id);
     return s->why;
+}
+
+/* repo_find_at_skipping() passed over the candidate @id, the last one seen, as a dump that
+ * finished too late to replay from */
+static void chooser_late(void *arg, const char *id, time_t finished)
+{
+    struct restore_one *p = arg;
+    CF_ASSERT(p->nseen > 0 && strcmp(p->seen[p->nseen - 1].id, id) == 0);
+    p->seen[p->nseen - 1].late = true;
+    p->seen[p->nseen - 1].finished = finished;
 }
 
 /* the plan's lines about the backup chosen for @at, and the newer ones passed over */
@@ -73,7 +85,7 @@ static void plan_backup(const struct restore_one *p, struct repo_when at)
 {
     char when[32], ago[32];
     bool latest = at.latest;
-    size_t passed = p->nseen > 0 ? p->nseen - 1 : 0;
+    size_t passed = p->nseen > 0 ? p->nseen - 1 : 0, late = 0;
     const size_t shown = 5;
 
     CF_ASSERT(p->nseen > 0 && strcmp(p->seen[p->nseen - 1].id, p->ref.id) == 0);
@@ -81,13 +93,31 @@ static void plan_backup(const struct restore_one *p, struct repo_when at)
     restore_age(p->ref.time, latest ? time(NULL) : at.t, ago, sizeof(ago));
     printf("  backup   %s, taken %s, %s %s", p->ref.id, when, ago,
            latest ? "ago" : "before the requested time");
+    for (size_t i = 0; i < passed; i++)
+        late += p->seen[i].late;
     if (passed == 0)
         printf("%s\n", latest ? " (the newest)" : "");
+    else if (late == passed)
+        printf(": NOT the newest at or before it, %zu newer dump%s finished too late to "
+               "replay from\n", passed, passed == 1 ? "" : "s");
     else
-        printf(": NOT the newest%s, %zu newer backup%s passed over as damaged\n",
-               latest ? "" : " at or before it", passed, passed == 1 ? "" : "s");
+        printf(": NOT the newest%s, %zu newer backup%s passed over as damaged%s\n",
+               latest ? "" : " at or before it", passed - late, passed - late == 1 ? "" : "s",
+               late ? " or finished too late to replay from" : "");
+    if (p->rp) {
+        char fin[32];
+        time_format_rfc3339(p->m->finished, fin, sizeof(fin));
+        printf("  dump     finished %s: its snapshot is before the requested time, the replay "
+               "starts there\n", fin);
+    }
     for (size_t i = 0; i < passed && i < shown; i++) {
-        if (p->seen[i].why)
+        if (p->seen[i].late) {
+            char fin[32];
+            time_format_rfc3339(p->seen[i].finished, fin, sizeof(fin));
+            printf("  skipped  %s: finished %s, not before the requested time: its snapshot "
+                   "may hold later changes, so the replay starts from an older dump\n",
+                   p->seen[i].id, p->seen[i].finished ? fin : "at an unknown time");
+        } else if (p->seen[i].why)
             printf("  skipped  %s: catalog verify found it damaged: %s\n", p->seen[i].id,
                    p->seen[i].why);
         else
@@ -115,7 +145,10 @@ int restore_one_prepare(const struct conf *c, struct repo *r, const char *source
     if (opts->to_datadir)
         return restore_pitr_prepare(r, at, p, e);
     known_damage_load(c, source, p);
-    if (repo_find_at_skipping(r, source, at, chooser_skip, p, &p->ref, &p->m, e) != 0)
+    /* the one rule with catalog at: a dump to replay from must have finished before --at */
+    at.replay = !at.latest && db_binlog_replays(conf_source(c, source));   /* as the replay */
+    struct repo_find_hooks h = { chooser_skip, chooser_late, p };
+    if (repo_find_at_skipping(r, source, at, &h, &p->ref, &p->m, e) != 0)
         return -1;
     p->kind = p->m->kind[0] ? p->m->kind : NULL;
     if (p->kind == NULL || strcmp(p->kind, source_kind(p->src)) != 0)

@@ -68,6 +68,19 @@ static int chain(struct repo *r, struct binlog_replay *rp, struct replay_db *d, 
         bool whole = obj && strcmp(obj, name) == 0;
         if (obj == NULL) {
             rfc(reach, when, sizeof(when));
+            /* the dump's own file, and the archive holds only later ones: pruned (or archived
+             * only after the dump was taken), not a hole in the middle */
+            if (k == 0 && repo_binlog_after(names, nn, name) &&
+                !repo_binlog_before(names, nn, name))
+                return cf_err_set(e, CF_E_NOTFOUND,
+                                  "the binlog archive of source '%s' no longer holds '%s', "
+                                  "where the replay after the dump taken %s starts: the "
+                                  "archive begins at a later file (catalog prune keeps binlogs "
+                                  "only for the keep-pitr window and from the newest dump on), "
+                                  "so %s cannot be reached. HINT: restore --at a moment inside "
+                                  "the keep-pitr window ('catalog logs %s' shows what is "
+                                  "archived), or --at latest for the newest dump alone",
+                                  rp->source, name, when, at, rp->source);
             if (repo_binlog_after(names, nn, name))
                 return cf_err_set(e, CF_E_NOTFOUND,
                                   "the binlog archive of source '%s' has a gap: '%s' was never "

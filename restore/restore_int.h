@@ -31,6 +31,8 @@ struct restore_one {
     struct restore_seen {
         char id[REPO_ID_MAX];
         const char *why;        /* the index's reason, or NULL */
+        bool late;              /* finished too late to be the replay's dump */
+        time_t finished;        /* when late: its finish, 0 unknown */
     } *seen;
     size_t nseen;
 };

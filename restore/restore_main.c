@@ -84,7 +84,7 @@ static int drill_main(const struct cli_args *a, const struct repo_unlock *u, con
                       const char *source, const char *at, const char *scratch,
                       const char **reports, size_t nreports)
 {
-    struct restore_drill_opts d = { job, source, { true, 0 }, false, reports, nreports, scratch };
+    struct restore_drill_opts d = { job, source, { true, 0, false }, false, reports, nreports, scratch };
     struct cf_err e = CF_ERR_INIT;
     struct conf *c = NULL;
     int rc;

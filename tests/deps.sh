@@ -2,6 +2,7 @@
 # deps.sh - the include dependency rules of docs/ARCHITECTURE.md, checked on every quoted
 # #include of the code (lib/, policies/ and the tools; tests are free to include anything).
 # Prints each violation as "file:line: rule", then one TAP line; exits 1 on any violation.
+# Also, after a build: no lib/ or policies/ object calls a function only a tool defines.
 # Run from anywhere: paths are taken relative to the tree this script is in.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,8 +80,39 @@ while IFS=: read -r file line inc; do
     done <<<"$rules"
 done < <(grep -Hn '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' $files)
 
+# What the includes cannot show: a lib/ or policies/ file calling a function that only a
+# tool's file defines (declared in a lib/ header). build/libcoffer.a holds the tools' files
+# too, so nothing fails to link. Checked on the objects of the last build, when there is one:
+# the symbols each lib/ and policies/ object needs against those the tools' objects define
+# (objects whose source is gone are left out).
+objs() {   # objs FOLDER...: the object files under build/obj/ of existing sources
+    local d o
+    for d in "$@"; do
+        [ -d "$root/build/obj/$d" ] || continue
+        while read -r o; do
+            o=${o#"$root"/build/obj/}
+            [ -e "$root/${o%.o}.c" ] && echo "build/obj/$o"
+        done < <(find "$root/build/obj/$d" -name '*.o')
+    done
+}
+libbad=0
+if [ -d build/obj/lib ] && command -v nm >/dev/null; then
+    tools_def=$(objs backupd restore catalog migrate | xargs -r nm --defined-only |
+        awk 'NF == 3 && $2 ~ /^[TDBR]$/ { print $3 }' | sort -u)
+    while read -r sym o; do
+        [ -n "$sym" ] || continue
+        src=${o#build/obj/}
+        echo "${src%.o}.c: calls $sym, which only a tool's file defines: lib/ never depends on a tool"
+        libbad=$((libbad + 1))
+    done < <(objs lib policies | xargs -r nm -A -u | awk '{ sub(/:$/, "", $1); print $NF, $1 }' |
+        sort -k1,1 | join - <(echo "$tools_def"))
+fi
+
+[ "$libbad" -gt 0 ] && echo "not ok - lib/ calls no function of a tool: $libbad violations" ||
+    echo "ok - lib/ calls no function of a tool"
 if [ "$bad" -gt 0 ]; then
     echo "not ok - include dependency rules: $bad violations"
     exit 1
 fi
 echo "ok - include dependency rules"
+[ "$libbad" -eq 0 ]

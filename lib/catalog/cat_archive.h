@@ -19,6 +19,8 @@ struct cat_log {
     char file[80];      /* its name: 000000010000000000000003, mysql-bin.000042 */
     int64_t pushed;     /* when it was stored (Unix seconds); 0: not recorded */
     uint64_t stored;    /* the stored object's size */
+    int64_t last_event; /* a binlog object's last event (header); 0: none recorded, -1: not
+                           read yet (WAL rows) */
 };
 
 /* the rows of @source in repository @repo, sorted by name */
@@ -40,16 +42,26 @@ enum cat_log_naming { CAT_LOG_WAL = 0, CAT_LOG_BINLOG };
 /* how @source names its log files: binlogs for a mariadb source, else WAL */
 enum cat_log_naming cat_log_naming_of(const struct conf *c, const char *source);
 
-/* cat_log_parse() - the place of @file (policies/logrange.h); false when not such a name */
+/* cat_log_parse() - the place of @file (policies/logrange.h); false when not such a name.
+ * A binlog's partial object ("binlog.000042.partial-<length>", db_binlog.h) is at its file's
+ * place, as a segment: the archive holds that file, up to where it was sealed. */
 bool cat_log_parse(enum cat_log_naming k, const char *file, uint64_t seg_size,
                    struct log_pos *out);
+
+/* cat_log_partial() - the length a binlog's partial object holds ("...partial-<length>"); 0 for
+ * a whole file, or any name of another naming */
+uint64_t cat_log_partial(enum cat_log_naming k, const char *file);
 
 /* What a source's archive holds, from its rows. */
 struct cat_archive {
     size_t files, unparsed;   /* rows, and rows whose names the naming does not know */
     uint64_t stored;
     bool have_last;           /* any segment (binlog file) */
-    struct cat_log last;      /* the newest: highest stream, then sequence */
+    struct cat_log last;      /* the newest: highest stream, then sequence (binlogs: the
+                                 whole file before a partial object, then the longer one) */
+    int64_t point;            /* the last moment a restore reaches, 0: unknown: WAL, when the
+                                 newest segment was pushed; binlogs, the newest object's last
+                                 event (its push time when the header records none) */
     struct log_range *ranges, *gaps;
     size_t nranges, ngaps;
     size_t holes;             /* gaps left by retention between what it keeps (not in gaps) */
@@ -72,14 +84,16 @@ void cat_archive_judge_gaps(struct cat_archive *a, const struct log_base *b, siz
 
 /* What the index remembers of a backup's manifest for the log archive, so that status and
  * the metrics need not read every manifest again: meta "base:<repo>:<source>:<id>", "-" when
- * the backup is no physical base backup, else its stream, start, stop, stop time and WAL
- * segment size. CF_E_NOTFOUND when not remembered. */
+ * the backup is no base backup of a log archive, else its stream, start, stop, stop time and
+ * WAL segment size, then "dump" for a self-contained one (a mariadb dump with its binlog
+ * position). CF_E_NOTFOUND when not remembered. */
 int cat_base_get(struct cat_index *x, const char *repo, const char *source, const char *id,
                  bool *phys, struct log_base *b, uint64_t *seg_size, struct cf_err *e);
 int cat_base_put(struct cat_index *x, const char *repo, const char *source, const char *id,
                  bool phys, const struct log_base *b, uint64_t seg_size, struct cf_err *e);
 
-/* the physical base backups of a source, newest first */
+/* the base backups of a source's log archive (physical ones, dumps with a binlog
+ * position), newest first */
 struct cat_bases {
     struct log_base *b;
     size_t *row;          /* index of each in the rows they were read from */

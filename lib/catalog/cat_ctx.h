@@ -104,7 +104,7 @@ int cat_policy_for(const struct conf *c, const char *source, struct cat_policy_s
 int cat_policy_apply(const struct cat_policy_set *ps, const struct ret_backup *b, size_t n,
                      time_t now, struct ret_decision *out, struct cf_err *e);
 
-/* --- the log archive (catalog/cat_logcmd.c) --- */
+/* --- the log archive (cat_sync.c, cat_archive.c; the rest catalog/cat_logcmd.c) --- */
 
 /* cat_sync_logs() - part of cat_sync(): for every configured source, every source with
  * backups and every source seen before, list logs/<source>/ once and bring the logs table in
@@ -112,11 +112,12 @@ int cat_policy_apply(const struct cat_policy_set *ps, const struct ret_backup *b
  * transaction through *@in_tx on the first change. */
 int cat_sync_logs(struct cat_ctx *ctx, bool rebuild, bool *in_tx, struct cf_err *e);
 
-/* cat_log_bases() - the physical base backups (cat_archive.h) among @source's complete and
- * damaged backups in @rows (sorted by time): the manifests of postgres backups the index does
- * not remember yet are read once (docs/PITR.md: info.method, timeline, start_wal, stop_wal,
- * stop_time, wal_segment_size) and remembered; without a readable repository, only what
- * the index remembers. b[].kept is left false. */
+/* cat_log_bases() - the base backups of the log archive (cat_archive.h) among @source's
+ * complete and damaged backups in @rows (sorted by time): the manifests of postgres and
+ * mariadb backups the index does not remember yet are read once (docs/PITR.md: a physical
+ * one's info.method, timeline, start_wal, stop_wal, stop_time, wal_segment_size; a dump's
+ * databases[].binlog_file and binlog_pos, self-contained) and remembered; without a readable
+ * repository, only what the index remembers. b[].kept is left false. */
 int cat_log_bases(struct cat_ctx *ctx, const char *source, const struct cat_row *rows,
                   size_t nrows, struct cat_bases *out, struct cf_err *e);
 

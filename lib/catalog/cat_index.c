@@ -17,7 +17,7 @@
 #include "../repo/repo.h"
 #include "cat_int.h"
 
-#define CAT_SCHEMA "5"
+#define CAT_SCHEMA "6"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -79,7 +79,8 @@ const char *cat_index_file(const struct cat_index *x)
  * pruned stay pruned: it did not tell a prune from a manifest removed behind coffer's back.
  * Schema 2 -> 3: the table of attempts (cat_int.h); 3 -> 4: the table of archived log files
  * (cat_int.h), empty until the next refresh fills it; 4 -> 5: the table of drills (cat_int.h),
- * filled by the next refresh from drills/. Under the write lock, and from the version
+ * filled by the next refresh from drills/; 5 -> 6: the logs table's column last_event (-1:
+ * not read, so the next refresh reads the header of each binlog row once). Under the write lock, and from the version
  * read again under it, so that two commands upgrading at once do it once. */
 static int index_upgrade(struct cat_index *x, struct cf_err *e)
 {
@@ -103,8 +104,11 @@ static int index_upgrade(struct cat_index *x, struct cf_err *e)
     if (rc == SQLITE_OK && from < 4)
         rc = sqlite3_exec(x->db, CAT_LOGS_SQL, NULL, NULL, NULL);
     if (rc == SQLITE_OK && from < 5)
-        rc = sqlite3_exec(x->db, CAT_DRILLS_SQL
-                          "UPDATE meta SET value = '" CAT_SCHEMA "' WHERE key = 'schema'",
+        rc = sqlite3_exec(x->db, CAT_DRILLS_SQL, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && from >= 4 && from < 6)
+        rc = sqlite3_exec(x->db, CAT_LOGS_6_SQL, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && from < 6)
+        rc = sqlite3_exec(x->db, "UPDATE meta SET value = '" CAT_SCHEMA "' WHERE key = 'schema'",
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
@@ -113,7 +117,7 @@ static int index_upgrade(struct cat_index *x, struct cf_err *e)
         sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    if (from < 5)
+    if (from < 6)
         log_info("catalog index upgraded path=%s schema=%d->" CAT_SCHEMA, x->path, from);
     return 0;
 }
@@ -159,7 +163,7 @@ static int index_try_open(struct cat_index *x, bool *fresh, struct cf_err *e)
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
         if (v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0 ||
-                          strcmp(v, "4") == 0)) {
+                          strcmp(v, "4") == 0 || strcmp(v, "5") == 0)) {
             sqlite3_finalize(st);
             return index_upgrade(x, e);
         }
@@ -458,6 +462,23 @@ int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_
     return rows_collect(x, st, rows, n, e);
 }
 
+/* cat_index_at()'s judge: for a replay, the dump must have finished before the moment */
+struct at_ctx {
+    const struct cat_row *rows;
+    struct repo_when w;
+    ssize_t late;   /* the newest passed over, -1: none */
+};
+
+static int at_judge(void *arg, size_t i)
+{
+    struct at_ctx *c = arg;
+    if (repo_when_base_ok(c->w, c->rows[i].finished))
+        return REPO_TAKE;
+    if (c->late < 0)
+        c->late = (ssize_t)i;
+    return REPO_PASS;
+}
+
 int cat_index_at(struct cat_index *x, const char *repo, const char *source,
                  struct repo_when w, struct cat_row *out, struct cf_err *e)
 {
@@ -466,6 +487,7 @@ int cat_index_at(struct cat_index *x, const char *repo, const char *source,
     size_t n = 0;
     ssize_t k;
     char when[32];
+    struct at_ctx c = { NULL, w, -1 };
 
     /* the complete backups, oldest first; repo_choose_at() decides which is at @w */
     if (cat_prepare(x, "SELECT " COLS " FROM backups WHERE (?1 IS NULL OR repo = ?1) AND "
@@ -476,7 +498,13 @@ int cat_index_at(struct cat_index *x, const char *repo, const char *source,
     cat_bind_text(st, 2, source);
     if (rows_collect(x, st, &rows, &n, e) != 0)
         return -1;
-    k = repo_choose_at(rows, n, sizeof(*rows), offsetof(struct cat_row, time), w, NULL, NULL);
+    c.rows = rows;
+    k = repo_choose_at(rows, n, sizeof(*rows), offsetof(struct cat_row, time), w, at_judge, &c);
+    if (k < 0 && c.late >= 0) {
+        repo_when_late_err(e, source, w, rows[c.late].id, rows[c.late].finished);
+        cat_rows_free(rows, n);
+        return -1;
+    }
     if (k < 0) {
         cat_rows_free(rows, n);
         if (w.latest)

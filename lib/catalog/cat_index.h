@@ -105,7 +105,7 @@ struct cat_filter {
 int cat_index_query(struct cat_index *x, const struct cat_filter *f, struct cat_row **rows,
                     size_t *n, struct cf_err *e);
 /* the complete backup of @source at @w (repo_choose_at(): the newest at or before, by its
- * time); CF_E_NOTFOUND */
+ * time, and for a replay finished before it: repo_when_base_ok); CF_E_NOTFOUND */
 struct repo_when;
 int cat_index_at(struct cat_index *x, const char *repo, const char *source,
                  struct repo_when w, struct cat_row *out, struct cf_err *e);

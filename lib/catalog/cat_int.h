@@ -30,7 +30,9 @@ struct cat_index {
     "CREATE TABLE IF NOT EXISTS logs("                                                     \
     " repo TEXT NOT NULL, source TEXT NOT NULL, file TEXT NOT NULL,"                       \
     " pushed INTEGER NOT NULL DEFAULT 0, stored INTEGER NOT NULL DEFAULT 0,"               \
-    " PRIMARY KEY(repo, source, file));"
+    " last_event INTEGER NOT NULL DEFAULT -1, PRIMARY KEY(repo, source, file));"
+/* Schema 6: a binlog object's last event time (the header's, -1 until a refresh read it) */
+#define CAT_LOGS_6_SQL "ALTER TABLE logs ADD COLUMN last_event INTEGER NOT NULL DEFAULT -1;"
 
 /* Schema 5: one row per restore drill (docs/CATALOG.md "Drills"), from `restore drill` or a
  * refresh that found its report under drills/; a cache like the backups table. @subject is

@@ -135,7 +135,32 @@ struct lfile {
     const struct cat_log *l;
     struct log_file f;
     struct log_decision d;
+    bool superseded;   /* a binlog's partial object whose file is archived further */
 };
+
+/* A binlog's partial object is superseded once its whole file or a longer partial of it is
+ * archived: binlog-follow removes it then, unless it died in between. @x is sorted, so one
+ * file's objects are side by side. */
+static void mark_superseded(struct lfile *x, size_t m)
+{
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        uint64_t best = UINT64_MAX, len;   /* UINT64_MAX: none yet; 0 the whole file */
+        while (j < m && strcmp(x[j].f.pos.stream, x[i].f.pos.stream) == 0 &&
+               x[j].f.pos.seq == x[i].f.pos.seq && x[j].f.pos.kind == x[i].f.pos.kind) {
+            len = cat_log_partial(CAT_LOG_BINLOG, x[j].l->file);
+            if (best == UINT64_MAX || (best != 0 && (len == 0 || len > best)))
+                best = len;
+            j++;
+        }
+        for (size_t k = i; k < j; k++)
+            if (cat_log_partial(CAT_LOG_BINLOG, x[k].l->file) != best) {
+                x[k].superseded = true;
+                x[k].d.keep = 0;
+            }
+        i = j;
+    }
+}
 
 static int cmp_lfile(const void *a, const void *b)
 {
@@ -150,28 +175,33 @@ static int cmp_lfile(const void *a, const void *b)
 
 /* why a run of files is kept, in words */
 static void log_why(const struct lfile *x, const struct cat_bases *bs, const struct log_plan *pl,
-                    const struct cat_policy_set *ps, char *out, size_t cap)
+                    const struct cat_policy_set *ps, enum cat_log_naming naming, char *out,
+                    size_t cap)
 {
     char when[32] = "?";
     size_t len = 0;
 
     out[0] = '\0';
+    const char *base = naming == CAT_LOG_BINLOG ? "dump" : "base backup";
+
     if (x->d.keep & LOGK_NO_BASE) {
-        snprintf(out, cap, "no physical base backup: no log file is deleted");
+        snprintf(out, cap, naming == CAT_LOG_BINLOG
+                               ? "no dump with a binlog position: no binlog is deleted"
+                               : "no physical base backup: no log file is deleted");
         return;
     }
     if (x->d.keep & LOGK_WINDOW) {
         const struct log_base *a = &bs->b[pl->anchor];
         time_format_rfc3339(pl->window_start, when, sizeof(when));
         len += (size_t)snprintf(out + len, cap - len, "keep-pitr %llds %s: the window from %s, "
-                                "replayed from base backup %s%s",
-                                (long long)ps->keep_pitr, ps->pitr_origin, when, a->id,
+                                "replayed from %s %s%s",
+                                (long long)ps->keep_pitr, ps->pitr_origin, when, base, a->id,
                                 pl->anchor_short ? " (the oldest: none stopped before the "
                                                    "window)" : "");
     }
     if ((x->d.keep & LOGK_LATEST) && len < cap)
-        len += (size_t)snprintf(out + len, cap - len, "%sfrom the newest base backup %s on "
-                                "(restore to the end of the archive)", len ? "; " : "",
+        len += (size_t)snprintf(out + len, cap - len, "%sfrom the newest %s %s on "
+                                "(restore to the end of the archive)", len ? "; " : "", base,
                                 bs->b[pl->latest].id);
     if ((x->d.keep & LOGK_BACKUP) && len < cap)
         len += (size_t)snprintf(out + len, cap - len, "%sconsistency of kept base backup %s",
@@ -210,7 +240,7 @@ static int prune_logs_plan(struct prune_run *p, const char *source,
         rc = 0;
         goto out;
     }
-    if (naming == CAT_LOG_WAL && cat_log_bases(ctx, source, rows, n, &bs, e) != 0)
+    if (cat_log_bases(ctx, source, rows, n, &bs, e) != 0)
         goto out;
     for (size_t k = 0; k < bs.n; k++)
         bs.b[k].kept = d[bs.row[k]].keep;
@@ -236,6 +266,8 @@ static int prune_logs_plan(struct prune_run *p, const char *source,
         x[i].d = ld[i];
     free(lf);
     free(ld);
+    if (naming == CAT_LOG_BINLOG && pl.have_base)
+        mark_superseded(x, m);
     if (pl.anchored && !d[bs.row[pl.anchor]].keep) {
         d[bs.row[pl.anchor]].keep = true;
         d[bs.row[pl.anchor]].reasons |= RET_BY_PITR;
@@ -248,15 +280,22 @@ static int prune_logs_plan(struct prune_run *p, const char *source,
         uint64_t bytes = 0;
         while (j < m && strcmp(x[j].f.pos.stream, x[i].f.pos.stream) == 0 &&
                (x[j].f.pos.kind == LOG_HISTORY) == (x[i].f.pos.kind == LOG_HISTORY) &&
-               x[j].d.keep == x[i].d.keep && x[j].d.base == x[i].d.base)
+               x[j].d.keep == x[i].d.keep && x[j].d.base == x[i].d.base &&
+               x[j].superseded == x[i].superseded)
             bytes += x[j++].l->stored;
         char why[512], sz[32];
         bool del = x[i].d.keep == 0;
         format_bytes(bytes, sz, sizeof(sz));
-        if (del)
+        if (x[i].superseded)
+            snprintf(why, sizeof(why), "superseded: a longer part or the whole of the binlog "
+                     "file is archived");
+        else if (del && naming == CAT_LOG_BINLOG)
+            snprintf(why, sizeof(why), "no window needs them (a kept dump restores as of its "
+                     "own time without binlogs)");
+        else if (del)
             snprintf(why, sizeof(why), "no kept base backup and no window needs them");
         else
-            log_why(&x[i], &bs, &pl, ps, why, sizeof(why));
+            log_why(&x[i], &bs, &pl, ps, naming, why, sizeof(why));
         json_array_append_new(p->logs, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:b}",
                                                  "source", source, "stream", x[i].f.pos.stream,
                                                  "first", x[i].l->file, "last",

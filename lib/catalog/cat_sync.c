@@ -425,3 +425,120 @@ void cat_print_json(json_t *v)
     puts(s);
     free(s);
 }
+
+/* --- the log archive (logs/<source>/): the logs table kept in step --- */
+
+static int list_cb(void *arg, const char *file, uint64_t stored)
+{
+    struct buf *b = arg;
+    struct cat_log l;
+    memset(&l, 0, sizeof(l));
+    snprintf(l.file, sizeof(l.file), "%s", file);
+    l.stored = stored;
+    l.last_event = -1;
+    buf_append(b, &l, sizeof(l));
+    return 0;
+}
+
+static int cmp_log(const void *a, const void *b)
+{
+    return strcmp(((const struct cat_log *)a)->file, ((const struct cat_log *)b)->file);
+}
+
+/* one source: list logs/<source>/ once; read the header only of files the index lacks */
+static int sync_source(struct cat_ctx *ctx, const char *source, bool *in_tx, struct cf_err *e)
+{
+    struct buf lb = BUF_INIT;
+    struct cat_log *have = NULL;
+    size_t nhave = 0, i = 0, k = 0;
+    bool binlog = cat_log_naming_of(ctx->c, source) == CAT_LOG_BINLOG;
+    int rc = -1;
+
+    if (repo_log_list(ctx->r, source, list_cb, &lb, e) != 0 ||
+        cat_index_logs(ctx->x, ctx->repo_id, source, &have, &nhave, e) != 0)
+        goto out;
+    struct cat_log *got = (struct cat_log *)lb.data;
+    size_t ngot = lb.len / sizeof(*got);
+    if (ngot > 1)
+        qsort(got, ngot, sizeof(*got), cmp_log);
+    while (i < ngot || k < nhave) {
+        int c = i >= ngot ? 1 : k >= nhave ? -1 : strcmp(got[i].file, have[k].file);
+        if (c > 0) {   /* gone from the repository (pruned here or elsewhere) */
+            if (cat_begin_once(ctx, in_tx, e) != 0 ||
+                cat_index_log_drop(ctx->x, ctx->repo_id, source, have[k].file, e) != 0)
+                goto out;
+            ctx->st.logs_gone++;
+            k++;
+            continue;
+        }
+        /* a binlog row of an index before schema 6 lacks its last event: read once */
+        if (c < 0 || have[k].stored != got[i].stored || (binlog && have[k].last_event < 0)) {
+            struct repo_log_meta m;
+            struct cf_err se = CF_ERR_INIT;
+            if (repo_log_stat(ctx->r, source, got[i].file, &m, &se) != 0) {
+                if (se.code != CF_E_NOTFOUND && se.code != CF_E_CORRUPT) {
+                    cf_err_keep(e, &se);
+                    goto out;
+                }
+                /* removed since listed, or a header that does not read: verify names it */
+                m.pushed = 0;
+                m.last_event = 0;
+            }
+            got[i].pushed = m.pushed;
+            got[i].last_event = binlog ? m.last_event : -1;
+            if (cat_begin_once(ctx, in_tx, e) != 0 ||
+                cat_index_log_put(ctx->x, ctx->repo_id, source, &got[i], e) != 0)
+                goto out;
+            ctx->st.logs_added++;
+        }
+        i++;
+        if (c == 0)
+            k++;
+    }
+    rc = 0;
+out:
+    free(have);
+    buf_free(&lb);
+    return rc;
+}
+
+static void name_add(char ***v, size_t *n, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return;
+    *v = cf_realloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[(*n)++] = cf_strdup(s);
+}
+
+int cat_sync_logs(struct cat_ctx *ctx, bool rebuild, bool *in_tx, struct cf_err *e)
+{
+    char **names = NULL;
+    size_t n = 0;
+    struct cat_row *rows = NULL;
+    size_t nrows = 0;
+    int rc = -1;
+
+    if (rebuild && (cat_begin_once(ctx, in_tx, e) != 0 ||
+                    cat_index_log_drop(ctx->x, ctx->repo_id, NULL, NULL, e) != 0))
+        return -1;
+    /* the sources to look at: configured ones, those with backups, those seen before */
+    struct cat_filter f = { .repo = ctx->repo_id, .with_pruned = true };
+    if (cat_index_log_sources(ctx->x, ctx->repo_id, &names, &n, e) != 0 ||
+        cat_index_query(ctx->x, &f, &rows, &nrows, e) != 0)
+        goto out;
+    for (size_t i = 0; i < ctx->c->nsources; i++)
+        name_add(&names, &n, ctx->c->sources[i]->name);
+    for (size_t i = 0; i < nrows; i++)
+        name_add(&names, &n, rows[i].source);
+    for (size_t i = 0; i < n; i++)
+        if (sync_source(ctx, names[i], in_tx, e) != 0)
+            goto out;
+    rc = 0;
+out:
+    cat_rows_free(rows, nrows);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}

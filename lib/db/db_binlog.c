@@ -276,6 +276,13 @@ int db_binlog_conf_load(const struct ini_section *sec, struct db_binlog_conf *ou
     return 0;
 }
 
+bool db_binlog_replays(const struct ini_section *sec)
+{
+    struct db_binlog_conf bc;
+    struct cf_err e = CF_ERR_INIT;
+    return sec != NULL && db_binlog_conf_load(sec, &bc, &e) == 0 && bc.archive;
+}
+
 int db_binlog_server_check(MYSQL *c, struct cf_err *e)
 {
     MYSQL_RES *r = NULL;

@@ -68,6 +68,10 @@ struct db_binlog_conf {
 int db_binlog_conf_load(const struct ini_section *sec, struct db_binlog_conf *out,
                         struct cf_err *e);
 
+/* db_binlog_replays() - does a restore of @sec (NULL: none) to a moment replay archived
+ * binlog events after its dump (binlog-archive = yes, readable)? */
+bool db_binlog_replays(const struct ini_section *sec);
+
 /* db_binlog_server_check() - can the user of @c archive binlogs: log_bin on, and the
  * REPLICATION SLAVE and BINLOG MONITOR privileges (or ALL PRIVILEGES)? A CF_E_SOURCE error
  * names each thing missing, with a HINT */

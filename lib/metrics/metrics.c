@@ -139,7 +139,8 @@ static const struct sfam sfams[] = {
     { "coffer_source_last_verify_success", "gauge",
       "1 when the newest verify found the backup good, 0 when damaged.", s_verify_ok },
     { "coffer_archive_last_timestamp_seconds", "gauge",
-      "When the newest archived log segment was pushed, Unix time.", s_arch_last },
+      "What the log archive reaches: when its newest WAL segment was pushed, or its newest "
+      "binlog event, Unix time.", s_arch_last },
     { "coffer_archive_gaps", "gauge",
       "Gaps in the log archive: runs of segments missing between two archived ones.",
       s_arch_gaps },

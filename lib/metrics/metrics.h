@@ -47,7 +47,8 @@ struct metrics_source {
     bool verify_ok;
     /* its log archive (WAL, binlogs), as the catalog index last saw it */
     bool archive;               /* any archived log file */
-    time_t archive_last;        /* when the newest archived segment was pushed, 0: unknown */
+    time_t archive_last;        /* what the archive reaches (the newest WAL segment's push, the
+                                   newest binlog event), 0: unknown */
     uint64_t archive_gaps;      /* segments missing between two archived ones, as gaps */
 };
 

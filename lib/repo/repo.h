@@ -88,12 +88,24 @@ int repo_manifest_load(struct repo *r, const char *source, const char *id, struc
 struct repo_when {
     bool latest;   /* the newest there is; t unused */
     time_t t;      /* else: the newest started at or before t */
+    bool replay;   /* the backup is the base of a log replay to t (a mariadb dump before its
+                    * binlog events): its snapshot, taken between its id's time and its
+                    * finish, must be certainly before t (repo_when_base_ok) */
 };
 /* repo_when_parse() - "latest", "now" or an RFC 3339 time (time_parse_at); @what names the
  * option in the message */
 int repo_when_parse(const char *what, const char *s, struct repo_when *out, struct cf_err *e);
 /* "latest", or the time in RFC 3339 */
 void repo_when_format(struct repo_when w, char *out, size_t cap);
+/* repo_when_base_ok() - may a backup that finished at @finished (0: unknown) be the one at @w?
+ * Always, but for a replay: the snapshot lies anywhere between the id's second and the
+ * finish, so only a backup finished in a second before @w.t is certainly before it (as a
+ * physical base backup's stop time must be). */
+bool repo_when_base_ok(struct repo_when w, time_t finished);
+/* repo_when_late_err() - CF_E_NOTFOUND for a replay to @w that has no base: backup @id of
+ * @source, the newest at or before it, finished only at @finished */
+int repo_when_late_err(struct cf_err *e, const char *source, struct repo_when w, const char *id,
+                       time_t finished);
 
 /* what a judge says of a candidate: take it, pass over it, or stop looking (an error the
  * judge keeps) */
@@ -112,11 +124,18 @@ ssize_t repo_choose_at(const void *v, size_t n, size_t size, size_t time_off,
  * CF_E_NOTFOUND when there is none. */
 int repo_find_at(struct repo *r, const char *source, struct repo_when w, struct repo_ref *ref,
                  struct manifest **manifest, struct cf_err *e);
-/* as repo_find_at, also passing over the backups for which @skip returns a reason (a
- * string it owns), such as "catalog verify found it damaged" */
+/* as repo_find_at, also passing over the backups for which @h->skip returns a reason (a
+ * string it owns), such as "catalog verify found it damaged", and telling @h->late of each
+ * backup passed over because it finished too late for @w's replay (repo_when_base_ok);
+ * @h NULL: none */
 typedef const char *(*repo_skip_fn)(void *arg, const char *id);
+struct repo_find_hooks {
+    repo_skip_fn skip;   /* before the candidate's manifest is read; NULL: none */
+    void (*late)(void *arg, const char *id, time_t finished);   /* NULL: none */
+    void *arg;
+};
 int repo_find_at_skipping(struct repo *r, const char *source, struct repo_when w,
-                          repo_skip_fn skip, void *arg, struct repo_ref *ref,
+                          const struct repo_find_hooks *h, struct repo_ref *ref,
                           struct manifest **manifest, struct cf_err *e);
 
 /* Encrypt @m with the backup's data key and store it under its source and id: the commit
@@ -284,6 +303,8 @@ int repo_binlog_names(struct repo *r, const char *source, char ***names, size_t 
  * the name of the file after @file ("binlog.000010" after "binlog.000009"; @out may be @file) */
 const char *repo_binlog_object(char **names, size_t n, const char *file);
 bool repo_binlog_after(char **names, size_t n, const char *file);
+/* whether an earlier file of @file's base is archived (false: the archive starts after it) */
+bool repo_binlog_before(char **names, size_t n, const char *file);
 void repo_binlog_next(const char *file, char *out, size_t cap);
 
 /* how far the archive reaches from binlog file @first (a dump's recorded file) */
@@ -291,6 +312,9 @@ struct repo_binlog_reach {
     bool ok;              /* an archived event at or after the moment: all before it is there */
     int64_t last;         /* the last event time along the chain (0: none) */
     char gap[300];        /* the first file missing while later ones are archived, or "" */
+    bool pruned;          /* @gap is @first itself and nothing before it is archived: the
+                             archive begins after it (retention deleted it, or archiving
+                             began after the dump) */
     char last_file[300];  /* the last object of the chain read */
     size_t files;
 };

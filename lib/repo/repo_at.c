@@ -26,6 +26,30 @@ void repo_when_format(struct repo_when w, char *out, size_t cap)
         time_format_rfc3339(w.t, out, cap);
 }
 
+bool repo_when_base_ok(struct repo_when w, time_t finished)
+{
+    /* finished is a whole second: the end lies within it, so only an earlier second is
+     * certainly before w.t */
+    return w.latest || !w.replay || (finished != 0 && finished < w.t);
+}
+
+int repo_when_late_err(struct cf_err *e, const char *source, struct repo_when w, const char *id,
+                       time_t finished)
+{
+    char when[32], fin[32];
+
+    repo_when_format(w, when, sizeof(when));
+    time_format_rfc3339(finished, fin, sizeof(fin));
+    return cf_err_set(e, CF_E_NOTFOUND,
+                      "source '%s' has no dump certainly taken before %s to replay its binlog "
+                      "from: dump %s started before it but finished only at %s, and its "
+                      "snapshot may be from any moment until then (it could hold changes made "
+                      "after %s). HINT: restore --at a moment after %s replays from that dump; "
+                      "'catalog list --source %s' shows the dumps", source, when, id,
+                      finished ? fin : "an unknown time", when, finished ? fin : "its finish",
+                      source);
+}
+
 ssize_t repo_choose_at(const void *v, size_t n, size_t size, size_t time_off,
                        struct repo_when w, repo_judge_fn judge, void *arg)
 {
@@ -46,17 +70,20 @@ ssize_t repo_choose_at(const void *v, size_t n, size_t size, size_t time_off,
 int repo_find_at(struct repo *r, const char *source, struct repo_when w, struct repo_ref *ref,
                  struct manifest **manifest, struct cf_err *e)
 {
-    return repo_find_at_skipping(r, source, w, NULL, NULL, ref, manifest, e);
+    return repo_find_at_skipping(r, source, w, NULL, ref, manifest, e);
 }
 
-/* repo_find_at_skipping()'s judge: the caller's skip, then the manifest must open */
+/* repo_find_at_skipping()'s judge: the caller's skip, then the manifest must open, and for a
+ * replay the backup must have finished before the moment */
 struct find_ctx {
     struct repo *r;
     struct repo_ref *refs;
-    repo_skip_fn skip;
-    void *arg;
+    const struct repo_find_hooks *h;
+    struct repo_when w;
     struct manifest **manifest;
     size_t skipped;
+    ssize_t late;          /* the newest passed over as finished too late, -1: none */
+    time_t late_finished;
     bool failed;
     struct cf_err err;   /* when failed: not damage, the repository cannot be read */
 };
@@ -68,13 +95,29 @@ static int find_judge(void *arg, size_t i)
     struct cf_err me = CF_ERR_INIT;
     const char *why;
 
-    if (c->skip && (why = c->skip(c->arg, ref->id)) != NULL) {
+    if (c->h && c->h->skip && (why = c->h->skip(c->h->arg, ref->id)) != NULL) {
         log_warn("skipping damaged backup %s/%s: %s", ref->source, ref->id, why);
         c->skipped++;
         return REPO_PASS;
     }
-    if (repo_manifest_load(c->r, ref->source, ref->id, c->manifest, &me) == 0)
-        return REPO_TAKE;
+    if (repo_manifest_load(c->r, ref->source, ref->id, c->manifest, &me) == 0) {
+        time_t fin = (*c->manifest)->finished;
+        char fs[32];
+        if (repo_when_base_ok(c->w, fin))
+            return REPO_TAKE;
+        time_format_rfc3339(fin, fs, sizeof(fs));
+        log_info("passing over backup %s/%s as the replay's dump: finished %s, not certainly "
+                 "before the moment", ref->source, ref->id, fin ? fs : "at an unknown time");
+        if (c->late < 0) {
+            c->late = (ssize_t)i;
+            c->late_finished = fin;
+        }
+        if (c->h && c->h->late)
+            c->h->late(c->h->arg, ref->id, fin);
+        manifest_free(*c->manifest);
+        *c->manifest = NULL;
+        return REPO_PASS;
+    }
     if ((me.code != CF_E_CRYPTO && me.code != CF_E_CORRUPT && me.code != CF_E_NOTFOUND) ||
         !repo_can_read(c->r)) {
         c->failed = true;
@@ -87,10 +130,10 @@ static int find_judge(void *arg, size_t i)
 }
 
 int repo_find_at_skipping(struct repo *r, const char *source, struct repo_when w,
-                          repo_skip_fn skip, void *arg, struct repo_ref *ref,
+                          const struct repo_find_hooks *h, struct repo_ref *ref,
                           struct manifest **manifest, struct cf_err *e)
 {
-    struct find_ctx c = { r, NULL, skip, arg, manifest, 0, false, CF_ERR_INIT };
+    struct find_ctx c = { r, NULL, h, w, manifest, 0, -1, 0, false, CF_ERR_INIT };
     size_t n = 0;
     char when[32];
     ssize_t k;
@@ -101,6 +144,11 @@ int repo_find_at_skipping(struct repo *r, const char *source, struct repo_when w
                        find_judge, &c);
     if (k >= 0)
         *ref = c.refs[k];
+    if (k < 0 && !c.failed && c.late >= 0) {
+        repo_when_late_err(e, source, w, c.refs[c.late].id, c.late_finished);
+        free(c.refs);
+        return -1;
+    }
     free(c.refs);
     if (k >= 0)
         return 0;

@@ -67,7 +67,8 @@ const char *repo_binlog_object(char **names, size_t n, const char *file)
     return longest_partial(names, n, file);
 }
 
-bool repo_binlog_after(char **names, size_t n, const char *file)
+/* whether a file of @file's base numbered above (@after) or below it is archived */
+static bool binlog_beside(char **names, size_t n, const char *file, bool after)
 {
     uint64_t seq, s;
     size_t bl, l;
@@ -75,9 +76,19 @@ bool repo_binlog_after(char **names, size_t n, const char *file)
         return false;
     for (size_t i = 0; i < n; i++)
         if (db_binlog_object_name(names[i], &s, &l, NULL) && l == bl &&
-            strncmp(names[i], file, bl) == 0 && s > seq)
+            strncmp(names[i], file, bl) == 0 && (after ? s > seq : s < seq))
             return true;
     return false;
+}
+
+bool repo_binlog_after(char **names, size_t n, const char *file)
+{
+    return binlog_beside(names, n, file, true);
+}
+
+bool repo_binlog_before(char **names, size_t n, const char *file)
+{
+    return binlog_beside(names, n, file, false);
 }
 
 void repo_binlog_next(const char *file, char *out, size_t cap)
@@ -110,8 +121,10 @@ int repo_binlog_reach(struct repo *r, const char *source, const char *first, int
         const char *obj = repo_binlog_object(names, n, file);
         struct repo_log_meta m;
         if (obj == NULL) {
-            if (repo_binlog_after(names, n, file))
+            if (repo_binlog_after(names, n, file)) {
                 snprintf(out->gap, sizeof(out->gap), "%s", file);
+                out->pruned = out->files == 0 && !repo_binlog_before(names, n, file);
+            }
             break;
         }
         if (repo_log_stat(r, source, obj, &m, e) != 0)

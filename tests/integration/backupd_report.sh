@@ -132,8 +132,8 @@ db="$T/d/catalog.db"
 n=$(sqlite3 "$db" "select count(*) from backups")
 sqlite3 "$db" "drop table attempts; drop table logs; drop table drills; update meta set value = '2' where key = 'schema'"
 ok "schema 2 upgraded" catalog --config "$C" list
-check "said so" grep -q "catalog index upgraded .* schema=2->5" "$_err"
-check "rows kept, attempts table there" test "$(sqlite3 "$db" "select count(*) from backups; select count(*) from attempts; select count(*) from drills; select value from meta where key='schema'" | tr '\n' ' ')" = "$n 0 0 5 "
+check "said so" grep -q "catalog index upgraded .* schema=2->6" "$_err"
+check "rows kept, attempts table there" test "$(sqlite3 "$db" "select count(*) from backups; select count(*) from attempts; select count(*) from drills; select value from meta where key='schema'" | tr '\n' ' ')" = "$n 0 0 6 "
 sqlite3 "$db" "drop table attempts; drop table logs; drop table drills; alter table backups drop column gone_at; update meta set value = '1' where key = 'schema'"
 ok "a run on a schema 1 index" backupd --config "$C" run nightly
-check "upgraded to 5 and the attempt recorded" test "$(sqlite3 "$db" "select count(*) from attempts; select count(*) from logs; select count(*) from drills; select value from meta where key='schema'" | tr '\n' ' ')" = "1 0 0 5 "
+check "upgraded to 6 and the attempt recorded" test "$(sqlite3 "$db" "select count(*) from attempts; select count(*) from logs; select count(*) from drills; select value from meta where key='schema'" | tr '\n' ' ')" = "1 0 0 6 "

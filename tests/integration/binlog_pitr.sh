@@ -80,21 +80,12 @@ check "the dump recorded a file after the first archived ones ($dumpfile)" test 
 
 # marker K committed alone in its second S_K: a moment S_K + 1 lies between K and K+1
 declare -A at
-marker() {  # marker K
-    local now
-    now=$(date +%s.%N)
-    sleep "$(awk -v n="$now" 'BEGIN { printf "%.3f", 1.2 - (n - int(n)) }')"   # 0.2 s into the next second
-    my_sql shop -e "INSERT INTO t (v, note) VALUES ($1, 'marker')"
-    at[$1]=$(date +%s)
-}
-marker 1; marker 2
+my_marker 1; my_marker 2
 my_sql -e "FLUSH BINARY LOGS"
-marker 3; marker 4
+my_marker 3; my_marker 4
 my_sql -e "FLUSH BINARY LOGS"
-marker 5
+my_marker 5
 ok "binlog-sync after the markers" backupd --config "$conf" binlog-sync my
-# rows committed before marker K+1: the ids below its id
-rows_before() { my_sql -N -e "SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop.t WHERE id < (SELECT id FROM shop.t WHERE v = $1)"; }
 my_sql -N -e "CHECKSUM TABLE shop.t" >"$T/orig.sum"
 
 # marker 5 is in the third file from the dump's: the replay spans three files
@@ -106,7 +97,7 @@ check "the plan starts the replay at the dump's recorded file" grep -q "binlog  
 check "the plan names the last event it will apply" grep -q "last     event applied to shop: GTID 0-1-[0-9]* at $(rfc "${at[4]}")" "$_out"
 ok "restore to a second between markers 4 and 5, into another name" restore --config "$conf" --source my --at "$T3" --database shop --into-db shop_pitr
 check "the result reports the time of the last event applied" grep -q "last event applied at $(rfc "${at[4]}")" "$_out"
-check "exactly the rows committed before that second" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_pitr.t')" = "$(rows_before 5)"
+check "exactly the rows committed before that second" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_pitr.t')" = "$(my_rows_before 5)"
 check "the writer's rows and markers 1-4 are there, 5 is not" test "$(my_sql -N -e 'SELECT GROUP_CONCAT(v ORDER BY v) FROM shop_pitr.t WHERE v > 0')" = "1,2,3,4"
 check "the original is untouched" test "$(my_sql -N -e 'CHECKSUM TABLE shop.t')" = "$(cat "$T/orig.sum")"
 check "the replay logged no GTID again (gtid_strict_mode did not refuse it)" test "$(my_sql -N -e 'SELECT COUNT(*) FROM shop_pitr.t')" -gt 0
@@ -138,11 +129,52 @@ check "the file holds the dump, then the replay" grep -q "coffer: binlog events 
 check "...without the original server's GTIDs" test -z "$(grep 'SET @@session.gtid_seq_no' "$T/shop.sql")"
 check "the plan says which database the replay part names" grep -q "the replay after the dump names database shop itself" "$_out"
 
+# --- a dump whose snapshot is later than its id's second (docs/PITR.md, step 1) ---
+# the first dump (above) started before its own id second ended and finished at or after it:
+# nothing is certainly before that second, so a replay to it has no dump to start from
+id0=$(catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+fin0=$(catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["finished"])')
+idsec() { python3 -c 'import calendar,time,sys; print(calendar.timegm(time.strptime(sys.argv[1][:16], "%Y%m%dT%H%M%SZ")))' "$1"; }
+t0=$(rfc "$(idsec "$id0")")
+fails "restore --at the first dump's own second is refused: its snapshot may be later" 1 "finished only at $fin0" restore --config "$conf" --source my --at "$t0" --database shop --into-db shop_early
+check "...naming the dump" grep -q "no dump certainly taken before $t0 to replay its binlog from: dump $id0 started before it" "$_err"
+check "...before anything is loaded" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'shop_early'")"
+fails "catalog at that second: none, the same reason, exit 1" 1 "dump $id0 started before it but finished only at $fin0" catalog --config "$conf" at "$t0" --source my
+# a dump slowed between its id and its snapshot (as behind a lock wait): marker 11 commits
+# in between, so the dump holds it although its id is before it
+mkdir -p "$T/slowbin"
+ln -s "$(command -v mariadb)" "$T/slowbin/mariadb"
+ln -s "$(command -v mariadb-binlog)" "$T/slowbin/mariadb-binlog"
+printf '#!/bin/sh\ntouch "%s"\nsleep 4\nexec "%s" "$@"\n' "$T/slow.started" "$(command -v mariadb-dump)" >"$T/slowbin/mariadb-dump"
+chmod +x "$T/slowbin/mariadb-dump"
+sed "/^type = mariadb\$/a bin-dir = $T/slowbin" "$conf" >"$T/slow.conf"
+backupd --config "$T/slow.conf" run my >"$T/slow.log" 2>&1 &
+slowpid=$!
+on_exit "kill $slowpid"
+for _ in $(seq 300); do [ -e "$T/slow.started" ] && break; sleep 0.1; done
+my_marker 11
+wait "$slowpid"
+check "the slowed dump succeeds" test $? -eq 0
+ok "binlog-sync after marker 11" backupd --config "$conf" binlog-sync my
+ids=$(catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v[-1]["id"], v[-1]["finished"])')
+slow=${ids% *} slowfin=${ids#* }
+check "the slowed dump's id ($slow) is at or before marker 11's second" test "$(idsec "$slow")" -le "${at[11]}"
+ok "restore --at latest: the slowed dump alone" restore --config "$conf" --source my --at latest --database shop --into-db shop_snap
+check "...holds marker 11: its snapshot is after marker 11's second (the case this tests)" test "$(my_sql -N -e 'SELECT COUNT(*) FROM shop_snap.t WHERE v = 11')" = 1
+T11=$(rfc "${at[11]}")   # marker 11 commits 0.2 s into this second: after the moment
+ok "restore --at a moment between the slowed dump's id and its snapshot" restore --config "$conf" --source my --at "$T11" --database shop --into-db shop_slow
+check "...passes over the slowed dump in the plan, naming its finish" grep -q "skipped  $slow: finished $slowfin, not before the requested time" "$_out"
+check "...and replays from the dump before it" grep -q "backup   $id0, " "$_out"
+check "...so marker 11, committed after the moment, is not there" test "$(my_sql -N -e 'SELECT COUNT(*) FROM shop_slow.t WHERE v = 11')" = 0
+check "...exactly the rows committed before it" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_slow.t')" = "$(my_rows_before 11)"
+ok "catalog at the same moment" catalog --config "$conf" at "$T11" --source my
+check "...names the same dump" grep -Eq "^my +$id0 " "$_out"
+
 # --- MIXED: statements logged as statements, replayed into another name ---
 my_sql -e "SET GLOBAL binlog_format = 'MIXED'"
-marker 6; marker 7
+my_marker 6; my_marker 7
 my_sql -e "FLUSH BINARY LOGS"
-marker 8
+my_marker 8
 ok "binlog-sync after the MIXED markers" backupd --config "$conf" binlog-sync my
 T7=$(rfc $((at[7] + 1)))
 my_sql -N -e "CHECKSUM TABLE shop.t" >"$T/orig2.sum"
@@ -150,7 +182,7 @@ fails "MIXED: a restore into another name is refused (statements could change th
 check "...naming a statement" grep -q "such as 'INSERT INTO t" "$_err"
 check "...before anything is loaded" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'shop_mixed'")"
 check "MIXED: the original is untouched" test "$(my_sql -N -e 'CHECKSUM TABLE shop.t')" = "$(cat "$T/orig2.sum")"
-want7=$(rows_before 8)
+want7=$(my_rows_before 8)
 # into the same name on a scratch server, as the refusal's HINT says
 my1=("$MY_SOCK" "$MY_DATA" "$MY_PID" "$MY_PASSFILE")
 start_mariadb scratch || exit 1
@@ -164,11 +196,11 @@ my_sql -e "SET GLOBAL binlog_format = 'ROW'"   # new sessions: the rest is ROW a
 
 # --- a binlog purged before it was archived ---
 my_sql -e "FLUSH BINARY LOGS"
-marker 9
+my_marker 9
 my_sql -e "FLUSH BINARY LOGS"
 purge_to=$(my_sql -N -e "SHOW MASTER STATUS" | cut -f1)
 purge_closed
-marker 10
+my_marker 10
 fails "binlog-sync reports the purged files as a gap and exits 1" 1 "binlog gap source=my" backupd --config "$conf" binlog-sync my
 T10=$(rfc $((at[10] + 1)))
 fails "a restore across the gap is refused, naming the last reachable moment" 1 "has a gap" restore --config "$conf" --source my --at "$T10" --database shop --into-db shop_gap
@@ -177,7 +209,7 @@ check "nothing was loaded" test -z "$(my_sql -N -e "SHOW DATABASES LIKE 'shop_ga
 fails "catalog at across the gap exits 1" 1 "" catalog --config "$conf" at "$T10" --source my
 check "...naming the missing file and the last reachable moment" grep -q "NOT reachable: 'binlog.0000[0-9]*' was never archived (a gap); the last moment reachable is 20" "$_out"
 ok "a moment before the gap is still reachable" restore --config "$conf" --source my --at "$T3" --database shop --into-db shop_again
-check "...with the same rows" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_again.t')" = "$(rows_before 5)"
+check "...with the same rows" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_again.t')" = "$(my_rows_before 5)"
 
 # --- binlog-follow: lag under a steady writer, a server restart, SIGTERM ---
 ok "a dump after the gap" backupd --config "$conf" run my
@@ -224,10 +256,10 @@ check "binlog-follow reads on after its mariadb-binlog was cut off" test "$(newe
 check "...and says so" grep -q "mariadb-binlog ended" "$T/follow.log"
 kill "$spid"; wait "$spid" 2>/dev/null
 restart_mariadb || exit 1
-marker 11
+my_marker 11
 for _ in $(seq 60); do [ "$(newest_event)" -ge "${at[11]}" ] && break; sleep 0.5; done
 check "binlog-follow went on after a server restart" test "$(newest_event)" -ge "${at[11]}"
-marker 12
+my_marker 12
 kill -TERM "$fpid"
 wait "$fpid"
 check "binlog-follow exits 0 on SIGTERM" test $? -eq 0
@@ -242,7 +274,7 @@ PY
 # the partial object of the file being written serves a restore (T11: an event after it exists)
 T11=$(rfc $((at[11] + 1)))
 ok "restore to between markers 11 and 12 from the followed archive" restore --config "$conf" --source my --at "$T11" --database shop --into-db shop_follow
-check "follow: exactly the rows committed before that second" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_follow.t')" = "$(rows_before 12)"
+check "follow: exactly the rows committed before that second" test "$(my_sql -N -e 'SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop_follow.t')" = "$(my_rows_before 12)"
 # files purged while no follower ran: the next one reports the gap
 my_sql -e "FLUSH BINARY LOGS; INSERT INTO shop.t (v, note) VALUES (0, 'lost'); FLUSH BINARY LOGS"
 purge_closed
@@ -293,14 +325,14 @@ on_exit "kill $dpid"
 for _ in $(seq 100); do [ "$(arch "a[0]['pid'] > 0")" = True ] && break; sleep 0.2; done
 check "the daemon runs binlog-follow for the follow source only" test "$(arch "len(a), a[0]['pid'] > 0")" = "(1, True)"
 check "...and status shows its lag from its start on" test "$(arch "isinstance(a[0]['lag_seconds'], int) and a[0]['lag_seconds'] >= 0")" = True
-marker 21
+my_marker 21
 for _ in $(seq 60); do [ "$(newest_event)" -ge "${at[21]}" ] && break; sleep 0.5; done
 check "...which archives what the server writes" test "$(newest_event)" -ge "${at[21]}"
 old=$(arch "a[0]['pid']")
 kill -9 "$old"
 for _ in $(seq 100); do [ "$(arch "a[0]['restarts'] >= 1 and a[0]['pid'] not in (0, $old)")" = True ] && break; sleep 0.2; done
 check "a follower that dies is restarted, and status counts it" test "$(arch "a[0]['restarts'] >= 1 and a[0]['pid'] not in (0, $old)")" = True
-marker 22
+my_marker 22
 for _ in $(seq 60); do [ "$(newest_event)" -ge "${at[22]}" ] && break; sleep 0.5; done
 check "...and the restarted one archives on" test "$(newest_event)" -ge "${at[22]}"
 # a steady writer for 10 s: the archiver's lag (status, metrics) stays within the seal interval

@@ -365,6 +365,19 @@ CONF
     backupd --config "$d/coffer.conf" init >/dev/null 2>&1
 }
 
+# my_marker K: a row (v = K, note 'marker') inserted into shop.t, committed alone in its second,
+# 0.2 s into it; that second in at[K] (the caller declares `declare -A at`): a moment at[K] + 1
+# lies between marker K and what follows it (binlog replay tests)
+my_marker() {
+    local now
+    now=$(date +%s.%N)
+    sleep "$(awk -v n="$now" 'BEGIN { printf "%.3f", 1.2 - (n - int(n)) }')"
+    my_sql shop -e "INSERT INTO t (v, note) VALUES ($1, 'marker')"
+    at[$1]=$(date +%s)
+}
+# my_rows_before K: the count and sum of v of shop.t's rows committed before marker K
+my_rows_before() { my_sql -N -e "SELECT COUNT(*), COALESCE(SUM(v),0) FROM shop.t WHERE id < (SELECT id FROM shop.t WHERE v = $1)"; }
+
 # backups SOURCE CONF: the number of committed backups of SOURCE
 backups() {
     catalog --config "$2" list --source "$1" --json 2>/dev/null |

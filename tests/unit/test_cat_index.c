@@ -47,6 +47,27 @@ static struct cat_index *open_at(const char *name, bool *fresh)
     return x;
 }
 
+/* the index @name made older by @sql (its meta 'schema' set back too), then opened again:
+ * upgraded in place to this schema, with its rows */
+static struct cat_index *reopen_older(const char *name, const char *sql)
+{
+    struct cf_err e = CF_ERR_INIT;
+    char *p = cf_asprintf("%s/%s", dir, name), v[64] = "";
+    sqlite3 *db;
+    bool fresh = true;
+
+    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    free(p);
+    struct cat_index *x = open_at(name, &fresh);
+    CHECK(x != NULL && !fresh);
+    if (x != NULL)
+        CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
+    CHECK_STR(v, "6");
+    return x;
+}
+
 TEST(create_private_in_missing_directory)
 {
     bool fresh = false;
@@ -62,6 +83,85 @@ TEST(create_private_in_missing_directory)
     CHECK(x != NULL && !fresh);
     cat_index_close(x);
     free(p);
+}
+
+/* a replay's dump must have finished in a second before the moment (repo_when_base_ok) */
+TEST(at_replay_needs_a_dump_finished_before)
+{
+    bool fresh;
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = open_at("r.db", &fresh);
+    struct cat_row r;
+    struct repo_when w = { false, 0, true };
+
+    CHECK_EQ_INT(cat_index_begin(x, &e), 0);
+    row(&r, "my", "20261120T030000Z-aaaaaaaa", CAT_COMPLETE);
+    r.finished = r.time + 5;
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    row(&r, "my", "20261121T030000Z-bbbbbbbb", CAT_COMPLETE);
+    r.finished = r.time + 10;   /* its snapshot: any moment from 03:00:00 to 03:00:10 */
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    CHECK_EQ_INT(cat_index_commit(x, &e), 0);
+
+    time_parse_compact("20261121T030009Z", &w.t);   /* after the id, before the finish */
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), 0);
+    CHECK_STR(r.id, "20261120T030000Z-aaaaaaaa");   /* the older dump, a longer replay */
+    cat_row_clear(&r);
+    w.replay = false;   /* no replay: the dump as of its own time */
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), 0);
+    CHECK_STR(r.id, "20261121T030000Z-bbbbbbbb");
+    cat_row_clear(&r);
+    w.replay = true;
+    time_parse_compact("20261121T030010Z", &w.t);   /* the finish's second: not certain */
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), 0);
+    CHECK_STR(r.id, "20261120T030000Z-aaaaaaaa");
+    cat_row_clear(&r);
+    time_parse_compact("20261121T030011Z", &w.t);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), 0);
+    CHECK_STR(r.id, "20261121T030000Z-bbbbbbbb");
+    cat_row_clear(&r);
+    time_parse_compact("20261120T030003Z", &w.t);   /* none finished before: refused */
+    CHECK_EQ_INT(cat_index_at(x, NULL, "my", w, &r, &e), -1);
+    CHECK_EQ_INT(e.code, CF_E_NOTFOUND);
+    CHECK_MSG(e, "source 'my' has no dump certainly taken before 2026-11-20T03:00:03Z to "
+                 "replay its binlog from: dump 20261120T030000Z-aaaaaaaa started before it "
+                 "but finished only at 2026-11-20T03:00:05Z");
+    cf_err_clear(&e);
+    cat_index_close(x);
+}
+
+/* retention anchors a window on a dump as restore chooses one: by its finish (cat_archive.c),
+ * also when the index remembered the dump with its start as its moment */
+TEST(dump_base_stands_after_its_finish)
+{
+    bool fresh;
+    struct cf_err e = CF_ERR_INIT;
+    struct cat_index *x = open_at("b.db", &fresh);
+    struct cat_row r, *v = NULL;
+    struct cat_filter f = { .source = "my" };
+    struct cat_bases bs;
+    struct log_base b;
+    size_t n = 0;
+
+    CHECK_EQ_INT(cat_index_begin(x, &e), 0);
+    row(&r, "my", "20261121T030000Z-bbbbbbbb", CAT_COMPLETE);
+    r.finished = r.time + 10;
+    CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
+    memset(&b, 0, sizeof(b));
+    snprintf(b.stream, sizeof(b.stream), "binlog");
+    b.start = b.stop = 7;
+    b.stop_time = r.time;
+    b.self_contained = true;
+    CHECK_EQ_INT(cat_base_put(x, "repo-1", "my", r.id, true, &b, 0, &e), 0);
+    CHECK_EQ_INT(cat_index_commit(x, &e), 0);
+    CHECK_EQ_INT(cat_index_query(x, &f, &v, &n, &e), 0);
+    CHECK_EQ_INT(cat_bases_cached(x, v, n, &bs, &e), 0);
+    CHECK_EQ_INT(bs.n, 1);
+    if (bs.n == 1)
+        CHECK_EQ_INT(bs.b[0].stop_time, r.time + 11);   /* the first second after its finish */
+    cat_bases_free(&bs);
+    cat_rows_free(v, n);
+    cat_index_close(x);
 }
 
 TEST(rows_filters_and_at)
@@ -119,11 +219,11 @@ TEST(rows_filters_and_at)
     /* at: the damaged and pruned ones are never chosen */
     time_t at;
     time_parse_compact("20261122T120000Z", &at);
-    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at }, &r, &e), 0);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at, false }, &r, &e), 0);
     CHECK_STR(r.id, "20261120T030000Z-aaaaaaaa");
     cat_row_clear(&r);
     time_parse_compact("20261120T025959Z", &at);
-    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at }, &r, &e), -1);
+    CHECK_EQ_INT(cat_index_at(x, NULL, "media", (struct repo_when){ false, at, false }, &r, &e), -1);
     CHECK_EQ_INT(e.code, CF_E_NOTFOUND);
     CHECK_MSG(e, "no complete backup of source 'media' at or before 2026-11-20T02:59:59Z");
     cf_err_clear(&e);
@@ -270,7 +370,7 @@ TEST(schema_1_upgraded_in_place)
     cat_row_clear(&r);
     char v[64];
     CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "5");
+    CHECK_STR(v, "6");
     CHECK_EQ_INT(cat_index_meta_get(x, "synced:repo-1", v, sizeof(v), &e), 0);
     /* schema 3: the attempts table, usable at once */
     struct cat_attempt a = { .source = "media", .job = "nightly", .started = 100,
@@ -304,7 +404,7 @@ TEST(schema_1_upgraded_in_place)
                                       CAT_VANISHED, NULL, &e), 0);
     CHECK_EQ_INT(cat_index_forget(x, "repo-1", &e), 0);
     cat_index_close(x);
-    x = open_at("v1.db", &fresh);   /* opened again: schema 5 now, nothing to upgrade */
+    x = open_at("v1.db", &fresh);   /* opened again: schema 6 now, nothing to upgrade */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "media", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     CHECK(r.status == CAT_VANISHED && r.gone_at >= time(NULL) - 60);
@@ -404,8 +504,6 @@ TEST(manifest_fields)
 TEST(schema_3_upgraded_to_4)
 {
     bool fresh = true;
-    char *p = cf_asprintf("%s/v3.db", dir);
-    sqlite3 *db;
     struct cf_err e = CF_ERR_INIT;
 
     /* a schema 3 file is a fresh index of today without the logs table */
@@ -415,20 +513,12 @@ TEST(schema_3_upgraded_to_4)
     row(&r, "pg", "20261121T030000Z-aaaaaaaa", CAT_COMPLETE);
     CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
     cat_index_close(x);
-    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE logs; UPDATE meta SET value = '3' WHERE key = "
-                              "'schema'", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-
-    x = open_at("v3.db", &fresh);
-    CHECK(x != NULL && !fresh);
-    char v[64];
-    CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "5");
+    x = reopen_older("v3.db", "DROP TABLE logs; UPDATE meta SET value = '3' WHERE key = "
+                     "'schema'");
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "pg", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     cat_row_clear(&r);
     /* the logs table: put, replace, list sorted, sources, drop one, drop all */
-    struct cat_log l = { "000000010000000000000003", 1000, 300 };
+    struct cat_log l = { "000000010000000000000003", 1000, 300, -1 };
     CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
     snprintf(l.file, sizeof(l.file), "000000010000000000000001");
     CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
@@ -462,7 +552,7 @@ TEST(schema_3_upgraded_to_4)
     CHECK_EQ_INT(n, 1);
     free(lv);
     cat_index_close(x);
-    x = open_at("v3.db", &fresh);   /* schema 5 now: nothing to upgrade, rows there */
+    x = open_at("v3.db", &fresh);   /* schema 6 now: nothing to upgrade, rows there */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_log_drop(x, "repo-1", NULL, NULL, &e), 0);
     CHECK_EQ_INT(cat_index_logs(x, "repo-1", "maria", &lv, &n, &e), 0);
@@ -472,16 +562,13 @@ TEST(schema_3_upgraded_to_4)
     CHECK_EQ_INT(n, 1);
     free(lv);
     cat_index_close(x);
-    free(p);
 }
 
-/* an index of schema 4 (before drills): upgraded in place to 5, its rows and logs kept, the
+/* an index of schema 4 (before drills): upgraded in place to 6, its rows and logs kept, the
  * drills table usable at once: put, replace, has, the newest of a subject */
 TEST(schema_4_upgraded_to_5)
 {
     bool fresh = true, found, has;
-    char *p = cf_asprintf("%s/v4.db", dir);
-    sqlite3 *db;
     struct cf_err e = CF_ERR_INIT;
 
     struct cat_index *x = open_at("v4.db", &fresh);
@@ -489,19 +576,11 @@ TEST(schema_4_upgraded_to_5)
     struct cat_row r;
     row(&r, "pg", "20261121T030000Z-aaaaaaaa", CAT_COMPLETE);
     CHECK_EQ_INT(cat_index_put(x, &r, &e), 0);
-    struct cat_log l = { "000000010000000000000003", 1000, 300 };
+    struct cat_log l = { "000000010000000000000003", 1000, 300, -1 };
     CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "pg", &l, &e), 0);
     cat_index_close(x);
-    CHECK_EQ_INT(sqlite3_open(p, &db), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE drills; UPDATE meta SET value = '4' WHERE key = "
-                              "'schema'", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-
-    x = open_at("v4.db", &fresh);
-    CHECK(x != NULL && !fresh);
-    char v[64];
-    CHECK_EQ_INT(cat_index_meta_get(x, "schema", v, sizeof(v), &e), 0);
-    CHECK_STR(v, "5");
+    x = reopen_older("v4.db", "DROP TABLE drills; ALTER TABLE logs DROP COLUMN last_event; "
+                     "UPDATE meta SET value = '4' WHERE key = 'schema'");
     CHECK_EQ_INT(cat_index_get(x, "repo-1", "pg", "20261121T030000Z-aaaaaaaa", &r, &e), 0);
     cat_row_clear(&r);
     struct cat_log *lv = NULL;
@@ -552,22 +631,21 @@ TEST(schema_4_upgraded_to_5)
     cf_err_clear(&e);
     json_decref(rep);
     cat_index_close(x);
-    x = open_at("v4.db", &fresh);   /* schema 5 now: nothing to upgrade, drills there */
+    x = open_at("v4.db", &fresh);   /* schema 6 now: nothing to upgrade, drills there */
     CHECK(x != NULL && !fresh);
     CHECK_EQ_INT(cat_index_drill_last(x, NULL, "source.pg", &last, &found, &e), 0);
     CHECK(found);
     CHECK_EQ_INT(last.rto_ms, 81500);
     cat_index_close(x);
-    free(p);
 }
 
 /* what status reads from the rows: the newest segment, ranges and gaps, for WAL and binlogs */
 TEST(archive_summary)
 {
     struct cat_log v[] = {
-        { "000000010000000000000001", 100, 10 }, { "000000010000000000000002", 160, 10 },
-        { "000000010000000000000005", 400, 10 }, { "00000002.history", 420, 1 },
-        { "000000020000000000000005", 430, 10 }, { "not-a-wal-name", 0, 5 },
+        { "000000010000000000000001", 100, 10, -1 }, { "000000010000000000000002", 160, 10, -1 },
+        { "000000010000000000000005", 400, 10, -1 }, { "00000002.history", 420, 1, -1 },
+        { "000000020000000000000005", 430, 10, -1 }, { "not-a-wal-name", 0, 5, -1 },
     };
     struct cat_archive a;
     char s[96];
@@ -587,13 +665,84 @@ TEST(archive_summary)
         CHECK_EQ_INT(a.gaps[0].files, 2);
     }
     cat_archive_free(&a);
-    struct cat_log b[] = { { "mysql-bin.000041", 1, 1 }, { "mysql-bin.000043", 2, 1 } };
+    struct cat_log b[] = { { "mysql-bin.000041", 1, 1, -1 }, { "mysql-bin.000043", 2, 1, -1 } };
     cat_archive_sum(b, 2, CAT_LOG_BINLOG, 0, &a);
     CHECK_EQ_INT(a.ngaps, 1);
     CHECK_STR(a.last.file, "mysql-bin.000043");
     cat_log_format(CAT_LOG_BINLOG, "mysql-bin", 42, 0, s, sizeof(s));
     CHECK_STR(s, "mysql-bin.000042");
     cat_archive_free(&a);
+    /* WAL: the recovery point is the newest segment's push */
+    cat_archive_sum(v, 6, CAT_LOG_WAL, LOG_WAL_SEG_DEFAULT, &a);
+    CHECK_EQ_INT(a.point, 430);
+    cat_archive_free(&a);
+    /* binlogs sealed by binlog-follow: the file being written as partial objects (a shorter
+     * one left behind by a crash), at its file's place; the newest object is the longest
+     * partial, and the recovery point its last event, not its push */
+    struct cat_log c[] = {
+        { "binlog.000041", 510, 1, 500 },
+        { "binlog.000042", 610, 1, 600 },
+        { "binlog.000043.partial-1234", 700, 1, 690 },
+        { "binlog.000043.partial-999", 650, 1, 640 },
+    };
+    cat_archive_sum(c, 4, CAT_LOG_BINLOG, 0, &a);
+    CHECK_EQ_INT(a.unparsed, 0);
+    CHECK_EQ_INT(a.nranges, 1);
+    CHECK_EQ_INT(a.ngaps, 0);
+    CHECK_STR(a.last.file, "binlog.000043.partial-1234");
+    CHECK_EQ_INT(a.point, 690);
+    cat_archive_free(&a);
+    /* the whole file wins over its partial objects; no last event recorded: its push */
+    struct cat_log d[] = {
+        { "binlog.000043", 720, 1, 0 },
+        { "binlog.000043.partial-1234", 700, 1, 690 },
+        { "binlog.000045", 900, 1, 880 },
+    };
+    cat_archive_sum(d, 2, CAT_LOG_BINLOG, 0, &a);
+    CHECK_STR(a.last.file, "binlog.000043");
+    CHECK_EQ_INT(a.point, 720);
+    cat_archive_free(&a);
+    cat_archive_sum(d, 3, CAT_LOG_BINLOG, 0, &a);
+    CHECK_EQ_INT(a.ngaps, 1);   /* binlog.000044 */
+    CHECK_EQ_INT(a.point, 880);
+    cat_archive_free(&a);
+    struct log_pos pos;
+    CHECK(cat_log_parse(CAT_LOG_BINLOG, "binlog.000043.partial-1234", 0, &pos));
+    CHECK_STR(pos.stream, "binlog");
+    CHECK_EQ_INT(pos.seq, 43);
+    CHECK_EQ_INT(pos.kind, LOG_SEGMENT);
+    CHECK(!cat_log_parse(CAT_LOG_BINLOG, "binlog.000043.partial-", 0, &pos));
+    CHECK(!cat_log_parse(CAT_LOG_BINLOG, "binlog.000043.partial-x1", 0, &pos));
+}
+
+/* an index of schema 5: upgraded in place to 6, each log row's last event -1 (not read), so
+ * that the next refresh reads the binlog headers once; a row written now keeps its own */
+TEST(schema_5_upgraded_to_6)
+{
+    bool fresh = true;
+    struct cf_err e = CF_ERR_INIT;
+
+    struct cat_index *x = open_at("v5.db", &fresh);
+    CHECK(x != NULL && fresh);
+    struct cat_log l = { "binlog.000007", 1000, 300, 990 };
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "my", &l, &e), 0);
+    cat_index_close(x);
+    x = reopen_older("v5.db", "ALTER TABLE logs DROP COLUMN last_event; UPDATE meta SET value "
+                     "= '5' WHERE key = 'schema'");
+    struct cat_log *lv = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cat_index_logs(x, "repo-1", "my", &lv, &n, &e), 0);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) {
+        CHECK_EQ_INT(lv[0].last_event, -1);
+        CHECK_EQ_INT(lv[0].pushed, 1000);
+    }
+    free(lv);
+    CHECK_EQ_INT(cat_index_log_put(x, "repo-1", "my", &l, &e), 0);
+    CHECK_EQ_INT(cat_index_logs(x, "repo-1", "my", &lv, &n, &e), 0);
+    CHECK(n == 1 && lv[0].last_event == 990);
+    free(lv);
+    cat_index_close(x);
 }
 
 int main(void)
@@ -602,6 +751,8 @@ int main(void)
     if (mkdtemp(dir) == NULL)
         return 1;
     RUN(create_private_in_missing_directory);
+    RUN(at_replay_needs_a_dump_finished_before);
+    RUN(dump_base_stands_after_its_finish);
     RUN(rows_filters_and_at);
     RUN(pins_and_verify_kept);
     RUN(corrupted_file_moved_aside);
@@ -610,6 +761,7 @@ int main(void)
     RUN(schema_3_upgraded_to_4);
     RUN(schema_4_upgraded_to_5);
     RUN(archive_summary);
+    RUN(schema_5_upgraded_to_6);
     RUN(locked_by_another_process);
     RUN(unwritable_directory);
     RUN(manifest_fields);

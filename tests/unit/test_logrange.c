@@ -253,7 +253,7 @@ static unsigned oracle(const struct arch *a, size_t k, time_t now, int64_t pitr,
     if (have_anchor && (p->seq >= a->b[anchor].start || a->f[k].pushed >= now - pitr))
         keep |= LOGK_WINDOW;
     for (size_t i = 0; i < a->nb; i++)
-        if ((a->b[i].kept || (have_anchor && i == anchor)) &&
+        if ((a->b[i].kept || (have_anchor && i == anchor)) && !a->b[i].self_contained &&
             strcmp(a->b[i].stream, p->stream) == 0 && p->seq >= a->b[i].start &&
             p->seq <= a->b[i].stop)
             keep |= LOGK_BACKUP;
@@ -290,9 +290,9 @@ TEST(retention_hand_written)
     for (uint64_t q = 0; q < 30; q++)
         add_file(&a, "00000001", q, LOG_SEGMENT, (time_t)q * 60 + 59);
     struct log_base b[] = {
-        { "A", "00000001", 2, 3, 3 * 60 + 30, true, true },
-        { "B", "00000001", 10, 11, 11 * 60 + 30, false, true },
-        { "C", "00000001", 20, 21, 21 * 60 + 30, true, true },
+        { "A", "00000001", 2, 3, 3 * 60 + 30, true, true, false },
+        { "B", "00000001", 10, 11, 11 * 60 + 30, false, true, false },
+        { "C", "00000001", 20, 21, 21 * 60 + 30, true, true, false },
     };
     log_retention(b, 3, a.f, a.nf, 30 * 60, 15 * 60, d, &pl);
     /* window start 15:00: B stopped before it, C after: B anchors the window */
@@ -471,11 +471,153 @@ TEST(retention_makes_no_gap_that_matters)
     CHECK(mattering > 100);
 }
 
+/* A MariaDB binlog archive and its dumps: files binlog.000001.. closed one after another
+ * (each holds the events from the previous one's close to its own), pushed a few seconds
+ * after; dumps at random moments, each recording the file being written then (the earliest of
+ * its databases' positions), self-contained. After a prune as catalog prune does it (the
+ * files log_retention() deletes, the dumps no rule keeps, the anchor kept), a restore to any
+ * second of the keep-pitr window, and to any moment after the newest dump, finds every file
+ * from its dump's position to the file holding the moment; and a dump kept by the backup
+ * rules outside the window keeps no binlog at all. */
+struct barch {
+    int64_t close[MAXF];   /* close[n]: when binlog n+1 was closed */
+    size_t nfiles;
+};
+
+/* the file (seq) whose events cover @t: the first closed after @t, else the last */
+static uint64_t file_at(const struct barch *ba, int64_t t)
+{
+    for (size_t n = 0; n < ba->nfiles; n++)
+        if (ba->close[n] > t)
+            return n + 1;
+    return ba->nfiles;
+}
+
+TEST(retention_binlog_dumps)
+{
+    unsigned seed = 4242;
+    static struct arch a;
+    static struct barch ba;
+    static struct log_decision d[MAXF];
+    struct log_plan pl;
+    size_t restores = 0, gfs_outside = 0, deleted = 0;
+
+    for (int round = 0; round < 3000; round++) {
+        time_t t0 = 1700000000;
+        memset(&a, 0, sizeof(a));
+        memset(&ba, 0, sizeof(ba));
+        ba.nfiles = 5 + rnd(&seed) % 150;
+        int64_t t = t0;
+        for (size_t n = 0; n < ba.nfiles; n++) {
+            t += 30 + rnd(&seed) % 600;
+            ba.close[n] = t;
+            add_file(&a, "binlog", n + 1, LOG_SEGMENT, (time_t)t + rnd(&seed) % 5);
+        }
+        int64_t end = t;
+        /* dumps in time order, as a source's lock makes them */
+        int64_t td = t0 + rnd(&seed) % 900;
+        while (a.nb < MAXB && td < end) {
+            struct log_base *b = &a.b[a.nb];
+            snprintf(a.ids[a.nb], sizeof(a.ids[a.nb]), "d%zu", a.nb);
+            b->id = a.ids[a.nb];
+            snprintf(b->stream, sizeof(b->stream), "binlog");
+            b->start = b->stop = file_at(&ba, td);
+            b->stop_time = (time_t)td;
+            b->kept = rnd(&seed) % 3 == 0;
+            b->usable = rnd(&seed) % 10 != 0;
+            b->self_contained = true;
+            a.nb++;
+            td += 60 + rnd(&seed) % 6000;
+        }
+        time_t now = (time_t)end + rnd(&seed) % 300;
+        int64_t pitr = rnd(&seed) % 4 ? (int64_t)(rnd(&seed) % 40000) : 0;
+        struct log_plan first;
+        log_retention(a.b, a.nb, a.f, a.nf, now, pitr, d, &first);
+        if (first.have_base)
+            a.b[first.latest].kept = true;   /* the newest is always kept (retention.h) */
+        log_retention(a.b, a.nb, a.f, a.nf, now, pitr, d, &pl);
+        for (size_t k = 0; k < a.nf; k++)
+            if (oracle(&a, k, now, pitr, d) != d[k].keep) {
+                printf("# round %d: binlog %llu keep %u, oracle %u\n", round,
+                       (unsigned long long)a.f[k].pos.seq, d[k].keep, oracle(&a, k, now, pitr, d));
+                CHECK_EQ_INT(d[k].keep, oracle(&a, k, now, pitr, d));
+                break;
+            }
+        if (!pl.have_base)
+            continue;
+        if (pl.anchored)
+            a.b[pl.anchor].kept = true;      /* as the caller must */
+        /* what is left: kept[seq] */
+        static bool kept[MAXF + 2];
+        memset(kept, 0, sizeof(kept));
+        for (size_t k = 0; k < a.nf; k++) {
+            kept[a.f[k].pos.seq] = d[k].keep != 0;
+            deleted += d[k].keep == 0;
+        }
+        /* a restore to @T as restore does it: the newest dump left that is usable and at or
+         * before T, then every file from its position to the one holding T */
+        int64_t from = pitr > 0 ? (int64_t)now - pitr : (int64_t)a.b[pl.latest].stop_time;
+        for (int64_t T = from; T <= (int64_t)now; T += 1 + rnd(&seed) % 97) {
+            const struct log_base *use = NULL;
+            for (size_t i = 0; i < a.nb; i++)
+                if (a.b[i].kept && a.b[i].usable && a.b[i].stop_time <= T &&
+                    (use == NULL || a.b[i].stop_time > use->stop_time))
+                    use = &a.b[i];
+            if (use == NULL)
+                continue;   /* before the oldest dump: nothing restores it, kept or not */
+            restores++;
+            for (uint64_t q = use->start; q <= file_at(&ba, T); q++)
+                if (!kept[q]) {
+                    printf("# round %d: restore --at %lld from %s (binlog %llu) misses binlog "
+                           "%llu\n", round, (long long)T, use->id,
+                           (unsigned long long)use->start, (unsigned long long)q);
+                    CHECK(kept[q]);
+                    T = (int64_t)now + 1;
+                    break;
+                }
+        }
+        /* a dump the rules keep outside the window keeps nothing of its own: every file
+         * before the window's (and the newest dump's) start that was pushed before the
+         * window opened is gone */
+        uint64_t floor = a.b[pl.latest].start;
+        if (pl.anchored && a.b[pl.anchor].start < floor)
+            floor = a.b[pl.anchor].start;
+        for (size_t i = 0; i < a.nb; i++) {
+            if (!a.b[i].kept || a.b[i].start >= floor)
+                continue;
+            gfs_outside++;
+            for (size_t k = 0; k < a.nf; k++)
+                if (a.f[k].pos.seq == a.b[i].start &&
+                    (!pl.anchored || a.f[k].pushed < pl.window_start))
+                    CHECK_EQ_INT(d[k].keep, 0);
+        }
+        /* and prune made no gap that matters to what is left */
+        static struct log_pos left[MAXF];
+        static struct log_base kb[MAXB];
+        size_t nl = 0, nk = 0;
+        for (size_t k = 0; k < a.nf; k++)
+            if (d[k].keep)
+                left[nl++] = a.f[k].pos;
+        for (size_t i = 0; i < a.nb; i++)
+            if (a.b[i].kept)
+                kb[nk++] = a.b[i];
+        struct log_range *g = NULL;
+        size_t ng = 0;
+        log_ranges(left, nl, NULL, NULL, &g, &ng);
+        for (size_t j = 0; j < ng; j++)
+            CHECK(!log_gap_matters(kb, nk, now, pitr, &g[j]));
+        free(g);
+    }
+    CHECK(restores > 10000);
+    CHECK(gfs_outside > 500);
+    CHECK(deleted > 10000);
+}
+
 TEST(gap_matters_hand_written)
 {
     struct log_base b[] = {
-        { "A", "00000001", 2, 3, 1000, true, true },
-        { "C", "00000001", 20, 21, 3000, true, true },
+        { "A", "00000001", 2, 3, 1000, true, true, false },
+        { "C", "00000001", 20, 21, 3000, true, true, false },
     };
     struct log_range g = { "00000001", 5, 9, 5 };
     CHECK(!log_gap_matters(b, 2, 4000, 0, &g));       /* between A and C: a hole */
@@ -510,6 +652,7 @@ int main(void)
     RUN(retention_hand_written);
     RUN(retention_randomized);
     RUN(retention_makes_no_gap_that_matters);
+    RUN(retention_binlog_dumps);
     RUN(gap_matters_hand_written);
     RUN(keep_names);
     return unit_done();

@@ -239,7 +239,7 @@ TEST(tamper_manifest)
     /* restore --at skips it and finds nothing older */
     struct repo_ref ref;
     cf_err_clear(&e);
-    CHECK(repo_find_at(d.f.repo, "mem", (struct repo_when){ false, time(NULL) + 10 }, &ref, &man, &e) != 0);
+    CHECK(repo_find_at(d.f.repo, "mem", (struct repo_when){ false, time(NULL) + 10, false }, &ref, &man, &e) != 0);
     CHECK(e.code == CF_E_NOTFOUND);
     free(p);
     damaged_done(&d);
