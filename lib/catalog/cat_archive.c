@@ -297,9 +297,12 @@ int cat_bases_cached(struct cat_index *x, const struct cat_row *rows, size_t nro
             out->seg_size = seg;
         /* a dump is the base of a replay only to moments after its finish (repo_when_base_ok):
          * before, its snapshot may be later than the moment (remembered stop times of older
-         * indexes are its start) */
+         * indexes are its start); a physical base backup only to moments after the second it
+         * stopped in (repo_pitr.c): the times are whole seconds */
         if (b.self_contained && r->finished != 0)
             b.stop_time = r->finished + 1;
+        else if (!b.self_contained)
+            b.stop_time += 1;
         b.usable = r->status == CAT_COMPLETE;
         out->b = cf_realloc(out->b, (out->n + 1) * sizeof(*out->b));
         out->row = cf_realloc(out->row, (out->n + 1) * sizeof(*out->row));
@@ -367,8 +370,8 @@ static bool physical_base(const struct manifest *m, struct log_base *b, uint64_t
  * binlog_file and binlog_pos its snapshot recorded. The dump restores as of its own time
  * alone; a replay after it starts in the earliest of those files. The moment it stands for is
  * its start (@time, the backup id's), or the manifest's when later; cat_bases_cached() moves
- * it to the first second after the dump finished, as restore chooses a dump to replay from. false when no database records a position (binary
- * logging was off). */
+ * it to the first second after the dump finished, as restore chooses a dump to replay from.
+ * false when no database records a position (binary logging was off). */
 static bool dump_base(const struct manifest *m, time_t time, struct log_base *b)
 {
     json_t *dbs = json_object_get(m->info, "databases"), *d;

@@ -194,8 +194,10 @@ static int base_judge(void *arg, size_t i)
     json_t *info = (*c->m)->info;
     const char *method = json_string_value(json_object_get(info, "method"));
     json_int_t stop = json_integer_value(json_object_get(info, "stop_time"));
+    /* stop_time is the whole second after pg_backup_stop returned: a base backup that stopped
+     * in T's own second may be consistent only after T, so it must have stopped before it */
     if (method && strcmp(method, "physical") == 0 && json_string_value(
-            json_object_get(info, "start_wal")) && (c->at.latest || stop <= c->at.t))
+            json_object_get(info, "start_wal")) && (c->at.latest || stop < c->at.t))
         return REPO_TAKE;
     manifest_free(*c->m);
     *c->m = NULL;
