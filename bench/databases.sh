@@ -4,7 +4,9 @@
 #             (pipeline overhead), and bytes stored against `pg_dump -Fc` (its default gzip)
 #   mariadb:  seconds of `mariadb-dump > /dev/null` against `backupd run`, and bytes stored
 #             against `mariadb-dump | gzip` (mariadb-dump has no compression of its own)
-# Medians of RUNS runs. Throwaway servers from tests/lib/servers.sh. Never pass/fail.
+# Each source's commands run in turn, RUNS rounds of one run each (a shared machine's drift
+# hits them alike): seconds are medians over the rounds, ratios medians of each round's
+# ratio. Throwaway servers from tests/lib/servers.sh. Never pass/fail.
 #
 #   bench/databases.sh [PGBENCH_SCALE]   (default 50; MY_ROWS=1000000 rows for mariadb)
 set -euo pipefail
@@ -36,6 +38,16 @@ secs() {  # secs CMD...: wall seconds of one run, 3 decimals
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+rounds() {  # rounds NAME... : RUNS rounds, each running the function NAME of each once, in turn
+    local r f
+    for r in $(seq "$runs"); do
+        for f in "$@"; do secs "$f" >>"$T/t.$f"; done
+    done
+}
+med() { median <"$T/t.$1"; }
+pratio() {  # pratio A B: the median of A's seconds over B's, round by round
+    paste "$T/t.$1" "$T/t.$2" | awk '{ printf "%.6f\n", $1 / $2 }' | median | xargs printf '%.3f'
+}
 stored() {  # stored SOURCE [CONF]: bytes stored by the newest backup of SOURCE
     catalog --config "${2:-$conf}" list --source "$1" --json |
         python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["bytes_stored"])'
@@ -51,35 +63,38 @@ mydump() { mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction 
 # the same with one zstd thread: on a 2-core host the server, pg_dump and zstd share the cores
 sed -e "s|^path = .*/repo$|&1|" -e 's|^\[repository\]$|&\ncompression-threads = 1|' "$conf" >"$T/c/one.conf"
 backupd --config "$T/c/one.conf" init >/dev/null 2>&1
-# and with zstd level 1 for the database (compression-level in its [source] section)
+# and with another zstd level (compression-level in the [source] section): 1 for postgres
+# (default 3), 3 for mariadb (its default is 1; a build before that default has 3)
 sed -e "s|^path = .*/repo$|&2|" -e 's|^type = postgres$|&\ncompression-level = 1|' \
-    -e 's|^type = mariadb$|&\ncompression-level = 1|' "$conf" >"$T/c/fast.conf"
-backupd --config "$T/c/fast.conf" init >/dev/null 2>&1
-pg_raw=$(for _ in $(seq "$runs"); do secs pgdump; done | median)
-pg_run=$(for _ in $(seq "$runs"); do secs backupd --config "$conf" run pg; done | median)
-pg_run1=$(for _ in $(seq "$runs"); do secs backupd --config "$T/c/one.conf" run pg; done | median)
-pg_runf=$(for _ in $(seq "$runs"); do secs backupd --config "$T/c/fast.conf" run pg; done | median)
-pg_storedf=$(stored pg "$T/c/fast.conf")
+    -e 's|^type = mariadb$|&\ncompression-level = 3|' "$conf" >"$T/c/alt.conf"
+backupd --config "$T/c/alt.conf" init >/dev/null 2>&1
+pgrun() { backupd --config "$conf" run pg; }
+pgrun1() { backupd --config "$T/c/one.conf" run pg; }
+pgrunf() { backupd --config "$T/c/alt.conf" run pg; }
+myrun() { backupd --config "$conf" run my; }
+myrun3() { backupd --config "$T/c/alt.conf" run my; }
+rounds pgdump pgrun pgrun1 pgrunf
+pg_raw=$(med pgdump) pg_run=$(med pgrun) pg_run1=$(med pgrun1) pg_runf=$(med pgrunf)
+pg_storedf=$(stored pg "$T/c/alt.conf")
 pg_dump_bytes=$(pg_dump -Fc -Z0 -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres | wc -c)
 pg_gz_bytes=$(pg_dump -Fc -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres | wc -c)
 pg_stored=$(stored pg)
-my_raw=$(for _ in $(seq "$runs"); do secs mydump; done | median)
-my_run=$(for _ in $(seq "$runs"); do secs backupd --config "$conf" run my; done | median)
-my_runf=$(for _ in $(seq "$runs"); do secs backupd --config "$T/c/fast.conf" run my; done | median)
-my_storedf=$(stored my "$T/c/fast.conf")
+rounds mydump myrun myrun3
+my_raw=$(med mydump) my_run=$(med myrun) my_run3=$(med myrun3)
+my_stored3=$(stored my "$T/c/alt.conf")
 my_dump_bytes=$(mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench | wc -c)
 my_gz_bytes=$(mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench | gzip -6 | wc -c)
 my_stored=$(stored my)
 
 printf '%-34s %12s %12s %8s\n' "" "peer" "coffer" "ratio"
-printf '%-34s %11ss %11ss %8s\n' "postgres: pg_dump -Fc -Z0 >/dev/null" "$pg_raw" "$pg_run" "$(ratio "$pg_run" "$pg_raw")"
-printf '%-34s %11ss %11ss %8s\n' "  same, compression-threads = 1" "$pg_raw" "$pg_run1" "$(ratio "$pg_run1" "$pg_raw")"
-printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 1" "$pg_raw" "$pg_runf" "$(ratio "$pg_runf" "$pg_raw")"
+printf '%-34s %11ss %11ss %8s\n' "postgres: pg_dump -Fc -Z0 >/dev/null" "$pg_raw" "$pg_run" "$(pratio pgrun pgdump)"
+printf '%-34s %11ss %11ss %8s\n' "  same, compression-threads = 1" "$pg_raw" "$pg_run1" "$(pratio pgrun1 pgdump)"
+printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 1" "$pg_raw" "$pg_runf" "$(pratio pgrunf pgdump)"
 printf '%-34s %12s %12s %8s\n' "postgres: bytes, pg_dump -Fc (gzip)" "$pg_gz_bytes" "$pg_stored" "$(ratio "$pg_stored" "$pg_gz_bytes")"
 printf '%-34s %12s %12s %8s\n' "  same, compression-level = 1" "$pg_gz_bytes" "$pg_storedf" "$(ratio "$pg_storedf" "$pg_gz_bytes")"
-printf '%-34s %11ss %11ss %8s\n' "mariadb: mariadb-dump >/dev/null" "$my_raw" "$my_run" "$(ratio "$my_run" "$my_raw")"
-printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 1" "$my_raw" "$my_runf" "$(ratio "$my_runf" "$my_raw")"
+printf '%-34s %11ss %11ss %8s\n' "mariadb: mariadb-dump >/dev/null" "$my_raw" "$my_run" "$(pratio myrun mydump)"
+printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 3" "$my_raw" "$my_run3" "$(pratio myrun3 mydump)"
 printf '%-34s %12s %12s %8s\n' "mariadb: bytes, mariadb-dump|gzip" "$my_gz_bytes" "$my_stored" "$(ratio "$my_stored" "$my_gz_bytes")"
-printf '%-34s %12s %12s %8s\n' "  same, compression-level = 1" "$my_gz_bytes" "$my_storedf" "$(ratio "$my_storedf" "$my_gz_bytes")"
+printf '%-34s %12s %12s %8s\n' "  same, compression-level = 3" "$my_gz_bytes" "$my_stored3" "$(ratio "$my_stored3" "$my_gz_bytes")"
 echo "# dump sizes uncompressed: pg_dump -Fc -Z0 $pg_dump_bytes bytes, mariadb-dump $my_dump_bytes bytes"
 echo "# coffer time includes pg_dumpall --globals-only and the catalog/commit of each backup"

@@ -3,7 +3,9 @@
  *
  *   [repository]  compression-level (1..19, 3), compression-threads (0..256, 0: one per
  *                 core), object-size (1MiB..4GiB, 64MiB)
- *   [source NAME] compression-level, compression-threads: the source's own value wins;
+ *   [source NAME] compression-level, compression-threads: the source's own value wins; a
+ *                 source of a kind with a level of its own (stream_kind_level: mariadb, 1)
+ *                 has that level unless its section or [repository] sets one;
  *                 incremental (yes), full-every (N backups or a duration, 7), cache-dir
  *                 (volumes) */
 #ifndef CF_STREAM_OPTS_H
@@ -25,13 +27,20 @@ struct stream_opts {
                                default (beside the catalog's database) */
 };
 
+#define STREAM_LEVEL_DEFAULT 3
+
 /* the keys the stream reads in [repository], and in [source] (NULL-terminated) */
 extern const char *const stream_repo_keys[];
 extern const char *const stream_source_keys[];
 
+/* stream_kind_level() - the compression level of a source of kind @kind (its `type`; NULL:
+ * none) when neither its section nor [repository] sets compression-level */
+long stream_kind_level(const char *kind);
+
 /* stream_opts_resolve() - the stream options of a backup of source section @src (NULL: none)
- * in repository section @repo (NULL: none): the defaults, then @repo's values, then @src's.
- * A value of the wrong form or out of range is CF_E_CONFIG naming file and line. */
+ * in repository section @repo (NULL: none): the defaults (the level of @src's type), then
+ * @repo's values, then @src's. A value of the wrong form or out of range is CF_E_CONFIG
+ * naming file and line. */
 int stream_opts_resolve(const struct ini_section *repo, const struct ini_section *src,
                         struct stream_opts *o, struct cf_err *e);
 

@@ -46,6 +46,7 @@ check "the snapshot is consistent (items - audit rows = 5000)" test "$(my_sql -N
 check "manifest: binlog file" test "$(latest_info "$conf" my '[d for d in i["databases"] if d["name"]=="shop"][0]["binlog_file"]')" != ""
 check "manifest: binlog position" test "$(latest_info "$conf" my '[d for d in i["databases"] if d["name"]=="shop"][0]["binlog_pos"]')" -gt 0
 check "manifest: GTID" grep -Eq '^[0-9]+-[0-9]+-[0-9]+' <<<"$(latest_info "$conf" my '[d for d in i["databases"] if d["name"]=="shop"][0]["gtid"]')"
+check "manifest: zstd level 1, a mariadb source's own default" test "$(latest_info "$conf" my 'm["compression"]["level"]')" = 1
 check "manifest: database size" test "$(latest_info "$conf" my '[d for d in i["databases"] if d["name"]=="shop"][0]["size"]')" -gt 0
 check "manifest: a warning for the MyISAM table" grep -q "legacy.old uses the non-transactional engine MyISAM" <<<"$(latest_info "$conf" my '"\n".join(i["warnings"])')"
 backupd --config "$conf" run my 2>"$T/run.log" >/dev/null

@@ -4,6 +4,7 @@
 #include "config/conf.h"
 #include "config/ini.h"
 #include "validate/validate.h"
+#include "stream/stream_opts.h"
 #include "metrics/metrics_http.h"
 #include "core/util.h"
 
@@ -231,6 +232,38 @@ TEST(conf_errors_name_the_line)
     bad(REPO "[source m]\ntype = volume\npath =\n", "path: empty value");
 }
 
+/* the level of a backup: the source's compression-level, else [repository]'s, else its
+ * kind's (mariadb: 1), else 3 */
+static long level_of(const char *text)
+{
+    struct ini *ini = NULL;
+    struct cf_err e = CF_ERR_INIT;
+    struct stream_opts so = { .level = 0 };
+    CHECK(ini_parse_string(text, "l.conf", &ini, &e) == 0);
+    CHECK(stream_opts_resolve(ini_find(ini, "repository", NULL), ini_find(ini, "source", "s"),
+                              &so, &e) == 0);
+    ini_free(ini);
+    return so.level;
+}
+
+TEST(stream_level_by_kind)
+{
+    CHECK_EQ_INT(stream_kind_level("mariadb"), 1);
+    CHECK_EQ_INT(stream_kind_level("postgres"), 3);
+    CHECK_EQ_INT(stream_kind_level(NULL), 3);
+    CHECK_EQ_INT(level_of("[repository]\n[source s]\ntype = mariadb\n"), 1);
+    CHECK_EQ_INT(level_of("[repository]\n[source s]\ntype = postgres\n"), 3);
+    CHECK_EQ_INT(level_of("[repository]\n[source s]\ntype = volume\n"), 3);
+    CHECK_EQ_INT(level_of("[repository]\n[source s]\ntype = redis\n"), 3);
+    /* a level set anywhere wins over the kind's */
+    CHECK_EQ_INT(level_of("[repository]\ncompression-level = 3\n[source s]\ntype = mariadb\n"), 3);
+    CHECK_EQ_INT(level_of("[repository]\ncompression-level = 6\n[source s]\ntype = volume\n"), 6);
+    CHECK_EQ_INT(level_of("[repository]\n[source s]\ntype = mariadb\ncompression-level = 2\n"), 2);
+    CHECK_EQ_INT(level_of("[repository]\ncompression-level = 9\n[source s]\ntype = mariadb\n"
+                          "compression-level = 4\n"), 4);
+    CHECK_EQ_INT(level_of("[repository]\n"), 3);
+}
+
 /* lib/config alone only reads and sorts: the keys and values are the validation step's */
 TEST(conf_read_only_parses)
 {
@@ -273,6 +306,7 @@ int main(void)
     RUN(conf_errors_name_the_line);
     RUN(conf_read_only_parses);
     RUN(conf_missing_file);
+    RUN(stream_level_by_kind);
     struct cf_err e = CF_ERR_INIT;
     fs_remove_tree(dir, &e);
     return unit_done();
