@@ -130,11 +130,7 @@ conf="$c/coffer.conf"
 mkdir -p "$T/vol"
 make_local_conf "$c" "$T/vol"
 backupd --config "$conf" init >/dev/null 2>&1
-chgrp postgres "$c" "$conf" "$c/repo" "$c/repo/repo.json"
-chmod 0750 "$c" "$c/repo"
-chmod 0640 "$conf" "$c/repo/repo.json"
-chown postgres "$c/repo.key"
-install -d -o postgres -g postgres -m 0700 "$c/repo/logs"
+pg_archive_access "$c"
 
 # --- pgBackRest: its own repository, owned by postgres ---
 b="$T/pgbr"

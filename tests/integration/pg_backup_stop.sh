@@ -16,11 +16,7 @@ repo="$c/repo"
 mkdir -p "$T/vol" && echo data >"$T/vol/file"
 make_local_conf "$c" "$T/vol"
 ok "repository created" backupd --config "$conf" init
-chgrp postgres "$c" "$conf" "$repo" "$repo/repo.json"
-chmod 0750 "$c" "$repo"
-chmod 0640 "$conf" "$repo/repo.json"
-chown postgres "$c/repo.key"
-install -d -o postgres -g postgres -m 0700 "$repo/logs"
+pg_archive_access "$c"
 cat >"$T/archive.sh" <<SH
 #!/bin/sh
 # the test's archive_command: \$1 is %p, \$2 is %f

@@ -25,11 +25,7 @@ as_pg() { runuser -u postgres -- "$@"; }
 mkdir -p "$T/vol" && echo data >"$T/vol/file"
 make_local_conf "$c" "$T/vol"
 ok "repository created" backupd --config "$conf" init
-chgrp postgres "$c" "$conf" "$repo" "$repo/repo.json"
-chmod 0750 "$c" "$repo"
-chmod 0640 "$conf" "$repo/repo.json"
-chown postgres "$c/repo.key"
-install -d -o postgres -g postgres -m 0700 "$repo/logs"
+pg_archive_access "$c"
 
 # archiving as docs/PITR.md sets it up; archive_timeout keeps the test's RPO short
 PG_CONF_EXTRA="archive_mode = on
