@@ -35,14 +35,17 @@ char *pg_aside_name(const char *dest, time_t t)
 }
 
 /* pg_aside_name() for now, made unique among the server's databases: the original is never
- * renamed onto a database kept aside by an earlier restore of the same second */
+ * renamed onto a database kept aside by an earlier restore of the same second. "Now" is
+ * COFFER_TEST_ASIDE_TIME (Unix seconds) when set: a test takes that second's name first. */
 static char *aside_unique(PGconn *admin, const char *dest, struct cf_err *e)
 {
     char ts[32], suffix[64];
     bool exists = true;
     char *name = NULL;
+    const char *test = getenv("COFFER_TEST_ASIDE_TIME");
+    time_t now = test ? (time_t)strtoll(test, NULL, 10) : time(NULL);
 
-    time_format_compact(time(NULL), ts, sizeof(ts));
+    time_format_compact(now, ts, sizeof(ts));
     for (unsigned n = 1; exists && n < 1000; n++) {
         free(name);
         if (n == 1)
