@@ -212,3 +212,14 @@ void seal_r_free(struct seal_r *r)
     r->ct = NULL;
     sodium_memzero(&r->st, sizeof(r->st));
 }
+
+ssize_t seal_mem_read(void *arg, void *buf, size_t cap, struct cf_err *e)
+{
+    struct seal_mem *m = arg;
+    size_t n = cap < m->left ? cap : m->left;
+    (void)e;
+    memcpy(buf, m->p, n);
+    m->p += n;
+    m->left -= n;
+    return (ssize_t)n;
+}

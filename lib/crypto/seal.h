@@ -61,6 +61,13 @@ size_t seal_push(struct seal_w *w, const void *pt, size_t len, unsigned char tag
 
 typedef ssize_t (*seal_read_fn)(void *arg, void *buf, size_t cap, struct cf_err *e);
 
+/* a seal_read_fn over an object already in memory: seal_open(r, seal_mem_read, &m, ...) */
+struct seal_mem {
+    const unsigned char *p;
+    size_t left;
+};
+ssize_t seal_mem_read(void *arg, void *buf, size_t cap, struct cf_err *e);
+
 struct seal_r {
     crypto_secretstream_xchacha20poly1305_state st;
     unsigned char hdr[SEAL_HDR_MAX];

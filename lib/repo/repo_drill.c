@@ -44,29 +44,13 @@ int repo_sealed_put(struct repo *r, const struct seal_key *sk, const char *key, 
     return rc;
 }
 
-struct mem_reader {
-    const char *p;
-    size_t left;
-};
-
-static ssize_t mem_read(void *arg, void *buf, size_t cap, struct cf_err *e)
-{
-    struct mem_reader *m = arg;
-    (void)e;
-    size_t n = cap < m->left ? cap : m->left;
-    memcpy(buf, m->p, n);
-    m->p += n;
-    m->left -= n;
-    return (ssize_t)n;
-}
-
 int repo_sealed_get(struct repo *r, const char *key, const char *id, const char *what,
                     size_t max, json_t **out, struct cf_err *e)
 {
     struct buf raw = BUF_INIT, plain = BUF_INIT;
     struct seal_key sk;
     struct seal_r sr;
-    struct mem_reader m;
+    struct seal_mem m;
     unsigned char *pt = NULL, tag = 0;
     size_t len;
     json_error_t jerr;
@@ -78,9 +62,9 @@ int repo_sealed_get(struct repo *r, const char *key, const char *id, const char 
     if (target_get_buf(r->t, key, max, &raw, e) != 0)
         goto out;
     rc = -2;   /* from here on, the object is there but damaged */
-    m.p = raw.data;
+    m.p = (const unsigned char *)raw.data;
     m.left = raw.len;
-    if (seal_open(&sr, mem_read, &m, &r->keys, &sk, SEAL_MANIFEST, 0, id, e) != 0)
+    if (seal_open(&sr, seal_mem_read, &m, &r->keys, &sk, SEAL_MANIFEST, 0, id, e) != 0)
         goto out;
     pt = cf_malloc(SEAL_MSG_MAX);
     while ((k = seal_next(&sr, pt, &len, &tag, e)) == 1)

@@ -58,22 +58,6 @@ out:
     return rc;
 }
 
-struct mem_rd {
-    const char *p;
-    size_t left;
-};
-
-static ssize_t mem_rd(void *arg, void *buf, size_t cap, struct cf_err *e)
-{
-    struct mem_rd *m = arg;
-    size_t n = cap < m->left ? cap : m->left;
-    (void)e;
-    memcpy(buf, m->p, n);
-    m->p += n;
-    m->left -= n;
-    return (ssize_t)n;
-}
-
 /* the index object's zstd frame, authenticated, into @z; @hex (or NULL) its BLAKE2b */
 static int index_read(struct repo *r, const char *source, const char *id, struct buf *z,
                       char hex[65], struct cf_err *e)
@@ -82,7 +66,7 @@ static int index_read(struct repo *r, const char *source, const char *id, struct
     struct buf raw = BUF_INIT;
     struct seal_key sk;
     struct seal_r sr;
-    struct mem_rd m;
+    struct seal_mem m;
     unsigned char *pt = cf_malloc(SEAL_MSG_MAX), tag = 0, h[32];
     size_t len;
     int rc = -1, k;
@@ -91,9 +75,9 @@ static int index_read(struct repo *r, const char *source, const char *id, struct
     memset(&sr, 0, sizeof(sr));
     if (target_get_buf(repo_target(r), key, REPO_INDEX_MAX, &raw, e) != 0)
         goto out;
-    m.p = raw.data;
+    m.p = (const unsigned char *)raw.data;
     m.left = raw.len;
-    if (seal_open(&sr, mem_rd, &m, repo_keys(r), &sk, SEAL_INDEX, 0, id, e) != 0)
+    if (seal_open(&sr, seal_mem_read, &m, repo_keys(r), &sk, SEAL_INDEX, 0, id, e) != 0)
         goto out;
     while ((k = seal_next(&sr, pt, &len, &tag, e)) == 1)
         buf_append(z, pt, len);
