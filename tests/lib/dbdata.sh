@@ -255,6 +255,46 @@ BEGIN
 END//
 DELIMITER ;
 SQL
+    # non-ASCII literals in the DDL of UTF-8 columns (ENUM, SET, DEFAULT, CHECK, a generated
+    # column), INET6 and UUID (a dump in a binary session stores them as NULL), and every byte
+    # value in a BLOB and a VARBINARY (ENUM and SET definitions cannot hold 4-byte UTF-8: the
+    # server keeps them in utf8mb3 and makes such a value '?')
+    my_sql "$db" <<SQL || { echo "my_load_schema: allbytes failed" >&2; return 1; }
+CREATE TABLE allbytes (
+    id INT PRIMARY KEY,
+    mood ENUM('café', 'naïve', 'ü') NOT NULL DEFAULT 'naïve',
+    tags SET('é', 'ß', 'x'),
+    label VARCHAR(20) DEFAULT 'ünbekannt' CHECK (label <> 'verboten ✗'),
+    shout VARCHAR(40) AS (CONCAT(label, ' ‼')) VIRTUAL,
+    ip INET6,
+    uid UUID,
+    b BLOB,
+    vb VARBINARY(300)
+) ENGINE=InnoDB;
+INSERT INTO allbytes (id, mood, tags, label, ip, uid, b, vb) VALUES
+    (1, 'café', 'é,x', 'été', '2001:db8::5c', '123e4567-e89b-12d3-a456-426614174000',
+     UNHEX('$(printf '%02X' $(seq 0 255))'), UNHEX('$(printf '%02X' $(seq 255 -1 0))')),
+    (2, 'ü', 'é,ß', DEFAULT, '::1', 'ffffffff-0000-5c27-0000-000000000000',
+     UNHEX('5C27225C5C001A0D0A'), '\\\\''\\\\');
+SQL
+}
+
+# a table in character sets other than UTF-8 (docs/SOURCES.md "Character set"): SJIS and Big5
+# characters whose second byte is 0x5C (a backslash), latin1 text and an ENUM of non-ASCII
+# values
+my_load_encodings() {
+    my_sql "$1" <<'SQL' || { echo "my_load_encodings: failed" >&2; return 1; }
+CREATE TABLE encodings (
+    id INT PRIMARY KEY,
+    sjis VARCHAR(20) CHARACTER SET sjis,
+    big5 VARCHAR(20) CHARACTER SET big5,
+    latin TEXT CHARACTER SET latin1 DEFAULT 'défaut',
+    mood ENUM('café', 'naïve', 'über') CHARACTER SET latin1
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+INSERT INTO encodings VALUES
+    (1, '表ソ能', '許功蓋', 'crème brûlée \\ ''x''', 'café'),
+    (2, 'ソ''表', '許\\', DEFAULT, 'über');
+SQL
 }
 
 my_schema() {
