@@ -4,6 +4,8 @@
 #             (pipeline overhead), and bytes stored against `pg_dump -Fc` (its default gzip)
 #   mariadb:  seconds of `mariadb-dump > /dev/null` against `backupd run`, and bytes stored
 #             against `mariadb-dump | gzip` (mariadb-dump has no compression of its own)
+#   both:     CPU seconds of the server and of the client side (dump tool, and coffer's
+#             compression and encryption), where the server runs on the same cores
 # Each source's commands run in turn, RUNS rounds of one run each (a shared machine's drift
 # hits them alike): seconds are medians over the rounds, ratios medians of each round's
 # ratio. Throwaway servers from tests/lib/servers.sh. Never pass/fail.
@@ -25,6 +27,9 @@ set +u
 . "$here/dbsetup.sh"
 set -u
 
+srv_ticks() {  # srv_ticks PID: CPU clock ticks of a server, with its reaped children (backends)
+    awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"
+}
 secs() {  # secs CMD...: wall seconds of one run, 3 decimals
     local t0 t1
     t0=$(date +%s.%N)
@@ -35,6 +40,20 @@ secs() {  # secs CMD...: wall seconds of one run, 3 decimals
     fi
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+}
+# cpu NAME SERVER_PID: run the function NAME, append to $T/c.NAME the CPU seconds the server
+# and the command (with its children: the dump tool) used, "server client"
+cpu() {
+    local s0 s1 c
+    s0=$(srv_ticks "$2")
+    c=$( { TIMEFORMAT='%U %S'; time "$1" >/dev/null 2>&1; } 2>&1 | tail -n 1)
+    sleep 0.2   # a PostgreSQL backend is reaped (its CPU counted) after its client exits
+    s1=$(srv_ticks "$2")
+    awk -v s="$((s1 - s0))" -v hz="$(getconf CLK_TCK)" -v c="$c" \
+        'BEGIN { split(c, u, " "); printf "%.2f %.2f\n", s / hz, u[1] + u[2] }' >>"$T/c.$1"
+}
+cpus() {  # cpus NAME: "server+client" CPU seconds, medians over the rounds
+    printf '%s+%s' "$(cut -d' ' -f1 "$T/c.$1" | median)" "$(cut -d' ' -f2 "$T/c.$1" | median)"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
@@ -80,6 +99,11 @@ pg_dump_bytes=$(pg_dump -Fc -Z0 -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres
 pg_gz_bytes=$(pg_dump -Fc -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres | wc -c)
 pg_stored=$(stored pg)
 rounds mydump myrun myrun3
+# where the seconds go: CPU of the server and of the client side, a round of its own (so the
+# rounds above are timed alone)
+for r in $(seq "$runs"); do
+    cpu pgdump "$PG_PID"; cpu pgrun "$PG_PID"; cpu mydump "$MY_PID"; cpu myrun "$MY_PID"
+done
 my_raw=$(med mydump) my_run=$(med myrun) my_run3=$(med myrun3)
 my_stored3=$(stored my "$T/c/alt.conf")
 my_dump_bytes=$(mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench | wc -c)
@@ -97,4 +121,6 @@ printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 3" "$my_raw" "$my_
 printf '%-34s %12s %12s %8s\n' "mariadb: bytes, mariadb-dump|gzip" "$my_gz_bytes" "$my_stored" "$(ratio "$my_stored" "$my_gz_bytes")"
 printf '%-34s %12s %12s %8s\n' "  same, compression-level = 3" "$my_gz_bytes" "$my_stored3" "$(ratio "$my_stored3" "$my_gz_bytes")"
 echo "# dump sizes uncompressed: pg_dump -Fc -Z0 $pg_dump_bytes bytes, mariadb-dump $my_dump_bytes bytes"
+echo "# CPU seconds, server + client (the client with its dump tool): postgres peer $(cpus pgdump), coffer $(cpus pgrun);" \
+    "mariadb peer $(cpus mydump), coffer $(cpus myrun); on $(nproc) cores the wall time is at least the sum over $(nproc)"
 echo "# coffer time includes pg_dumpall --globals-only and the catalog/commit of each backup"
