@@ -13,19 +13,24 @@
 /* where Debian installs each major version's client tools (for src_tool_path) */
 #define DB_PG_TOOLS_GLOB "/usr/lib/postgresql/[0-9]*/bin"
 
-/* The exact row count of every table whose rows pg_dump writes (ordinary tables and
- * partitions, not a partitioned parent, a system or an extension's table): one row per table,
- * "schema.table" and count(*), in order. Run in the dump's snapshot at backup time, and on a
- * restored copy by the drill, which compares the two. */
-#define DB_PG_ROW_COUNTS_SQL                                                                   \
-    "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), "                          \
-    "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', "      \
-    "n.nspname, c.relname), false, true, '')))[1]::text::bigint "                               \
+/* The tables whose rows pg_dump writes (ordinary tables and partitions, not a partitioned
+ * parent, a system or an extension's table), in order: "schema.table" (quoted as needed), then
+ * DB_PG_ROW_TABLES_SQL: the schema and the table's name, DB_PG_ROW_COUNTS_SQL: count(*). At
+ * backup time the names are read in the dump's snapshot and the rows counted in the dump
+ * itself (pgdump_check_rows); the drill counts a restored copy and compares the two. */
+#define DB_PG_ROW_TABLES_FROM                                                                  \
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "                            \
     "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "          \
     "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "                \
     "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "         \
     "AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1"
+#define DB_PG_ROW_TABLES_SQL                                                                   \
+    "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname, c.relname "     \
+    DB_PG_ROW_TABLES_FROM
+#define DB_PG_ROW_COUNTS_SQL                                                                   \
+    "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), "                          \
+    "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', "      \
+    "n.nspname, c.relname), false, true, '')))[1]::text::bigint " DB_PG_ROW_TABLES_FROM
 
 /* db_pg_settings_load() - the settings of a postgres [source]: port 5432, the password from
  * `password-file` or PGPASSWORD */

@@ -31,6 +31,19 @@ struct pgdump_summary {
     unsigned data_entries;       /* TOC entries with data (tables, large objects) */
     unsigned large_objects;
     uint64_t bytes;              /* of the whole archive */
+    /* pgdump_check_rows() only: each TABLE DATA entry with the rows its data holds, in TOC
+     * order; NULL when the archive is compressed (-Z0 only) */
+    struct pgdump_table *tables;
+    size_t ntables;
+};
+
+/* a table's data in an uncompressed archive is its COPY text, one line per row (a newline in a
+ * value is written as \n), then pg_dump's end marker "\.\n\n\n": its rows are its newlines
+ * but those 3. Without the marker the rows are not @counted. */
+struct pgdump_table {
+    char *nsp, *name;
+    uint64_t rows;
+    bool counted;
 };
 
 /* pgdump_check() - consume the custom-format archive from @r (which forwards it) and prove it
@@ -38,6 +51,10 @@ struct pgdump_summary {
  * A capture set on @r (r->capture) receives the header and the table of contents, and is
  * unset where the data blocks begin: an archive without its data, for what needs no data. */
 int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *e);
+/* the same, counting each table's rows into s->tables (free with pgdump_summary_free(); after
+ * an error there is nothing to free) */
+int pgdump_check_rows(struct src_reader *r, struct pgdump_summary *s, struct cf_err *e);
+void pgdump_summary_free(struct pgdump_summary *s);
 
 /* sqldump_check() - one of the first three lines of @head (the first bytes of the dump) must
  * start with @first_line_prefix; the last line of @tail (its last bytes) that is neither blank

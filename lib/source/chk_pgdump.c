@@ -5,7 +5,10 @@
 #include "chk.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "../core/util.h"
 
 /* ------------------------------------------------------------------------------------------
  * pg_dump custom format (pg_backup_archiver.c WriteHead/WriteToc, pg_backup_custom.c):
@@ -77,8 +80,47 @@ static int pgd_str(struct pgd *p, char *out, size_t cap, bool *is_null, const ch
     return 0;
 }
 
-/* data chunks of one block (or one large object) up to the zero-length terminator */
-static int pgd_chunks(struct pgd *p, const char *field, struct cf_err *e)
+/* newlines counted in a table's data, and its last bytes */
+#define PGD_END_MARKER "\\.\n\n\n"
+struct pgd_count {
+    uint64_t lines;
+    unsigned char last[sizeof(PGD_END_MARKER) - 1];
+    size_t nlast;
+};
+
+/* skip @n bytes, counting them into @c */
+static int pgd_lines(struct pgd *p, size_t n, struct pgd_count *c, const char *field,
+                     struct cf_err *e)
+{
+    while (n > 0) {
+        int f = src_reader_fill(p->r, 1, e);
+        if (f < 0)
+            return -1;
+        if (f == 0)   /* the input ended: the reader's own message for it */
+            return src_reader_get(p->r, NULL, n, field, e);
+        size_t k = src_reader_avail(p->r) < n ? src_reader_avail(p->r) : n;
+        const unsigned char *b = src_reader_peek(p->r), *end = b + k;
+        size_t keep = k < sizeof(c->last) ? k : sizeof(c->last);
+        for (const unsigned char *q = end - keep; q < end; q++) {   /* the last bytes */
+            if (c->nlast == sizeof(c->last)) {
+                memmove(c->last, c->last + 1, sizeof(c->last) - 1);
+                c->nlast--;
+            }
+            c->last[c->nlast++] = *q;
+        }
+        while ((b = memchr(b, '\n', (size_t)(end - b))) != NULL) {
+            c->lines++;
+            b++;
+        }
+        src_reader_consume(p->r, k);
+        n -= k;
+    }
+    return 0;
+}
+
+/* data chunks of one block (or one large object) up to the zero-length terminator, counted
+ * into @c unless it is NULL */
+static int pgd_chunks(struct pgd *p, struct pgd_count *c, const char *field, struct cf_err *e)
 {
     for (;;) {
         int64_t len;
@@ -89,7 +131,8 @@ static int pgd_chunks(struct pgd *p, const char *field, struct cf_err *e)
         if (len < 0)
             return cf_err_set(e, CF_E_CORRUPT, "%s: negative chunk length in %s", p->r->what,
                               field);
-        if (src_reader_get(p->r, NULL, (size_t)len, field, e) != 0)
+        if (c ? pgd_lines(p, (size_t)len, c, field, e)
+              : src_reader_get(p->r, NULL, (size_t)len, field, e))
             return -1;
     }
 }
@@ -98,9 +141,22 @@ struct toc_data {
     int64_t id;
     bool seen;
     bool blobs;
+    struct pgdump_table *table;   /* TABLE DATA, when rows are counted */
 };
 
-int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *e)
+void pgdump_summary_free(struct pgdump_summary *s)
+{
+    for (size_t i = 0; i < s->ntables; i++) {
+        free(s->tables[i].nsp);
+        free(s->tables[i].name);
+    }
+    free(s->tables);
+    s->tables = NULL;
+    s->ntables = 0;
+}
+
+static int pgdump_parse(struct src_reader *r, struct pgdump_summary *s, bool rows,
+                        struct cf_err *e)
 {
     struct pgd p = { r, 4, 8 };
     unsigned char h[11];
@@ -169,20 +225,20 @@ int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *
     data = cf_calloc((size_t)count + 1, sizeof(*data));
     for (int64_t i = 0; i < count; i++) {
         int64_t id, dumper;
-        char desc[64];
+        char desc[64], tag[256], nsp[256];   /* names are at most 63 bytes */
         bool is_null;
         snprintf(field, sizeof(field), "table of contents entry %" PRId64 " of %" PRId64, i + 1,
                  count);
         if (pgd_int(&p, &id, field, e) != 0 || pgd_int(&p, &dumper, field, e) != 0 ||
             pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* tableoid */
             pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* oid */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* tag */
+            pgd_str(&p, tag, sizeof(tag), NULL, field, e) != 0 ||
             pgd_str(&p, desc, sizeof(desc), NULL, field, e) != 0 ||
             pgd_int(&p, &v, field, e) != 0 ||                     /* section */
             pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* defn */
             pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* dropStmt */
             pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* copyStmt */
-            pgd_str(&p, NULL, 0, NULL, field, e) != 0 ||          /* namespace */
+            pgd_str(&p, nsp, sizeof(nsp), NULL, field, e) != 0 ||
             pgd_str(&p, NULL, 0, NULL, field, e) != 0)            /* tablespace */
             goto out;
         if (s->vmin >= 14 && pgd_str(&p, NULL, 0, NULL, field, e) != 0)   /* tableam */
@@ -203,6 +259,14 @@ int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *
         if (dumper) {
             data[ndata].id = id;
             data[ndata].blobs = strcmp(desc, "BLOBS") == 0;
+            if (rows && s->compression == 0 && strcmp(desc, "TABLE DATA") == 0) {
+                if (s->ntables == 0)
+                    s->tables = cf_calloc((size_t)count, sizeof(*s->tables));
+                struct pgdump_table *t = &s->tables[s->ntables++];
+                t->nsp = cf_strdup(nsp);
+                t->name = cf_strdup(tag);
+                data[ndata].table = t;
+            }
             ndata++;
         }
     }
@@ -227,8 +291,14 @@ int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *
         seen++;
         snprintf(field, sizeof(field), "data block of TOC entry %" PRId64, id);
         if (type == 1) {
-            if (pgd_chunks(&p, field, e) != 0)
+            struct pgd_count c = { 0, { 0 }, 0 };
+            struct pgdump_table *t = data[k].table;
+            if (pgd_chunks(&p, t ? &c : NULL, field, e) != 0)
                 goto out;
+            if (t && c.nlast == sizeof(c.last) && memcmp(c.last, PGD_END_MARKER, c.nlast) == 0) {
+                t->rows = c.lines - 3;
+                t->counted = true;
+            }
         } else {
             for (;;) {
                 int64_t oid;
@@ -237,7 +307,7 @@ int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *
                 if (oid == 0)
                     break;
                 s->large_objects++;
-                if (pgd_chunks(&p, field, e) != 0)
+                if (pgd_chunks(&p, NULL, field, e) != 0)
                     goto out;
             }
         }
@@ -255,6 +325,18 @@ int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *
     s->bytes = r->consumed;
     rc = 0;
 out:
+    if (rc != 0)
+        pgdump_summary_free(s);
     free(data);
     return rc;
+}
+
+int pgdump_check(struct src_reader *r, struct pgdump_summary *s, struct cf_err *e)
+{
+    return pgdump_parse(r, s, false, e);
+}
+
+int pgdump_check_rows(struct src_reader *r, struct pgdump_summary *s, struct cf_err *e)
+{
+    return pgdump_parse(r, s, true, e);
 }

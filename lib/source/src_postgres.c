@@ -190,21 +190,53 @@ out_nores:
 
 /* the exact row count of each table, in the dump's snapshot (the transaction is still open),
  * for the drill to compare with the restored copy; a failure is a warning, not a failed backup */
-static void pg_row_counts(const struct db_settings *p, PGconn *c, const char *db, json_t *dbinfo)
+static int table_cmp(const void *a, const void *b)
+{
+    const struct pgdump_table *x = a, *y = b;
+    int c = strcmp(x->nsp, y->nsp);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* row_counts: each table's rows as the dump @s holds them, named as the drill names them (in
+ * the dump's snapshot, on @c). A table the archive gave no count for (none is known: every
+ * table pg_dump writes has its data entry, ended by its marker) has them all counted in the
+ * snapshot instead. */
+static void pg_row_counts(const struct db_settings *p, PGconn *c, const char *db,
+                          struct pgdump_summary *s, json_t *dbinfo)
 {
     struct cf_err e = CF_ERR_INIT;
-    PGresult *res = pg_exec(c, "counting the rows of each table", DB_PG_ROW_COUNTS_SQL, 0, NULL,
-                            &e);
-    if (res == NULL) {
+    bool whole = true;
+    PGresult *res = pg_exec(c, "listing the tables", DB_PG_ROW_TABLES_SQL, 0, NULL, &e);
+    json_t *counts = json_object();
+    if (res != NULL) {
+        qsort(s->tables, s->ntables, sizeof(*s->tables), table_cmp);
+        for (int i = 0; whole && i < PQntuples(res); i++) {
+            struct pgdump_table k = { PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), 0, false };
+            const struct pgdump_table *t =
+                s->ntables ? bsearch(&k, s->tables, s->ntables, sizeof(k), table_cmp) : NULL;
+            if (t == NULL || !t->counted)
+                whole = false;
+            else
+                json_object_set_new(counts, PQgetvalue(res, i, 0),
+                                    json_integer((json_int_t)t->rows));
+        }
+        PQclear(res);
+        if (!whole) {
+            json_object_clear(counts);
+            res = pg_exec(c, "counting the rows of each table", DB_PG_ROW_COUNTS_SQL, 0, NULL,
+                          &e);
+            for (int i = 0; res != NULL && i < PQntuples(res); i++)
+                json_object_set_new(counts, PQgetvalue(res, i, 0),
+                                    json_integer(strtoll(PQgetvalue(res, i, 1), NULL, 10)));
+            PQclear(res);
+        }
+    }
+    if (e.code != CF_E_OK) {
         log_warn("backup source=%s database=%s: no row counts recorded: %s", p->name, db, e.msg);
+        json_decref(counts);
         return;
     }
-    json_t *counts = json_object();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_object_set_new(counts, PQgetvalue(res, i, 0),
-                            json_integer(strtoll(PQgetvalue(res, i, 1), NULL, 10)));
     json_object_set_new(dbinfo, "row_counts", counts);
-    PQclear(res);
 }
 
 static int pg_export_db(struct db_settings *p, const char *db, struct source_out *out, json_t *dbinfo,
@@ -255,7 +287,7 @@ static int pg_export_db(struct db_settings *p, const char *db, struct source_out
     }
     free(snaparg);
     r.fd = ch.fd;
-    int crc = pgdump_check(&r, &s, e);
+    int crc = pgdump_check_rows(&r, &s, e);
     r.fd = -1;
     if (src_child_conclude(&ch, crc, r.eof, e) != 0)
         goto out;
@@ -266,7 +298,8 @@ static int pg_export_db(struct db_settings *p, const char *db, struct source_out
     json_object_set_new(dbinfo, "toc_entries", json_integer(s.toc_entries));
     json_object_set_new(dbinfo, "data_entries", json_integer(s.data_entries));
     json_object_set_new(dbinfo, "large_objects", json_integer(s.large_objects));
-    pg_row_counts(p, c, db, dbinfo);
+    pg_row_counts(p, c, db, &s, dbinfo);
+    pgdump_summary_free(&s);
     log_info("backup part source=%s database=%s bytes=%" PRIu64 " toc=%u lsn=%s", p->name, db,
              s.bytes, s.toc_entries, json_string_value(json_object_get(dbinfo, "wal_lsn")));
     rc = 0;

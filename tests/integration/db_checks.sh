@@ -13,6 +13,14 @@ chk="$COFFER_UNIT/test_src_check"
 { start_mariadb && my_load shop; } || { echo "not ok - MariaDB started and loaded"; exit 1; }
 { start_redis && redis_load; } || { echo "not ok - Redis started and loaded"; exit 1; }
 
+# tables whose rows are easy to miscount: none, rows without columns, values with newlines
+pg_sql -d app >/dev/null <<'SQL'
+CREATE TABLE "café".vide (id int);
+CREATE TABLE "café"."sans colonnes" ();
+INSERT INTO "café"."sans colonnes" SELECT FROM generate_series(1, 3);
+CREATE TABLE "Lignes" (t text, b bytea);
+INSERT INTO "Lignes" VALUES (E'a\nb\r\nc\n', E'\\x0a0a0d'), (E'\n', NULL), (NULL, E'\\x0a');
+SQL
 pg_dump -Fc -Z0 -h "$PG_HOST" -p "$PG_PORT" -U postgres -f "$T/app.dump" app
 pg_dump -Fc -h "$PG_HOST" -p "$PG_PORT" -U postgres -f "$T/app-gz.dump" app
 pg_dumpall --globals-only -h "$PG_HOST" -p "$PG_PORT" -U postgres -f "$T/globals.sql"
@@ -23,6 +31,20 @@ rcli --rdb "$T/dump.rdb" >/dev/null 2>&1
 ok "pg_dump -Fc -Z0 archive proved complete" "$chk" --file pgdump "$T/app.dump"
 summary=$(last_out)
 check "summary counts the large objects" grep -q "large_objects=20" <<<"$summary"
+# each table's rows as the archive's COPY data holds them, against count(*)
+pg_sql -d app -tA -F' ' -c "SELECT n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname), false, true, '')))[1]::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')" |
+    LC_ALL=C sort >"$T/counts.sql"
+grep '^rows ' <<<"$summary" | cut -d' ' -f2- | LC_ALL=C sort >"$T/counts.dump"
+check "the rows of each table counted in the archive equal count(*)" diff "$T/counts.sql" "$T/counts.dump"
+check "...for all of its $(wc -l <"$T/counts.sql") tables, partitions among them" grep -qx 'café.commandes_2026_02_b [0-9]*' "$T/counts.dump"
+check "...a table without columns has its 3 rows" grep -qx 'café.sans colonnes 3' "$T/counts.dump"
+check "...and rows whose values hold newlines one each" grep -qx 'public.Lignes 3' "$T/counts.dump"
+check "...an empty table none" grep -qx 'café.vide 0' "$T/counts.dump"
+# a data block without pg_dump's end marker (same length, still a whole archive): that table's
+# rows are not taken from the archive (the backup counts them in the snapshot instead)
+python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); open(sys.argv[2], "wb").write(d.replace(b"\\.\n\n\n", b"\\.\n\n ", 1))' "$T/app.dump" "$T/nomark.dump"
+ok "an archive with a block without its end marker is still whole" "$chk" --file pgdump "$T/nomark.dump"
+check "...and that one table is not counted" test "$(last_out | grep -c 'not counted$')" = 1
 ok "pg_dump -Fc (compressed) archive proved complete" "$chk" --file pgdump "$T/app-gz.dump"
 ok "pg_dumpall --globals-only proved complete" "$chk" --file pgglobals "$T/globals.sql"
 ok "mariadb-dump proved complete" "$chk" --file mariadb "$T/shop.sql"

@@ -275,11 +275,19 @@ static int check_file(const char *kind, const char *path)
     src_reader_init(&r, fd, path, count_sink, &sc);
     if (strcmp(kind, "pgdump") == 0) {
         struct pgdump_summary s;
-        rc = pgdump_check(&r, &s, &e);
-        if (rc == 0)
+        rc = pgdump_check_rows(&r, &s, &e);
+        if (rc == 0) {
             printf("archive %d.%d db=%s server=%s toc=%u data=%u large_objects=%u bytes=%llu\n",
                    s.vmaj, s.vmin, s.dbname, s.server_version, s.toc_entries, s.data_entries,
                    s.large_objects, (unsigned long long)s.bytes);
+            for (size_t i = 0; i < s.ntables; i++)
+                if (s.tables[i].counted)
+                    printf("rows %s.%s %llu\n", s.tables[i].nsp, s.tables[i].name,
+                           (unsigned long long)s.tables[i].rows);
+                else
+                    printf("rows %s.%s not counted\n", s.tables[i].nsp, s.tables[i].name);
+            pgdump_summary_free(&s);
+        }
     } else if (strcmp(kind, "rdb") == 0) {
         struct rdb_summary s;
         rc = rdb_check(&r, &s, NULL, NULL, &e);
