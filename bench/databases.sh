@@ -4,7 +4,9 @@
 #             (pipeline overhead), and bytes stored against `pg_dump -Fc` (its default gzip)
 #   mariadb:  seconds of `mariadb-dump > /dev/null` against `backupd run`, and bytes stored
 #             against `mariadb-dump | gzip` (mariadb-dump has no compression of its own)
-#   both:     CPU seconds of the server and of the client side (dump tool, and coffer's
+#   both:     the same dump piped into zstd by hand at coffer's level (the compression
+#             coffer adds, without its encryption and catalog) against `backupd run`, and
+#             CPU seconds of the server and of the client side (dump tool, and coffer's
 #             compression and encryption), where the server runs on the same cores
 # Each source's commands run in turn, RUNS rounds of one run each (a shared machine's drift
 # hits them alike): seconds are medians over the rounds, ratios medians of each round's
@@ -78,6 +80,10 @@ db_conf "$T/c"
 conf="$T/c/coffer.conf"
 pgdump() { pg_dump -Fc -Z0 -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres >/dev/null; }
 mydump() { mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --routines --triggers --events --hex-blob --quick bench >/dev/null; }
+# the same dumps compressed by hand as coffer compresses them (level 3 and 1, all cores): the
+# work coffer does, without its encryption, hashing and catalog
+pgzstd() { pg_dump -Fc -Z0 -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres | zstd -q -3 -T0 >/dev/null; }
+myzstd() { mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --routines --triggers --events --hex-blob --quick bench | zstd -q -1 -T0 >/dev/null; }
 
 # the same with one zstd thread: on a 2-core host the server, pg_dump and zstd share the cores
 sed -e "s|^path = .*/repo$|&1|" -e 's|^\[repository\]$|&\ncompression-threads = 1|' "$conf" >"$T/c/one.conf"
@@ -92,19 +98,19 @@ pgrun1() { backupd --config "$T/c/one.conf" run pg; }
 pgrunf() { backupd --config "$T/c/alt.conf" run pg; }
 myrun() { backupd --config "$conf" run my; }
 myrun3() { backupd --config "$T/c/alt.conf" run my; }
-rounds pgdump pgrun pgrun1 pgrunf
-pg_raw=$(med pgdump) pg_run=$(med pgrun) pg_run1=$(med pgrun1) pg_runf=$(med pgrunf)
+rounds pgdump pgrun pgrun1 pgrunf pgzstd
+pg_raw=$(med pgdump) pg_run=$(med pgrun) pg_run1=$(med pgrun1) pg_runf=$(med pgrunf) pg_zstd=$(med pgzstd)
 pg_storedf=$(stored pg "$T/c/alt.conf")
 pg_dump_bytes=$(pg_dump -Fc -Z0 -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres | wc -c)
 pg_gz_bytes=$(pg_dump -Fc -h "$PG_HOST" -p "$PG_PORT" -U postgres postgres | wc -c)
 pg_stored=$(stored pg)
-rounds mydump myrun myrun3
+rounds mydump myrun myrun3 myzstd
 # where the seconds go: CPU of the server and of the client side, a round of its own (so the
 # rounds above are timed alone)
 for r in $(seq "$runs"); do
     cpu pgdump "$PG_PID"; cpu pgrun "$PG_PID"; cpu mydump "$MY_PID"; cpu myrun "$MY_PID"
 done
-my_raw=$(med mydump) my_run=$(med myrun) my_run3=$(med myrun3)
+my_raw=$(med mydump) my_run=$(med myrun) my_run3=$(med myrun3) my_zstd=$(med myzstd)
 my_stored3=$(stored my "$T/c/alt.conf")
 my_dump_bytes=$(mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench | wc -c)
 my_gz_bytes=$(mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench | gzip -6 | wc -c)
@@ -114,10 +120,12 @@ printf '%-34s %12s %12s %8s\n' "" "peer" "coffer" "ratio"
 printf '%-34s %11ss %11ss %8s\n' "postgres: pg_dump -Fc -Z0 >/dev/null" "$pg_raw" "$pg_run" "$(pratio pgrun pgdump)"
 printf '%-34s %11ss %11ss %8s\n' "  same, compression-threads = 1" "$pg_raw" "$pg_run1" "$(pratio pgrun1 pgdump)"
 printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 1" "$pg_raw" "$pg_runf" "$(pratio pgrunf pgdump)"
+printf '%-34s %11ss %11ss %8s\n' "  peer: pg_dump | zstd -3 -T0" "$pg_zstd" "$pg_run" "$(pratio pgrun pgzstd)"
 printf '%-34s %12s %12s %8s\n' "postgres: bytes, pg_dump -Fc (gzip)" "$pg_gz_bytes" "$pg_stored" "$(ratio "$pg_stored" "$pg_gz_bytes")"
 printf '%-34s %12s %12s %8s\n' "  same, compression-level = 1" "$pg_gz_bytes" "$pg_storedf" "$(ratio "$pg_storedf" "$pg_gz_bytes")"
 printf '%-34s %11ss %11ss %8s\n' "mariadb: mariadb-dump >/dev/null" "$my_raw" "$my_run" "$(pratio myrun mydump)"
 printf '%-34s %11ss %11ss %8s\n' "  same, compression-level = 3" "$my_raw" "$my_run3" "$(pratio myrun3 mydump)"
+printf '%-34s %11ss %11ss %8s\n' "  peer: mariadb-dump | zstd -1 -T0" "$my_zstd" "$my_run" "$(pratio myrun myzstd)"
 printf '%-34s %12s %12s %8s\n' "mariadb: bytes, mariadb-dump|gzip" "$my_gz_bytes" "$my_stored" "$(ratio "$my_stored" "$my_gz_bytes")"
 printf '%-34s %12s %12s %8s\n' "  same, compression-level = 3" "$my_gz_bytes" "$my_stored3" "$(ratio "$my_stored3" "$my_gz_bytes")"
 echo "# dump sizes uncompressed: pg_dump -Fc -Z0 $pg_dump_bytes bytes, mariadb-dump $my_dump_bytes bytes"
