@@ -247,7 +247,7 @@ static int pg_export_db(struct db_settings *p, const char *db, struct source_out
     struct child ch = { 0 };
     struct src_reader r;
     struct db_pg_env env = { { 0 }, 0 };
-    struct pgdump_summary s;
+    struct pgdump_summary s = { 0 };
     char *tool = src_tool_path("pg_dump", p->bindir, DB_PG_TOOLS_GLOB);
     char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
     char *what = cf_asprintf("pg_dump of database '%s'", db);
@@ -299,11 +299,11 @@ static int pg_export_db(struct db_settings *p, const char *db, struct source_out
     json_object_set_new(dbinfo, "data_entries", json_integer(s.data_entries));
     json_object_set_new(dbinfo, "large_objects", json_integer(s.large_objects));
     pg_row_counts(p, c, db, &s, dbinfo);
-    pgdump_summary_free(&s);
     log_info("backup part source=%s database=%s bytes=%" PRIu64 " toc=%u lsn=%s", p->name, db,
              s.bytes, s.toc_entries, json_string_value(json_object_get(dbinfo, "wal_lsn")));
     rc = 0;
 out:
+    pgdump_summary_free(&s);
     src_child_kill(&ch);
     src_reader_free(&r);
     db_pg_env_free(&env);
