@@ -11,6 +11,7 @@
  * dumps exactly that snapshot while the session holds it. The LSN is an upper bound: every
  * transaction visible to the dump committed before it, and a transaction that committed
  * between the snapshot and the LSN read (the same statement) is not in the dump. */
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -579,14 +580,103 @@ void pg_drop_db(PGconn *c, const char *name)
  * and table of contents, kept on the way (a few KiB), are then a 0600 temp file that
  * `pg_restore --jobs N --section=post-data` reads: the indexes, constraints and triggers,
  * which need no data blocks, built N at a time. The sections are pg_restore's own split. */
+/* run pg_restore with @extra (NULL-terminated, at most 4) on the table of contents @tocfile */
+static int pg_restore_toc(struct db_settings *p, const char *tocfile, const char *const *extra,
+                          struct db_pg_env *env, const char *what, struct buf *out,
+                          struct cf_err *e)
+{
+    struct child ch = { 0 };
+    char *tool = src_tool_path("pg_restore", p->bindir, DB_PG_TOOLS_GLOB);
+    char *argv[10];
+    int k = 0, rc = -1;
+    argv[k++] = tool;
+    argv[k++] = "--no-password";
+    for (; *extra; extra++)
+        argv[k++] = (char *)*extra;
+    argv[k++] = (char *)tocfile;
+    argv[k] = NULL;
+    if (src_child_start(&ch, what, argv, (const char *const *)env->v,
+                        out ? CHILD_READ : CHILD_WRITE, e) != 0)
+        goto out;
+    if (out) {
+        char b[8192];
+        ssize_t n;
+        while ((n = read(ch.fd, b, sizeof(b))) > 0 || (n < 0 && errno == EINTR))
+            if (n > 0)
+                buf_append(out, b, (size_t)n);
+    }
+    if (src_child_finish(&ch, e) != 0)
+        goto out;
+    rc = 0;
+out:
+    src_child_kill(&ch);
+    free(tool);
+    return rc;
+}
+
+/* @len bytes at @data as the new 0600 file @path, whole or not at all */
+static int file_write_new(const char *path, const void *data, size_t len, struct cf_err *e)
+{
+    struct afile f = { .fd = -1 };
+    int rc = -1;
+    if (afile_begin(&f, path, ".coffer-partial-", 0600, e) == 0 &&
+        afile_write(&f, data, len, e) == 0 && afile_commit(&f, 0, e) == 0)
+        rc = 0;
+    afile_abort(&f);   /* nothing left after a commit */
+    return rc;
+}
+
+/* the entries of `pg_restore -l` output @list whose kind is @desc, or (@desc NULL) those of
+ * no kind in @not, into the list file @path */
+static int toc_list_write(const struct buf *list, const char *desc, const char *const *not,
+                          const char *path, size_t *n, struct cf_err *e)
+{
+    struct buf b = BUF_INIT;
+    *n = 0;
+    for (const char *l = list->data; l && *l;) {
+        const char *nl = strchr(l, '\n');
+        size_t len = nl ? (size_t)(nl - l) : strlen(l);
+        int off = 0;
+        unsigned id, a, o;
+        /* "<id>; <catalog oid> <oid> <KIND> <schema> <name> <owner>"; ';' starts a comment */
+        if (l[0] != ';' && sscanf(l, "%u; %u %u %n", &id, &a, &o, &off) == 3 && off > 0) {
+            const char *kind = l + off;
+            bool match = false;
+            if (desc) {
+                match = strncmp(kind, desc, strlen(desc)) == 0 && kind[strlen(desc)] == ' ';
+            } else {
+                match = true;
+                for (const char *const *x = not; *x; x++)
+                    if (strncmp(kind, *x, strlen(*x)) == 0 && kind[strlen(*x)] == ' ')
+                        match = false;
+            }
+            if (match) {
+                buf_append(&b, l, len);
+                buf_puts(&b, "\n");
+                (*n)++;
+            }
+        }
+        l += len + (nl ? 1 : 0);
+    }
+    int rc = file_write_new(path, b.data ? b.data : "", b.len, e);
+    buf_free(&b);
+    return rc;
+}
+
+/* The post-data section (indexes, constraints, triggers) from the table of contents @toc, N at a
+ * time. Not in one parallel pg_restore: pg_restore 15 may create a foreign key to a partitioned
+ * table before every partition's index is attached to its key ("there is no unique constraint
+ * matching given keys"), or attach one while another job holds a lock it needs ("deadlock
+ * detected"): 4 restores in 30 of a table like that failed on 2 busy cores. So three runs:
+ * everything else N at a time, then the index attachments one by one, then the foreign keys N
+ * at a time. */
 static int pg_load_post_data(struct db_settings *p, const struct buf *toc, const char *jobs,
                              const char *dbarg, struct db_pg_env *env, const char *what,
                              struct cf_err *e)
 {
-    struct child ch = { 0 };
-    struct afile tmp = { .fd = -1 };
-    char *tool = src_tool_path("pg_restore", p->bindir, DB_PG_TOOLS_GLOB);
-    char *tmpdir = NULL, *tmpfile = NULL;
+    static const char *const later[] = { "INDEX ATTACH", "FK CONSTRAINT", NULL };
+    struct buf list = BUF_INIT;
+    char *tmpdir = NULL, *tmpfile = NULL, *lists[3] = { NULL, NULL, NULL };
     int rc = -1;
 
     if (fs_private_tmpdir("pgrestore", &tmpdir, e) != 0) {
@@ -594,25 +684,41 @@ static int pg_load_post_data(struct db_settings *p, const struct buf *toc, const
         goto out;
     }
     tmpfile = cf_asprintf("%s/toc", tmpdir);
-    if (afile_begin(&tmp, tmpfile, ".coffer-partial-", 0600, e) != 0 ||
-        afile_write(&tmp, toc->data, toc->len, e) != 0 || afile_commit(&tmp, 0, e) != 0)
+    for (int i = 0; i < 3; i++)
+        lists[i] = cf_asprintf("%s/list%d", tmpdir, i);
+    if (file_write_new(tmpfile, toc->data, toc->len, e) != 0)
         goto out;
-    char *argv[] = { tool, "--no-password", "--exit-on-error", "--section=post-data",
-                     (char *)jobs, (char *)dbarg, tmpfile, NULL };
-    if (src_child_start(&ch, what, argv, (const char *const *)env->v, CHILD_WRITE, e) != 0 ||
-        src_child_finish(&ch, e) != 0)
+    const char *const list_args[] = { "--list", NULL };
+    if (pg_restore_toc(p, tmpfile, list_args, env, what, &list, e) != 0)
         goto out;
+    size_t n[3];
+    if (toc_list_write(&list, NULL, later, lists[0], &n[0], e) != 0 ||
+        toc_list_write(&list, later[0], NULL, lists[1], &n[1], e) != 0 ||
+        toc_list_write(&list, later[1], NULL, lists[2], &n[2], e) != 0)
+        goto out;
+    for (int i = 0; i < 3; i++) {
+        char *use = cf_asprintf("--use-list=%s", lists[i]);
+        const char *const args[] = { "--exit-on-error", "--section=post-data",
+                                     i == 1 ? "--jobs=1" : jobs, dbarg, use, NULL };
+        int r = n[i] ? pg_restore_toc(p, tmpfile, args, env, what, NULL, e) : 0;
+        free(use);
+        if (r != 0)
+            goto out;
+    }
     rc = 0;
 out:
-    src_child_kill(&ch);
-    afile_abort(&tmp);
+    buf_free(&list);
     if (tmpfile)
         unlink(tmpfile);
+    for (int i = 0; i < 3; i++) {
+        if (lists[i])
+            unlink(lists[i]);
+        free(lists[i]);
+    }
     if (tmpdir)
         rmdir(tmpdir);
     free(tmpfile);
     free(tmpdir);
-    free(tool);
     return rc;
 }
 
