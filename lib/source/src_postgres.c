@@ -210,7 +210,8 @@ static void pg_row_counts(const struct db_settings *p, PGconn *c, const char *db
     PGresult *res = pg_exec(c, "listing the tables", DB_PG_ROW_TABLES_SQL, 0, NULL, &e);
     json_t *counts = json_object();
     if (res != NULL) {
-        qsort(s->tables, s->ntables, sizeof(*s->tables), table_cmp);
+        if (s->ntables)
+            qsort(s->tables, s->ntables, sizeof(*s->tables), table_cmp);
         for (int i = 0; whole && i < PQntuples(res); i++) {
             struct pgdump_table k = { PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), 0, false };
             const struct pgdump_table *t =
