@@ -574,14 +574,8 @@ void pg_drop_db(PGconn *c, const char *name)
     free(sql);
 }
 
-/* restore --jobs N: pg_restore --jobs reads a file it can seek in, and a copy of the whole
- * archive on local disk would have to be written before the load could start. So the stream
- * goes straight into one pg_restore of the pre-data and data sections (one transaction, as
- * with one job), loading while it is fetched, decrypted and decompressed; the archive's header
- * and table of contents, kept on the way (a few KiB), are then a 0600 temp file that
- * `pg_restore --jobs N --section=post-data` reads: the indexes, constraints and triggers,
- * which need no data blocks, built N at a time. The sections are pg_restore's own split. */
-/* run pg_restore with @extra (NULL-terminated, at most 4) on the table of contents @tocfile */
+/* run pg_restore with @extra (NULL-terminated, at most 6) on the table of contents @tocfile;
+ * with @out, what it prints goes there */
 static int pg_restore_toc(struct db_settings *p, const char *tocfile, const char *const *extra,
                           struct db_pg_env *env, const char *what, struct buf *out,
                           struct cf_err *e)
@@ -599,12 +593,15 @@ static int pg_restore_toc(struct db_settings *p, const char *tocfile, const char
     if (src_child_start(&ch, what, argv, (const char *const *)env->v,
                         out ? CHILD_READ : CHILD_WRITE, e) != 0)
         goto out;
-    if (out) {
+    for (ssize_t n = 1; out && n != 0;) {
         char b[8192];
-        ssize_t n;
-        while ((n = read(ch.fd, b, sizeof(b))) > 0 || (n < 0 && errno == EINTR))
-            if (n > 0)
-                buf_append(out, b, (size_t)n);
+        n = read(ch.fd, b, sizeof(b));
+        if (n > 0)
+            buf_append(out, b, (size_t)n);
+        else if (n < 0 && errno != EINTR) {
+            cf_err_sys(e, CF_E_IO, "unable to read the output of %s", what);
+            goto out;
+        }
     }
     if (src_child_finish(&ch, e) != 0)
         goto out;
@@ -627,56 +624,41 @@ static int file_write_new(const char *path, const void *data, size_t len, struct
     return rc;
 }
 
-/* the entries of `pg_restore -l` output @list whose kind is @desc, or (@desc NULL) those of
- * no kind in @not, into the list file @path */
-static int toc_list_write(const struct buf *list, const char *desc, const char *const *not,
-                          const char *path, size_t *n, struct cf_err *e)
+/* which of pg_load_post_data's runs restores the `pg_restore --list` entry @line ("<id>;
+ * <catalog oid> <oid> <KIND> <schema> <name> <owner>"): 1 an index attachment, 2 a foreign
+ * key, 0 anything else (a line it cannot read too: never left out) */
+static int post_data_run(const char *line)
 {
-    struct buf b = BUF_INIT;
-    *n = 0;
-    for (const char *l = list->data; l && *l;) {
-        const char *nl = strchr(l, '\n');
-        size_t len = nl ? (size_t)(nl - l) : strlen(l);
-        int off = 0;
-        unsigned id, a, o;
-        /* "<id>; <catalog oid> <oid> <KIND> <schema> <name> <owner>"; ';' starts a comment */
-        if (l[0] != ';' && sscanf(l, "%u; %u %u %n", &id, &a, &o, &off) == 3 && off > 0) {
-            const char *kind = l + off;
-            bool match = false;
-            if (desc) {
-                match = strncmp(kind, desc, strlen(desc)) == 0 && kind[strlen(desc)] == ' ';
-            } else {
-                match = true;
-                for (const char *const *x = not; *x; x++)
-                    if (strncmp(kind, *x, strlen(*x)) == 0 && kind[strlen(*x)] == ' ')
-                        match = false;
-            }
-            if (match) {
-                buf_append(&b, l, len);
-                buf_puts(&b, "\n");
-                (*n)++;
-            }
-        }
-        l += len + (nl ? 1 : 0);
-    }
-    int rc = file_write_new(path, b.data ? b.data : "", b.len, e);
-    buf_free(&b);
-    return rc;
+    unsigned id, a, o;
+    int off = 0;
+    if (sscanf(line, "%u; %u %u %n", &id, &a, &o, &off) != 3 || off == 0)
+        return 0;
+    if (strncmp(line + off, "INDEX ATTACH ", 13) == 0)
+        return 1;
+    if (strncmp(line + off, "FK CONSTRAINT ", 14) == 0)
+        return 2;
+    return 0;
 }
 
-/* The post-data section (indexes, constraints, triggers) from the table of contents @toc, N at a
- * time. Not in one parallel pg_restore: pg_restore 15 may create a foreign key to a partitioned
- * table before every partition's index is attached to its key ("there is no unique constraint
- * matching given keys"), or attach one while another job holds a lock it needs ("deadlock
- * detected"): 4 restores in 30 of a table like that failed on 2 busy cores. So three runs:
- * everything else N at a time, then the index attachments one by one, then the foreign keys N
- * at a time. */
+/* restore --jobs N: pg_restore --jobs reads a file it can seek in, and a copy of the whole
+ * archive on local disk would have to be written before the load could start. So the stream
+ * goes straight into one pg_restore of the pre-data and data sections (one transaction, as
+ * with one job), loading while it is fetched, decrypted and decompressed; the archive's header
+ * and table of contents, kept on the way (a few KiB), are then a 0600 temp file that
+ * `pg_restore --jobs N --section=post-data` reads: the indexes, constraints and triggers,
+ * which need no data blocks, built N at a time. The sections are pg_restore's own split.
+ *
+ * The post-data section in three runs chosen with --use-list, not one parallel pg_restore:
+ * pg_restore 15 may create a foreign key to a partitioned table before every partition's index
+ * is attached to its key ("there is no unique constraint matching given keys"), or attach one
+ * while another job holds a lock it needs ("deadlock detected"): 4 restores in 30 of a table
+ * like that failed on 2 busy cores. So everything else N at a time, then the index
+ * attachments one by one, then the foreign keys N at a time. */
 static int pg_load_post_data(struct db_settings *p, const struct buf *toc, const char *jobs,
                              const char *dbarg, struct db_pg_env *env, const char *what,
                              struct cf_err *e)
 {
-    static const char *const later[] = { "INDEX ATTACH", "FK CONSTRAINT", NULL };
-    struct buf list = BUF_INIT;
+    struct buf list = BUF_INIT, runs[3] = { BUF_INIT, BUF_INIT, BUF_INIT };
     char *tmpdir = NULL, *tmpfile = NULL, *lists[3] = { NULL, NULL, NULL };
     int rc = -1;
 
@@ -685,23 +667,29 @@ static int pg_load_post_data(struct db_settings *p, const struct buf *toc, const
         goto out;
     }
     tmpfile = cf_asprintf("%s/toc", tmpdir);
-    for (int i = 0; i < 3; i++)
-        lists[i] = cf_asprintf("%s/list%d", tmpdir, i);
     if (file_write_new(tmpfile, toc->data, toc->len, e) != 0)
         goto out;
     const char *const list_args[] = { "--list", NULL };
     if (pg_restore_toc(p, tmpfile, list_args, env, what, &list, e) != 0)
         goto out;
-    size_t n[3];
-    if (toc_list_write(&list, NULL, later, lists[0], &n[0], e) != 0 ||
-        toc_list_write(&list, later[0], NULL, lists[1], &n[1], e) != 0 ||
-        toc_list_write(&list, later[1], NULL, lists[2], &n[2], e) != 0)
-        goto out;
+    for (const char *l = list.data; l && *l;) {   /* ';' starts a comment */
+        size_t len = strcspn(l, "\n");
+        if (len > 0 && l[0] != ';') {
+            struct buf *r = &runs[post_data_run(l)];
+            buf_append(r, l, len);
+            buf_puts(r, "\n");
+        }
+        l += len + (l[len] == '\n');
+    }
     for (int i = 0; i < 3; i++) {
+        if (runs[i].len == 0)
+            continue;
+        lists[i] = cf_asprintf("%s/list%d", tmpdir, i);
         char *use = cf_asprintf("--use-list=%s", lists[i]);
         const char *const args[] = { "--exit-on-error", "--section=post-data",
                                      i == 1 ? "--jobs=1" : jobs, dbarg, use, NULL };
-        int r = n[i] ? pg_restore_toc(p, tmpfile, args, env, what, NULL, e) : 0;
+        int r = file_write_new(lists[i], runs[i].data, runs[i].len, e) != 0 ? -1
+                : pg_restore_toc(p, tmpfile, args, env, what, NULL, e);
         free(use);
         if (r != 0)
             goto out;
@@ -709,13 +697,14 @@ static int pg_load_post_data(struct db_settings *p, const struct buf *toc, const
     rc = 0;
 out:
     buf_free(&list);
-    if (tmpfile)
-        unlink(tmpfile);
     for (int i = 0; i < 3; i++) {
+        buf_free(&runs[i]);
         if (lists[i])
             unlink(lists[i]);
         free(lists[i]);
     }
+    if (tmpfile)
+        unlink(tmpfile);
     if (tmpdir)
         rmdir(tmpdir);
     free(tmpfile);

@@ -13,6 +13,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/servers.sh"
 . "$here/lib/dbdata.sh"
 
+# binary logging is off in Debian's stock files: the binlog archive needs it, with a server id
+# and row events (this test's replays compare rows)
 MY_CONF_EXTRA='log-bin = binlog
 server-id = 1
 binlog_format = ROW' start_mariadb || exit 1

@@ -146,7 +146,7 @@ check "--jobs: the schema dump equals the original's" cmp "$T/schemas.schema" <(
 # every index attachment: in one parallel run pg_restore 15 failed 4 restores in 30 of this
 # database on 2 busy cores). A pg_restore in front of the real one logs what each run holds.
 mkdir -p "$T/pgbin"
-ln -s /usr/lib/postgresql/15/bin/* "$T/pgbin/"
+ln -s "$PG_BINDIR"/* "$T/pgbin/"
 rm "$T/pgbin/pg_restore"
 cat >"$T/pgbin/pg_restore" <<SH
 #!/bin/sh
@@ -157,7 +157,7 @@ for a; do
         echo >>"$T/pgrestore.log" ;;
     esac
 done
-exec /usr/lib/postgresql/15/bin/pg_restore "\$@"
+exec "$PG_BINDIR/pg_restore" "\$@"
 SH
 chmod +x "$T/pgbin/pg_restore"
 sed "/^type = postgres\$/a bin-dir = $T/pgbin" "$conf" >"$T/pgbin.conf"

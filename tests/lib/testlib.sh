@@ -145,19 +145,6 @@ sources = media
 path = $d/catalog.db
 CONF
 }
-# pg_archive_access DIR: the repository of make_local_conf DIR (created with `backupd init`),
-# opened to the user postgres as docs/PITR.md sets it up for archive_command: the
-# configuration and repo.json group-readable by postgres, the key file postgres's own, logs/
-# belonging to postgres; nothing world-readable
-pg_archive_access() {
-    local c=$1
-    chgrp postgres "$c" "$c/coffer.conf" "$c/repo" "$c/repo/repo.json"
-    chmod 0750 "$c" "$c/repo"
-    chmod 0640 "$c/coffer.conf" "$c/repo/repo.json"
-    chown postgres "$c/repo.key"
-    install -d -o postgres -g postgres -m 0700 "$c/repo/logs"
-}
-
 # the same with a local repository whatever the target
 make_local_conf() { COFFER_TEST_TARGET=local make_conf "$@"; }
 
