@@ -8,6 +8,7 @@
 #             coffer adds, without its encryption and catalog) against `backupd run`, and
 #             CPU seconds of the server and of the client side (dump tool, and coffer's
 #             compression and encryption), where the server runs on the same cores
+#   host:     how much two busy cores slow each other here (zstd alone, then two at once)
 # Each source's commands run in turn, RUNS rounds of one run each (a shared machine's drift
 # hits them alike): seconds are medians over the rounds, ratios medians of each round's
 # ratio. Throwaway servers from tests/lib/servers.sh. Never pass/fail.
@@ -112,8 +113,16 @@ for r in $(seq "$runs"); do
 done
 my_raw=$(med mydump) my_run=$(med myrun) my_run3=$(med myrun3) my_zstd=$(med myzstd)
 my_stored3=$(stored my "$T/c/alt.conf")
-my_dump_bytes=$(mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench | wc -c)
-my_gz_bytes=$(mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench | gzip -6 | wc -c)
+mariadb-dump --no-defaults -S "$MY_SOCK" -uroot --single-transaction --hex-blob --quick bench >"$T/my.sql"
+my_dump_bytes=$(wc -c <"$T/my.sql")
+# how much the cores slow each other when both are busy (a virtual machine's cores may share
+# physical ones): zstd on the dump alone, then two at once, one per core. A pipeline that keeps
+# every core busy pays this on all its CPU seconds; `mariadb-dump > /dev/null` leaves cores idle
+zone() { zstd -q -1 --single-thread -c "$T/my.sql" >/dev/null; }
+ztwo() { local p; zone & p=$!; zone; wait "$p"; }
+rounds zone ztwo
+my_gz_bytes=$(gzip -6 <"$T/my.sql" | wc -c)
+rm -f "$T/my.sql"
 my_stored=$(stored my)
 
 printf '%-34s %12s %12s %8s\n' "" "peer" "coffer" "ratio"
@@ -131,4 +140,6 @@ printf '%-34s %12s %12s %8s\n' "  same, compression-level = 3" "$my_gz_bytes" "$
 echo "# dump sizes uncompressed: pg_dump -Fc -Z0 $pg_dump_bytes bytes, mariadb-dump $my_dump_bytes bytes"
 echo "# CPU seconds, server + client (the client with its dump tool): postgres peer $(cpus pgdump), coffer $(cpus pgrun);" \
     "mariadb peer $(cpus mydump), coffer $(cpus myrun); on $(nproc) cores the wall time is at least the sum over $(nproc)"
+echo "# this host: a CPU-bound process runs at $(ratio "$(med zone)" "$(med ztwo)") of its speed alone while another" \
+    "runs on another core (zstd -1 on the mariadb dump: $(med zone)s alone, $(med ztwo)s two at once)"
 echo "# coffer time includes pg_dumpall --globals-only and the catalog/commit of each backup"
