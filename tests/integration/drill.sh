@@ -35,6 +35,9 @@ CREATE TABLE mall (a int) ENGINE=MRG_MyISAM UNION=(m1, m2);
 SQL
 conf="$T/c/coffer.conf"
 echo "drill-every = 90d" >>"$conf"
+# a scratch server of this test's drills (all under $T), not one of another test's drill that
+# runs at the same time; the bracket keeps pgrep from matching the command line of the check
+drill_running="pgrep -f '$T/.*[c]offer-drill-' >/dev/null"
 # a job of the volume alone runs without the servers, and writes the metrics textfile
 mkdir -p "$T/prom"
 printf '\n[job vol]\nsources = media\n\n[metrics]\ntextfile-dir = %s\n' "$T/prom" >>"$conf"
@@ -116,8 +119,7 @@ def unix(s):
 PY
 check "the Markdown report holds every check" bash -c "grep -c '^| \(media\|pg\|my\|cache\) | ' '$T/r.md' | grep -qx 15"
 check "the Markdown report's title says passed" grep -q "^# coffer drill .*: passed$" "$T/r.md"
-# (the bracket keeps pgrep from matching the command line of this check itself)
-check "nothing left running in the scratch directory" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "nothing left running in the scratch directory" bash -c "! $drill_running"
 check "the scratch directory is removed" bash -c "! ls -d '$T'/coffer-drill-* 2>/dev/null"
 check "the report is stored in the repository under drills/" test -n "$(repo_keys "$T/c" drills/job.app/)"
 ok "catalog drills lists it" catalog $C drills
@@ -161,7 +163,7 @@ mkdir -p "$long"
 fails "a scratch server that cannot start fails the drill" 1 "drill" \
     restore $C drill --source cache --scratch-dir "$long"
 check "the failure names the source and the server" grep -q "FAILED: source cache: scratch redis server did not start: its socket path" "$_out"
-check "nothing left running after the failed start" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "nothing left running after the failed start" bash -c "! $drill_running"
 check "its scratch directory is removed" bash -c "! ls -d '$long'/coffer-drill-* 2>/dev/null"
 
 # interrupted (SIGINT, as Ctrl-C) while its scratch PostgreSQL runs
@@ -173,10 +175,12 @@ for ((i = 0; i < 1200; i++)); do
     ls "$T"/int/coffer-drill-*/postgres-pg/.s.PGSQL.5432 >/dev/null 2>&1 && break
     sleep 0.05
 done
+# (what the checks of nothing left running look for is there while a drill runs)
+check "the running scratch PostgreSQL is seen" bash -c "$drill_running"
 kill -INT "$rpid"
 wait "$rpid"
 check "SIGINT ends the drill with exit 130" test $? = 130
-check "the scratch PostgreSQL was stopped" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "the scratch PostgreSQL was stopped" bash -c "! $drill_running"
 check "its scratch directory is removed" bash -c "! ls -d '$T'/int/coffer-drill-* 2>/dev/null"
 
 # a damaged object of the PostgreSQL backup
@@ -219,6 +223,6 @@ check "with their results" \
     test "$(sqlite3 "$T/c/catalog.db" "select count(*) from drills where subject = 'job.app' and ok = 1")" = 2
 ok "backupd run vol on the rebuilt index" backupd $C run vol
 check "the same drill metrics from the rebuilt index" diff "$T/drills.before" <(grep '^coffer_drill_' "$prom")
-check "nothing left running at the end" bash -c "! pgrep -f '[c]offer-drill-' >/dev/null"
+check "nothing left running at the end" bash -c "! $drill_running"
 # the Markdown report of the four-source drill, for whoever asked for it (docs, notes)
 [ -z "${DRILL_REPORT_OUT:-}" ] || cp "$T/r.md" "$DRILL_REPORT_OUT"
