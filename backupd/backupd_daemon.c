@@ -333,31 +333,24 @@ static void reap(struct dstate *d)
     }
 }
 
-static void reload(struct dstate *d)
+/* the new configuration in force, or -1 with @e and the one loaded before kept */
+static int reload_conf(struct dstate *d, struct cf_err *e)
 {
-    struct cf_err e = CF_ERR_INIT;
     struct conf *nc = NULL;
     struct daemon_opts o;
     struct djob *v = NULL;
     size_t n = 0;
 
-    log_info("reloading the configuration %s", d->config_path);
-    if (validate_load(d->config_path, &nc, &e) != 0 || daemon_opts_read(nc, &o, &e) != 0) {
-        log_error("configuration reload refused, the one loaded before stays in force: %s",
-                  e.msg);
+    if (validate_load(d->config_path, &nc, e) != 0 || daemon_opts_read(nc, &o, e) != 0) {
         conf_free(nc);
-        d->reload_ok = false;
-        return;
+        return -1;
     }
     /* jobs_load() moves the runs under way out of d->jobs: under the lock from here */
     pthread_mutex_lock(&d->mu);
-    if (jobs_load(nc, d, &v, &n, time(NULL), &e) != 0) {
+    if (jobs_load(nc, d, &v, &n, time(NULL), e) != 0) {
         pthread_mutex_unlock(&d->mu);
-        log_error("configuration reload refused, the one loaded before stays in force: %s",
-                  e.msg);
         conf_free(nc);
-        d->reload_ok = false;
-        return;
+        return -1;
     }
     if (strcmp(o.runtime_dir, d->rundir) != 0)
         log_warn("runtime-dir changed: it takes effect when the daemon restarts");
@@ -370,9 +363,26 @@ static void reload(struct dstate *d)
     conf_free(d->c);
     d->c = nc;
     d->o = o;
-    d->reload_ok = true;
     pthread_mutex_unlock(&d->mu);
-    log_info("configuration reloaded jobs=%zu max-jobs=%ld", d->njobs, d->o.max_jobs);
+    return 0;
+}
+
+static void reload(struct dstate *d)
+{
+    struct cf_err e = CF_ERR_INIT;
+
+    log_info("reloading the configuration %s", d->config_path);
+    bool ok = reload_conf(d, &e) == 0;
+    pthread_mutex_lock(&d->mu);
+    d->reload_ok = ok;
+    pthread_mutex_unlock(&d->mu);
+    /* status says it before the log does: who reads the outcome in the log finds it there */
+    dstate_write(d);
+    if (ok)
+        log_info("configuration reloaded jobs=%zu max-jobs=%ld", d->njobs, d->o.max_jobs);
+    else
+        log_error("configuration reload refused, the one loaded before stays in force: %s",
+                  e.msg);
 }
 
 /* the metrics server's body: the textfile's metrics, then the daemon's own */
