@@ -8,4 +8,5 @@ export FAKETIME_DONT_FAKE_MONOTONIC=1
 jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 run() { ok "$@"; cp "$_out" "$T/o"; cp "$_err" "$T/e"; }
 runf() { fails "$@"; cp "$_out" "$T/o"; cp "$_err" "$T/e"; }
-bk() { faketime "$2" backupd --config "$1" run nightly >/dev/null 2>&1; }
+# (its output goes where ok puts it: a failed backup shows why)
+bk() { faketime "$2" backupd --config "$1" run nightly; }
