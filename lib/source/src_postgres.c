@@ -11,7 +11,6 @@
  * dumps exactly that snapshot while the session holds it. The LSN is an upper bound: every
  * transaction visible to the dump committed before it, and a transaction that committed
  * between the snapshot and the LSN read (the same statement) is not in the dump. */
-#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -20,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/afile.h"
 #include "../core/log.h"
 #include "../core/util.h"
 #include "../db/db_pg.h"
@@ -593,34 +591,21 @@ static int pg_restore_toc(struct db_settings *p, const char *tocfile, const char
     if (src_child_start(&ch, what, argv, (const char *const *)env->v,
                         out ? CHILD_READ : CHILD_WRITE, e) != 0)
         goto out;
-    for (ssize_t n = 1; out && n != 0;) {
-        char b[8192];
-        n = read(ch.fd, b, sizeof(b));
-        if (n > 0)
-            buf_append(out, b, (size_t)n);
-        else if (n < 0 && errno != EINTR) {
-            cf_err_sys(e, CF_E_IO, "unable to read the output of %s", what);
+    if (out) {   /* all of it into @out (the head of src_pump, uncapped) */
+        struct src_reader r;
+        src_reader_init(&r, ch.fd, what, NULL, NULL);
+        int prc = src_pump(&r, out, SIZE_MAX, NULL, 0, e);
+        bool ended = r.eof;
+        src_reader_free(&r);
+        if (src_child_conclude(&ch, prc, ended, e) != 0)
             goto out;
-        }
-    }
-    if (src_child_finish(&ch, e) != 0)
+    } else if (src_child_finish(&ch, e) != 0) {
         goto out;
+    }
     rc = 0;
 out:
     src_child_kill(&ch);
     free(tool);
-    return rc;
-}
-
-/* @len bytes at @data as the new 0600 file @path, whole or not at all */
-static int file_write_new(const char *path, const void *data, size_t len, struct cf_err *e)
-{
-    struct afile f = { .fd = -1 };
-    int rc = -1;
-    if (afile_begin(&f, path, ".coffer-partial-", 0600, e) == 0 &&
-        afile_write(&f, data, len, e) == 0 && afile_commit(&f, 0, e) == 0)
-        rc = 0;
-    afile_abort(&f);   /* nothing left after a commit */
     return rc;
 }
 
@@ -667,7 +652,7 @@ static int pg_load_post_data(struct db_settings *p, const struct buf *toc, const
         goto out;
     }
     tmpfile = cf_asprintf("%s/toc", tmpdir);
-    if (file_write_new(tmpfile, toc->data, toc->len, e) != 0)
+    if (fs_write_file_atomic(tmpfile, toc->data, toc->len, 0600, e) != 0)
         goto out;
     const char *const list_args[] = { "--list", NULL };
     if (pg_restore_toc(p, tmpfile, list_args, env, what, &list, e) != 0)
@@ -688,7 +673,7 @@ static int pg_load_post_data(struct db_settings *p, const struct buf *toc, const
         char *use = cf_asprintf("--use-list=%s", lists[i]);
         const char *const args[] = { "--exit-on-error", "--section=post-data",
                                      i == 1 ? "--jobs=1" : jobs, dbarg, use, NULL };
-        int r = file_write_new(lists[i], runs[i].data, runs[i].len, e) != 0 ? -1
+        int r = fs_write_file_atomic(lists[i], runs[i].data, runs[i].len, 0600, e) != 0 ? -1
                 : pg_restore_toc(p, tmpfile, args, env, what, NULL, e);
         free(use);
         if (r != 0)

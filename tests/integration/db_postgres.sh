@@ -170,6 +170,18 @@ check "...(neither of those in it)" test -z "$(sed -n 1p "$T/pgrestore.log" | gr
 check "...then the index attachments alone, one at a time" grep -qx 'run --section=post-data --jobs=1 INDEX ATTACH,' <(sed -n 2p "$T/pgrestore.log")
 check "...then the foreign keys alone, 2 at a time" grep -qx 'run --section=post-data --jobs=2 FK CONSTRAINT,' <(sed -n 3p "$T/pgrestore.log")
 check "...and the copy's schema equals the original's" cmp <(pg_schema "schémas") <(pg_schema "schémas_par")
+# a pg_restore that cannot list the table of contents (the runs are chosen from its list): the
+# restore fails, saying so, and drops the database it created for the load
+sed -e '/^for a; do$/i for a; do [ "$a" = --list ] \&\& { echo "pg_restore: error: cannot list (test)" >\&2; exit 1; }; done' \
+    "$T/pgbin/pg_restore" >"$T/pgbin/pg_restore.bad"
+chmod +x "$T/pgbin/pg_restore.bad"
+mv "$T/pgbin/pg_restore" "$T/pgbin/pg_restore.good"
+mv "$T/pgbin/pg_restore.bad" "$T/pgbin/pg_restore"
+fails "--jobs 2: a pg_restore --list that fails fails the restore" 1 "cannot list (test)" \
+    restore --config "$T/pgbin.conf" --source pgs --at now --database "schémas" --into-db "schémas_bad" --jobs 2
+check "...and the database it loaded is dropped" \
+    test "$(pg_sql -tAc "SELECT count(*) FROM pg_database WHERE datname = 'schémas_bad'")" = 0
+mv "$T/pgbin/pg_restore.good" "$T/pgbin/pg_restore"
 # two replacements within one second: the second keeps the original under a name of its own.
 # The restore takes its aside name when it swaps, after a load whose length a busy machine
 # decides, so the test fixes the second it names (COFFER_TEST_ASIDE_TIME) and takes that
