@@ -79,7 +79,7 @@ ok "status: OK again" st
 
 # --- RPO violated after a run (two hours later, the source gone again) ---
 mv "$T/src" "$T/src.away"
-fails "a failed run two hours later" 1 "violates its RPO" faketime -f "+2h" backupd --config "$C" run nightly
+fails "a failed run two hours later" 1 "violates its RPO" fake_clock "+2h" backupd --config "$C" run nightly
 check "command notified: rpo-violation with rpo and age" bash -c "grep -q '^COFFER_RPO_SECONDS=3600$' '$T/cmd.rpo-violation' && grep -q '^COFFER_AGE_SECONDS=7[0-9][0-9][0-9]$' '$T/cmd.rpo-violation'"
 check "webhook notified: rpo-violation" test "$(pyj <(tail -n1 "$T/hook/posts") "(d['event'], d['rpo_seconds'])")" = "('rpo-violation', 3600)"
 check "metrics: violation" test "$(metric coffer_source_rpo_violation)" = 1

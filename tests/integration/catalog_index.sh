@@ -94,7 +94,7 @@ run "list still answers while another process writes the index" cat_ list
 check "all rows" test "$(grep -c '^media ' "$T/o")" -eq 3
 runf "rebuild (a write) waits, then fails clearly" 1 "is locked by another process" cat_ rebuild
 check "with a hint" grep -q "HINT:" "$T/e"
-runf "a backup while the index is locked still succeeds" 0 "not in the catalog index" faketime "2026-10-20 03:00:00" backupd --config "$C" run nightly
+runf "a backup while the index is locked still succeeds" 0 "not in the catalog index" fake_clock "@2026-10-20 03:00:00" backupd --config "$C" run nightly
 kill "$holder"; wait "$holder" 2>/dev/null
 run "the next list adds it" cat_ list
 check "said 1 added" grep -q "1 added" "$T/e"

@@ -29,7 +29,7 @@ CONF
 C="--config $conf"
 
 # the volume backed up 2 hours before the databases: the set's spread
-ok "volume backup 2 hours earlier" faketime -f -2h backupd $C run nightly
+ok "volume backup 2 hours earlier" fake_clock -2h backupd $C run nightly
 ok "postgres backup" backupd $C run pg
 ok "mariadb backup" backupd $C run my
 ok "redis backup" backupd $C run cache

@@ -145,6 +145,18 @@ sources = media
 path = $d/catalog.db
 CONF
 }
+# fake_clock SPEC CMD...: CMD on libfaketime's clock, FAKETIME=SPEC ("@2026-11-01 03:00:00"
+# starts there and runs on, "+2h" is an offset). The library is preloaded directly: the
+# faketime wrapper names a semaphore and shared memory in /dev/shm after its pid, leaves them
+# behind, and fails ("sem_open: File exists") when a later run gets the same pid
+fake_clock() {
+    local spec=$1 lib
+    shift
+    lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)
+    [ -n "$lib" ] || { echo "fake_clock: libfaketime is not installed" >&2; return 1; }
+    LD_PRELOAD="$lib${LD_PRELOAD:+:$LD_PRELOAD}" FAKETIME="$spec" "$@"
+}
+
 # the same with a local repository whatever the target
 make_local_conf() { COFFER_TEST_TARGET=local make_conf "$@"; }
 
