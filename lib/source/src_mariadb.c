@@ -1,17 +1,19 @@
-/* src_mariadb.c - MariaDB (and MySQL) databases: mariadb-dump --single-transaction per database,
- * restored by piping the SQL into the mariadb client.
+/* src_mariadb.c - MariaDB (and MySQL) databases as the SQL text of mariadb-dump, restored by
+ * piping it into the mariadb client.
  *
- * Parts: "db:<name>" per database, each the SQL of one mariadb-dump run without --databases (no
- * CREATE DATABASE / USE), so a part loads into any database name. Each database is its own
- * consistent snapshot; its binlog file/position and GTID are the ones mariadb-dump records for
- * that snapshot (--master-data=2 --gtid, read back from the dump's header comments), with the
- * server's position read through libmariadb just before as a fallback when binary logging is off.
- * Credentials reach the tools in a 0600 --defaults-extra-file removed right after. */
+ * Parts: "db:<name>" per database, each one SQL text without CREATE DATABASE / USE, so a part
+ * loads into any database name: the schema (tables, sequences, views, routines, events) by
+ * mariadb-dump --no-data, the rows from one consistent snapshot in mariadb-dump's own form
+ * (my_rows.c), then the triggers by mariadb-dump. The snapshot's binlog file/position and GTID
+ * are recorded for the binlog archive's replay (docs/PITR.md); the server's position read just
+ * before is kept too. Credentials reach the tools in a 0600 --defaults-extra-file removed right
+ * after. */
 #include <inttypes.h>
 #include <mysql.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/log.h"
 #include "../core/util.h"
@@ -22,6 +24,7 @@
 #include "child.h"
 #include "chk.h"
 #include "dbparts.h"
+#include "my_int.h"
 #include "sqlrows.h"
 
 static const char *const my_keys[] = { "socket", "host", "port", "user", "password-file",
@@ -69,29 +72,6 @@ static int my_exec(MYSQL *c, const char *what, const char *sql, struct cf_err *e
 /* ------------------------------------------------------------------------------------------
  * export
  * ---------------------------------------------------------------------------------------- */
-
-static int out_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
-{
-    return source_out_write(ctx, buf, len, e);
-}
-
-/* the text after @key up to the next quote, in @head, into @out */
-static bool head_value(const struct buf *head, const char *key, char *out, size_t cap)
-{
-    const char *p = head->data ? strstr(head->data, key) : NULL;
-    if (p == NULL)
-        return false;
-    p += strlen(key);
-    const char *q = strchr(p, '\'');
-    if (q == NULL)
-        return false;
-    size_t n = (size_t)(q - p);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
 
 static int my_list_databases(const struct db_settings *m, MYSQL *c, char ***names, size_t *n,
                              struct cf_err *e)
@@ -173,7 +153,7 @@ static int my_inspect_db(const struct db_settings *m, MYSQL *c, const char *db, 
         return -1;
     while ((row = mysql_fetch_row(r))) {
         char *w = cf_asprintf("table %s.%s uses the non-transactional engine %s: "
-                              "--single-transaction does not make it consistent with the rest",
+                              "the snapshot does not make it consistent with the rest",
                               db, row[0], row[1] ? row[1] : "?");
         log_warn("backup warning source=%s: %s", m->name, w);
         json_array_append_new(warnings, json_string(w));
@@ -183,78 +163,153 @@ static int my_inspect_db(const struct db_settings *m, MYSQL *c, const char *db, 
     return 0;
 }
 
-static int my_export_db(struct db_settings *m, const char *db, const char *optfile, bool binlog,
-                        struct source_out *out, json_t *dbinfo, struct cf_err *e)
+/* a part's bytes go to the stream and are counted */
+struct part_out {
+    struct source_out *out;
+    uint64_t bytes;
+};
+
+static int part_sink(void *ctx, const void *buf, size_t len, struct cf_err *e)
+{
+    struct part_out *p = ctx;
+    p->bytes += len;
+    return source_out_write(p->out, buf, len, e);
+}
+
+/* @b's text into the part; @b is emptied */
+static int part_text(struct part_out *p, struct buf *b, struct cf_err *e)
+{
+    int rc = part_sink(p, b->data, b->len, e);
+    buf_reset(b);
+    return rc;
+}
+
+/* the last line mariadb-dump writes: without it, its output was cut short */
+#define MY_DUMP_LAST "/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;\n"
+
+/* mariadb-dump of database @db with @opts (NULL-terminated) and without rows or comments, into
+ * the part: the schema, or the triggers */
+static int my_dump_schema(struct db_settings *m, const char *db, const char *optfile,
+                          const char *const *opts, const char *what, struct part_out *p,
+                          struct cf_err *e)
 {
     struct child ch = { 0 };
     struct child_stdio_env big;
     struct src_reader r;
-    struct buf head = BUF_INIT, tail = BUF_INIT;
+    struct buf tail = BUF_INIT;
     char *tool = src_tool_path("mariadb-dump", m->bindir, NULL);
     char *defaults = cf_asprintf("--defaults-extra-file=%s", optfile);
-    char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
-    char *what = cf_asprintf("mariadb-dump of database '%s'", db);
-    char v[256];
-    int rc = -1;
-    char *argv[16];
-    int k = 0;
+    char *argv[24];
+    int k = 0, rc = -1;
     argv[k++] = tool;
     argv[k++] = defaults;   /* must come first */
     argv[k++] = "--single-transaction";
-    argv[k++] = "--routines";
-    argv[k++] = "--triggers";
-    argv[k++] = "--events";
-    argv[k++] = "--hex-blob";
-    argv[k++] = "--quick";
-    /* not binary, although its byte-by-byte escape would halve mariadb-dump's CPU: a binary
-     * session loads INET6 and UUID values back as NULL and reads the non-ASCII ENUM values in
-     * a latin1 column's CREATE TABLE as UTF-8 bytes (tests/integration/db_mariadb.sh) */
+    argv[k++] = "--no-data";
+    argv[k++] = "--skip-comments";
     argv[k++] = "--default-character-set=utf8mb4";
-    if (binlog) {   /* the snapshot's own binlog position and GTID, as comments */
-        argv[k++] = "--master-data=2";
-        argv[k++] = "--gtid";
-    }
+    while (*opts)
+        argv[k++] = (char *)*opts++;
     argv[k++] = "--";
     argv[k++] = (char *)db;
     argv[k] = NULL;
 
-    src_reader_init(&r, -1, what, out_sink, out);
-    if (source_out_part(out, part, e) != 0 ||
-        src_child_start(&ch, what, argv, src_child_stdio_env(&big, CHILD_READ), CHILD_READ, e) != 0)
+    src_reader_init(&r, -1, what, part_sink, p);
+    if (src_child_start(&ch, what, argv, src_child_stdio_env(&big, CHILD_READ), CHILD_READ, e) != 0)
         goto out;
     r.fd = ch.fd;
-    int prc = src_pump(&r, &head, 64 * 1024, &tail, 4096, e);
-    if (prc == 0)
-        prc = sqldump_check(&head, &tail, SQLDUMP_MARIADB_FIRST, SQLDUMP_MARIADB_LAST, NULL,
-                            what, e);
+    int prc = src_pump(&r, NULL, 0, &tail, 256, e);
+    size_t n = strlen(MY_DUMP_LAST), end = tail.len;
+    while (end > 0 && tail.data[end - 1] == '\n')   /* a blank line follows it */
+        end--;
+    if (prc == 0 && (end + 1 < n || end == tail.len ||
+                     memcmp(tail.data + end + 1 - n, MY_DUMP_LAST, n) != 0))
+        prc = cf_err_set(e, CF_E_CORRUPT, "%s: incomplete: it does not end with '%.*s'", what,
+                         (int)n - 1, MY_DUMP_LAST);
     r.fd = -1;
-    if (src_child_conclude(&ch, prc, r.eof, e) != 0)
-        goto out;
-    json_object_set_new(dbinfo, "part", json_string(part));
-    json_object_set_new(dbinfo, "bytes", json_integer((json_int_t)r.consumed));
-    if (head_value(&head, "MASTER_LOG_FILE='", v, sizeof(v)))
-        json_object_set_new(dbinfo, "binlog_file", json_string(v));
-    const char *pos = head.data ? strstr(head.data, "MASTER_LOG_POS=") : NULL;
-    if (pos)
-        json_object_set_new(dbinfo, "binlog_pos",
-                            json_integer(strtoll(pos + strlen("MASTER_LOG_POS="), NULL, 10)));
-    /* with --gtid the slave position is printed at the end ("deferred"), else at the top */
-    if (head_value(&tail, "gtid_slave_pos='", v, sizeof(v)) ||
-        head_value(&head, "gtid_slave_pos='", v, sizeof(v)))
-        json_object_set_new(dbinfo, "gtid", json_string(v));
-    log_info("backup part source=%s database=%s bytes=%" PRIu64 " binlog=%s:%s", m->name, db,
-             r.consumed, json_string_value(json_object_get(dbinfo, "binlog_file")) ? json_string_value(json_object_get(dbinfo, "binlog_file")) : "-",
-             pos ? "recorded" : "-");
-    rc = 0;
+    rc = src_child_conclude(&ch, prc, r.eof, e);
 out:
     src_child_kill(&ch);
     src_reader_free(&r);
-    buf_free(&head);
     buf_free(&tail);
-    free(what);
-    free(part);
     free(defaults);
     free(tool);
+    return rc;
+}
+
+/* one database as one part: the schema by mariadb-dump, the rows read here from one
+ * consistent snapshot (my_rows.c), the triggers after them; what was a single mariadb-dump
+ * run reads the same and loads the same */
+static int my_export_db(struct db_settings *m, MYSQL *c, const char *db, const char *optfile,
+                        bool binlog, struct source_out *out, json_t *dbinfo, json_t *warnings,
+                        struct cf_err *e)
+{
+    static const char *const schema_opts[] = { "--skip-triggers", "--routines", "--events", NULL };
+    static const char *const trigger_opts[] = { "--no-create-info", "--triggers",
+                                                "--skip-routines", "--skip-events", NULL };
+    struct my_snap *s = NULL;
+    struct part_out p = { out, 0 };
+    struct buf t = BUF_INIT;
+    char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
+    char *what = cf_asprintf("mariadb-dump of database '%s'", db);
+    char *twhat = cf_asprintf("mariadb-dump of the triggers of database '%s'", db);
+    uint64_t rows = 0;
+    bool triggers = false;
+    int rc = -1;
+
+    if (source_out_part(out, part, e) != 0 || my_snap_connect(m, db, &s, e) != 0)
+        goto out;
+    /* (no database name in a comment: a newline in it would end the comment) */
+    buf_printf(&t, SQLDUMP_MARIADB_FIRST " of one database: the schema by mariadb-dump, the rows "
+                   "by coffer from one snapshot\n--\n-- Server version\t%s\n\n",
+               mysql_get_server_info(c));
+    if (part_text(&p, &t, e) != 0 ||
+        my_dump_schema(m, db, optfile, schema_opts, what, &p, e) != 0)
+        goto out;
+    int brc = my_snap_begin(s, binlog, dbinfo, e);
+    if (brc < 0)
+        goto out;
+    if (brc > 0) {
+        char *w = cf_asprintf("database %s: the server reports no binlog position for a "
+                              "snapshot (binlog_snapshot_file): no point-in-time recovery past "
+                              "this backup", db);
+        log_warn("backup warning source=%s: %s", m->name, w);
+        json_array_append_new(warnings, json_string(w));
+        free(w);
+    }
+    const char *file = json_string_value(json_object_get(dbinfo, "binlog_file"));
+    const char *gtid = json_string_value(json_object_get(dbinfo, "gtid"));
+    if (file)
+        buf_printf(&t, "\n--\n-- Position to start replication or point-in-time recovery from\n"
+                       "--\n\n-- CHANGE MASTER TO MASTER_LOG_FILE='%s', "
+                       "MASTER_LOG_POS=%" JSON_INTEGER_FORMAT ";\n",
+                   file, json_integer_value(json_object_get(dbinfo, "binlog_pos")));
+    if (gtid)
+        buf_printf(&t, "-- SET GLOBAL gtid_slave_pos='%s';\n", gtid);
+    if (part_text(&p, &t, e) != 0 || my_snap_rows(s, part_sink, &p, &rows, &triggers, e) != 0)
+        goto out;
+    if (triggers && my_dump_schema(m, db, optfile, trigger_opts, twhat, &p, e) != 0)
+        goto out;
+    char date[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);   /* as mariadb-dump: "2026-11-30  3:40:01" */
+    snprintf(date, sizeof(date), "%04d-%02d-%02d %2d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    buf_printf(&t, "\n" SQLDUMP_MARIADB_LAST " on %s\n", date);
+    if (part_text(&p, &t, e) != 0)
+        goto out;
+    json_object_set_new(dbinfo, "part", json_string(part));
+    json_object_set_new(dbinfo, "bytes", json_integer((json_int_t)p.bytes));
+    json_object_set_new(dbinfo, "rows", json_integer((json_int_t)rows));
+    log_info("backup part source=%s database=%s bytes=%" PRIu64 " rows=%" PRIu64 " binlog=%s",
+             m->name, db, p.bytes, rows, file ? file : "-");
+    rc = 0;
+out:
+    my_snap_close(s);
+    buf_free(&t);
+    free(twhat);
+    free(what);
+    free(part);
     return rc;
 }
 
@@ -329,13 +384,15 @@ static int my_export(void *priv, struct source_out *out, json_t *info, struct cf
             goto out;
     }
     json_object_set_new(info, "consistency_note",
-                        json_string("each database is one --single-transaction snapshot; its "
-                                    "binlog_file/binlog_pos/gtid are those mariadb-dump recorded "
-                                    "for that snapshot (--master-data=2 --gtid)"));
+                        json_string("each database's rows are one consistent snapshot (START "
+                                    "TRANSACTION WITH CONSISTENT SNAPSHOT); its binlog_file/"
+                                    "binlog_pos/gtid are that snapshot's (binlog_snapshot_file, "
+                                    "binlog_snapshot_position, BINLOG_GTID_POS)"));
     if (db_maria_option_file(m, &optfile, e) != 0)
         goto out;
     for (size_t i = 0; i < n; i++)
-        if (my_export_db(m, names[i], optfile, binlog, out, json_array_get(dbs, i), e) != 0)
+        if (my_export_db(m, c, names[i], optfile, binlog, out, json_array_get(dbs, i), warnings,
+                         e) != 0)
             goto out;
     my_consistency(info, dbs);
     rc = 0;
