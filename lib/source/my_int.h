@@ -23,19 +23,24 @@
 struct my_snap;
 
 /* my_snap_connect() - connect to database @db in the session mariadb-dump uses (utf8mb4,
- * time_zone '+00:00', sql_mode '') and fingerprint its columns, before the schema is dumped */
+ * time_zone '+00:00', sql_mode ''), and fingerprint its tables (their names, columns, indexes
+ * and constraints) and its routines, events, triggers and views, before the schema is dumped */
 int my_snap_connect(const struct db_settings *m, const char *db, struct my_snap **out,
                     struct cf_err *e);
-/* my_snap_begin() - START TRANSACTION WITH CONSISTENT SNAPSHOT; with @binlog, the snapshot's
+/* my_snap_begin() - START TRANSACTION WITH CONSISTENT SNAPSHOT, after the schema is dumped: a
+ * table created or dropped since my_snap_connect() is an error; with @binlog, the snapshot's
  * binlog file, position and GTID into @dbinfo ("binlog_file", "binlog_pos", "gtid"), or 1 when
  * the server gives none (binlog_snapshot_file is MariaDB's) */
 int my_snap_begin(struct my_snap *s, bool binlog, json_t *dbinfo, struct cf_err *e);
 /* my_snap_rows() - the rows of every base table, as mariadb-dump's data sections with its
- * session settings around them, through @sink; then proves that no column changed since
- * my_snap_connect(), so the rows match the schema dumped in between. *@rows: rows written;
- * *@triggers: whether the database has triggers (to be dumped after the rows). */
-int my_snap_rows(struct my_snap *s, src_sink_fn sink, void *ctx, uint64_t *rows,
-                 bool *triggers, struct cf_err *e);
+ * session settings around them, through @sink. Each table is read under a savepoint that
+ * releases its lock afterwards, and its definition must be the one fingerprinted. *@rows:
+ * rows written; *@later: whether the database has triggers or events (dumped after the rows). */
+int my_snap_rows(struct my_snap *s, src_sink_fn sink, void *ctx, uint64_t *rows, bool *later,
+                 struct cf_err *e);
+/* my_snap_unchanged() - the routines, events, triggers and views are the ones fingerprinted
+ * (call after the last of them is dumped) */
+int my_snap_unchanged(struct my_snap *s, struct cf_err *e);
 void my_snap_close(struct my_snap *s);
 
 /* my_escape() - @n bytes of @from as mysql_real_escape_string writes them in a utf8mb4

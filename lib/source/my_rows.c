@@ -12,10 +12,15 @@
  * data sections byte for byte. The schema, sequences, views, routines, events and triggers
  * still come from mariadb-dump (src_mariadb.c).
  *
- * Consistency: the columns are fingerprinted before mariadb-dump writes the schema, the
- * snapshot is taken after it, and the fingerprint is taken again once every table has been
- * read, while this transaction holds each table's metadata lock: a column added, changed or
- * dropped in between fails the backup instead of leaving rows that do not fit their table. */
+ * Consistency: before mariadb-dump writes the schema, each table's definition (columns,
+ * indexes, constraints) is fingerprinted, and so are the routines, events, triggers and views
+ * together. The snapshot is taken after the schema. Each table is read under a savepoint, as
+ * mariadb-dump reads it: its fingerprint is taken again while the read holds the table's
+ * metadata lock, then the savepoint releases the lock, so an ALTER of a table already read
+ * waits for nothing (it happened after the snapshot: the binlog holds it). The other objects
+ * are fingerprinted again after the last mariadb-dump run. A change in between fails the
+ * backup: it would be in neither the schema dumped nor the binlog after the snapshot's
+ * position (or in both), and the rows might not fit their table. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +32,18 @@
 #include "../db/db_maria.h"
 #include "my_int.h"
 
+/* a table as the backup began: its engine and definition */
+struct table_fp {
+    char *name, *engine, *fp;
+};
+
 struct my_snap {
     MYSQL *c;
     char *db;
-    char fingerprint[64];
+    struct table_fp *tables;   /* the base tables, sorted by name (strcmp) */
+    size_t ntables;
+    char names[64];            /* the base tables' names */
+    char objects[160];         /* routines, events, triggers, views */
 };
 
 /* the session settings mariadb-dump writes around a dump, and what restores them */
@@ -170,20 +183,159 @@ static int exec(struct my_snap *s, const char *what, const char *sql, struct cf_
     return 0;
 }
 
-/* the columns of every table and view, as one string that changes when any of them does */
-static int fingerprint(struct my_snap *s, char *out, size_t cap, struct cf_err *e)
+/* `name`, with backticks in it doubled */
+static void quote_name(struct buf *b, const char *name)
 {
-    MYSQL_RES *r = query(s, "reading the columns",
-                         "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS(0x1f, table_name, "
-                         "ordinal_position, column_name, column_type, extra, "
-                         "IFNULL(generation_expression, '')))), 0) FROM "
-                         "information_schema.columns WHERE table_schema = DATABASE()",
+    buf_puts(b, "`");
+    for (const char *p = name; *p; p++)
+        buf_append(b, *p == '`' ? "``" : p, *p == '`' ? 2 : 1);
+    buf_puts(b, "`");
+}
+
+/* each table's definition as "name", "fingerprint" rows (only @table's when not NULL): its
+ * columns, indexes and constraints, each as a count and a sum of CRC32s */
+static MYSQL_RES *table_fps(struct my_snap *s, const char *table, struct cf_err *e)
+{
+    char *only = NULL;
+    if (table) {
+        char *esc = cf_malloc(strlen(table) * 2 + 1);
+        mysql_real_escape_string(s->c, esc, table, strlen(table));
+        only = cf_asprintf(" AND table_name = '%s'", esc);
+        free(esc);
+    }
+    const char *w = only ? only : "";
+    char *sql = cf_asprintf(
+        "SELECT t, GROUP_CONCAT(f ORDER BY k SEPARATOR ' ') FROM ("
+        "SELECT table_name AS t, 'c' AS k, CONCAT('c', COUNT(*), ':', SUM(CRC32(CONCAT_WS(0x1f, "
+        "ordinal_position, column_name, column_type, is_nullable, IFNULL(column_default, 0x00), "
+        "IFNULL(collation_name, ''), extra, IFNULL(generation_expression, ''))))) AS f "
+        "FROM information_schema.columns WHERE table_schema = DATABASE()%s GROUP BY table_name "
+        "UNION ALL SELECT table_name, 's', CONCAT('s', COUNT(*), ':', SUM(CRC32(CONCAT_WS(0x1f, "
+        "index_name, seq_in_index, column_name, non_unique, IFNULL(sub_part, ''), index_type)))) "
+        "FROM information_schema.statistics WHERE table_schema = DATABASE()%s GROUP BY table_name "
+        "UNION ALL SELECT table_name, 'k', CONCAT('k', COUNT(*), ':', SUM(CRC32(CONCAT_WS(0x1f, "
+        "constraint_name, constraint_type)))) FROM information_schema.table_constraints "
+        "WHERE constraint_schema = DATABASE()%s GROUP BY table_name) x GROUP BY t",
+        w, w, w);
+    MYSQL_RES *r = query(s, "reading the tables' definitions", sql, e);
+    free(sql);
+    free(only);
+    return r;
+}
+
+static int table_fp_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct table_fp *)a)->name, ((const struct table_fp *)b)->name);
+}
+
+/* the routines, events, triggers and views, as one string that changes when any of them does */
+static int objects_fp(struct my_snap *s, char *out, size_t cap, struct cf_err *e)
+{
+    MYSQL_RES *r = query(s, "reading the routines, events, triggers and views",
+                         "SELECT CONCAT_WS(' ', "
+                         "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
+                         "routine_type, routine_name, IFNULL(routine_definition, ''), "
+                         "last_altered))), 0)) FROM information_schema.routines "
+                         "WHERE routine_schema = DATABASE()), "
+                         "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
+                         "event_name, IFNULL(event_definition, ''), status, last_altered))), 0)) "
+                         "FROM information_schema.events WHERE event_schema = DATABASE()), "
+                         "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
+                         "trigger_name, event_object_table, action_timing, event_manipulation, "
+                         "action_statement))), 0)) FROM information_schema.triggers "
+                         "WHERE trigger_schema = DATABASE()), "
+                         "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
+                         "table_name, view_definition))), 0)) FROM information_schema.views "
+                         "WHERE table_schema = DATABASE()))",
                          e);
     if (r == NULL)
         return -1;
     MYSQL_ROW row = mysql_fetch_row(r);
-    snprintf(out, cap, "%s/%s", row && row[0] ? row[0] : "-", row && row[1] ? row[1] : "-");
+    snprintf(out, cap, "%s", row && row[0] ? row[0] : "-");
     mysql_free_result(r);
+    return 0;
+}
+
+#define BASE_TABLES "FROM information_schema.tables WHERE table_schema = DATABASE() AND " \
+                    "table_type IN ('BASE TABLE', 'SYSTEM VERSIONED')"
+
+/* the base tables' names, as one string that changes when a table is created or dropped */
+static int names_fp(struct my_snap *s, char *out, size_t cap, struct cf_err *e)
+{
+    MYSQL_RES *r = query(s, "listing the tables",
+                         "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(table_name)), 0)) "
+                         BASE_TABLES, e);
+    if (r == NULL)
+        return -1;
+    MYSQL_ROW row = mysql_fetch_row(r);
+    snprintf(out, cap, "%s", row && row[0] ? row[0] : "-");
+    mysql_free_result(r);
+    return 0;
+}
+
+/* the tables and definitions when the backup begins, before the schema is dumped */
+static int fingerprint_all(struct my_snap *s, struct cf_err *e)
+{
+    MYSQL_RES *r = query(s, "listing the tables", "SELECT table_name, engine " BASE_TABLES, e);
+    MYSQL_ROW row;
+    if (r == NULL)
+        return -1;
+    s->tables = cf_calloc(mysql_num_rows(r) + 1, sizeof(*s->tables));
+    while ((row = mysql_fetch_row(r))) {
+        struct table_fp *t = &s->tables[s->ntables++];
+        t->name = cf_strdup(row[0] ? row[0] : "");
+        t->engine = row[1] ? cf_strdup(row[1]) : NULL;
+    }
+    mysql_free_result(r);
+    qsort(s->tables, s->ntables, sizeof(*s->tables), table_fp_cmp);
+    if ((r = table_fps(s, NULL, e)) == NULL)
+        return -1;
+    while ((row = mysql_fetch_row(r))) {
+        struct table_fp key = { row[0] ? row[0] : "", NULL, NULL };
+        struct table_fp *t = bsearch(&key, s->tables, s->ntables, sizeof(*s->tables),
+                                     table_fp_cmp);
+        if (t && t->fp == NULL)
+            t->fp = cf_strdup(row[1] ? row[1] : "");
+    }
+    mysql_free_result(r);
+    if (names_fp(s, s->names, sizeof(s->names), e) != 0)
+        return -1;
+    return objects_fp(s, s->objects, sizeof(s->objects), e);
+}
+
+/* @t's definition is the one it had when the backup began (called while the read that
+ * just ended holds its metadata lock) */
+static int table_unchanged(struct my_snap *s, const struct table_fp *t, struct cf_err *e)
+{
+    MYSQL_RES *r = table_fps(s, t->name, e);
+    if (r == NULL)
+        return -1;
+    MYSQL_ROW row = mysql_fetch_row(r);
+    bool same = t->fp && row && row[1] && strcmp(row[1], t->fp) == 0;
+    mysql_free_result(r);
+    if (same)
+        return 0;
+    struct buf qt = BUF_INIT;
+    quote_name(&qt, t->name);
+    cf_err_set(e, CF_E_SOURCE,
+               "database '%s': table %s was altered while the database was being backed up, "
+               "so its rows may not fit the schema dumped. HINT: run the backup again",
+               s->db, qt.data);
+    buf_free(&qt);
+    return -1;
+}
+
+int my_snap_unchanged(struct my_snap *s, struct cf_err *e)
+{
+    char now[sizeof(s->objects)];
+    if (objects_fp(s, now, sizeof(now), e) != 0)
+        return -1;
+    if (strcmp(now, s->objects) != 0)
+        return cf_err_set(e, CF_E_SOURCE,
+                          "database '%s': a routine, event, trigger or view was created, changed "
+                          "or dropped while the database was being backed up. HINT: run the "
+                          "backup again",
+                          s->db);
     return 0;
 }
 
@@ -205,13 +357,23 @@ int my_snap_connect(const struct db_settings *m, const char *db, struct my_snap 
         exec(s, "setting up the session", "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
              e) != 0)
         return -1;
-    return fingerprint(s, s->fingerprint, sizeof(s->fingerprint), e);
+    return fingerprint_all(s, e);
 }
 
 int my_snap_begin(struct my_snap *s, bool binlog, json_t *dbinfo, struct cf_err *e)
 {
     if (exec(s, "starting the snapshot", "START TRANSACTION WITH CONSISTENT SNAPSHOT", e) != 0)
         return -1;
+    /* a table created or dropped since the schema was dumped: its rows or its schema would be
+     * missing, and the binlog after the snapshot's position does not hold the change */
+    char names[sizeof(s->names)];
+    if (names_fp(s, names, sizeof(names), e) != 0)
+        return -1;
+    if (strcmp(names, s->names) != 0)
+        return cf_err_set(e, CF_E_SOURCE,
+                          "database '%s': a table was created or dropped while its schema was "
+                          "being dumped. HINT: run the backup again",
+                          s->db);
     if (!binlog)
         return 0;
     /* the binlog position of this snapshot, without FLUSH TABLES WITH READ LOCK */
@@ -258,6 +420,12 @@ void my_snap_close(struct my_snap *s)
     if (s == NULL)
         return;
     mysql_close(s->c);
+    for (size_t i = 0; i < s->ntables; i++) {
+        free(s->tables[i].name);
+        free(s->tables[i].engine);
+        free(s->tables[i].fp);
+    }
+    free(s->tables);
     free(s->db);
     free(s);
 }
@@ -286,15 +454,6 @@ static int out_put(struct out *o, const void *p, size_t n, struct cf_err *e)
 {
     buf_append(&o->b, p, n);
     return o->b.len >= OUT_FLUSH ? out_flush(o, e) : 0;
-}
-
-/* `name`, with backticks in it doubled */
-static void quote_name(struct buf *b, const char *name)
-{
-    buf_puts(b, "`");
-    for (const char *p = name; *p; p++)
-        buf_append(b, *p == '`' ? "``" : p, *p == '`' ? 2 : 1);
-    buf_puts(b, "`");
 }
 
 /* @s in an SQL comment line: a newline in it starts the next line with "-- " (as mariadb-dump's
@@ -516,6 +675,14 @@ out:
     return rc;
 }
 
+/* the server's log tables, whose rows mariadb-dump leaves out (LOCK TABLES on them fails) */
+static bool log_table(const char *db, const char *table)
+{
+    return strcmp(db, "mysql") == 0 &&
+           (strcmp(table, "general_log") == 0 || strcmp(table, "slow_log") == 0 ||
+            strcmp(table, "transaction_registry") == 0);
+}
+
 static bool no_data_engine(const char *engine)
 {
     for (size_t i = 0; engine && no_data_engines[i]; i++)
@@ -524,47 +691,39 @@ static bool no_data_engine(const char *engine)
     return false;
 }
 
-int my_snap_rows(struct my_snap *s, src_sink_fn sink, void *ctx, uint64_t *rows,
-                 bool *triggers, struct cf_err *e)
+int my_snap_rows(struct my_snap *s, src_sink_fn sink, void *ctx, uint64_t *rows, bool *later,
+                 struct cf_err *e)
 {
     struct out o = { BUF_INIT, sink, ctx };
     MYSQL_RES *r = NULL;
     MYSQL_ROW row;
-    char fp[64];
     int rc = -1;
 
     *rows = 0;
-    *triggers = false;
-    r = query(s, "listing the tables",
-              "SELECT table_name, engine FROM information_schema.tables WHERE "
-              "table_schema = DATABASE() AND table_type IN ('BASE TABLE', 'SYSTEM VERSIONED') "
-              "ORDER BY table_name",
-              e);
-    if (r == NULL || out_put(&o, data_head, sizeof(data_head) - 1, e) != 0)
+    *later = false;
+    if (out_put(&o, data_head, sizeof(data_head) - 1, e) != 0)
         goto out;
-    while ((row = mysql_fetch_row(r)))
-        if (row[0] && !no_data_engine(row[1]) && dump_table(s, &o, row[0], rows, e) != 0)
+    /* the tables as the backup began (one dropped since fails its read); each under a
+     * savepoint whose rollback releases the table's metadata lock, as mariadb-dump does */
+    for (size_t i = 0; i < s->ntables; i++) {
+        const struct table_fp *t = &s->tables[i];
+        if (no_data_engine(t->engine) || log_table(s->db, t->name))
+            continue;
+        if (exec(s, "setting a savepoint", "SAVEPOINT coffer", e) != 0 ||
+            dump_table(s, &o, t->name, rows, e) != 0 || table_unchanged(s, t, e) != 0 ||
+            exec(s, "releasing a table's lock", "ROLLBACK TO SAVEPOINT coffer", e) != 0)
             goto out;
-    mysql_free_result(r);
-    r = NULL;
+    }
     if (out_put(&o, data_foot, sizeof(data_foot) - 1, e) != 0 || out_flush(&o, e) != 0)
         goto out;
-    if (fingerprint(s, fp, sizeof(fp), e) != 0)
-        goto out;
-    if (strcmp(fp, s->fingerprint) != 0) {
-        cf_err_set(e, CF_E_SOURCE,
-                   "database '%s': its tables' columns changed while it was being backed up "
-                   "(a CREATE, ALTER, RENAME or DROP TABLE), so its rows may not match the "
-                   "schema dumped. HINT: run the backup again",
-                   s->db);
-        goto out;
-    }
-    r = query(s, "counting the triggers",
-              "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
+    r = query(s, "counting the triggers and events",
+              "SELECT (SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = "
+              "DATABASE()) + (SELECT COUNT(*) FROM information_schema.events WHERE "
+              "event_schema = DATABASE())",
               e);
     if (r == NULL)
         goto out;
-    *triggers = (row = mysql_fetch_row(r)) && row[0] && strcmp(row[0], "0") != 0;
+    *later = (row = mysql_fetch_row(r)) && row[0] && strcmp(row[0], "0") != 0;
     rc = 0;
 out:
     mysql_free_result(r);

@@ -2,12 +2,12 @@
  * piping it into the mariadb client.
  *
  * Parts: "db:<name>" per database, each one SQL text without CREATE DATABASE / USE, so a part
- * loads into any database name: the schema (tables, sequences, views, routines, events) by
+ * loads into any database name: the schema (tables, sequences, views, routines) by
  * mariadb-dump --no-data, the rows from one consistent snapshot in mariadb-dump's own form
- * (my_rows.c), then the triggers by mariadb-dump. The snapshot's binlog file/position and GTID
- * are recorded for the binlog archive's replay (docs/PITR.md); the server's position read just
- * before is kept too. Credentials reach the tools in a 0600 --defaults-extra-file removed right
- * after. */
+ * (my_rows.c), then the triggers and events by mariadb-dump. The snapshot's binlog
+ * file/position and GTID are recorded for the binlog archive's replay (docs/PITR.md); the
+ * server's position read just before is kept too. Credentials reach the tools in a 0600
+ * --defaults-extra-file removed right after. */
 #include <inttypes.h>
 #include <mysql.h>
 #include <stdio.h>
@@ -184,11 +184,31 @@ static int part_text(struct part_out *p, struct buf *b, struct cf_err *e)
     return rc;
 }
 
-/* the last line mariadb-dump writes: without it, its output was cut short */
-#define MY_DUMP_LAST "/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;\n"
+/* the last line mariadb-dump writes (10.11; MariaDB 11's clients restore note_verbosity
+ * last): without it, its output was cut short */
+static const char *const my_dump_last[] = { "/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;",
+                                            "/*M!100616 SET NOTE_VERBOSITY=@OLD_NOTE_VERBOSITY */;",
+                                            NULL };
+
+/* the last line of @tail that is not blank is one of my_dump_last, and ends with a newline */
+static bool my_dump_whole(const struct buf *tail)
+{
+    size_t end = tail->len;
+    while (end > 0 && tail->data[end - 1] == '\n')
+        end--;
+    if (end == tail->len)
+        return false;
+    for (size_t i = 0; my_dump_last[i]; i++) {
+        size_t n = strlen(my_dump_last[i]);
+        if (end >= n && memcmp(tail->data + end - n, my_dump_last[i], n) == 0 &&
+            (end == n || tail->data[end - n - 1] == '\n'))
+            return true;
+    }
+    return false;
+}
 
 /* mariadb-dump of database @db with @opts (NULL-terminated) and without rows or comments, into
- * the part: the schema, or the triggers */
+ * the part: the schema, or the triggers and events */
 static int my_dump_schema(struct db_settings *m, const char *db, const char *optfile,
                           const char *const *opts, const char *what, struct part_out *p,
                           struct cf_err *e)
@@ -218,13 +238,9 @@ static int my_dump_schema(struct db_settings *m, const char *db, const char *opt
         goto out;
     r.fd = ch.fd;
     int prc = src_pump(&r, NULL, 0, &tail, 256, e);
-    size_t n = strlen(MY_DUMP_LAST), end = tail.len;
-    while (end > 0 && tail.data[end - 1] == '\n')   /* a blank line follows it */
-        end--;
-    if (prc == 0 && (end + 1 < n || end == tail.len ||
-                     memcmp(tail.data + end + 1 - n, MY_DUMP_LAST, n) != 0))
-        prc = cf_err_set(e, CF_E_CORRUPT, "%s: incomplete: it does not end with '%.*s'", what,
-                         (int)n - 1, MY_DUMP_LAST);
+    if (prc == 0 && !my_dump_whole(&tail))
+        prc = cf_err_set(e, CF_E_CORRUPT, "%s: incomplete: it does not end with '%s'", what,
+                         my_dump_last[0]);
     r.fd = -1;
     rc = src_child_conclude(&ch, prc, r.eof, e);
 out:
@@ -237,23 +253,26 @@ out:
 }
 
 /* one database as one part: the schema by mariadb-dump, the rows read here from one
- * consistent snapshot (my_rows.c), the triggers after them; what was a single mariadb-dump
- * run reads the same and loads the same */
+ * consistent snapshot (my_rows.c), the triggers and events after them; what a single
+ * mariadb-dump run writes, and it loads the same */
 static int my_export_db(struct db_settings *m, MYSQL *c, const char *db, const char *optfile,
                         bool binlog, struct source_out *out, json_t *dbinfo, json_t *warnings,
                         struct cf_err *e)
 {
-    static const char *const schema_opts[] = { "--skip-triggers", "--routines", "--events", NULL };
-    static const char *const trigger_opts[] = { "--no-create-info", "--triggers",
-                                                "--skip-routines", "--skip-events", NULL };
+    /* routines and views before the rows (they run nothing by themselves), triggers and events
+     * after them (as mariadb-dump writes them: loading the rows fires none) */
+    static const char *const schema_opts[] = { "--skip-triggers", "--routines", "--skip-events",
+                                               NULL };
+    static const char *const later_opts[] = { "--no-create-info", "--triggers", "--skip-routines",
+                                              "--events", NULL };
     struct my_snap *s = NULL;
     struct part_out p = { out, 0 };
     struct buf t = BUF_INIT;
     char *part = cf_asprintf(SRC_PART_DB_PREFIX "%s", db);
     char *what = cf_asprintf("mariadb-dump of database '%s'", db);
-    char *twhat = cf_asprintf("mariadb-dump of the triggers of database '%s'", db);
+    char *twhat = cf_asprintf("mariadb-dump of the triggers and events of database '%s'", db);
     uint64_t rows = 0;
-    bool triggers = false;
+    bool later = false;
     int rc = -1;
 
     if (source_out_part(out, part, e) != 0 || my_snap_connect(m, db, &s, e) != 0)
@@ -285,9 +304,10 @@ static int my_export_db(struct db_settings *m, MYSQL *c, const char *db, const c
                    file, json_integer_value(json_object_get(dbinfo, "binlog_pos")));
     if (gtid)
         buf_printf(&t, "-- SET GLOBAL gtid_slave_pos='%s';\n", gtid);
-    if (part_text(&p, &t, e) != 0 || my_snap_rows(s, part_sink, &p, &rows, &triggers, e) != 0)
+    if (part_text(&p, &t, e) != 0 || my_snap_rows(s, part_sink, &p, &rows, &later, e) != 0)
         goto out;
-    if (triggers && my_dump_schema(m, db, optfile, trigger_opts, twhat, &p, e) != 0)
+    if ((later && my_dump_schema(m, db, optfile, later_opts, twhat, &p, e) != 0) ||
+        my_snap_unchanged(s, e) != 0)
         goto out;
     char date[32];
     time_t now = time(NULL);

@@ -167,6 +167,12 @@ check "no option or temp file left behind" test -z "$(ls -A "$TMPDIR")"
 
 # --- no password on any command line while backups run ---
 restart_postgres; _my_launch; _redis_launch
+# mariadb: a table already read is not locked for the rest of the backup (a savepoint releases
+# it, as mariadb-dump does): an ALTER of it goes through while backupd reads the next table
+alter_read() { my_sql shop -e "SET SESSION lock_wait_timeout = 5; ALTER TABLE audit ADD COLUMN z INT"; }
+ok "mariadb: a backup during which a table already read is altered" my_during alter_read
+check "...the ALTER did not wait for the backup" test "$(my_sql -N -e "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = 'shop' AND table_name = 'audit' AND column_name = 'z'")" -eq 1
+my_sql shop -e "ALTER TABLE audit DROP COLUMN z"
 # scan_cmdlines PID SECRET TOOL: until PID exits, read every /proc/*/cmdline; exit 1 if SECRET
 # appears anywhere, 2 if TOOL was never seen running (the scan proved nothing)
 scan_cmdlines() {

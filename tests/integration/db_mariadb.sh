@@ -7,7 +7,8 @@
 # non-ASCII names) equal; binlog/GTID and the MyISAM warning recorded. Columns in latin1, SJIS
 # and Big5 with non-ASCII ENUM values, INET6 and UUID, every byte in a BLOB. The rows, which
 # coffer writes itself, compared byte for byte with mariadb-dump's on three databases (one of
-# every kind of column); triggers after the rows; a column added mid-backup fails it.
+# every kind of column); triggers and events after the rows; a definition changed mid-backup
+# fails it.
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib/testlib.sh"
 . "$here/lib/servers.sh"
@@ -123,6 +124,11 @@ for db in shop legacy forms; do
 done
 check "...the 4.5 MB table in more than one INSERT" test "$(grep -c '^INSERT INTO `big` VALUES$' "$T/rows_forms.sql")" -ge 4
 check "...the invisible column's table with its columns named" grep -q '^INSERT INTO `t1` (`id`, `a`, `h`, `g`, `s`,' "$T/rows_forms.sql"
+check "the event comes after every table's rows" python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read()
+t = d.find(b" EVENT `nightly` ON SCHEDULE")
+sys.exit(not (0 < d.rfind(b"UNLOCK TABLES;") < t))' "$T/rows_shop.sql"
 check "the triggers come after every table's rows" python3 -c '
 import sys
 d = open(sys.argv[1], "rb").read()
@@ -139,19 +145,34 @@ check "...their rows equal (CHECKSUM TABLE, the trigger did not fire)" diff "$T/
 check "...and their schema, the sequence's next value included" diff "$T/forms.schema" <(my_schema forms_copy)
 check "...the invisible column's values too" test "$(my_sql -N -e "SELECT GROUP_CONCAT(IFNULL(h, 'null') ORDER BY id) FROM forms_copy.t1")" = "5,null,1"
 
-# a column added while a database is backed up, after mariadb-dump wrote its schema and before
-# its rows were read: the backup fails, rather than keep rows that do not fit the tables
+# a definition changed while a database is backed up, after mariadb-dump wrote its schema and
+# before its rows were read (a bin-dir wrapper runs $T/ddl.sql then): it would be in neither the
+# dump nor the binlog after the snapshot, so the backup fails and records nothing
 mkdir -p "$T/altbin"
 ln -s "$(command -v mariadb)" "$T/altbin/mariadb"
-printf '#!/bin/sh\n"%s" "$@" || exit\ncase "$*" in *--skip-triggers*forms) "%s" --no-defaults -S "%s" -uroot forms -e "ALTER TABLE big ADD COLUMN z INT" ;; esac\n' \
-    "$(command -v mariadb-dump)" "$(command -v mariadb)" "$MY_SOCK" >"$T/altbin/mariadb-dump"
+printf '#!/bin/sh\n"%s" "$@" || exit\ncase "$*" in *--skip-triggers*forms) "%s" --no-defaults -S "%s" -uroot forms <"%s" ;; esac\n' \
+    "$(command -v mariadb-dump)" "$(command -v mariadb)" "$MY_SOCK" "$T/ddl.sql" >"$T/altbin/mariadb-dump"
 chmod +x "$T/altbin/mariadb-dump"
 sed "/^type = mariadb\$/a bin-dir = $T/altbin" "$conf" >"$T/alt.conf"
-_n=$(catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-fails "a column added during the backup fails it" 1 "database 'forms': its tables' columns changed while it was being backed up" backupd --config "$T/alt.conf" run my
-check "...the column was added while it ran" test "$(my_sql -N -e "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = 'forms' AND column_name = 'z'")" -eq 1
-check "...and no backup was recorded" test "$(catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -eq "$_n"
-my_sql forms -e "ALTER TABLE big DROP COLUMN z"
+backups_now() { catalog --config "$conf" list --source my --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+_n=$(backups_now)
+# ddl_during NAME SQL UNDO MESSAGE
+ddl_during() {
+    printf '%s\n' "$2" >"$T/ddl.sql"
+    fails "$1 during the backup fails it" 1 "$4" backupd --config "$T/alt.conf" run my
+    check "...and no backup was recorded" test "$(backups_now)" -eq "$_n"
+    my_sql forms -e "$3"
+}
+ddl_during "a column added" "ALTER TABLE big ADD COLUMN z INT" "ALTER TABLE big DROP COLUMN z" \
+    "database 'forms': table \`big\` was altered while the database was being backed up"
+ddl_during "an index added" "ALTER TABLE big ADD INDEX pz (p(10))" "ALTER TABLE big DROP INDEX pz" \
+    "database 'forms': table \`big\` was altered while the database was being backed up"
+ddl_during "a table created" "CREATE TABLE late (id INT)" "DROP TABLE late" \
+    "database 'forms': a table was created or dropped while its schema was being dumped"
+ddl_during "a trigger created" "CREATE TRIGGER late_tr BEFORE UPDATE ON big FOR EACH ROW SET NEW.p = NEW.p" \
+    "DROP TRIGGER late_tr" "database 'forms': a routine, event, trigger or view was created, changed or dropped"
+printf '\n' >"$T/ddl.sql"
+ok "with nothing changed, the same wrapper's backup succeeds" backupd --config "$T/alt.conf" run my
 
 # --- quiesced copy equal to the source ---
 my_fingerprint shop >"$T/shop.fp"
