@@ -223,6 +223,19 @@ static MYSQL_RES *table_fps(struct my_snap *s, const char *table, struct cf_err 
     return r;
 }
 
+/* the one value @sql returns, into @out */
+static int query_value(struct my_snap *s, const char *what, const char *sql, char *out,
+                       size_t cap, struct cf_err *e)
+{
+    MYSQL_RES *r = query(s, what, sql, e);
+    if (r == NULL)
+        return -1;
+    MYSQL_ROW row = mysql_fetch_row(r);
+    snprintf(out, cap, "%s", row && row[0] ? row[0] : "-");
+    mysql_free_result(r);
+    return 0;
+}
+
 static int table_fp_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct table_fp *)a)->name, ((const struct table_fp *)b)->name);
@@ -231,29 +244,23 @@ static int table_fp_cmp(const void *a, const void *b)
 /* the routines, events, triggers and views, as one string that changes when any of them does */
 static int objects_fp(struct my_snap *s, char *out, size_t cap, struct cf_err *e)
 {
-    MYSQL_RES *r = query(s, "reading the routines, events, triggers and views",
-                         "SELECT CONCAT_WS(' ', "
-                         "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
-                         "routine_type, routine_name, IFNULL(routine_definition, ''), "
-                         "last_altered))), 0)) FROM information_schema.routines "
-                         "WHERE routine_schema = DATABASE()), "
-                         "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
-                         "event_name, IFNULL(event_definition, ''), status, last_altered))), 0)) "
-                         "FROM information_schema.events WHERE event_schema = DATABASE()), "
-                         "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
-                         "trigger_name, event_object_table, action_timing, event_manipulation, "
-                         "action_statement))), 0)) FROM information_schema.triggers "
-                         "WHERE trigger_schema = DATABASE()), "
-                         "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
-                         "table_name, view_definition))), 0)) FROM information_schema.views "
-                         "WHERE table_schema = DATABASE()))",
-                         e);
-    if (r == NULL)
-        return -1;
-    MYSQL_ROW row = mysql_fetch_row(r);
-    snprintf(out, cap, "%s", row && row[0] ? row[0] : "-");
-    mysql_free_result(r);
-    return 0;
+    return query_value(s, "reading the routines, events, triggers and views",
+                       "SELECT CONCAT_WS(' ', "
+                       "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
+                       "routine_type, routine_name, IFNULL(routine_definition, ''), "
+                       "last_altered))), 0)) FROM information_schema.routines "
+                       "WHERE routine_schema = DATABASE()), "
+                       "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
+                       "event_name, IFNULL(event_definition, ''), status, last_altered))), 0)) "
+                       "FROM information_schema.events WHERE event_schema = DATABASE()), "
+                       "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
+                       "trigger_name, event_object_table, action_timing, event_manipulation, "
+                       "action_statement))), 0)) FROM information_schema.triggers "
+                       "WHERE trigger_schema = DATABASE()), "
+                       "(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS(0x1f, "
+                       "table_name, view_definition))), 0)) FROM information_schema.views "
+                       "WHERE table_schema = DATABASE()))",
+                       out, cap, e);
 }
 
 #define BASE_TABLES "FROM information_schema.tables WHERE table_schema = DATABASE() AND " \
@@ -262,15 +269,9 @@ static int objects_fp(struct my_snap *s, char *out, size_t cap, struct cf_err *e
 /* the base tables' names, as one string that changes when a table is created or dropped */
 static int names_fp(struct my_snap *s, char *out, size_t cap, struct cf_err *e)
 {
-    MYSQL_RES *r = query(s, "listing the tables",
-                         "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(table_name)), 0)) "
-                         BASE_TABLES, e);
-    if (r == NULL)
-        return -1;
-    MYSQL_ROW row = mysql_fetch_row(r);
-    snprintf(out, cap, "%s", row && row[0] ? row[0] : "-");
-    mysql_free_result(r);
-    return 0;
+    return query_value(s, "listing the tables",
+                       "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(table_name)), 0)) "
+                       BASE_TABLES, out, cap, e);
 }
 
 /* the tables and definitions when the backup begins, before the schema is dumped */
