@@ -61,6 +61,34 @@ int db_maria_connect(const struct db_settings *m, const char *db, unsigned long 
     return rc;
 }
 
+MYSQL_RES *db_maria_query(MYSQL *c, const char *what, const char *sql, struct cf_err *e)
+{
+    if (mysql_query(c, sql) != 0) {
+        cf_err_set(e, CF_E_SOURCE, "%s: %s", what, mysql_error(c));
+        return NULL;
+    }
+    MYSQL_RES *r = mysql_store_result(c);
+    if (r == NULL)
+        cf_err_set(e, CF_E_SOURCE, "%s: %s", what,
+                   mysql_field_count(c) ? mysql_error(c) : "no result");
+    return r;
+}
+
+int db_maria_exec(MYSQL *c, const char *what, const char *sql, struct cf_err *e)
+{
+    if (mysql_query(c, sql) != 0)
+        return cf_err_set(e, CF_E_SOURCE, "%s: %s", what, mysql_error(c));
+    mysql_free_result(mysql_store_result(c));
+    return 0;
+}
+
+char *db_maria_escape(MYSQL *c, const char *s)
+{
+    char *esc = cf_malloc(strlen(s) * 2 + 1);
+    mysql_real_escape_string(c, esc, s, strlen(s));
+    return esc;
+}
+
 /* a value inside "..." of an option file */
 static void opt_quote(struct buf *b, const char *key, const char *v)
 {

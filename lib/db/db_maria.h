@@ -27,6 +27,14 @@ void db_maria_where(const struct db_settings *m, char *out, size_t cap);
 int db_maria_connect(const struct db_settings *m, const char *db, unsigned long flags,
                      MYSQL **out, struct cf_err *e);
 
+/* db_maria_query() - run @sql and keep its whole result; NULL with "@what: the server's
+ * error" (CF_E_SOURCE) when it fails or returns no rows at all */
+MYSQL_RES *db_maria_query(MYSQL *c, const char *what, const char *sql, struct cf_err *e);
+/* db_maria_exec() - run @sql, a statement whose result (if any) is not wanted */
+int db_maria_exec(MYSQL *c, const char *what, const char *sql, struct cf_err *e);
+/* db_maria_escape() - @s escaped for inside '...' in @c's character set (free it) */
+char *db_maria_escape(MYSQL *c, const char *s);
+
 /* db_maria_option_file() - the 0600 --defaults-extra-file with where to connect and the
  * password; remove it with db_secret_file_remove once the child is done */
 int db_maria_option_file(const struct db_settings *m, char **path, struct cf_err *e);

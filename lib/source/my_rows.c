@@ -161,25 +161,19 @@ size_t my_escape(char *to, const unsigned char *from, size_t n)
  * the connection and the snapshot
  * ---------------------------------------------------------------------------------------- */
 
+/* the project's MariaDB queries (db_maria.h), their errors naming the database */
 static MYSQL_RES *query(struct my_snap *s, const char *what, const char *sql, struct cf_err *e)
 {
-    if (mysql_query(s->c, sql) != 0) {
-        cf_err_set(e, CF_E_SOURCE, "database '%s': %s: %s", s->db, what, mysql_error(s->c));
-        return NULL;
-    }
-    MYSQL_RES *r = mysql_store_result(s->c);
+    MYSQL_RES *r = db_maria_query(s->c, what, sql, e);
     if (r == NULL)
-        cf_err_set(e, CF_E_SOURCE, "database '%s': %s: %s", s->db, what,
-                   mysql_field_count(s->c) ? mysql_error(s->c) : "no result");
+        cf_err_ctx(e, "database '%s'", s->db);
     return r;
 }
 
 static int exec(struct my_snap *s, const char *what, const char *sql, struct cf_err *e)
 {
-    if (mysql_query(s->c, sql) != 0)
-        return cf_err_set(e, CF_E_SOURCE, "database '%s': %s: %s", s->db, what,
-                          mysql_error(s->c));
-    mysql_free_result(mysql_store_result(s->c));
+    if (db_maria_exec(s->c, what, sql, e) != 0)
+        return cf_err_ctx(e, "database '%s'", s->db);
     return 0;
 }
 
@@ -198,8 +192,7 @@ static MYSQL_RES *table_fps(struct my_snap *s, const char *table, struct cf_err 
 {
     char *only = NULL;
     if (table) {
-        char *esc = cf_malloc(strlen(table) * 2 + 1);
-        mysql_real_escape_string(s->c, esc, table, strlen(table));
+        char *esc = db_maria_escape(s->c, table);
         only = cf_asprintf(" AND table_name = '%s'", esc);
         free(esc);
     }
@@ -398,8 +391,7 @@ int my_snap_begin(struct my_snap *s, bool binlog, json_t *dbinfo, struct cf_err 
     }
     json_object_set_new(dbinfo, "binlog_file", json_string(file));
     json_object_set_new(dbinfo, "binlog_pos", json_integer(strtoll(pos, NULL, 10)));
-    char *esc = cf_malloc(strlen(file) * 2 + 1);
-    mysql_real_escape_string(s->c, esc, file, strlen(file));
+    char *esc = db_maria_escape(s->c, file);
     char *sql = cf_asprintf("SELECT BINLOG_GTID_POS('%s', %lld)", esc, strtoll(pos, NULL, 10));
     free(esc);
     r = query(s, "reading the snapshot's GTID position", sql, e);
@@ -540,8 +532,7 @@ static void put_value(struct buf *row, enum kind k, const char *v, unsigned long
 static int table_columns(struct my_snap *s, const char *table, struct buf *cols, bool *name_them,
                          unsigned *n, struct cf_err *e)
 {
-    char *esc = cf_malloc(strlen(table) * 2 + 1);
-    mysql_real_escape_string(s->c, esc, table, strlen(table));
+    char *esc = db_maria_escape(s->c, table);
     char *sql = cf_asprintf("SELECT column_name, extra FROM information_schema.columns WHERE "
                             "table_schema = DATABASE() AND table_name = '%s' "
                             "ORDER BY ordinal_position",

@@ -48,27 +48,6 @@ static void my_only_database(void *priv, const char *db)
     db_settings_only(priv, db);
 }
 
-static MYSQL_RES *my_query(MYSQL *c, const char *what, const char *sql, struct cf_err *e)
-{
-    if (mysql_query(c, sql) != 0) {
-        cf_err_set(e, CF_E_SOURCE, "%s: %s", what, mysql_error(c));
-        return NULL;
-    }
-    MYSQL_RES *r = mysql_store_result(c);
-    if (r == NULL && mysql_field_count(c) != 0)
-        cf_err_set(e, CF_E_SOURCE, "%s: %s", what, mysql_error(c));
-    return r;
-}
-
-static int my_exec(MYSQL *c, const char *what, const char *sql, struct cf_err *e)
-{
-    if (mysql_query(c, sql) != 0)
-        return cf_err_set(e, CF_E_SOURCE, "%s: %s", what, mysql_error(c));
-    MYSQL_RES *r = mysql_store_result(c);
-    mysql_free_result(r);
-    return 0;
-}
-
 /* ------------------------------------------------------------------------------------------
  * export
  * ---------------------------------------------------------------------------------------- */
@@ -76,7 +55,7 @@ static int my_exec(MYSQL *c, const char *what, const char *sql, struct cf_err *e
 static int my_list_databases(const struct db_settings *m, MYSQL *c, char ***names, size_t *n,
                              struct cf_err *e)
 {
-    MYSQL_RES *r = my_query(c, "listing databases",
+    MYSQL_RES *r = db_maria_query(c, "listing databases",
                             "SELECT schema_name FROM information_schema.schemata WHERE schema_name "
                             "NOT IN ('information_schema', 'performance_schema', 'sys', 'mysql') "
                             "ORDER BY schema_name",
@@ -101,11 +80,10 @@ static int my_list_databases(const struct db_settings *m, MYSQL *c, char ***name
     *names = cf_calloc(m->ndbs + 1, sizeof(char *));
     *n = 0;
     for (size_t i = 0; i < m->ndbs; i++) {
-        char *sql, *esc = cf_malloc(strlen(m->dbs[i]) * 2 + 1);
-        mysql_real_escape_string(c, esc, m->dbs[i], strlen(m->dbs[i]));
+        char *sql, *esc = db_maria_escape(c, m->dbs[i]);
         sql = cf_asprintf("SELECT 1 FROM information_schema.schemata WHERE schema_name = '%s'", esc);
         free(esc);
-        r = my_query(c, "looking up a database", sql, e);
+        r = db_maria_query(c, "looking up a database", sql, e);
         free(sql);
         if (r == NULL)
             return -1;
@@ -128,11 +106,10 @@ static int my_list_databases(const struct db_settings *m, MYSQL *c, char ***name
 static int my_inspect_db(const struct db_settings *m, MYSQL *c, const char *db, json_t *dbinfo,
                          json_t *warnings, struct cf_err *e)
 {
-    char *esc = cf_malloc(strlen(db) * 2 + 1);
-    mysql_real_escape_string(c, esc, db, strlen(db));
+    char *esc = db_maria_escape(c, db);
     char *q = cf_asprintf("SELECT COALESCE(SUM(data_length + index_length), 0) FROM "
                           "information_schema.tables WHERE table_schema = '%s'", esc);
-    MYSQL_RES *sz = my_query(c, "reading the database size", q, e);
+    MYSQL_RES *sz = db_maria_query(c, "reading the database size", q, e);
     free(q);
     if (sz == NULL) {
         free(esc);
@@ -145,7 +122,7 @@ static int my_inspect_db(const struct db_settings *m, MYSQL *c, const char *db, 
                             "WHERE table_schema = '%s' AND table_type = 'BASE TABLE' "
                             "AND engine NOT IN ('InnoDB', 'ROCKSDB') ORDER BY table_name",
                             esc);
-    MYSQL_RES *r = my_query(c, "listing table engines", sql, e);
+    MYSQL_RES *r = db_maria_query(c, "listing table engines", sql, e);
     MYSQL_ROW row;
     free(sql);
     free(esc);
@@ -371,7 +348,7 @@ static int my_export(void *priv, struct source_out *out, json_t *info, struct cf
         goto out;
     json_object_set_new(info, "server_version", json_string(mysql_get_server_info(c)));
     json_object_set_new(info, "server", json_string(where));
-    if ((r = my_query(c, "reading the binlog state", "SELECT @@log_bin, @@gtid_binlog_pos", e)) == NULL)
+    if ((r = db_maria_query(c, "reading the binlog state", "SELECT @@log_bin, @@gtid_binlog_pos", e)) == NULL)
         goto out;
     if ((row = mysql_fetch_row(r))) {
         binlog = row[0] && strcmp(row[0], "1") == 0;
@@ -381,7 +358,7 @@ static int my_export(void *priv, struct source_out *out, json_t *info, struct cf
     r = NULL;
     json_object_set_new(info, "log_bin", json_boolean(binlog));
     if (binlog) {
-        if ((r = my_query(c, "reading the binlog position", "SHOW MASTER STATUS", e)) == NULL)
+        if ((r = db_maria_query(c, "reading the binlog position", "SHOW MASTER STATUS", e)) == NULL)
             goto out;
         if ((row = mysql_fetch_row(r)) && row[0] && row[1])
             json_object_set_new(info, "binlog_before",
@@ -454,12 +431,11 @@ static int my_plan_check(const struct restore_opts *o, json_t *info, const char 
 /* how many tables database @db holds; -1 when it does not exist */
 static int my_db_tables(MYSQL *c, const char *db, long *tables, struct cf_err *e)
 {
-    char *esc = cf_malloc(strlen(db) * 2 + 1);
-    mysql_real_escape_string(c, esc, db, strlen(db));
+    char *esc = db_maria_escape(c, db);
     char *sql = cf_asprintf("SELECT (SELECT COUNT(*) FROM information_schema.schemata WHERE "
                             "schema_name = '%s'), (SELECT COUNT(*) FROM information_schema.tables "
                             "WHERE table_schema = '%s')", esc, esc);
-    MYSQL_RES *r = my_query(c, "looking up the database", sql, e);
+    MYSQL_RES *r = db_maria_query(c, "looking up the database", sql, e);
     free(sql);
     free(esc);
     if (r == NULL)
@@ -565,7 +541,7 @@ static int my_import_db(struct db_settings *m, struct source_in *in, const struc
     }
     if (tables < 0) {
         char *sql = cf_asprintf("CREATE DATABASE `%s` CHARACTER SET utf8mb4", dest);
-        int xrc = my_exec(c, "creating the database", sql, e);
+        int xrc = db_maria_exec(c, "creating the database", sql, e);
         free(sql);
         if (xrc != 0)
             goto out;
@@ -584,7 +560,7 @@ out:
     if (rc != 0 && created) {   /* nothing half-loaded may look complete */
         char *sql = cf_asprintf("DROP DATABASE IF EXISTS `%s`", dest);
         struct cf_err de = CF_ERR_INIT;
-        if (my_exec(c, "dropping the half-restored database", sql, &de) != 0)
+        if (db_maria_exec(c, "dropping the half-restored database", sql, &de) != 0)
             log_warn("restore cleanup: %s", de.msg);
         free(sql);
     }

@@ -218,3 +218,8 @@ ok "the written SQL loads by hand" my_sql by_hand -e "source $T/shop.sql"
 check "and holds the rows" test "$(my_sql -N -e 'SELECT COUNT(*) FROM by_hand.items')" -eq "$(my_sql -N -e 'SELECT COUNT(*) FROM shop.items')"
 fails "--into-db needs --database when the backup holds several" 2 "--database" restore --config "$conf" --source my --at now --into-db x
 check "no option file is left behind" test -z "$(ls -A "$TMPDIR")"
+# a mariadb-dump of MariaDB 11 ends with another line (note_verbosity restored): whole too
+# (last: that backup loads into a MariaDB 11 only, and every restore above takes the newest)
+printf '#!/bin/sh\n"%s" "$@" || exit\necho "/*M!100616 SET NOTE_VERBOSITY=@OLD_NOTE_VERBOSITY */;"\necho\n' \
+    "$(command -v mariadb-dump)" >"$T/altbin/mariadb-dump"
+ok "a schema dump that ends as MariaDB 11's does is whole" backupd --config "$T/alt.conf" run my
